@@ -1,0 +1,50 @@
+# Sergas — the two commands of the README:
+#   make run    creates .venv, installs Sergas, opens it on the demo workspace
+#   make test   creates .venv with the dev extras, runs ruff, mypy, the import contracts and pytest
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+
+.PHONY: run test lint typecheck contracts pytest bench clean snapshots
+
+$(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Sergas needs Python 3.11 or newer (found " + sys.version.split()[0] + ")")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.run-installed: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.dev-installed: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@ $(VENV)/.run-installed
+
+run: $(VENV)/.run-installed
+	$(BIN)/sergas
+
+test: $(VENV)/.dev-installed
+	$(MAKE) lint typecheck contracts pytest
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.dev-installed
+	$(BIN)/mypy
+
+contracts: $(VENV)/.dev-installed
+	$(BIN)/lint-imports
+
+pytest: $(VENV)/.dev-installed
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+snapshots: $(VENV)/.dev-installed
+	$(PY) -m pytest tests/tui --snapshot-update
+
+bench: $(VENV)/.dev-installed
+	$(PY) bench/generate.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,3 @@
+"""Sergas: account reviews in the terminal."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,356 @@
+"""The `sergas` command line (Typer). With no command it opens the TUI.
+
+Every ``SergasError`` is printed as one paragraph on stderr and turned into its exit code (2 for
+configuration, secrets and storage problems); nothing prints a traceback at a user.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Annotated
+
+import click
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from sergas_tui import __version__
+from sergas_tui.config import Settings, default_config_text, load_settings
+from sergas_tui.doctor import Check, run_checks
+from sergas_tui.errors import SergasError, WorkspaceError
+from sergas_tui.locations import Locations, validate_workspace_name
+from sergas_tui.logs import configure_logging, get_logger
+from sergas_tui.secrets import SecretName, SecretStore, parse_secret_name
+
+DEFAULT_DEMO_ACCOUNTS = 5000
+DEFAULT_DEMO_OWNERS = 50
+DEFAULT_DEMO_SEED = 7
+
+app = typer.Typer(
+    name="sergas",
+    help="Account reviews for account executives: Zoho CRM, agents, approvals, audit.",
+    no_args_is_help=False,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+config_app = typer.Typer(help="Show or create the configuration file.", no_args_is_help=True)
+auth_app = typer.Typer(help="Store credentials in the OS keyring.", no_args_is_help=True)
+demo_app = typer.Typer(help="The generated demo workspace.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(auth_app, name="auth")
+app.add_typer(demo_app, name="demo")
+
+out = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+log = get_logger("sergas.cli")
+
+
+class State:
+    """Per-invocation state shared by the commands (set by the root callback)."""
+
+    def __init__(self, workspace: str | None) -> None:
+        self.workspace = workspace
+        self.locations = Locations.from_env()
+
+    def settings(self) -> Settings:
+        return load_settings(self.locations)
+
+    def workspace_name(self, settings: Settings) -> str:
+        return self.workspace or settings.workspace_name()
+
+
+def _state(ctx: typer.Context) -> State:
+    state = ctx.find_root().obj
+    assert isinstance(state, State)
+    return state
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"sergas {__version__}", markup=False)
+        raise typer.Exit()
+
+
+@app.callback(invoke_without_command=True)
+def root(
+    ctx: typer.Context,
+    workspace: Annotated[
+        str | None,
+        typer.Option("--workspace", "-w", help="Workspace to open (default: demo, or your org)."),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """Open the Sergas terminal app (or run one of the commands below)."""
+    if workspace is not None:
+        validate_workspace_name(workspace)
+    state = State(workspace)
+    ctx.obj = state
+    settings = state.settings()
+    configure_logging(state.locations.log_file, settings.auditing.log_level)
+    if ctx.invoked_subcommand is None:
+        _run_tui(state, settings)
+
+
+def _run_tui(state: State, settings: Settings) -> None:
+    from sergas_tui.app import make_app
+    from sergas_tui.services import open_services
+
+    name = state.workspace_name(settings)
+    if settings.zoho.resolved_mode() == "demo":
+        _ensure_demo(state.locations, name)
+    services = open_services(settings, state.locations, workspace=name)
+    try:
+        make_app(settings, services).run()
+    finally:
+        services.close()
+
+
+def _ensure_demo(locations: Locations, workspace: str) -> None:
+    if locations.demo_crm_file(workspace).exists():
+        return
+    err_console.print(
+        f"First run: generating the demo workspace {workspace!r} "
+        f"({DEFAULT_DEMO_ACCOUNTS:,} accounts, {DEFAULT_DEMO_OWNERS} owners)…",
+        markup=False,
+    )
+    _generate(locations, workspace, DEFAULT_DEMO_ACCOUNTS, DEFAULT_DEMO_OWNERS, DEFAULT_DEMO_SEED)
+
+
+def _generate(locations: Locations, workspace: str, accounts: int, owners: int, seed: int) -> None:
+    from sergas_tui.demo import generate
+
+    path = locations.demo_crm_file(workspace)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    started = datetime.now(UTC)
+    with err_console.status("Generating the demo CRM…"):
+        info = generate(path, accounts=accounts, owners=owners, seed=seed, now=started)
+    seconds = (datetime.now(UTC) - started).total_seconds()
+    log.info("demo_generated", workspace=workspace, accounts=accounts, owners=owners, seed=seed)
+    out.print(
+        f"Demo workspace {workspace!r}: {info.accounts:,} accounts, {info.owners} owners "
+        f"(seed {info.seed}) in {seconds:.1f} s → {path}. You are {info.current_user_email}.",
+        markup=False,
+    )
+
+
+# --- config -------------------------------------------------------------------------------
+
+
+@config_app.command("path")
+def config_path(ctx: typer.Context) -> None:
+    """Print where the configuration file is (it need not exist)."""
+    out.print(str(_state(ctx).locations.config_file), markup=False, soft_wrap=True)
+
+
+@config_app.command("init")
+def config_init(
+    ctx: typer.Context,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    print_only: Annotated[
+        bool, typer.Option("--print", help="Print the default instead of writing it.")
+    ] = False,
+) -> None:
+    """Write a commented default configuration covering every setting."""
+    text = default_config_text()
+    if print_only:
+        out.print(text, markup=False, end="")
+        return
+    path = _state(ctx).locations.config_file
+    if path.exists() and not force:
+        raise SergasError(
+            f"{path} already exists; it was left unchanged. Use --force to replace it with the "
+            "default, or --print to see the default.",
+            title="Configuration exists",
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".toml.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    out.print(f"Wrote {path}", markup=False)
+
+
+@config_app.command("show")
+def config_show(ctx: typer.Context) -> None:
+    """Print the effective configuration (file + environment) as JSON."""
+    settings = _state(ctx).settings()
+    out.print_json(settings.model_dump_json())
+
+
+# --- auth ---------------------------------------------------------------------------------
+
+_NAMES_HELP = ", ".join(n.value for n in SecretName)
+
+
+@auth_app.command("set")
+def auth_set(
+    name: Annotated[str, typer.Argument(help=f"One of: {_NAMES_HELP}.")],
+    from_stdin: Annotated[
+        bool, typer.Option("--stdin", help="Read the value from standard input.")
+    ] = False,
+) -> None:
+    """Store a secret in the OS keyring (prompted without echo, or from --stdin)."""
+    secret = parse_secret_name(name)
+    if from_stdin:
+        value = sys.stdin.readline().rstrip("\r\n")
+    else:
+        value = typer.prompt(f"{secret.value}", hide_input=True)
+    SecretStore().set(secret, value)
+    out.print(f"Stored {secret.value} in the OS keyring.", markup=False)
+
+
+@auth_app.command("clear")
+def auth_clear(name: Annotated[str, typer.Argument(help=f"One of: {_NAMES_HELP}.")]) -> None:
+    """Remove a secret from the OS keyring."""
+    secret = parse_secret_name(name)
+    removed = SecretStore().clear(secret)
+    message = "Removed" if removed else "Nothing to remove for"
+    out.print(f"{message} {secret.value} in the OS keyring.", markup=False)
+
+
+@auth_app.command("status")
+def auth_status() -> None:
+    """Show which secrets are set and where from (never their values)."""
+    store = SecretStore()
+    table = Table("secret", "state", "source")
+    for status in store.statuses():
+        state = "missing" if status.source == "missing" else "set"
+        table.add_row(Text(status.name.value), Text(state), Text(status.detail))
+    out.print(table)
+
+
+# --- doctor -------------------------------------------------------------------------------
+
+_STATUS_STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red", "info": "dim"}
+
+
+@app.command()
+def doctor(ctx: typer.Context) -> None:
+    """Check configuration, secrets, the workspace and connectivity. Exit 1 if anything fails."""
+    state = _state(ctx)
+    checks = run_checks(state.locations, SecretStore(), state.workspace)
+    _print_checks(checks)
+    if any(check.status == "fail" for check in checks):
+        raise typer.Exit(1)
+
+
+def _print_checks(checks: Sequence[Check]) -> None:
+    table = Table("", "check", "result", show_header=False, box=None, pad_edge=False)
+    group = None
+    for check in checks:
+        if check.group != group:
+            group = check.group
+            table.add_row(Text(group.upper(), style="bold"), Text(""), Text(""))
+        table.add_row(
+            Text(check.status, style=_STATUS_STYLE[check.status]),
+            Text(check.name),
+            Text(check.detail),
+        )
+    out.print(table)
+
+
+# --- demo ---------------------------------------------------------------------------------
+
+
+@demo_app.command("generate")
+def demo_generate(
+    ctx: typer.Context,
+    accounts: Annotated[int, typer.Option(min=1, max=200_000, help="Accounts.")] = (
+        DEFAULT_DEMO_ACCOUNTS
+    ),
+    owners: Annotated[int, typer.Option(min=1, max=2_000, help="Owners (users).")] = (
+        DEFAULT_DEMO_OWNERS
+    ),
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same data.")] = (
+        DEFAULT_DEMO_SEED
+    ),
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing demo CRM.")] = False,
+) -> None:
+    """Generate a deterministic Zoho-shaped demo CRM for the workspace."""
+    state = _state(ctx)
+    settings = state.settings()
+    name = state.workspace or "demo"
+    if settings.zoho.resolved_mode() != "demo" and state.workspace is None:
+        name = "demo"
+    if owners > accounts:
+        raise SergasError(
+            f"--owners ({owners}) cannot exceed --accounts ({accounts}).", title="Bad arguments"
+        )
+    path = state.locations.demo_crm_file(name)
+    if path.exists() and not force:
+        raise WorkspaceError(
+            f"The demo workspace {name!r} already has a demo CRM ({path}); it was left "
+            "unchanged. Use `sergas demo reset` or `--force` to rebuild it."
+        )
+    _generate(state.locations, name, accounts, owners, seed)
+
+
+@demo_app.command("reset")
+def demo_reset(
+    ctx: typer.Context,
+    accounts: Annotated[int, typer.Option(min=1, max=200_000)] = DEFAULT_DEMO_ACCOUNTS,
+    owners: Annotated[int, typer.Option(min=1, max=2_000)] = DEFAULT_DEMO_OWNERS,
+    seed: Annotated[int, typer.Option()] = DEFAULT_DEMO_SEED,
+) -> None:
+    """Rebuild the demo CRM and start the workspace's local database afresh."""
+    state = _state(ctx)
+    name = state.workspace or "demo"
+    db = state.locations.database_file(name)
+    if db.exists():
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        backup = db.with_name(f"{db.name}.reset-{stamp}")
+        db.replace(backup)
+        for suffix in ("-wal", "-shm"):
+            side = db.with_name(db.name + suffix)
+            if side.exists():
+                side.replace(backup.with_name(backup.name + suffix))
+        out.print(f"Moved the old workspace database to {backup}", markup=False)
+    _generate(state.locations, name, accounts, owners, seed)
+
+
+# --- entry point --------------------------------------------------------------------------
+
+
+def report_error(error: SergasError) -> None:
+    err_console.print(Text(f"{error.title}: {error.message}", style="bold red"), soft_wrap=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console-script entry point; returns (and exits with) the process exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        result = app(args=args, prog_name="sergas", standalone_mode=False)
+    except SergasError as error:
+        report_error(error)
+        code = error.exit_code
+    except click.exceptions.ClickException as error:
+        error.show()
+        code = error.exit_code
+    except click.exceptions.Abort:
+        err_console.print("Aborted.", markup=False)
+        code = 130
+    except KeyboardInterrupt:
+        code = 130
+    except Exception as error:  # the last line of defence: log it, say where, no traceback
+        log.exception("unexpected_error")
+        locations = Locations.from_env()
+        err_console.print(
+            Text(
+                f"Unexpected error: {type(error).__name__}: {error}. The details are in "
+                f"{locations.log_file}; please include them when you report this.",
+                style="bold red",
+            ),
+            soft_wrap=True,
+        )
+        code = 1
+    else:
+        code = result if isinstance(result, int) else 0
+    if argv is None:
+        sys.exit(code)
+    return code

@@ -1,0 +1,409 @@
+"""Configuration: a TOML file in the config dir, overridden by ``SERGAS_*`` environment variables.
+
+Sections follow the founding design's environment configuration, trimmed to what a local app
+uses. Secrets never live here: they are in the OS keyring (see ``secrets.py``). Nested keys are
+overridden from the environment with a double underscore, e.g. ``SERGAS_ZOHO__DATA_CENTRE=eu``.
+
+An invalid file is reported once, naming the file, the key and what was expected
+(``ConfigError``, exit code 2).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from sergas_tui.errors import ConfigError
+from sergas_tui.locations import Locations, validate_workspace_name
+
+ENV_PREFIX = "SERGAS_"
+ENV_NESTED_DELIMITER = "__"
+
+DataCentre = Literal["us", "eu", "in", "au", "jp", "cn", "ca", "sa"]
+ZohoMode = Literal["auto", "demo", "rest", "mcp"]
+EngineChoice = Literal["auto", "rules", "claude"]
+MemoryBackend = Literal["local", "cognee"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+# Zoho accounts servers and API domains per data centre (reference/zoho-crm.md §1.2).
+ZOHO_ACCOUNTS_SERVERS: dict[str, str] = {
+    "us": "https://accounts.zoho.com",
+    "eu": "https://accounts.zoho.eu",
+    "in": "https://accounts.zoho.in",
+    "au": "https://accounts.zoho.com.au",
+    "jp": "https://accounts.zoho.jp",
+    "cn": "https://accounts.zoho.com.cn",
+    "ca": "https://accounts.zohocloud.ca",
+    "sa": "https://accounts.zoho.sa",
+}
+ZOHO_API_DOMAINS: dict[str, str] = {
+    "us": "https://www.zohoapis.com",
+    "eu": "https://www.zohoapis.eu",
+    "in": "https://www.zohoapis.in",
+    "au": "https://www.zohoapis.com.au",
+    "jp": "https://www.zohoapis.jp",
+    "cn": "https://www.zohoapis.com.cn",
+    "ca": "https://www.zohoapis.ca",
+    "sa": "https://www.zohoapis.sa",
+}
+
+
+class Section(BaseModel):
+    """Base for config sections: unknown keys are errors, so typos do not pass silently."""
+
+    model_config = ConfigDict(
+        extra="forbid", validate_assignment=True, use_attribute_docstrings=True
+    )
+
+
+class ZohoSettings(Section):
+    mode: ZohoMode = "auto"
+    """How Sergas reaches Zoho: 'demo' (built-in simulator), 'rest' (Zoho REST API), 'mcp'
+    (a Zoho MCP endpoint) or 'auto' (rest when client_id is set, mcp when an MCP endpoint or
+    command is set, otherwise demo)."""
+    data_centre: DataCentre = "us"
+    """The Zoho data centre of your org; selects the accounts server and API domain."""
+    client_id: str | None = Field(default=None, examples=["1000.ABCDEF123456"])
+    """OAuth client id of your Zoho Self Client. The client secret and refresh token go in the
+    keyring (`sergas auth set zoho_client_secret`, `sergas auth set zoho_refresh_token`)."""
+    user_email: str | None = Field(default=None, examples=["you@example.com"])
+    """Your Zoho user email: whose accounts are 'mine'. The demo uses its own local user."""
+    accounts_url: str | None = Field(default=None, examples=["https://accounts.zoho.eu"])
+    """Override of the accounts server URL (normally derived from data_centre)."""
+    api_domain: str | None = Field(default=None, examples=["https://www.zohoapis.eu"])
+    """Override of the API domain (normally taken from the token response)."""
+    mcp_endpoint: str | None = Field(default=None, examples=["http://127.0.0.1:8765/mcp"])
+    """Streamable-HTTP URL of a Zoho MCP server (ours or a shared one)."""
+    mcp_command: list[str] | None = Field(default=None, examples=[["sergas", "mcp", "zoho"]])
+    """Command that starts a Zoho MCP server on stdio, e.g. ["sergas", "mcp", "zoho"]."""
+    requests_per_minute: int = Field(default=120, ge=1, le=10_000)
+    """Client-side rate limit for Zoho API calls."""
+    concurrent_requests: int = Field(default=5, ge=1, le=25)
+    """Maximum Zoho API calls in flight at once."""
+    retry_max_attempts: int = Field(default=3, ge=0, le=10)
+    """Retries after a 429, 5xx, timeout or connection error."""
+    retry_initial_delay_ms: int = Field(default=1000, ge=0, le=60_000)
+    """First backoff delay; doubles on each retry, with jitter."""
+    timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    """Timeout of one Zoho HTTP request."""
+
+    def resolved_mode(self) -> Literal["demo", "rest", "mcp"]:
+        if self.mode != "auto":
+            return self.mode
+        if self.client_id:
+            return "rest"
+        if self.mcp_endpoint or self.mcp_command:
+            return "mcp"
+        return "demo"
+
+    def accounts_server(self) -> str:
+        return self.accounts_url or ZOHO_ACCOUNTS_SERVERS[self.data_centre]
+
+
+class AnthropicSettings(Section):
+    engine: EngineChoice = "auto"
+    """Which engine runs the subagents: 'rules' (deterministic, offline), 'claude' (Claude Agent
+    SDK) or 'auto' (claude when an Anthropic API key is available, otherwise rules)."""
+    model: str = "claude-sonnet-4-5"
+    """Model used by the subagents."""
+    max_tokens: int = Field(default=8192, ge=256, le=64_000)
+    """Maximum output tokens per model turn."""
+    temperature: float = Field(default=0.7, ge=0.0, le=1.0)
+    """Sampling temperature."""
+    base_url: str | None = Field(default=None, examples=["https://llm-gateway.example.com"])
+    """Override of the Messages API URL (for a gateway or proxy)."""
+    max_cost_usd: float | None = Field(default=None, gt=0, examples=[5.0])
+    """Stop a review gracefully once its model cost reaches this many dollars."""
+
+
+class MemorySettings(Section):
+    backend: MemoryBackend = "local"
+    """'local' (SQLite full-text memory in the workspace) or 'cognee' (needs sergas[cognee])."""
+    endpoint: str | None = Field(default=None, examples=["http://memory.internal:8766/mcp"])
+    """URL of a shared memory MCP server; when set, it is used instead of a local backend."""
+    stale_after_days: int = Field(default=30, ge=1, le=3650)
+    """Memory older than this is flagged for re-ingestion."""
+    embedding_provider: Literal["offline", "openai", "ollama", "openai_compatible", "minilm"] = (
+        "offline"
+    )
+    """Embedding provider for the Cognee backend; 'offline' is deterministic and local."""
+    embedding_model: str | None = Field(default=None, examples=["text-embedding-3-small"])
+    """Embedding model name for the chosen provider."""
+
+
+class OrchestratorSettings(Section):
+    schedule_cron: str = "0 6 * * *"
+    """When the scheduled headless review runs (cron syntax; used by `sergas review` wrappers)."""
+    max_parallel_subagents: int = Field(default=10, ge=1, le=64)
+    """Upper bound on accounts processed concurrently."""
+    session_timeout_minutes: int = Field(default=30, ge=1, le=1440)
+    """A review run is stopped after this long."""
+    approval_timeout_hours: int = Field(default=72, ge=1, le=24 * 30)
+    """Pending approvals expire after this long."""
+    author_batch_size: int = Field(default=8, ge=1, le=100)
+    """Accounts per Recommendation Author request (Claude engine)."""
+
+
+class AuditingSettings(Section):
+    log_level: LogLevel = "INFO"
+    """Level of the JSON log file."""
+    postgres_dsn: str | None = Field(
+        default=None, examples=["postgresql://sergas@127.0.0.1:5432/sergas_audit"]
+    )
+    """Central audit database, e.g. 'postgresql://sergas@db.internal:5432/sergas_audit'. Put the
+    password in the keyring (`sergas auth set postgres_password`), not in this string."""
+    retention_days: int = Field(default=730, ge=1, le=36_500)
+    """Audit rows older than this are purged (the purge is itself audited)."""
+    sync_batch_size: int = Field(default=5000, ge=1, le=100_000)
+    """Rows per batch when syncing the audit to PostgreSQL."""
+
+
+class MonitoringSettings(Section):
+    metrics_enabled: bool = True
+    """Collect run metrics (durations, calls, recommendations) into the audit and doctor."""
+    cost_tracking_enabled: bool = True
+    """Record model token use and cost per run."""
+    prometheus_port: int | None = Field(default=None, ge=1, le=65_535, examples=[9090])
+    """Expose Prometheus metrics on this loopback port during headless reviews."""
+
+
+class SignalSettings(Section):
+    no_activity_warning_days: int = Field(default=14, ge=1)
+    """Days without activity before a warning."""
+    no_activity_critical_days: int = Field(default=30, ge=1)
+    """Days without activity before the signal is critical."""
+    stalled_stage_factor: float = Field(default=1.5, gt=1.0)
+    """A deal is stalled after this multiple of the typical days in its stage."""
+    stage_limit_days: dict[str, int] = Field(
+        default_factory=lambda: {
+            "Qualification": 21,
+            "Needs Analysis": 21,
+            "Value Proposition": 21,
+            "Identify Decision Makers": 21,
+            "Proposal/Price Quote": 30,
+            "Negotiation/Review": 30,
+        }
+    )
+    """Fixed per-stage limits (days) used when there is too little history for a typical value."""
+    close_date_push_high: int = Field(default=2, ge=1)
+    """Close-date pushes that make the signal high risk."""
+    renewal_window_days: int = Field(default=90, ge=1)
+    """Renewals closing within this window are checked for declining sentiment."""
+    recent_activity_days: int = Field(default=30, ge=1)
+    """How far back 'recent activities' reach in a Scout report."""
+
+    @field_validator("no_activity_critical_days")
+    @classmethod
+    def _critical_after_warning(cls, value: int, info: Any) -> int:
+        warning = info.data.get("no_activity_warning_days")
+        if isinstance(warning, int) and value < warning:
+            raise ValueError("must be at least no_activity_warning_days")
+        return value
+
+
+class UiSettings(Section):
+    theme: str = "textual-dark"
+    """Textual theme name."""
+    keymap: dict[str, str] = Field(default_factory=dict)
+    """Key overrides by binding id, e.g. {"approval.approve" = "y"}."""
+    show_first_run_banner: bool = True
+    """Show the 'connect Zoho, Claude and Postgres' banner on the demo workspace."""
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Build with ``load_settings``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_NESTED_DELIMITER,
+        extra="forbid",
+        validate_default=True,
+        use_attribute_docstrings=True,
+    )
+
+    workspace: str | None = None
+    """Workspace to open; default 'demo' on the demo CRM, otherwise 'default'."""
+    zoho: ZohoSettings = Field(default_factory=ZohoSettings)
+    anthropic: AnthropicSettings = Field(default_factory=AnthropicSettings)
+    memory: MemorySettings = Field(default_factory=MemorySettings)
+    orchestrator: OrchestratorSettings = Field(default_factory=OrchestratorSettings)
+    auditing: AuditingSettings = Field(default_factory=AuditingSettings)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    signals: SignalSettings = Field(default_factory=SignalSettings)
+    ui: UiSettings = Field(default_factory=UiSettings)
+
+    @field_validator("workspace")
+    @classmethod
+    def _workspace_name(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return validate_workspace_name(value)
+        except Exception as err:
+            raise ValueError(str(err)) from err
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's values arrive as init kwargs; the environment wins over the file.
+        return (env_settings, init_settings)
+
+    def workspace_name(self) -> str:
+        if self.workspace:
+            return self.workspace
+        return "demo" if self.zoho.resolved_mode() == "demo" else "default"
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Parse the TOML file; a missing file is an empty config."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as err:
+        raise ConfigError(f"Cannot read the configuration file {path}: {err.strerror}.") from err
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"The configuration file {path} is not valid UTF-8 text (byte {err.start}). "
+            "Save it as UTF-8, or move it aside and run `sergas config init`."
+        ) from err
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(
+            f"The configuration file {path} is not valid TOML: {err}. Fix that line, or move the "
+            "file aside and run `sergas config init` to write a fresh commented default."
+        ) from err
+
+
+def load_settings(locations: Locations, *, overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Read the config file, apply ``SERGAS_*`` overrides, validate; ConfigError if invalid."""
+    path = locations.config_file
+    data = read_config_file(path)
+    if overrides:
+        data = {**data, **overrides}
+    try:
+        return Settings(**data)
+    except ValidationError as err:
+        raise ConfigError(describe_validation_error(err, path, data, os.environ)) from err
+
+
+def _lookup(data: Mapping[str, Any], loc: tuple[int | str, ...]) -> bool:
+    node: Any = data
+    for part in loc:
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+        else:
+            return False
+    return True
+
+
+def _expected(error: Mapping[str, Any]) -> str:
+    kind = str(error.get("type", ""))
+    if kind == "extra_forbidden":
+        return "no such setting (check the spelling; `sergas config init --print` lists them)"
+    if kind == "literal_error":
+        ctx = error.get("ctx") or {}
+        return f"one of {ctx.get('expected', 'the allowed values')}"
+    text = str(error.get("msg", "a valid value")).rstrip(".")
+    for prefix in ("Input should be ", "Value error, "):
+        if text.startswith(prefix):
+            text = text[len(prefix) :]
+    return text[:1].lower() + text[1:]
+
+
+def describe_validation_error(
+    err: ValidationError, path: Path, data: Mapping[str, Any], environ: Mapping[str, str]
+) -> str:
+    """One paragraph naming where each bad value came from, the key and what was expected."""
+    parts: list[str] = []
+    for error in err.errors():
+        loc = tuple(error["loc"])
+        env_name = ENV_PREFIX + ENV_NESTED_DELIMITER.join(str(p) for p in loc).upper()
+        shown = repr(error.get("input"))
+        if len(shown) > 60:
+            shown = shown[:57] + "..."
+        if env_name in environ and not _lookup(data, loc):
+            where = f"environment variable {env_name}"
+        else:
+            section = ".".join(str(p) for p in loc[:-1])
+            key = str(loc[-1]) if loc else "?"
+            where = f"[{section}] {key}" if section else key
+            where = f"{where} in {path}"
+        parts.append(f"{where} = {shown}: expected {_expected(error)}")
+    noun = "setting is" if len(parts) == 1 else "settings are"
+    return (
+        f"Invalid configuration ({len(parts)} {noun} wrong): "
+        + "; ".join(parts)
+        + ". Edit the file (`sergas config path` shows it) or fix the variable, then try again."
+    )
+
+
+SECTION_TITLES: dict[str, str] = {
+    "zoho": "Zoho CRM: how to reach your org. With nothing set, Sergas runs on the demo CRM.",
+    "anthropic": "Claude: the engine that runs the subagents. The API key goes in the keyring.",
+    "memory": "Memory: account history, prior recommendations and their outcomes.",
+    "orchestrator": "Orchestrator: how reviews run.",
+    "auditing": "Auditing: the local audit log and its sync to a central PostgreSQL.",
+    "monitoring": "Monitoring: run metrics and cost tracking.",
+    "signals": "Risk signals: thresholds of the deterministic signal catalog.",
+    "ui": "Terminal UI.",
+}
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{escaped}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        inner = ", ".join(f'"{k}" = {_toml_value(v)}' for k, v in value.items())
+        return "{ " + inner + " }" if inner else "{}"
+    raise TypeError(f"cannot write {type(value).__name__} as TOML")
+
+
+def _comment(text: str, indent: str = "# ") -> list[str]:
+    return [indent + line.strip() for line in text.strip().splitlines() if line.strip()]
+
+
+def default_config_text() -> str:
+    """A commented config file listing every setting with its default and meaning."""
+    lines = [
+        "# Sergas configuration. Every setting is shown commented out with its default;",
+        "# uncomment a line to change it. Environment variables override this file:",
+        "# SERGAS_<SECTION>__<KEY>, e.g. SERGAS_ZOHO__DATA_CENTRE=eu.",
+        "# Secrets (Zoho refresh token and client secret, Anthropic key, Postgres password)",
+        "# never go here: `sergas auth set NAME` stores them in the OS keyring.",
+        "",
+        *_comment(Settings.model_fields["workspace"].description or ""),
+        '# workspace = "demo"',
+    ]
+    for name, title in SECTION_TITLES.items():
+        section = getattr(Settings.model_construct(), name)
+        lines += ["", f"# {title}", f"[{name}]"]
+        for key, field in type(section).model_fields.items():
+            lines += _comment(field.description or "")
+            value = getattr(section, key)
+            if value is None:
+                example = field.examples[0] if field.examples else ""
+                lines.append(f"# {key} = {_toml_value(example)}    # not set by default")
+            else:
+                lines.append(f"# {key} = {_toml_value(value)}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,215 @@
+"""`sergas doctor`: what is configured, what is missing, what is reachable. Never prints secrets."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from sergas_tui import __version__
+from sergas_tui.config import Settings, load_settings
+from sergas_tui.demo import DemoStore
+from sergas_tui.errors import SergasError
+from sergas_tui.locations import Locations
+from sergas_tui.secrets import SecretName, SecretStore
+from sergas_tui.services import resolve_engine
+from sergas_tui.storage import Repository
+
+Status = Literal["ok", "warn", "fail", "info"]
+PROBE_TIMEOUT_SECONDS = 3.0
+
+
+@dataclass(frozen=True)
+class Check:
+    group: str
+    name: str
+    status: Status
+    detail: str
+
+
+def probe_tcp(url: str, timeout: float = PROBE_TIMEOUT_SECONDS) -> tuple[bool, str]:
+    """Open (and close) a TCP connection to the URL's host and port."""
+    parts = urlsplit(url if "//" in url else f"//{url}")
+    host = parts.hostname
+    if not host:
+        return False, f"cannot find a host in {url!r}"
+    default_port = 443 if parts.scheme in ("https", "wss") else 80
+    if parts.scheme.startswith("postgres"):
+        default_port = 5432
+    port = parts.port or default_port
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True, f"{host}:{port} reachable"
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        return False, f"{host}:{port} unreachable ({reason})"
+
+
+def probe_postgres(dsn: str, password: str | None) -> tuple[bool, str]:
+    import psycopg
+
+    try:
+        with psycopg.connect(
+            dsn, password=password, connect_timeout=int(PROBE_TIMEOUT_SECONDS)
+        ) as conn:
+            row = conn.execute("SELECT current_user, current_database()").fetchone()
+    except psycopg.Error as err:
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        return False, f"cannot connect: {first_line}"
+    user, database = row if row else ("?", "?")
+    return True, f"connected as {user} to database {database}"
+
+
+def _file_size(path: Path) -> str:
+    size = path.stat().st_size
+    return f"{size / 1_048_576:.1f} MB" if size >= 1_048_576 else f"{size / 1024:.0f} kB"
+
+
+def run_checks(
+    locations: Locations, secrets: SecretStore, workspace: str | None = None
+) -> list[Check]:
+    checks = [
+        Check("sergas", "version", "info", __version__),
+        Check("sergas", "config dir", "info", str(locations.config_dir)),
+        Check("sergas", "data dir", "info", str(locations.data_dir)),
+        Check("sergas", "log file", "info", str(locations.log_file)),
+    ]
+    try:
+        settings = load_settings(locations)
+    except SergasError as err:
+        checks.append(Check("config", "configuration", "fail", err.message))
+        return checks
+    config_state = "present" if locations.config_file.exists() else "absent (defaults in use)"
+    checks.append(Check("config", "file", "ok", f"{locations.config_file} {config_state}"))
+    checks += _workspace_checks(settings, locations, workspace or settings.workspace_name())
+    checks += _secret_checks(settings, secrets)
+    engine, why = resolve_engine(settings, secrets)
+    checks.append(Check("engine", "engine", "info", f"{engine}: {why}"))
+    checks += _service_checks(settings, secrets)
+    return checks
+
+
+def _workspace_checks(settings: Settings, locations: Locations, name: str) -> list[Check]:
+    group = "workspace"
+    checks = [Check(group, "name", "info", name)]
+    mode = settings.zoho.resolved_mode()
+    if mode == "demo":
+        path = locations.demo_crm_file(name)
+        if not path.exists():
+            checks.append(
+                Check(group, "demo CRM", "warn", "not generated yet: run `sergas demo generate`")
+            )
+        else:
+            try:
+                store = DemoStore.open(path)
+            except SergasError as err:
+                checks.append(Check(group, "demo CRM", "fail", err.message))
+            else:
+                try:
+                    info = store.meta()
+                    counts = store.counts()
+                finally:
+                    store.close()
+                detail = (
+                    f"{path} ({_file_size(path)}): {counts.get('Accounts', 0):,} accounts, "
+                    f"{info.owners} owners, seed {info.seed}, you are {info.current_user_email}"
+                )
+                checks.append(Check(group, "demo CRM", "ok", detail))
+    db = locations.database_file(name)
+    if not db.exists():
+        checks.append(Check(group, "database", "info", f"{db} (created on first use)"))
+    else:
+        try:
+            repo = Repository.open(db)
+        except SergasError as err:
+            checks.append(Check(group, "database", "fail", err.message))
+        else:
+            try:
+                db_info = repo.info()
+            finally:
+                repo.close()
+            detail = f"{db} ({_file_size(db)}), schema v{db_info.schema_version}"
+            checks.append(Check(group, "database", "ok", detail))
+    return checks
+
+
+def _needed_secrets(settings: Settings) -> set[SecretName]:
+    needed: set[SecretName] = set()
+    if settings.zoho.resolved_mode() == "rest":
+        needed |= {SecretName.ZOHO_REFRESH_TOKEN, SecretName.ZOHO_CLIENT_SECRET}
+    if settings.anthropic.engine == "claude":
+        needed.add(SecretName.ANTHROPIC_API_KEY)
+    return needed
+
+
+def _secret_checks(settings: Settings, secrets: SecretStore) -> list[Check]:
+    checks: list[Check] = []
+    problem = secrets.keyring_problem()
+    if problem:
+        checks.append(
+            Check(
+                "secrets",
+                "keyring",
+                "warn",
+                f"{problem}; secrets are read from environment variables instead",
+            )
+        )
+    needed = _needed_secrets(settings)
+    for status in secrets.statuses():
+        if status.source == "missing":
+            level: Status = "fail" if status.name in needed else "info"
+            detail = f"missing — {status.detail}"
+        else:
+            level = "ok"
+            detail = f"set (from {status.source}: {status.detail})"
+        checks.append(Check("secrets", status.name.value, level, detail))
+    return checks
+
+
+def _service_checks(settings: Settings, secrets: SecretStore) -> list[Check]:
+    group = "services"
+    checks: list[Check] = []
+    mode = settings.zoho.resolved_mode()
+    if mode == "demo":
+        checks.append(Check(group, "zoho", "ok", "built-in simulator (in-process, no network)"))
+    elif mode == "rest":
+        ok, detail = probe_tcp(settings.zoho.accounts_server())
+        checks.append(Check(group, "zoho accounts server", "ok" if ok else "fail", detail))
+    else:
+        if settings.zoho.mcp_endpoint:
+            ok, detail = probe_tcp(settings.zoho.mcp_endpoint)
+            checks.append(Check(group, "zoho mcp endpoint", "ok" if ok else "fail", detail))
+        if settings.zoho.mcp_command:
+            exe = settings.zoho.mcp_command[0]
+            found = shutil.which(exe)
+            checks.append(
+                Check(
+                    group,
+                    "zoho mcp command",
+                    "ok" if found else "fail",
+                    f"{exe} found at {found}" if found else f"{exe} not found on PATH",
+                )
+            )
+    if settings.anthropic.base_url and resolve_engine(settings, secrets)[0] == "claude":
+        ok, detail = probe_tcp(settings.anthropic.base_url)
+        checks.append(Check(group, "anthropic", "ok" if ok else "fail", detail))
+    if settings.memory.endpoint:
+        ok, detail = probe_tcp(settings.memory.endpoint)
+        checks.append(Check(group, "memory endpoint", "ok" if ok else "fail", detail))
+    else:
+        checks.append(Check(group, "memory", "ok", f"{settings.memory.backend} backend"))
+    if settings.auditing.postgres_dsn:
+        password = secrets.get(SecretName.POSTGRES_PASSWORD)
+        ok, detail = probe_postgres(
+            settings.auditing.postgres_dsn,
+            None if password is None else password.get_secret_value(),
+        )
+        checks.append(Check(group, "central audit (postgres)", "ok" if ok else "fail", detail))
+    else:
+        checks.append(
+            Check(group, "central audit (postgres)", "info", "not configured (local audit only)")
+        )
+    return checks

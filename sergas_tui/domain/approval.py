@@ -1,0 +1,125 @@
+"""Approvals: every CRM write waits for a person's decision.
+
+An approval starts ``pending``; the owner approves it, approves it with edits (``adjusted``),
+or rejects it; unanswered it ``expired``s after 72 hours. Approved work then moves through
+``executing`` to ``executed`` or ``failed`` (a failed execution may be retried). The allowed
+moves live in one table, :data:`TRANSITIONS`, and :func:`can_transition` is the only check.
+Tokens are single-use: a token is spent as soon as the approval leaves ``pending``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+from pydantic import BaseModel, Field, model_validator
+
+from sergas_tui.domain.common import RecommendationType, Timestamp, new_id, utc_now
+from sergas_tui.domain.outputs import SuggestedAction, check_action_type, resolve_typed_action
+
+DEFAULT_APPROVAL_TTL = timedelta(hours=72)
+"""How long an owner has to decide (the seed's 72-hour link expiry)."""
+
+
+class ApprovalStatus(StrEnum):
+    """Where an approval is in its life."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    ADJUSTED = "adjusted"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    EXECUTING = "executing"
+    EXECUTED = "executed"
+    FAILED = "failed"
+
+    @property
+    def is_approved(self) -> bool:
+        """True for ``approved`` and ``adjusted`` (approved with edits)."""
+        return self in (ApprovalStatus.APPROVED, ApprovalStatus.ADJUSTED)
+
+    @property
+    def is_terminal(self) -> bool:
+        """True when nothing can happen to the approval any more."""
+        return not TRANSITIONS[self]
+
+
+_S = ApprovalStatus
+
+TRANSITIONS: Mapping[ApprovalStatus, frozenset[ApprovalStatus]] = MappingProxyType(
+    {
+        _S.PENDING: frozenset({_S.APPROVED, _S.ADJUSTED, _S.REJECTED, _S.EXPIRED}),
+        _S.APPROVED: frozenset({_S.EXECUTING}),
+        _S.ADJUSTED: frozenset({_S.EXECUTING}),
+        _S.EXECUTING: frozenset({_S.EXECUTED, _S.FAILED}),
+        _S.FAILED: frozenset({_S.EXECUTING}),
+        _S.REJECTED: frozenset(),
+        _S.EXPIRED: frozenset(),
+        _S.EXECUTED: frozenset(),
+    }
+)
+"""For each status, the statuses it may move to. Staying put is not a transition."""
+
+
+def can_transition(old: ApprovalStatus | str, new: ApprovalStatus | str) -> bool:
+    """Whether an approval may move from ``old`` to ``new``; unknown statuses never may."""
+    try:
+        return ApprovalStatus(new) in TRANSITIONS[ApprovalStatus(old)]
+    except ValueError:
+        return False
+
+
+class Approval(BaseModel):
+    """A proposed CRM write awaiting, or carrying, a person's decision.
+
+    ``payload`` is the action as it will be written: the recommendation's suggested action, or
+    the owner's edited version when the approval is ``adjusted``.
+    """
+
+    id: str = Field(default_factory=new_id)
+    recommendation_id: str
+    account_id: str
+    owner_email: str
+    action_type: RecommendationType
+    payload: SuggestedAction
+    status: ApprovalStatus = ApprovalStatus.PENDING
+    token: str = Field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
+    created_at: Timestamp = Field(default_factory=utc_now)
+    expires_at: Timestamp | None = None
+    decided_by: str | None = None
+    decided_at: Timestamp | None = None
+    decision_rationale: str | None = None
+    executed_at: Timestamp | None = None
+    result_record_id: str | None = None
+    error_message: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _typed_payload(cls, data: Any) -> Any:
+        return resolve_typed_action(data, "action_type", "payload")
+
+    @model_validator(mode="after")
+    def _defaults_and_checks(self) -> Approval:
+        check_action_type(self.action_type, self.payload)
+        if self.expires_at is None:
+            self.expires_at = self.created_at + DEFAULT_APPROVAL_TTL
+        return self
+
+    @property
+    def expiry(self) -> datetime:
+        """When the approval expires (always known after validation)."""
+        return self.expires_at or self.created_at + DEFAULT_APPROVAL_TTL
+
+    def is_expired(self, now: datetime) -> bool:
+        """True when a pending approval's time is up at ``now``."""
+        return self.status == ApprovalStatus.PENDING and now >= self.expiry
+
+    def token_matches(self, token: str) -> bool:
+        """Constant-time check of a presented token; a spent (decided) token never matches."""
+        return self.status == ApprovalStatus.PENDING and secrets.compare_digest(
+            self.token.encode(), token.encode()
+        )

@@ -1,0 +1,214 @@
+"""Services: built once, injected into the app and the CLI (``make_app(settings, services)``).
+
+This is where configuration turns into running adapters: the workspace database, the CRM
+(the demo org for now), secrets and the clock. Tests build ``Services`` with their own parts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from sergas_tui.clock import Clock, SystemClock
+from sergas_tui.config import Settings
+from sergas_tui.demo import DemoInfo, DemoStore
+from sergas_tui.errors import CrmError, WorkspaceError
+from sergas_tui.locations import Locations
+from sergas_tui.secrets import SecretName, SecretStore
+from sergas_tui.storage import Repository
+
+Engine = Literal["rules", "claude"]
+
+
+def resolve_engine(settings: Settings, secrets: SecretStore) -> tuple[Engine, str]:
+    """Which engine runs the subagents, and a sentence saying why."""
+    choice = settings.anthropic.engine
+    if choice == "rules":
+        return "rules", "engine = 'rules' in the configuration"
+    has_key = secrets.get(SecretName.ANTHROPIC_API_KEY) is not None
+    if choice == "claude":
+        return "claude", "engine = 'claude' in the configuration"
+    if has_key:
+        return "claude", "an Anthropic API key is available"
+    return "rules", "no Anthropic API key is stored (the offline rules engine runs instead)"
+
+
+def check_required_secrets(settings: Settings, secrets: SecretStore) -> None:
+    """Fail early (SecretError, exit 2) when a configured service lacks its credential."""
+    if settings.zoho.resolved_mode() == "rest":
+        purpose = f"Zoho REST access (client_id {settings.zoho.client_id!r})"
+        secrets.require(SecretName.ZOHO_REFRESH_TOKEN, purpose)
+        secrets.require(SecretName.ZOHO_CLIENT_SECRET, purpose)
+    if settings.anthropic.engine == "claude":
+        secrets.require(SecretName.ANTHROPIC_API_KEY, "The Claude engine (engine = 'claude')")
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    """One line of the portfolio table, already reduced to what the screen shows."""
+
+    account_id: str
+    name: str
+    owner: str
+    industry: str | None
+    account_type: str | None
+    annual_revenue: float | None
+    last_activity: datetime | None
+    days_since_activity: int | None
+
+    @property
+    def last_activity_text(self) -> str:
+        if self.days_since_activity is None:
+            return "never"
+        if self.days_since_activity == 0:
+            return "today"
+        return f"{self.days_since_activity} d ago"
+
+    @property
+    def revenue_text(self) -> str:
+        if self.annual_revenue is None:
+            return "—"
+        value = self.annual_revenue
+        for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+            if abs(value) >= size:
+                return f"${value / size:,.1f}{unit}"
+        return f"${value:,.0f}"
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _text(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, dict):
+        value = value.get("name")
+    return None if value is None else str(value)
+
+
+@dataclass
+class Services:
+    """Everything the app and the CLI need, built once per process."""
+
+    settings: Settings
+    locations: Locations
+    workspace: str
+    store: Repository
+    secrets: SecretStore
+    clock: Clock = field(default_factory=SystemClock)
+    demo: DemoStore | None = None
+
+    @property
+    def is_demo(self) -> bool:
+        return self.demo is not None
+
+    @property
+    def demo_info(self) -> DemoInfo | None:
+        return None if self.demo is None else self.demo.meta()
+
+    def engine(self) -> tuple[Engine, str]:
+        return resolve_engine(self.settings, self.secrets)
+
+    def current_user_email(self) -> str | None:
+        if self.demo is not None:
+            return self.demo.meta().current_user_email
+        return self.settings.zoho.user_email
+
+    def owner_label(self) -> str:
+        return f"owner {self.current_user_email() or 'unknown'}"
+
+    def header_label(self) -> str:
+        engine, _ = self.engine()
+        kind = "demo CRM" if self.is_demo else "Zoho"
+        return f"{self.workspace} · {kind} · engine: {engine}"
+
+    def portfolio_rows(self) -> list[AccountRow]:
+        """The current owner's accounts, newest activity last-first (blocking: run in a worker)."""
+        if self.demo is None:
+            raise CrmError(
+                "Reading accounts from a live Zoho org is not available in this build yet; "
+                "use the demo workspace (`sergas --workspace demo`).",
+                title="Zoho not connected",
+            )
+        info = self.demo.meta()
+        now = self.clock.now()
+        rows: list[AccountRow] = []
+        for record in self.demo.accounts(owner_id=info.current_user_id):
+            last = _parse_time(record.get("Last_Activity_Time"))
+            rows.append(
+                AccountRow(
+                    account_id=str(record.get("id")),
+                    name=_text(record.get("Account_Name")) or "(no name)",
+                    owner=_text(record.get("Owner")) or "",
+                    industry=_text(record.get("Industry")),
+                    account_type=_text(record.get("Account_Type")),
+                    annual_revenue=_number(record.get("Annual_Revenue")),
+                    last_activity=last,
+                    days_since_activity=None if last is None else max((now - last).days, 0),
+                )
+            )
+        return rows
+
+    def close(self) -> None:
+        self.store.close()
+        if self.demo is not None:
+            self.demo.close()
+
+
+def open_services(
+    settings: Settings,
+    locations: Locations,
+    *,
+    workspace: str | None = None,
+    secrets: SecretStore | None = None,
+    clock: Clock | None = None,
+) -> Services:
+    """Open the workspace. The demo org must exist (the CLI generates it on first run)."""
+    secrets = secrets or SecretStore()
+    name = workspace or settings.workspace_name()
+    check_required_secrets(settings, secrets)
+    demo: DemoStore | None = None
+    if settings.zoho.resolved_mode() == "demo":
+        demo = DemoStore.open(locations.demo_crm_file(name))
+    elif locations.demo_crm_file(name).exists():
+        raise WorkspaceError(
+            f"Workspace {name!r} holds a demo CRM, but Zoho is configured "
+            f"(mode {settings.zoho.resolved_mode()!r}). Open it with `--workspace` and "
+            "zoho.mode = 'demo', or pick another workspace name for your Zoho org."
+        )
+    store = Repository.open(locations.database_file(name))
+    return Services(
+        settings=settings,
+        locations=locations,
+        workspace=name,
+        store=store,
+        secrets=secrets,
+        clock=clock or SystemClock(),
+        demo=demo,
+    )
+
+
+def demo_workspace_missing(locations: Locations, workspace: str) -> bool:
+    return not Path(locations.demo_crm_file(workspace)).exists()

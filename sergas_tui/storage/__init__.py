@@ -1,0 +1,20 @@
+"""The workspace's SQLite database: opening it safely, its migrations, and the repository.
+
+Only :class:`Repository` touches the connection; everything else asks it by intent.
+"""
+
+from sergas_tui.storage.database import open_database
+from sergas_tui.storage.migrations import MIGRATIONS, SCHEMA_VERSION, Migration, backup_path
+from sergas_tui.storage.repository import DatabaseInfo, Repository
+from sergas_tui.storage.rows import content_hash
+
+__all__ = [
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "DatabaseInfo",
+    "Migration",
+    "Repository",
+    "backup_path",
+    "content_hash",
+    "open_database",
+]

@@ -1,0 +1,118 @@
+"""Opening a workspace database safely.
+
+:func:`open_database` refuses, without writing a byte, a file that is not SQLite, fails
+``PRAGMA quick_check``, or was written by a newer Sergas. All of those checks run on a read-only
+connection, so nothing (not even a WAL checkpoint) can touch the file before it is known to be
+ours and healthy. Only then is a read-write connection opened, configured (WAL, foreign keys,
+busy timeout) and migrated.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+from sergas_tui.errors import DatabaseCorruptError, StorageError
+from sergas_tui.storage.migrations import SCHEMA_VERSION, migrate, newer_version_error
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+"""The first 16 bytes of every SQLite 3 database file."""
+
+DEFAULT_BUSY_TIMEOUT_MS = 5_000
+"""How long a statement waits for another process's lock before failing."""
+
+_CORRUPTION_CODES = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB"})
+
+
+def is_corruption(err: sqlite3.Error) -> bool:
+    """True when SQLite reports the file itself as damaged or not a database."""
+    name = getattr(err, "sqlite_errorname", "") or ""
+    return any(name.startswith(code) for code in _CORRUPTION_CODES)
+
+
+def corrupt_error(path: Path, reason: str) -> DatabaseCorruptError:
+    """The error for a damaged file: names it, says it was not touched, says what to do."""
+    return DatabaseCorruptError(
+        f"The database {path} cannot be used: {reason}. Sergas left the file untouched. "
+        f"Move it aside (for example rename it to {path.name}.broken) and Sergas will start a "
+        "fresh one, or restore it from a backup; for the demo workspace, run "
+        "`sergas demo reset`."
+    )
+
+
+def inspect_existing(path: Path, *, quick_check: bool = True) -> int:
+    """Check an existing, non-empty database file without writing to it; return its version.
+
+    Raises :class:`DatabaseCorruptError` when the file is not SQLite or fails
+    ``PRAGMA quick_check``, :class:`DatabaseVersionError` when its ``user_version`` is newer
+    than :data:`SCHEMA_VERSION`, and :class:`StorageError` when it cannot be read at all.
+    """
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except OSError as err:
+        raise StorageError(f"Cannot read the database {path}: {err.strerror or err}.") from err
+    if header != SQLITE_HEADER:
+        raise corrupt_error(path, "it is not an SQLite database")
+    try:
+        uri = f"{path.absolute().as_uri()}?mode=ro"
+        with closing(sqlite3.connect(uri, uri=True)) as conn:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            if version > SCHEMA_VERSION:
+                raise newer_version_error(path, version)
+            if quick_check:
+                problems = [row[0] for row in conn.execute("PRAGMA quick_check")]
+                if problems != ["ok"]:
+                    raise corrupt_error(path, f"the integrity check found {problems[0]!r}")
+            return version
+    except sqlite3.Error as err:
+        if is_corruption(err):
+            raise corrupt_error(path, str(err)) from err
+        raise StorageError(f"Cannot open the database {path}: {err}.") from err
+
+
+def open_database(
+    path: Path,
+    *,
+    app_version: str,
+    busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+    quick_check: bool = True,
+) -> sqlite3.Connection:
+    """Open (creating if needed) and migrate the database at ``path``; return the connection.
+
+    The connection is in autocommit mode (transactions are explicit), uses ``sqlite3.Row`` rows,
+    and may be used from worker threads (the caller must serialise access).
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise StorageError(f"Cannot create the folder {path.parent}: {err.strerror}.") from err
+    if path.exists() and path.stat().st_size > 0:
+        inspect_existing(path, quick_check=quick_check)
+    try:
+        conn = sqlite3.connect(
+            path,
+            timeout=busy_timeout_ms / 1000,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+    except sqlite3.Error as err:
+        raise StorageError(f"Cannot open the database {path}: {err}.") from err
+    try:
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        # Migrate (and back up) before switching to WAL, so the backup is the file as it was.
+        migrate(conn, path, app_version=app_version)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+    except sqlite3.Error as err:
+        conn.close()
+        if is_corruption(err):
+            raise corrupt_error(path, str(err)) from err
+        raise StorageError(f"Cannot prepare the database {path}: {err}.") from err
+    except BaseException:
+        conn.close()
+        raise
+    return conn

@@ -1,0 +1,276 @@
+"""The database schema, as an ordered list of versioned migrations.
+
+``PRAGMA user_version`` holds the version a database has reached. :func:`migrate` applies the
+pending migrations in one transaction, after copying a database that already holds data to
+``<name>.bak-v<old>`` (once). To change the schema, append a :class:`Migration`; never edit one
+that has shipped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sergas_tui.errors import DatabaseVersionError
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step: the SQL that takes a database from ``version - 1`` to ``version``."""
+
+    version: int
+    name: str
+    script: str
+
+
+_V1 = """
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE TABLE sync_runs (
+    id             TEXT PRIMARY KEY,
+    owner_email    TEXT NOT NULL DEFAULT '*',
+    started_at     TEXT NOT NULL,
+    finished_at    TEXT,
+    modified_since TEXT,
+    calls          INTEGER NOT NULL DEFAULT 0,
+    status         TEXT NOT NULL DEFAULT 'running'
+                   CHECK (status IN ('running', 'ok', 'partial', 'failed'))
+);
+CREATE INDEX sync_runs_owner ON sync_runs (owner_email, started_at);
+
+CREATE TABLE account_snapshots (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    account_id   TEXT NOT NULL,
+    owner_email  TEXT NOT NULL,
+    taken_at     TEXT NOT NULL,
+    run_id       TEXT REFERENCES sync_runs (id) ON DELETE SET NULL,
+    content_hash TEXT NOT NULL,
+    data         TEXT NOT NULL
+);
+-- The latest snapshot of an account is the one with the highest id.
+CREATE INDEX account_snapshots_latest ON account_snapshots (account_id, id);
+CREATE INDEX account_snapshots_owner ON account_snapshots (owner_email);
+CREATE INDEX account_snapshots_run ON account_snapshots (run_id);
+
+CREATE TABLE recommendations (
+    id          TEXT PRIMARY KEY,
+    run_id      TEXT REFERENCES sync_runs (id) ON DELETE SET NULL,
+    account_id  TEXT NOT NULL,
+    owner_email TEXT,
+    created_at  TEXT NOT NULL,
+    type        TEXT NOT NULL,
+    priority    TEXT NOT NULL,
+    confidence  TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    payload     TEXT NOT NULL
+);
+CREATE INDEX recommendations_account ON recommendations (account_id, created_at);
+CREATE INDEX recommendations_run ON recommendations (run_id);
+
+CREATE TABLE approvals (
+    id                 TEXT PRIMARY KEY,
+    recommendation_id  TEXT NOT NULL,
+    account_id         TEXT NOT NULL,
+    owner_email        TEXT NOT NULL,
+    action_type        TEXT NOT NULL,
+    payload            TEXT NOT NULL,
+    status             TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'adjusted',
+                       'rejected', 'expired', 'executing', 'executed', 'failed')),
+    token              TEXT NOT NULL UNIQUE,
+    created_at         TEXT NOT NULL,
+    expires_at         TEXT NOT NULL,
+    decided_by         TEXT,
+    decided_at         TEXT,
+    decision_rationale TEXT,
+    executed_at        TEXT,
+    result_record_id   TEXT,
+    error_message      TEXT
+);
+CREATE INDEX approvals_status ON approvals (status, owner_email, created_at);
+CREATE INDEX approvals_recommendation ON approvals (recommendation_id);
+
+-- Seed §5.3, plus seq (append order), the hash-chain columns and the sync outbox marker.
+CREATE TABLE audit_logs (
+    id                 TEXT PRIMARY KEY,
+    seq                INTEGER NOT NULL UNIQUE,
+    timestamp          TEXT NOT NULL,
+    session_id         TEXT NOT NULL,
+    agent_name         TEXT NOT NULL,
+    action_type        TEXT NOT NULL,
+    account_id         TEXT,
+    owner_email        TEXT,
+    tool_name          TEXT,
+    tool_inputs        TEXT,
+    tool_outputs       TEXT,
+    decision           TEXT CHECK (decision IS NULL
+                       OR decision IN ('approved', 'rejected', 'adjusted')),
+    decision_rationale TEXT,
+    execution_time_ms  INTEGER,
+    error_message      TEXT,
+    prev_hash          TEXT,
+    row_hash           TEXT,
+    synced_at          TEXT
+);
+CREATE INDEX audit_logs_session ON audit_logs (session_id);
+CREATE INDEX audit_logs_timestamp ON audit_logs (timestamp);
+CREATE INDEX audit_logs_account ON audit_logs (account_id);
+CREATE INDEX audit_logs_unsynced ON audit_logs (seq) WHERE synced_at IS NULL;
+
+-- The audit log is append-only: rows are never deleted and their content never changes.
+CREATE TRIGGER audit_logs_no_delete BEFORE DELETE ON audit_logs
+BEGIN
+    SELECT RAISE(ABORT, 'audit_logs is append-only');
+END;
+CREATE TRIGGER audit_logs_no_update BEFORE UPDATE OF
+    id, seq, timestamp, session_id, agent_name, action_type, account_id, owner_email,
+    tool_name, tool_inputs, tool_outputs, decision, decision_rationale, execution_time_ms,
+    error_message ON audit_logs
+BEGIN
+    SELECT RAISE(ABORT, 'audit_logs is append-only');
+END;
+
+CREATE TABLE recommendation_outcomes (
+    id                  TEXT PRIMARY KEY,
+    recommendation_id   TEXT NOT NULL,
+    account_id          TEXT NOT NULL,
+    created_at          TEXT NOT NULL,
+    recommendation_type TEXT NOT NULL,
+    status              TEXT NOT NULL,
+    approved_by         TEXT,
+    approved_at         TEXT,
+    executed_at         TEXT,
+    outcome             TEXT,
+    effectiveness_score REAL CHECK (effectiveness_score IS NULL
+                        OR effectiveness_score BETWEEN 0.0 AND 1.0),
+    data_sources        TEXT NOT NULL DEFAULT '[]',
+    synced_at           TEXT
+);
+CREATE INDEX recommendation_outcomes_account ON recommendation_outcomes (account_id);
+CREATE INDEX recommendation_outcomes_status ON recommendation_outcomes (status);
+CREATE INDEX recommendation_outcomes_created ON recommendation_outcomes (created_at);
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _V1),)
+"""Every migration, in order; ``MIGRATIONS[i].version == i + 1``."""
+
+SCHEMA_VERSION = MIGRATIONS[-1].version
+"""The newest schema this code knows."""
+
+
+@dataclass(frozen=True)
+class MigrationResult:
+    """What :func:`migrate` did: the versions before and after, and the backup it made."""
+
+    from_version: int
+    to_version: int
+    backup: Path | None = None
+
+
+def newer_version_error(path: Path, found: int) -> DatabaseVersionError:
+    """The error for a database written by a newer Sergas."""
+    return DatabaseVersionError(
+        f"The database {path} has schema version {found}, but this Sergas only knows versions "
+        f"up to {SCHEMA_VERSION}: it was written by a newer Sergas. Upgrade Sergas to open it; "
+        "the file was left untouched."
+    )
+
+
+def pending(current: int) -> tuple[Migration, ...]:
+    """The migrations a database at version ``current`` still needs, in order."""
+    return tuple(m for m in MIGRATIONS if m.version > current)
+
+
+def statements(script: str) -> list[str]:
+    """Split a SQL script into complete statements (trigger bodies stay whole)."""
+    result: list[str] = []
+    buffer = ""
+    for piece in script.split(";"):
+        buffer += piece + ";"
+        if sqlite3.complete_statement(buffer):
+            if not _only_comments(buffer):
+                result.append(buffer.strip())
+            buffer = ""
+    if not _only_comments(buffer):
+        raise ValueError(f"incomplete SQL statement at the end of a migration: {buffer!r}")
+    return result
+
+
+def _only_comments(sql: str) -> bool:
+    """True when ``sql`` holds nothing but blank lines, ``--`` comments and semicolons."""
+    return all(
+        not line.strip(" \t;") or line.lstrip().startswith("--") for line in sql.splitlines()
+    )
+
+
+def user_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def backup_path(path: Path, version: int) -> Path:
+    """Where the copy taken before migrating from ``version`` goes."""
+    return path.with_name(f"{path.name}.bak-v{version}")
+
+
+def _holds_data(conn: sqlite3.Connection) -> bool:
+    return bool(conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
+
+
+def _backup(conn: sqlite3.Connection, target: Path) -> None:
+    """A consistent copy (WAL content included) through SQLite's online backup API."""
+    partial = target.with_name(target.name + ".partial")
+    partial.unlink(missing_ok=True)
+    dest = sqlite3.connect(partial)
+    try:
+        conn.backup(dest)
+    finally:
+        dest.close()
+    partial.replace(target)
+
+
+def migrate(conn: sqlite3.Connection, path: Path, *, app_version: str) -> MigrationResult:
+    """Bring the database up to :data:`SCHEMA_VERSION` and record who opened it.
+
+    ``conn`` must be in autocommit mode. The version is read again under the write lock, so two
+    processes opening the same new database do not both migrate it.
+    """
+    found = user_version(conn)
+    if found > SCHEMA_VERSION:
+        raise newer_version_error(path, found)
+    backup = None
+    if pending(found) and _holds_data(conn):
+        backup = backup_path(path, found)
+        if not backup.exists():
+            _backup(conn, backup)
+        else:
+            backup = None
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        current = user_version(conn)
+        if current > SCHEMA_VERSION:
+            raise newer_version_error(path, current)
+        for migration in pending(current):
+            for statement in statements(migration.script):
+                conn.execute(statement)
+        if current < SCHEMA_VERSION:
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        upsert = (
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+        )
+        conn.executemany(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
+            [("created_by_version", app_version), ("created_at", now)],
+        )
+        conn.executemany(upsert, [("last_opened_by_version", app_version), ("last_opened_at", now)])
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return MigrationResult(from_version=current, to_version=SCHEMA_VERSION, backup=backup)

@@ -1,0 +1,401 @@
+"""The repository: every read and write of the workspace database, by intent.
+
+:class:`Repository` is the only owner of the SQLite connection. Textual thread workers call it
+concurrently, so each method holds one lock for its whole duration and every write runs in its
+own ``BEGIN IMMEDIATE`` transaction. SQLite errors leave as :class:`StorageError` (or
+:class:`DatabaseCorruptError` when the file turns out to be damaged).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from pydantic import BaseModel
+
+from sergas_tui import __version__
+from sergas_tui.domain import (
+    Approval,
+    ApprovalStatus,
+    AuditEvent,
+    Recommendation,
+    RecommendationOutcome,
+    Snapshot,
+    SyncRun,
+    SyncStatus,
+    can_transition,
+    utc_now,
+)
+from sergas_tui.errors import StorageError
+from sergas_tui.storage import rows
+from sergas_tui.storage.database import (
+    DEFAULT_BUSY_TIMEOUT_MS,
+    corrupt_error,
+    is_corruption,
+    open_database,
+)
+from sergas_tui.storage.migrations import user_version
+
+TABLES = (
+    "sync_runs",
+    "account_snapshots",
+    "recommendations",
+    "approvals",
+    "audit_logs",
+    "recommendation_outcomes",
+)
+"""The tables whose row counts ``sergas doctor`` shows."""
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class DatabaseInfo:
+    """What ``sergas doctor`` reports about a workspace database."""
+
+    path: Path
+    size_bytes: int
+    wal_bytes: int
+    schema_version: int
+    journal_mode: str
+    created_by_version: str | None
+    last_opened_by_version: str | None
+    row_counts: dict[str, int]
+
+
+def _pending(select: str, owner_email: str | None) -> tuple[str, tuple[str, ...]]:
+    """The query for pending approvals, optionally of one owner."""
+    sql = f"{select} FROM approvals WHERE status = 'pending'"
+    if owner_email is None:
+        return sql, ()
+    return sql + " AND owner_email = ?", (owner_email,)
+
+
+class Repository:
+    """Intent-named access to one workspace database. Use :meth:`open` to get one."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path, *, clock: Clock = utc_now):
+        self._conn = connection
+        self._path = path
+        self._clock = clock
+        self._lock = threading.RLock()
+
+    @classmethod
+    def open(
+        cls,
+        path: Path,
+        *,
+        app_version: str = __version__,
+        clock: Clock = utc_now,
+        busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+        quick_check: bool = True,
+    ) -> Repository:
+        """Open (creating and migrating as needed) the database at ``path``."""
+        conn = open_database(
+            path, app_version=app_version, busy_timeout_ms=busy_timeout_ms, quick_check=quick_check
+        )
+        return cls(conn, path, clock=clock)
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def close(self) -> None:
+        """Close the connection; further calls raise :class:`StorageError`."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Repository:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _read(self, action: str) -> Iterator[sqlite3.Connection]:
+        with self._lock, self._errors(action):
+            yield self._conn
+
+    @contextmanager
+    def _write(self, action: str) -> Iterator[sqlite3.Connection]:
+        with self._lock, self._errors(action):
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as err:
+            if is_corruption(err):
+                raise corrupt_error(self._path, str(err)) from err
+            raise StorageError(f"Could not {action} in {self._path}: {err}.") from err
+
+    # -- schema -----------------------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        with self._read("read the schema version") as conn:
+            return user_version(conn)
+
+    def info(self) -> DatabaseInfo:
+        """Path, sizes, versions and row counts, for ``sergas doctor``."""
+        with self._read("describe the database") as conn:
+            meta = {r["key"]: r["value"] for r in conn.execute("SELECT key, value FROM meta")}
+            counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+            mode = str(conn.execute("PRAGMA journal_mode").fetchone()[0])
+            version = user_version(conn)
+        wal = self._path.with_name(self._path.name + "-wal")
+        return DatabaseInfo(
+            path=self._path,
+            size_bytes=self._path.stat().st_size,
+            wal_bytes=wal.stat().st_size if wal.exists() else 0,
+            schema_version=version,
+            journal_mode=mode,
+            created_by_version=meta.get("created_by_version"),
+            last_opened_by_version=meta.get("last_opened_by_version"),
+            row_counts=counts,
+        )
+
+    # -- snapshots --------------------------------------------------------------------------
+
+    def save_snapshot(
+        self,
+        account_id: str,
+        owner_email: str,
+        data: Mapping[str, Any] | BaseModel,
+        run_id: str | None = None,
+    ) -> bool:
+        """Store the account's state unless it equals the latest one; True when stored."""
+        payload = data.model_dump(mode="json") if isinstance(data, BaseModel) else dict(data)
+        digest = rows.content_hash(payload)
+        with self._write("save a snapshot") as conn:
+            latest = conn.execute(
+                "SELECT content_hash FROM account_snapshots WHERE account_id = ? "
+                "ORDER BY id DESC LIMIT 1",
+                (account_id,),
+            ).fetchone()
+            if latest is not None and latest["content_hash"] == digest:
+                return False
+            conn.execute(
+                "INSERT INTO account_snapshots "
+                "(account_id, owner_email, taken_at, run_id, content_hash, data) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    account_id,
+                    owner_email,
+                    rows.ts(self._clock()),
+                    run_id,
+                    digest,
+                    rows.canonical_json(payload),
+                ),
+            )
+            return True
+
+    def latest_snapshot(self, account_id: str) -> Snapshot | None:
+        with self._read("read a snapshot") as conn:
+            row = conn.execute(
+                "SELECT * FROM account_snapshots WHERE account_id = ? ORDER BY id DESC LIMIT 1",
+                (account_id,),
+            ).fetchone()
+        return None if row is None else rows.snapshot(row)
+
+    def latest_snapshots(self, owner_email: str | None = None) -> dict[str, Snapshot]:
+        """The latest snapshot of every account (whose latest owner is ``owner_email``)."""
+        sql = (
+            "SELECT s.* FROM account_snapshots AS s JOIN ("
+            "  SELECT account_id, max(id) AS id FROM account_snapshots GROUP BY account_id"
+            ") AS latest ON s.id = latest.id"
+        )
+        params: tuple[str, ...] = ()
+        if owner_email is not None:
+            sql += " WHERE s.owner_email = ?"
+            params = (owner_email,)
+        with self._read("read snapshots") as conn:
+            found = conn.execute(sql, params).fetchall()
+        return {row["account_id"]: rows.snapshot(row) for row in found}
+
+    # -- sync runs --------------------------------------------------------------------------
+
+    def start_sync_run(
+        self, owner_email: str = "*", modified_since: datetime | None = None
+    ) -> SyncRun:
+        """Record that a fetch for ``owner_email`` (``"*"``: everyone) has started."""
+        run = SyncRun(
+            owner_email=owner_email, started_at=self._clock(), modified_since=modified_since
+        )
+        with self._write("start a sync run") as conn:
+            conn.execute(
+                "INSERT INTO sync_runs (id, owner_email, started_at, modified_since, calls, status)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    run.id,
+                    owner_email,
+                    rows.ts(run.started_at),
+                    rows.ts(modified_since),
+                    0,
+                    "running",
+                ),
+            )
+        return run
+
+    def finish_sync_run(self, run_id: str, *, status: SyncStatus = "ok", calls: int = 0) -> SyncRun:
+        """Record the end of a sync run with its outcome and the number of CRM calls it made."""
+        with self._write("finish a sync run") as conn:
+            conn.execute(
+                "UPDATE sync_runs SET finished_at = ?, status = ?, calls = ? WHERE id = ?",
+                (rows.ts(self._clock()), status, calls, run_id),
+            )
+            updated = conn.execute("SELECT * FROM sync_runs WHERE id = ?", (run_id,)).fetchone()
+        if updated is None:
+            raise ValueError(f"no sync run with id {run_id!r}")
+        return rows.sync_run(updated)
+
+    def last_sync(self, owner_email: str = "*") -> SyncRun | None:
+        """The latest successful run covering ``owner_email`` (its own or an all-owners run)."""
+        with self._read("read sync runs") as conn:
+            row = conn.execute(
+                "SELECT * FROM sync_runs WHERE status = 'ok' AND owner_email IN (?, '*') "
+                "ORDER BY started_at DESC, rowid DESC LIMIT 1",
+                (owner_email,),
+            ).fetchone()
+        return None if row is None else rows.sync_run(row)
+
+    # -- recommendations --------------------------------------------------------------------
+
+    def save_recommendations(
+        self,
+        recommendations: Iterable[Recommendation],
+        *,
+        run_id: str | None = None,
+        owner_email: str | None = None,
+    ) -> None:
+        """Insert or replace recommendations (by id); each must carry its ``account_id``."""
+        values = [rows.recommendation_values(r, run_id, owner_email) for r in recommendations]
+        with self._write("save recommendations") as conn:
+            conn.executemany(
+                "INSERT INTO recommendations (id, run_id, account_id, owner_email, created_at, "
+                "type, priority, confidence, status, payload) VALUES (?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT (id) DO UPDATE SET run_id = excluded.run_id, "
+                "account_id = excluded.account_id, owner_email = excluded.owner_email, "
+                "created_at = excluded.created_at, type = excluded.type, "
+                "priority = excluded.priority, confidence = excluded.confidence, "
+                "status = excluded.status, payload = excluded.payload",
+                values,
+            )
+
+    def recommendations_for(self, account_id: str) -> list[Recommendation]:
+        """The account's recommendations, oldest first."""
+        with self._read("read recommendations") as conn:
+            found = conn.execute(
+                "SELECT payload FROM recommendations WHERE account_id = ? "
+                "ORDER BY created_at, rowid",
+                (account_id,),
+            ).fetchall()
+        return [Recommendation.model_validate_json(row["payload"]) for row in found]
+
+    # -- approvals --------------------------------------------------------------------------
+
+    def add_approval(self, approval: Approval) -> None:
+        values = rows.approval_values(approval)
+        with self._write("add an approval") as conn:
+            rows.insert(conn, "approvals", values)
+
+    def update_approval(self, approval: Approval, *, expected_status: ApprovalStatus) -> bool:
+        """Store ``approval`` if the stored one is still ``expected_status`` (compare-and-set).
+
+        Returns False when someone else moved it first. Raises ``ValueError`` for a move that
+        :func:`can_transition` forbids.
+        """
+        if not can_transition(expected_status, approval.status):
+            raise ValueError(f"an approval cannot go from {expected_status} to {approval.status}")
+        values = rows.approval_values(approval)
+        del values["id"]
+        with self._write("update an approval") as conn:
+            cursor = conn.execute(
+                f"UPDATE approvals SET {', '.join(f'{c} = ?' for c in values)} "
+                "WHERE id = ? AND status = ?",
+                (*values.values(), approval.id, str(expected_status)),
+            )
+            return cursor.rowcount == 1
+
+    def get_approval(self, approval_id: str) -> Approval | None:
+        with self._read("read an approval") as conn:
+            row = conn.execute("SELECT * FROM approvals WHERE id = ?", (approval_id,)).fetchone()
+        return None if row is None else rows.approval(row)
+
+    def get_approval_by_token(self, token: str) -> Approval | None:
+        with self._read("read an approval") as conn:
+            row = conn.execute("SELECT * FROM approvals WHERE token = ?", (token,)).fetchone()
+        return None if row is None else rows.approval(row)
+
+    def pending_approvals(self, owner_email: str | None = None) -> list[Approval]:
+        """Approvals still waiting for a decision, oldest first (expired ones included until
+        the approvals service marks them)."""
+        sql, params = _pending("SELECT *", owner_email)
+        with self._read("read approvals") as conn:
+            found = conn.execute(sql + " ORDER BY created_at, rowid", params).fetchall()
+        return [rows.approval(row) for row in found]
+
+    def pending_approval_count(self, owner_email: str | None = None) -> int:
+        sql, params = _pending("SELECT count(*)", owner_email)
+        with self._read("count approvals") as conn:
+            return int(conn.execute(sql, params).fetchone()[0])
+
+    # -- audit ------------------------------------------------------------------------------
+
+    def append_audit(self, event: AuditEvent) -> AuditEvent:
+        """Append ``event`` to the audit log; returns it with its ``seq`` (1, 2, 3, ...)."""
+        with self._write("append to the audit log") as conn:
+            seq = conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM audit_logs").fetchone()[0]
+            stored = event.model_copy(update={"seq": int(seq)})
+            values = rows.audit_values(stored)
+            rows.insert(conn, "audit_logs", values)
+        return stored
+
+    def audit_events(self, limit: int = 100, since: datetime | None = None) -> list[AuditEvent]:
+        """The latest ``limit`` events (at or after ``since``), in append order."""
+        sql = "SELECT * FROM audit_logs"
+        params: tuple[Any, ...] = ()
+        if since is not None:
+            sql += " WHERE timestamp >= ?"
+            params = (rows.ts(since),)
+        with self._read("read the audit log") as conn:
+            found = conn.execute(sql + " ORDER BY seq DESC LIMIT ?", (*params, limit)).fetchall()
+        return [rows.audit_event(row) for row in reversed(found)]
+
+    # -- outcomes ---------------------------------------------------------------------------
+
+    def save_outcome(self, outcome: RecommendationOutcome) -> None:
+        """Insert or replace (by id) what became of a recommendation."""
+        values = rows.outcome_values(outcome)
+        with self._write("save a recommendation outcome") as conn:
+            rows.insert(conn, "recommendation_outcomes", values, verb="INSERT OR REPLACE")
+
+    def outcomes_for(self, account_id: str) -> list[RecommendationOutcome]:
+        with self._read("read recommendation outcomes") as conn:
+            found = conn.execute(
+                "SELECT * FROM recommendation_outcomes WHERE account_id = ? "
+                "ORDER BY created_at, rowid",
+                (account_id,),
+            ).fetchall()
+        return [rows.outcome(row) for row in found]

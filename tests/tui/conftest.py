@@ -1,0 +1,33 @@
+"""A small generated demo workspace and services with a fixed clock, for Pilot and snapshots."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from sergas_tui.clock import FixedClock
+from sergas_tui.config import Settings, load_settings
+from sergas_tui.demo import generate
+from sergas_tui.locations import Locations
+from sergas_tui.secrets import SecretStore
+from sergas_tui.services import Services, open_services
+from tests.conftest import FIXED_NOW
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return load_settings(Locations.from_env())
+
+
+@pytest.fixture
+def services(settings: Settings) -> Iterator[Services]:
+    locations = Locations.from_env()
+    path = locations.demo_crm_file("demo")
+    path.parent.mkdir(parents=True)
+    generate(path, accounts=120, owners=4, seed=5, now=FIXED_NOW)
+    built = open_services(
+        settings, locations, secrets=SecretStore(environ={}), clock=FixedClock(FIXED_NOW)
+    )
+    yield built
+    built.close()
