@@ -14,7 +14,7 @@ from sergas_tui.config import Settings, load_settings
 from sergas_tui.demo import DemoStore
 from sergas_tui.errors import SergasError
 from sergas_tui.locations import Locations
-from sergas_tui.secrets import SecretName, SecretStore
+from sergas_tui.secrets import SECRET_SPECS, SecretName, SecretStore
 from sergas_tui.services import resolve_engine
 from sergas_tui.storage import Repository
 
@@ -161,7 +161,9 @@ def _secret_checks(settings: Settings, secrets: SecretStore) -> list[Check]:
     for status in secrets.statuses():
         if status.source == "missing":
             level: Status = "fail" if status.name in needed else "info"
-            detail = f"missing — {status.detail}"
+            spec = SECRET_SPECS[status.name]
+            where = "" if problem else f"`sergas auth set {status.name.value}` or "
+            detail = f"missing — {where}{' / '.join(spec.env_vars)}"
         else:
             level = "ok"
             detail = f"set (from {status.source}: {status.detail})"
