@@ -314,6 +314,43 @@ def demo_reset(
     _generate(state.locations, name, accounts, owners, seed)
 
 
+@demo_app.command("serve")
+def demo_serve(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option(min=0, max=65_535, help="Port (0 picks a free one).")] = 0,
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")] = (
+        "127.0.0.1"
+    ),
+) -> None:
+    """Serve the demo org over HTTP as a Zoho CRM v8 simulator (OAuth, records, COQL...)."""
+    from sergas_tui.crm.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN
+    from sergas_tui.crm.simulator.config import SimulatorConfig
+    from sergas_tui.crm.simulator.server import serve
+
+    state = _state(ctx)
+    name = state.workspace or "demo"
+    path = state.locations.demo_crm_file(name)
+    if not path.exists():
+        raise WorkspaceError(
+            f"The workspace {name!r} has no demo CRM at {path}. Run `sergas demo generate` first."
+        )
+
+    config = SimulatorConfig()
+
+    def announce(base_url: str) -> None:
+        config.api_domain = base_url  # the token endpoint tells clients to call back here
+        err_console.print(
+            f"Zoho CRM simulator for workspace {name!r} on {base_url} "
+            f"(accounts server and API domain). Demo OAuth client: client_id {DEMO_CLIENT_ID}, "
+            f"client_secret {DEMO_CLIENT_SECRET}, refresh_token {DEMO_REFRESH_TOKEN}. "
+            "Ctrl+C stops it.",
+            markup=False,
+            soft_wrap=True,
+        )
+
+    serve(path, host=host, port=port, config=config, on_ready=announce)
+
+
 # --- entry point --------------------------------------------------------------------------
 
 
@@ -329,10 +366,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SergasError as error:
         report_error(error)
         code = error.exit_code
-    except click.exceptions.ClickException as error:
-        error.show()
-        code = error.exit_code
-    except click.exceptions.Abort:
+    except (click.exceptions.ClickException, typer.exceptions.TyperException) as error:
+        # Usage errors (unknown option, bad value): click's own message and exit code.
+        show = getattr(error, "show", None)
+        if callable(show):
+            show()
+        code = int(getattr(error, "exit_code", 2))
+    except (click.exceptions.Abort, typer.Abort):
         err_console.print("Aborted.", markup=False)
         code = 130
     except KeyboardInterrupt:

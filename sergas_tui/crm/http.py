@@ -1,0 +1,314 @@
+"""HTTP plumbing of the Zoho REST client: defaults, retry rules, rate limits, the send loop.
+
+Shaped like the anthropic SDK's client: every default sits in the constants block below, the
+retry decision (:func:`should_retry`) and the delay (:func:`backoff`) are pure functions, and
+only 408, 429, 5xx, timeouts and connection errors are retried. Every attempt of an API call,
+retries included, first takes a slot from the :class:`Limiter` (a semaphore for concurrency and
+a :class:`TokenBucket` for requests per minute, paced by a monotonic clock, never the domain
+clock, which may be frozen in the demo). Token calls to the accounts server skip the limiter:
+they do not count against the CRM's limits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Literal
+
+import httpx
+
+from sergas_tui import __version__
+from sergas_tui.crm.errors_map import error_from_transport
+
+# --- defaults ---------------------------------------------------------------------------------
+DEFAULT_TIMEOUT_SECONDS = 30.0
+CONNECT_TIMEOUT_SECONDS = 10.0
+DEFAULT_MAX_RETRIES = 3
+INITIAL_RETRY_DELAY_SECONDS = 1.0
+MAX_RETRY_DELAY_SECONDS = 30.0
+RETRY_JITTER = 0.25  # a backoff delay is shortened by a random 0-25 %
+MAX_RETRY_AFTER_SECONDS = 60.0  # a Retry-After longer than this is ignored
+RETRYABLE_STATUS_CODES = frozenset({408, 429})  # plus every 5xx
+DEFAULT_REQUESTS_PER_MINUTE = 120
+DEFAULT_CONCURRENT_REQUESTS = 5
+MAX_BURST = 20  # token-bucket capacity, at most (a one-owner sync, ~8-10 calls, never waits)
+BURST_SHARE = 6  # ...and at most a sixth of the per-minute limit
+RATE_WINDOW_SECONDS = 60.0
+MIN_LIMITER_WAIT_SECONDS = 0.001  # floor on a limiter wait, so float rounding cannot spin
+API_VERSION = "v8"
+USER_AGENT = f"sergas/{__version__} (+httpx)"
+# ----------------------------------------------------------------------------------------------
+
+Sleep = Callable[[float], Awaitable[None]]
+Seconds = Callable[[], float]
+CallKind = Literal["api", "token"]
+
+
+def should_retry(outcome: int | BaseException) -> bool:
+    """Retry a status of 408, 429 or 5xx, a timeout or a connection error; nothing else."""
+    if isinstance(outcome, BaseException):
+        return isinstance(
+            outcome, httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError
+        )
+    return outcome in RETRYABLE_STATUS_CODES or 500 <= outcome <= 599
+
+
+def backoff(
+    retry: int,
+    *,
+    initial: float = INITIAL_RETRY_DELAY_SECONDS,
+    cap: float = MAX_RETRY_DELAY_SECONDS,
+    rng: random.Random | None = None,
+) -> float:
+    """Seconds to wait before retry number ``retry`` (1 = the first retry).
+
+    ``initial · 2^(retry-1)``, capped at ``cap``, then shortened by a random 0-25 % so that
+    clients that failed together do not retry together.
+    """
+    if retry < 1:
+        raise ValueError("retry numbers start at 1")
+    base = min(initial * 2.0 ** min(retry - 1, 62), cap)
+    return base * (1.0 - RETRY_JITTER * (rng or random).random())
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """A numeric ``Retry-After`` within reason (Zoho documents none, proxies may send one)."""
+    value = headers.get("retry-after")
+    try:
+        seconds = float(value) if value is not None else None
+    except ValueError:
+        return None
+    if seconds is None or not 0 <= seconds <= MAX_RETRY_AFTER_SECONDS:
+        return None
+    return seconds
+
+
+def bucket_shape(per_minute: int) -> tuple[int, float]:
+    """Capacity and refill rate (tokens per second) of a bucket for ``per_minute`` requests.
+
+    A bucket that starts full with capacity C and refills at r tokens/s admits at most
+    C + 60·r requests in any 60 s window (C saved up before it, 60·r added during it). Choosing
+    r = (limit − C) / 60 makes that exactly the limit, so no rolling minute ever exceeds it.
+    C trades burst for sustained rate: at the default 120/min, C = 20 lets a sync's first 20
+    calls go at once and then paces at 100/min. A limit of 1 leaves no room for a burst: it
+    refills one token per 61 s.
+    """
+    if per_minute < 1:
+        raise ValueError("requests per minute must be at least 1")
+    capacity = max(1, min(MAX_BURST, per_minute // BURST_SHARE))
+    if per_minute > capacity:
+        return capacity, (per_minute - capacity) / RATE_WINDOW_SECONDS
+    return capacity, 1.0 / (RATE_WINDOW_SECONDS + 1.0)
+
+
+class TokenBucket:
+    """Requests-per-minute limiter; waiters are served in arrival order."""
+
+    def __init__(self, per_minute: int, *, now: Seconds, sleep: Sleep) -> None:
+        self.per_minute = per_minute
+        self.capacity, self.rate = bucket_shape(per_minute)
+        self._now = now
+        self._sleep = sleep
+        self._tokens = float(self.capacity)
+        self._updated = now()
+        self._lock = asyncio.Lock()
+
+    def _refill(self) -> None:
+        now = self._now()
+        elapsed = max(0.0, now - self._updated)  # a clock stepping back never adds tokens
+        self._tokens = min(float(self.capacity), self._tokens + elapsed * self.rate)
+        self._updated = now
+
+    async def acquire(self) -> float:
+        """Take one token, waiting as long as needed; returns the seconds waited."""
+        waited = 0.0
+        async with self._lock:
+            while True:
+                self._refill()
+                if self._tokens >= 1.0:
+                    self._tokens -= 1.0
+                    return waited
+                wait = max((1.0 - self._tokens) / self.rate, MIN_LIMITER_WAIT_SECONDS)
+                waited += wait
+                await self._sleep(wait)
+
+
+class Limiter:
+    """At most ``concurrency`` calls in flight and ``per_minute`` calls per rolling minute.
+
+    The semaphore is taken before the bucket token, so a call is sent right after its token is
+    granted: tokens granted while waiting for a slot could otherwise be spent in a burst.
+    """
+
+    def __init__(self, per_minute: int, concurrency: int, *, now: Seconds, sleep: Sleep) -> None:
+        self.bucket = TokenBucket(per_minute, now=now, sleep=sleep)
+        self.concurrency = concurrency
+        self._semaphore = asyncio.Semaphore(concurrency)
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[float]:
+        """Hold one slot for one HTTP attempt; yields the seconds waited for the bucket."""
+        async with self._semaphore:
+            waited = await self.bucket.acquire()
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            try:
+                yield waited
+            finally:
+                self.in_flight -= 1
+
+
+@dataclass
+class CrmStats:
+    """Counters for benchmarks and `sergas doctor`: what the client actually sent."""
+
+    requests: int = 0
+    """API calls sent, every attempt counted (token calls are not)."""
+    token_requests: int = 0
+    """Calls to the accounts server's token endpoint."""
+    retries: int = 0
+    """Attempts that were retries after a retryable failure."""
+    refreshes: int = 0
+    """Access tokens fetched (first one, before expiry, after INVALID_TOKEN)."""
+    throttled_seconds: float = 0.0
+    """Time spent waiting for the requests-per-minute limiter."""
+    backoff_seconds: float = 0.0
+    """Time spent in retry backoff."""
+    by_endpoint: Counter[str] = field(default_factory=Counter)
+    """Attempts per endpoint template, e.g. ``GET /Accounts/{id}`` or ``POST /coql Deals``."""
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "requests": self.requests,
+            "token_requests": self.token_requests,
+            "retries": self.retries,
+            "refreshes": self.refreshes,
+            "throttled_seconds": round(self.throttled_seconds, 3),
+            "backoff_seconds": round(self.backoff_seconds, 3),
+            "by_endpoint": dict(sorted(self.by_endpoint.items())),
+        }
+
+
+@dataclass
+class CallCounter:
+    """HTTP calls made inside one :func:`count_calls` block (and the tasks it starts)."""
+
+    api: int = 0
+    token: int = 0
+
+
+_COUNTERS: ContextVar[tuple[CallCounter, ...]] = ContextVar("sergas_crm_counters", default=())
+
+
+@contextmanager
+def count_calls() -> Iterator[CallCounter]:
+    """Count the calls of one operation, even while others share the client concurrently.
+
+    Tasks inherit the context, so calls made by tasks started inside the block count too.
+    """
+    counter = CallCounter()
+    reset = _COUNTERS.set((*_COUNTERS.get(), counter))
+    try:
+        yield counter
+    finally:
+        _COUNTERS.reset(reset)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_retries: int = DEFAULT_MAX_RETRIES
+    initial_delay: float = INITIAL_RETRY_DELAY_SECONDS
+    max_delay: float = MAX_RETRY_DELAY_SECONDS
+
+
+class Sender:
+    """Sends requests with retries, limits and counting; converts transport errors.
+
+    ``build`` is called again for every attempt, so each attempt carries the current access
+    token and passes through the limiter again. Responses of any status are returned once
+    retries are over: turning them into errors is the caller's job (it knows the context).
+    """
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        limiter: Limiter,
+        policy: RetryPolicy,
+        stats: CrmStats,
+        sleep: Sleep,
+        rng: random.Random,
+    ) -> None:
+        self.client = client
+        self.limiter = limiter
+        self.policy = policy
+        self.stats = stats
+        self._sleep = sleep
+        self._rng = rng
+
+    def _count(self, kind: CallKind, endpoint: str) -> None:
+        if kind == "api":
+            self.stats.requests += 1
+            self.stats.by_endpoint[endpoint] += 1
+        else:
+            self.stats.token_requests += 1
+        for counter in _COUNTERS.get():
+            if kind == "api":
+                counter.api += 1
+            else:
+                counter.token += 1
+
+    async def _attempt(self, request: httpx.Request, kind: CallKind) -> httpx.Response:
+        if kind == "token":
+            return await self.client.send(request)
+        async with self.limiter.slot() as waited:
+            self.stats.throttled_seconds += waited
+            return await self.client.send(request)
+
+    async def send(
+        self,
+        build: Callable[[], Awaitable[httpx.Request]],
+        *,
+        endpoint: str,
+        kind: CallKind = "api",
+        max_retries: int | None = None,
+    ) -> httpx.Response:
+        """Send with up to ``max_retries`` retries (default from the policy)."""
+        retries = self.policy.max_retries if max_retries is None else max_retries
+        attempt = 0
+        while True:
+            request = await build()
+            self._count(kind, endpoint)
+            delay: float | None = None
+            try:
+                response = await self._attempt(request, kind)
+            except httpx.TransportError as err:
+                if attempt >= retries or not should_retry(err):
+                    raise error_from_transport(err, request) from err
+            else:
+                if attempt >= retries or not should_retry(response.status_code):
+                    return response
+                delay = retry_after_seconds(response.headers)
+            attempt += 1
+            if delay is None:
+                delay = backoff(
+                    attempt,
+                    initial=self.policy.initial_delay,
+                    cap=self.policy.max_delay,
+                    rng=self._rng,
+                )
+            self.stats.retries += 1
+            self.stats.backoff_seconds += delay
+            await self._sleep(delay)
+
+
+def timeout_for(seconds: float) -> httpx.Timeout:
+    """The httpx timeout for ``zoho.timeout_seconds`` (connecting gets at most 10 s)."""
+    return httpx.Timeout(seconds, connect=min(seconds, CONNECT_TIMEOUT_SECONDS))

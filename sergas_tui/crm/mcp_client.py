@@ -1,0 +1,447 @@
+"""``McpGateway``: the :class:`CrmGateway` over an MCP client session.
+
+Connect with :meth:`McpGateway.connect_stdio` (start a server such as ``sergas mcp zoho`` as a
+subprocess) or :meth:`McpGateway.connect_http` (a streamable-HTTP endpoint with a bearer token);
+both initialize the session and check that the server offers the seed's 11 tools. Each gateway
+method is one tool call whose structured result is parsed back into domain models.
+``sync``, ``get_stage_history`` and ``get_timeline`` use our server's extra read tools
+(``zoho_sync``, ``zoho_get_stage_history``, ``zoho_get_timeline``).
+
+Approval tokens for writes: the ``CrmGateway`` write methods take no token, so the approvals
+executor sets one for the duration of a write::
+
+    with approval_token_scope(approval.token):
+        result = await gateway.create_task(draft)
+
+McpGateway's write methods also accept ``approval_token=`` as a keyword, which wins over the
+scope. Without a token a write is refused locally (nothing is sent); the server decides whether
+the token allows the write and spends it.
+
+Errors: ``isError`` results become the typed :class:`CrmError` the server reported (a refused
+approval is an :class:`ApprovalRefusedError`, a ``CrmPermissionError``); a dead or unreachable
+server is a :class:`CrmConnectionError`, a slow one a :class:`CrmTimeoutError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from contextvars import ContextVar
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TextIO, TypeVar
+
+import anyio
+import httpx2
+import mcp_types as types
+import structlog
+from mcp.client.session import ClientSession
+from mcp.client.stdio import StdioServerParameters
+from pydantic import BaseModel, JsonValue, TypeAdapter, ValidationError
+from pydantic_core import to_jsonable_python
+
+from sergas_tui.crm import mcp_tools as t
+from sergas_tui.crm import mcp_wire as wire
+from sergas_tui.crm.approval_gate import ApprovalRefusedError, RefusalReason
+from sergas_tui.crm.gateway import NoteDraft, SyncBatch, TaskDraft, WriteResult
+from sergas_tui.crm.mcp_session import (
+    CALL_TIMEOUT,
+    CONNECT_TIMEOUT,
+    SYNC_TIMEOUT,
+    SessionRunner,
+    TransportStreams,
+    http_transport,
+    stdio_transport,
+    to_crm_error,
+)
+from sergas_tui.domain import (
+    Account,
+    Activity,
+    ActivityKind,
+    Change,
+    Deal,
+    Note,
+    Owner,
+    StageChange,
+)
+from sergas_tui.errors import CrmAuthError, CrmConnectionError, CrmError, CrmNotFoundError
+
+log = structlog.get_logger("sergas.mcp")
+
+current_approval_token: ContextVar[str | None] = ContextVar(
+    "sergas_current_approval_token", default=None
+)
+"""The approval token McpGateway writes send when no ``approval_token=`` is passed."""
+
+
+@contextlib.contextmanager
+def approval_token_scope(token: str) -> Iterator[None]:
+    """Make ``token`` the approval token of the writes inside the ``with`` block."""
+    reset = current_approval_token.set(token)
+    try:
+        yield
+    finally:
+        current_approval_token.reset(reset)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _arguments(**values: Any) -> dict[str, Any]:
+    """Tool arguments as JSON values, leaving out the ones not given."""
+    jsonable: dict[str, Any] = to_jsonable_python(
+        {key: value for key, value in values.items() if value is not None}
+    )
+    return jsonable
+
+
+def _text_of(result: types.CallToolResult) -> str:
+    return "\n".join(block.text for block in result.content if isinstance(block, types.TextContent))
+
+
+class McpGateway:
+    """:class:`CrmGateway` over an MCP session. Build it with ``connect_*``; close with
+    :meth:`aclose` (or use it as an async context manager)."""
+
+    def __init__(
+        self,
+        runner: SessionRunner,
+        session: ClientSession,
+        tools: frozenset[str],
+        *,
+        target: str,
+        call_timeout: float = CALL_TIMEOUT,
+        sync_timeout: float = SYNC_TIMEOUT,
+    ) -> None:
+        self._runner = runner
+        self._session = session
+        self.tools = tools
+        """Names of the tools the server offers."""
+        self.target = target
+        self._call_timeout = call_timeout
+        self._sync_timeout = sync_timeout
+        self._closed = False
+
+    # -- connecting ---------------------------------------------------------------------------
+
+    @classmethod
+    async def connect(
+        cls,
+        transport: AbstractAsyncContextManager[TransportStreams],
+        *,
+        target: str = "the MCP server",
+        connect_timeout: float = CONNECT_TIMEOUT,
+        call_timeout: float = CALL_TIMEOUT,
+        sync_timeout: float = SYNC_TIMEOUT,
+    ) -> McpGateway:
+        """Open a session over any MCP client transport (a context manager of streams)."""
+        runner = SessionRunner(transport, call_timeout)
+        try:
+            session = await runner.start(connect_timeout)
+            tools = await cls._list_tools(session)
+        except BaseException as err:
+            with anyio.CancelScope(shield=True):
+                await runner.stop()
+            if isinstance(err, Exception):
+                raise to_crm_error(err, target) from err
+            raise
+        if missing := t.SEED_TOOL_NAMES - tools:
+            await runner.stop()
+            raise CrmError(
+                f"The MCP server at {target} lacks Zoho tools: {', '.join(sorted(missing))}.",
+                title="Not a Zoho MCP server",
+            )
+        log.info("mcp_connected", target=target, tools=len(tools))
+        return cls(
+            runner,
+            session,
+            tools,
+            target=target,
+            call_timeout=call_timeout,
+            sync_timeout=sync_timeout,
+        )
+
+    @classmethod
+    async def connect_stdio(
+        cls,
+        command: Sequence[str],
+        env: Mapping[str, str] | None = None,
+        *,
+        cwd: str | Path | None = None,
+        errlog: TextIO | None = None,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        call_timeout: float = CALL_TIMEOUT,
+        sync_timeout: float = SYNC_TIMEOUT,
+    ) -> McpGateway:
+        """Start ``command`` (e.g. ``["sergas", "mcp", "zoho"]``) and talk MCP over its stdio.
+
+        The child gets a minimal environment (PATH, HOME, ...) plus ``env``. Its stderr goes to
+        ``errlog`` (default: discarded, since the TUI owns the terminal).
+        """
+        if not command:
+            raise CrmError("The MCP server command is empty.", title="Cannot start MCP server")
+        params = StdioServerParameters(
+            command=command[0], args=list(command[1:]), env=dict(env or {}), cwd=cwd
+        )
+        return await cls.connect(
+            stdio_transport(params, errlog),
+            target=f"'{command[0]}'",
+            connect_timeout=connect_timeout,
+            call_timeout=call_timeout,
+            sync_timeout=sync_timeout,
+        )
+
+    @classmethod
+    async def connect_http(
+        cls,
+        url: str,
+        bearer_token: str,
+        *,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        call_timeout: float = CALL_TIMEOUT,
+        sync_timeout: float = SYNC_TIMEOUT,
+    ) -> McpGateway:
+        """Connect to a streamable-HTTP MCP endpoint, authenticating with a bearer token."""
+        statuses: list[int] = []
+
+        async def remember_status(response: httpx2.Response) -> None:
+            statuses.append(response.status_code)
+
+        try:
+            return await cls.connect(
+                http_transport(url, bearer_token, remember_status),
+                target=url,
+                connect_timeout=connect_timeout,
+                call_timeout=call_timeout,
+                sync_timeout=sync_timeout,
+            )
+        except CrmError as err:
+            if rejected := [code for code in statuses if code in (401, 403)]:
+                raise CrmAuthError(
+                    f"The MCP server at {url} rejected the bearer token (HTTP {rejected[0]}).",
+                    status_code=rejected[0],
+                ) from err
+            raise
+
+    @staticmethod
+    async def _list_tools(session: ClientSession) -> frozenset[str]:
+        names: set[str] = set()
+        cursor: str | None = None
+        for _ in range(100):
+            params = types.PaginatedRequestParams(cursor=cursor) if cursor else None
+            listing = await session.list_tools(params=params)
+            names.update(tool.name for tool in listing.tools)
+            cursor = listing.next_cursor
+            if not cursor:
+                break
+        return frozenset(names)
+
+    async def aclose(self) -> None:
+        """End the session and stop the server process (stdio); safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._runner.stop()
+        log.info("mcp_closed", target=self.target)
+
+    async def __aenter__(self) -> McpGateway:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- calling ------------------------------------------------------------------------------
+
+    async def call(
+        self, name: str, arguments: dict[str, Any], *, read_timeout: float | None = None
+    ) -> Any:
+        """Call a tool; its structured result, or the typed CrmError it reported."""
+        if self._closed:
+            raise CrmConnectionError(f"The MCP session with {self.target} is closed.")
+        if self._runner.ended:
+            cause = self._runner.error
+            raise CrmConnectionError(
+                f"The MCP session with {self.target} ended"
+                + (f": {to_crm_error(cause, self.target)}" if cause else ".")
+            )
+        if name not in self.tools:
+            raise CrmError(f"The MCP server at {self.target} does not offer {name}.")
+        try:
+            result = await self._session.call_tool(
+                name, arguments, read_timeout_seconds=read_timeout or self._call_timeout
+            )
+        except Exception as err:
+            raise to_crm_error(err, self.target) from err
+        if result.is_error:
+            raise wire.error_from_envelope(result.structured_content, _text_of(result))
+        if result.structured_content is not None:
+            return result.structured_content
+        try:  # a server that only answers in text
+            return json.loads(_text_of(result))
+        except ValueError as err:
+            raise CrmError(f"{name} returned no structured result.") from err
+
+    async def _parse(self, model: type[M], name: str, **arguments: Any) -> M:
+        data = await self.call(name, _arguments(**arguments))
+        try:
+            return model.model_validate(data)
+        except ValidationError as err:
+            raise to_crm_error(err, self.target) from err
+
+    # -- reads --------------------------------------------------------------------------------
+
+    async def get_accounts(
+        self, owner_email: str | None = None, modified_since: datetime | None = None
+    ) -> list[Account]:
+        found = await self._parse(
+            t.AccountsResult,
+            "zoho_get_accounts",
+            owner_email=owner_email,
+            modified_since=modified_since,
+        )
+        return found.accounts
+
+    async def get_account_details(self, account_id: str) -> Account | None:
+        try:
+            found = await self._parse(
+                t.AccountResult, "zoho_get_account_details", account_id=account_id
+            )
+        except CrmNotFoundError:
+            return None
+        return found.account
+
+    async def search_accounts(self, query: str, *, limit: int = 200) -> list[Account]:
+        found = await self._parse(
+            t.AccountsResult, "zoho_search_accounts", query=query, limit=limit
+        )
+        return found.accounts
+
+    async def get_deals(self, account_id: str) -> list[Deal]:
+        return (await self._parse(t.DealsResult, "zoho_get_deals", account_id=account_id)).deals
+
+    async def list_open_deals(self, owner_email: str | None = None) -> list[Deal]:
+        found = await self._parse(t.DealsResult, "zoho_list_open_deals", owner_email=owner_email)
+        return found.deals
+
+    async def get_activities(
+        self,
+        account_id: str,
+        since: datetime | None = None,
+        kinds: Sequence[ActivityKind] = ("task", "event", "call"),
+    ) -> list[Activity]:
+        found = await self._parse(
+            t.ActivitiesResult,
+            "zoho_get_activities",
+            account_id=account_id,
+            since=since,
+            kinds=list(kinds),
+        )
+        return found.activities
+
+    async def get_notes(self, account_id: str) -> list[Note]:
+        return (await self._parse(t.NotesResult, "zoho_get_notes", account_id=account_id)).notes
+
+    async def get_user_info(self, email: str | None = None) -> Owner | None:
+        try:
+            found = await self._parse(t.UserResult, "zoho_get_user_info", email=email)
+        except CrmNotFoundError:
+            return None
+        return found.user
+
+    async def get_stage_history(self, deal_id: str) -> list[StageChange]:
+        found = await self._parse(t.StageHistoryResult, "zoho_get_stage_history", deal_id=deal_id)
+        return found.stage_history
+
+    async def get_timeline(self, module: str, record_id: str) -> list[Change]:
+        found = await self._parse(
+            t.TimelineResult, "zoho_get_timeline", module=module, record_id=record_id
+        )
+        return found.changes
+
+    async def sync(
+        self,
+        owner_email: str | None = None,
+        modified_since: datetime | None = None,
+        *,
+        history_days: int = 90,
+    ) -> SyncBatch:
+        arguments = _arguments(
+            owner_email=owner_email, modified_since=modified_since, history_days=history_days
+        )
+        data = await self.call("zoho_sync", arguments, read_timeout=self._sync_timeout)
+        try:
+            return TypeAdapter(SyncBatch).validate_python(data)
+        except ValidationError as err:
+            raise to_crm_error(err, self.target) from err
+
+    # -- writes (approved actions only) ---------------------------------------------------------
+
+    def _token(self, explicit: str | None, action: str) -> str:
+        token = explicit or current_approval_token.get()
+        if not token:
+            raise ApprovalRefusedError(
+                RefusalReason.MISSING_TOKEN,
+                f"{action} through MCP needs an approval token (approval_token_scope); "
+                "nothing was sent.",
+            )
+        return token
+
+    async def _write(self, name: str, **arguments: Any) -> WriteResult:
+        data = await self.call(name, _arguments(**arguments))
+        try:
+            return TypeAdapter(WriteResult).validate_python(data)
+        except ValidationError as err:
+            raise to_crm_error(err, self.target) from err
+
+    async def update_account(
+        self,
+        account_id: str,
+        changes: Mapping[str, JsonValue],
+        *,
+        if_unmodified_since: datetime | None = None,
+        approval_token: str | None = None,
+    ) -> WriteResult:
+        token = self._token(approval_token, "update_account")
+        return await self._write(
+            "zoho_update_account",
+            account_id=account_id,
+            changes=dict(changes),
+            if_unmodified_since=if_unmodified_since,
+            approval_token=token,
+        )
+
+    async def create_task(
+        self, task: TaskDraft, *, approval_token: str | None = None
+    ) -> WriteResult:
+        token = self._token(approval_token, "create_task")
+        return await self._write(
+            "zoho_create_task",
+            account_id=task.account_id,
+            subject=task.subject,
+            due_date=task.due_date,
+            priority=task.priority,
+            description=task.description,
+            deal_id=task.deal_id,
+            contact_id=task.contact_id,
+            owner_id=task.owner_id,
+            approval_token=token,
+        )
+
+    async def add_note(self, note: NoteDraft, *, approval_token: str | None = None) -> WriteResult:
+        token = self._token(approval_token, "add_note")
+        return await self._write(
+            "zoho_add_note",
+            parent_id=note.parent_id,
+            content=note.content,
+            title=note.title,
+            parent_module=note.parent_module,
+            approval_token=token,
+        )

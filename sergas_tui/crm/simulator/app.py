@@ -1,0 +1,243 @@
+"""The simulator's ASGI app and the pipeline every API call goes through.
+
+Order per API call: count the arrival -> concurrency gate (429 when full) -> per-minute rate
+(429) -> injected faults (expire tokens, delay, 429, 500) -> authentication (401) -> the
+handler (scopes 401, validation 4xx, credits 429, then the work). Every answer is counted and
+carries ``X-API-CREDITS-REMAINING`` once half the daily credits are used. The OAuth endpoint
+(``/oauth/v2/token``) sits outside that pipeline: it is counted as ``token`` and faulted only
+when the fault plan asks.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+
+import anyio
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from sergas_tui.crm.simulator import records, related, writes
+from sergas_tui.crm.simulator.auth import TokenStore, authenticate, grant, oauth_params, revoke
+from sergas_tui.crm.simulator.config import SimulatorConfig
+from sergas_tui.crm.simulator.context import Ctx, Env
+from sergas_tui.crm.simulator.counters import Counters
+from sergas_tui.crm.simulator.errors import (
+    ZohoError,
+    invalid_method,
+    invalid_url,
+    too_many_requests,
+)
+from sergas_tui.crm.simulator.faults import FaultInjector, FaultKind, FaultPlan
+from sergas_tui.crm.simulator.limits import ConcurrencyGate, CreditLedger, RateWindow
+from sergas_tui.crm.simulator.orgdb import OrgDb
+from sergas_tui.crm.simulator.paging import PageTokens
+from sergas_tui.crm.simulator.schema import COQL_MODULES, canonical_module
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Ctx], Awaitable[Response]]
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+HEALTH_PATH = "/__simulator/health"
+
+
+async def _not_found(ctx: Ctx) -> Response:
+    raise invalid_url()
+
+
+class Simulator:
+    """One simulated Zoho org served from a demo org file; use :func:`create_simulator`."""
+
+    def __init__(self, path: Path, config: SimulatorConfig | None = None) -> None:
+        self.config = config or SimulatorConfig()
+        self.db = OrgDb(Path(path))
+        self.counters = Counters()
+        self.tokens = TokenStore()
+        self._ledger = CreditLedger()
+        self._gate = ConcurrencyGate()
+        self._rate = RateWindow()
+        self._injector = FaultInjector(self.config.faults)
+        secret = self.config.secret or secrets.token_bytes(32)
+        self.env = Env(
+            self.db, self.config, self.tokens, PageTokens(secret), self.counters, self._ledger
+        )
+        self.app = Starlette(routes=self._routes())
+
+    # -- state tests and benchmarks touch -------------------------------------------------------
+
+    @property
+    def faults(self) -> FaultPlan:
+        """The fault plan in force; assigning a new plan restarts its call count and RNG."""
+        return self._injector.plan
+
+    @faults.setter
+    def faults(self, plan: FaultPlan) -> None:
+        self._injector = FaultInjector(plan)
+
+    @property
+    def fault_log(self) -> list[tuple[int, FaultKind]]:
+        """(call number, kind) of every fault the current plan injected."""
+        return list(self._injector.log)
+
+    @property
+    def credits_used(self) -> int:
+        """Credits spent in the rolling 24 hours."""
+        return self._ledger.used(self.env.now())
+
+    def reset_counters(self) -> None:
+        """Zero every counter (the same :class:`Counters` object keeps being updated)."""
+        self.counters.__dict__.update(Counters().__dict__)
+
+    def reset_credits(self) -> None:
+        self._ledger.reset()
+
+    def expire_tokens(self) -> None:
+        """Expire every access token issued so far."""
+        self.tokens.expire_all(self.env.now())
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- routing -----------------------------------------------------------------------------
+
+    def _routes(self) -> list[Route]:
+        def api(
+            handlers: Mapping[str, tuple[Handler, str]],
+        ) -> Callable[[Request], Awaitable[Response]]:
+            async def endpoint(request: Request) -> Response:
+                handler, kind = handlers.get(request.method, (None, "{method} {path}"))
+                return await self._call(request, handler, kind)
+
+            return endpoint
+
+        module_routes = {
+            "GET": (records.list_records, "GET {module}"),
+            "POST": (writes.insert_records, "POST {module}"),
+            "PUT": (writes.update_records, "PUT {module}"),
+        }
+        record_routes = {
+            "GET": (records.get_record, "GET {module}/{id}"),
+            "PUT": (writes.update_records, "PUT {module}/{id}"),
+        }
+        related_routes = {
+            "GET": (related.related_records, "GET {module}/{id}/{related}"),
+            "POST": (writes.insert_nested_note, "POST {module}/{id}/{related}"),
+        }
+        table: list[tuple[str, Mapping[str, tuple[Handler, str]]]] = [
+            ("/crm/v8/coql", {"POST": (records.coql_query, "COQL")}),
+            ("/crm/v8/users", {"GET": (related.list_users, "GET users")}),
+            ("/crm/v8/users/{user_id}", {"GET": (related.get_user, "GET users/{id}")}),
+            ("/crm/v8/{module}", module_routes),
+            ("/crm/v8/{module}/search", {"GET": (records.search_records, "SEARCH {module}")}),
+            ("/crm/v8/{module}/{record_id}", record_routes),
+            (
+                "/crm/v8/{module}/{record_id}/__timeline",
+                {"GET": (related.timeline, "GET {module}/{id}/__timeline")},
+            ),
+            ("/crm/v8/{module}/{record_id}/{related}", related_routes),
+        ]
+        routes = [
+            Route("/oauth/v2/token", self._token, methods=["POST"]),
+            Route("/oauth/v2/token/revoke", self._token, methods=["POST"]),
+            Route(HEALTH_PATH, self._health, methods=["GET"]),
+        ]
+        routes += [Route(path, api(handlers), methods=METHODS) for path, handlers in table]
+        not_found = dict.fromkeys(METHODS, (_not_found, "UNKNOWN"))
+        routes.append(Route("/{path:path}", api(not_found), methods=METHODS))
+        return routes
+
+    async def _health(self, request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    # -- the pipeline ------------------------------------------------------------------------
+
+    @staticmethod
+    def _kind(request: Request, template: str) -> str:
+        params = request.path_params
+        raw = str(params.get("module", ""))
+        module = canonical_module(raw, COQL_MODULES) or raw
+        return template.format(
+            module=module,
+            id="{id}",
+            related=params.get("related", ""),
+            method=request.method,
+            path=request.url.path,
+        )
+
+    async def _call(self, request: Request, handler: Handler | None, template: str) -> Response:
+        ctx = Ctx(self.env, request, self._kind(request, template))
+        self.counters.arrived(self.config.monotonic())
+        response = await self._gated(ctx, handler)
+        counters = self.counters
+        counters.calls[ctx.kind] += 1
+        counters.status[response.status_code] += 1
+        if response.status_code == 429:
+            counters.too_many_requests += 1
+        remaining = self._ledger.header(self.config.daily_credits, self.env.now())
+        if remaining is not None:
+            response.headers["X-API-CREDITS-REMAINING"] = remaining
+        return response
+
+    async def _gated(self, ctx: Ctx, handler: Handler | None) -> Response:
+        if not self._gate.enter(self.config.max_concurrency):
+            return too_many_requests("API concurrency limit exceeded").response()
+        try:
+            self.counters.peak_concurrency = max(
+                self.counters.peak_concurrency, self._gate.in_flight
+            )
+            if not self._rate.try_acquire(self.config.per_minute, self.config.monotonic()):
+                return too_many_requests("API calls per minute limit exceeded").response()
+            fault = await self._inject()
+            if fault is not None:
+                return fault
+            try:
+                if handler is not _not_found:
+                    ctx.token = authenticate(ctx.request, self.tokens, self.env.now())
+                if handler is None:
+                    raise invalid_method()
+                return await handler(ctx)
+            except ZohoError as err:
+                return err.response()
+            except Exception:
+                log.exception("simulator handler failed: %s", ctx.kind)
+                return ZohoError(500, "INTERNAL_ERROR", "Internal Server Error").response()
+        finally:
+            self._gate.leave()
+
+    async def _inject(self) -> Response | None:
+        kinds = self._injector.draw()
+        for kind in kinds:
+            self.counters.faults[kind] += 1
+        if "expire_tokens" in kinds:
+            self.tokens.expire_all(self.env.now())
+        if "slow" in kinds:
+            await anyio.sleep(self._injector.plan.delay)
+        if "rate_limit" in kinds:
+            return too_many_requests("API calls limit exceeded").response()
+        if "server_error" in kinds:
+            return ZohoError(500, "INTERNAL_ERROR", "Internal Server Error").response()
+        return None
+
+    async def _token(self, request: Request) -> Response:
+        self.counters.token_calls += 1
+        self.counters.calls["token"] += 1
+        params = await oauth_params(request)
+        if self._injector.plan.include_token_endpoint:
+            fault = await self._inject()
+            if fault is not None:
+                return fault
+        if request.url.path.endswith("/revoke"):
+            return revoke(params, self.tokens)
+        return grant(params, request, self.config, self.tokens, self.db.info.current_user_id)
+
+
+def create_simulator(path: Path, config: SimulatorConfig | None = None) -> Simulator:
+    """A simulator serving the demo org file at ``path`` (see :class:`SimulatorConfig`)."""
+    return Simulator(path, config)
+
+
+__all__ = ["HEALTH_PATH", "Simulator", "create_simulator"]

@@ -1,0 +1,131 @@
+"""Settings of one simulator: registered OAuth clients, data centres, limits, clock.
+
+Everything a test or benchmark may want to vary lives in :class:`SimulatorConfig`. The config
+is read on every request, so changing a field of ``simulator.config`` takes effect at once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sergas_tui.crm.simulator.faults import FaultPlan
+
+# -- the demo OAuth client (a Self Client with every scope the app needs) ----------------------
+DEMO_CLIENT_ID = "1000.SERGASDEMO"
+DEMO_CLIENT_SECRET = "5e2ga5d3m0c1ie27s3cre7000000000000000000ab"
+DEMO_REFRESH_TOKEN = "1000.5e2ga5d3m0aa0000000000000000refresh.000000000000000000000000demo"
+
+FULL_SCOPES: tuple[str, ...] = (
+    "ZohoCRM.modules.ALL",
+    "ZohoCRM.coql.READ",
+    "ZohoCRM.users.READ",
+    "ZohoCRM.org.READ",
+    "ZohoCRM.settings.ALL",
+    "ZohoSearch.securesearch.READ",
+)
+
+# -- data centres (zoho-crm.md section 1.2) ---------------------------------------------------
+ACCOUNTS_HOSTS: Mapping[str, str] = {
+    "accounts.zoho.com": "US",
+    "accounts.zoho.eu": "EU",
+    "accounts.zoho.in": "IN",
+    "accounts.zoho.com.au": "AU",
+    "accounts.zoho.jp": "JP",
+    "accounts.zoho.com.cn": "CN",
+    "accounts.zohocloud.ca": "CA",
+    "accounts.zoho.sa": "SA",
+}
+API_DOMAINS: Mapping[str, str] = {
+    "US": "https://www.zohoapis.com",
+    "EU": "https://www.zohoapis.eu",
+    "IN": "https://www.zohoapis.in",
+    "AU": "https://www.zohoapis.com.au",
+    "JP": "https://www.zohoapis.jp",
+    "CN": "https://www.zohoapis.com.cn",
+    "CA": "https://www.zohoapis.ca",
+    "SA": "https://www.zohoapis.sa",
+}
+API_HOSTS: Mapping[str, str] = {
+    url.removeprefix("https://"): dc for dc, url in API_DOMAINS.items()
+} | {url.removeprefix("https://www."): dc for dc, url in API_DOMAINS.items()}
+
+
+@dataclass(frozen=True)
+class OAuthClient:
+    """A client registered in the API console, with the refresh tokens issued to it."""
+
+    client_id: str
+    client_secret: str
+    refresh_tokens: Mapping[str, tuple[str, ...]]
+    """Refresh token -> the scopes it was granted."""
+    user_id: str | None = None
+    """The CRM user the tokens act as; None means the demo org's current user."""
+    data_centres: frozenset[str] | None = None
+    """DCs the client is enabled on (multi-DC); None means every DC."""
+
+
+DEMO_CLIENT = OAuthClient(
+    client_id=DEMO_CLIENT_ID,
+    client_secret=DEMO_CLIENT_SECRET,
+    refresh_tokens={DEMO_REFRESH_TOKEN: FULL_SCOPES},
+)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class SimulatorConfig:
+    """Knobs of one simulator; defaults mimic a small Enterprise org."""
+
+    clients: tuple[OAuthClient, ...] = (DEMO_CLIENT,)
+    """Registered OAuth clients."""
+    api_domain: str | None = None
+    """``api_domain`` returned by the token endpoint; None picks it from the accounts host
+    (``accounts.zoho.eu`` -> ``https://www.zohoapis.eu``) or, on any other host, the base URL
+    the token request was sent to (so a loopback simulator points clients at itself)."""
+    default_dc: str = "US"
+    """DC of tokens minted on a host that is not a Zoho accounts host."""
+    clock: Callable[[], datetime] = _utc_now
+    """Wall clock (aware datetimes): token expiry, credits window, write stamps."""
+    monotonic: Callable[[], float] = time.monotonic
+    """Seconds clock for the per-minute window."""
+    token_lifetime: timedelta = timedelta(hours=1)
+    """Access-token lifetime (``expires_in``)."""
+    tokens_per_refresh_window: int | None = None
+    """Zoho blocks a refresh token after 10 access tokens in 10 minutes; None disables it."""
+    daily_credits: int = 100_000
+    """API credits per rolling 24 hours."""
+    max_concurrency: int = 5
+    """In-flight API calls allowed at once; more get 429 immediately."""
+    per_minute: int | None = 120
+    """API calls allowed per rolling 60 seconds; None disables the limit."""
+    page_cap: int = 2_000
+    """Records reachable with ``page`` (and through search) before page tokens are needed."""
+    page_token_cap: int = 100_000
+    """Records reachable through page tokens (``PAGINATION_LIMIT_EXCEEDED`` beyond)."""
+    page_token_ttl: timedelta = timedelta(hours=24)
+    """How long a ``next_page_token`` stays valid."""
+    faults: FaultPlan = field(default_factory=FaultPlan)
+    """The fault plan the simulator starts with (replace it at runtime with
+    ``simulator.faults = FaultPlan(...)``)."""
+    secret: bytes | None = None
+    """Key that signs page tokens; None draws a random one per simulator."""
+
+
+__all__ = [
+    "ACCOUNTS_HOSTS",
+    "API_DOMAINS",
+    "API_HOSTS",
+    "DEMO_CLIENT",
+    "DEMO_CLIENT_ID",
+    "DEMO_CLIENT_SECRET",
+    "DEMO_REFRESH_TOKEN",
+    "FULL_SCOPES",
+    "OAuthClient",
+    "SimulatorConfig",
+]

@@ -1,0 +1,158 @@
+"""What a request handler gets: the simulator's shared state and the current call.
+
+Handlers are ``async def handler(ctx: Ctx) -> Response``; they raise
+:class:`~sergas_tui.crm.simulator.errors.ZohoError` for Zoho's error answers, check scopes with
+:meth:`Ctx.require`, pay with :meth:`Ctx.charge` once the request is known to be valid, and run
+SQLite work off the event loop with :meth:`Ctx.run`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import TypeVar
+
+import anyio.to_thread
+from starlette.requests import Request
+
+from sergas_tui.crm.simulator.auth import AccessToken, TokenStore, require_module, require_scope
+from sergas_tui.crm.simulator.config import SimulatorConfig
+from sergas_tui.crm.simulator.counters import Counters
+from sergas_tui.crm.simulator.errors import JsonDict, ZohoError, invalid_data, too_many_requests
+from sergas_tui.crm.simulator.limits import CreditLedger
+from sergas_tui.crm.simulator.orgdb import OrgDb
+from sergas_tui.crm.simulator.paging import PageTokens
+from sergas_tui.crm.simulator.sqlexpr import parse_datetime, utc_text
+
+T = TypeVar("T")
+
+
+@dataclass
+class Env:
+    """State shared by every request of one simulator."""
+
+    db: OrgDb
+    config: SimulatorConfig
+    tokens: TokenStore
+    page_tokens: PageTokens
+    counters: Counters
+    ledger: CreditLedger
+
+    def now(self) -> datetime:
+        return self.config.clock().astimezone(UTC)
+
+
+class Ctx:
+    """One API call in progress."""
+
+    def __init__(self, env: Env, request: Request, kind: str) -> None:
+        self.env = env
+        self.request = request
+        self.kind = kind
+        self._token: AccessToken | None = None
+        self.charged = 0
+
+    @property
+    def db(self) -> OrgDb:
+        return self.env.db
+
+    @property
+    def config(self) -> SimulatorConfig:
+        return self.env.config
+
+    @property
+    def params(self) -> Mapping[str, str]:
+        return self.request.query_params
+
+    @property
+    def path(self) -> Mapping[str, str]:
+        return self.request.path_params
+
+    @property
+    def token(self) -> AccessToken:
+        if self._token is None:
+            raise RuntimeError("the call was not authenticated")
+        return self._token
+
+    @token.setter
+    def token(self, token: AccessToken) -> None:
+        self._token = token
+
+    def now(self) -> datetime:
+        return self.env.now()
+
+    def stamp(self) -> str:
+        """Now as Zoho writes a record's times (UTC, to the second)."""
+        return self.now().replace(microsecond=0).isoformat()
+
+    def require(self, module: str, op: str = "READ") -> None:
+        require_module(self.token, module, op)
+
+    def require_scope(self, *accepted: str) -> None:
+        require_scope(self.token, *accepted)
+
+    def charge(self, credits: int) -> None:
+        """Spend credits for this call, or answer 429 when the allowance is used up."""
+        env = self.env
+        if not env.ledger.try_spend(credits, env.config.daily_credits, self.now()):
+            raise too_many_requests(
+                "The API credits for the past 24 hours are exhausted; try again later."
+            )
+        self.charged += credits
+        env.counters.credits[self.kind] += credits
+
+    async def run(self, work: Callable[..., T], *args: object) -> T:
+        """Run blocking (SQLite) work in a worker thread."""
+        return await anyio.to_thread.run_sync(functools.partial(work, *args))
+
+    def header_time(self, name: str) -> str | None:
+        """An ``If-Modified-Since``-style header as a UTC store string (ISO-8601 or HTTP-date)."""
+        raw = self.request.headers.get(name)
+        if raw is None or not raw.strip():
+            return None
+        moment = parse_datetime(raw.strip())
+        if moment is None:
+            try:
+                moment = parsedate_to_datetime(raw)
+            except (TypeError, ValueError):
+                raise invalid_data(f"invalid {name} header", header_name=name) from None
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+        return utc_text(moment)
+
+    async def json_body(self) -> JsonDict:
+        try:
+            body = await self.request.json()
+        except ValueError:
+            raise invalid_data("body is not a valid JSON object") from None
+        if not isinstance(body, dict):
+            raise invalid_data("body is not a valid JSON object")
+        return body
+
+    def fields_param(self, *, required: bool = True) -> tuple[str, ...] | None:
+        """The ``fields`` parameter: required on lists, at most 50 names."""
+        raw = self.params.get("fields")
+        if raw is None or not raw.strip():
+            if required:
+                raise ZohoError(
+                    400,
+                    "REQUIRED_PARAM_MISSING",
+                    "One of the expected parameter is missing",
+                    {"param_name": "fields"},
+                )
+            return None
+        names = tuple(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip()))
+        if len(names) > 50:
+            raise ZohoError(
+                400,
+                "LIMIT_EXCEEDED",
+                "more than 50 fields requested",
+                {"param_name": "fields", "limit": 50},
+            )
+        return names
+
+
+__all__ = ["Ctx", "Env"]
