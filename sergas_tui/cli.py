@@ -40,9 +40,11 @@ app = typer.Typer(
 config_app = typer.Typer(help="Show or create the configuration file.", no_args_is_help=True)
 auth_app = typer.Typer(help="Store credentials in the OS keyring.", no_args_is_help=True)
 demo_app = typer.Typer(help="The generated demo workspace.", no_args_is_help=True)
+mcp_app = typer.Typer(help="Run Sergas's MCP servers.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(auth_app, name="auth")
 app.add_typer(demo_app, name="demo")
+app.add_typer(mcp_app, name="mcp")
 
 out = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -349,6 +351,66 @@ def demo_serve(
         )
 
     serve(path, host=host, port=port, config=config, on_ready=announce)
+
+
+# --- mcp ----------------------------------------------------------------------------------
+
+
+@mcp_app.command("zoho")
+def mcp_zoho(
+    ctx: typer.Context,
+    http: Annotated[
+        int | None,
+        typer.Option(
+            "--http",
+            min=1,
+            max=65_535,
+            help="Serve streamable HTTP on this port (bearer token: mcp_server_token).",
+        ),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address for --http.")] = "127.0.0.1",
+) -> None:
+    """Serve the Zoho tool catalog over MCP (stdio by default) for this workspace's CRM.
+
+    Write tools need an approval token that this workspace's approvals store confirms.
+    """
+    import asyncio
+
+    from sergas_tui.crm.approval_gate import ApprovalGate
+    from sergas_tui.crm.mcp_server import build_zoho_server, run_http, run_stdio
+    from sergas_tui.services import open_services
+
+    state = _state(ctx)
+    settings = state.settings()
+    token = None
+    if http is not None:
+        token = SecretStore().require(
+            SecretName.MCP_SERVER_TOKEN, "Serving the Zoho MCP server over HTTP"
+        )
+    services = open_services(settings, state.locations, workspace=state.workspace)
+
+    async def serve() -> None:
+        try:
+            gateway = await services.crm()
+            gate = ApprovalGate(services.store, clock=services.clock.now)
+            server = build_zoho_server(gateway, gate)
+            if token is None:
+                await run_stdio(server)
+            else:
+
+                def ready(url: str) -> None:
+                    err_console.print(f"Zoho MCP server on {url}", markup=False, soft_wrap=True)
+
+                await run_http(
+                    server, host, http or 0, bearer_token=token.get_secret_value(), ready=ready
+                )
+        finally:
+            await services.aclose()
+
+    try:
+        asyncio.run(serve())
+    finally:
+        services.close()
 
 
 # --- entry point --------------------------------------------------------------------------

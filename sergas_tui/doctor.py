@@ -138,8 +138,11 @@ def _workspace_checks(settings: Settings, locations: Locations, name: str) -> li
 
 def _needed_secrets(settings: Settings) -> set[SecretName]:
     needed: set[SecretName] = set()
-    if settings.zoho.resolved_mode() == "rest":
+    mode = settings.zoho.resolved_mode()
+    if mode == "rest":
         needed |= {SecretName.ZOHO_REFRESH_TOKEN, SecretName.ZOHO_CLIENT_SECRET}
+    if mode == "mcp" and settings.zoho.mcp_endpoint:
+        needed.add(SecretName.ZOHO_MCP_TOKEN)
     if settings.anthropic.engine == "claude":
         needed.add(SecretName.ANTHROPIC_API_KEY)
     return needed

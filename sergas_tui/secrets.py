@@ -26,6 +26,8 @@ class SecretName(StrEnum):
     ZOHO_CLIENT_SECRET = "zoho_client_secret"
     ANTHROPIC_API_KEY = "anthropic_api_key"
     POSTGRES_PASSWORD = "postgres_password"
+    ZOHO_MCP_TOKEN = "zoho_mcp_token"
+    MCP_SERVER_TOKEN = "mcp_server_token"
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,16 @@ SECRET_SPECS: dict[SecretName, SecretSpec] = {
             SecretName.POSTGRES_PASSWORD,
             "Password of the central audit PostgreSQL role",
             ("SERGAS_POSTGRES_PASSWORD", "PGPASSWORD"),
+        ),
+        SecretSpec(
+            SecretName.ZOHO_MCP_TOKEN,
+            "Bearer token for the Zoho MCP endpoint in [zoho] mcp_endpoint",
+            ("SERGAS_ZOHO_MCP_TOKEN",),
+        ),
+        SecretSpec(
+            SecretName.MCP_SERVER_TOKEN,
+            "Bearer token clients must present to `sergas mcp zoho --http`",
+            ("SERGAS_MCP_SERVER_TOKEN",),
         ),
     )
 }

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sergas_tui.clock import Clock, SystemClock
 from sergas_tui.config import Settings
@@ -18,6 +18,10 @@ from sergas_tui.errors import CrmError, WorkspaceError
 from sergas_tui.locations import Locations
 from sergas_tui.secrets import SecretName, SecretStore
 from sergas_tui.storage import Repository
+
+if TYPE_CHECKING:  # the CRM stack (httpx, mcp, starlette) is imported on first use
+    from sergas_tui.crm.gateway import CrmGateway
+    from sergas_tui.crm.simulator import Simulator
 
 Engine = Literal["rules", "claude"]
 
@@ -35,12 +39,22 @@ def resolve_engine(settings: Settings, secrets: SecretStore) -> tuple[Engine, st
     return "rules", "no Anthropic API key is stored (the offline rules engine runs instead)"
 
 
+# The in-process simulator is reached through httpx's ASGI transport: this host name never
+# leaves the process (".invalid" is reserved and cannot resolve).
+SIMULATOR_URL = "http://zoho-simulator.invalid"
+
+
 def check_required_secrets(settings: Settings, secrets: SecretStore) -> None:
     """Fail early (SecretError, exit 2) when a configured service lacks its credential."""
-    if settings.zoho.resolved_mode() == "rest":
+    mode = settings.zoho.resolved_mode()
+    if mode == "rest":
         purpose = f"Zoho REST access (client_id {settings.zoho.client_id!r})"
         secrets.require(SecretName.ZOHO_REFRESH_TOKEN, purpose)
         secrets.require(SecretName.ZOHO_CLIENT_SECRET, purpose)
+    if mode == "mcp" and settings.zoho.mcp_endpoint:
+        secrets.require(
+            SecretName.ZOHO_MCP_TOKEN, f"The Zoho MCP endpoint {settings.zoho.mcp_endpoint}"
+        )
     if settings.anthropic.engine == "claude":
         secrets.require(SecretName.ANTHROPIC_API_KEY, "The Claude engine (engine = 'claude')")
 
@@ -119,6 +133,59 @@ class Services:
     secrets: SecretStore
     clock: Clock = field(default_factory=SystemClock)
     demo: DemoStore | None = None
+    simulator: Simulator | None = None
+    _crm: CrmGateway | None = field(default=None, repr=False)
+
+    async def crm(self) -> CrmGateway:
+        """The CRM gateway for this workspace, built on first use (async for MCP sessions)."""
+        if self._crm is None:
+            self._crm = await self._open_crm()
+        return self._crm
+
+    async def _open_crm(self) -> CrmGateway:
+        import httpx
+        from pydantic import SecretStr
+
+        from sergas_tui.crm.mcp_client import McpGateway
+        from sergas_tui.crm.oauth import ZohoCredentials
+        from sergas_tui.crm.simulator import (
+            DEMO_CLIENT_ID,
+            DEMO_CLIENT_SECRET,
+            DEMO_REFRESH_TOKEN,
+            SimulatorConfig,
+            create_simulator,
+        )
+        from sergas_tui.crm.zoho_rest import ZohoRestGateway
+
+        zoho = self.settings.zoho
+        mode = zoho.resolved_mode()
+        if mode == "demo":
+            if self.simulator is None:
+                path = self.locations.demo_crm_file(self.workspace)
+                self.simulator = create_simulator(path, SimulatorConfig(api_domain=SIMULATOR_URL))
+            credentials = ZohoCredentials(
+                client_id=DEMO_CLIENT_ID,
+                client_secret=SecretStr(DEMO_CLIENT_SECRET),
+                refresh_token=SecretStr(DEMO_REFRESH_TOKEN),
+            )
+            demo_zoho = zoho.model_copy(update={"accounts_url": SIMULATOR_URL, "api_domain": None})
+            transport = httpx.ASGITransport(app=self.simulator.app)
+            return ZohoRestGateway(demo_zoho, credentials, transport=transport, clock=self.clock)
+        if mode == "rest":
+            return ZohoRestGateway.from_settings(zoho, self.secrets, clock=self.clock)
+        if zoho.mcp_endpoint:
+            token = self.secrets.require(
+                SecretName.ZOHO_MCP_TOKEN, f"The Zoho MCP endpoint {zoho.mcp_endpoint}"
+            )
+            return await McpGateway.connect_http(zoho.mcp_endpoint, token.get_secret_value())
+        assert zoho.mcp_command, "mode 'mcp' resolves only with an endpoint or a command"
+        return await McpGateway.connect_stdio(zoho.mcp_command)
+
+    async def aclose(self) -> None:
+        """Close the CRM gateway (and its session or simulator)."""
+        if self._crm is not None:
+            crm, self._crm = self._crm, None
+            await crm.aclose()
 
     @property
     def is_demo(self) -> bool:
@@ -172,9 +239,13 @@ class Services:
         return rows
 
     def close(self) -> None:
+        """Close the synchronous resources; call ``aclose()`` first when a gateway was used."""
         self.store.close()
         if self.demo is not None:
             self.demo.close()
+        if self.simulator is not None:
+            self.simulator.close()
+            self.simulator = None
 
 
 def open_services(

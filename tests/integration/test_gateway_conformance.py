@@ -1,0 +1,355 @@
+"""One conformance suite for every CrmGateway implementation.
+
+(a) ZohoRestGateway → simulator in-process (ASGI transport)
+(b) ZohoRestGateway → simulator on a loopback port
+(c) McpGateway → `sergas mcp zoho` as a stdio subprocess → REST gateway → simulator
+
+Each implementation must answer the same questions about the same generated org the same way
+the org file itself answers them, and perform the three writes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from pydantic import SecretStr
+
+from sergas_tui.config import ZohoSettings
+from sergas_tui.crm.gateway import CrmGateway, NoteDraft, TaskDraft, WriteResult
+from sergas_tui.crm.mcp_client import McpGateway
+from sergas_tui.crm.oauth import ZohoCredentials
+from sergas_tui.crm.simulator import (
+    DEMO_CLIENT_ID,
+    DEMO_CLIENT_SECRET,
+    DEMO_REFRESH_TOKEN,
+    SimulatorConfig,
+    create_simulator,
+)
+from sergas_tui.crm.simulator.server import start_in_thread
+from sergas_tui.crm.zoho_rest import ZohoRestGateway
+from sergas_tui.demo import DemoStore, generate
+from sergas_tui.domain import Approval
+from sergas_tui.errors import CrmConflictError, CrmError
+from sergas_tui.locations import Locations
+from sergas_tui.storage import Repository
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+KINDS = ["rest-asgi", "rest-loopback", "mcp-stdio"]
+CREDENTIALS = ZohoCredentials(
+    client_id=DEMO_CLIENT_ID,
+    client_secret=SecretStr(DEMO_CLIENT_SECRET),
+    refresh_token=SecretStr(DEMO_REFRESH_TOKEN),
+)
+
+
+@dataclass
+class Harness:
+    """A gateway plus how to authorise a write through it (MCP needs an approval token)."""
+
+    gateway: CrmGateway
+    org: Path
+    approve: Callable[[str, str, dict[str, Any]], str | None]
+
+    async def write(
+        self, method: str, account_id: str, payload: dict[str, Any], *args: Any, **kw: Any
+    ) -> WriteResult:
+        token = self.approve(method, account_id, payload)
+        call: Callable[..., Awaitable[WriteResult]] = getattr(self.gateway, method)
+        if token is not None:
+            kw["approval_token"] = token
+        return await call(*args, **kw)
+
+
+def copy_org(source: Path, target: Path) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+    return target
+
+
+@pytest.fixture(scope="module")
+def source_org(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("conformance") / "org.sqlite"
+    generate(path, accounts=150, owners=4, seed=21, now=NOW)
+    return path
+
+
+def no_token(method: str, account_id: str, payload: dict[str, Any]) -> str | None:
+    return None
+
+
+@asynccontextmanager
+async def open_harness(kind: str, source: Path, home: Path) -> AsyncIterator[Harness]:
+    if kind.startswith("rest"):
+        org = copy_org(source, home / "org.sqlite")
+        sim = create_simulator(org, SimulatorConfig())
+        stop: Callable[[], None] | None = None
+        if kind == "rest-asgi":
+            sim.config.api_domain = "http://sim.invalid"
+            settings = ZohoSettings(accounts_url="http://sim.invalid")
+            transport: httpx.AsyncBaseTransport | None = httpx.ASGITransport(app=sim.app)
+        else:
+            base_url, stop = start_in_thread(sim)
+            sim.config.api_domain = base_url
+            settings = ZohoSettings(accounts_url=base_url)
+            transport = None
+        gateway = ZohoRestGateway(settings, CREDENTIALS, transport=transport)
+        try:
+            yield Harness(gateway, org, no_token)
+        finally:
+            await gateway.aclose()
+            if stop is not None:
+                stop()
+            sim.close()
+        return
+    locations = Locations(config_dir=home / "config", data_dir=home / "data", log_dir=home / "log")
+    org = copy_org(source, locations.demo_crm_file("demo"))
+    repo = Repository.open(locations.database_file("demo"))
+
+    def approve(method: str, account_id: str, payload: dict[str, Any]) -> str:
+        kind_of = {"create_task": "create_task", "add_note": "add_note"}
+        approval = Approval.model_validate(
+            {
+                "recommendation_id": f"rec-{method}",
+                "account_id": account_id,
+                "owner_email": "conformance@demo.sergas.test",
+                "action_type": kind_of.get(method, "update_account"),
+                "payload": payload,
+                "status": "approved",
+                "created_at": datetime.now(UTC) - timedelta(minutes=5),
+                "expires_at": datetime.now(UTC) + timedelta(hours=1),
+            }
+        )
+        repo.add_approval(approval)
+        return approval.token
+
+    env = {
+        "SERGAS_CONFIG_DIR": str(locations.config_dir),
+        "SERGAS_DATA_DIR": str(locations.data_dir),
+        "SERGAS_LOG_DIR": str(locations.log_dir),
+    }
+    gateway = await McpGateway.connect_stdio(
+        [sys.executable, "-m", "sergas_tui", "mcp", "zoho"], env=env
+    )
+    try:
+        yield Harness(gateway, org, approve)
+    finally:
+        await gateway.aclose()
+        repo.close()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module", params=KINDS)
+async def reader(
+    request: pytest.FixtureRequest, source_org: Path, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Harness]:
+    """A gateway for read tests, shared by the module (reads change nothing)."""
+    async with open_harness(request.param, source_org, tmp_path_factory.mktemp("r")) as harness:
+        yield harness
+
+
+@pytest_asyncio.fixture(loop_scope="module", params=KINDS)
+async def writer(
+    request: pytest.FixtureRequest, source_org: Path, tmp_path: Path
+) -> AsyncIterator[Harness]:
+    """A gateway over a private copy of the org, for tests that write."""
+    async with open_harness(request.param, source_org, tmp_path) as harness:
+        yield harness
+
+
+@pytest.fixture(scope="module")
+def org(source_org: Path) -> Any:
+    store = DemoStore.open(source_org)
+    yield store
+    store.close()
+
+
+def scenario_account(store: DemoStore, key: str) -> str:
+    return next(s.account_id for s in store.scenarios() if s.key == key)
+
+
+def ids(items: Any) -> set[str]:
+    return {item.id for item in items}
+
+
+async def test_user_info(reader: Harness, org: DemoStore) -> None:
+    info = org.meta()
+    user = await reader.gateway.get_user_info(info.current_user_email)
+    assert user is not None
+    assert user.id == info.current_user_id
+    assert await reader.gateway.get_user_info("nobody@nowhere.test") is None
+
+
+async def test_accounts_of_an_owner(reader: Harness, org: DemoStore) -> None:
+    info = org.meta()
+    expected = {a["id"] for a in org.accounts(owner_id=info.current_user_id)}
+    got = await reader.gateway.get_accounts(info.current_user_email)
+    assert ids(got) == expected
+    assert all(a.owner is not None and a.owner.id == info.current_user_id for a in got)
+
+
+async def test_account_details_and_unknown_id(reader: Harness, org: DemoStore) -> None:
+    harbor = scenario_account(org, "stalled_negotiation")
+    account = await reader.gateway.get_account_details(harbor)
+    assert account is not None
+    assert account.name == "Harbor Point Logistics"
+    assert await reader.gateway.get_account_details("1234567890123456789") is None
+
+
+async def test_search(reader: Harness, org: DemoStore) -> None:
+    found = await reader.gateway.search_accounts("Harbor")
+    assert scenario_account(org, "stalled_negotiation") in ids(found)
+
+
+async def test_deals_of_an_account(reader: Harness, org: DemoStore) -> None:
+    harbor = scenario_account(org, "stalled_negotiation")
+    expected = {d["id"] for d in org.related("Deals", harbor)}
+    assert ids(await reader.gateway.get_deals(harbor)) == expected
+
+
+async def test_open_deals(reader: Harness, org: DemoStore) -> None:
+    info = org.meta()
+    deals = await reader.gateway.list_open_deals(info.current_user_email)
+    assert deals
+    assert all(d.stage is not None and not d.stage.startswith("Closed") for d in deals)
+
+
+async def test_activities_and_notes(reader: Harness, org: DemoStore) -> None:
+    harbor = scenario_account(org, "stalled_negotiation")
+    activities = await reader.gateway.get_activities(harbor)
+    expected = {
+        r["id"] for module in ("Tasks", "Events", "Calls") for r in org.related(module, harbor)
+    }
+    assert ids(activities) == expected
+    notes = await reader.gateway.get_notes(harbor)
+    own_notes = {
+        n["id"]
+        for n in org.related("Notes", harbor)
+        if (n.get("Parent_Id") or {}).get("id") == harbor
+    }
+    assert own_notes <= ids(notes)
+
+
+async def test_stage_history_and_timeline(reader: Harness, org: DemoStore) -> None:
+    stalled = scenario_account(org, "stalled_negotiation")
+    deal = next(d for d in org.related("Deals", stalled) if d["Stage"] == "Negotiation/Review")
+    history = await reader.gateway.get_stage_history(deal["id"])
+    assert history[-1].stage == "Negotiation/Review"
+    assert history[-1].changed_at is not None
+    assert (NOW - history[-1].changed_at).days == 45
+
+    pushed = scenario_account(org, "close_date_pushed_twice")
+    changes = []
+    for candidate in org.related("Deals", pushed):
+        timeline = await reader.gateway.get_timeline("Deals", candidate["id"])
+        changes += [c for c in timeline if c.field == "Closing_Date"]
+    assert len(changes) >= 2
+    assert str(changes[-1].new) > str(changes[-1].old)
+
+
+async def test_sync_of_one_owner(reader: Harness, org: DemoStore) -> None:
+    info = org.meta()
+    batch = await reader.gateway.sync(info.current_user_email)
+    mine = {a["id"] for a in org.accounts(owner_id=info.current_user_id)}
+    assert ids(batch.accounts) == mine
+    assert {c.account_id for c in batch.contacts} <= mine
+    assert {d.account_id for d in batch.deals} <= mine
+    assert batch.full
+    assert batch.calls > 0
+
+
+async def test_writes(writer: Harness, org: DemoStore) -> None:
+    gateway = writer.gateway
+    account_id = scenario_account(org, "healthy_expansion")
+
+    task = TaskDraft(account_id=account_id, subject="Send the expansion proposal", priority="High")
+    created = await writer.write(
+        "create_task", account_id, {"subject": task.subject, "priority": "High"}, task
+    )
+    assert created.action == "created"
+    subjects = {a.subject for a in await gateway.get_activities(account_id)}
+    assert "Send the expansion proposal" in subjects
+
+    note = NoteDraft(parent_id=account_id, title="Recap", content="Agreed next steps.")
+    added = await writer.write(
+        "add_note", account_id, {"title": "Recap", "content": "Agreed next steps."}, note
+    )
+    assert added.record_id in ids(await gateway.get_notes(account_id))
+
+    before = await gateway.get_account_details(account_id)
+    assert before is not None
+    assert before.modified_time is not None
+    update = {"field_changes": [{"field": "Rating", "old": before.rating, "new": "Active"}]}
+    result = await writer.write(
+        "update_account",
+        account_id,
+        update,
+        account_id,
+        {"Rating": "Active"},
+        if_unmodified_since=before.modified_time,
+    )
+    assert result.action == "updated"
+    after = await gateway.get_account_details(account_id)
+    assert after is not None
+    assert after.rating == "Active"
+
+    with pytest.raises(CrmConflictError):
+        await writer.write(
+            "update_account",
+            account_id,
+            {"field_changes": [{"field": "Rating", "old": "Active", "new": "Shutdown"}]},
+            account_id,
+            {"Rating": "Shutdown"},
+            if_unmodified_since=before.modified_time - timedelta(days=1),
+        )
+    final = await gateway.get_account_details(account_id)
+    assert final is not None
+    assert final.rating == "Active"
+
+
+@pytest.mark.parametrize("token", ["", "not-a-real-token"])
+async def test_mcp_writes_without_a_valid_approval_are_refused(
+    source_org: Path, tmp_path: Path, token: str
+) -> None:
+    async with open_harness("mcp-stdio", source_org, tmp_path) as harness:
+        store = DemoStore.open(harness.org)
+        account_id = scenario_account(store, "healthy_expansion")
+        before = store.counts()
+        before_account = store.account(account_id)
+        store.close()
+        gateway = harness.gateway
+        assert isinstance(gateway, McpGateway)
+        with pytest.raises(CrmError):
+            await gateway.create_task(
+                TaskDraft(account_id=account_id, subject="Sneaky task"), approval_token=token
+            )
+        with pytest.raises(CrmError):
+            await gateway.add_note(
+                NoteDraft(parent_id=account_id, content="Sneaky note"), approval_token=token
+            )
+        with pytest.raises(CrmError):
+            await gateway.update_account(account_id, {"Rating": "Shutdown"}, approval_token=token)
+        # An approval for a different write does not authorise this one either.
+        other = harness.approve("add_note", account_id, {"title": "A", "content": "approved"})
+        with pytest.raises(CrmError):
+            await gateway.add_note(
+                NoteDraft(parent_id=account_id, title="A", content="not what was approved"),
+                approval_token=other,
+            )
+    store = DemoStore.open(harness.org)
+    assert store.counts() == before
+    assert store.account(account_id) == before_account
+    store.close()
