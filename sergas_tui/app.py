@@ -29,6 +29,9 @@ class SergasApp(App[None]):
         self.services = services
         self.sub_title = services.header_label()
 
+    async def on_unmount(self) -> None:
+        await self.services.aclose()
+
     def on_mount(self) -> None:
         if self.settings.ui.theme in self.available_themes:
             self.theme = self.settings.ui.theme

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from sergas_tui.clock import Clock, SystemClock
 from sergas_tui.config import Settings
@@ -89,37 +89,6 @@ class AccountRow:
             if abs(value) >= size:
                 return f"${value / size:,.1f}{unit}"
         return f"${value:,.0f}"
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else None
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
-
-
-def _text(value: Any) -> str | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, dict):
-        value = value.get("name")
-    return None if value is None else str(value)
 
 
 @dataclass
@@ -211,32 +180,33 @@ class Services:
         kind = "demo CRM" if self.is_demo else "Zoho"
         return f"{self.workspace} · {kind} · engine: {engine}"
 
-    def portfolio_rows(self) -> list[AccountRow]:
-        """The current owner's accounts, newest activity last-first (blocking: run in a worker)."""
-        if self.demo is None:
+    async def portfolio_rows(self) -> list[AccountRow]:
+        """The current owner's accounts, read through the CRM gateway."""
+        owner = self.current_user_email()
+        if owner is None:
             raise CrmError(
-                "Reading accounts from a live Zoho org is not available in this build yet; "
-                "use the demo workspace (`sergas --workspace demo`).",
-                title="Zoho not connected",
+                "Sergas does not know which Zoho user you are. Set [zoho] user_email in the "
+                "configuration (`sergas config path`).",
+                title="Who are you?",
             )
-        info = self.demo.meta()
+        crm = await self.crm()
         now = self.clock.now()
-        rows: list[AccountRow] = []
-        for record in self.demo.accounts(owner_id=info.current_user_id):
-            last = _parse_time(record.get("Last_Activity_Time"))
-            rows.append(
-                AccountRow(
-                    account_id=str(record.get("id")),
-                    name=_text(record.get("Account_Name")) or "(no name)",
-                    owner=_text(record.get("Owner")) or "",
-                    industry=_text(record.get("Industry")),
-                    account_type=_text(record.get("Account_Type")),
-                    annual_revenue=_number(record.get("Annual_Revenue")),
-                    last_activity=last,
-                    days_since_activity=None if last is None else max((now - last).days, 0),
-                )
+        rows = [
+            AccountRow(
+                account_id=account.id,
+                name=account.name or "(no name)",
+                owner=(account.owner.name or "") if account.owner else "",
+                industry=account.industry,
+                account_type=account.account_type,
+                annual_revenue=account.annual_revenue,
+                last_activity=account.last_activity_time,
+                days_since_activity=None
+                if account.last_activity_time is None
+                else max((now - account.last_activity_time).days, 0),
             )
-        return rows
+            for account in await crm.get_accounts(owner)
+        ]
+        return sorted(rows, key=lambda row: row.name.casefold())
 
     def close(self) -> None:
         """Close the synchronous resources; call ``aclose()`` first when a gateway was used."""

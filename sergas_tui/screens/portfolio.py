@@ -75,9 +75,9 @@ class PortfolioScreen(SergasScreen):
     def action_toggle_banner(self) -> None:
         self.query_one("#first-run-banner").toggle_class("-hidden")
 
-    @work(thread=True, exclusive=True, group="portfolio", exit_on_error=False)
-    def load_rows(self) -> None:
-        rows = self.services.portfolio_rows()
+    @work(exclusive=True, group="portfolio", exit_on_error=False)
+    async def load_rows(self) -> None:
+        rows = await self.services.portfolio_rows()
         self.post_message(self.Loaded(rows))
 
     @on(Loaded)

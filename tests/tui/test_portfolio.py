@@ -21,7 +21,7 @@ async def settle(pilot: Any) -> None:
 
 async def test_lists_the_current_owners_accounts(settings: Settings, services: Services) -> None:
     app = make_app(settings, services)
-    expected = services.portfolio_rows()
+    expected = await services.portfolio_rows()
     assert 20 <= len(expected) <= 60
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
@@ -53,7 +53,7 @@ async def test_banner_toggles(settings: Settings, services: Services) -> None:
 async def test_worker_failure_becomes_a_titled_notification(
     settings: Settings, services: Services, monkeypatch: Any
 ) -> None:
-    def broken() -> list[object]:
+    async def broken() -> list[object]:
         raise CrmError("The CRM is down for maintenance.", title="CRM unavailable")
 
     monkeypatch.setattr(services, "portfolio_rows", broken)
