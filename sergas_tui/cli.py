@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import click
@@ -20,7 +21,7 @@ from rich.text import Text
 from sergas_tui import __version__
 from sergas_tui.config import Settings, default_config_text, load_settings
 from sergas_tui.doctor import Check, run_checks
-from sergas_tui.errors import SergasError, WorkspaceError
+from sergas_tui.errors import ConfigError, SergasError, WorkspaceError
 from sergas_tui.locations import Locations, validate_workspace_name
 from sergas_tui.logs import configure_logging, get_logger
 from sergas_tui.secrets import SecretName, SecretStore, parse_secret_name
@@ -41,10 +42,12 @@ config_app = typer.Typer(help="Show or create the configuration file.", no_args_
 auth_app = typer.Typer(help="Store credentials in the OS keyring.", no_args_is_help=True)
 demo_app = typer.Typer(help="The generated demo workspace.", no_args_is_help=True)
 mcp_app = typer.Typer(help="Run Sergas's MCP servers.", no_args_is_help=True)
+export_app = typer.Typer(help="Export briefs.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(auth_app, name="auth")
 app.add_typer(demo_app, name="demo")
 app.add_typer(mcp_app, name="mcp")
+app.add_typer(export_app, name="export")
 
 out = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -351,6 +354,67 @@ def demo_serve(
         )
 
     serve(path, host=host, port=port, config=config, on_ready=announce)
+
+
+# --- review and export ----------------------------------------------------------------
+
+
+@app.command()
+def review(
+    ctx: typer.Context,
+    owner: Annotated[
+        str | None, typer.Option("--owner", help="Review this owner's accounts (email).")
+    ] = None,
+    everyone: Annotated[bool, typer.Option("--all", help="Review every owner's accounts.")] = False,
+    engine: Annotated[
+        str | None, typer.Option("--engine", help="rules (offline) or claude.")
+    ] = None,
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Write the owner brief(s) as JSON here.")
+    ] = None,
+    markdown_dir: Annotated[
+        Path | None, typer.Option("--markdown", help="Write one Markdown brief per owner here.")
+    ] = None,
+) -> None:
+    """Run a review headless: sync, signals, memory, recommendations (pending approval), brief."""
+    from sergas_tui.review_cli import review_command
+
+    if engine is not None and engine not in ("rules", "claude"):
+        raise ConfigError(f"--engine must be 'rules' or 'claude', not {engine!r}.")
+    state = _state(ctx)
+    code = review_command(
+        state.settings(),
+        state.locations,
+        out,
+        workspace=state.workspace,
+        owner=owner,
+        everyone=everyone,
+        engine=engine,
+        json_file=json_file,
+        markdown_dir=markdown_dir,
+    )
+    raise typer.Exit(code)
+
+
+@export_app.command("brief")
+def export_brief(
+    ctx: typer.Context,
+    out_file: Annotated[Path, typer.Option("--out", help="Markdown file to write.")],
+    owner: Annotated[str | None, typer.Option("--owner", help="Owner email.")] = None,
+) -> None:
+    """Write the latest brief of an owner to Markdown."""
+    from sergas_tui.review_cli import export_brief_command
+
+    state = _state(ctx)
+    code = export_brief_command(
+        state.settings(),
+        state.locations,
+        out,
+        workspace=state.workspace,
+        owner=owner,
+        out=out_file,
+    )
+    raise typer.Exit(code)
 
 
 # --- mcp ----------------------------------------------------------------------------------

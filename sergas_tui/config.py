@@ -82,6 +82,9 @@ class ZohoSettings(Section):
     """Streamable-HTTP URL of a Zoho MCP server (ours or a shared one)."""
     mcp_command: list[str] | None = Field(default=None, examples=[["sergas", "mcp", "zoho"]])
     """Command that starts a Zoho MCP server on stdio, e.g. ["sergas", "mcp", "zoho"]."""
+    extra_fields: dict[str, list[str]] = Field(default_factory=dict)
+    """Custom fields to read per module in a sync, e.g. {"Contacts" = ["Contact_Role"]} when
+    your org records buying roles in a custom Contacts field (it becomes the contact's role)."""
     requests_per_minute: int = Field(default=120, ge=1, le=10_000)
     """Client-side rate limit for Zoho API calls."""
     concurrent_requests: int = Field(default=5, ge=1, le=25)
@@ -146,6 +149,9 @@ class OrchestratorSettings(Section):
     """A review run is stopped after this long."""
     approval_timeout_hours: int = Field(default=72, ge=1, le=24 * 30)
     """Pending approvals expire after this long."""
+    stage_history_budget: int = Field(default=60, ge=0, le=2000)
+    """Most per-deal stage-history reads one review may spend (Zoho has no bulk read for
+    them); the biggest open deals whose time in stage is uncertain go first."""
     author_batch_size: int = Field(default=8, ge=1, le=100)
     """Accounts per Recommendation Author request (Claude engine)."""
 
@@ -197,6 +203,14 @@ class SignalSettings(Section):
     """Renewals closing within this window are checked for declining sentiment."""
     recent_activity_days: int = Field(default=30, ge=1)
     """How far back 'recent activities' reach in a Scout report."""
+    typical_stage_min_samples: int = Field(default=5, ge=1)
+    """Completed stays in a stage (from other deals' history) needed to trust a typical value."""
+    engaged_contact_days: int = Field(default=90, ge=1)
+    """A contact is engaged when an activity within this many days involves them."""
+    single_threaded_min_amount: float = Field(default=25_000, ge=0)
+    """Open deals from this amount up are checked for single-threading (0: every open deal)."""
+    sponsor_change_days: int = Field(default=45, ge=1)
+    """How recent an Executive Sponsor change (role change or new sponsor) must be to count."""
 
     @field_validator("no_activity_critical_days")
     @classmethod

@@ -20,8 +20,10 @@ from sergas_tui.secrets import SecretName, SecretStore
 from sergas_tui.storage import Repository
 
 if TYPE_CHECKING:  # the CRM stack (httpx, mcp, starlette) is imported on first use
+    from sergas_tui.agents.orchestrator import Orchestrator
     from sergas_tui.crm.gateway import CrmGateway
     from sergas_tui.crm.simulator import Simulator
+    from sergas_tui.memory.local import LocalMemory
 
 Engine = Literal["rules", "claude"]
 
@@ -104,6 +106,7 @@ class Services:
     demo: DemoStore | None = None
     simulator: Simulator | None = None
     _crm: CrmGateway | None = field(default=None, repr=False)
+    _memory: LocalMemory | None = field(default=None, repr=False)
 
     async def crm(self) -> CrmGateway:
         """The CRM gateway for this workspace, built on first use (async for MCP sessions)."""
@@ -131,13 +134,24 @@ class Services:
         if mode == "demo":
             if self.simulator is None:
                 path = self.locations.demo_crm_file(self.workspace)
-                self.simulator = create_simulator(path, SimulatorConfig(api_domain=SIMULATOR_URL))
+                # The demo org enforces the limits the client is configured for (Zoho's
+                # defaults unless changed), so a demo behaves like the org it stands in for.
+                config = SimulatorConfig(
+                    api_domain=SIMULATOR_URL,
+                    per_minute=zoho.requests_per_minute,
+                    max_concurrency=zoho.concurrent_requests,
+                )
+                self.simulator = create_simulator(path, config)
             credentials = ZohoCredentials(
                 client_id=DEMO_CLIENT_ID,
                 client_secret=SecretStr(DEMO_CLIENT_SECRET),
                 refresh_token=SecretStr(DEMO_REFRESH_TOKEN),
             )
-            demo_zoho = zoho.model_copy(update={"accounts_url": SIMULATOR_URL, "api_domain": None})
+            # The demo org records buying roles in a custom Contacts field, as many orgs do.
+            extra = {"Contacts": ["Contact_Role"], **zoho.extra_fields}
+            demo_zoho = zoho.model_copy(
+                update={"accounts_url": SIMULATOR_URL, "api_domain": None, "extra_fields": extra}
+            )
             transport = httpx.ASGITransport(app=self.simulator.app)
             return ZohoRestGateway(demo_zoho, credentials, transport=transport, clock=self.clock)
         if mode == "rest":
@@ -149,6 +163,43 @@ class Services:
             return await McpGateway.connect_http(zoho.mcp_endpoint, token.get_secret_value())
         assert zoho.mcp_command, "mode 'mcp' resolves only with an endpoint or a command"
         return await McpGateway.connect_stdio(zoho.mcp_command)
+
+    async def orchestrator(self) -> Orchestrator:
+        """The review orchestrator on the configured engine (the rules engine for now)."""
+        from sergas_tui.agents.analyst import MemoryAnalyst
+        from sergas_tui.agents.author import RuleAuthor
+        from sergas_tui.agents.drafting import TemplateSet
+        from sergas_tui.agents.orchestrator import Orchestrator
+        from sergas_tui.agents.rules import RulesEngine
+        from sergas_tui.agents.scout import DataScout
+
+        crm = await self.crm()
+        engine = RulesEngine(
+            scout=DataScout(crm, self.store, self.settings.signals, self.clock),
+            analyst=MemoryAnalyst(self.memory()),
+            author=RuleAuthor(TemplateSet.load(self.locations.templates_dir), self.clock),
+            repository=self.store,
+            stage_history_budget=self.settings.orchestrator.stage_history_budget,
+        )
+        return Orchestrator(
+            gateway=crm,
+            repository=self.store,
+            engine=engine,
+            settings=self.settings,
+            clock=self.clock,
+        )
+
+    def memory(self) -> LocalMemory:
+        """The workspace's local memory (``memory.db`` beside the workspace database)."""
+        if self._memory is None:
+            from sergas_tui.memory.local import LocalMemory
+            from sergas_tui.memory.schema import memory_path
+
+            path = memory_path(self.locations.database_file(self.workspace))
+            self._memory = LocalMemory(
+                path, stale_after_days=self.settings.memory.stale_after_days, clock=self.clock
+            )
+        return self._memory
 
     async def aclose(self) -> None:
         """Close the CRM gateway (and its session or simulator)."""
@@ -211,6 +262,9 @@ class Services:
     def close(self) -> None:
         """Close the synchronous resources; call ``aclose()`` first when a gateway was used."""
         self.store.close()
+        if self._memory is not None:
+            self._memory.close_now()
+            self._memory = None
         if self.demo is not None:
             self.demo.close()
         if self.simulator is not None:

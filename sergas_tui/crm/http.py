@@ -4,16 +4,16 @@ Shaped like the anthropic SDK's client: every default sits in the constants bloc
 retry decision (:func:`should_retry`) and the delay (:func:`backoff`) are pure functions, and
 only 408, 429, 5xx, timeouts and connection errors are retried. Every attempt of an API call,
 retries included, first takes a slot from the :class:`Limiter` (a semaphore for concurrency and
-a :class:`TokenBucket` for requests per minute, paced by a monotonic clock, never the domain
-clock, which may be frozen in the demo). Token calls to the accounts server skip the limiter:
-they do not count against the CRM's limits.
+a sliding-minute :class:`RateWindow` for requests per minute, paced by a monotonic clock, never
+the domain clock, which may be frozen in the demo). Token calls to the accounts server skip
+the limiter: they do not count against the CRM's limits.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
@@ -36,9 +36,8 @@ MAX_RETRY_AFTER_SECONDS = 60.0  # a Retry-After longer than this is ignored
 RETRYABLE_STATUS_CODES = frozenset({408, 429})  # plus every 5xx
 DEFAULT_REQUESTS_PER_MINUTE = 120
 DEFAULT_CONCURRENT_REQUESTS = 5
-MAX_BURST = 20  # token-bucket capacity, at most (a one-owner sync, ~8-10 calls, never waits)
-BURST_SHARE = 6  # ...and at most a sixth of the per-minute limit
 RATE_WINDOW_SECONDS = 60.0
+RATE_WINDOW_MARGIN_SECONDS = 0.25  # a call granted now reaches the server a moment later
 MIN_LIMITER_WAIT_SECONDS = 0.001  # floor on a limiter wait, so float rounding cannot spin
 API_VERSION = "v8"
 USER_AGENT = f"sergas/{__version__} (+httpx)"
@@ -88,52 +87,38 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     return seconds
 
 
-def bucket_shape(per_minute: int) -> tuple[int, float]:
-    """Capacity and refill rate (tokens per second) of a bucket for ``per_minute`` requests.
+class RateWindow:
+    """Requests-per-minute limiter over a sliding window; waiters are served in arrival order.
 
-    A bucket that starts full with capacity C and refills at r tokens/s admits at most
-    C + 60·r requests in any 60 s window (C saved up before it, 60·r added during it). Choosing
-    r = (limit − C) / 60 makes that exactly the limit, so no rolling minute ever exceeds it.
-    C trades burst for sustained rate: at the default 120/min, C = 20 lets a sync's first 20
-    calls go at once and then paces at 100/min. A limit of 1 leaves no room for a burst: it
-    refills one token per 61 s.
+    A call is granted when fewer than ``per_minute`` calls were granted in the last
+    ``RATE_WINDOW_SECONDS`` (plus a small margin for the trip to the server), so no rolling
+    minute ever holds more than the limit, and a burst up to the limit goes out at once. That is
+    what the limit allows and what the CRM measures; a token bucket would have to hold back part
+    of the allowance to give the same guarantee.
     """
-    if per_minute < 1:
-        raise ValueError("requests per minute must be at least 1")
-    capacity = max(1, min(MAX_BURST, per_minute // BURST_SHARE))
-    if per_minute > capacity:
-        return capacity, (per_minute - capacity) / RATE_WINDOW_SECONDS
-    return capacity, 1.0 / (RATE_WINDOW_SECONDS + 1.0)
-
-
-class TokenBucket:
-    """Requests-per-minute limiter; waiters are served in arrival order."""
 
     def __init__(self, per_minute: int, *, now: Seconds, sleep: Sleep) -> None:
+        if per_minute < 1:
+            raise ValueError("requests per minute must be at least 1")
         self.per_minute = per_minute
-        self.capacity, self.rate = bucket_shape(per_minute)
         self._now = now
         self._sleep = sleep
-        self._tokens = float(self.capacity)
-        self._updated = now()
+        self._granted: deque[float] = deque()
         self._lock = asyncio.Lock()
 
-    def _refill(self) -> None:
-        now = self._now()
-        elapsed = max(0.0, now - self._updated)  # a clock stepping back never adds tokens
-        self._tokens = min(float(self.capacity), self._tokens + elapsed * self.rate)
-        self._updated = now
-
     async def acquire(self) -> float:
-        """Take one token, waiting as long as needed; returns the seconds waited."""
+        """Wait for room in the window and take it; returns the seconds waited."""
         waited = 0.0
+        window = RATE_WINDOW_SECONDS + RATE_WINDOW_MARGIN_SECONDS
         async with self._lock:
             while True:
-                self._refill()
-                if self._tokens >= 1.0:
-                    self._tokens -= 1.0
+                now = self._now()
+                while self._granted and self._granted[0] <= now - window:
+                    self._granted.popleft()
+                if len(self._granted) < self.per_minute:
+                    self._granted.append(now)
                     return waited
-                wait = max((1.0 - self._tokens) / self.rate, MIN_LIMITER_WAIT_SECONDS)
+                wait = max(self._granted[0] + window - now, MIN_LIMITER_WAIT_SECONDS)
                 waited += wait
                 await self._sleep(wait)
 
@@ -141,12 +126,12 @@ class TokenBucket:
 class Limiter:
     """At most ``concurrency`` calls in flight and ``per_minute`` calls per rolling minute.
 
-    The semaphore is taken before the bucket token, so a call is sent right after its token is
-    granted: tokens granted while waiting for a slot could otherwise be spent in a burst.
+    The semaphore is taken before the rate window, so a call is sent right after it is granted
+    room in the window.
     """
 
     def __init__(self, per_minute: int, concurrency: int, *, now: Seconds, sleep: Sleep) -> None:
-        self.bucket = TokenBucket(per_minute, now=now, sleep=sleep)
+        self.window = RateWindow(per_minute, now=now, sleep=sleep)
         self.concurrency = concurrency
         self._semaphore = asyncio.Semaphore(concurrency)
         self.in_flight = 0
@@ -154,9 +139,9 @@ class Limiter:
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[float]:
-        """Hold one slot for one HTTP attempt; yields the seconds waited for the bucket."""
+        """Hold one slot for one HTTP attempt; yields the seconds waited for the rate window."""
         async with self._semaphore:
-            waited = await self.bucket.acquire()
+            waited = await self.window.acquire()
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Hashable, Mapping
+from collections.abc import Awaitable, Hashable, Mapping, Sequence
 from contextlib import aclosing
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -121,8 +121,11 @@ async def run_sync(
     modified_since: datetime | None,
     history_days: int,
     now: datetime,
+    extra_fields: Mapping[str, Sequence[str]] | None = None,
 ) -> SyncBatch:
     """Fetch users, accounts, contacts, deals, activities and notes with the fewest calls.
+
+    ``extra_fields`` adds an org's custom fields to the Accounts, Contacts and Deals queries.
 
     **Full sync** (``modified_since`` is None):
 
@@ -177,12 +180,23 @@ async def run_sync(
         # Activities: the history window (full) or what changed; records: all, or what changed.
         window = ge("Modified_Time", cutoff) if full else gt("Modified_Time", cutoff)
         changed = [] if full else [window]
+        extra = extra_fields or {}
+
+        def fields(module: str, base: tuple[str, ...]) -> tuple[str, ...]:
+            return tuple(dict.fromkeys((*base, *extra.get(module, ()))))
+
         queries = {
-            "Accounts": CoqlQuery("Accounts", ACCOUNT_FIELDS, (*scoped("Owner"), *changed)),
-            "Contacts": CoqlQuery(
-                "Contacts", CONTACT_FIELDS, (*scoped("Account_Name.Owner"), *changed)
+            "Accounts": CoqlQuery(
+                "Accounts", fields("Accounts", ACCOUNT_FIELDS), (*scoped("Owner"), *changed)
             ),
-            "Deals": CoqlQuery("Deals", DEAL_FIELDS, (*scoped("Account_Name.Owner"), *changed)),
+            "Contacts": CoqlQuery(
+                "Contacts",
+                fields("Contacts", CONTACT_FIELDS),
+                (*scoped("Account_Name.Owner"), *changed),
+            ),
+            "Deals": CoqlQuery(
+                "Deals", fields("Deals", DEAL_FIELDS), (*scoped("Account_Name.Owner"), *changed)
+            ),
         }
         for kind, module in ACTIVITY_MODULES.items():
             queries[module] = CoqlQuery(module, ACTIVITY_FIELDS[kind], (*scoped("Owner"), window))

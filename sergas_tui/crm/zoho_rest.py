@@ -97,6 +97,7 @@ class ZohoRestGateway:
         """``clock`` dates things (token expiry, the sync window); ``monotonic`` paces the
         rate limiter and must advance with ``sleep`` (tests pass fakes of both)."""
         self._clock = clock or SystemClock()
+        self._extra_fields = {m: tuple(f) for m, f in settings.extra_fields.items()}
         self._api = ZohoApi(
             settings,
             credentials,
@@ -369,6 +370,7 @@ class ZohoRestGateway:
             modified_since=modified_since,
             history_days=history_days,
             now=self._clock.now(),
+            extra_fields=self._extra_fields,
         )
 
     # --- writes (approved actions only): see rest_writes -------------------------------------

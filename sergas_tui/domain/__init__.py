@@ -47,10 +47,12 @@ from sergas_tui.domain.convert import (
     owner_from_zoho,
     stage_change_from_zoho,
 )
+from sergas_tui.domain.facts import AccountFacts, AccountReview
 from sergas_tui.domain.outputs import (
     ACTION_MODELS,
     AccountChanges,
     AddNoteAction,
+    BriefAccount,
     BriefSummary,
     CreateTaskAction,
     EscalationAction,
@@ -120,6 +122,8 @@ __all__ = [
     "TRANSITIONS",
     "Account",
     "AccountChanges",
+    "AccountFacts",
+    "AccountReview",
     "Activity",
     "ActivityKind",
     "AddNoteAction",
@@ -127,6 +131,7 @@ __all__ = [
     "ApprovalStatus",
     "AuditAction",
     "AuditEvent",
+    "BriefAccount",
     "BriefSummary",
     "Change",
     "Confidence",

@@ -95,6 +95,8 @@ def contact_from_zoho(contact: ZohoContact) -> Contact:
         account_id=contact.Account_Name.id if contact.Account_Name else None,
         owner=owner_from_zoho(contact.Owner),
         last_activity_time=contact.Last_Activity_Time,
+        created_time=contact.Created_Time,
+        modified_time=contact.Modified_Time,
     )
 
 

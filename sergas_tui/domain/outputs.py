@@ -252,6 +252,18 @@ class AccountChanges(BaseModel):
     changes: list[Change] = Field(default_factory=list)
 
 
+class BriefAccount(BaseModel):
+    """One reviewed account as the brief lists it (our extension of the seed format)."""
+
+    account_id: str
+    account_name: str
+    risk_level: str = "none"
+    signals: list[RiskSignal] = Field(default_factory=list)
+    sentiment_trend: str | None = None
+    memory_stale: bool = False
+    recommendation_ids: list[str] = Field(default_factory=list)
+
+
 class OwnerBrief(BaseModel):
     """One owner's review: high-priority accounts first (seed §8.2 plus optional extras)."""
 
@@ -262,3 +274,4 @@ class OwnerBrief(BaseModel):
     recommendations: list[Recommendation] = Field(default_factory=list)
     summary: BriefSummary | None = None
     changes: list[AccountChanges] | None = None
+    accounts: list[BriefAccount] | None = None

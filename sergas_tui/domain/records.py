@@ -127,6 +127,8 @@ class Contact(BaseModel):
     account_id: str | None = None
     owner: Owner | None = None
     last_activity_time: Timestamp | None = None
+    created_time: Timestamp | None = None
+    modified_time: Timestamp | None = None
 
     def ref(self) -> RecordRef:
         return RecordRef(module="Contacts", id=self.id)

@@ -1,0 +1,35 @@
+"""Long-term account memory behind the :class:`MemoryStore` protocol.
+
+- :mod:`.store` — the protocol and its value types (``MemoryHit``, ``PriorRecord``,
+  ``Recollection``) and ``memory:<kind>:<id>`` references;
+- :mod:`.local` — :class:`LocalMemory`, SQLite + FTS5 in the workspace's ``memory.db``
+  (:mod:`.schema` opens and migrates the file, :mod:`.queries` reads it);
+- :mod:`.derive` — pure rules: key events, commitments, relationship strength, scrubbing.
+"""
+
+from sergas_tui.memory.local import LocalMemory
+from sergas_tui.memory.schema import MEMORY_FILE_NAME, memory_path
+from sergas_tui.memory.store import (
+    DECISION_STATUSES,
+    MEMORY_KINDS,
+    MemoryHit,
+    MemoryKind,
+    MemoryStore,
+    PriorRecord,
+    Recollection,
+    memory_ref,
+)
+
+__all__ = [
+    "DECISION_STATUSES",
+    "MEMORY_FILE_NAME",
+    "MEMORY_KINDS",
+    "LocalMemory",
+    "MemoryHit",
+    "MemoryKind",
+    "MemoryStore",
+    "PriorRecord",
+    "Recollection",
+    "memory_path",
+    "memory_ref",
+]

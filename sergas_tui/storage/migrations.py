@@ -155,7 +155,21 @@ CREATE INDEX recommendation_outcomes_status ON recommendation_outcomes (status);
 CREATE INDEX recommendation_outcomes_created ON recommendation_outcomes (created_at);
 """
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _V1),)
+_V2 = """
+CREATE TABLE briefs (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    owner_email  TEXT NOT NULL,
+    run_id       TEXT REFERENCES sync_runs (id) ON DELETE SET NULL,
+    generated_at TEXT NOT NULL,
+    data         TEXT NOT NULL
+);
+CREATE INDEX briefs_owner ON briefs (owner_email, id);
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", _V1),
+    Migration(2, "owner briefs", _V2),
+)
 """Every migration, in order; ``MIGRATIONS[i].version == i + 1``."""
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

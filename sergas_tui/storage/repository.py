@@ -25,6 +25,7 @@ from sergas_tui.domain import (
     Approval,
     ApprovalStatus,
     AuditEvent,
+    OwnerBrief,
     Recommendation,
     RecommendationOutcome,
     Snapshot,
@@ -50,6 +51,7 @@ TABLES = (
     "approvals",
     "audit_logs",
     "recommendation_outcomes",
+    "briefs",
 )
 """The tables whose row counts ``sergas doctor`` shows."""
 
@@ -313,6 +315,24 @@ class Repository:
             ).fetchall()
         return [Recommendation.model_validate_json(row["payload"]) for row in found]
 
+    # -- briefs -----------------------------------------------------------------------------
+
+    def save_brief(self, brief: OwnerBrief, *, run_id: str | None = None) -> None:
+        """Keep an owner brief (the latest one per owner is what `sergas export` writes)."""
+        with self._write("save a brief") as conn:
+            conn.execute(
+                "INSERT INTO briefs (owner_email, run_id, generated_at, data) VALUES (?,?,?,?)",
+                (brief.owner_email, run_id, rows.ts(brief.generated_at), brief.model_dump_json()),
+            )
+
+    def latest_brief(self, owner_email: str) -> OwnerBrief | None:
+        with self._read("read a brief") as conn:
+            row = conn.execute(
+                "SELECT data FROM briefs WHERE owner_email = ? ORDER BY id DESC LIMIT 1",
+                (owner_email,),
+            ).fetchone()
+        return None if row is None else OwnerBrief.model_validate_json(row["data"])
+
     # -- approvals --------------------------------------------------------------------------
 
     def add_approval(self, approval: Approval) -> None:
@@ -342,6 +362,15 @@ class Repository:
         with self._read("read an approval") as conn:
             row = conn.execute("SELECT * FROM approvals WHERE id = ?", (approval_id,)).fetchone()
         return None if row is None else rows.approval(row)
+
+    def approvals_for(self, account_id: str) -> list[Approval]:
+        """Every approval of an account, oldest first (the Author's memory of decisions)."""
+        with self._read("read approvals") as conn:
+            found = conn.execute(
+                "SELECT * FROM approvals WHERE account_id = ? ORDER BY created_at, rowid",
+                (account_id,),
+            ).fetchall()
+        return [rows.approval(row) for row in found]
 
     def get_approval_by_token(self, token: str) -> Approval | None:
         with self._read("read an approval") as conn:

@@ -487,6 +487,7 @@ def test_info_counts_rows(repo: Repository, fixed_now: datetime, db_path: Path) 
         "approvals": 1,
         "audit_logs": 1,
         "recommendation_outcomes": 0,
+        "briefs": 0,
     }
 
 

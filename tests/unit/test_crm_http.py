@@ -11,12 +11,10 @@ import pytest
 
 from sergas_tui.clock import FixedClock
 from sergas_tui.crm.http import (
-    MAX_BURST,
     RATE_WINDOW_SECONDS,
     Limiter,
-    TokenBucket,
+    RateWindow,
     backoff,
-    bucket_shape,
     count_calls,
     retry_after_seconds,
     should_retry,
@@ -109,17 +107,6 @@ def test_retry_after(headers: dict[str, str], expected: float | None) -> None:
     assert retry_after_seconds(httpx.Headers(headers)) == expected
 
 
-@pytest.mark.parametrize("limit", [1, 2, 5, 9, 10, 11, 60, 120, 121, 1000, 10_000])
-def test_bucket_shape_keeps_every_minute_within_the_limit(limit: int) -> None:
-    capacity, rate = bucket_shape(limit)
-    assert 1 <= capacity <= MAX_BURST
-    assert rate > 0
-    if limit > 1:
-        assert capacity + RATE_WINDOW_SECONDS * rate <= limit + 1e-9
-    else:
-        assert RATE_WINDOW_SECONDS * rate < 1  # the one token never refills inside a minute
-
-
 def _max_in_any_window(times: list[float], window: float = RATE_WINDOW_SECONDS) -> int:
     """Most events in any closed interval [t, t + window] (windows start at an event)."""
     times = sorted(times)
@@ -136,7 +123,7 @@ def _max_in_any_window(times: list[float], window: float = RATE_WINDOW_SECONDS) 
 async def _run_pattern(limit: int, arrivals: list[tuple[float, int]]) -> list[float]:
     """Feed ``count`` concurrent acquirers at each (gap seconds, count); return grant times."""
     time = FakeTime(FixedClock(FIXED_NOW))
-    bucket = TokenBucket(limit, now=lambda: time.clock.now().timestamp(), sleep=time.sleep)
+    bucket = RateWindow(limit, now=lambda: time.clock.now().timestamp(), sleep=time.sleep)
     granted: list[float] = []
 
     async def take() -> None:
@@ -162,7 +149,7 @@ async def _run_pattern(limit: int, arrivals: list[tuple[float, int]]) -> list[fl
         (600, [(0, 2000)]),
     ],
 )
-async def test_token_bucket_never_exceeds_the_limit_in_any_rolling_minute(
+async def test_rate_window_never_exceeds_the_limit_in_any_rolling_minute(
     limit: int, arrivals: list[tuple[float, int]]
 ) -> None:
     granted = await _run_pattern(limit, arrivals)
@@ -170,21 +157,18 @@ async def test_token_bucket_never_exceeds_the_limit_in_any_rolling_minute(
     assert _max_in_any_window(granted) <= limit
 
 
-async def test_token_bucket_sustained_rate() -> None:
-    capacity, rate = bucket_shape(120)
-    assert capacity == 20
-    assert rate * 60 == pytest.approx(100)
-    granted = await _run_pattern(120, [(0, 620)])
-    elapsed = max(granted) - min(granted)
-    assert (len(granted) - capacity) / elapsed * 60 == pytest.approx(100, rel=0.01)
-
-
-async def test_token_bucket_allows_a_burst_then_paces() -> None:
-    granted = await _run_pattern(120, [(0, 22)])
+async def test_rate_window_sends_a_burst_up_to_the_limit_then_waits_a_minute() -> None:
+    granted = await _run_pattern(120, [(0, 125)])
     start = granted[0]
-    assert [round(t - start, 3) for t in granted[:20]] == [0.0] * 20
-    assert granted[20] - start == pytest.approx(60 / 100, abs=0.01)
-    assert granted[21] - granted[20] == pytest.approx(60 / 100, abs=0.01)
+    assert [round(t - start, 3) for t in granted[:120]] == [0.0] * 120
+    assert granted[120] - start == pytest.approx(60.25, abs=0.01)
+    assert granted[124] - start == pytest.approx(60.25, abs=0.01)
+
+
+async def test_rate_window_sustained_rate_is_the_limit() -> None:
+    granted = await _run_pattern(120, [(0, 600)])
+    elapsed = max(granted) - min(granted)
+    assert len(granted) / (elapsed + 60.25) * 60 == pytest.approx(120, rel=0.01)
 
 
 async def test_semaphore_caps_calls_in_flight() -> None:

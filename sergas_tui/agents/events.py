@@ -1,0 +1,104 @@
+"""Progress events of a review run, consumed by the TUI's lanes and the CLI's progress bar.
+
+A run emits, in order: ``RunStarted``; for each account ``AccountScouted``, ``AccountRecalled``,
+``AccountAuthored`` (with one ``RecommendationProposed`` per recommendation) or
+``AccountFailed``; then ``RunFinished`` with the summary and the owner brief. ``AgentText``
+carries free reasoning text for an agent's lane (the Claude engine streams it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from sergas_tui.domain import OwnerBrief, Recommendation, RiskSignal
+
+Agent = Literal["orchestrator", "scout", "analyst", "author"]
+
+
+@dataclass(frozen=True)
+class ReviewEvent:
+    run_id: str
+
+
+@dataclass(frozen=True)
+class RunStarted(ReviewEvent):
+    owner_email: str | None
+    engine: str
+    started_at: datetime
+
+
+@dataclass(frozen=True)
+class Synced(ReviewEvent):
+    accounts: int
+    calls: int
+    full: bool
+
+
+@dataclass(frozen=True)
+class AccountScouted(ReviewEvent):
+    account_id: str
+    account_name: str
+    signals: tuple[RiskSignal, ...]
+    changes: int
+    total: int
+    """How many accounts the run reviews."""
+
+
+@dataclass(frozen=True)
+class AccountRecalled(ReviewEvent):
+    account_id: str
+    sentiment: str
+    memory_stale: bool
+
+
+@dataclass(frozen=True)
+class RecommendationProposed(ReviewEvent):
+    account_id: str
+    recommendation: Recommendation
+    approval_id: str
+
+
+@dataclass(frozen=True)
+class AccountAuthored(ReviewEvent):
+    account_id: str
+    recommendations: int
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class AccountFailed(ReviewEvent):
+    account_id: str
+    account_name: str
+    error: str
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class AgentText(ReviewEvent):
+    agent: Agent
+    text: str
+    account_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    accounts: int = 0
+    with_changes: int = 0
+    at_risk: int = 0
+    recommendations: int = 0
+    failed: int = 0
+    calls: int = 0
+    seconds: float = 0.0
+    cancelled: bool = False
+    failures: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class RunFinished(ReviewEvent):
+    summary: RunSummary
+    briefs: tuple[OwnerBrief, ...]
+    """One brief per owner whose accounts were reviewed."""

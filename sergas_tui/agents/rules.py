@@ -1,0 +1,84 @@
+"""The rules engine: steps 1–3 of the review with no model and no network beyond Zoho.
+
+It composes the three subagents — :class:`~sergas_tui.agents.scout.DataScout`,
+:class:`~sergas_tui.agents.analyst.MemoryAnalyst` and
+:class:`~sergas_tui.agents.author.RuleAuthor` — behind the orchestrator's ``ReviewEngine``
+interface, the same one the Claude engine implements.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from sergas_tui.agents.analyst import MemoryAnalyst
+from sergas_tui.agents.author import RuleAuthor
+from sergas_tui.agents.author_prior import PriorRec, target_of
+from sergas_tui.agents.scout import DataScout
+from sergas_tui.crm.gateway import SyncBatch
+from sergas_tui.domain import (
+    AccountFacts,
+    Approval,
+    HistoricalContext,
+    Recommendation,
+    RecordRef,
+    Snapshot,
+)
+from sergas_tui.storage import Repository
+
+
+class RulesEngine:
+    name = "rules"
+
+    def __init__(
+        self,
+        *,
+        scout: DataScout,
+        analyst: MemoryAnalyst,
+        author: RuleAuthor,
+        repository: Repository,
+        stage_history_budget: int = 60,
+    ) -> None:
+        self._stage_history_budget = stage_history_budget
+        self._scout = scout
+        self._analyst = analyst
+        self._author = author
+        self._repository = repository
+
+    async def scout(self, batch: SyncBatch, previous: Mapping[str, Snapshot]) -> list[AccountFacts]:
+        return await self._scout.scout(
+            batch, previous=previous, stage_history_budget=self._stage_history_budget
+        )
+
+    async def recall(
+        self, facts: AccountFacts, now: datetime
+    ) -> tuple[HistoricalContext, list[RecordRef]]:
+        return await self._analyst.recall(facts, now=now)
+
+    async def author(
+        self,
+        facts: AccountFacts,
+        context: HistoricalContext,
+        memory_refs: Sequence[RecordRef],
+        prior: Sequence[Approval],
+    ) -> list[Recommendation]:
+        priors = await asyncio.to_thread(self._priors, facts.account_id, prior, facts.reviewed_at)
+        return self._author.author(facts, context, memory_refs=memory_refs, prior=priors)
+
+    def _priors(
+        self, account_id: str, approvals: Sequence[Approval], now: datetime
+    ) -> list[PriorRec]:
+        """Past decisions, each tied to the record its recommendation was about."""
+        if not approvals:
+            return []
+        targets = {
+            rec.id: target_of(rec) for rec in self._repository.recommendations_for(account_id)
+        }
+        return [
+            PriorRec.from_approval(a, now, target=targets.get(a.recommendation_id))
+            for a in approvals
+        ]
+
+    async def remember(self, account_id: str, recommendations: Sequence[Recommendation]) -> None:
+        await self._analyst.remember(account_id, recommendations)

@@ -1,0 +1,148 @@
+"""The Data Scout's extra CRM reads, planned purely and spent within fixed budgets.
+
+A bulk sync (:meth:`CrmGateway.sync`) brings every record but no deal stage history and no
+timelines; both cost one API call per record, so the scout asks only where the answer matters:
+
+**Stage history** (``stage_history_budget`` calls per run, biggest amounts first): only for
+open deals whose time in the current stage cannot be bounded against the stage's limit. The
+stage was entered no later than Modified_Time and no earlier than Created_Time, so a deal
+modified longer ago than the limit is certainly stalled and one created within the limit is
+certainly not; only deals in between need their history. A second round re-plans with the
+typical stage times learnt from the first round's histories. Deals still undecided when the
+budget runs out get **no** ``stalled_in_stage`` signal: they are reported in
+:attr:`ScoutRun.undecided_deals` rather than guessed at.
+
+**Timelines** (``timeline_budget`` calls per run):
+
+1. contacts modified within ``sponsor_change_days`` but created before — the only cheap hint
+   that a role (Executive Sponsor) may have changed — most recently modified first;
+2. open deals whose stage history shows fewer close-date pushes than
+   ``close_date_push_high`` *and* were modified after entering their current stage, where
+   more pushes may hide inside the stage (stage-history rows carry Close_Date and Amount per
+   stage, which usually makes the timeline unnecessary).
+
+Account timelines are never read: the snapshot diff covers account fields.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+import structlog
+from pydantic import JsonValue
+
+from sergas_tui.config import SignalSettings
+from sergas_tui.domain.bundle import Bundle
+from sergas_tui.domain.pipeline import StageSamples, is_open, stage_limit, stage_stay, stall_verdict
+from sergas_tui.domain.records import Contact, Deal
+from sergas_tui.errors import CrmError
+
+log = structlog.get_logger("sergas.scout")
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+STAGE_HISTORY_ROUNDS = 2
+"""Planning rounds for stage history (the second uses typical times learnt in the first)."""
+
+
+@dataclass
+class ScoutRun:
+    """What one scout run did: CRM calls spent, decisions left open, snapshots to store."""
+
+    started_at: datetime
+    accounts: int = 0
+    stage_history_calls: int = 0
+    timeline_calls: int = 0
+    failed_calls: int = 0
+    undecided_deals: list[str] = field(default_factory=list)
+    """Open deals whose stall could not be decided (history not fetched): no signal."""
+    snapshots: dict[str, dict[str, JsonValue]] = field(default_factory=dict)
+    """Account id → the new snapshot (:func:`~sergas_tui.domain.changes.snapshot_of`), for the
+    orchestrator to store with ``Repository.save_snapshot``."""
+
+    @property
+    def calls(self) -> int:
+        return self.stage_history_calls + self.timeline_calls
+
+
+def deals_needing_history(
+    bundles: Iterable[Bundle], settings: SignalSettings, samples: StageSamples, now: datetime
+) -> list[Deal]:
+    """Open deals without stage history whose stall verdict depends on it, biggest first."""
+    found: list[Deal] = []
+    for bundle in bundles:
+        for deal in bundle.deals:
+            if deal.stage_history or not is_open(deal):
+                continue
+            stay = stage_stay(deal)
+            if stay is None:
+                continue
+            limit = stage_limit(stay.stage, settings, samples, deal_id=deal.id)
+            if stall_verdict(stay, limit.days, now) is None:
+                found.append(deal)
+    return sorted(found, key=lambda d: (-(d.amount or 0.0), d.id))
+
+
+def contacts_needing_timeline(
+    bundles: Iterable[Bundle], settings: SignalSettings, now: datetime
+) -> list[Contact]:
+    """Contacts changed within the sponsor window after being created before it."""
+    since = now - timedelta(days=settings.sponsor_change_days)
+    found = [
+        c
+        for bundle in bundles
+        for c in bundle.contacts
+        if c.modified_time is not None
+        and c.modified_time >= since
+        and (c.created_time is None or c.created_time < since)
+    ]
+    floor = datetime.min.replace(tzinfo=since.tzinfo)
+    return sorted(found, key=lambda c: (-(c.modified_time or floor).timestamp(), c.id))
+
+
+def deals_needing_timeline(bundles: Iterable[Bundle], settings: SignalSettings) -> list[Deal]:
+    """Open deals with stage history where close-date pushes may hide inside the stage."""
+    found: list[Deal] = []
+    for bundle in bundles:
+        for deal in bundle.deals:
+            entered = [r.changed_at for r in deal.stage_history if r.changed_at is not None]
+            if not entered or not is_open(deal) or deal.modified_time is None:
+                continue
+            dates = [r.closing_date for r in deal.stage_history] + [deal.closing_date]
+            known = [d for d in dates if d is not None]
+            pushes = sum(1 for a, b in itertools.pairwise(known) if b > a)
+            if 0 < pushes < settings.close_date_push_high and max(entered) < deal.modified_time:
+                found.append(deal)
+    return sorted(found, key=lambda d: (-(d.amount or 0.0), d.id))
+
+
+async def fetch_bounded(
+    items: Sequence[T],
+    fetch: Callable[[T], Awaitable[R]],
+    *,
+    budget: int,
+    concurrency: int,
+    run: ScoutRun,
+) -> list[tuple[T, R]]:
+    """Fetch for the first ``budget`` items, ``concurrency`` at a time; failed reads
+    (:class:`CrmError`) are logged, counted in ``run.failed_calls`` and left out."""
+    chosen = list(items[: max(0, budget)])
+    gate = asyncio.Semaphore(max(1, concurrency))
+
+    async def one(item: T) -> tuple[T, R] | None:
+        async with gate:
+            try:
+                return item, await fetch(item)
+            except CrmError as err:
+                run.failed_calls += 1
+                log.warning("scout.read_failed", error=str(err), title=err.title)
+                return None
+
+    results = await asyncio.gather(*(one(item) for item in chosen))
+    return [result for result in results if result is not None]

@@ -1,0 +1,364 @@
+"""The local memory backend: SQLite + FTS5 (through sqlite-utils) in the workspace's memory.db.
+
+:class:`LocalMemory` implements :class:`~sergas_tui.memory.store.MemoryStore`. One connection,
+owned by the instance and guarded by a lock, serves every call; the async methods run their
+SQLite work in a thread (``asyncio.to_thread``) so the event loop never blocks. Each write is one
+``BEGIN IMMEDIATE`` transaction. What is stored:
+
+- notes (title, content cut to :data:`MAX_NOTE_CHARS`, a sentiment score), activities and
+  contacts, keyed by (account, CRM id) so re-ingesting updates in place;
+- key events and commitments derived by :mod:`.derive`, with deterministic ids;
+- recommendations with their decision and outcome, scrubbed of sensitive fields;
+- ``documents``: one row per searchable item, indexed by an FTS5 table with porter stemming.
+
+Nothing from a sensitive field (the seed's ``REDACTED_FIELDS``) is stored, and ``forget`` wipes
+an account with ``secure_delete`` on, then optimises the index and checkpoints the WAL so the
+text does not linger in free pages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sergas_tui.clock import Clock, SystemClock
+from sergas_tui.domain import (
+    AccountFacts,
+    HistoricalContext,
+    Outcome,
+    Recommendation,
+    ensure_aware,
+    sentiment,
+)
+from sergas_tui.errors import StorageError
+from sergas_tui.memory import derive, queries
+from sergas_tui.memory.queries import ts, ts_or_none
+from sergas_tui.memory.schema import (
+    ITEM_TABLES,
+    open_memory_database,
+    storage_error,
+)
+from sergas_tui.memory.store import (
+    DECISION_STATUSES,
+    MemoryHit,
+    MemoryKind,
+    PriorRecord,
+    Recollection,
+)
+
+T = TypeVar("T")
+
+MAX_NOTE_CHARS = 20_000
+"""Longer notes are cut: memory needs the gist, not a megabyte of pasted logs."""
+
+
+class LocalMemory:
+    """Account memory in one SQLite file (see the module docstring)."""
+
+    def __init__(
+        self, path: Path, *, stale_after_days: int = 30, clock: Clock | None = None
+    ) -> None:
+        self.path = path
+        self.stale_after = timedelta(days=stale_after_days)
+        self.clock: Clock = clock or SystemClock()
+        self._conn: sqlite3.Connection | None = open_memory_database(path)
+        self._lock = threading.Lock()
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        with self._lock:
+            if self._conn is None:
+                raise StorageError(f"The memory file {self.path} is closed.", title="Memory error")
+            try:
+                return fn(self._conn)
+            except sqlite3.Error as err:
+                raise storage_error(self.path, err) from err
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await asyncio.to_thread(self._call, fn)
+
+    @staticmethod
+    @contextmanager
+    def _tx(conn: sqlite3.Connection) -> Iterator[None]:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    @staticmethod
+    def _document(
+        conn: sqlite3.Connection,
+        account_id: str,
+        kind: MemoryKind,
+        item_id: str,
+        title: str,
+        body: str,
+        day: str | None,
+    ) -> None:
+        conn.execute(
+            "INSERT INTO documents (account_id, kind, item_id, title, body, day) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (account_id, kind, item_id) DO UPDATE SET "
+            "title = excluded.title, body = excluded.body, day = excluded.day "
+            "WHERE title IS NOT excluded.title OR body IS NOT excluded.body "
+            "OR day IS NOT excluded.day",
+            (account_id, kind, item_id, title, body, day),
+        )
+
+    # -- writing ------------------------------------------------------------------------------
+
+    async def ingest(self, facts: AccountFacts) -> None:
+        prepared = await asyncio.to_thread(self._prepare, facts)  # CPU work, off the loop
+        await self._run(lambda conn: self._ingest(conn, facts, prepared))
+
+    def _prepare(self, facts: AccountFacts) -> dict[str, list[tuple[Any, ...]]]:
+        """Everything derived from the facts, computed outside the lock."""
+        aid = facts.account_id
+        notes, commitments = [], []
+        for note in facts.notes:
+            title = derive.clip(note.title, 500)
+            content = derive.clip(note.content, MAX_NOTE_CHARS)
+            when = note.created_time or note.modified_time
+            score = sentiment.score(content or title)
+            notes.append((aid, note.id, title, content, ts_or_none(when), score))
+            day = None if when is None else when.date().isoformat()
+            for text in derive.commitments_in(f"{title}. {content}"):
+                key = derive.stable_id(aid, "commitment", note.id, text.casefold())
+                commitments.append((key, aid, day, text, note.id))
+        activities = [
+            (
+                aid,
+                a.id,
+                a.kind,
+                derive.clip(a.subject, 500),
+                ts_or_none(a.when or a.created_time),
+                a.status,
+                a.who.id if a.who else None,
+            )
+            for a in facts.activities
+        ]
+        contacts = [(aid, c.id, c.name, c.title, c.role) for c in facts.contacts]
+        events = [
+            (e.id, aid, e.day.isoformat(), e.event, e.impact, e.topic, e.source)
+            for e in derive.key_events(facts)
+        ]
+        return {
+            "notes": notes,
+            "commitments": commitments,
+            "activities": activities,
+            "contacts": contacts,
+            "key_events": events,
+        }
+
+    def _ingest(
+        self, conn: sqlite3.Connection, facts: AccountFacts, rows: dict[str, list[tuple[Any, ...]]]
+    ) -> None:
+        account = facts.account
+        aid = account.id
+        owner = account.owner.email if account.owner else None
+        with self._tx(conn):
+            conn.execute(
+                "INSERT INTO accounts VALUES (?, ?, ?, ?, ?) ON CONFLICT (account_id) DO UPDATE "
+                "SET name = excluded.name, owner_email = excluded.owner_email, "
+                "observed_at = max(observed_at, excluded.observed_at), "
+                "ingested_at = excluded.ingested_at",
+                (aid, account.name, owner, ts(facts.reviewed_at), ts(self.clock.now())),
+            )
+            conn.executemany(
+                "INSERT INTO notes VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+                "title = excluded.title, content = excluded.content, "
+                "written_at = excluded.written_at, sentiment = excluded.sentiment",
+                rows["notes"],
+            )
+            conn.executemany(
+                "INSERT INTO activities VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+                "kind = excluded.kind, subject = excluded.subject, "
+                "occurred_at = excluded.occurred_at, status = excluded.status, "
+                "contact_id = excluded.contact_id",
+                rows["activities"],
+            )
+            conn.executemany(
+                "INSERT INTO contacts VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+                "name = excluded.name, title = excluded.title, role = excluded.role",
+                rows["contacts"],
+            )
+            since = (facts.reviewed_at - derive.COVER_WINDOW).date().isoformat()
+            events = [e for e in rows["key_events"] if not self._told(conn, aid, e, since)]
+            conn.executemany(  # an event keeps the day it was first seen
+                "INSERT INTO key_events VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+                "day = min(day, excluded.day), event = excluded.event, impact = excluded.impact",
+                events,
+            )
+            conn.executemany(
+                "INSERT INTO commitments VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+                "day = excluded.day",
+                rows["commitments"],
+            )
+            for _, nid, title, content, written, _score in rows["notes"]:
+                self._document(conn, aid, "notes", nid, title, content, written and written[:10])
+            for eid, _, _day, event, impact, _topic, _source in events:
+                stored = conn.execute("SELECT day FROM key_events WHERE id = ?", (eid,)).fetchone()
+                self._document(conn, aid, "key_events", eid, event, impact or "", stored["day"])
+            for cid, _, day, text, _note in rows["commitments"]:
+                self._document(conn, aid, "commitments", cid, text, "", day)
+
+    @staticmethod
+    def _told(conn: sqlite3.Connection, aid: str, event: tuple[Any, ...], since: str) -> bool:
+        """Whether a signal's story was already told by a change-derived event since ``since``."""
+        topic, source = event[5], event[6]
+        if source != "signal" or topic not in derive.SIGNAL_TOPICS.values():
+            return False
+        row = conn.execute(
+            "SELECT 1 FROM key_events WHERE account_id = ? AND topic = ? AND source != 'signal' "
+            "AND day >= ? LIMIT 1",
+            (aid, topic, since),
+        ).fetchone()
+        return row is not None
+
+    async def record_recommendation(self, account_id: str, recommendation: Recommendation) -> None:
+        rec = recommendation
+        data = derive.scrub(rec.model_dump(mode="json"))
+        data["data_references"] = [derive.scrub_ref(r) for r in rec.data_references]
+        summary = derive.clip(derive.recommendation_summary(rec), 300)
+        rationale = derive.clip(rec.rationale, 4_000)
+        row = (
+            *(rec.id, account_id, rec.type, rec.priority, rec.confidence, summary, rationale),
+            *(ts(rec.created_at), rec.status, json.dumps(data, ensure_ascii=False)),
+        )
+
+        def write(conn: sqlite3.Connection) -> None:
+            with self._tx(conn):
+                changed = conn.execute(
+                    "INSERT INTO recommendations (id, account_id, type, priority, confidence, "
+                    "summary, rationale, created_at, status, data) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                    "type = excluded.type, priority = excluded.priority, "
+                    "confidence = excluded.confidence, summary = excluded.summary, "
+                    "rationale = excluded.rationale, data = excluded.data, status = CASE "
+                    "WHEN excluded.status = 'pending' THEN status ELSE excluded.status END "
+                    "WHERE account_id = excluded.account_id",
+                    row,
+                ).rowcount
+                if changed:  # not when the id belongs to another account's recommendation
+                    day = rec.created_at.date().isoformat()
+                    self._document(
+                        conn, account_id, "recommendations", rec.id, summary, rationale, day
+                    )
+
+        await self._run(write)
+
+    async def record_decision(
+        self,
+        account_id: str,
+        recommendation_id: str,
+        status: str,
+        *,
+        decided_at: datetime,
+        actor: str,
+        rationale: str | None = None,
+    ) -> bool:
+        status = str(status)  # ApprovalStatus members are str
+        if status not in DECISION_STATUSES:
+            raise ValueError(f"unknown decision status {status!r}")
+        params = (status, ts(decided_at), actor, rationale, recommendation_id, account_id)
+        return await self._update(
+            "UPDATE recommendations SET status = ?, decided_at = ?, decided_by = ?, "
+            "decision_rationale = ? WHERE id = ? AND account_id = ?",
+            params,
+        )
+
+    async def record_outcome(
+        self,
+        account_id: str,
+        recommendation_id: str,
+        outcome: Outcome,
+        effectiveness_score: float | None,
+        executed_at: datetime,
+    ) -> bool:
+        if effectiveness_score is not None and not 0.0 <= effectiveness_score <= 1.0:
+            raise ValueError("effectiveness_score must be between 0 and 1")
+        return await self._update(
+            "UPDATE recommendations SET outcome = ?, effectiveness_score = ?, executed_at = ?, "
+            "status = CASE WHEN status IN ('executed', 'failed', 'completed') THEN status "
+            "ELSE 'executed' END WHERE id = ? AND account_id = ?",
+            (outcome, effectiveness_score, ts(executed_at), recommendation_id, account_id),
+        )
+
+    async def _update(self, sql: str, params: tuple[Any, ...]) -> bool:
+        def write(conn: sqlite3.Connection) -> bool:
+            with self._tx(conn):
+                return conn.execute(sql, params).rowcount > 0
+
+        return await self._run(write)
+
+    async def forget(self, account_id: str) -> int:
+        def wipe(conn: sqlite3.Connection) -> int:
+            with self._tx(conn):
+                removed = sum(
+                    conn.execute(
+                        f"DELETE FROM {table} WHERE account_id = ?", (account_id,)
+                    ).rowcount
+                    for table in ITEM_TABLES
+                )
+                conn.execute("DELETE FROM documents WHERE account_id = ?", (account_id,))
+            conn.execute("INSERT INTO documents_fts (documents_fts) VALUES ('optimize')")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            return removed
+
+        return await self._run(wipe)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    async def context(self, account_id: str, *, now: datetime) -> HistoricalContext:
+        return (await self.recall(account_id, now=now)).context
+
+    async def recall(self, account_id: str, *, now: datetime) -> Recollection:
+        when = ensure_aware(now)
+        return await self._run(
+            lambda conn: queries.recall(conn, account_id, when, self.stale_after)
+        )
+
+    async def prior_recommendations(self, account_id: str) -> list[PriorRecord]:
+        return await self._run(lambda conn: queries.prior(conn, account_id))
+
+    async def search(
+        self, query: str, *, account_id: str | None = None, limit: int = 20
+    ) -> list[MemoryHit]:
+        limit = max(1, min(limit, queries.MAX_SEARCH_LIMIT))
+        exact, loose = queries.fts_query(query), queries.fts_query(query, any_term=True)
+        if exact is None or loose is None:
+            return []
+
+        def find(conn: sqlite3.Connection) -> list[MemoryHit]:
+            hits = queries.search(conn, exact, account_id, limit)
+            if hits or loose == exact:
+                return hits
+            return queries.search(conn, loose, account_id, limit)  # no item has every word
+
+        return await self._run(find)
+
+    async def stats(self) -> dict[str, Any]:
+        result = await self._run(queries.stats)
+        result["path"] = str(self.path)
+        return result
+
+    async def close(self) -> None:
+        self.close_now()
+
+    def close_now(self) -> None:
+        """Close the connection synchronously (for ``Services.close`` and tests)."""
+        with self._lock:
+            if self._conn is not None:
+                conn, self._conn = self._conn, None
+                conn.close()

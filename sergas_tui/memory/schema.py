@@ -1,0 +1,261 @@
+"""The local memory file: its schema, versions and safe opening.
+
+Memory lives in its own SQLite file, ``memory.db`` next to the workspace's ``sergas.db``
+(:func:`memory_path`). It has its own ``PRAGMA user_version`` (the workspace database uses that
+slot for its schema) and ``PRAGMA application_id`` = :data:`APPLICATION_ID`, so pointing memory
+at any other SQLite file is refused instead of writing into it. A separate file also makes
+"reset memory" a file delete and keeps the memory adapter independent of ``storage`` (the
+layer contract forbids it to import that package), which is why the checks below mirror
+:mod:`sergas_tui.storage.database` rather than reuse it.
+
+Opening refuses, without writing a byte, a file that is not SQLite, fails ``PRAGMA
+quick_check``, belongs to another application or was written by a newer Sergas; the checks run
+on a read-only connection. To change the schema, append to :data:`MIGRATIONS`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
+
+import sqlite_utils
+
+from sergas_tui.errors import DatabaseCorruptError, DatabaseVersionError, StorageError
+
+MEMORY_FILE_NAME = "memory.db"
+APPLICATION_ID = 0x53474D31  # "SGM1"
+SQLITE_HEADER = b"SQLite format 3\x00"
+BUSY_TIMEOUT_MS = 5_000
+FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
+
+_V1 = """
+CREATE TABLE IF NOT EXISTS accounts (
+    account_id  TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    owner_email TEXT,
+    observed_at TEXT NOT NULL,   -- the newest reviewed_at of facts ingested for the account
+    ingested_at TEXT NOT NULL    -- when memory last ingested facts for it (the store's clock)
+);
+CREATE TABLE IF NOT EXISTS notes (
+    account_id TEXT NOT NULL,
+    id         TEXT NOT NULL,
+    title      TEXT NOT NULL,
+    content    TEXT NOT NULL,
+    written_at TEXT,
+    sentiment  REAL NOT NULL,
+    PRIMARY KEY (account_id, id)
+);
+CREATE INDEX IF NOT EXISTS notes_written ON notes (account_id, written_at);
+CREATE TABLE IF NOT EXISTS activities (
+    account_id  TEXT NOT NULL,
+    id          TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    subject     TEXT NOT NULL,
+    occurred_at TEXT,
+    status      TEXT,
+    contact_id  TEXT,
+    PRIMARY KEY (account_id, id)
+);
+CREATE INDEX IF NOT EXISTS activities_when ON activities (account_id, occurred_at);
+CREATE TABLE IF NOT EXISTS contacts (
+    account_id TEXT NOT NULL,
+    id         TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    title      TEXT,
+    role       TEXT,
+    PRIMARY KEY (account_id, id)
+);
+CREATE TABLE IF NOT EXISTS key_events (
+    id         TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL,
+    day        TEXT NOT NULL,
+    event      TEXT NOT NULL,
+    impact     TEXT,
+    topic      TEXT NOT NULL,
+    source     TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS key_events_account ON key_events (account_id, day);
+CREATE TABLE IF NOT EXISTS commitments (
+    id         TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL,
+    day        TEXT,
+    text       TEXT NOT NULL,
+    note_id    TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS commitments_account ON commitments (account_id, day);
+CREATE TABLE IF NOT EXISTS recommendations (
+    id                  TEXT PRIMARY KEY,
+    account_id          TEXT NOT NULL,
+    type                TEXT NOT NULL,
+    priority            TEXT NOT NULL,
+    confidence          TEXT NOT NULL,
+    summary             TEXT NOT NULL,
+    rationale           TEXT NOT NULL,
+    created_at          TEXT NOT NULL,
+    status              TEXT NOT NULL,
+    decided_at          TEXT,
+    decided_by          TEXT,
+    decision_rationale  TEXT,
+    executed_at         TEXT,
+    outcome             TEXT,
+    effectiveness_score REAL,
+    data                TEXT NOT NULL   -- the recommendation as JSON, scrubbed
+);
+CREATE INDEX IF NOT EXISTS recommendations_account ON recommendations (account_id, created_at);
+-- One row per searchable item, indexed by documents_fts (FTS5, sqlite-utils triggers).
+CREATE TABLE IF NOT EXISTS documents (
+    rowid      INTEGER PRIMARY KEY,
+    account_id TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    item_id    TEXT NOT NULL,
+    title      TEXT NOT NULL,
+    body       TEXT NOT NULL,
+    day        TEXT,
+    UNIQUE (account_id, kind, item_id)
+);
+"""
+
+ITEM_TABLES = (
+    "accounts",
+    "notes",
+    "activities",
+    "contacts",
+    "key_events",
+    "commitments",
+    "recommendations",
+)
+"""Tables holding per-account items (each has an ``account_id`` column)."""
+
+
+def _v1(conn: sqlite3.Connection) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in _V1.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    # sqlite-utils runs its own script (which commits), so the index comes after the tables;
+    # replace=True makes a retry after an interrupted first open a no-op.
+    db = sqlite_utils.Database(conn, execute_plugins=False)
+    db.table("documents").enable_fts(
+        ["title", "body"], create_triggers=True, tokenize=FTS_TOKENIZER, replace=True
+    )
+
+
+MIGRATIONS: tuple[tuple[int, Callable[[sqlite3.Connection], None]], ...] = ((1, _v1),)
+"""(version, step) pairs in order; each step takes the file from ``version - 1``."""
+
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+def memory_path(workspace_database: Path) -> Path:
+    """Where a workspace keeps its memory: ``memory.db`` beside its ``sergas.db``."""
+    return workspace_database.with_name(MEMORY_FILE_NAME)
+
+
+def _corrupt(path: Path, reason: str) -> DatabaseCorruptError:
+    return DatabaseCorruptError(
+        f"The memory file {path} cannot be used: {reason}. Sergas left the file untouched. "
+        f"Move it aside (for example rename it to {path.name}.broken) and Sergas will start "
+        "with an empty memory that fills again at the next review."
+    )
+
+
+def _newer(path: Path, version: int) -> DatabaseVersionError:
+    return DatabaseVersionError(
+        f"The memory file {path} has schema version {version}, but this Sergas only knows "
+        f"versions up to {SCHEMA_VERSION}: it was written by a newer Sergas. Upgrade Sergas to "
+        "use it; the file was left untouched."
+    )
+
+
+def is_corruption(err: sqlite3.Error) -> bool:
+    name = getattr(err, "sqlite_errorname", "") or ""
+    return name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB"))
+
+
+def storage_error(path: Path, err: sqlite3.Error) -> StorageError:
+    """The error to raise for a failed statement on the memory file."""
+    if is_corruption(err):
+        return _corrupt(path, str(err))
+    return StorageError(f"The memory file {path} failed: {err}.", title="Memory error")
+
+
+def _inspect(path: Path) -> None:
+    """Check an existing non-empty file read-only: SQLite, ours, not newer, healthy."""
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except OSError as err:
+        raise StorageError(f"Cannot read the memory file {path}: {err.strerror or err}.") from err
+    if header != SQLITE_HEADER:
+        raise _corrupt(path, "it is not an SQLite database")
+    try:
+        uri = f"{path.absolute().as_uri()}?mode=ro"
+        with closing(sqlite3.connect(uri, uri=True)) as conn:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            app = int(conn.execute("PRAGMA application_id").fetchone()[0])
+            tables = int(conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
+            if app != APPLICATION_ID and (app != 0 or version != 0 or tables):
+                raise StorageError(
+                    f"{path} is an SQLite database of some other program, not Sergas memory; "
+                    "it was left untouched.",
+                    title="Not a memory file",
+                )
+            if version > SCHEMA_VERSION:
+                raise _newer(path, version)
+            problems = [row[0] for row in conn.execute("PRAGMA quick_check")]
+            if problems != ["ok"]:
+                raise _corrupt(path, f"the integrity check found {problems[0]!r}")
+    except sqlite3.Error as err:
+        raise storage_error(path, err) from err
+
+
+def open_memory_database(path: Path) -> sqlite3.Connection:
+    """Open (creating if needed) and migrate the memory file; return an autocommit connection.
+
+    The connection may be used from other threads; its owner must serialise access.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise StorageError(f"Cannot create the folder {path.parent}: {err.strerror}.") from err
+    if path.exists() and path.stat().st_size > 0:
+        _inspect(path)
+    try:
+        conn = sqlite3.connect(
+            path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
+    except sqlite3.Error as err:
+        raise StorageError(f"Cannot open the memory file {path}: {err}.") from err
+    try:
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA secure_delete = ON")  # forgotten text is overwritten, not left
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        _migrate(conn, path)
+    except sqlite3.Error as err:
+        conn.close()
+        raise storage_error(path, err) from err
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+    current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if current > SCHEMA_VERSION:
+        raise _newer(path, current)
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    for version, step in MIGRATIONS:
+        if version > current:
+            step(conn)
+            conn.execute(f"PRAGMA user_version = {version}")

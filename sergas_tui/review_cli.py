@@ -1,0 +1,175 @@
+"""`sergas review` and `sergas export brief`: the headless pipeline with a Rich progress bar.
+
+Exit codes: 0 every account reviewed, 1 some accounts failed, 2 a configuration problem.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from sergas_tui.agents.events import (
+    AccountAuthored,
+    AccountFailed,
+    RunFinished,
+    RunStarted,
+    Synced,
+)
+from sergas_tui.briefs.markdown import write_brief
+from sergas_tui.config import Settings
+from sergas_tui.domain import OwnerBrief
+from sergas_tui.errors import ConfigError, SergasError
+from sergas_tui.locations import Locations
+from sergas_tui.services import Services, open_services
+
+
+def brief_file_name(owner_email: str) -> str:
+    safe = "".join(ch if ch.isalnum() or ch in "@._-" else "_" for ch in owner_email)
+    return f"brief-{safe}.md"
+
+
+async def run_review(
+    services: Services,
+    console: Console,
+    *,
+    owner_email: str | None,
+    json_file: Path | None,
+    markdown_dir: Path | None,
+) -> int:
+    orchestrator = await services.orchestrator()
+    finished: RunFinished | None = None
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("Syncing with Zoho…", total=None)
+        async for event in orchestrator.review(owner_email):
+            if isinstance(event, RunStarted):
+                progress.update(task, description=f"Reviewing ({event.engine} engine)…")
+            elif isinstance(event, Synced):
+                progress.update(task, description="Reviewing accounts", total=event.accounts)
+            elif isinstance(event, AccountAuthored | AccountFailed):
+                progress.update(task, completed=event.done, total=event.total)
+            elif isinstance(event, RunFinished):
+                finished = event
+    assert finished is not None
+    summary = finished.summary
+    table = Table(title="Review finished", show_header=False)
+    table.add_row("accounts reviewed", str(summary.accounts))
+    table.add_row("with changes", str(summary.with_changes))
+    table.add_row("at risk", str(summary.at_risk))
+    table.add_row("recommendations (pending approval)", str(summary.recommendations))
+    table.add_row("failed accounts", str(summary.failed))
+    table.add_row("Zoho API calls", str(summary.calls))
+    table.add_row("time", f"{summary.seconds:.1f} s")
+    console.print(table)
+    for account_id, error in summary.failures[:20]:
+        console.print(Text(f"failed: {account_id}: {error}", style="red"))
+    if json_file is not None:
+        write_json(json_file, finished.briefs)
+        console.print(Text(f"Wrote {json_file}"))
+    if markdown_dir is not None:
+        for brief in finished.briefs:
+            path = write_brief(
+                brief,
+                markdown_dir / brief_file_name(brief.owner_email),
+                user_templates=services.locations.templates_dir,
+            )
+            console.print(Text(f"Wrote {path}"))
+    return 1 if summary.failed else 0
+
+
+def write_json(path: Path, briefs: tuple[OwnerBrief, ...]) -> None:
+    data = [b.model_dump(mode="json") for b in briefs]
+    payload = data[0] if len(data) == 1 else data
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def review_command(
+    settings: Settings,
+    locations: Locations,
+    console: Console,
+    *,
+    workspace: str | None,
+    owner: str | None,
+    everyone: bool,
+    engine: str | None,
+    json_file: Path | None,
+    markdown_dir: Path | None,
+) -> int:
+    if owner and everyone:
+        raise ConfigError("Use either --owner or --all, not both.", title="Bad arguments")
+    if engine is not None:
+        settings = settings.model_copy(
+            update={"anthropic": settings.anthropic.model_copy(update={"engine": engine})}
+        )
+    services = open_services(settings, locations, workspace=workspace)
+    try:
+        engine_name, why = services.engine()
+        if engine_name != "rules":
+            raise ConfigError(
+                f"The {engine_name} engine was selected ({why}), but this version of Sergas "
+                "runs reviews on the rules engine only. Use --engine rules.",
+                title="Engine not available",
+            )
+        target = None if everyone else (owner or services.current_user_email())
+        if not everyone and target is None:
+            raise ConfigError(
+                "Whose accounts? Pass --owner EMAIL or --all, or set [zoho] user_email.",
+                title="No owner",
+            )
+
+        async def main() -> int:
+            try:
+                return await run_review(
+                    services,
+                    console,
+                    owner_email=target,
+                    json_file=json_file,
+                    markdown_dir=markdown_dir,
+                )
+            finally:
+                await services.aclose()
+
+        return asyncio.run(main())
+    finally:
+        services.close()
+
+
+def export_brief_command(
+    settings: Settings,
+    locations: Locations,
+    console: Console,
+    *,
+    workspace: str | None,
+    owner: str | None,
+    out: Path,
+) -> int:
+    services = open_services(settings, locations, workspace=workspace)
+    try:
+        email = owner or services.current_user_email()
+        if email is None:
+            raise ConfigError("Pass --owner EMAIL (or set [zoho] user_email).", title="No owner")
+        brief = services.store.latest_brief(email)
+        if brief is None:
+            raise SergasError(
+                f"There is no review of {email} in workspace {services.workspace!r} yet. Run "
+                f"`sergas review --owner {email}` first.",
+                title="Nothing to export",
+            )
+        path = write_brief(brief, out, user_templates=locations.templates_dir)
+        console.print(Text(f"Wrote {path}"))
+        return 0
+    finally:
+        services.close()
