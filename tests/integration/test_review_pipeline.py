@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from sergas_tui.agents.events import ReviewEvent, RunFinished
+from sergas_tui.agents.events import AccountFailed, AccountScouted, ReviewEvent, RunFinished
 from sergas_tui.clock import FixedClock
 from sergas_tui.config import load_settings
 from sergas_tui.demo import DemoStore, generate
@@ -167,3 +167,46 @@ async def test_all_references_resolve_in_a_5000_account_review(tmp_path: Path) -
     finally:
         await services.aclose()
         services.close()
+
+
+async def test_a_failing_account_is_recorded_and_the_run_goes_on(services: Services) -> None:
+    assert services.demo is not None
+    me = services.demo.meta().current_user_email
+    victim = next(s.account_id for s in services.demo.scenarios() if s.key == "amount_cut")
+    orchestrator = await services.orchestrator()
+    real_author = orchestrator.engine.author
+
+    async def flaky(facts, context, refs, prior):  # type: ignore[no-untyped-def]
+        if facts.account_id == victim:
+            raise RuntimeError("author blew up")
+        return await real_author(facts, context, refs, prior)
+
+    orchestrator.engine.author = flaky  # type: ignore[method-assign]
+    events = [event async for event in orchestrator.review(me)]
+    failed = [e for e in events if isinstance(e, AccountFailed)]
+    assert [e.account_id for e in failed] == [victim]
+    finished = events[-1]
+    assert isinstance(finished, RunFinished)
+    assert finished.summary.failed == 1
+    assert finished.summary.accounts == 100
+    assert finished.summary.recommendations > 0
+    # The failed account keeps no snapshot, so the next review sees its changes again.
+    assert services.store.latest_snapshot(victim) is None
+
+
+async def test_cancelling_a_review_stops_cleanly(services: Services) -> None:
+    assert services.demo is not None
+    me = services.demo.meta().current_user_email
+    orchestrator = await services.orchestrator()
+    stream = orchestrator.review(me)
+    seen = 0
+    async for event in stream:
+        seen += 1
+        if isinstance(event, AccountScouted) and seen > 5:
+            break
+    await stream.aclose()
+    last = services.store.last_sync(me)
+    assert last is None or last.status == "ok"  # the cancelled run did not finish ok
+    # A fresh review still works afterwards.
+    _, finished = await run(services, me)
+    assert finished.summary.failed == 0

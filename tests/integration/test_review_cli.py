@@ -1,0 +1,62 @@
+"""`sergas review` and `sergas export brief` as a user runs them (subprocesses)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sergas_tui.domain import OwnerBrief
+from tests.integration.test_cli import assert_one_paragraph_error, run_cli
+
+SMALL = ["--accounts", "90", "--owners", "3", "--seed", "7"]
+
+
+def test_review_writes_json_and_markdown_then_export(tmp_path: Path) -> None:
+    assert run_cli("demo", "generate", *SMALL).returncode == 0
+    out_json = tmp_path / "brief.json"
+    out_md = tmp_path / "md"
+    result = run_cli("review", "--json", str(out_json), "--markdown", str(out_md))
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "accounts reviewed" in result.stdout
+    brief = OwnerBrief.model_validate_json(out_json.read_text())
+    assert brief.owner_email == "jordan.avery@demo.sergas.test"
+    assert brief.accounts_reviewed == 30
+    assert brief.recommendations
+    markdown = (out_md / "brief-jordan.avery@demo.sergas.test.md").read_text()
+    assert markdown.startswith("# Account brief")
+    assert "Harbor Point Logistics" in markdown
+    # CRM text is inert in the export: markup and escapes cannot act.
+    assert "\x1b" not in markdown
+    assert "Square \\[bold\\]Bracket\\[/bold\\] Media" in markdown
+
+    exported = tmp_path / "again.md"
+    again = run_cli("export", "brief", "--out", str(exported))
+    assert again.returncode == 0, again.stderr
+    assert exported.read_text() == markdown
+
+    second = run_cli("review", "--json", str(out_json))
+    assert second.returncode == 0
+    data = json.loads(out_json.read_text())
+    assert data["summary"]["accounts_with_changes"] == 0
+    assert data["recommendations"] == []
+
+
+def test_review_all_owners_writes_one_brief_each(tmp_path: Path) -> None:
+    assert run_cli("demo", "generate", *SMALL).returncode == 0
+    result = run_cli("review", "--all", "--markdown", str(tmp_path))
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert len(list(tmp_path.glob("brief-*.md"))) == 3
+
+
+def test_review_configuration_errors_exit_2() -> None:
+    assert run_cli("demo", "generate", *SMALL).returncode == 0
+    assert_one_paragraph_error(run_cli("review", "--engine", "claude"), "anthropic_api_key")
+    assert_one_paragraph_error(run_cli("review", "--engine", "gpt"), "--engine")
+    assert_one_paragraph_error(run_cli("review", "--owner", "a@b.test", "--all"), "--all")
+
+
+def test_export_without_a_review_says_what_to_do(tmp_path: Path) -> None:
+    assert run_cli("demo", "generate", *SMALL).returncode == 0
+    result = run_cli("export", "brief", "--out", str(tmp_path / "x.md"))
+    assert result.returncode == 1
+    assert "sergas review" in result.stderr
