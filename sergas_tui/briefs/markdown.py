@@ -30,7 +30,9 @@ TEMPLATE_NAME = "brief.md.j2"
 DEFAULT_DIR = Path(__file__).with_name("templates")
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+# Enough to keep CRM text from becoming emphasis, code, links, images, HTML or table cells;
+# the values are always inline, so line-start markers (#, -, 1.) cannot take effect.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|~])")
 
 
 def md(value: Any, limit: int = 2000) -> str:
@@ -44,7 +46,14 @@ def md(value: Any, limit: int = 2000) -> str:
 
 
 def mdval(value: Any) -> str:
-    return "—" if value in (None, "") else md(value, limit=200)
+    """A field value: numbers with thousands separators, empty as a dash."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float):
+        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+    return md(value, limit=200)
 
 
 def action(rec: Recommendation) -> str:
