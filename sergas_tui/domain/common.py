@@ -7,6 +7,7 @@ which always holds a timezone-aware datetime (naive values are taken to be UTC).
 
 from __future__ import annotations
 
+import datetime as dt
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar
 from uuid import uuid4
@@ -57,3 +58,31 @@ Lenient = Annotated[T | None, WrapValidator(_none_on_error)]
 
 Timestamp = Annotated[datetime, AfterValidator(ensure_aware)]
 """A timezone-aware datetime; naive input is taken to be UTC."""
+
+
+def as_float(value: object) -> float | None:
+    """A CRM value as a number (``"1,200"`` included); None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.replace(",", ""))
+        except ValueError:
+            return None
+    return None
+
+
+def as_date(value: object) -> dt.date | None:
+    """A CRM value as a date (a datetime's day, or the first 10 characters of an ISO string)."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    return None

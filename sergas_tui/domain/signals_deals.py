@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import TypeVar
 
 from sergas_tui.config import SignalSettings
 from sergas_tui.domain.bundle import Bundle
-from sergas_tui.domain.common import Severity
+from sergas_tui.domain.common import Severity, as_date, as_float
 from sergas_tui.domain.pipeline import (
     EMPTY_SAMPLES,
     LATE_STAGES,
@@ -49,32 +49,6 @@ def money(amount: float) -> str:
 def open_deals(bundle: Bundle) -> list[Deal]:
     """The account's open deals, biggest first (then by id, for a stable order)."""
     return sorted((d for d in bundle.deals if is_open(d)), key=lambda d: (-(d.amount or 0.0), d.id))
-
-
-def _as_date(value: object) -> date | None:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value[:10])
-        except ValueError:
-            return None
-    return None
-
-
-def _as_float(value: object) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.replace(",", ""))
-        except ValueError:
-            return None
-    return None
 
 
 def _collapse(values: Iterable[T]) -> list[T]:
@@ -151,7 +125,7 @@ def detect_close_date_pushed(
     for deal in open_deals(bundle):
         dates = _history(deal, lambda d: d.closing_date, "closing_date")
         from_history = sum(1 for a, b in itertools.pairwise(dates) if b > a)
-        moves = _moves(bundle, deal, ("Closing_Date",), _as_date)
+        moves = _moves(bundle, deal, ("Closing_Date",), as_date)
         from_changes = sum(1 for old, new in moves if new > old)
         pushes = max(from_history, from_changes)
         if pushes == 0:
@@ -203,7 +177,7 @@ def detect_amount_decreased(
         if deal.amount is None:
             continue
         earlier = _history(deal, lambda d: d.amount, "amount")[:-1]
-        earlier += [old for old, _ in _moves(bundle, deal, ("Amount",), _as_float)]
+        earlier += [old for old, _ in _moves(bundle, deal, ("Amount",), as_float)]
         peak = max(earlier, default=None)
         if peak is None or deal.amount >= peak:
             continue

@@ -32,6 +32,7 @@ from sergas_tui.domain import (
     is_sensitive_field,
     redact,
 )
+from sergas_tui.domain.common import as_date, as_float
 
 SPONSOR_ROLE = "executive sponsor"
 ROLE_FIELDS = frozenset({"contact_role", "role"})
@@ -88,28 +89,6 @@ def _text(value: JsonValue) -> str | None:
     return str(value)
 
 
-def _number(value: JsonValue) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.replace(",", ""))
-        except ValueError:
-            return None
-    return None
-
-
-def _date(value: JsonValue) -> date | None:
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value[:10])
-        except ValueError:
-            return None
-    return None
-
-
 def _money(amount: float) -> str:
     return f"{amount:,.0f}"
 
@@ -134,7 +113,7 @@ def _change_event(facts: AccountFacts, change: Change) -> DerivedEvent | None:
         event = "Executive sponsor changed"
         return DerivedEvent(stable_id(aid, "sponsor", day), day, event, impact, "sponsor", "change")
     if field in CLOSE_FIELDS:
-        before, after = _date(change.old), _date(change.new)
+        before, after = as_date(change.old), as_date(change.new)
         if before is None or after is None or before == after:
             return None
         verb = "pushed" if after > before else "pulled in"
@@ -146,7 +125,7 @@ def _change_event(facts: AccountFacts, change: Change) -> DerivedEvent | None:
         detail = f"{deal}: {old} → {new}" if deal and old else deal
         return DerivedEvent(key, day, f"Stage moved to {new}", detail, "stage", "change")
     if field == "amount":
-        before_amt, after_amt = _number(change.old), _number(change.new)
+        before_amt, after_amt = as_float(change.old), as_float(change.new)
         if before_amt is None or after_amt is None or before_amt == after_amt:
             return None
         verb = "cut" if after_amt < before_amt else "raised"
