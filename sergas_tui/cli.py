@@ -7,10 +7,10 @@ configuration, secrets and storage problems); nothing prints a traceback at a us
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import click
 import typer
@@ -25,6 +25,10 @@ from sergas_tui.errors import ConfigError, SergasError, WorkspaceError
 from sergas_tui.locations import Locations, validate_workspace_name
 from sergas_tui.logs import configure_logging, get_logger
 from sergas_tui.secrets import SecretName, SecretStore, parse_secret_name
+from sergas_tui.widgets.text import clean
+
+if TYPE_CHECKING:
+    from sergas_tui.memory.store import MemoryStore
 
 DEFAULT_DEMO_ACCOUNTS = 5000
 DEFAULT_DEMO_OWNERS = 50
@@ -43,11 +47,13 @@ auth_app = typer.Typer(help="Store credentials in the OS keyring.", no_args_is_h
 demo_app = typer.Typer(help="The generated demo workspace.", no_args_is_help=True)
 mcp_app = typer.Typer(help="Run Sergas's MCP servers.", no_args_is_help=True)
 export_app = typer.Typer(help="Export briefs.", no_args_is_help=True)
+memory_app = typer.Typer(help="The workspace's account memory.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(auth_app, name="auth")
 app.add_typer(demo_app, name="demo")
 app.add_typer(mcp_app, name="mcp")
 app.add_typer(export_app, name="export")
+app.add_typer(memory_app, name="memory")
 
 out = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -415,6 +421,78 @@ def export_brief(
         out=out_file,
     )
     raise typer.Exit(code)
+
+
+# --- memory -------------------------------------------------------------------------------
+
+
+def _with_memory(
+    ctx: typer.Context, use: Callable[[MemoryStore], Coroutine[Any, Any, None]]
+) -> None:
+    import asyncio
+
+    from sergas_tui.services import open_services
+
+    state = _state(ctx)
+    services = open_services(state.settings(), state.locations, workspace=state.workspace)
+    try:
+        asyncio.run(use(services.memory()))
+    finally:
+        services.close()
+
+
+@memory_app.command("search")
+def memory_search(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(help="Words to look for.")],
+    account: Annotated[str | None, typer.Option(help="Only this account id.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=200)] = 20,
+) -> None:
+    """Ranked full-text search over notes, key events, commitments and recommendations."""
+
+    async def use(memory: MemoryStore) -> None:
+        hits = await memory.search(query, account_id=account, limit=limit)
+        table = Table("score", "account", "kind", "date", "what")
+        table.columns[1].no_wrap = True
+        table.columns[1].min_width = 19
+        for hit in hits:
+            table.add_row(
+                Text(f"{hit.score:.2f}"),
+                Text(hit.account_id),
+                Text(hit.kind),
+                Text(str(hit.date or "")),
+                Text(clean(f"{hit.title}: {hit.snippet}", single_line=True, limit=120)),
+            )
+        out.print(table if hits else Text("No matches."))
+
+    _with_memory(ctx, use)
+
+
+@memory_app.command("forget")
+def memory_forget(
+    ctx: typer.Context,
+    account_id: Annotated[str, typer.Argument(help="The Zoho account id to forget.")],
+) -> None:
+    """Remove everything memory holds about one account (right to be forgotten)."""
+
+    async def use(memory: MemoryStore) -> None:
+        removed = await memory.forget(account_id)
+        out.print(f"Forgot account {account_id}: {removed} items removed.", markup=False)
+
+    _with_memory(ctx, use)
+
+
+@memory_app.command("stats")
+def memory_stats(ctx: typer.Context) -> None:
+    """What memory holds: items per kind and the newest ingest."""
+
+    async def use(memory: MemoryStore) -> None:
+        table = Table("what", "count")
+        for key, value in (await memory.stats()).items():
+            table.add_row(Text(str(key)), Text(str(value)))
+        out.print(table)
+
+    _with_memory(ctx, use)
 
 
 # --- mcp ----------------------------------------------------------------------------------

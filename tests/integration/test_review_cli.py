@@ -60,3 +60,25 @@ def test_export_without_a_review_says_what_to_do(tmp_path: Path) -> None:
     result = run_cli("export", "brief", "--out", str(tmp_path / "x.md"))
     assert result.returncode == 1
     assert "sergas review" in result.stderr
+
+
+def test_memory_search_and_forget(tmp_path: Path) -> None:
+    assert run_cli("demo", "generate", *SMALL).returncode == 0
+    assert run_cli("review").returncode == 0
+    found = run_cli("memory", "search", "executive sponsor", "--limit", "5")
+    assert found.returncode == 0, found.stderr
+    assert "Executive" in found.stdout
+    from sergas_tui.demo import DemoStore
+    from sergas_tui.locations import Locations
+
+    store = DemoStore.open(Locations.from_env().demo_crm_file("demo"))
+    meridian = next(s.account_id for s in store.scenarios() if s.key == "exec_sponsor_changed")
+    store.close()
+    assert meridian in found.stdout
+    forgot = run_cli("memory", "forget", meridian)
+    assert forgot.returncode == 0
+    assert "items removed" in forgot.stdout
+    again = run_cli("memory", "search", "executive sponsor", "--account", meridian)
+    assert "No matches." in again.stdout
+    stats = run_cli("memory", "stats")
+    assert "accounts" in stats.stdout
