@@ -48,12 +48,18 @@ demo_app = typer.Typer(help="The generated demo workspace.", no_args_is_help=Tru
 mcp_app = typer.Typer(help="Run Sergas's MCP servers.", no_args_is_help=True)
 export_app = typer.Typer(help="Export briefs.", no_args_is_help=True)
 memory_app = typer.Typer(help="The workspace's account memory.", no_args_is_help=True)
+approvals_app = typer.Typer(
+    help="Decide proposed CRM writes without the TUI.", no_args_is_help=True
+)
+audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(auth_app, name="auth")
 app.add_typer(demo_app, name="demo")
 app.add_typer(mcp_app, name="mcp")
 app.add_typer(export_app, name="export")
 app.add_typer(memory_app, name="memory")
+app.add_typer(approvals_app, name="approvals")
+app.add_typer(audit_app, name="audit")
 
 out = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -493,6 +499,165 @@ def memory_stats(ctx: typer.Context) -> None:
         out.print(table)
 
     _with_memory(ctx, use)
+
+
+# --- approvals and audit --------------------------------------------------------------
+
+_AS_HELP = "Who decides (recorded in the audit log); default: your OS user name."
+
+
+@approvals_app.command("list")
+def approvals_list(
+    ctx: typer.Context,
+    owner: Annotated[str | None, typer.Option(help="Owner email (default: you).")] = None,
+    everyone: Annotated[bool, typer.Option("--all", help="Every owner's approvals.")] = False,
+) -> None:
+    """Pending approvals, with their ids."""
+    from sergas_tui.approvals_cli import list_command
+
+    state = _state(ctx)
+    raise typer.Exit(
+        list_command(
+            state.settings(),
+            state.locations,
+            out,
+            workspace=state.workspace,
+            owner=owner,
+            show_all_owners=everyone,
+        )
+    )
+
+
+@approvals_app.command("show")
+def approvals_show(ctx: typer.Context, ident: Annotated[str, typer.Argument()]) -> None:
+    """The exact write an approval would make."""
+    from sergas_tui.approvals_cli import show_command
+
+    state = _state(ctx)
+    raise typer.Exit(
+        show_command(state.settings(), state.locations, out, workspace=state.workspace, ident=ident)
+    )
+
+
+def _decide(
+    ctx: typer.Context,
+    ident: str,
+    decision: str,
+    actor: str | None,
+    reason: str | None,
+    payload: Path | None = None,
+    execute: bool = True,
+) -> None:
+    from sergas_tui.approvals_cli import decide_command, default_actor
+
+    state = _state(ctx)
+    raise typer.Exit(
+        decide_command(
+            state.settings(),
+            state.locations,
+            out,
+            workspace=state.workspace,
+            ident=ident,
+            decision=decision,
+            actor=actor or default_actor(),
+            reason=reason,
+            payload_file=payload,
+            execute=execute,
+        )
+    )
+
+
+@approvals_app.command("approve")
+def approvals_approve(
+    ctx: typer.Context,
+    ident: Annotated[str, typer.Argument()],
+    reason: Annotated[str | None, typer.Option(help="Why (recorded).")] = None,
+    actor: Annotated[str | None, typer.Option("--as", help=_AS_HELP)] = None,
+    execute: Annotated[bool, typer.Option(help="Write to the CRM right away.")] = True,
+) -> None:
+    """Approve, then write it to the CRM exactly once."""
+    _decide(ctx, ident, "approve", actor, reason, execute=execute)
+
+
+@approvals_app.command("reject")
+def approvals_reject(
+    ctx: typer.Context,
+    ident: Annotated[str, typer.Argument()],
+    reason: Annotated[str | None, typer.Option(help="Why (recorded).")] = None,
+    actor: Annotated[str | None, typer.Option("--as", help=_AS_HELP)] = None,
+) -> None:
+    """Reject: nothing is written."""
+    _decide(ctx, ident, "reject", actor, reason)
+
+
+@approvals_app.command("adjust")
+def approvals_adjust(
+    ctx: typer.Context,
+    ident: Annotated[str, typer.Argument()],
+    payload: Annotated[Path, typer.Option("--payload", help="JSON file with the edited action.")],
+    reason: Annotated[str | None, typer.Option(help="Why (recorded).")] = None,
+    actor: Annotated[str | None, typer.Option("--as", help=_AS_HELP)] = None,
+    execute: Annotated[bool, typer.Option(help="Write to the CRM right away.")] = True,
+) -> None:
+    """Approve with edits (validated against the action type), then write it."""
+    _decide(ctx, ident, "adjust", actor, reason, payload, execute)
+
+
+@approvals_app.command("undo")
+def approvals_undo(
+    ctx: typer.Context,
+    ident: Annotated[str, typer.Argument()],
+    actor: Annotated[str | None, typer.Option("--as", help=_AS_HELP)] = None,
+) -> None:
+    """Undo a decision that has not been executed yet."""
+    _decide(ctx, ident, "undo", actor, None)
+
+
+@approvals_app.command("execute")
+def approvals_execute(ctx: typer.Context) -> None:
+    """Finish interrupted writes and write every approved action not yet written."""
+    from sergas_tui.approvals_cli import execute_command
+
+    state = _state(ctx)
+    raise typer.Exit(
+        execute_command(state.settings(), state.locations, out, workspace=state.workspace)
+    )
+
+
+@audit_app.command("verify")
+def audit_verify(ctx: typer.Context) -> None:
+    """Check the hash chain; names any edited, deleted or reordered row (exit 1)."""
+    from sergas_tui.approvals_cli import verify_command
+
+    state = _state(ctx)
+    raise typer.Exit(
+        verify_command(state.settings(), state.locations, out, workspace=state.workspace)
+    )
+
+
+@audit_app.command("export")
+def audit_export(
+    ctx: typer.Context,
+    since: Annotated[
+        datetime | None, typer.Option(help="Only rows at or after this date/time (UTC).")
+    ] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", help="File (default: stdout).")] = None,
+) -> None:
+    """Export the audit log as JSON lines."""
+    from sergas_tui.approvals_cli import export_command
+
+    state = _state(ctx)
+    when = since.replace(tzinfo=UTC) if since is not None and since.tzinfo is None else since
+    raise typer.Exit(
+        export_command(
+            state.settings(),
+            state.locations,
+            out,
+            workspace=state.workspace,
+            since=when,
+            out=out_file,
+        )
+    )
 
 
 # --- mcp ----------------------------------------------------------------------------------

@@ -1,0 +1,21 @@
+"""The audit log's integrity: verifying its hash chain and exporting it as JSON lines."""
+
+from sergas_tui.audit.export import EXPORT_COLUMNS, export_jsonl, export_record
+from sergas_tui.audit.verify import (
+    Problem,
+    ProblemKind,
+    VerifyResult,
+    verify_chain,
+    verify_database,
+)
+
+__all__ = [
+    "EXPORT_COLUMNS",
+    "Problem",
+    "ProblemKind",
+    "VerifyResult",
+    "export_jsonl",
+    "export_record",
+    "verify_chain",
+    "verify_database",
+]

@@ -120,6 +120,7 @@ class ZohoApi:
         params: Params | None = None,
         json: JsonValue = None,
         headers: Mapping[str, str] | None = None,
+        max_retries: int | None = None,
     ) -> httpx.Response:
         """Send one API call (with retries); refresh the token once on INVALID_TOKEN."""
         sent_with: list[str] = []
@@ -135,11 +136,11 @@ class ZohoApi:
                 headers={**(headers or {}), "Authorization": token.header},
             )
 
-        response = await self.sender.send(build, endpoint=endpoint)
+        response = await self.sender.send(build, endpoint=endpoint, max_retries=max_retries)
         if response.status_code == 401 and error_code(response) == "INVALID_TOKEN":
             log.info("zoho.token_rejected", endpoint=endpoint)
             await self.tokens.replace(sent_with[0])
-            response = await self.sender.send(build, endpoint=endpoint)
+            response = await self.sender.send(build, endpoint=endpoint, max_retries=max_retries)
         return response
 
     @staticmethod
@@ -256,12 +257,18 @@ class ZohoApi:
     ) -> dict[str, Any]:
         """Write one record; the ``details`` of its success item, or a typed error.
 
-        Retried like reads (429/5xx/timeouts). A retried POST may create the record twice if
-        the first attempt reached Zoho; the approvals executor makes writes idempotent with a
-        marker in the written text and reconciles before it writes again.
+        Never retried here: a write whose answer was lost may still have reached Zoho, and a
+        blind resend would write it twice. The approvals executor retries instead, after
+        looking in the CRM for the marker it embeds in what it writes. (A 401 INVALID_TOKEN is
+        still answered by one refresh and resend: Zoho rejected the first attempt.)
         """
         response = await self.request(
-            method, path, endpoint=endpoint, json={"data": [dict(record)]}, headers=headers
+            method,
+            path,
+            endpoint=endpoint,
+            json={"data": [dict(record)]},
+            headers=headers,
+            max_retries=0,
         )
         if response.status_code >= 300 and response.status_code != 207:
             raise error_from_response(response)

@@ -2,8 +2,11 @@
 
 An approval starts ``pending``; the owner approves it, approves it with edits (``adjusted``),
 or rejects it; unanswered it ``expired``s after 72 hours. Approved work then moves through
-``executing`` to ``executed`` or ``failed`` (a failed execution may be retried). The allowed
-moves live in one table, :data:`TRANSITIONS`, and :func:`can_transition` is the only check.
+``executing`` to ``executed`` or ``failed`` (a failed execution may be retried), or to
+``conflict`` when the CRM record changed since it was read (the owner decides again on the
+new values). A decision that has not executed yet can be undone (back to ``pending``). The
+allowed moves live in one table, :data:`TRANSITIONS`, and :func:`can_transition` is the only
+check.
 Tokens are single-use: a token is spent as soon as the approval leaves ``pending``.
 """
 
@@ -16,7 +19,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, JsonValue, model_validator
 
 from sergas_tui.domain.common import RecommendationType, Timestamp, new_id, utc_now
 from sergas_tui.domain.outputs import SuggestedAction, check_action_type, resolve_typed_action
@@ -36,6 +39,7 @@ class ApprovalStatus(StrEnum):
     EXECUTING = "executing"
     EXECUTED = "executed"
     FAILED = "failed"
+    CONFLICT = "conflict"
 
     @property
     def is_approved(self) -> bool:
@@ -53,11 +57,12 @@ _S = ApprovalStatus
 TRANSITIONS: Mapping[ApprovalStatus, frozenset[ApprovalStatus]] = MappingProxyType(
     {
         _S.PENDING: frozenset({_S.APPROVED, _S.ADJUSTED, _S.REJECTED, _S.EXPIRED}),
-        _S.APPROVED: frozenset({_S.EXECUTING}),
-        _S.ADJUSTED: frozenset({_S.EXECUTING}),
-        _S.EXECUTING: frozenset({_S.EXECUTED, _S.FAILED}),
+        _S.APPROVED: frozenset({_S.EXECUTING, _S.PENDING}),
+        _S.ADJUSTED: frozenset({_S.EXECUTING, _S.PENDING}),
+        _S.EXECUTING: frozenset({_S.EXECUTED, _S.FAILED, _S.CONFLICT}),
         _S.FAILED: frozenset({_S.EXECUTING}),
-        _S.REJECTED: frozenset(),
+        _S.CONFLICT: frozenset({_S.APPROVED, _S.ADJUSTED, _S.REJECTED, _S.EXPIRED}),
+        _S.REJECTED: frozenset({_S.PENDING}),
         _S.EXPIRED: frozenset(),
         _S.EXECUTED: frozenset(),
     }
@@ -96,6 +101,8 @@ class Approval(BaseModel):
     executed_at: Timestamp | None = None
     result_record_id: str | None = None
     error_message: str | None = None
+    details: dict[str, JsonValue] | None = None
+    """Extra facts about the current state, e.g. the CRM's current values on ``conflict``."""
 
     @model_validator(mode="before")
     @classmethod

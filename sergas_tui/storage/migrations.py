@@ -166,9 +166,50 @@ CREATE TABLE briefs (
 CREATE INDEX briefs_owner ON briefs (owner_email, id);
 """
 
+# SQLite cannot alter a CHECK constraint: rebuild ``approvals`` with ``conflict`` allowed and a
+# ``details`` column (JSON: the CRM's current values when an execution met a conflict). The
+# columns keep their names and order; ``details`` is appended.
+_V3 = """
+CREATE TABLE approvals_v3 (
+    id                 TEXT PRIMARY KEY,
+    recommendation_id  TEXT NOT NULL,
+    account_id         TEXT NOT NULL,
+    owner_email        TEXT NOT NULL,
+    action_type        TEXT NOT NULL,
+    payload            TEXT NOT NULL,
+    status             TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'adjusted',
+                       'rejected', 'expired', 'executing', 'executed', 'failed', 'conflict')),
+    token              TEXT NOT NULL UNIQUE,
+    created_at         TEXT NOT NULL,
+    expires_at         TEXT NOT NULL,
+    decided_by         TEXT,
+    decided_at         TEXT,
+    decision_rationale TEXT,
+    executed_at        TEXT,
+    result_record_id   TEXT,
+    error_message      TEXT,
+    details            TEXT
+);
+INSERT INTO approvals_v3 (
+    id, recommendation_id, account_id, owner_email, action_type, payload, status, token,
+    created_at, expires_at, decided_by, decided_at, decision_rationale, executed_at,
+    result_record_id, error_message
+)
+SELECT
+    id, recommendation_id, account_id, owner_email, action_type, payload, status, token,
+    created_at, expires_at, decided_by, decided_at, decision_rationale, executed_at,
+    result_record_id, error_message
+FROM approvals ORDER BY rowid;
+DROP TABLE approvals;
+ALTER TABLE approvals_v3 RENAME TO approvals;
+CREATE INDEX approvals_status ON approvals (status, owner_email, created_at);
+CREATE INDEX approvals_recommendation ON approvals (recommendation_id);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1),
     Migration(2, "owner briefs", _V2),
+    Migration(3, "approval conflicts", _V3),
 )
 """Every migration, in order; ``MIGRATIONS[i].version == i + 1``."""
 

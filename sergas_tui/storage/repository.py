@@ -34,6 +34,8 @@ from sergas_tui.domain import (
     can_transition,
     utc_now,
 )
+from sergas_tui.domain.audit_chain import GENESIS, row_hash
+from sergas_tui.domain.redaction import redact
 from sergas_tui.errors import StorageError
 from sergas_tui.storage import rows
 from sergas_tui.storage.database import (
@@ -340,11 +342,18 @@ class Repository:
         with self._write("add an approval") as conn:
             rows.insert(conn, "approvals", values)
 
-    def update_approval(self, approval: Approval, *, expected_status: ApprovalStatus) -> bool:
+    def update_approval(
+        self,
+        approval: Approval,
+        *,
+        expected_status: ApprovalStatus,
+        audit: AuditEvent | None = None,
+    ) -> bool:
         """Store ``approval`` if the stored one is still ``expected_status`` (compare-and-set).
 
         Returns False when someone else moved it first. Raises ``ValueError`` for a move that
-        :func:`can_transition` forbids.
+        :func:`can_transition` forbids. ``audit`` is appended in the same transaction, so a
+        decision is never stored without its audit row (nor the row without the decision).
         """
         if not can_transition(expected_status, approval.status):
             raise ValueError(f"an approval cannot go from {expected_status} to {approval.status}")
@@ -356,7 +365,11 @@ class Repository:
                 "WHERE id = ? AND status = ?",
                 (*values.values(), approval.id, str(expected_status)),
             )
-            return cursor.rowcount == 1
+            if cursor.rowcount != 1:
+                return False
+            if audit is not None:
+                self._insert_audit(conn, audit)
+            return True
 
     def get_approval(self, approval_id: str) -> Approval | None:
         with self._read("read an approval") as conn:
@@ -372,6 +385,15 @@ class Repository:
             ).fetchall()
         return [rows.approval(row) for row in found]
 
+    def approval_ids_with_prefix(self, prefix: str, limit: int = 2) -> list[str]:
+        """Ids of approvals starting with ``prefix`` (at most ``limit``), to resolve short ids."""
+        with self._read("read approvals") as conn:
+            found = conn.execute(
+                "SELECT id FROM approvals WHERE substr(id, 1, ?) = ? ORDER BY id LIMIT ?",
+                (len(prefix), prefix, limit),
+            ).fetchall()
+        return [row["id"] for row in found]
+
     def get_approval_by_token(self, token: str) -> Approval | None:
         with self._read("read an approval") as conn:
             row = conn.execute("SELECT * FROM approvals WHERE token = ?", (token,)).fetchone()
@@ -381,6 +403,22 @@ class Repository:
         """Approvals still waiting for a decision, oldest first (expired ones included until
         the approvals service marks them)."""
         sql, params = _pending("SELECT *", owner_email)
+        with self._read("read approvals") as conn:
+            found = conn.execute(sql + " ORDER BY created_at, rowid", params).fetchall()
+        return [rows.approval(row) for row in found]
+
+    def approvals_with_status(
+        self, statuses: Iterable[ApprovalStatus], owner_email: str | None = None
+    ) -> list[Approval]:
+        """Approvals in any of ``statuses`` (of one owner, when given), oldest first."""
+        wanted = [str(s) for s in statuses]
+        if not wanted:
+            return []
+        sql = f"SELECT * FROM approvals WHERE status IN ({', '.join('?' for _ in wanted)})"
+        params: tuple[str, ...] = tuple(wanted)
+        if owner_email is not None:
+            sql += " AND owner_email = ?"
+            params += (owner_email,)
         with self._read("read approvals") as conn:
             found = conn.execute(sql + " ORDER BY created_at, rowid", params).fetchall()
         return [rows.approval(row) for row in found]
@@ -395,10 +433,33 @@ class Repository:
     def append_audit(self, event: AuditEvent) -> AuditEvent:
         """Append ``event`` to the audit log; returns it with its ``seq`` (1, 2, 3, ...)."""
         with self._write("append to the audit log") as conn:
-            seq = conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM audit_logs").fetchone()[0]
-            stored = event.model_copy(update={"seq": int(seq)})
-            values = rows.audit_values(stored)
-            rows.insert(conn, "audit_logs", values)
+            return self._insert_audit(conn, event)
+
+    @staticmethod
+    def _insert_audit(conn: sqlite3.Connection, event: AuditEvent) -> AuditEvent:
+        """Insert ``event`` with the next ``seq`` inside the caller's transaction, chained to
+        the previous row (``prev_hash``/``row_hash``, see :mod:`sergas_tui.domain.audit_chain`).
+
+        The chain head is read in the same write transaction, so concurrent appends stay one
+        chain. The payloads are redacted again: a model built with ``model_construct`` or
+        mutated in place skipped the model's own redaction.
+        """
+        seq = conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM audit_logs").fetchone()[0]
+        head = conn.execute(
+            "SELECT row_hash FROM audit_logs WHERE row_hash IS NOT NULL ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        prev_hash = GENESIS if head is None else str(head["row_hash"])
+        stored = event.model_copy(
+            update={
+                "seq": int(seq),
+                "tool_inputs": redact(event.tool_inputs),
+                "tool_outputs": redact(event.tool_outputs),
+            }
+        )
+        values = rows.audit_values(stored)
+        values["prev_hash"] = prev_hash
+        values["row_hash"] = row_hash(prev_hash, values)
+        rows.insert(conn, "audit_logs", values)
         return stored
 
     def audit_events(self, limit: int = 100, since: datetime | None = None) -> list[AuditEvent]:
@@ -411,6 +472,25 @@ class Repository:
         with self._read("read the audit log") as conn:
             found = conn.execute(sql + " ORDER BY seq DESC LIMIT ?", (*params, limit)).fetchall()
         return [rows.audit_event(row) for row in reversed(found)]
+
+    def audit_rows(
+        self, after_seq: int = 0, limit: int | None = None, *, since: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """Stored audit rows with ``seq > after_seq`` (and ``timestamp >= since``), by seq.
+
+        Each row is column → value exactly as stored (JSON columns as text), hash columns
+        included: what chain verification and export read.
+        """
+        sql = "SELECT * FROM audit_logs WHERE seq > ?"
+        params: list[Any] = [after_seq]
+        if since is not None:
+            sql += " AND timestamp >= ?"
+            params.append(rows.ts(since))
+        sql += " ORDER BY seq LIMIT ?"
+        params.append(-1 if limit is None else limit)
+        with self._read("read the audit log") as conn:
+            found = conn.execute(sql, params).fetchall()
+        return [rows.as_dict(row) for row in found]
 
     # -- outcomes ---------------------------------------------------------------------------
 

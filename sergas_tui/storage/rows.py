@@ -55,6 +55,11 @@ def insert(
     conn.execute(sql, tuple(values.values()))
 
 
+def as_dict(row: sqlite3.Row) -> dict[str, Any]:
+    """A row as column → value, exactly as stored."""
+    return dict(zip(row.keys(), row, strict=True))
+
+
 def _json_or_null(value: Any) -> str | None:
     return None if value is None else canonical_json(value)
 
@@ -117,6 +122,7 @@ def approval_values(approval: Approval) -> dict[str, Any]:
     values["expires_at"] = ts(approval.expiry)
     values["status"] = str(approval.status)
     values["payload"] = approval.payload.model_dump_json()
+    values["details"] = _json_or_null(approval.details)
     return values
 
 
@@ -125,6 +131,7 @@ def approval(row: sqlite3.Row) -> Approval:
     for column in _APPROVAL_TIMES:
         data[column] = parse_ts(data[column])
     data["payload"] = json.loads(data["payload"])
+    data["details"] = _loads(data.get("details"))
     return Approval.model_validate(data)
 
 

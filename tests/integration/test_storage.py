@@ -21,7 +21,7 @@ from sergas_tui.domain import (
     RecommendationOutcome,
 )
 from sergas_tui.errors import DatabaseCorruptError, DatabaseVersionError, StorageError
-from sergas_tui.storage import MIGRATIONS, SCHEMA_VERSION, Repository, backup_path
+from sergas_tui.storage import MIGRATIONS, SCHEMA_VERSION, Repository, backup_path, rows
 from sergas_tui.storage.migrations import statements
 
 
@@ -496,3 +496,70 @@ def test_closed_repository_raises_storage_error(db_path: Path) -> None:
     repo.close()
     with pytest.raises(StorageError):
         repo.pending_approval_count()
+
+
+# --- migration 3: approvals may be in conflict, and carry details ------------------------------
+
+
+def _v2_database(path: Path, fixed_now: datetime) -> Approval:
+    """A database at schema version 2 holding one decided approval; returns that approval."""
+    path.parent.mkdir(parents=True)
+    conn = sqlite3.connect(path)
+    for migration in MIGRATIONS[:2]:
+        for statement in statements(migration.script):
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version = 2")
+    approval = _approval(
+        fixed_now,
+        status=ApprovalStatus.APPROVED,
+        decided_by="a@x",
+        decided_at=fixed_now,
+        decision_rationale="fine",
+    )
+    values = rows.approval_values(approval)
+    del values["details"]  # not a v2 column
+    rows.insert(conn, "approvals", values)
+    conn.commit()
+    conn.close()
+    return approval
+
+
+def test_v2_approvals_survive_migration_3(db_path: Path, fixed_now: datetime) -> None:
+    approval = _v2_database(db_path, fixed_now)
+    with Repository.open(db_path) as repo:
+        assert repo.schema_version() == SCHEMA_VERSION >= 3
+        assert repo.get_approval(approval.id) == approval
+        assert repo.get_approval_by_token(approval.token) == approval
+        # The new CHECK allows conflict, and the details column round-trips.
+        executing = approval.model_copy(update={"status": ApprovalStatus.EXECUTING})
+        assert repo.update_approval(executing, expected_status=ApprovalStatus.APPROVED)
+        conflict = executing.model_copy(
+            update={"status": ApprovalStatus.CONFLICT, "details": {"current": {"Rating": "Cold"}}}
+        )
+        assert repo.update_approval(conflict, expected_status=ApprovalStatus.EXECUTING)
+        assert repo.get_approval(approval.id) == conflict
+    assert backup_path(db_path, 2).exists()
+    conn = sqlite3.connect(db_path)
+    try:
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(approvals)")]
+        indexes = {row[1] for row in conn.execute("PRAGMA index_list(approvals)")}
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    finally:
+        conn.close()
+    assert columns[-1] == "details"
+    assert columns[:3] == ["id", "recommendation_id", "account_id"]
+    assert {"approvals_status", "approvals_recommendation"} <= indexes
+    assert "approvals_v3" not in tables
+
+
+def test_unknown_status_is_still_refused_by_the_database(repo: Repository, db_path: Path) -> None:
+    conn = sqlite3.connect(db_path)
+    try:
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+            conn.execute(
+                "INSERT INTO approvals (id, recommendation_id, account_id, owner_email, "
+                "action_type, payload, status, token, created_at, expires_at) "
+                "VALUES ('x', 'r', 'a', 'o', 'add_note', '{}', 'bogus', 't', 'c', 'e')"
+            )
+    finally:
+        conn.close()

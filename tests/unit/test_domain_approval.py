@@ -30,7 +30,17 @@ ALLOWED = {
     (S.ADJUSTED, S.EXECUTING),
     (S.EXECUTING, S.EXECUTED),
     (S.EXECUTING, S.FAILED),
+    (S.EXECUTING, S.CONFLICT),
     (S.FAILED, S.EXECUTING),
+    # The owner decides again on the CRM's new values after a conflict.
+    (S.CONFLICT, S.APPROVED),
+    (S.CONFLICT, S.ADJUSTED),
+    (S.CONFLICT, S.REJECTED),
+    (S.CONFLICT, S.EXPIRED),
+    # Undo: a decision that has not started executing goes back to pending.
+    (S.APPROVED, S.PENDING),
+    (S.ADJUSTED, S.PENDING),
+    (S.REJECTED, S.PENDING),
 }
 
 
@@ -60,11 +70,12 @@ def test_table_covers_every_status() -> None:
         (S.PENDING, False, False),
         (S.APPROVED, True, False),
         (S.ADJUSTED, True, False),
-        (S.REJECTED, False, True),
+        (S.REJECTED, False, False),
         (S.EXPIRED, False, True),
         (S.EXECUTING, False, False),
         (S.EXECUTED, False, True),
         (S.FAILED, False, False),
+        (S.CONFLICT, False, False),
     ],
 )
 def test_status_properties(status: ApprovalStatus, approved: bool, terminal: bool) -> None:
@@ -130,6 +141,18 @@ def test_payload_is_typed_by_action_type() -> None:
     assert isinstance(approval.payload, UpdateAccountAction)
     with pytest.raises(ValidationError):
         _approval(action_type="escalation")  # the note payload does not fit
+
+
+def test_undo_is_refused_once_execution_started() -> None:
+    for status in (S.EXECUTING, S.EXECUTED, S.FAILED, S.CONFLICT, S.EXPIRED):
+        assert not can_transition(status, S.PENDING)
+
+
+def test_conflict_details_are_optional_json() -> None:
+    assert _approval().details is None
+    details = {"current": {"Rating": "Cold"}, "expected": {"Rating": "Warm"}}
+    approval = _approval(status="conflict", details=details)
+    assert Approval.model_validate_json(approval.model_dump_json()).details == details
 
 
 def test_approval_round_trips_through_json() -> None:

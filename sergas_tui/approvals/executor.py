@@ -1,0 +1,486 @@
+"""The executor: performs approved CRM writes, each exactly once, even across crashes.
+
+Only approvals a person approved (``approved``) or approved with edits (``adjusted``) are ever
+written; a ``failed`` one may be retried. The write for an approval is determined by its
+``action_type`` and (possibly edited) ``payload``:
+
+- ``create_task`` → :meth:`CrmGateway.create_task`;
+- ``add_note`` → :meth:`CrmGateway.add_note`;
+- ``follow_up_email`` → a task "Send email: <subject>" (Sergas never sends mail itself);
+- ``escalation`` → a task "Escalation: <reason>";
+- ``update_account`` → :meth:`CrmGateway.update_account` with ``if_unmodified_since`` set to
+  when the values were read (``approval.created_at``), so a record changed since then is never
+  overwritten: Zoho answers 412 and the approval goes to ``conflict`` with the current values.
+
+Exactly once
+------------
+The approval id is the idempotency key. Every task and note written carries the marker
+``[sergas:<approval id>]`` at the end of its description/content, so the CRM itself records
+which approval a record came from; an account update is recognised by the account already
+holding every target value.
+
+1. *Write-ahead.* Before any CRM call the approval is moved to ``executing`` with a
+   compare-and-set on its previous status (``Repository.update_approval(expected_status=)``).
+   Only one executor (process, thread or task) can win that move; the others skip. So at
+   most one executor is ever writing a given approval, and an approval in ``executing`` may
+   or may not have reached the CRM — nothing else is unknown.
+2. *Reconcile before any write that might repeat.* Whenever the CRM might already hold the
+   write — at start-up for approvals found in ``executing`` (a crash between the write-ahead
+   and recording the result), before every executor-level retry after a transient error
+   (the request may have landed even if the answer was lost), and when retrying a ``failed``
+   approval — the executor first looks for the marker (tasks via ``get_activities``, notes
+   via ``get_notes``; for an update, compares the account's current values). Found: the
+   approval is marked ``executed`` with that record's id and nothing is written. Not found:
+   the write is performed.
+3. *Recording.* After the CRM answers, the result moves ``executing`` → ``executed`` (again a
+   compare-and-set), then the audit event, the outcome row and the memory are written.
+
+Hence a write never happens twice: a second write would need a search that missed a write
+which had already landed, and searches only run while no other executor can be writing (1)
+after the previous attempt has ended. And an approved write never silently does not happen:
+it stays ``executing`` until it is found or performed, ``failed`` (with the error, retryable)
+or ``conflict`` (with the CRM's current values, for the owner to decide again), and
+:meth:`Executor.reconcile` picks up every ``executing`` approval at start-up.
+
+Caveat: the search relies on the CRM being read-your-writes consistent for the account's
+tasks and notes (Zoho and the simulator are), and reconciliation must only run when no other
+executor is alive (at start-up), since ``executing`` doubles as the lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from pydantic import JsonValue
+
+from sergas_tui.clock import Clock
+from sergas_tui.crm.gateway import CrmGateway, NoteDraft, TaskDraft, WriteResult
+from sergas_tui.domain import (
+    Approval,
+    ApprovalStatus,
+    AuditAction,
+    AuditEvent,
+    RecommendationOutcome,
+    new_id,
+)
+from sergas_tui.domain.outputs import (
+    AddNoteAction,
+    CreateTaskAction,
+    EscalationAction,
+    FollowUpEmailAction,
+    UpdateAccountAction,
+)
+from sergas_tui.errors import (
+    CrmConflictError,
+    CrmConnectionError,
+    CrmError,
+    CrmRateLimitedError,
+    CrmServerError,
+    CrmTimeoutError,
+    SergasError,
+)
+from sergas_tui.memory.store import MemoryStore
+from sergas_tui.storage.repository import Repository
+
+AGENT_NAME = "executor"
+log = logging.getLogger(__name__)
+TRANSIENT_ERRORS: tuple[type[CrmError], ...] = (
+    CrmConnectionError,
+    CrmTimeoutError,
+    CrmServerError,
+    CrmRateLimitedError,
+)
+"""Errors worth another attempt (the gateway already retried each call a few times)."""
+
+_PRIORITIES = ("Highest", "High", "Normal", "Low", "Lowest")
+_ACCOUNT_ATTRIBUTES = {"Account_Name": "name"}
+"""Zoho field names whose Account attribute is not simply the lower-cased name."""
+
+ExecutionStatus = Literal["executed", "already_executed", "failed", "conflict", "skipped"]
+WriteMethod = Literal["create_task", "add_note", "update_account"]
+
+
+def marker(approval_id: str) -> str:
+    """The tag written into every record an approval creates: ``[sergas:<approval id>]``."""
+    return f"[sergas:{approval_id}]"
+
+
+def _with_marker(text: str | None, approval_id: str) -> str:
+    tag = marker(approval_id)
+    return f"{text}\n\n{tag}" if text else tag
+
+
+@dataclass(frozen=True)
+class PlannedWrite:
+    """The gateway call an approval stands for."""
+
+    method: WriteMethod
+    task: TaskDraft | None = None
+    note: NoteDraft | None = None
+    changes: Mapping[str, JsonValue] | None = None
+
+    def inputs(self) -> JsonValue:
+        """The call's arguments as JSON, for the audit log."""
+        if self.task is not None:
+            return {k: _jsonable(v) for k, v in vars(self.task).items()}
+        if self.note is not None:
+            return {k: _jsonable(v) for k, v in vars(self.note).items()}
+        return {"changes": dict(self.changes or {})}
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    """What :class:`Executor` did with one approval.
+
+    ``status``: ``executed`` (written now), ``already_executed`` (found in the CRM or already
+    recorded; nothing written), ``failed``, ``conflict`` or ``skipped`` (not executable, or
+    another executor holds it). ``wrote`` is True only when this call made a CRM write.
+    """
+
+    approval_id: str
+    status: ExecutionStatus
+    record_id: str | None = None
+    wrote: bool = False
+    attempts: int = 0
+    error: str | None = None
+
+
+def _jsonable(value: object) -> JsonValue:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def plan_write(approval: Approval) -> PlannedWrite:
+    """The write an approval's payload calls for, with the idempotency marker embedded."""
+    payload = approval.payload
+    aid = approval.id
+    account = approval.account_id
+    if isinstance(payload, CreateTaskAction):
+        priority = payload.priority if payload.priority in _PRIORITIES else "Normal"
+        task = TaskDraft(
+            account_id=account,
+            subject=payload.subject,
+            due_date=payload.due_date,
+            priority=priority,  # type: ignore[arg-type]
+            description=_with_marker(payload.description, aid),
+        )
+        return PlannedWrite("create_task", task=task)
+    if isinstance(payload, FollowUpEmailAction):
+        lines = [f"To: {payload.recipient or '(recipient to confirm)'}"]
+        lines += [f"Subject: {payload.subject}", "", payload.draft_body]
+        if payload.next_steps:
+            lines += ["", "Next steps:", *(f"- {step}" for step in payload.next_steps)]
+        task = TaskDraft(
+            account_id=account,
+            subject=f"Send email: {payload.subject}",
+            description=_with_marker("\n".join(lines), aid),
+        )
+        return PlannedWrite("create_task", task=task)
+    if isinstance(payload, EscalationAction):
+        text = f"Escalate to: {payload.escalate_to}\nReason: {payload.reason}"
+        task = TaskDraft(
+            account_id=account,
+            subject=f"Escalation: {payload.reason}",
+            priority="High",
+            description=_with_marker(text, aid),
+        )
+        return PlannedWrite("create_task", task=task)
+    if isinstance(payload, AddNoteAction):
+        note = NoteDraft(
+            parent_id=account, title=payload.title, content=_with_marker(payload.content, aid)
+        )
+        return PlannedWrite("add_note", note=note)
+    if isinstance(payload, UpdateAccountAction):
+        changes = {change.field: change.new for change in payload.field_changes}
+        return PlannedWrite("update_account", changes=changes)
+    raise ValueError(f"no write is defined for {type(payload).__name__}")
+
+
+def _same(current: object, target: JsonValue) -> bool:
+    if current == target:
+        return True
+    if isinstance(current, datetime | float | int) and isinstance(target, str):
+        return str(current) == target or (
+            isinstance(current, datetime) and current.isoformat() == target
+        )
+    return False
+
+
+class Executor:
+    """Performs approved writes through ``gateway``, recording everything in ``repository``."""
+
+    def __init__(
+        self,
+        repository: Repository,
+        gateway: CrmGateway,
+        *,
+        clock: Clock | Callable[[], datetime],
+        memory: MemoryStore | None = None,
+        max_attempts: int = 3,
+        session_id: str | None = None,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self._repo = repository
+        self._gateway = gateway
+        self._clock = clock
+        self._memory = memory
+        self._max_attempts = max_attempts
+        self._session_id = session_id or f"executor-{new_id()}"
+
+    def _now(self) -> datetime:
+        clock = self._clock
+        return clock() if callable(clock) else clock.now()
+
+    # -- public -------------------------------------------------------------------------------
+
+    async def execute(self, approval_id: str) -> ExecutionResult:
+        """Execute one approved/adjusted (or retry one failed) approval, at most once."""
+        approval = self._repo.get_approval(approval_id)
+        if approval is None:
+            raise ValueError(f"no approval with id {approval_id!r}")
+        if approval.status == ApprovalStatus.EXECUTED:
+            return ExecutionResult(
+                approval.id, "already_executed", record_id=approval.result_record_id
+            )
+        previous = approval.status
+        if not (previous.is_approved or previous == ApprovalStatus.FAILED):
+            return ExecutionResult(approval.id, "skipped", error=f"approval is {previous}")
+        claimed = approval.model_copy(
+            update={"status": ApprovalStatus.EXECUTING, "error_message": None}
+        )
+        if not self._repo.update_approval(claimed, expected_status=previous):
+            return ExecutionResult(approval.id, "skipped", error="another executor has it")
+        return await self._run(claimed, check_first=previous == ApprovalStatus.FAILED)
+
+    async def execute_pending(self) -> list[ExecutionResult]:
+        """Execute every approved/adjusted approval that has not been executed yet."""
+        return [
+            await self.execute(aid)
+            for aid in self._ids_with((ApprovalStatus.APPROVED, ApprovalStatus.ADJUSTED))
+        ]
+
+    async def reconcile(self) -> list[ExecutionResult]:
+        """At start-up: finish every approval left ``executing`` (found in the CRM or written)."""
+        results = []
+        for aid in self._ids_with((ApprovalStatus.EXECUTING,)):
+            approval = self._repo.get_approval(aid)
+            if approval is not None and approval.status == ApprovalStatus.EXECUTING:
+                results.append(await self._run(approval, check_first=True))
+        return results
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _ids_with(self, statuses: tuple[ApprovalStatus, ...]) -> list[str]:
+        return [a.id for a in self._repo.approvals_with_status(statuses)]
+
+    async def _run(self, approval: Approval, *, check_first: bool) -> ExecutionResult:
+        plan = plan_write(approval)
+        error: CrmError | None = None
+        attempts = 0
+        for attempt in range(1, self._max_attempts + 1):
+            attempts = attempt
+            try:
+                if check_first or attempt > 1 or plan.method == "update_account":
+                    found = await self._find(approval, plan)
+                    if found is not None:
+                        return await self._finish(
+                            approval, plan, found, wrote=False, attempts=attempt
+                        )
+                started = time.monotonic()
+                result = await self._write(approval, plan)
+            except CrmConflictError as err:
+                return await self._conflict(approval, plan, err, attempt)
+            except TRANSIENT_ERRORS as err:
+                error = err
+                continue
+            except CrmError as err:
+                error = err
+                break
+            elapsed = int((time.monotonic() - started) * 1000)
+            return await self._finish(
+                approval, plan, result, wrote=True, attempts=attempt, elapsed_ms=elapsed
+            )
+        assert error is not None
+        return self._fail(approval, plan, error, attempts)
+
+    async def _write(self, approval: Approval, plan: PlannedWrite) -> WriteResult:
+        if plan.task is not None:
+            return await self._gateway.create_task(plan.task)
+        if plan.note is not None:
+            return await self._gateway.add_note(plan.note)
+        return await self._gateway.update_account(
+            approval.account_id, dict(plan.changes or {}), if_unmodified_since=approval.created_at
+        )
+
+    async def _find(self, approval: Approval, plan: PlannedWrite) -> WriteResult | None:
+        """The record this approval already wrote, if the CRM has it."""
+        tag = marker(approval.id)
+        if plan.task is not None:
+            for activity in await self._gateway.get_activities(
+                approval.account_id, kinds=("task",)
+            ):
+                if tag in (activity.description or ""):
+                    return WriteResult("Tasks", activity.id, "created", activity.created_time)
+            return None
+        if plan.note is not None:
+            for note in await self._gateway.get_notes(approval.account_id):
+                if tag in (note.content or ""):
+                    return WriteResult("Notes", note.id, "created", note.created_time)
+            return None
+        account = await self._gateway.get_account_details(approval.account_id)
+        if account is None:
+            return None
+        current = account.model_dump()
+        for name, target in (plan.changes or {}).items():
+            attribute = _ACCOUNT_ATTRIBUTES.get(name, name.lower())
+            if attribute not in current or not _same(current[attribute], target):
+                return None
+        return WriteResult("Accounts", account.id, "updated", account.modified_time)
+
+    async def _conflict(
+        self, approval: Approval, plan: PlannedWrite, err: CrmConflictError, attempts: int
+    ) -> ExecutionResult:
+        details: dict[str, JsonValue] = (
+            dict(err.details) if isinstance(err.details, dict) else {"zoho": _jsonable(err.details)}
+        )
+        current = details.get("current")
+        changes = plan.changes or {}
+        if (
+            isinstance(current, dict)
+            and changes
+            and current.keys() >= changes.keys()
+            and all(_same(current[k], v) for k, v in changes.items())
+        ):
+            # The record changed because our own earlier write landed (its answer was lost).
+            landed = WriteResult("Accounts", approval.account_id, "updated")
+            return await self._finish(approval, plan, landed, wrote=False, attempts=attempts)
+        stored = approval.model_copy(
+            update={
+                "status": ApprovalStatus.CONFLICT,
+                "error_message": err.message,
+                "details": details,
+            }
+        )
+        event = self._event(approval, plan, outputs=None, error=f"conflict: {err.message}")
+        self._repo.update_approval(stored, expected_status=ApprovalStatus.EXECUTING, audit=event)
+        return ExecutionResult(approval.id, "conflict", attempts=attempts, error=err.message)
+
+    def _fail(
+        self, approval: Approval, plan: PlannedWrite, err: CrmError, attempts: int
+    ) -> ExecutionResult:
+        message = f"{err.title}: {err.message}"
+        stored = approval.model_copy(
+            update={"status": ApprovalStatus.FAILED, "error_message": message}
+        )
+        event = self._event(approval, plan, outputs=None, error=message)
+        self._repo.update_approval(stored, expected_status=ApprovalStatus.EXECUTING, audit=event)
+        return ExecutionResult(approval.id, "failed", attempts=attempts, error=message)
+
+    async def _finish(
+        self,
+        approval: Approval,
+        plan: PlannedWrite,
+        result: WriteResult,
+        *,
+        wrote: bool,
+        attempts: int,
+        elapsed_ms: int | None = None,
+    ) -> ExecutionResult:
+        now = self._now()
+        done = approval.model_copy(
+            update={
+                "status": ApprovalStatus.EXECUTED,
+                "executed_at": now,
+                "result_record_id": result.record_id,
+                "error_message": None,
+            }
+        )
+        outputs: JsonValue = {
+            "module": result.module,
+            "record_id": result.record_id,
+            "action": result.action,
+            "modified_time": _jsonable(result.modified_time),
+            "found_existing": not wrote,
+        }
+        event = self._event(approval, plan, outputs=outputs, elapsed_ms=elapsed_ms)
+        # The executed status and its audit row are stored in one transaction.
+        self._repo.update_approval(done, expected_status=ApprovalStatus.EXECUTING, audit=event)
+        self._save_outcome(done, now)
+        await self._remember(done, now)
+        status: ExecutionStatus = "executed" if wrote else "already_executed"
+        return ExecutionResult(
+            approval.id, status, record_id=result.record_id, wrote=wrote, attempts=attempts
+        )
+
+    def _event(
+        self,
+        approval: Approval,
+        plan: PlannedWrite,
+        *,
+        outputs: JsonValue,
+        error: str | None = None,
+        elapsed_ms: int | None = None,
+    ) -> AuditEvent:
+        return AuditEvent(
+            timestamp=self._now(),
+            session_id=self._session_id,
+            agent_name=AGENT_NAME,
+            action_type=AuditAction.ACTION_EXECUTED,
+            account_id=approval.account_id,
+            owner_email=approval.owner_email,
+            tool_name=plan.method,
+            tool_inputs={"approval_id": approval.id, "write": plan.inputs()},
+            tool_outputs=outputs,
+            execution_time_ms=elapsed_ms,
+            error_message=error,
+        )
+
+    def _save_outcome(self, approval: Approval, now: datetime) -> None:
+        existing = next(
+            (
+                o
+                for o in self._repo.outcomes_for(approval.account_id)
+                if o.recommendation_id == approval.recommendation_id
+            ),
+            None,
+        )
+        base = existing or RecommendationOutcome(
+            recommendation_id=approval.recommendation_id,
+            account_id=approval.account_id,
+            created_at=approval.created_at,
+            recommendation_type=approval.action_type,
+        )
+        self._repo.save_outcome(
+            base.model_copy(
+                update={
+                    "status": "completed",
+                    "approved_by": base.approved_by or approval.decided_by,
+                    "approved_at": base.approved_at or approval.decided_at,
+                    "executed_at": now,
+                }
+            )
+        )
+
+    async def _remember(self, approval: Approval, now: datetime) -> None:
+        """Tell memory the recommendation was carried out (its effect is measured later)."""
+        if self._memory is None:
+            return
+        try:
+            await self._memory.record_decision(
+                approval.account_id,
+                approval.recommendation_id,
+                "executed",
+                decided_at=now,
+                actor=AGENT_NAME,
+            )
+        except SergasError as err:  # the write is recorded; memory catches up on re-ingest
+            log.warning("could not record execution of %s in memory: %s", approval.id, err)

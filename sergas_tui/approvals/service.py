@@ -1,0 +1,378 @@
+"""Deciding approvals: the only way an approval leaves ``pending`` by a person's hand.
+
+Every decision names its actor (a non-empty string: there is no automated approval path and no
+setting that adds one), is stored by compare-and-set (a concurrent change is refused, never
+overwritten) and is written to the audit log in the same transaction as the new state. When a
+memory store is given, the decision is remembered there too so later reviews learn from it.
+
+The public methods are ``async``: repository calls run in a worker thread, memory calls are
+awaited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, TypeVar
+
+from pydantic import JsonValue, ValidationError
+
+from sergas_tui.approvals.errors import ApprovalError
+from sergas_tui.clock import Clock
+from sergas_tui.domain import (
+    ACTION_MODELS,
+    Approval,
+    ApprovalStatus,
+    AuditAction,
+    AuditEvent,
+    Decision,
+    SuggestedAction,
+    can_transition,
+    new_id,
+)
+from sergas_tui.errors import SergasError
+from sergas_tui.memory.store import MemoryStore
+from sergas_tui.storage import Repository
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+OWNER_AGENT = "owner"
+"""``agent_name`` of audit rows for a person's decisions."""
+
+SYSTEM_AGENT = "sergas"
+"""``agent_name`` (and memory actor) for expiry, which no person decides."""
+
+MIN_PREFIX = 4
+"""The shortest id prefix :meth:`ApprovalService.get` resolves."""
+
+_S = ApprovalStatus
+_UNDOABLE = frozenset({_S.APPROVED, _S.ADJUSTED, _S.REJECTED})
+_VERB = {_S.APPROVED: "approve", _S.ADJUSTED: "adjust", _S.REJECTED: "reject"}
+_ORIGINAL_PAYLOAD = "original_payload"
+"""Key in ``Approval.details`` keeping the proposed payload while an adjusted one replaces it."""
+
+
+def _require_actor(actor: str) -> str:
+    if not isinstance(actor, str) or not actor.strip():
+        raise ApprovalError(
+            "A decision needs the name of the person making it; nothing was recorded."
+        )
+    return actor.strip()
+
+
+def _field_errors(err: ValidationError) -> str:
+    parts = []
+    for problem in err.errors():
+        where = ".".join(str(p) for p in problem["loc"]) or "payload"
+        parts.append(f"{where}: {problem['msg']}")
+    return "; ".join(parts)
+
+
+def validate_payload(approval: Approval, payload: Mapping[str, Any] | SuggestedAction) -> Any:
+    """The edited payload as the action model ``approval.action_type`` calls for.
+
+    Raises :class:`ApprovalError` naming the bad or unknown field(s).
+    """
+    kind = approval.action_type
+    model = ACTION_MODELS[kind]
+    if isinstance(payload, model):
+        return model.model_validate(payload.model_dump())
+    if not isinstance(payload, Mapping):
+        raise ApprovalError(
+            f"The edited action must be a {kind} ({model.__name__}), not "
+            f"{type(payload).__name__}; nothing was saved."
+        )
+    unknown = sorted(str(k) for k in payload if k not in model.model_fields)
+    if unknown:
+        raise ApprovalError(
+            f"The edited {kind} has unknown field(s) {', '.join(unknown)}; allowed fields: "
+            f"{', '.join(model.model_fields)}. Nothing was saved."
+        )
+    try:
+        return model.model_validate(dict(payload))
+    except ValidationError as err:
+        raise ApprovalError(
+            f"The edited {kind} is not valid — {_field_errors(err)}. Nothing was saved."
+        ) from err
+
+
+class ApprovalService:
+    """Approve, adjust, reject, undo and expire approvals, each recorded and audited."""
+
+    def __init__(
+        self,
+        repository: Repository,
+        *,
+        clock: Clock,
+        memory: MemoryStore | None = None,
+        session_id: str | None = None,
+    ) -> None:
+        self._repo = repository
+        self._clock = clock
+        self._memory = memory
+        self.session_id = session_id or f"approvals-{new_id()}"
+
+    # -- reading ------------------------------------------------------------------------------
+
+    async def pending(self, owner_email: str | None = None) -> list[Approval]:
+        """Approvals waiting for a decision, oldest first (overdue ones are expired first)."""
+        await self.expire_due()
+        return await self._io(self._repo.pending_approvals, owner_email)
+
+    async def decided_not_executed(self, owner_email: str | None = None) -> list[Approval]:
+        """Approved or adjusted approvals waiting to be written to the CRM, oldest first."""
+        return await self._io(
+            self._repo.approvals_with_status, (_S.APPROVED, _S.ADJUSTED), owner_email
+        )
+
+    async def get(self, approval_id: str) -> Approval:
+        """The approval with this id, or with this unique id prefix (``MIN_PREFIX``+ chars)."""
+        ident = approval_id.strip()
+        found = await self._io(self._repo.get_approval, ident) if ident else None
+        if found is not None:
+            return found
+        if len(ident) >= MIN_PREFIX:
+            ids = await self._io(self._repo.approval_ids_with_prefix, ident)
+            if len(ids) > 1:
+                raise ApprovalError(
+                    f"More than one approval starts with {ident!r}; give more of the id."
+                )
+            if ids:
+                again = await self._io(self._repo.get_approval, ids[0])
+                if again is not None:
+                    return again
+        raise ApprovalError(f"There is no approval {approval_id!r}. List them with their ids.")
+
+    # -- deciding -----------------------------------------------------------------------------
+
+    async def approve(
+        self, approval_id: str, *, actor: str, rationale: str | None = None
+    ) -> Approval:
+        """Approve the proposed write as it stands."""
+        return await self._decide(approval_id, _S.APPROVED, actor=actor, rationale=rationale)
+
+    async def reject(self, approval_id: str, *, actor: str, reason: str | None = None) -> Approval:
+        """Reject: nothing will be written."""
+        return await self._decide(approval_id, _S.REJECTED, actor=actor, rationale=reason)
+
+    async def adjust(
+        self,
+        approval_id: str,
+        payload: Mapping[str, Any] | SuggestedAction,
+        *,
+        actor: str,
+        rationale: str | None = None,
+    ) -> Approval:
+        """Approve with edits: ``payload`` replaces the proposed action once validated."""
+        return await self._decide(
+            approval_id, _S.ADJUSTED, actor=actor, rationale=rationale, payload=payload
+        )
+
+    async def undo(self, approval_id: str, *, actor: str) -> Approval:
+        """Take back a decision whose write has not started: the approval is pending again.
+
+        An adjusted approval gets its proposed payload back, and a fresh single-use token.
+        """
+        who = _require_actor(actor)
+        approval = await self.get(approval_id)
+        old = approval.status
+        if old not in _UNDOABLE or not can_transition(old, _S.PENDING):
+            raise ApprovalError(self._undo_refusal(approval))
+        details = dict(approval.details or {})
+        payload: Any = approval.payload
+        original = details.pop(_ORIGINAL_PAYLOAD, None)
+        if original is not None:
+            payload = ACTION_MODELS[approval.action_type].model_validate(original)
+        updated = approval.model_copy(
+            update={
+                "status": _S.PENDING,
+                "payload": payload,
+                "details": details or None,
+                "decided_by": None,
+                "decided_at": None,
+                "decision_rationale": None,
+                "token": secrets.token_urlsafe(24),
+            }
+        )
+        now = self._clock.now()
+        inputs: dict[str, JsonValue] = {
+            "approval_id": approval.id,
+            "undo": True,
+            "actor": who,
+            "undone_status": str(old),
+        }
+        if original is not None:
+            inputs["before"] = approval.payload.model_dump(mode="json")
+            inputs["after"] = updated.payload.model_dump(mode="json")
+        event = self._event(approval, AuditAction.APPROVAL_DECIDED, now, None, None, inputs)
+        await self._store(updated, old, event)
+        await self._remember(updated, _S.PENDING, now, who, None)
+        return updated
+
+    async def expire_due(self, now: datetime | None = None) -> int:
+        """Mark every pending approval whose time is up as expired; returns how many."""
+        at = now or self._clock.now()
+        count = 0
+        for approval in await self._io(self._repo.pending_approvals, None):
+            if approval.is_expired(at) and await self._expire(approval, at):
+                count += 1
+        return count
+
+    # -- internals ----------------------------------------------------------------------------
+
+    async def _decide(
+        self,
+        approval_id: str,
+        new: ApprovalStatus,
+        *,
+        actor: str,
+        rationale: str | None,
+        payload: Mapping[str, Any] | SuggestedAction | None = None,
+    ) -> Approval:
+        who = _require_actor(actor)
+        approval = await self.get(approval_id)
+        now = self._clock.now()
+        if approval.is_expired(now):
+            await self._expire(approval, now)
+            approval = approval.model_copy(update={"status": _S.EXPIRED})
+        old = approval.status
+        if not can_transition(old, new):
+            raise ApprovalError(self._refusal(approval, new))
+        update: dict[str, Any] = {
+            "status": new,
+            "decided_by": who,
+            "decided_at": now,
+            "decision_rationale": rationale,
+        }
+        inputs: dict[str, JsonValue] = {"approval_id": approval.id, "actor": who}
+        if old == _S.CONFLICT:
+            inputs["previous_status"] = str(old)
+        if payload is not None:
+            edited = validate_payload(approval, payload)
+            details = dict(approval.details or {})
+            details.setdefault(_ORIGINAL_PAYLOAD, approval.payload.model_dump(mode="json"))
+            update["payload"] = edited
+            update["details"] = details
+            inputs["before"] = approval.payload.model_dump(mode="json")
+            inputs["after"] = edited.model_dump(mode="json")
+        updated = approval.model_copy(update=update)
+        decision: Decision = (
+            "adjusted" if new == _S.ADJUSTED else ("approved" if new == _S.APPROVED else "rejected")
+        )
+        event = self._event(
+            approval, AuditAction.APPROVAL_DECIDED, now, decision, rationale, inputs
+        )
+        await self._store(updated, old, event)
+        await self._remember(updated, new, now, who, rationale)
+        return updated
+
+    async def _expire(self, approval: Approval, now: datetime) -> bool:
+        """Expire one pending approval; False when someone decided it meanwhile."""
+        updated = approval.model_copy(update={"status": _S.EXPIRED})
+        inputs: dict[str, JsonValue] = {
+            "approval_id": approval.id,
+            "expires_at": approval.expiry.isoformat(),
+        }
+        event = self._event(approval, AuditAction.APPROVAL_EXPIRED, now, None, None, inputs)
+        event = event.model_copy(update={"agent_name": SYSTEM_AGENT})
+        stored = await self._io(
+            self._repo.update_approval, updated, expected_status=_S.PENDING, audit=event
+        )
+        if stored:
+            await self._remember(updated, _S.EXPIRED, now, SYSTEM_AGENT, None)
+        return bool(stored)
+
+    async def _store(self, updated: Approval, old: ApprovalStatus, event: AuditEvent) -> None:
+        stored = await self._io(
+            self._repo.update_approval, updated, expected_status=old, audit=event
+        )
+        if not stored:
+            raise ApprovalError(
+                f"Approval {updated.id[:8]} changed meanwhile, reload it and decide again "
+                "(someone else decided it, or its CRM write started). Nothing was recorded."
+            )
+
+    def _event(
+        self,
+        approval: Approval,
+        action: AuditAction,
+        now: datetime,
+        decision: Decision | None,
+        rationale: str | None,
+        inputs: dict[str, JsonValue],
+    ) -> AuditEvent:
+        return AuditEvent(
+            timestamp=now,
+            session_id=self.session_id,
+            agent_name=OWNER_AGENT,
+            action_type=str(action),
+            account_id=approval.account_id,
+            owner_email=approval.owner_email,
+            tool_inputs=inputs,
+            decision=decision,
+            decision_rationale=rationale,
+        )
+
+    async def _remember(
+        self,
+        approval: Approval,
+        status: ApprovalStatus,
+        now: datetime,
+        actor: str,
+        rationale: str | None,
+    ) -> None:
+        """Tell memory about the decision; the decision stands even if memory cannot take it."""
+        if self._memory is None:
+            return
+        try:
+            await self._memory.record_decision(
+                approval.account_id,
+                approval.recommendation_id,
+                str(status),
+                decided_at=now,
+                actor=actor,
+                rationale=rationale,
+            )
+        except (SergasError, ValueError) as err:
+            log.warning("memory did not record the decision on %s: %s", approval.id, err)
+
+    @staticmethod
+    def _refusal(approval: Approval, new: ApprovalStatus) -> str:
+        short = approval.id[:8]
+        verb = _VERB.get(new, str(new))
+        status = approval.status
+        if status == _S.EXPIRED:
+            return (
+                f"Approval {short} expired on {approval.expiry:%Y-%m-%d %H:%M} UTC and can no "
+                "longer be decided; the next review will propose it again if it still applies."
+            )
+        if status in (_S.EXECUTING, _S.EXECUTED):
+            return f"Approval {short} is already {status}; it cannot be {verb}d any more."
+        if status == _S.FAILED:
+            return (
+                f"Approval {short} was approved but its write failed; retry the execution "
+                f"instead of deciding again."
+            )
+        return f"Approval {short} is already {status}; undo that decision first to {verb} it."
+
+    @staticmethod
+    def _undo_refusal(approval: Approval) -> str:
+        short = approval.id[:8]
+        status = approval.status
+        if status == _S.PENDING:
+            return f"Approval {short} has no decision to undo: it is pending."
+        if status == _S.EXPIRED:
+            return f"Approval {short} expired; there is no decision to undo."
+        return (
+            f"Approval {short} is {status}: its CRM write has already started, so the decision "
+            "can no longer be undone."
+        )
+
+    @staticmethod
+    async def _io(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await asyncio.to_thread(fn, *args, **kwargs)

@@ -1,0 +1,77 @@
+"""Exporting the audit log as JSON lines.
+
+One object per row, with the seed's ``audit_logs`` column names (§5.3) plus ``seq``,
+``prev_hash`` and ``row_hash``, so an export can be checked against the chain. ``tool_inputs``
+and ``tool_outputs`` are JSON values, redacted once more on the way out.
+
+To re-check an exported row: ``row_hash(prev_hash, AuditEvent.model_validate(record))`` from
+:mod:`sergas_tui.domain.audit_chain` equals its ``row_hash``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, TextIO
+
+from sergas_tui.domain.redaction import redact
+from sergas_tui.storage import Repository
+
+EXPORT_COLUMNS: tuple[str, ...] = (
+    "seq",
+    "id",
+    "timestamp",
+    "session_id",
+    "agent_name",
+    "action_type",
+    "account_id",
+    "owner_email",
+    "tool_name",
+    "tool_inputs",
+    "tool_outputs",
+    "decision",
+    "decision_rationale",
+    "execution_time_ms",
+    "error_message",
+    "prev_hash",
+    "row_hash",
+)
+"""The keys of every exported object, in order."""
+
+UNREADABLE = "[UNREADABLE]"
+"""What a stored JSON column that no longer parses is exported as (it cannot be redacted)."""
+
+_PAGE = 500
+
+
+def _payload(text: Any) -> Any:
+    if text is None:
+        return None
+    try:
+        return redact(json.loads(text))
+    except (TypeError, ValueError):
+        return UNREADABLE
+
+
+def export_record(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The exported object for one stored row (as :meth:`Repository.audit_rows` gives it)."""
+    record = {column: row[column] for column in EXPORT_COLUMNS}
+    record["tool_inputs"] = _payload(row["tool_inputs"])
+    record["tool_outputs"] = _payload(row["tool_outputs"])
+    return record
+
+
+def export_jsonl(repository: Repository, out: TextIO, since: datetime | None = None) -> int:
+    """Write the audit rows (at or after ``since``) to ``out``, one JSON object per line, in
+    ``seq`` order; return how many were written."""
+    written = 0
+    after = 0
+    while True:
+        page = repository.audit_rows(after, _PAGE, since=since)
+        for row in page:
+            out.write(json.dumps(export_record(row), ensure_ascii=False) + "\n")
+        written += len(page)
+        if len(page) < _PAGE:
+            return written
+        after = int(page[-1]["seq"])

@@ -1,0 +1,91 @@
+"""The audit log's hash chain: the bytes a row is hashed over, and how rows are linked.
+
+Every ``audit_logs`` row stores ``prev_hash`` (the ``row_hash`` of the chained row before it,
+:data:`GENESIS` for the first) and ``row_hash = link_hash(prev_hash, canonical(row))``. Editing,
+deleting or reordering rows then breaks the chain unless every later hash is recomputed too.
+
+:func:`canonical` accepts either an :class:`AuditEvent` (with its ``seq`` set) or a stored row
+(a mapping of column to value, as SQLite returns it), and gives the same bytes for both: the
+JSON columns ``tool_inputs``/``tool_outputs`` are hashed as their stored canonical JSON text and
+the timestamp as its stored ISO-8601 UTC text, so any byte changed in the database shows.
+
+``recommendation_outcomes`` is not chained: its table has no hash columns and its rows are
+updated in place (status, execution, effectiveness), so there is no append-only log to chain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sergas_tui.domain.audit import AuditEvent
+
+GENESIS = "0" * 64
+"""The ``prev_hash`` of the first row of the chain."""
+
+CONTENT_COLUMNS: tuple[str, ...] = (
+    "id",
+    "seq",
+    "timestamp",
+    "session_id",
+    "agent_name",
+    "action_type",
+    "account_id",
+    "owner_email",
+    "tool_name",
+    "tool_inputs",
+    "tool_outputs",
+    "decision",
+    "decision_rationale",
+    "execution_time_ms",
+    "error_message",
+)
+"""The ``audit_logs`` columns a row's hash covers (every column but the hashes and
+``synced_at``); the same columns the table's append-only trigger protects."""
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no insignificant whitespace (as the store writes it)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def iso_utc(value: datetime) -> str:
+    """A timestamp as the store writes it: UTC, ISO-8601, microseconds (naive taken as UTC)."""
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def stored_form(event: AuditEvent) -> dict[str, Any]:
+    """The content columns of ``event`` as they are stored (JSON as text, timestamp as text)."""
+    if event.seq is None:
+        raise ValueError("an audit event is hashed only once the store has given it a seq")
+    values = {column: getattr(event, column) for column in CONTENT_COLUMNS}
+    values["timestamp"] = iso_utc(event.timestamp)
+    for column in ("tool_inputs", "tool_outputs"):
+        value = values[column]
+        values[column] = None if value is None else canonical_json(value)
+    return values
+
+
+def canonical(event_or_row: AuditEvent | Mapping[str, Any]) -> bytes:
+    """The bytes a row's hash covers: the canonical JSON of its content columns, ``seq``
+    included. A mapping must hold every column of :data:`CONTENT_COLUMNS` in its stored form.
+    """
+    if isinstance(event_or_row, AuditEvent):
+        values = stored_form(event_or_row)
+    else:
+        values = {column: event_or_row[column] for column in CONTENT_COLUMNS}
+    return canonical_json(values).encode("utf-8")
+
+
+def link_hash(prev_hash: str, canonical_bytes: bytes) -> str:
+    """SHA-256 (hex) over ``prev_hash`` followed by the row's canonical bytes."""
+    return hashlib.sha256(prev_hash.encode("utf-8") + canonical_bytes).hexdigest()
+
+
+def row_hash(prev_hash: str, event_or_row: AuditEvent | Mapping[str, Any]) -> str:
+    """The ``row_hash`` of a row that follows a row whose hash is ``prev_hash``."""
+    return link_hash(prev_hash, canonical(event_or_row))
