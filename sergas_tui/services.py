@@ -109,9 +109,14 @@ class Services:
     _memory: LocalMemory | None = field(default=None, repr=False)
 
     async def crm(self) -> CrmGateway:
-        """The CRM gateway for this workspace, built on first use (async for MCP sessions)."""
+        """The CRM gateway for this workspace, built on first use (async for MCP sessions).
+
+        Every call through it is recorded in the workspace's audit log.
+        """
         if self._crm is None:
-            self._crm = await self._open_crm()
+            from sergas_tui.audit.gateway import AuditedGateway
+
+            self._crm = AuditedGateway(await self._open_crm(), self.store, default_agent="sergas")
         return self._crm
 
     async def _open_crm(self) -> CrmGateway:

@@ -30,6 +30,8 @@ from sergas_tui.agents.events import (
     RunSummary,
     Synced,
 )
+from sergas_tui.approvals.outcomes import update_outcomes
+from sergas_tui.audit.gateway import audit_session
 from sergas_tui.briefs.compile import compile_brief, review_order
 from sergas_tui.clock import Clock
 from sergas_tui.config import Settings
@@ -50,6 +52,7 @@ from sergas_tui.domain import (
 from sergas_tui.domain.changes import snapshot_of
 from sergas_tui.errors import SergasError
 from sergas_tui.logs import get_logger
+from sergas_tui.memory.store import MemoryStore
 from sergas_tui.storage import Repository
 
 log = get_logger("sergas.orchestrator")
@@ -97,12 +100,16 @@ class Orchestrator:
         engine: ReviewEngine,
         settings: Settings,
         clock: Clock,
+        memory: MemoryStore | None = None,
     ) -> None:
         self.gateway = gateway
         self.repository = repository
         self.engine = engine
         self.settings = settings
         self.clock = clock
+        engine_memory = getattr(engine, "memory", None)
+        self.memory = memory or (engine_memory if isinstance(engine_memory, MemoryStore) else None)
+        """Where assessed outcomes are remembered: given, or the engine's ``memory`` if any."""
 
     async def review(
         self, owner_email: str | None, *, account_ids: Collection[str] | None = None
@@ -116,6 +123,8 @@ class Orchestrator:
         await self._audit(run.id, AuditAction.REVIEW_STARTED, owner_email, None, {})
         status: SyncStatus = "failed"
         calls = 0
+        session = audit_session(run.id, "zoho_scout")
+        session.__enter__()
         try:
             batch = await self.gateway.sync(owner_email)
             calls = batch.calls
@@ -151,6 +160,7 @@ class Orchestrator:
             )
             yield RunFinished(run.id, summary, briefs)
         finally:
+            session.__exit__(None, None, None)
             await asyncio.shield(
                 asyncio.to_thread(repo.finish_sync_run, run.id, status=status, calls=calls)
             )
@@ -253,6 +263,7 @@ class Orchestrator:
             )
         )
         now = self.clock.now()
+        await self._assess_outcomes(facts, now)
         context, memory_refs = await self.engine.recall(facts, now)
         await queue.put(
             AccountRecalled(
@@ -279,6 +290,25 @@ class Orchestrator:
             recommendations=recommendations,
             memory_refs=list(memory_refs),
         )
+
+    async def _assess_outcomes(self, facts: AccountFacts, now: datetime) -> None:
+        """Judge earlier executed recommendations from this sync (see ``approvals.outcomes``)."""
+        assessed = await asyncio.to_thread(update_outcomes, self.repository, facts, now)
+        if self.memory is None:
+            return
+        for row in assessed:
+            if row.outcome is None or row.executed_at is None:
+                continue
+            try:
+                await self.memory.record_outcome(
+                    row.account_id,
+                    row.recommendation_id,
+                    row.outcome,
+                    row.effectiveness_score,
+                    row.executed_at,
+                )
+            except SergasError as err:  # the row is stored; memory is a convenience copy
+                log.warning("outcome_not_remembered", account_id=row.account_id, error=repr(err))
 
     def _approval_for(self, rec: Recommendation, owner: str, now: datetime) -> Approval:
         ttl = timedelta(hours=self.settings.orchestrator.approval_timeout_hours)

@@ -210,3 +210,17 @@ async def test_cancelling_a_review_stops_cleanly(services: Services) -> None:
     # A fresh review still works afterwards.
     _, finished = await run(services, me)
     assert finished.summary.failed == 0
+
+
+async def test_every_crm_call_of_a_review_is_audited(services: Services) -> None:
+    assert services.demo is not None
+    me = services.demo.meta().current_user_email
+    _, finished = await run(services, me)
+    events = services.store.audit_events(limit=10_000)
+    calls = [e for e in events if e.action_type == "tool_invocation"]
+    assert {e.tool_name for e in calls} >= {"zoho_sync", "zoho_get_stage_history"}
+    assert all(e.session_id == finished.run_id for e in calls)
+    sync = next(e for e in calls if e.tool_name == "zoho_sync")
+    assert isinstance(sync.tool_outputs, dict)
+    assert sync.tool_outputs["accounts"] == finished.summary.accounts
+    assert all(e.execution_time_ms is not None for e in calls)
