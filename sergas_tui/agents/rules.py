@@ -25,6 +25,7 @@ from sergas_tui.domain import (
     RecordRef,
     Snapshot,
 )
+from sergas_tui.memory import MemoryStore
 from sergas_tui.storage import Repository
 
 
@@ -45,6 +46,11 @@ class RulesEngine:
         self._analyst = analyst
         self._author = author
         self._repository = repository
+
+    @property
+    def memory(self) -> MemoryStore:
+        """The memory store the analyst recalls from (outcomes are remembered there too)."""
+        return self._analyst.memory
 
     async def scout(self, batch: SyncBatch, previous: Mapping[str, Snapshot]) -> list[AccountFacts]:
         return await self._scout.scout(
