@@ -15,25 +15,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, TextIO
 
+from sergas_tui.domain.audit_chain import CONTENT_COLUMNS
 from sergas_tui.domain.redaction import redact
 from sergas_tui.storage import Repository
 
 EXPORT_COLUMNS: tuple[str, ...] = (
     "seq",
-    "id",
-    "timestamp",
-    "session_id",
-    "agent_name",
-    "action_type",
-    "account_id",
-    "owner_email",
-    "tool_name",
-    "tool_inputs",
-    "tool_outputs",
-    "decision",
-    "decision_rationale",
-    "execution_time_ms",
-    "error_message",
+    *(c for c in CONTENT_COLUMNS if c != "seq"),
     "prev_hash",
     "row_hash",
 )

@@ -22,6 +22,7 @@ from sergas_tui.domain import (
     Snapshot,
     SyncRun,
 )
+from sergas_tui.domain.audit_chain import CONTENT_COLUMNS
 
 
 def ts(value: datetime | None) -> str | None:
@@ -135,23 +136,7 @@ def approval(row: sqlite3.Row) -> Approval:
     return Approval.model_validate(data)
 
 
-_AUDIT_COLUMNS = (
-    "id",
-    "seq",
-    "timestamp",
-    "session_id",
-    "agent_name",
-    "action_type",
-    "account_id",
-    "owner_email",
-    "tool_name",
-    "tool_inputs",
-    "tool_outputs",
-    "decision",
-    "decision_rationale",
-    "execution_time_ms",
-    "error_message",
-)
+_AUDIT_COLUMNS = CONTENT_COLUMNS
 
 
 def audit_values(event: AuditEvent) -> dict[str, Any]:
