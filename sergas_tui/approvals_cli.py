@@ -78,6 +78,8 @@ def list_command(
         email = None if show_all_owners else (owner or services.current_user_email())
         pending = await _service(services).pending(email)
         table = Table(*ROW_HEADERS, title=f"{len(pending)} approvals pending")
+        for column in table.columns[:3]:  # id, account and type must stay copyable
+            column.no_wrap = True
         for approval in pending:
             table.add_row(*(Text(cell) for cell in approval_row(approval)))
         console.print(table)
