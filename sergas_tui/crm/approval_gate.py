@@ -29,6 +29,8 @@ from sergas_tui.domain import (
     AddNoteAction,
     Approval,
     ApprovalStatus,
+    AuditAction,
+    AuditEvent,
     CreateTaskAction,
     UpdateAccountAction,
     utc_now,
@@ -282,19 +284,38 @@ class ApprovalGate:
                 detail="the approval left 'executing' while its write was running",
             )
 
-    @staticmethod
     def _log_refusal(
+        self,
         reason: RefusalReason,
         message: str,
         request: WriteRequest,
         approval: Approval | None,
         tool: str | None,
     ) -> None:
+        """Log the refusal and, when the store keeps an audit log, record it there too."""
+        name = tool or action_type_of(request)
         log.warning(
             "write_refused",
             reason=str(reason),
             message=message,
-            tool=tool or action_type_of(request),
+            tool=name,
             record_id=record_id_of(request),
             approval_id=approval.id if approval is not None else None,
         )
+        append = getattr(self._store, "append_audit", None)
+        if not callable(append):
+            return
+        event = AuditEvent(
+            session_id="mcp",
+            agent_name="zoho_mcp_server",
+            action_type=AuditAction.TOOL_DENIED,
+            account_id=record_id_of(request),
+            owner_email=approval.owner_email if approval is not None else None,
+            tool_name=name,
+            tool_inputs={"approval_id": approval.id if approval is not None else None},
+            error_message=f"refused ({reason}): {message}"[:500],
+        )
+        try:
+            append(event)
+        except Exception as err:  # the refusal stands even if the audit write fails
+            log.error("audit_append_failed", tool=name, error=repr(err))

@@ -353,3 +353,9 @@ async def test_mcp_writes_without_a_valid_approval_are_refused(
     assert store.counts() == before
     assert store.account(account_id) == before_account
     store.close()
+    if token:  # refusals that reached the server are in the workspace's audit log
+        repo = Repository.open(tmp_path / "data" / "workspaces" / "demo" / "sergas.db")
+        denied = [e for e in repo.audit_events(limit=100) if e.action_type == "tool_denied"]
+        repo.close()
+        assert len(denied) >= 3
+        assert all(token not in (e.error_message or "") for e in denied)
