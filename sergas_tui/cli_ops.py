@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sergas_tui.cli_common import (
+    State,
     app,
     approvals_app,
     audit_app,
@@ -33,6 +34,16 @@ if TYPE_CHECKING:
     from sergas_tui.memory.store import MemoryStore
 
 _state = state_of
+
+
+def _common(state: State) -> dict[str, Any]:
+    """The arguments every command body takes: settings, locations, console, workspace."""
+    return {
+        "settings": state.settings(),
+        "locations": state.locations,
+        "console": out,
+        "workspace": state.workspace,
+    }
 
 
 # --- review and export ----------------------------------------------------------------
@@ -62,10 +73,7 @@ def review(
         raise ConfigError(f"--engine must be 'rules' or 'claude', not {engine!r}.")
     state = _state(ctx)
     code = review_command(
-        state.settings(),
-        state.locations,
-        out,
-        workspace=state.workspace,
+        **_common(state),
         owner=owner,
         everyone=everyone,
         engine=engine,
@@ -86,10 +94,7 @@ def export_brief(
 
     state = _state(ctx)
     code = export_brief_command(
-        state.settings(),
-        state.locations,
-        out,
-        workspace=state.workspace,
+        **_common(state),
         owner=owner,
         out=out_file,
     )
@@ -185,10 +190,7 @@ def approvals_list(
     state = _state(ctx)
     raise typer.Exit(
         list_command(
-            state.settings(),
-            state.locations,
-            out,
-            workspace=state.workspace,
+            **_common(state),
             owner=owner,
             show_all_owners=everyone,
         )
@@ -201,9 +203,7 @@ def approvals_show(ctx: typer.Context, ident: Annotated[str, typer.Argument()]) 
     from sergas_tui.approvals_cli import show_command
 
     state = _state(ctx)
-    raise typer.Exit(
-        show_command(state.settings(), state.locations, out, workspace=state.workspace, ident=ident)
-    )
+    raise typer.Exit(show_command(**_common(state), ident=ident))
 
 
 def _decide(
@@ -220,10 +220,7 @@ def _decide(
     state = _state(ctx)
     raise typer.Exit(
         decide_command(
-            state.settings(),
-            state.locations,
-            out,
-            workspace=state.workspace,
+            **_common(state),
             ident=ident,
             decision=decision,
             actor=actor or default_actor(),
@@ -287,7 +284,9 @@ def approvals_execute(ctx: typer.Context) -> None:
 
     state = _state(ctx)
     raise typer.Exit(
-        execute_command(state.settings(), state.locations, out, workspace=state.workspace)
+        execute_command(
+            **_common(state),
+        )
     )
 
 
@@ -298,7 +297,9 @@ def audit_verify(ctx: typer.Context) -> None:
 
     state = _state(ctx)
     raise typer.Exit(
-        verify_command(state.settings(), state.locations, out, workspace=state.workspace)
+        verify_command(
+            **_common(state),
+        )
     )
 
 
@@ -317,10 +318,7 @@ def audit_export(
     when = since.replace(tzinfo=UTC) if since is not None and since.tzinfo is None else since
     raise typer.Exit(
         export_command(
-            state.settings(),
-            state.locations,
-            out,
-            workspace=state.workspace,
+            **_common(state),
             since=when,
             out=out_file,
         )
