@@ -1,33 +1,64 @@
-"""The Textual app: built from injected services, holds no business logic."""
+"""The Textual app: built from injected services, holds no business logic.
+
+Four modes, each its own screen stack: portfolio (with account detail pushed on top), review,
+approvals and audit. Screens reach the app through ``screens.base.ShellApi``.
+"""
 
 from __future__ import annotations
 
+import getpass
+from collections.abc import Sequence
 from pathlib import Path
 
+from textual import work
 from textual.app import App
 from textual.binding import Binding
+from textual.reactive import reactive
 from textual.worker import Worker, WorkerState
 
 from sergas_tui import __version__
 from sergas_tui.config import Settings
 from sergas_tui.errors import SergasError
 from sergas_tui.logs import get_logger
+from sergas_tui.screens.account import AccountScreen
+from sergas_tui.screens.approvals import ApprovalsScreen
+from sergas_tui.screens.audit import AuditScreen
+from sergas_tui.screens.commands import SERGAS_COMMANDS
+from sergas_tui.screens.help import HelpScreen, bindings_of
 from sergas_tui.screens.portfolio import PortfolioScreen
+from sergas_tui.screens.review import ReviewScreen
 from sergas_tui.services import Services
+from sergas_tui.viewmodels.brief import export_current_brief
+from sergas_tui.viewmodels.shell import ShellStatus, shell_status
 
 log = get_logger("sergas.app")
+
+STATUS_REFRESH_SECONDS = 30.0
 
 
 class SergasApp(App[None]):
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "Sergas"
-    BINDINGS = [Binding("ctrl+q", "quit", "Quit", id="app.quit_hard", show=False)]
+    COMMANDS = App.COMMANDS | SERGAS_COMMANDS
+    BINDINGS = [
+        Binding("1", "go('portfolio')", "Portfolio", id="app.portfolio"),
+        Binding("2", "go('review')", "Review", id="app.review"),
+        Binding("3", "go('approvals')", "Approvals", id="app.approvals"),
+        Binding("4", "go('audit')", "Audit", id="app.audit"),
+        Binding("x", "export_brief", "Export brief", id="app.export"),
+        Binding("question_mark,f1", "help", "Help", id="app.help", key_display="?"),
+        Binding("ctrl+q", "quit", "Quit", id="app.quit_hard", show=False),
+    ]
+
+    status: reactive[ShellStatus | None] = reactive(None)
 
     def __init__(self, settings: Settings, services: Services) -> None:
         super().__init__()
         self.settings = settings
         self.services = services
         self.sub_title = services.header_label()
+        if settings.ui.keymap:
+            self.set_keymap(dict(settings.ui.keymap))
 
     async def on_unmount(self) -> None:
         await self.services.aclose()
@@ -35,11 +66,24 @@ class SergasApp(App[None]):
     def on_mount(self) -> None:
         if self.settings.ui.theme in self.available_themes:
             self.theme = self.settings.ui.theme
-        self.push_screen(PortfolioScreen(self.services))
+        else:
+            self.notify(
+                f"There is no theme {self.settings.ui.theme!r}; using {self.theme!r}. "
+                "Pick one with ctrl+p → theme.",
+                title="Unknown theme",
+                severity="warning",
+                markup=False,
+            )
+        services = self.services
+        self.add_mode("portfolio", lambda: PortfolioScreen(services))
+        self.add_mode("review", lambda: ReviewScreen(services))
+        self.add_mode("approvals", lambda: ApprovalsScreen(services))
+        self.add_mode("audit", lambda: AuditScreen(services))
+        self.switch_mode("portfolio")
+        self.refresh_status()
+        self.set_interval(STATUS_REFRESH_SECONDS, self.refresh_status)
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state is WorkerState.ERROR and event.worker.error is not None:
-            self.report_error(event.worker.error, source=event.worker.name)
+    # -- the API screens use (ShellApi) -----------------------------------------------------------
 
     def report_error(self, error: BaseException, *, source: str) -> None:
         """The one place where a failure becomes a titled notification (never a crash)."""
@@ -49,6 +93,63 @@ class SergasApp(App[None]):
             title, message = "Unexpected error", f"{type(error).__name__}: {error}"
         log.error("worker_failed", source=source, error=repr(error))
         self.notify(message, title=title, severity="error", timeout=10, markup=False)
+
+    def open_account(self, account_id: str) -> None:
+        self.push_screen(AccountScreen(self.services, account_id))
+
+    def start_review(self, account_ids: Sequence[str] | None = None) -> None:
+        self.switch_mode("review")
+        screen = self.screen
+        if isinstance(screen, ReviewScreen):
+            screen.start(account_ids)
+
+    def refresh_status(self) -> None:
+        self._load_status()
+
+    def export_brief(self) -> None:
+        self._export_brief()
+
+    def actor(self) -> str:
+        email = self.services.current_user_email()
+        if email:
+            return email
+        try:
+            return getpass.getuser()
+        except Exception:  # no user name on some containers
+            return "unknown"
+
+    # -- actions ------------------------------------------------------------------------------
+
+    def action_go(self, mode: str) -> None:
+        if self.current_mode != mode:
+            self.switch_mode(mode)
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss()
+            return
+        self.push_screen(HelpScreen(bindings_of(self.screen), title=self.screen.title or ""))
+
+    def action_export_brief(self) -> None:
+        self.export_brief()
+
+    # -- workers ------------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="shell-status", exit_on_error=False)
+    def _load_status(self) -> None:
+        status = shell_status(self.services)
+        self.call_from_thread(setattr, self, "status", status)
+
+    @work(thread=True, exclusive=True, group="export", exit_on_error=False)
+    def _export_brief(self) -> None:
+        path = export_current_brief(self.services)
+        self.call_from_thread(
+            self.notify, str(path), title="Brief exported", timeout=10, markup=False
+        )
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR and event.worker.error is not None:
+            self.report_error(event.worker.error, source=event.worker.name)
 
 
 def make_app(settings: Settings, services: Services) -> SergasApp:

@@ -83,6 +83,10 @@ class Locations:
         """The workspace's own SQLite database (snapshots, approvals, audit, memory)."""
         return self.workspace_dir(workspace) / DATABASE_FILE_NAME
 
+    def briefs_dir(self, workspace: str) -> Path:
+        """Where the TUI's `x` writes Markdown briefs of this workspace."""
+        return self.workspace_dir(workspace) / "briefs"
+
     def demo_crm_file(self, workspace: str) -> Path:
         """The generated Zoho org that the simulator serves for a demo workspace."""
         return self.workspace_dir(workspace) / DEMO_CRM_FILE_NAME

@@ -1,21 +1,50 @@
-"""The base of every Sergas screen: failed workers go to the app's one error reporter."""
+"""The base of every Sergas screen: the app's API for screens, and worker-failure forwarding."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+if TYPE_CHECKING:
+    from sergas_tui.config import Settings
+    from sergas_tui.services import Services
 
-class ErrorReporter(Protocol):
-    def report_error(self, error: BaseException, *, source: str) -> None: ...
+
+class ShellApi(Protocol):
+    """What screens may ask of the app (``SergasApp`` implements it)."""
+
+    settings: Settings
+    services: Services
+
+    def report_error(self, error: BaseException, *, source: str) -> None:
+        """Turn a failure into a titled notification (never a crash)."""
+
+    def open_account(self, account_id: str) -> None:
+        """Push the account detail screen for ``account_id``."""
+
+    def start_review(self, account_ids: Sequence[str] | None = None) -> None:
+        """Switch to the review screen and review the current owner (or just these accounts)."""
+
+    def refresh_status(self) -> None:
+        """Recompute the header (freshness, pending approvals) after something changed."""
+
+    def export_brief(self) -> None:
+        """Write the current owner's latest brief to Markdown and show the path."""
+
+    def actor(self) -> str:
+        """Who is deciding: recorded on every approval decision."""
 
 
 class SergasScreen(Screen[Any]):
     """Worker state changes do not bubble, so each screen forwards failures to the app."""
 
+    @property
+    def shell(self) -> ShellApi:
+        return cast("ShellApi", self.app)
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR and event.worker.error is not None:
-            reporter: ErrorReporter = self.app  # type: ignore[assignment]
-            reporter.report_error(event.worker.error, source=event.worker.name)
+            self.shell.report_error(event.worker.error, source=event.worker.name)

@@ -13,10 +13,11 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Static
 
 from sergas_tui.screens.base import SergasScreen
 from sergas_tui.services import AccountRow, Services
+from sergas_tui.widgets.header import ShellHeader
 from sergas_tui.widgets.text import safe_text
 
 FIRST_RUN_TEXT = (
@@ -53,7 +54,7 @@ class PortfolioScreen(SergasScreen):
         self.services = services
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield ShellHeader("Portfolio")
         banner = Static(FIRST_RUN_TEXT, id="first-run-banner", markup=False)
         if not (self.services.is_demo and self.services.settings.ui.show_first_run_banner):
             banner.add_class("-hidden")

@@ -1,0 +1,52 @@
+"""The shell header: app name, then workspace · CRM freshness · engine · pending approvals."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from sergas_tui.viewmodels.shell import ShellStatus
+from sergas_tui.widgets.text import clean
+
+
+class ShellHeader(Widget):
+    """One line; reads the app's ``status`` reactive, so every screen's header stays current."""
+
+    DEFAULT_CSS = """
+    ShellHeader {
+        height: 1;
+        dock: top;
+        background: $panel;
+        color: $foreground;
+    }
+    """
+
+    status: reactive[ShellStatus | None] = reactive(None, layout=False)
+
+    def __init__(self, title: str = "") -> None:
+        super().__init__(id="shell-header")
+        self.title = title
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "status", self._app_status, init=True)
+
+    def _app_status(self, status: ShellStatus | None) -> None:
+        self.status = status
+
+    def render(self) -> Text:
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append(" Sergas ", style="bold reverse")
+        if self.title:
+            line.append(f" {self.title} ", style="bold")
+        status = self.status
+        if status is None:
+            line.append("  loading…", style="dim")
+            return line
+        for index, part in enumerate(status.parts):
+            line.append("  " if index == 0 else " · ", style="dim")
+            style = ""
+            if index == len(status.parts) - 1 and status.pending:
+                style = "bold"
+            line.append(clean(part, single_line=True), style=style)
+        return line
