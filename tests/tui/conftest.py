@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -31,3 +32,26 @@ def services(settings: Settings) -> Iterator[Services]:
     )
     yield built
     built.close()
+
+
+async def review_current_owner(services: Services) -> None:
+    """Run the rules review of the current owner, so approvals, briefs and audit rows exist."""
+    orchestrator = await services.orchestrator()
+    async for _event in orchestrator.review(services.current_user_email()):
+        pass
+
+
+@pytest.fixture
+def reviewed(services: Services) -> Services:
+    """``services`` after one review of the current owner (pending approvals, a brief).
+
+    Synchronous (its own event loop), so snapshot tests can use it too; the CRM gateway is
+    closed afterwards and reopens in the test's loop on first use.
+    """
+
+    async def run() -> None:
+        await review_current_owner(services)
+        await services.aclose()
+
+    asyncio.run(run())
+    return services
