@@ -228,6 +228,8 @@ class UiSettings(Section):
     """Key overrides by binding id, e.g. {"approval.approve" = "y"}."""
     show_first_run_banner: bool = True
     """Show the 'connect Zoho, Claude and Postgres' banner on the demo workspace."""
+    execute_delay_seconds: float = Field(default=8.0, ge=0.0, le=300.0)
+    """Grace time between approving in the TUI and writing to the CRM, during which `u` undoes."""
 
 
 class Settings(BaseSettings):
