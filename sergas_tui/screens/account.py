@@ -1,25 +1,224 @@
-"""Account detail screen (stub until the detail view lands)."""
+"""Account detail: one account's overview, deals, activity, notes, changes, memory and actions.
+
+Pushed on the portfolio stack by ``app.open_account(account_id)``; ``escape`` goes back. The
+data comes from :func:`sergas_tui.viewmodels.account.load_account` in a worker; this screen only
+lays it out. Sections are tabs, switched with ``[`` and ``]`` (digits are the app's modes).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Static
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
 
 from sergas_tui.screens.base import SergasScreen
 from sergas_tui.services import Services
+from sergas_tui.viewmodels.account import AccountDetail, load_account
+from sergas_tui.widgets.account_sections import (
+    activity_text,
+    changes_text,
+    deals_text,
+    memory_text,
+    overview_text,
+    recommendations_text,
+)
 from sergas_tui.widgets.header import ShellHeader
+from sergas_tui.widgets.note_card import NoteCard
+from sergas_tui.widgets.text import safe_text
+
+TABS: tuple[tuple[str, str], ...] = (
+    ("tab-overview", "Overview"),
+    ("tab-deals", "Deals"),
+    ("tab-activity", "Activity"),
+    ("tab-notes", "Notes"),
+    ("tab-changes", "Changes"),
+    ("tab-memory", "Memory"),
+    ("tab-recs", "Recommendations"),
+)
+NAME_LIMIT = 60
 
 
 class AccountScreen(SergasScreen):
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back", id="account.back")]
+    """The detail of one account; loads in a worker and shows a plain message on failure."""
+
+    CSS_PATH = Path(__file__).with_name("account.tcss")
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="account.back"),
+        Binding(
+            "right_square_bracket", "next_tab", "Next tab", id="account.next_tab", key_display="]"
+        ),
+        Binding(
+            "left_square_bracket",
+            "previous_tab",
+            "Previous tab",
+            id="account.previous_tab",
+            key_display="[",
+            show=False,
+        ),
+        Binding("F", "expand_all", "Expand notes", id="account.expand_all"),
+        Binding("r", "review", "Review account", id="account.review"),
+        Binding("ctrl+r", "reload", "Reload", id="account.reload", show=False),
+    ]
+
+    @dataclass
+    class Loaded(Message):
+        detail: AccountDetail
 
     def __init__(self, services: Services, account_id: str) -> None:
         super().__init__()
         self.services = services
         self.account_id = account_id
+        self.detail: AccountDetail | None = None
+        self.title = "Account"
 
     def compose(self) -> ComposeResult:
         yield ShellHeader("Account")
-        yield Static(f"Account {self.account_id}", markup=False)
+        with Horizontal(id="account-title"):
+            yield Static(safe_text(f"Account {self.account_id}"), id="account-name")
+            yield Static("", id="account-risk")
+            yield Static("", id="account-meta")
+        yield Static("Loading the account…", id="account-status", markup=False)
+        with TabbedContent(id="account-tabs"):
+            with TabPane("Overview", id="tab-overview"), VerticalScroll(classes="pane"):
+                yield Static(id="overview-text")
+            with TabPane("Deals", id="tab-deals"), VerticalScroll(classes="pane"):
+                yield Static(id="deals-text")
+            with TabPane("Activity", id="tab-activity"), VerticalScroll(classes="pane"):
+                yield Static(id="activity-text")
+            with TabPane("Notes", id="tab-notes"):
+                yield VerticalScroll(id="notes-list", classes="pane")
+            with TabPane("Changes", id="tab-changes"), VerticalScroll(classes="pane"):
+                yield Static(id="changes-text")
+            with TabPane("Memory", id="tab-memory"), VerticalScroll(classes="pane"):
+                yield Static(id="memory-text")
+            with TabPane("Recommendations", id="tab-recs"), VerticalScroll(classes="pane"):
+                yield Static(id="recs-text")
         yield Footer()
+
+    def on_mount(self) -> None:
+        self.add_class("-empty")
+        self.action_reload()
+
+    # -- actions ----------------------------------------------------------------------------------
+
+    def action_reload(self) -> None:
+        self.add_class("-busy")
+        self._status("Loading the account…" if self.detail is None else "Reloading…")
+        self.load()
+
+    def action_review(self) -> None:
+        self.shell.start_review([self.account_id])
+
+    def action_next_tab(self) -> None:
+        self._step_tab(1)
+
+    def action_previous_tab(self) -> None:
+        self._step_tab(-1)
+
+    def action_expand_all(self) -> None:
+        cards = list(self.query(NoteCard))
+        expand = not all(card.expanded for card in cards if card.foldable)
+        for card in cards:
+            if card.foldable:
+                card.expanded = expand
+
+    def _step_tab(self, step: int) -> None:
+        tabs = self.query_one("#account-tabs", TabbedContent)
+        ids = [tab_id for tab_id, _ in TABS]
+        index = ids.index(tabs.active) if tabs.active in ids else 0
+        tabs.active = ids[(index + step) % len(ids)]
+        self._focus_active_pane()
+
+    def _focus_active_pane(self) -> None:
+        """Focus what the keys of the active tab act on: a table, the first note, the text."""
+        tabs = self.query_one("#account-tabs", TabbedContent)
+        pane = tabs.get_pane(tabs.active)
+        target: Widget | None = next(iter(pane.query(NoteCard)), None)
+        if target is None:
+            target = next(iter(pane.query(".pane")), None)
+        if target is not None:
+            target.focus()
+
+    # -- loading ----------------------------------------------------------------------------------
+
+    @work(exclusive=True, group="account", exit_on_error=False)
+    async def load(self) -> None:
+        detail = await load_account(self.services, self.account_id)
+        self.post_message(self.Loaded(detail))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # SergasScreen's handler runs too (Textual calls every class's handler in the MRO) and
+        # reports the error; this one only replaces the loading message.
+        if event.worker.group == "account" and event.state is WorkerState.ERROR:
+            self.remove_class("-busy")
+            error = event.worker.error
+            message = getattr(error, "message", None) or str(error)
+            self._status(
+                f"Could not load this account: {message} "
+                "Press ctrl+r to try again or escape to go back.",
+                failed=True,
+            )
+
+    def _status(self, message: str, *, failed: bool = False) -> None:
+        status = self.query_one("#account-status", Static)
+        status.update(safe_text(message, single_line=False))
+        status.set_class(failed, "-failed")
+        status.remove_class("-hidden")
+
+    @on(Loaded)
+    async def show_detail(self, message: Loaded) -> None:
+        detail = self.detail = message.detail
+        self.query_one("#account-name", Static).update(
+            safe_text(detail.name, style="bold", limit=NAME_LIMIT)
+        )
+        risk = self.query_one("#account-risk", Static)
+        risk.update(detail.risk_text)
+        for level in ("high", "medium", "low", "none", "unknown"):
+            risk.remove_class(f"-risk-{level}")
+        known = detail.risk_level in ("high", "medium", "low", "none")
+        risk.add_class(f"-risk-{detail.risk_level if known else 'unknown'}")
+        meta = f"owner {detail.owner or '—'} · {detail.reviewed}"
+        self.query_one("#account-meta", Static).update(safe_text(meta))
+        self.query_one("#overview-text", Static).update(overview_text(detail))
+        self.query_one("#changes-text", Static).update(changes_text(detail.changes))
+        self.query_one("#memory-text", Static).update(memory_text(detail))
+        self.query_one("#recs-text", Static).update(recommendations_text(detail))
+        self.query_one("#deals-text", Static).update(deals_text(detail))
+        self.query_one("#activity-text", Static).update(activity_text(detail))
+        await self._fill_notes(detail)
+        self._label_tabs(detail)
+        self.query_one("#account-status", Static).add_class("-hidden")
+        first_load = self.has_class("-empty")
+        self.remove_class("-busy", "-empty")
+        if first_load:
+            self._focus_active_pane()
+
+    async def _fill_notes(self, detail: AccountDetail) -> None:
+        notes = self.query_one("#notes-list", VerticalScroll)
+        await notes.remove_children()
+        if not detail.notes:
+            await notes.mount(Static("No notes on this account.", classes="empty"))
+            return
+        await notes.mount_all(NoteCard(note) for note in detail.notes)
+
+    def _label_tabs(self, detail: AccountDetail) -> None:
+        counts = {
+            "tab-deals": len(detail.deals),
+            "tab-activity": len(detail.activities),
+            "tab-notes": len(detail.notes),
+            "tab-changes": len(detail.changes),
+            "tab-recs": len(detail.recommendations),
+        }
+        tabs = self.query_one("#account-tabs", TabbedContent)
+        for tab_id, label in TABS:
+            count = counts.get(tab_id)
+            tabs.get_tab(tab_id).label = label if count is None else f"{label} {count}"
