@@ -1,0 +1,499 @@
+"""What the audit screen shows: recent audit rows, one-line summaries, filters, verification text.
+
+Rows are read as stored (``Repository.audit_rows``), so a tampered row with broken JSON or a
+bad timestamp still shows instead of failing the whole screen. Values are shown as the audit
+log stores them (already redacted when the event was built); nothing here is Rich markup, and
+the screen escapes every value before rendering it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from sergas_tui.audit import VerifyResult, verify_database
+from sergas_tui.domain.audit import AuditAction, AuditEvent
+from sergas_tui.services import Services
+
+DEFAULT_LIMIT = 2_000
+"""How many of the newest rows the screen loads (verification always reads them all)."""
+
+JSON_LIMIT = 20_000
+"""The most characters of one pretty-printed JSON value the detail view shows."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One audit row as the screen lists it, plus what its detail view needs."""
+
+    event: AuditEvent
+    time_text: str
+    """``YYYY-MM-DD HH:MM:SS`` in UTC, or the stored text when it does not parse."""
+    account_name: str | None
+    summary: str
+    status: str
+    """``ok``, ``denied``, ``error``, ``approved``/``rejected``/``adjusted``, ``undone``,
+    ``expired``."""
+    prev_hash: str | None = None
+    row_hash: str | None = None
+    unreadable: tuple[str, ...] = ()
+    """Columns whose stored value did not parse (shown raw)."""
+
+    @property
+    def short_time(self) -> str:
+        """``MM-DD HH:MM:SS`` (UTC) for the table; the stored text when it did not parse."""
+        if "timestamp" in self.unreadable:
+            return self.time_text
+        return self.time_text[5:]
+
+    @property
+    def key(self) -> str:
+        """The table row key: the event id (unique in the log)."""
+        return self.event.id
+
+    @property
+    def seq(self) -> int:
+        return self.event.seq or 0
+
+    @property
+    def account_text(self) -> str:
+        """The account's name when known, else its id, else an em dash."""
+        return self.account_name or self.event.account_id or "—"
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    """The newest ``limit`` rows (newest first) and how many the log holds in all."""
+
+    rows: list[AuditRow]
+    total: int
+    limit: int
+    action_types: list[str] = field(default_factory=list)
+
+    @property
+    def truncated(self) -> bool:
+        return self.total > len(self.rows)
+
+
+# -- loading ------------------------------------------------------------------------------------
+
+
+def _loads(text: Any) -> tuple[Any, bool]:
+    """A stored JSON column as a value; the raw text and False when it does not parse."""
+    if text is None or not isinstance(text, str):
+        return text, True
+    try:
+        return json.loads(text), True
+    except ValueError:
+        return text, False
+
+
+def _parse_time(text: Any) -> datetime | None:
+    if isinstance(text, datetime):
+        return text if text.tzinfo is not None else text.replace(tzinfo=UTC)
+    if not isinstance(text, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def event_of(row: Mapping[str, Any]) -> tuple[AuditEvent, str, tuple[str, ...]]:
+    """An :class:`AuditEvent` from a stored row, the time text, and the columns that did not
+    parse (a tampered row still shows, with its raw text)."""
+    unreadable: list[str] = []
+    inputs, ok_in = _loads(row.get("tool_inputs"))
+    outputs, ok_out = _loads(row.get("tool_outputs"))
+    if not ok_in:
+        unreadable.append("tool_inputs")
+    if not ok_out:
+        unreadable.append("tool_outputs")
+    when = _parse_time(row.get("timestamp"))
+    if when is None:
+        unreadable.append("timestamp")
+        time_text = str(row.get("timestamp") or "")
+    else:
+        time_text = when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    raw_ms = row.get("execution_time_ms")
+    decision = row.get("decision")
+    values: dict[str, Any] = {
+        "id": str(row.get("id") or ""),
+        "timestamp": when or _EPOCH,
+        "session_id": str(row.get("session_id") or ""),
+        "agent_name": str(row.get("agent_name") or ""),
+        "action_type": str(row.get("action_type") or ""),
+        "account_id": _text_or_none(row.get("account_id")),
+        "owner_email": _text_or_none(row.get("owner_email")),
+        "tool_name": _text_or_none(row.get("tool_name")),
+        "tool_inputs": inputs,
+        "tool_outputs": outputs,
+        "decision": decision if decision in ("approved", "rejected", "adjusted") else None,
+        "decision_rationale": _text_or_none(row.get("decision_rationale")),
+        "execution_time_ms": raw_ms if isinstance(raw_ms, int) else None,
+        "error_message": _text_or_none(row.get("error_message")),
+        "seq": row.get("seq") if isinstance(row.get("seq"), int) else None,
+    }
+    if decision is not None and values["decision"] is None:
+        unreadable.append("decision")
+    try:
+        event = AuditEvent.model_validate(values)
+    except ValidationError:  # a value no event can hold: keep the row, drop the payloads
+        unreadable.extend(("tool_inputs", "tool_outputs"))
+        event = AuditEvent.model_validate({**values, "tool_inputs": None, "tool_outputs": None})
+    return event, time_text, tuple(dict.fromkeys(unreadable))
+
+
+def account_names(services: Services, account_ids: Iterable[str]) -> dict[str, str]:
+    """Names for ``account_ids``: from the current owner's latest brief, then from the latest
+    snapshots (blocking SQLite reads). Unknown ids are left out."""
+    wanted = {a for a in account_ids if a}
+    names: dict[str, str] = {}
+    owner = services.current_user_email()
+    brief = services.store.latest_brief(owner) if owner else None
+    if brief is not None:
+        for account in brief.accounts or []:
+            names[account.account_id] = account.account_name
+        for changes in brief.changes or []:
+            names.setdefault(changes.account_id, changes.account_name)
+    if wanted - names.keys():
+        for account_id, snapshot in services.store.latest_snapshots().items():
+            name = snapshot.data.get("Account_Name")
+            if account_id in wanted and isinstance(name, str) and account_id not in names:
+                names[account_id] = name
+    return {a: n for a, n in names.items() if a in wanted}
+
+
+def build_row(row: Mapping[str, Any], names: Mapping[str, str]) -> AuditRow:
+    """One stored row as the screen lists it."""
+    event, time_text, unreadable = event_of(row)
+    return AuditRow(
+        event=event,
+        time_text=time_text,
+        account_name=names.get(event.account_id or ""),
+        summary=summarize(event),
+        status=status_of(event),
+        prev_hash=_text_or_none(row.get("prev_hash")),
+        row_hash=_text_or_none(row.get("row_hash")),
+        unreadable=unreadable,
+    )
+
+
+def load_audit(services: Services, limit: int = DEFAULT_LIMIT) -> AuditPage:
+    """The newest ``limit`` audit rows, newest first (blocking SQLite: call from a thread)."""
+    store = services.store
+    total = int(store.info().row_counts.get("audit_logs", 0))
+    # seq counts up from 1, so the newest ``limit`` rows have seq > total - limit unless rows
+    # were deleted (then a few more are read, and the newest ``limit`` kept).
+    stored = store.audit_rows(after_seq=max(total - limit, 0))[-limit:] if limit > 0 else []
+    names = account_names(services, {str(r["account_id"]) for r in stored if r["account_id"]})
+    rows = [build_row(r, names) for r in reversed(stored)]
+    types = sorted({r.event.action_type for r in rows})
+    return AuditPage(rows=rows, total=max(total, len(rows)), limit=limit, action_types=types)
+
+
+def verify(services: Services) -> VerifyResult:
+    """Verify the whole audit chain (blocking SQLite: call from a thread)."""
+    return verify_database(services.store)
+
+
+# -- wording ------------------------------------------------------------------------------------
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _id8(value: Any) -> str:
+    return str(value)[:8] if value else "?"
+
+
+_QUIET_KEYS = frozenset({"owner_email"})
+"""Tool arguments left out of summaries (the owner is the same on nearly every row)."""
+
+
+def _pairs(value: Any, limit: int = 3) -> str:
+    """``key=value`` for the first scalar items of a mapping (nulls left out)."""
+    if not isinstance(value, Mapping):
+        return "" if value is None else _short(value, 40)
+    items = [
+        f"{k}={_short(v, 24)}"
+        for k, v in value.items()
+        if v is not None and not isinstance(v, Mapping | list) and k not in _QUIET_KEYS
+    ]
+    return " ".join(items[:limit])
+
+
+_COUNT_WORDS = {"count": "records"}
+
+
+def _counts(value: Any, limit: int = 4) -> str:
+    """``n key`` for the numeric items of a mapping, e.g. ``30 accounts, 48 recommendations``."""
+    if not isinstance(value, Mapping):
+        return "" if value is None else _short(value, 40)
+    items = [
+        f"{v} {_COUNT_WORDS.get(k, k)}"
+        for k, v in value.items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    ]
+    return ", ".join(items[:limit])
+
+
+def _get(value: Any, key: str) -> Any:
+    return value.get(key) if isinstance(value, Mapping) else None
+
+
+def _tool_call(event: AuditEvent) -> str:
+    parts = [event.tool_name or "tool"]
+    args = _pairs(event.tool_inputs)
+    if args:
+        parts.append(args)
+    result = _counts(event.tool_outputs, 3) or _pairs(event.tool_outputs, 2)
+    if result:
+        parts.append(f"→ {result}")
+    if event.execution_time_ms is not None:
+        parts.append(f"· {event.execution_time_ms} ms")
+    return " ".join(parts)
+
+
+def _recommendation(event: AuditEvent) -> str:
+    out = event.tool_outputs
+    kind = _get(out, "type") or "recommendation"
+    priority = _get(out, "priority")
+    action = _get(out, "suggested_action")
+    what = next(
+        (
+            _get(action, key)
+            for key in ("subject", "title", "escalate_to")
+            if isinstance(_get(action, key), str)
+        ),
+        None,
+    )
+    text = f"recommends {kind}" + (f" ({priority})" if priority else "")
+    return f"{text}: {_short(what)}" if what else text
+
+
+def _decision(event: AuditEvent) -> str:
+    inputs = event.tool_inputs
+    actor = _get(inputs, "actor") or event.agent_name
+    if _get(inputs, "undo"):
+        was = _get(inputs, "undone_status")
+        return f"undone by {actor}" + (f" (was {was})" if was else "")
+    text = f"{event.decision or 'decided'} by {actor}"
+    if _get(inputs, "before") is not None and _get(inputs, "after") is not None:
+        text += " (payload edited)"
+    if event.decision_rationale:
+        text += f": {_short(event.decision_rationale, 60)}"
+    return text
+
+
+def _executed(event: AuditEvent) -> str:
+    out = event.tool_outputs
+    method = event.tool_name or "CRM write"
+    if event.error_message:
+        return f"{method} failed: {_short(event.error_message, 60)}"
+    record = _get(out, "record_id")
+    text = f"{method} written" + (f" → record {record}" if record else "")
+    if _get(out, "found_existing"):
+        text = f"{method} already in the CRM" + (f" (record {record})" if record else "")
+    return text
+
+
+def summarize(event: AuditEvent) -> str:
+    """One line saying what happened, per action type (plain text; the screen escapes it)."""
+    action = event.action_type
+    inputs, outputs = event.tool_inputs, event.tool_outputs
+    if action == AuditAction.TOOL_INVOCATION:
+        text = _tool_call(event)
+    elif action == AuditAction.RECOMMENDATION_GENERATED:
+        text = _recommendation(event)
+    elif action == AuditAction.APPROVAL_REQUESTED:
+        text = (
+            f"approval {_id8(_get(inputs, 'approval_id'))} requested "
+            f"(recommendation {_id8(_get(inputs, 'recommendation_id'))})"
+        )
+    elif action == AuditAction.APPROVAL_DECIDED:
+        text = _decision(event)
+    elif action == AuditAction.APPROVAL_EXPIRED:
+        text = f"approval {_id8(_get(inputs, 'approval_id'))} expired unanswered"
+    elif action == AuditAction.ACTION_EXECUTED:
+        text = _executed(event)
+    elif action == AuditAction.TOOL_DENIED:
+        reason = _short(event.error_message or "", 80)
+        if reason.startswith("refused"):
+            text = f"{event.tool_name or 'tool'} {reason}"
+        else:
+            text = f"{event.tool_name or 'tool'} refused" + (f": {reason}" if reason else "")
+    elif action == AuditAction.REVIEW_STARTED:
+        text = f"review of {event.owner_email or 'all owners'} started"
+    elif action == AuditAction.REVIEW_COMPLETED:
+        counts = _counts(outputs)
+        text = "review completed" + (f": {counts}" if counts else "")
+    elif action == AuditAction.SYNC_COMPLETED:
+        counts = _counts(outputs)
+        text = "sync completed" + (f": {counts}" if counts else "")
+    else:
+        text = " ".join(
+            part
+            for part in (event.tool_name, _pairs(inputs), _counts(outputs) or _pairs(outputs))
+            if part
+        )
+        text = text or action
+    if event.error_message and action not in (
+        AuditAction.ACTION_EXECUTED,
+        AuditAction.TOOL_DENIED,
+    ):
+        text += f" · error: {_short(event.error_message, 50)}"
+    return text
+
+
+def status_of(event: AuditEvent) -> str:
+    """A one-word marker: what a reviewer scans the list for."""
+    if event.action_type == AuditAction.TOOL_DENIED:
+        return "denied"
+    if event.error_message:
+        return "error"
+    if event.action_type == AuditAction.APPROVAL_DECIDED:
+        if _get(event.tool_inputs, "undo"):
+            return "undone"
+        return event.decision or "decided"
+    if event.action_type == AuditAction.APPROVAL_EXPIRED:
+        return "expired"
+    return "ok"
+
+
+# -- filtering ----------------------------------------------------------------------------------
+
+
+def _haystack(row: AuditRow) -> str:
+    event = row.event
+    parts = (
+        event.account_id,
+        row.account_name,
+        row.summary,
+        event.agent_name,
+        event.tool_name,
+        event.owner_email,
+    )
+    return " ".join(p for p in parts if p).casefold()
+
+
+def filter_rows(
+    rows: Sequence[AuditRow], text: str = "", action: str | None = None
+) -> list[AuditRow]:
+    """Rows of type ``action`` (all when None) whose account id/name, summary, agent, tool or
+    owner contain every word of ``text`` (case-insensitive); order is kept."""
+    words = text.casefold().split()
+    return [
+        row
+        for row in rows
+        if (action is None or row.event.action_type == action)
+        and all(word in _haystack(row) for word in words)
+    ]
+
+
+def next_action(current: str | None, types: Sequence[str]) -> str | None:
+    """The type filter after ``current``: all → each present type in order → all."""
+    if not types:
+        return None
+    if current is None or current not in types:
+        return types[0] if current is None else None
+    index = list(types).index(current) + 1
+    return types[index] if index < len(types) else None
+
+
+def status_line(page: AuditPage, shown: int, text: str = "", action: str | None = None) -> str:
+    """'showing latest 2,000 of 5,123 events · 12 match "acme"' (the type shows beside it)."""
+    count = len(page.rows)
+    if page.total == 0:
+        head = "No audit events yet: a review or a decision records them."
+    elif page.truncated:
+        head = f"showing latest {count:,} of {page.total:,} events"
+    else:
+        head = f"{count:,} events" if count != 1 else "1 event"
+    parts = [head]
+    if text.strip() or action is not None:
+        parts.append(f"{shown:,} match")
+    if text.strip():
+        parts[-1] += f' "{" ".join(text.split())}"'
+    return " · ".join(parts)
+
+
+# -- verification -------------------------------------------------------------------------------
+
+
+def verification_message(result: VerifyResult) -> tuple[bool, str]:
+    """(ok, what to show) for a verification: the intact count, or the first broken row."""
+    unchained = ""
+    if result.unchained:
+        unchained = f" ({result.unchained:,} older rows predate the chain and are not protected)"
+    first = result.first
+    if result.ok or first is None:
+        if result.checked == 0:
+            return True, "The audit log is empty: nothing to verify."
+        noun = "row" if result.checked == 1 else "rows"
+        return True, f"Chain intact: {result.checked:,} {noun} verified{unchained}"
+    where = f"seq {first.seq}" + (f" (id {first.id})" if first.id else "")
+    text = f"Chain broken at {where}: {first.kind}. {first.message}"
+    more = len(result.problems) - 1
+    if more:
+        text += f". {more} more problem{'s' if more != 1 else ''} after it"
+    text += f". {result.checked:,} rows checked{unchained}."
+    return False, text
+
+
+# -- detail -------------------------------------------------------------------------------------
+
+
+def pretty_json(value: Any, limit: int = JSON_LIMIT) -> str:
+    """``value`` as indented JSON with sorted keys (a raw string stays as it is)."""
+    if value is None:
+        return "null"
+    text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+    if len(text) > limit:
+        text = text[:limit] + f"\n… ({len(text) - limit:,} more characters)"
+    return text
+
+
+def detail_fields(row: AuditRow) -> list[tuple[str, str]]:
+    """(label, value) pairs for the detail view, in reading order; empty values left out."""
+    event = row.event
+    account = event.account_id or ""
+    if row.account_name and event.account_id:
+        account = f"{row.account_name} ({event.account_id})"
+    duration = None if event.execution_time_ms is None else f"{event.execution_time_ms} ms"
+    fields: list[tuple[str, str | None]] = [
+        ("Seq", str(event.seq) if event.seq is not None else None),
+        ("Time (UTC)", row.time_text),
+        ("Action", event.action_type),
+        ("Status", row.status),
+        ("Agent", event.agent_name),
+        ("Account", account or None),
+        ("Owner", event.owner_email),
+        ("Tool", event.tool_name),
+        ("Decision", event.decision),
+        ("Rationale", event.decision_rationale),
+        ("Duration", duration),
+        ("Error", event.error_message),
+        ("Session", event.session_id),
+        ("Event id", event.id),
+        ("Previous hash", row.prev_hash or "(none: written before the chain)"),
+        ("Row hash", row.row_hash or "(none)"),
+    ]
+    if row.unreadable:
+        fields.append(("Unreadable", ", ".join(row.unreadable) + " (shown as stored)"))
+    return [(label, value) for label, value in fields if value]
