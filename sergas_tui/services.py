@@ -116,7 +116,9 @@ class Services:
         if self._crm is None:
             from sergas_tui.audit.gateway import AuditedGateway
 
-            self._crm = AuditedGateway(await self._open_crm(), self.store, default_agent="sergas")
+            self._crm = AuditedGateway(
+                await self._open_crm(), self.store, default_agent="sergas", clock=self.clock
+            )
         return self._crm
 
     async def _open_crm(self) -> CrmGateway:

@@ -159,6 +159,13 @@ class Orchestrator:
                 {"accounts": summary.accounts, "recommendations": summary.recommendations},
             )
             yield RunFinished(run.id, summary, briefs)
+        except (asyncio.CancelledError, GeneratorExit):
+            # The person stopped the run: say so in the audit (the sync run stays 'failed',
+            # i.e. not completed; every account finished before the cancel is fully stored).
+            await asyncio.shield(
+                self._audit(run.id, AuditAction.REVIEW_CANCELLED, owner_email, None, {})
+            )
+            raise
         finally:
             session.__exit__(None, None, None)
             await asyncio.shield(
@@ -340,6 +347,7 @@ class Orchestrator:
                 repo.add_approval(approval)
             repo.append_audit(
                 AuditEvent(
+                    timestamp=self.clock.now(),
                     session_id=run_id,
                     agent_name="recommendation_author",
                     action_type=AuditAction.RECOMMENDATION_GENERATED,
@@ -350,6 +358,7 @@ class Orchestrator:
             )
             repo.append_audit(
                 AuditEvent(
+                    timestamp=self.clock.now(),
                     session_id=run_id,
                     agent_name="orchestrator",
                     action_type=AuditAction.APPROVAL_REQUESTED,
@@ -370,6 +379,7 @@ class Orchestrator:
         outputs: dict[str, object],
     ) -> None:
         event = AuditEvent(
+            timestamp=self.clock.now(),
             session_id=run_id,
             agent_name="orchestrator",
             action_type=action,

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, JsonValue
 
+from sergas_tui.clock import Clock
 from sergas_tui.crm.gateway import CrmGateway, NoteDraft, SyncBatch, TaskDraft, WriteResult
 from sergas_tui.domain import (
     Account,
@@ -33,6 +34,7 @@ from sergas_tui.domain import (
     Owner,
     StageChange,
 )
+from sergas_tui.domain.common import utc_now
 from sergas_tui.logs import get_logger
 from sergas_tui.storage import Repository
 
@@ -103,10 +105,18 @@ def _inputs(arguments: Mapping[str, object]) -> dict[str, JsonValue]:
 class AuditedGateway:
     """A :class:`CrmGateway` that records every call in the workspace's audit log."""
 
-    def __init__(self, inner: CrmGateway, repository: Repository, *, default_agent: str) -> None:
+    def __init__(
+        self,
+        inner: CrmGateway,
+        repository: Repository,
+        *,
+        default_agent: str,
+        clock: Clock | None = None,
+    ) -> None:
         self.inner = inner
         self._repository = repository
         self._default_agent = default_agent
+        self._clock = clock
 
     async def _call(
         self, tool: str, arguments: Mapping[str, object], call: Callable[[], Awaitable[T]]
@@ -122,6 +132,7 @@ class AuditedGateway:
             raise
         finally:
             event = AuditEvent(
+                timestamp=self._clock.now() if self._clock else utc_now(),
                 session_id=_SESSION.get("interactive"),
                 agent_name=_AGENT.get(self._default_agent),
                 action_type=AuditAction.TOOL_INVOCATION,

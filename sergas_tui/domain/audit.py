@@ -32,6 +32,7 @@ class AuditAction(StrEnum):
     SYNC_COMPLETED = "sync_completed"
     REVIEW_STARTED = "review_started"
     REVIEW_COMPLETED = "review_completed"
+    REVIEW_CANCELLED = "review_cancelled"
 
 
 Decision = Literal["approved", "rejected", "adjusted"]

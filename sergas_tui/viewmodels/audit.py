@@ -343,6 +343,8 @@ def summarize(event: AuditEvent) -> str:
     elif action == AuditAction.REVIEW_COMPLETED:
         counts = _counts(outputs)
         text = "review completed" + (f": {counts}" if counts else "")
+    elif action == AuditAction.REVIEW_CANCELLED:
+        text = f"review of {event.owner_email or 'all owners'} cancelled"
     elif action == AuditAction.SYNC_COMPLETED:
         counts = _counts(outputs)
         text = "sync completed" + (f": {counts}" if counts else "")

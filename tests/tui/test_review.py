@@ -185,6 +185,8 @@ async def test_escape_cancels_cleanly(
         assert refreshes
         assert screen.has_class("-cancelled")
         assert not [n for n in app._notifications if n.severity == "error"]
+    actions = [e.action_type for e in services.store.audit_events(limit=500)]
+    assert "review_cancelled" in actions
 
 
 async def test_one_failing_account_is_listed_while_the_others_complete(
