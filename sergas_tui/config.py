@@ -225,7 +225,7 @@ class UiSettings(Section):
     theme: str = "textual-dark"
     """Textual theme name."""
     keymap: dict[str, str] = Field(default_factory=dict)
-    """Key overrides by binding id, e.g. {"approval.approve" = "y"}."""
+    """Key overrides by binding id, e.g. {"approvals.approve" = "y"}."""
     show_first_run_banner: bool = True
     """Show the 'connect Zoho, Claude and Postgres' banner on the demo workspace."""
     execute_delay_seconds: float = Field(default=8.0, ge=0.0, le=300.0)
