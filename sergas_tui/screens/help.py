@@ -75,7 +75,8 @@ class HelpScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         body = self.query_one("#help-body")
         body.border_title = f"Keys — {self.heading}" if self.heading else "Keys"
-        body.border_subtitle = "escape closes · keys remap by id in [ui] keymap"
+        # Border titles are markup: the brackets of "[ui]" are escaped.
+        body.border_subtitle = "escape closes · remap keys by binding id in \\[ui] keymap"
 
     def _table(self) -> Table:
         table = Table(box=None, expand=True, show_header=True, padding=(0, 1))

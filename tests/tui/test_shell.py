@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -122,10 +123,11 @@ async def test_export_writes_the_brief_and_shows_the_path(
         await pilot.press("x")
         await settle(pilot)
         [note] = [n for n in app._notifications if n.title == "Brief exported"]
-        path = Path(note.message)
-        assert path.exists()
-        assert path.name == f"brief-jordan.avery-{FIXED_NOW:%Y%m%d-%H%M}.md"
-        assert "Jordan" in path.read_text(encoding="utf-8") or "jordan" in path.read_text()
+    path = Path(note.message)
+    assert path.name == f"brief-jordan.avery-{FIXED_NOW:%Y%m%d-%H%M}.md"
+    assert path.parent == reviewed.locations.briefs_dir("demo")
+    text = await asyncio.to_thread(path.read_text, encoding="utf-8")
+    assert "jordan.avery@demo.sergas.test" in text
 
 
 async def test_export_before_any_review_explains_what_to_do(
@@ -180,3 +182,13 @@ def test_ago_wording() -> None:
     assert ago(now - timedelta(hours=2), now) == "2 h ago"
     assert ago(now - timedelta(days=4), now) == "4 d ago"
     assert ago(now + timedelta(minutes=3), now) == "just now"
+
+
+def test_snapshot_help_120x40(snap_compare: Any, settings: Settings, services: Services) -> None:
+    async def open_help(pilot: Any) -> None:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    app = make_app(settings, services)
+    assert snap_compare(app, terminal_size=(120, 40), run_before=open_help)
