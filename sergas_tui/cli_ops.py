@@ -26,12 +26,16 @@ from sergas_tui.cli_common import (
     out,
     state_of,
 )
-from sergas_tui.errors import ConfigError
+from sergas_tui.config import Settings
+from sergas_tui.errors import ConfigError, SergasError
 from sergas_tui.secrets import SecretName, SecretStore
 from sergas_tui.widgets.text import clean
 
 if TYPE_CHECKING:
+    from sergas_tui.audit.central import MigratePolicy, SyncReport
+    from sergas_tui.audit.central_conn import CentralTarget
     from sergas_tui.memory.store import MemoryStore
+    from sergas_tui.storage import Repository
 
 _state = state_of
 
@@ -80,7 +84,29 @@ def review(
         json_file=json_file,
         markdown_dir=markdown_dir,
     )
+    _sync_quietly(state)
     raise typer.Exit(code)
+
+
+def _sync_quietly(state: State) -> None:
+    """After a headless review (or a purge): send the outbox to the central audit when one is
+    configured. A failure only warns: the rows stay in the local outbox for the next sync."""
+    settings = state.settings()
+    if not settings.auditing.postgres_dsn:
+        return
+    try:
+        report = _run_sync(state, settings)
+    except SergasError as err:
+        err_console.print(
+            Text(
+                f"Warning: the central audit sync failed ({err.title}): {err.message} The review "
+                "is complete; its audit rows stay in the local outbox until `sergas audit sync`.",
+                style="yellow",
+            ),
+            soft_wrap=True,
+        )
+        return
+    err_console.print(Text(f"Central audit: {report.summary()}."), soft_wrap=True)
 
 
 @export_app.command("brief")
@@ -291,16 +317,154 @@ def approvals_execute(ctx: typer.Context) -> None:
 
 
 @audit_app.command("verify")
-def audit_verify(ctx: typer.Context) -> None:
+def audit_verify(
+    ctx: typer.Context,
+    remote: Annotated[
+        bool,
+        typer.Option(
+            "--remote", help="Also compare the local chain with the central audit (PostgreSQL)."
+        ),
+    ] = False,
+) -> None:
     """Check the hash chain; names any edited, deleted or reordered row (exit 1)."""
     from sergas_tui.approvals_cli import verify_command
 
     state = _state(ctx)
-    raise typer.Exit(
-        verify_command(
-            **_common(state),
+    code = verify_command(**_common(state))
+    if remote:
+        code = max(code, _verify_remote(state))
+    raise typer.Exit(code)
+
+
+# --- central audit ---------------------------------------------------------------------
+
+
+def _central(state: State, settings: Settings) -> tuple[Repository, CentralTarget, str]:
+    """The workspace database, the configured central target and the workspace name."""
+    from sergas_tui.audit.central_conn import target_from_settings
+    from sergas_tui.storage import Repository
+
+    target = target_from_settings(settings.auditing, SecretStore())
+    name = state.workspace_name(settings)
+    return Repository.open(state.locations.database_file(name)), target, name
+
+
+def _run_sync(
+    state: State,
+    settings: Settings,
+    *,
+    migrate: MigratePolicy = "auto",
+    batch_size: int | None = None,
+) -> SyncReport:
+    from sergas_tui.audit.central import sync_once
+
+    repository, target, name = _central(state, settings)
+    try:
+        return sync_once(
+            repository,
+            target,
+            workspace=name,
+            batch_size=batch_size or settings.auditing.sync_batch_size,
+            migrate=migrate,
+        )
+    finally:
+        repository.close()
+
+
+@audit_app.command("sync")
+def audit_sync(
+    ctx: typer.Context,
+    migrate_only: Annotated[
+        bool,
+        typer.Option(
+            "--migrate-only",
+            help="Only create or upgrade the central schema (needs the owner role).",
+        ),
+    ] = False,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(min=1, max=100_000, help="Rows per batch (default: [auditing])."),
+    ] = None,
+) -> None:
+    """Send the local audit outbox to the central PostgreSQL ([auditing] postgres_dsn)."""
+    from sergas_tui.audit.central import outbox_status
+    from sergas_tui.audit.central_schema import CENTRAL_SCHEMA_VERSION
+    from sergas_tui.storage import Repository
+
+    state = _state(ctx)
+    settings = state.settings()
+    report = _run_sync(
+        state, settings, migrate="only" if migrate_only else "auto", batch_size=batch_size
+    )
+    if migrate_only:
+        schema = report.schema
+        before = "none" if schema is None or not schema.from_version else schema.from_version
+        out.print(
+            f"Central audit schema at v{CENTRAL_SCHEMA_VERSION} (was {before}).", markup=False
+        )
+        return
+    out.print(f"Central audit: {report.summary()}.", markup=False)
+    with Repository.open(state.locations.database_file(state.workspace_name(settings))) as repo:
+        status = outbox_status(repo)
+    if status.pending_rows:
+        out.print(f"{status.pending_rows:,} rows still pending.", markup=False)
+
+
+def _verify_remote(state: State) -> int:
+    from sergas_tui.audit.central_verify import verify_remote
+
+    settings = state.settings()
+    repository, target, _ = _central(state, settings)
+    try:
+        result = verify_remote(repository, target, retention_days=settings.auditing.retention_days)
+    finally:
+        repository.close()
+    counts = (
+        f"{result.local_rows:,} local rows, {result.central_rows:,} central rows, "
+        f"{result.pending:,} not yet synced, {result.expired:,} past retention"
+    )
+    if result.ok:
+        out.print(Text(f"Central audit matches the local chain ({counts}).", style="green"))
+        return 0
+    out.print(
+        Text(
+            f"Central audit DIFFERS from the local chain ({counts}); "
+            f"{len(result.differences)} differences:",
+            style="bold red",
         )
     )
+    for difference in result.differences:
+        out.print(Text(f"  {difference.kind}: {difference.message}"))
+    return 1
+
+
+@audit_app.command("purge")
+def audit_purge(
+    ctx: typer.Context,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete central audit rows older than [auditing] retention_days (owner role); audited."""
+    from sergas_tui.audit.central import purge_central
+
+    state = _state(ctx)
+    settings = state.settings()
+    days = settings.auditing.retention_days
+    repository, target, _ = _central(state, settings)
+    try:
+        if not yes and not typer.confirm(
+            f"Delete central audit rows older than {days} days from {target.describe()}?"
+        ):
+            raise typer.Abort()
+        report = purge_central(repository, target, retention_days=days)
+    finally:
+        repository.close()
+    out.print(
+        f"Purged {report.audit_rows_deleted:,} audit rows and "
+        f"{report.outcome_versions_deleted:,} outcome versions older than "
+        f"{report.cutoff:%Y-%m-%d %H:%M} UTC; recorded as audit event {report.audit_event.id}.",
+        markup=False,
+    )
+    _sync_quietly(state)
 
 
 @audit_app.command("export")

@@ -6,7 +6,7 @@ import shutil
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 from sergas_tui import __version__
@@ -17,6 +17,9 @@ from sergas_tui.locations import Locations
 from sergas_tui.secrets import SECRET_SPECS, SecretName, SecretStore
 from sergas_tui.services import resolve_engine
 from sergas_tui.storage import Repository
+
+if TYPE_CHECKING:
+    from sergas_tui.audit.central_status import OutboxStatus
 
 Status = Literal["ok", "warn", "fail", "info"]
 PROBE_TIMEOUT_SECONDS = 3.0
@@ -49,18 +52,28 @@ def probe_tcp(url: str, timeout: float = PROBE_TIMEOUT_SECONDS) -> tuple[bool, s
 
 
 def probe_postgres(dsn: str, password: str | None) -> tuple[bool, str]:
+    """Log in to the central audit and read its schema version (a real login, not a ping)."""
     import psycopg
+
+    from sergas_tui.audit.central_schema import CENTRAL_SCHEMA_VERSION, central_version
 
     try:
         with psycopg.connect(
             dsn, password=password, connect_timeout=int(PROBE_TIMEOUT_SECONDS)
         ) as conn:
             row = conn.execute("SELECT current_user, current_database()").fetchone()
+            version = central_version(conn)
     except psycopg.Error as err:
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         return False, f"cannot connect: {first_line}"
     user, database = row if row else ("?", "?")
-    return True, f"connected as {user} to database {database}"
+    if version is None:
+        schema = "no Sergas schema yet (`sergas audit sync --migrate-only` as the owner)"
+    elif version == CENTRAL_SCHEMA_VERSION:
+        schema = f"schema v{version}"
+    else:
+        schema = f"schema v{version}, this Sergas uses v{CENTRAL_SCHEMA_VERSION}"
+    return True, f"connected as {user} to database {database}; {schema}"
 
 
 def _file_size(path: Path) -> str:
@@ -127,13 +140,32 @@ def _workspace_checks(settings: Settings, locations: Locations, name: str) -> li
         except SergasError as err:
             checks.append(Check(group, "database", "fail", err.message))
         else:
+            from sergas_tui.audit.central_status import outbox_status
+
             try:
                 db_info = repo.info()
+                outbox = outbox_status(repo)
             finally:
                 repo.close()
             detail = f"{db} ({_file_size(db)}), schema v{db_info.schema_version}"
             checks.append(Check(group, "database", "ok", detail))
+            if settings.auditing.postgres_dsn:
+                checks.append(_outbox_check(group, outbox))
     return checks
+
+
+def _outbox_check(group: str, outbox: OutboxStatus) -> Check:
+    """Pending rows and the last central sync, from the local database."""
+    last = "never" if outbox.last_synced_at is None else f"{outbox.last_synced_at:%Y-%m-%d %H:%M}"
+    detail = (
+        f"{outbox.pending_audit:,} audit rows and {outbox.pending_outcomes:,} outcomes pending; "
+        f"last sync {last}"
+    )
+    if outbox.last_error:
+        return Check(
+            group, "central audit outbox", "warn", f"{detail}; last error: {outbox.last_error}"
+        )
+    return Check(group, "central audit outbox", "ok", detail)
 
 
 def _needed_secrets(settings: Settings) -> set[SecretName]:

@@ -32,9 +32,10 @@ from sergas_tui.domain import (
     SyncRun,
     SyncStatus,
     can_transition,
+    new_id,
     utc_now,
 )
-from sergas_tui.domain.audit_chain import GENESIS, row_hash
+from sergas_tui.domain.audit_chain import CONTENT_COLUMNS, GENESIS, row_hash
 from sergas_tui.domain.redaction import redact
 from sergas_tui.errors import StorageError
 from sergas_tui.storage import rows
@@ -58,6 +59,10 @@ TABLES = (
 """The tables whose row counts ``sergas doctor`` shows."""
 
 Clock = Callable[[], datetime]
+
+OUTBOX_AUDIT_COLUMNS: tuple[str, ...] = (*CONTENT_COLUMNS, "prev_hash", "row_hash")
+"""The ``audit_logs`` columns the central audit receives, in the order
+:meth:`Repository.unsynced_audit_values` returns them."""
 
 
 @dataclass(frozen=True)
@@ -508,3 +513,142 @@ class Repository:
                 (account_id,),
             ).fetchall()
         return [rows.outcome(row) for row in found]
+
+    # -- central audit outbox ---------------------------------------------------------------
+
+    def meta_value(self, key: str) -> str | None:
+        """A value of the ``meta`` table (None when unset)."""
+        with self._read("read workspace metadata") as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row["value"])
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        """Set (or, with None, remove) a value of the ``meta`` table."""
+        with self._write("write workspace metadata") as conn:
+            if value is None:
+                conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+            else:
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES (?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (key, value),
+                )
+
+    def audit_chain_id(self) -> str:
+        """This database's audit chain id (a UUID made on first use): it tells the central
+        audit which rows came from this chain, whatever the workstation's name."""
+        with self._write("read the audit chain id") as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('audit_chain_id', ?)",
+                (new_id(),),
+            )
+            row = conn.execute("SELECT value FROM meta WHERE key = 'audit_chain_id'").fetchone()
+        return str(row["value"])
+
+    def append_audit_batch(self, events: Iterable[AuditEvent]) -> int:
+        """Append many events, in order, in one transaction; returns how many.
+
+        The rows are exactly what :meth:`append_audit` would write one by one (same ``seq``
+        numbering, redaction and chain), only without a transaction per row: the bulk path
+        for imports and benchmarks.
+        """
+        with self._write("append to the audit log") as conn:
+            seq = int(conn.execute("SELECT coalesce(max(seq), 0) FROM audit_logs").fetchone()[0])
+            head = conn.execute(
+                "SELECT row_hash FROM audit_logs WHERE row_hash IS NOT NULL "
+                "ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+            prev = GENESIS if head is None else str(head["row_hash"])
+            batch: list[tuple[Any, ...]] = []
+            columns: list[str] = []
+            for event in events:
+                seq += 1
+                stored = event.model_copy(
+                    update={
+                        "seq": seq,
+                        "tool_inputs": redact(event.tool_inputs),
+                        "tool_outputs": redact(event.tool_outputs),
+                    }
+                )
+                values = rows.audit_values(stored)
+                values["prev_hash"] = prev
+                values["row_hash"] = prev = row_hash(prev, values)
+                columns = list(values)
+                batch.append(tuple(values.values()))
+            if batch:
+                conn.executemany(
+                    f"INSERT INTO audit_logs ({', '.join(columns)}) "
+                    f"VALUES ({', '.join('?' for _ in columns)})",
+                    batch,
+                )
+            return len(batch)
+
+    def unsynced_audit_values(self, limit: int, after_seq: int = 0) -> list[tuple[Any, ...]]:
+        """The oldest ``limit`` audit rows (with ``seq > after_seq``) not yet in the central
+        audit, by ``seq``: each the values of :data:`OUTBOX_AUDIT_COLUMNS` as stored (plain
+        tuples, for bulk copying)."""
+        with self._read("read the audit outbox") as conn:
+            cursor = conn.cursor()
+            cursor.row_factory = None
+            cursor.execute(
+                f"SELECT {', '.join(OUTBOX_AUDIT_COLUMNS)} FROM audit_logs "
+                "WHERE synced_at IS NULL AND seq > ? ORDER BY seq LIMIT ?",
+                (after_seq, limit),
+            )
+            return cursor.fetchall()
+
+    def mark_audit_synced(self, first_seq: int, last_seq: int, synced_at: datetime) -> int:
+        """Record that the unsynced rows with ``first_seq <= seq <= last_seq`` reached the
+        central audit (call only after its commit); returns how many were marked."""
+        with self._write("mark audit rows as synced") as conn:
+            cursor = conn.execute(
+                "UPDATE audit_logs SET synced_at = ? "
+                "WHERE seq BETWEEN ? AND ? AND synced_at IS NULL",
+                (rows.ts(synced_at), first_seq, last_seq),
+            )
+            return int(cursor.rowcount)
+
+    def unsynced_outcome_rows(self, limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` recommendation outcomes whose current state is not yet central."""
+        with self._read("read the outcome outbox") as conn:
+            found = conn.execute(
+                "SELECT * FROM recommendation_outcomes WHERE synced_at IS NULL "
+                "ORDER BY created_at, rowid LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [rows.as_dict(row) for row in found]
+
+    def mark_outcomes_synced(self, sent: Iterable[Mapping[str, Any]], synced_at: datetime) -> int:
+        """Mark outcomes synced, each only if it still holds the state that was sent: an
+        outcome updated meanwhile stays in the outbox. Returns how many were marked."""
+        marked = 0
+        with self._write("mark outcomes as synced") as conn:
+            for row in sent:
+                content = {k: v for k, v in row.items() if k != "synced_at"}
+                same = " AND ".join(f"{column} IS ?" for column in content)
+                cursor = conn.execute(
+                    f"UPDATE recommendation_outcomes SET synced_at = ? "
+                    f"WHERE synced_at IS NULL AND {same}",
+                    (rows.ts(synced_at), *content.values()),
+                )
+                marked += cursor.rowcount
+        return marked
+
+    def outcome_rows(self) -> list[dict[str, Any]]:
+        """Every recommendation outcome as stored (column → value), by creation."""
+        with self._read("read recommendation outcomes") as conn:
+            found = conn.execute(
+                "SELECT * FROM recommendation_outcomes ORDER BY created_at, rowid"
+            ).fetchall()
+        return [rows.as_dict(row) for row in found]
+
+    def outbox_counts(self) -> tuple[int, int]:
+        """(audit rows, outcomes) waiting to be synced to the central audit."""
+        with self._read("count the audit outbox") as conn:
+            audit = conn.execute(
+                "SELECT count(*) FROM audit_logs WHERE synced_at IS NULL"
+            ).fetchone()[0]
+            outcomes = conn.execute(
+                "SELECT count(*) FROM recommendation_outcomes WHERE synced_at IS NULL"
+            ).fetchone()[0]
+        return int(audit), int(outcomes)
