@@ -547,3 +547,55 @@ def mcp_zoho(
         asyncio.run(serve())
     finally:
         services.close()
+
+
+@mcp_app.command("memory")
+def mcp_memory(
+    ctx: typer.Context,
+    http: Annotated[
+        int | None,
+        typer.Option(
+            "--http",
+            min=1,
+            max=65_535,
+            help="Serve streamable HTTP on this port (bearer token: mcp_server_token).",
+        ),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address for --http.")] = "127.0.0.1",
+    read_only: Annotated[
+        bool,
+        typer.Option("--read-only", help="Offer only the four read tools (the Memory Analyst's)."),
+    ] = False,
+) -> None:
+    """Serve the cognee_* memory tools over MCP (stdio by default) for this workspace's memory."""
+    import asyncio
+
+    from sergas_tui.memory.mcp_server import run_memory_server
+    from sergas_tui.services import open_services
+
+    state = _state(ctx)
+    token = None
+    if http is not None:
+        secret = SecretStore().require(
+            SecretName.MCP_SERVER_TOKEN, "Serving the memory MCP server over HTTP"
+        )
+        token = secret.get_secret_value()
+    services = open_services(state.settings(), state.locations, workspace=state.workspace)
+
+    def ready(url: str) -> None:
+        err_console.print(f"Memory MCP server on {url}", markup=False, soft_wrap=True)
+
+    try:
+        asyncio.run(
+            run_memory_server(
+                services.memory(),
+                http_port=http,
+                token=token,
+                read_only=read_only,
+                host=host,
+                clock=services.clock,
+                ready=ready,
+            )
+        )
+    finally:
+        services.close()

@@ -4,7 +4,10 @@
   ``Recollection``) and ``memory:<kind>:<id>`` references;
 - :mod:`.local` — :class:`LocalMemory`, SQLite + FTS5 in the workspace's ``memory.db``
   (:mod:`.schema` opens and migrates the file, :mod:`.queries` reads it);
-- :mod:`.derive` — pure rules: key events, commitments, relationship strength, scrubbing.
+- :mod:`.derive` — pure rules: key events, commitments, relationship strength, scrubbing;
+- :mod:`.analysis` — local queries behind the graph, insight, context and dedup tools;
+- :mod:`.mcp_tools` / :mod:`.mcp_server` — the seed's six ``cognee_*`` tools over any store,
+  and our memory MCP server offering them (stdio or streamable HTTP; read-only on request).
 """
 
 from sergas_tui.memory.local import LocalMemory

@@ -34,11 +34,12 @@ from sergas_tui.domain import (
     HistoricalContext,
     Outcome,
     Recommendation,
+    RecordRef,
     ensure_aware,
     sentiment,
 )
 from sergas_tui.errors import StorageError
-from sergas_tui.memory import derive, queries
+from sergas_tui.memory import analysis, derive, queries
 from sergas_tui.memory.queries import ts, ts_or_none
 from sergas_tui.memory.schema import (
     ITEM_TABLES,
@@ -47,10 +48,15 @@ from sergas_tui.memory.schema import (
 )
 from sergas_tui.memory.store import (
     DECISION_STATUSES,
+    AccountHistory,
+    ContextItem,
+    DedupReport,
     MemoryHit,
+    MemoryInsights,
     MemoryKind,
     PriorRecord,
     Recollection,
+    RelationshipGraph,
 )
 
 T = TypeVar("T")
@@ -107,14 +113,7 @@ class LocalMemory:
         body: str,
         day: str | None,
     ) -> None:
-        conn.execute(
-            "INSERT INTO documents (account_id, kind, item_id, title, body, day) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (account_id, kind, item_id) DO UPDATE SET "
-            "title = excluded.title, body = excluded.body, day = excluded.day "
-            "WHERE title IS NOT excluded.title OR body IS NOT excluded.body "
-            "OR day IS NOT excluded.day",
-            (account_id, kind, item_id, title, body, day),
-        )
+        queries.upsert_document(conn, account_id, kind, item_id, title, body, day)
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -149,6 +148,19 @@ class LocalMemory:
             for a in facts.activities
         ]
         contacts = [(aid, c.id, c.name, c.title, c.role) for c in facts.contacts]
+        deals = [
+            (
+                *(aid, d.id, derive.clip(d.name, 300), d.stage, d.amount),
+                None if d.closing_date is None else d.closing_date.isoformat(),
+                d.contact.id if d.contact else None,
+                derive.clip(d.contact.name, 300) if d.contact and d.contact.name else None,
+            )
+            for d in facts.deals
+        ]
+        review_day = facts.reviewed_at.date().isoformat()
+        signals = [
+            (aid, s.key, review_day, s.severity, derive.clip(s.message, 300)) for s in facts.signals
+        ]
         events = [
             (e.id, aid, e.day.isoformat(), e.event, e.impact, e.topic, e.source)
             for e in derive.key_events(facts)
@@ -158,6 +170,8 @@ class LocalMemory:
             "commitments": commitments,
             "activities": activities,
             "contacts": contacts,
+            "deals": deals,
+            "signals": signals,
             "key_events": events,
         }
 
@@ -192,6 +206,18 @@ class LocalMemory:
                 "INSERT INTO contacts VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
                 "name = excluded.name, title = excluded.title, role = excluded.role",
                 rows["contacts"],
+            )
+            conn.executemany(
+                "INSERT INTO deals VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+                "name = excluded.name, stage = excluded.stage, amount = excluded.amount, "
+                "closing_date = excluded.closing_date, contact_id = excluded.contact_id, "
+                "contact_name = excluded.contact_name",
+                rows["deals"],
+            )
+            conn.executemany(
+                "INSERT INTO signals VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+                "severity = excluded.severity, message = excluded.message",
+                rows["signals"],
             )
             since = (facts.reviewed_at - derive.COVER_WINDOW).date().isoformat()
             events = [e for e in rows["key_events"] if not self._told(conn, aid, e, since)]
@@ -347,6 +373,56 @@ class LocalMemory:
             return queries.search(conn, loose, account_id, limit)  # no item has every word
 
         return await self._run(find)
+
+    async def history(
+        self, account_id: str, *, since: datetime, until: datetime
+    ) -> AccountHistory | None:
+        start, end = ensure_aware(since), ensure_aware(until)
+        return await self._run(
+            lambda conn: queries.history(conn, account_id, start, end, self.stale_after)
+        )
+
+    async def relationship_graph(self, account_id: str) -> RelationshipGraph | None:
+        return await self._run(lambda conn: analysis.relationship_graph(conn, account_id))
+
+    async def insights(
+        self,
+        *,
+        account_id: str | None = None,
+        owner_email: str | None = None,
+        since: datetime,
+        until: datetime,
+    ) -> MemoryInsights:
+        start, end = ensure_aware(since), ensure_aware(until)
+        return await self._run(
+            lambda conn: analysis.insights(conn, account_id, owner_email, start, end)
+        )
+
+    async def store_context(
+        self, account_id: str, item: ContextItem, *, now: datetime
+    ) -> RecordRef | None:
+        day = item.date or ensure_aware(now).date()
+        text = derive.clip(item.text, MAX_NOTE_CHARS)
+        key = derive.stable_id(account_id, "context", item.kind, day, text.casefold())
+
+        def write(conn: sqlite3.Connection) -> RecordRef | None:
+            if not queries.known(conn, account_id):
+                return None
+            with self._tx(conn):
+                return analysis.store_context(conn, account_id, item, key, day, text)
+
+        return await self._run(write)
+
+    async def deduplicate(self, account_id: str | None = None, *, dry_run: bool) -> DedupReport:
+        def run(conn: sqlite3.Connection) -> DedupReport:
+            if dry_run:
+                return analysis.find_duplicates(conn, account_id, dry_run=True)
+            with self._tx(conn):
+                report = analysis.find_duplicates(conn, account_id, dry_run=False)
+                analysis.remove_duplicates(conn, report, account_id)
+            return report
+
+        return await self._run(run)
 
     async def stats(self) -> dict[str, Any]:
         result = await self._run(queries.stats)

@@ -24,13 +24,24 @@ from sergas_tui.domain import (
 )
 from sergas_tui.memory import derive
 from sergas_tui.memory.schema import ITEM_TABLES, SCHEMA_VERSION
-from sergas_tui.memory.store import MemoryHit, PriorRecord, Recollection, memory_ref
+from sergas_tui.memory.store import (
+    AccountHistory,
+    MemoryHit,
+    MemoryKind,
+    NoteSummary,
+    PriorRecord,
+    Recollection,
+    memory_ref,
+)
 
 MAX_KEY_EVENTS = 10
 MAX_PRIOR = 10
 MAX_COMMITMENTS = 10
 SENTIMENT_WINDOW = timedelta(days=365)
 """Notes older than this (before ``now``) no longer count towards the sentiment trend."""
+MAX_HISTORY_ITEMS = 25
+"""Each list of a history window holds at most this many items (the newest)."""
+NOTE_GIST_CHARS = 280
 MAX_SEARCH_LIMIT = 200
 MAX_QUERY_TERMS = 32
 _TERM = re.compile(r"\w+")
@@ -47,6 +58,36 @@ def ts_or_none(value: datetime | None) -> str | None:
 
 def parse_ts(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
+
+
+def upsert_document(
+    conn: sqlite3.Connection,
+    account_id: str,
+    kind: MemoryKind,
+    item_id: str,
+    title: str,
+    body: str,
+    day: str | None,
+) -> None:
+    """Insert or update the search entry of one memory item (no write when nothing changed)."""
+    conn.execute(
+        "INSERT INTO documents (account_id, kind, item_id, title, body, day) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (account_id, kind, item_id) DO UPDATE SET "
+        "title = excluded.title, body = excluded.body, day = excluded.day "
+        "WHERE title IS NOT excluded.title OR body IS NOT excluded.body "
+        "OR day IS NOT excluded.day",
+        (account_id, kind, item_id, title, body, day),
+    )
+
+
+def known(conn: sqlite3.Connection, aid: str) -> bool:
+    """Whether memory holds anything about the account (ingested facts or recommendations)."""
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM accounts WHERE account_id = ?) "
+        "OR EXISTS (SELECT 1 FROM recommendations WHERE account_id = ?)",
+        (aid, aid),
+    ).fetchone()
+    return bool(row[0])
 
 
 def fts_query(text: str, *, any_term: bool = False) -> str | None:
@@ -135,6 +176,90 @@ def relationship(conn: sqlite3.Connection, aid: str, now: datetime) -> Relations
         )
     ]
     return derive.relationship_strength(activities, int(contacts), now)
+
+
+def history(
+    conn: sqlite3.Connection, aid: str, since: datetime, until: datetime, stale_after: timedelta
+) -> AccountHistory | None:
+    """The account's key events, commitments, notes and recommendations dated in the window.
+
+    Lists are newest first and capped (:data:`MAX_HISTORY_ITEMS` each); ``truncated`` counts
+    what the cap left out. Sentiment trend and relationship strength are as of ``until``.
+    """
+    if not known(conn, aid):
+        return None
+    first, last = since.date().isoformat(), until.date().isoformat()
+    cap = MAX_HISTORY_ITEMS
+    account = conn.execute("SELECT name FROM accounts WHERE account_id = ?", (aid,)).fetchone()
+    context = recall(conn, aid, until, stale_after).context
+    events = conn.execute(
+        "SELECT id, day, event, impact FROM key_events WHERE account_id = ? "
+        "AND day BETWEEN ? AND ? ORDER BY day DESC, rowid DESC",
+        (aid, first, last),
+    ).fetchall()
+    commitments = conn.execute(
+        "SELECT id, day, text FROM commitments WHERE account_id = ? "
+        "AND day BETWEEN ? AND ? ORDER BY day DESC, rowid DESC",
+        (aid, first, last),
+    ).fetchall()
+    notes = conn.execute(
+        "SELECT id, title, content, written_at, sentiment FROM notes WHERE account_id = ? "
+        "AND written_at BETWEEN ? AND ? ORDER BY written_at DESC, rowid DESC",
+        (aid, ts(since), ts(until)),
+    ).fetchall()
+    recs = [p for p in prior(conn, aid) if since <= p.created_at <= until]
+    truncated = {
+        name: len(items) - cap
+        for name, items in (
+            ("key_events", events),
+            ("commitments", commitments),
+            ("notes", notes),
+            ("prior_recommendations", recs),
+        )
+        if len(items) > cap
+    }
+    events, commitments, notes, recs = events[:cap], commitments[:cap], notes[:cap], recs[:cap]
+    details = context.historical_context.model_copy(
+        update={
+            "key_events": [
+                KeyEvent(date=r["day"], event=r["event"], impact=r["impact"]) for r in events
+            ],
+            "commitment_tracking": [r["text"] for r in commitments],
+            "prior_recommendations": [
+                PriorRecommendation(
+                    date=p.created_at.date(),
+                    recommendation=p.summary,
+                    status=p.status,
+                    outcome=p.outcome,
+                )
+                for p in recs
+            ],
+        }
+    )
+    summaries = [
+        NoteSummary(
+            id=r["id"],
+            date=r["written_at"][:10],
+            title=derive.clip(r["title"], 200),
+            summary=derive.clip(r["content"], NOTE_GIST_CHARS),
+            sentiment=round(float(r["sentiment"]), 3),
+        )
+        for r in notes
+    ]
+    refs = [memory_ref("key_events", r["id"]) for r in events]
+    refs += [memory_ref("commitments", r["id"]) for r in commitments]
+    refs += [n.ref for n in summaries] + [p.ref for p in recs]
+    return AccountHistory(
+        account_id=aid,
+        account_name=account["name"] if account else None,
+        since=since.date(),
+        until=until.date(),
+        context=context.model_copy(update={"historical_context": details}),
+        notes=summaries,
+        prior_recommendations=recs,
+        refs=refs,
+        truncated=truncated,
+    )
 
 
 def prior(conn: sqlite3.Connection, aid: str, limit: int = -1) -> list[PriorRecord]:

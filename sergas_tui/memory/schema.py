@@ -117,11 +117,38 @@ CREATE TABLE IF NOT EXISTS documents (
 );
 """
 
+_V2 = """
+CREATE TABLE IF NOT EXISTS deals (
+    account_id   TEXT NOT NULL,
+    id           TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    stage        TEXT,
+    amount       REAL,
+    closing_date TEXT,
+    contact_id   TEXT,           -- the deal's contact lookup, when it has one
+    contact_name TEXT,
+    PRIMARY KEY (account_id, id)
+);
+CREATE TABLE IF NOT EXISTS signals (
+    account_id TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    day        TEXT NOT NULL,    -- the day of the review that raised it
+    severity   TEXT NOT NULL,
+    message    TEXT NOT NULL,
+    PRIMARY KEY (account_id, key, day)
+);
+CREATE INDEX IF NOT EXISTS signals_day ON signals (day, key);
+"""
+"""Version 2: deals (for the relationship graph) and the risk signals of each review (for
+aggregate insights)."""
+
 ITEM_TABLES = (
     "accounts",
     "notes",
     "activities",
     "contacts",
+    "deals",
+    "signals",
     "key_events",
     "commitments",
     "recommendations",
@@ -129,10 +156,11 @@ ITEM_TABLES = (
 """Tables holding per-account items (each has an ``account_id`` column)."""
 
 
-def _v1(conn: sqlite3.Connection) -> None:
+def _script(conn: sqlite3.Connection, script: str) -> None:
+    """Run the statements of ``script`` in one transaction."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        for statement in _V1.split(";"):
+        for statement in script.split(";"):
             if statement.strip():
                 conn.execute(statement)
         conn.execute("COMMIT")
@@ -140,6 +168,10 @@ def _v1(conn: sqlite3.Connection) -> None:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+
+
+def _v1(conn: sqlite3.Connection) -> None:
+    _script(conn, _V1)
     # sqlite-utils runs its own script (which commits), so the index comes after the tables;
     # replace=True makes a retry after an interrupted first open a no-op.
     db = sqlite_utils.Database(conn, execute_plugins=False)
@@ -148,7 +180,11 @@ def _v1(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: tuple[tuple[int, Callable[[sqlite3.Connection], None]], ...] = ((1, _v1),)
+def _v2(conn: sqlite3.Connection) -> None:
+    _script(conn, _V2)
+
+
+MIGRATIONS: tuple[tuple[int, Callable[[sqlite3.Connection], None]], ...] = ((1, _v1), (2, _v2))
 """(version, step) pairs in order; each step takes the file from ``version - 1``."""
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

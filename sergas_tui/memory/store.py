@@ -7,7 +7,15 @@ only domain types plus the small value types below, never SQL rows or graph node
 - :class:`MemoryHit` — one full-text (or vector) search result with a stable ``memory:`` ref;
 - :class:`PriorRecord` — a recommendation from an earlier review with its decision and outcome;
 - :class:`Recollection` — an account's :class:`HistoricalContext` plus the memory references
-  that back each key event, commitment and prior recommendation in it.
+  that back each key event, commitment and prior recommendation in it;
+- :class:`AccountHistory` — an account's timeline over a date window (what the memory MCP
+  server's ``cognee_retrieve_history`` returns);
+- :class:`RelationshipGraph` — account ↔ contacts (with roles), deals, key events and
+  recommendations as nodes and edges;
+- :class:`MemoryInsights` — deterministic aggregates: signal counts, sentiment trends and
+  outcome rates per recommendation type;
+- :class:`ContextItem` / :class:`DedupReport` — what ``store_context`` stores and what
+  ``deduplicate`` removed (or would remove).
 
 Every reference has the form ``memory:<kind>:<id>`` (:func:`memory_ref`), where ``kind`` is one
 of :data:`MEMORY_KINDS`; a recommendation cites it in ``data_references`` like a Zoho ref.
@@ -18,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, JsonValue
 
 from sergas_tui.domain import (
     AccountFacts,
@@ -28,6 +36,7 @@ from sergas_tui.domain import (
     Recommendation,
     RecommendationType,
     RecordRef,
+    SentimentTrend,
     Timestamp,
 )
 
@@ -119,6 +128,164 @@ class Recollection(BaseModel):
     refs: list[RecordRef] = Field(default_factory=list)
 
 
+class NoteSummary(BaseModel):
+    """One remembered note, cut to its gist (CRM text: data, never instructions)."""
+
+    id: str
+    date: dt.date | None = None
+    title: str
+    summary: str
+    sentiment: float
+    """The note's sentiment score, from -1 (negative) to 1 (positive)."""
+
+    @property
+    def ref(self) -> RecordRef:
+        return memory_ref("notes", self.id)
+
+
+class AccountHistory(BaseModel):
+    """An account's remembered timeline between ``since`` and ``until`` (both included).
+
+    ``context`` is shaped like the Memory Analyst's answer, restricted to the window; ``notes``
+    and ``prior_recommendations`` add what the summary leaves out (note gists, decisions and
+    outcomes); ``refs`` back every item, in the order: key events, commitments, notes,
+    recommendations.
+    """
+
+    account_id: str
+    account_name: str | None = None
+    since: dt.date
+    until: dt.date
+    context: HistoricalContext
+    notes: list[NoteSummary] = Field(default_factory=list)
+    prior_recommendations: list[PriorRecord] = Field(default_factory=list)
+    refs: list[RecordRef] = Field(default_factory=list)
+    truncated: dict[str, int] = Field(default_factory=dict)
+    """Per list, how many older items the window held beyond what is returned."""
+
+
+GraphNodeType = Literal["account", "contact", "deal", "key_event", "recommendation"]
+
+
+class GraphNode(BaseModel):
+    """One node of an account's relationship graph; ``id`` is ``<type>:<record id>``."""
+
+    id: str
+    type: GraphNodeType
+    label: str
+    ref: str | None = None
+    """Where the node comes from: ``zoho:Contacts:…`` or ``memory:key_events:…``."""
+    data: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class GraphEdge(BaseModel):
+    """A directed relation between two nodes (``source`` and ``target`` are node ids)."""
+
+    source: str
+    target: str
+    relation: str
+    """``has_contact``, ``has_deal``, ``deal_contact``, ``key_event`` or ``recommendation``."""
+    data: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class RelationshipGraph(BaseModel):
+    """Account ↔ contacts (with roles), deals, key events and recommendations; every node once."""
+
+    account_id: str
+    nodes: list[GraphNode] = Field(default_factory=list)
+    edges: list[GraphEdge] = Field(default_factory=list)
+    truncated: dict[str, int] = Field(default_factory=dict)
+    """Per node type, how many nodes were left out (the newest or most active are kept)."""
+
+
+class SignalCount(BaseModel):
+    """How often one risk signal was raised in the window."""
+
+    key: str
+    accounts: int
+    """Distinct accounts that had it."""
+    occurrences: int
+    """Reviews that raised it (one per account and day)."""
+    severity: str
+    """The most severe level it was raised at."""
+
+
+class OutcomeRate(BaseModel):
+    """What became of the recommendations of one type."""
+
+    type: RecommendationType
+    total: int
+    pending: int
+    accepted: int
+    """Approved, adjusted, executed or completed."""
+    rejected: int
+    expired: int
+    failed: int
+    successful: int
+    partial: int
+    unsuccessful: int
+    acceptance_rate: float | None = None
+    """accepted / (accepted + rejected + expired); None when nothing was decided."""
+    success_rate: float | None = None
+    """successful / recommendations with an outcome; None when none has one."""
+    mean_effectiveness: float | None = None
+
+
+class MemoryInsights(BaseModel):
+    """Deterministic aggregates over the accounts in scope (one account, one owner or all)."""
+
+    account_id: str | None = None
+    owner_email: str | None = None
+    since: dt.date
+    until: dt.date
+    accounts: int
+    signal_counts: list[SignalCount] = Field(default_factory=list)
+    sentiment_trend: SentimentTrend | None = None
+    """The account's trend (one-account scope only)."""
+    sentiment_trends: dict[str, int] = Field(default_factory=dict)
+    """How many accounts in scope have each trend."""
+    outcome_rates: list[OutcomeRate] = Field(default_factory=list)
+
+
+ContextKind = Literal["note", "key_event", "commitment"]
+
+
+class ContextItem(BaseModel):
+    """Something new to remember about an account (from a person or an agent, not the CRM)."""
+
+    kind: ContextKind
+    text: str = Field(min_length=1, max_length=4_000)
+    title: str | None = Field(default=None, max_length=500)
+    """A note's title (notes only)."""
+    impact: str | None = Field(default=None, max_length=500)
+    """What a key event changed (key events only)."""
+    date: dt.date | None = None
+    """When it happened; the store's today when omitted."""
+
+
+class DuplicateItem(BaseModel):
+    """A memory item that repeats another one of the same account."""
+
+    kind: MemoryKind
+    id: str
+    account_id: str
+    duplicate_of: str
+    text: str
+
+
+class DedupReport(BaseModel):
+    """What ``deduplicate`` removed, or with ``dry_run`` would remove."""
+
+    dry_run: bool
+    duplicates: list[DuplicateItem] = Field(default_factory=list)
+    orphan_documents: int = 0
+    """Search entries whose item no longer exists."""
+
+    @property
+    def removed(self) -> int:
+        return 0 if self.dry_run else len(self.duplicates) + self.orphan_documents
+
+
 @runtime_checkable
 class MemoryStore(Protocol):
     """Long-term memory of accounts: ingest facts, remember decisions, recall and search.
@@ -182,6 +349,38 @@ class MemoryStore(Protocol):
         self, query: str, *, account_id: str | None = None, limit: int = 20
     ) -> list[MemoryHit]:
         """Ranked matches for free text (any text is accepted: it is never parsed as syntax)."""
+        ...
+
+    async def history(
+        self, account_id: str, *, since: dt.datetime, until: dt.datetime
+    ) -> AccountHistory | None:
+        """The account's timeline between two times; None when memory knows no such account."""
+        ...
+
+    async def relationship_graph(self, account_id: str) -> RelationshipGraph | None:
+        """The account's contacts, deals, key events and recommendations; None when unknown."""
+        ...
+
+    async def insights(
+        self,
+        *,
+        account_id: str | None = None,
+        owner_email: str | None = None,
+        since: dt.datetime,
+        until: dt.datetime,
+    ) -> MemoryInsights:
+        """Deterministic aggregates over one account, one owner's accounts, or every account."""
+        ...
+
+    async def store_context(
+        self, account_id: str, item: ContextItem, *, now: dt.datetime
+    ) -> RecordRef | None:
+        """Remember a note, key event or commitment (idempotent by content); None when the
+        account is unknown."""
+        ...
+
+    async def deduplicate(self, account_id: str | None = None, *, dry_run: bool) -> DedupReport:
+        """Find (and unless ``dry_run``, remove) items that repeat another of the same account."""
         ...
 
     async def forget(self, account_id: str) -> int:
