@@ -9,6 +9,7 @@ from __future__ import annotations
 import getpass
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import App
@@ -20,16 +21,14 @@ from sergas_tui import __version__
 from sergas_tui.config import Settings
 from sergas_tui.errors import SergasError
 from sergas_tui.logs import get_logger
-from sergas_tui.screens.account import AccountScreen
-from sergas_tui.screens.approvals import ApprovalsScreen
-from sergas_tui.screens.audit import AuditScreen
 from sergas_tui.screens.commands import SERGAS_COMMANDS
 from sergas_tui.screens.help import HelpScreen, bindings_of
 from sergas_tui.screens.portfolio import PortfolioScreen
-from sergas_tui.screens.review import ReviewScreen
 from sergas_tui.services import Services
-from sergas_tui.viewmodels.brief import export_current_brief
 from sergas_tui.viewmodels.shell import ShellStatus, shell_status
+
+if TYPE_CHECKING:
+    from textual.screen import Screen
 
 log = get_logger("sergas.app")
 
@@ -76,9 +75,9 @@ class SergasApp(App[None]):
             )
         services = self.services
         self.add_mode("portfolio", lambda: PortfolioScreen(services))
-        self.add_mode("review", lambda: ReviewScreen(services))
-        self.add_mode("approvals", lambda: ApprovalsScreen(services))
-        self.add_mode("audit", lambda: AuditScreen(services))
+        self.add_mode("review", lambda: _review_screen(services))
+        self.add_mode("approvals", lambda: _approvals_screen(services))
+        self.add_mode("audit", lambda: _audit_screen(services))
         self.switch_mode("portfolio")
         self.refresh_status()
         self.set_interval(STATUS_REFRESH_SECONDS, self.refresh_status)
@@ -95,9 +94,13 @@ class SergasApp(App[None]):
         self.notify(message, title=title, severity="error", timeout=10, markup=False)
 
     def open_account(self, account_id: str) -> None:
+        from sergas_tui.screens.account import AccountScreen
+
         self.push_screen(AccountScreen(self.services, account_id))
 
     def start_review(self, account_ids: Sequence[str] | None = None) -> None:
+        from sergas_tui.screens.review import ReviewScreen
+
         self.switch_mode("review")
         screen = self.screen
         if isinstance(screen, ReviewScreen):
@@ -142,6 +145,8 @@ class SergasApp(App[None]):
 
     @work(thread=True, exclusive=True, group="export", exit_on_error=False)
     def _export_brief(self) -> None:
+        from sergas_tui.viewmodels.brief import export_current_brief
+
         path = export_current_brief(self.services)
         self.call_from_thread(
             self.notify, str(path), title="Brief exported", timeout=10, markup=False
@@ -150,6 +155,27 @@ class SergasApp(App[None]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR and event.worker.error is not None:
             self.report_error(event.worker.error, source=event.worker.name)
+
+
+# Screens other than the portfolio are imported when first shown: start-up stays fast.
+
+
+def _review_screen(services: Services) -> Screen[Any]:
+    from sergas_tui.screens.review import ReviewScreen
+
+    return ReviewScreen(services)
+
+
+def _approvals_screen(services: Services) -> Screen[Any]:
+    from sergas_tui.screens.approvals import ApprovalsScreen
+
+    return ApprovalsScreen(services)
+
+
+def _audit_screen(services: Services) -> Screen[Any]:
+    from sergas_tui.screens.audit import AuditScreen
+
+    return AuditScreen(services)
 
 
 def make_app(settings: Settings, services: Services) -> SergasApp:

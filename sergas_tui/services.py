@@ -125,7 +125,6 @@ class Services:
         import httpx
         from pydantic import SecretStr
 
-        from sergas_tui.crm.mcp_client import McpGateway
         from sergas_tui.crm.oauth import ZohoCredentials
         from sergas_tui.crm.simulator import (
             DEMO_CLIENT_ID,
@@ -163,6 +162,9 @@ class Services:
             return ZohoRestGateway(demo_zoho, credentials, transport=transport, clock=self.clock)
         if mode == "rest":
             return ZohoRestGateway.from_settings(zoho, self.secrets, clock=self.clock)
+        # The MCP client stack is heavy to import (~0.4 s): only MCP workspaces pay for it.
+        from sergas_tui.crm.mcp_client import McpGateway
+
         if zoho.mcp_endpoint:
             token = self.secrets.require(
                 SecretName.ZOHO_MCP_TOKEN, f"The Zoho MCP endpoint {zoho.mcp_endpoint}"
