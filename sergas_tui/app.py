@@ -7,6 +7,7 @@ approvals and audit. Screens reach the app through ``screens.base.ShellApi``.
 from __future__ import annotations
 
 import getpass
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,6 +47,7 @@ class SergasApp(App[None]):
         Binding("4", "go('audit')", "Audit", id="app.audit"),
         Binding("x", "export_brief", "Export brief", id="app.export"),
         Binding("question_mark,f1", "help", "Help", id="app.help", key_display="?"),
+        Binding("q", "quit", "Quit", id="app.quit", show=False),
         Binding("ctrl+q", "quit", "Quit", id="app.quit_hard", show=False),
     ]
 
@@ -55,11 +57,14 @@ class SergasApp(App[None]):
         super().__init__()
         self.settings = settings
         self.services = services
+        self._stop_sync = threading.Event()
+        self._sync_error: str | None = None
         self.sub_title = services.header_label()
         if settings.ui.keymap:
             self.set_keymap(dict(settings.ui.keymap))
 
     async def on_unmount(self) -> None:
+        self._stop_sync.set()
         await self.services.aclose()
 
     def on_mount(self) -> None:
@@ -81,6 +86,9 @@ class SergasApp(App[None]):
         self.switch_mode("portfolio")
         self.refresh_status()
         self.set_interval(STATUS_REFRESH_SECONDS, self.refresh_status)
+        if services.central_audit_configured:
+            self.sync_audit()
+            self.set_interval(self.settings.auditing.sync_interval_seconds, self.sync_audit)
 
     # -- the API screens use (ShellApi) -----------------------------------------------------------
 
@@ -142,6 +150,34 @@ class SergasApp(App[None]):
     def _load_status(self) -> None:
         status = shell_status(self.services)
         self.call_from_thread(setattr, self, "status", status)
+
+    def sync_audit(self) -> None:
+        """Send new audit rows to the central database in the background."""
+        if not any(w.group == "audit-sync" and w.is_running for w in self.workers):
+            self._sync_audit()
+
+    @work(thread=True, group="audit-sync", exit_on_error=False)
+    def _sync_audit(self) -> None:
+        try:
+            self.services.sync_central_audit(stop=self._stop_sync)
+        except SergasError as err:
+            # The rows stay in the outbox and the header says the sync is failing; a new kind
+            # of failure is worth one notification, the same one every minute is not.
+            if err.message != self._sync_error:
+                self._sync_error = err.message
+                self.call_from_thread(
+                    self.notify,
+                    f"{err.message} Audit rows are kept locally and sent when it works again.",
+                    title=err.title,
+                    severity="warning",
+                    timeout=10,
+                    markup=False,
+                )
+        else:
+            self._sync_error = None
+        finally:
+            if not self._stop_sync.is_set():
+                self.call_from_thread(self.refresh_status)
 
     @work(thread=True, exclusive=True, group="export", exit_on_error=False)
     def _export_brief(self) -> None:

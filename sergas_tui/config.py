@@ -168,6 +168,8 @@ class AuditingSettings(Section):
     """Audit rows older than this are purged (the purge is itself audited)."""
     sync_batch_size: int = Field(default=5000, ge=1, le=100_000)
     """Rows per batch when syncing the audit to PostgreSQL."""
+    sync_interval_seconds: int = Field(default=60, ge=5, le=86_400)
+    """How often the app sends new audit rows to the central database (when configured)."""
 
 
 class MonitoringSettings(Section):

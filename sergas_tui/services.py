@@ -6,6 +6,7 @@ This is where configuration turns into running adapters: the workspace database,
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -19,8 +20,9 @@ from sergas_tui.locations import Locations
 from sergas_tui.secrets import SecretName, SecretStore
 from sergas_tui.storage import Repository
 
-if TYPE_CHECKING:  # the CRM stack (httpx, mcp, starlette) is imported on first use
+if TYPE_CHECKING:  # the CRM stack (httpx, mcp, starlette) and psycopg load on first use
     from sergas_tui.agents.orchestrator import Orchestrator
+    from sergas_tui.audit.central_status import SyncReport
     from sergas_tui.crm.gateway import CrmGateway
     from sergas_tui.crm.simulator import Simulator
     from sergas_tui.memory.local import LocalMemory
@@ -223,6 +225,24 @@ class Services:
     @property
     def demo_info(self) -> DemoInfo | None:
         return None if self.demo is None else self.demo.meta()
+
+    @property
+    def central_audit_configured(self) -> bool:
+        return bool(self.settings.auditing.postgres_dsn)
+
+    def sync_central_audit(self, stop: threading.Event | None = None) -> SyncReport:
+        """Send the audit outbox to the central PostgreSQL (blocking: call from a thread)."""
+        from sergas_tui.audit.central import sync_once
+        from sergas_tui.audit.central_conn import target_from_settings
+
+        auditing = self.settings.auditing
+        return sync_once(
+            self.store,
+            target_from_settings(auditing, self.secrets),
+            workspace=self.workspace,
+            batch_size=auditing.sync_batch_size,
+            stop=stop,
+        )
 
     def engine(self) -> tuple[Engine, str]:
         return resolve_engine(self.settings, self.secrets)

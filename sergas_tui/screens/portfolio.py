@@ -58,7 +58,6 @@ class PortfolioScreen(SergasScreen):
         Binding("m", "toggle_scope", "Mine/all", id="portfolio.scope"),
         Binding("ctrl+r", "reload", "Reload", id="portfolio.reload"),
         Binding("b", "toggle_banner", "Banner", id="portfolio.banner", show=False),
-        Binding("q", "app.quit", "Quit", id="app.quit", show=False),
     ]
 
     @dataclass

@@ -33,11 +33,24 @@ class ShellStatus:
     engine_reason: str
     pending: int
     owner: str | None
+    audit: str | None = None
+    """The central audit sync, e.g. 'audit: 12 to send' (None when not configured)."""
+    audit_failing: bool = False
 
     @property
     def parts(self) -> tuple[str, ...]:
         pending = f"{self.pending} pending" if self.pending else "nothing pending"
-        return (self.workspace, self.crm, self.synced, f"engine: {self.engine}", pending)
+        parts = (self.workspace, self.crm, self.synced, f"engine: {self.engine}")
+        return (*parts, *((self.audit,) if self.audit else ()), pending)
+
+
+def audit_text(pending: int, last_synced: datetime | None, failing: bool, now: datetime) -> str:
+    """'audit: 12 to send', 'audit sent 3 min ago' or 'audit sync failing · 12 to send'."""
+    if failing:
+        return f"audit sync failing · {pending} to send" if pending else "audit sync failing"
+    if pending:
+        return f"audit: {pending} to send"
+    return "audit sent " + ago(last_synced, now) if last_synced else "audit: nothing sent yet"
 
 
 def shell_status(services: Services) -> ShellStatus:
@@ -49,6 +62,14 @@ def shell_status(services: Services) -> ShellStatus:
     mode = services.settings.zoho.resolved_mode()
     crm = {"demo": "demo CRM", "rest": "Zoho REST", "mcp": "Zoho MCP"}.get(mode, mode)
     engine, why = services.engine()
+    audit: str | None = None
+    failing = False
+    if services.central_audit_configured:
+        from sergas_tui.audit.central_status import outbox_status
+
+        outbox = outbox_status(services.store)
+        failing = outbox.last_error is not None
+        audit = audit_text(outbox.pending_rows, outbox.last_synced_at, failing, now)
     return ShellStatus(
         workspace=services.workspace,
         crm=crm,
@@ -57,4 +78,6 @@ def shell_status(services: Services) -> ShellStatus:
         engine_reason=why,
         pending=services.store.pending_approval_count(owner),
         owner=owner,
+        audit=audit,
+        audit_failing=failing,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.style import Style
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
@@ -13,12 +14,18 @@ from sergas_tui.widgets.text import clean
 class ShellHeader(Widget):
     """One line; reads the app's ``status`` reactive, so every screen's header stays current."""
 
+    COMPONENT_CLASSES = {"shell-header--warning"}
+
     DEFAULT_CSS = """
     ShellHeader {
         height: 1;
         dock: top;
         background: $panel;
         color: $foreground;
+    }
+    ShellHeader > .shell-header--warning {
+        color: $warning;
+        text-style: bold;
     }
     """
 
@@ -45,8 +52,10 @@ class ShellHeader(Widget):
             return line
         for index, part in enumerate(status.parts):
             line.append("  " if index == 0 else " · ", style="dim")
-            style = ""
+            style: str | Style = ""
             if index == len(status.parts) - 1 and status.pending:
                 style = "bold"
+            elif status.audit_failing and part == status.audit:
+                style = self.get_component_rich_style("shell-header--warning")
             line.append(clean(part, single_line=True), style=style)
         return line

@@ -1,0 +1,72 @@
+"""The app's background sync of the audit to the central PostgreSQL, and its header status."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from uuid import uuid4
+
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+
+from sergas_tui.app import make_app
+from sergas_tui.config import Settings
+from sergas_tui.services import Services
+from sergas_tui.widgets.header import ShellHeader
+
+
+async def settle(pilot: Any) -> None:
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+@pytest.fixture
+def central_dsn(postgres_dsn: str) -> Iterator[str]:
+    """A fresh schema on the test server, first on the search_path of the returned DSN."""
+    schema = f"sergas_tui_{uuid4().hex[:12]}"
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield make_conninfo(postgres_dsn, options=f"-c search_path={schema}")
+    finally:
+        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+async def test_the_app_sends_the_audit_and_says_so(
+    settings: Settings, reviewed: Services, central_dsn: str
+) -> None:
+    settings.auditing.postgres_dsn = central_dsn
+    local = len(reviewed.store.audit_rows())
+    assert local > 0
+    app = make_app(settings, reviewed)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await settle(pilot)
+        header = str(app.screen.query_one(ShellHeader).render())
+        assert "audit sent just now" in header, header
+        with psycopg.connect(central_dsn) as conn:
+            row = conn.execute("SELECT count(*), count(DISTINCT id) FROM audit_logs").fetchone()
+        assert row is not None
+        # The app's own CRM reads since opening are audited too, and sent in a later round.
+        assert row[0] == row[1] >= local
+        assert not [n for n in app._notifications if n.severity != "information"]
+
+
+async def test_a_failing_sync_warns_once_and_keeps_the_rows(
+    settings: Settings, reviewed: Services, postgres_dsn: str
+) -> None:
+    settings.auditing.postgres_dsn = make_conninfo(postgres_dsn, dbname="no_such_db_sergas")
+    app = make_app(settings, reviewed)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.sync_audit()
+        await settle(pilot)
+        header = str(app.screen.query_one(ShellHeader).render())
+        assert "audit sync failing" in header, header
+        warnings = [n for n in app._notifications if n.severity == "warning"]
+        assert len(warnings) == 1, [n.message for n in warnings]
+        assert "kept locally" in warnings[0].message
+    assert reviewed.store.outbox_counts()[0] > 0
