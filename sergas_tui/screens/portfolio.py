@@ -33,6 +33,7 @@ from sergas_tui.viewmodels.portfolio import (
     sort_rows,
     status_line,
 )
+from sergas_tui.viewmodels.shell import banner_visible, remember_banner
 from sergas_tui.widgets.account_table import AccountTable
 from sergas_tui.widgets.header import ShellHeader
 
@@ -81,7 +82,7 @@ class PortfolioScreen(SergasScreen):
     def compose(self) -> ComposeResult:
         yield ShellHeader("Portfolio")
         banner = Static(FIRST_RUN_TEXT, id="first-run-banner", markup=False)
-        if not (self.services.is_demo and self.services.settings.ui.show_first_run_banner):
+        if not banner_visible(self.services):
             banner.add_class("-hidden")
         yield banner
         yield Static("Loading accounts…", id="portfolio-status", markup=False)
@@ -154,7 +155,13 @@ class PortfolioScreen(SergasScreen):
         self.load_rows(self.scope)
 
     def action_toggle_banner(self) -> None:
-        self.query_one("#first-run-banner").toggle_class("-hidden")
+        banner = self.query_one("#first-run-banner")
+        banner.toggle_class("-hidden")
+        self._remember_banner(visible=not banner.has_class("-hidden"))
+
+    @work(thread=True, group="portfolio-banner", exit_on_error=False)
+    def _remember_banner(self, *, visible: bool) -> None:
+        remember_banner(self.services, visible=visible)
 
     def action_filter(self) -> None:
         field = self.filter_input

@@ -43,6 +43,14 @@ class ShellStatus:
         parts = (self.workspace, self.crm, self.synced, f"engine: {self.engine}")
         return (*parts, *((self.audit,) if self.audit else ()), pending)
 
+    @property
+    def compact_parts(self) -> tuple[str, ...]:
+        """The same facts for narrow terminals (80 columns): the CRM kind and labels go."""
+        pending = f"{self.pending} pending" if self.pending else "0 pending"
+        synced = self.synced.replace("synced ", "").replace(" ago", "")
+        parts = (self.workspace, f"synced {synced}", self.engine)
+        return (*parts, *((self.audit,) if self.audit else ()), pending)
+
 
 def audit_text(pending: int, last_synced: datetime | None, failing: bool, now: datetime) -> str:
     """'audit: 12 to send', 'audit sent 3 min ago' or 'audit sync failing · 12 to send'."""
@@ -81,3 +89,22 @@ def shell_status(services: Services) -> ShellStatus:
         audit=audit,
         audit_failing=failing,
     )
+
+
+BANNER_DISMISSED = "ui.first_run_banner_dismissed"
+"""Workspace meta key: the first-run banner was hidden with `b` (it stays hidden)."""
+
+
+def banner_visible(services: Services) -> bool:
+    """Show the first-run banner on a demo workspace until the person hides it once.
+
+    One read of the workspace's small ``meta`` table: cheap enough for a screen's compose.
+    """
+    if not (services.is_demo and services.settings.ui.show_first_run_banner):
+        return False
+    return services.store.meta_value(BANNER_DISMISSED) is None
+
+
+def remember_banner(services: Services, *, visible: bool) -> None:
+    """Record the banner's state for the next start (blocking: call from a thread worker)."""
+    services.store.set_meta(BANNER_DISMISSED, None if visible else "1")

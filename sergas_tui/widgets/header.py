@@ -42,18 +42,25 @@ class ShellHeader(Widget):
         self.status = status
 
     def render(self) -> Text:
+        status = self.status
+        line = self._line(status, compact=False)
+        if status is not None and line.cell_len > self.size.width:
+            line = self._line(status, compact=True)
+        return line
+
+    def _line(self, status: ShellStatus | None, *, compact: bool) -> Text:
         line = Text(no_wrap=True, overflow="ellipsis")
         line.append(" Sergas ", style="bold reverse")
         if self.title:
             line.append(f" {self.title} ", style="bold")
-        status = self.status
         if status is None:
             line.append("  loading…", style="dim")
             return line
-        for index, part in enumerate(status.parts):
+        parts = status.compact_parts if compact else status.parts
+        for index, part in enumerate(parts):
             line.append("  " if index == 0 else " · ", style="dim")
             style: str | Style = ""
-            if index == len(status.parts) - 1 and status.pending:
+            if index == len(parts) - 1 and status.pending:
                 style = "bold"
             elif status.audit_failing and part == status.audit:
                 style = self.get_component_rich_style("shell-header--warning")

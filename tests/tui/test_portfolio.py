@@ -260,6 +260,14 @@ async def test_banner_toggles(settings: Settings, services: Services) -> None:
         assert not banner.has_class("-hidden")
         await pilot.press("b")
         assert banner.has_class("-hidden")
+        await settle(pilot)
+    # Hidden once, it stays hidden the next time the app opens this workspace.
+    again = make_app(settings, services)
+    async with again.run_test(size=(120, 40)) as pilot:
+        assert again.screen.query_one("#first-run-banner").has_class("-hidden")
+        await pilot.press("b")
+        await settle(pilot)
+    assert services.store.meta_value("ui.first_run_banner_dismissed") is None
 
 
 async def test_worker_failure_becomes_a_titled_notification(
