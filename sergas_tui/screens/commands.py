@@ -7,6 +7,8 @@ from functools import partial
 from typing import TYPE_CHECKING, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+from textual.fuzzy import Matcher
 
 from sergas_tui.widgets.text import clean
 
@@ -15,6 +17,20 @@ if TYPE_CHECKING:
 
 Command = tuple[str, str, Callable[[], Awaitable[None]]]
 """(palette text, help line, what it does)."""
+
+
+def highlight(matcher: Matcher, text: str) -> Content:
+    """``text`` with the matched letters styled — as plain text.
+
+    Textual's ``Matcher.highlight`` parses its candidate as markup, so an account named
+    "Square [bold]Bracket[/bold] Media" would lose its brackets; this never does.
+    """
+    content = Content(text)
+    _score, offsets = matcher.fuzzy_search.match(matcher.query, text)
+    for offset in offsets:
+        if not text[offset].isspace():
+            content = content.stylize(matcher.match_style, offset, offset + 1)
+    return content
 
 
 class _AreaProvider(Provider):
@@ -43,7 +59,7 @@ class _AreaProvider(Provider):
         for text, help_text, run in self.commands():
             score = matcher.match(text)
             if score > 0:
-                yield Hit(score, matcher.highlight(text), run, help=help_text)
+                yield Hit(score, highlight(matcher, text), run, help=help_text)
 
 
 class ViewCommands(_AreaProvider):
@@ -128,7 +144,7 @@ class AccountCommands(Provider):
             if score > 0:
                 yield Hit(
                     score,
-                    matcher.highlight(text),
+                    highlight(matcher, text),
                     partial(app.open_account, account_id),
                     help="Account detail",
                 )

@@ -165,6 +165,11 @@ async def test_palette_opens_an_account_by_name(settings: Settings, services: Se
         await pilot.pause()
         await pilot.press(*"account open square bracket")
         await pilot.pause(0.3)
+        from textual.command import CommandList
+
+        options = app.screen.query_one(CommandList)
+        prompts = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+        assert any("Square [bold]Bracket[/bold] Media" in p for p in prompts), prompts
         await pilot.press("enter")
         await settle(pilot)
         from sergas_tui.screens.account import AccountScreen
