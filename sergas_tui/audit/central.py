@@ -57,6 +57,7 @@ from sergas_tui.audit.central_status import (
     SyncReport,
     outbox_status,
 )
+from sergas_tui.audit.central_text import storable_row
 from sergas_tui.domain import utc_now
 from sergas_tui.domain.audit_chain import canonical_json
 from sergas_tui.errors import StorageError
@@ -84,6 +85,9 @@ OUTCOME_COLUMNS: tuple[str, ...] = (
 )
 """The local ``recommendation_outcomes`` columns that make up an outcome's state."""
 ORIGIN_COLUMNS = ("chain_id", "workstation", "user_name", "workspace")
+
+_AUDIT_JSON = tuple(AUDIT_COLUMNS.index(c) for c in ("tool_inputs", "tool_outputs"))
+_OUTCOME_JSON = (OUTCOME_COLUMNS.index("data_sources"),)
 
 _AUDIT_STAGE = """
 CREATE TEMP TABLE IF NOT EXISTS sergas_stage_audit (
@@ -274,7 +278,12 @@ class CentralSync:
                 self.repository.unsynced_audit_values, self.batch_size, audit[-1][_SEQ]
             )
             inserted = self._send(
-                conn, audit, AUDIT_COLUMNS, "audit_logs", "sergas_stage_audit", _AUDIT_INSERT
+                conn,
+                [storable_row(row, _AUDIT_JSON) for row in audit],
+                AUDIT_COLUMNS,
+                "audit_logs",
+                "sergas_stage_audit",
+                _AUDIT_INSERT,
             )
             self.repository.mark_audit_synced(audit[0][_SEQ], audit[-1][_SEQ], self.clock())
             self._prefetched = ahead.result() or None
@@ -285,7 +294,10 @@ class CentralSync:
         outcomes = self.repository.unsynced_outcome_rows(self.batch_size)
         if outcomes:
             staged = [
-                (*(row[c] for c in OUTCOME_COLUMNS), outcome_version_hash(row)) for row in outcomes
+                storable_row(
+                    (*(row[c] for c in OUTCOME_COLUMNS), outcome_version_hash(row)), _OUTCOME_JSON
+                )
+                for row in outcomes
             ]
             inserted = self._send(
                 conn,

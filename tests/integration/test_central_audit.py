@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -476,3 +477,34 @@ def test_purge_from_the_cli_needs_confirmation(configured: Central) -> None:
     assert purged.returncode == 0, purged.stderr
     assert "recorded as audit event" in purged.stdout
     assert configured.count("audit_logs") == 1  # the purge event itself, synced
+
+
+def test_crm_text_postgres_jsonb_cannot_hold_still_syncs_and_verifies(
+    central: Central, repo: Repository
+) -> None:
+    """A NUL character (legal in CRM text, refused by jsonb) must not jam the outbox."""
+    hostile = AuditEvent(
+        session_id="s",
+        agent_name="zoho_scout",
+        action_type="tool_invocation",
+        account_id="acc-nul",
+        tool_name="zoho_get_notes",
+        tool_inputs={"account_id": "acc-nul", "q": "a\x00b", "path": "C:\\u0000dir"},
+        tool_outputs={"title": "\x00 leading", "big": 10**16},
+    )
+    repo.append_audit(hostile)
+    fill(repo, 5)
+    report = sync_once(repo, central.target(), workspace="ws", batch_size=3)
+    assert report.audit_sent == 6
+    assert repo.outbox_counts()[0] == 0
+    assert verify_remote(repo, central.target()).ok
+    with central.admin() as conn:
+        row = conn.execute(
+            "SELECT tool_inputs, tool_outputs FROM audit_logs WHERE account_id = 'acc-nul'"
+        ).fetchone()
+    assert row is not None
+    assert row["tool_inputs"]["q"] == "a\ufffdb"
+    assert row["tool_inputs"]["path"] == "C:\\u0000dir"  # an escaped backslash, not a NUL
+    assert row["tool_outputs"]["title"] == "\ufffd leading"
+    # The local row keeps the original text and its chain still verifies.
+    assert json.loads(repo.audit_rows()[0]["tool_inputs"])["q"] == "a\x00b"
