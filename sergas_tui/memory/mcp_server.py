@@ -16,33 +16,28 @@ and streamable HTTP on loopback by default, where every request must carry
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import secrets
-import sys
 import time
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 import mcp_types as types
 import structlog
-import uvicorn
 from mcp.server import Server, ServerRequestContext
-from mcp.server.stdio import stdio_server
 from mcp.shared.exceptions import MCPError
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sergas_tui import __version__
 from sergas_tui.clock import Clock, SystemClock
-from sergas_tui.errors import ConfigError, SergasError
+from sergas_tui.errors import ConfigError
+from sergas_tui.mcp_transport import (  # re-exported: callers start servers from here
+    DEFAULT_HTTP_HOST,
+    run_http,
+    run_stdio,
+)
 from sergas_tui.memory import mcp_tools as t
 from sergas_tui.memory.store import MemoryStore
 
 log = structlog.get_logger("sergas.mcp.memory")
 
-DEFAULT_HTTP_HOST = "127.0.0.1"
-DEFAULT_HTTP_PATH = "/mcp"
 SERVER_NAME = "sergas-memory"
 
 INSTRUCTIONS = (
@@ -134,107 +129,4 @@ async def run_memory_server(
     await run_http(server, host, http_port, bearer_token=token, ready=ready)
 
 
-# --- transports --------------------------------------------------------------------------------
-
-
-async def run_stdio(server: Server[Any]) -> None:
-    """Serve one client over this process's stdin/stdout until it disconnects.
-
-    While serving, ``sys.stdout`` is ``sys.stderr`` and file descriptor 1 points at stderr too
-    (``stdio_server`` diverts it), so a stray print cannot corrupt the protocol.
-    """
-    sys.stdout.flush()
-    async with stdio_server() as (read_stream, write_stream):
-        with contextlib.redirect_stdout(sys.stderr):
-            await server.run(read_stream, write_stream, server.create_initialization_options())
-
-
-class BearerTokenMiddleware:
-    """ASGI middleware: HTTP requests without ``Authorization: Bearer <token>`` get 401."""
-
-    def __init__(self, app: ASGIApp, token: str) -> None:
-        if not token:
-            raise ValueError("the MCP HTTP server needs a non-empty bearer token")
-        self._app = app
-        self._expected = f"Bearer {token}".encode()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self._authorized(scope):
-            await self._app(scope, receive, send)
-            return
-        log.warning("http_unauthorized", path=scope.get("path"), client=scope.get("client"))
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"www-authenticate", f'Bearer realm="{SERVER_NAME}"'.encode()),
-        ]
-        await send({"type": "http.response.start", "status": 401, "headers": headers})
-        await send(
-            {
-                "type": "http.response.body",
-                "body": b'{"error":"unauthorized","error_description":"bearer token required"}',
-            }
-        )
-
-    def _authorized(self, scope: Scope) -> bool:
-        presented = next(
-            (v for k, v in scope.get("headers", []) if k.lower() == b"authorization"), b""
-        )
-        return secrets.compare_digest(presented, self._expected)
-
-
-def http_app(
-    server: Server[Any],
-    *,
-    bearer_token: str,
-    host: str = DEFAULT_HTTP_HOST,
-    path: str = DEFAULT_HTTP_PATH,
-) -> ASGIApp:
-    """The streamable-HTTP ASGI app for ``server``, behind bearer-token authentication."""
-    app = server.streamable_http_app(streamable_http_path=path, host=host)
-    return BearerTokenMiddleware(app, bearer_token)
-
-
-async def run_http(
-    server: Server[Any],
-    host: str,
-    port: int,
-    *,
-    bearer_token: str,
-    path: str = DEFAULT_HTTP_PATH,
-    ready: Callable[[str], None] | None = None,
-) -> None:
-    """Serve streamable HTTP at ``http://host:port/path`` until cancelled.
-
-    ``ready`` is called with the endpoint URL once the socket listens. Cancelling the caller
-    shuts the server down gracefully before the cancellation propagates.
-    """
-    app = http_app(server, bearer_token=bearer_token, host=host, path=path)
-    config = uvicorn.Config(
-        app, host=host, port=port, log_config=None, access_log=False, lifespan="on"
-    )
-    uv = _Uvicorn(config, partial(ready, f"http://{host}:{port}{path}") if ready else None)
-    serving = asyncio.ensure_future(uv.serve())
-    try:
-        await asyncio.shield(serving)
-    except asyncio.CancelledError:
-        uv.should_exit = True
-        await serving
-        raise
-    except SystemExit as err:  # uvicorn exits when it cannot bind
-        raise SergasError(
-            f"Cannot listen on {host}:{port}; is another server using the port?",
-            title="Cannot start the MCP server",
-        ) from err
-
-
-class _Uvicorn(uvicorn.Server):
-    """A uvicorn server that reports when it listens."""
-
-    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None] | None) -> None:
-        super().__init__(config)
-        self._on_started = on_started
-
-    async def startup(self, sockets: Any = None) -> None:
-        await super().startup(sockets=sockets)
-        if self.started and self._on_started is not None:
-            self._on_started()
+__all__ = ["build_memory_server", "run_http", "run_memory_server", "run_stdio"]

@@ -1,0 +1,145 @@
+"""MCP transports shared by our MCP servers (Zoho, memory): stdio, and streamable HTTP behind a
+bearer token.
+
+stdio: the protocol owns stdout, so anything else printed goes to stderr. HTTP: loopback by
+default; a request without ``Authorization: Bearer <token>`` gets 401 (the token compared in
+constant time). It lives at the package root so that the ``crm`` and ``memory`` adapters, which
+must not import each other, can share it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import sys
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import structlog
+import uvicorn
+from mcp.server import Server
+from mcp.server.stdio import stdio_server
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from sergas_tui.errors import SergasError
+
+log = structlog.get_logger("sergas.mcp")
+
+DEFAULT_HTTP_HOST = "127.0.0.1"
+DEFAULT_HTTP_PORT = 8765
+DEFAULT_HTTP_PATH = "/mcp"
+
+
+async def run_stdio(server: Server[Any]) -> None:
+    """Serve one client over this process's stdin/stdout until it disconnects.
+
+    While serving, ``sys.stdout`` is ``sys.stderr`` and file descriptor 1 points at stderr
+    too, so a stray print (ours or a child process's) cannot corrupt the protocol; configure
+    logging to a file (or stderr) before calling this.
+    """
+    sys.stdout.flush()
+    async with stdio_server() as (read_stream, write_stream):
+        # After the claim: stdio_server serves the wire from sys.stdout's own descriptor.
+        with contextlib.redirect_stdout(sys.stderr):
+            await server.run(read_stream, write_stream, server.create_initialization_options())
+
+
+class BearerTokenMiddleware:
+    """ASGI middleware: HTTP requests without ``Authorization: Bearer <token>`` get 401."""
+
+    def __init__(self, app: ASGIApp, token: str, *, realm: str = "sergas") -> None:
+        if not token:
+            raise ValueError("the MCP HTTP server needs a non-empty bearer token")
+        self._app = app
+        self._expected = f"Bearer {token}".encode()
+        self._challenge = f'Bearer realm="{realm}"'.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self._authorized(scope):
+            await self._app(scope, receive, send)
+            return
+        log.warning("http_unauthorized", path=scope.get("path"), client=scope.get("client"))
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"www-authenticate", self._challenge),
+                ],
+            }
+        )
+        await send(
+            {
+                "type": "http.response.body",
+                "body": b'{"error":"unauthorized","error_description":"bearer token required"}',
+            }
+        )
+
+    def _authorized(self, scope: Scope) -> bool:
+        presented = b""
+        for key, value in scope.get("headers", []):
+            if key.lower() == b"authorization":
+                presented = value
+                break
+        return secrets.compare_digest(presented, self._expected)
+
+
+def http_app(
+    server: Server[Any],
+    *,
+    bearer_token: str,
+    host: str = DEFAULT_HTTP_HOST,
+    path: str = DEFAULT_HTTP_PATH,
+) -> ASGIApp:
+    """The streamable-HTTP ASGI app for ``server``, behind bearer-token authentication."""
+    app = server.streamable_http_app(streamable_http_path=path, host=host)
+    return BearerTokenMiddleware(app, bearer_token, realm=server.name)
+
+
+async def run_http(
+    server: Server[Any],
+    host: str = DEFAULT_HTTP_HOST,
+    port: int = DEFAULT_HTTP_PORT,
+    *,
+    bearer_token: str,
+    path: str = DEFAULT_HTTP_PATH,
+    ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve streamable HTTP at ``http://host:port/path`` until cancelled or interrupted.
+
+    ``ready`` is called with the endpoint URL once the socket listens. Cancelling the caller
+    shuts the server down gracefully before the cancellation propagates.
+    """
+    app = http_app(server, bearer_token=bearer_token, host=host, path=path)
+    config = uvicorn.Config(
+        app, host=host, port=port, log_config=None, access_log=False, lifespan="on"
+    )
+    uv = _Uvicorn(config, partial(ready, f"http://{host}:{port}{path}") if ready else None)
+    serving = asyncio.ensure_future(uv.serve())
+    try:
+        await asyncio.shield(serving)
+    except asyncio.CancelledError:
+        uv.should_exit = True
+        await serving
+        raise
+    except SystemExit as err:  # uvicorn exits when it cannot bind
+        raise SergasError(
+            f"Cannot listen on {host}:{port}; is another server using the port?",
+            title="Cannot start the MCP server",
+        ) from err
+
+
+class _Uvicorn(uvicorn.Server):
+    """A uvicorn server that reports when it listens."""
+
+    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None] | None) -> None:
+        super().__init__(config)
+        self._on_started = on_started
+
+    async def startup(self, sockets: Any = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and self._on_started is not None:
+            self._on_started()
