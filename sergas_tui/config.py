@@ -144,7 +144,9 @@ class OrchestratorSettings(Section):
     schedule_cron: str = "0 6 * * *"
     """When the scheduled headless review runs (cron syntax; used by `sergas review` wrappers)."""
     max_parallel_subagents: int = Field(default=10, ge=1, le=64)
-    """Upper bound on accounts processed concurrently."""
+    """Upper bound on concurrent subagent sessions (Claude CLI processes) and on the accounts the
+    rules engine processes at once; the Claude engine keeps up to 3 × author_batch_size accounts
+    in flight so that its requests carry full batches."""
     session_timeout_minutes: int = Field(default=30, ge=1, le=1440)
     """A review run is stopped after this long."""
     approval_timeout_hours: int = Field(default=72, ge=1, le=24 * 30)

@@ -17,6 +17,7 @@ from rich.text import Text
 from sergas_tui.agents.events import (
     AccountAuthored,
     AccountFailed,
+    AgentText,
     RunFinished,
     RunStarted,
     Synced,
@@ -56,6 +57,8 @@ async def run_review(
         async for event in orchestrator.review(owner_email):
             if isinstance(event, RunStarted):
                 progress.update(task, description=f"Reviewing ({event.engine} engine)…")
+            elif isinstance(event, AgentText) and event.agent == "orchestrator":
+                console.print(Text(event.text, style="yellow"))
             elif isinstance(event, Synced):
                 progress.update(task, description="Reviewing accounts", total=event.accounts)
             elif isinstance(event, AccountAuthored | AccountFailed):
@@ -71,6 +74,16 @@ async def run_review(
     table.add_row("recommendations (pending approval)", str(summary.recommendations))
     table.add_row("failed accounts", str(summary.failed))
     table.add_row("Zoho API calls", str(summary.calls))
+    if summary.usage is not None:
+        usage = summary.usage
+        cost = "cost unknown" if usage.cost_usd is None else f"${usage.cost_usd:.4f}"
+        table.add_row(
+            "model tokens",
+            f"{usage.input_tokens:,} in / {usage.output_tokens:,} out · "
+            f"{usage.requests} requests · {cost}",
+        )
+    if summary.fallbacks:
+        table.add_row("accounts handed to the rules engine", str(summary.fallbacks))
     table.add_row("time", f"{summary.seconds:.1f} s")
     console.print(table)
     for account_id, error in summary.failures[:20]:
@@ -116,13 +129,6 @@ def review_command(
         )
     services = open_services(settings, locations, workspace=workspace)
     try:
-        engine_name, why = services.engine()
-        if engine_name != "rules":
-            raise ConfigError(
-                f"The {engine_name} engine was selected ({why}), but this version of Sergas "
-                "runs reviews on the rules engine only. Use --engine rules.",
-                title="Engine not available",
-            )
         target = None if everyone else (owner or services.current_user_email())
         if not everyone and target is None:
             raise ConfigError(

@@ -31,16 +31,34 @@ Engine = Literal["rules", "claude"]
 
 
 def resolve_engine(settings: Settings, secrets: SecretStore) -> tuple[Engine, str]:
-    """Which engine runs the subagents, and a sentence saying why."""
+    """Which engine runs the subagents, and a sentence saying why.
+
+    'auto' picks Claude only when an API key is stored and the Claude Code CLI that
+    claude-agent-sdk bundles is present; the rules engine is the fallback.
+    """
     choice = settings.anthropic.engine
     if choice == "rules":
         return "rules", "engine = 'rules' in the configuration"
     has_key = secrets.get(SecretName.ANTHROPIC_API_KEY) is not None
     if choice == "claude":
         return "claude", "engine = 'claude' in the configuration"
-    if has_key:
-        return "claude", "an Anthropic API key is available"
-    return "rules", "no Anthropic API key is stored (the offline rules engine runs instead)"
+    if not has_key:
+        return "rules", "no Anthropic API key is stored (the offline rules engine runs instead)"
+    if not _claude_cli_available():
+        return "rules", "the Claude Code CLI bundled with claude-agent-sdk is missing"
+    return "claude", "an Anthropic API key is available"
+
+
+def _claude_cli_available() -> bool:
+    """Whether claude-agent-sdk and its bundled CLI are installed (without importing it)."""
+    import importlib.util
+    import shutil
+
+    spec = importlib.util.find_spec("claude_agent_sdk")
+    if spec is None or spec.origin is None:
+        return False
+    bundled = Path(spec.origin).parent / "_bundled" / "claude"
+    return bundled.exists() or shutil.which("claude") is not None
 
 
 # The in-process simulator is reached through httpx's ASGI transport: this host name never
@@ -176,22 +194,39 @@ class Services:
         return await McpGateway.connect_stdio(zoho.mcp_command)
 
     async def orchestrator(self) -> Orchestrator:
-        """The review orchestrator on the configured engine (the rules engine for now)."""
+        """The review orchestrator on the configured engine (see :func:`resolve_engine`).
+
+        The rules engine is always built: it is the deterministic pre-work of the Claude engine
+        and its fallback. The Claude engine's CLI processes start on first use and end with
+        each run (the orchestrator ends them, even when a run is cancelled).
+        """
         from sergas_tui.agents.analyst import MemoryAnalyst
         from sergas_tui.agents.author import RuleAuthor
         from sergas_tui.agents.drafting import TemplateSet
-        from sergas_tui.agents.orchestrator import Orchestrator
+        from sergas_tui.agents.orchestrator import Orchestrator, ReviewEngine
         from sergas_tui.agents.rules import RulesEngine
         from sergas_tui.agents.scout import DataScout
 
         crm = await self.crm()
-        engine = RulesEngine(
+        rules = RulesEngine(
             scout=DataScout(crm, self.store, self.settings.signals, self.clock),
             analyst=MemoryAnalyst(self.memory()),
             author=RuleAuthor(TemplateSet.load(self.locations.templates_dir), self.clock),
             repository=self.store,
             stage_history_budget=self.settings.orchestrator.stage_history_budget,
         )
+        engine: ReviewEngine = rules
+        if self.engine()[0] == "claude":
+            from sergas_tui.agents.claude import ClaudeConfig, ClaudeEngine
+
+            config = ClaudeConfig.from_settings(
+                self.settings,
+                api_key=self.secrets.get(SecretName.ANTHROPIC_API_KEY),
+                prompts_dir=self.locations.prompts_dir,
+            )
+            engine = ClaudeEngine(
+                rules=rules, gateway=crm, repository=self.store, clock=self.clock, config=config
+            )
         return Orchestrator(
             gateway=crm,
             repository=self.store,

@@ -3,7 +3,8 @@
 A run emits, in order: ``RunStarted``; for each account ``AccountScouted``, ``AccountRecalled``,
 ``AccountAuthored`` (with one ``RecommendationProposed`` per recommendation) or
 ``AccountFailed``; then ``RunFinished`` with the summary and the owner brief. ``AgentText``
-carries free reasoning text for an agent's lane (the Claude engine streams it).
+carries free reasoning text for an agent's lane (the Claude engine streams it); ``AgentUsage``
+reports the tokens and cost of one model request (the run's total is ``RunSummary.usage``).
 """
 
 from __future__ import annotations
@@ -85,6 +86,42 @@ class AgentText(ReviewEvent):
 
 
 @dataclass(frozen=True)
+class Usage:
+    """Model tokens and cost: of one request (``AgentUsage``) or of a whole run (the summary).
+
+    ``input_tokens`` counts every token the model read (uncached, cache writes and cache
+    reads); ``cost_usd`` is what the Claude Code CLI computed, ``None`` when unknown.
+    """
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float | None = None
+    requests: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        cost = (
+            None
+            if self.cost_usd is None and other.cost_usd is None
+            else (self.cost_usd or 0.0) + (other.cost_usd or 0.0)
+        )
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            cost,
+            self.requests + other.requests,
+        )
+
+
+@dataclass(frozen=True)
+class AgentUsage(ReviewEvent):
+    """One model request finished: what it cost, for which accounts."""
+
+    agent: Agent
+    usage: Usage
+    account_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class RunSummary:
     accounts: int = 0
     with_changes: int = 0
@@ -95,6 +132,10 @@ class RunSummary:
     seconds: float = 0.0
     cancelled: bool = False
     failures: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    usage: Usage | None = None
+    """Model tokens and cost of the run (``None`` for an engine without a model)."""
+    fallbacks: int = 0
+    """Accounts the model engine handed to the rules engine (errors, budget, time limit)."""
 
 
 @dataclass(frozen=True)

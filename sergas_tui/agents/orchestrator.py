@@ -6,6 +6,10 @@ riskiest first with bounded concurrency; a failure on one account is recorded an
 goes on; cancelling the consumer stops the run cleanly (its sync run is marked failed and no
 half-written account state is left behind: an account's snapshot is saved only once its
 recommendations and approvals are).
+
+An engine may also implement :class:`RunAware`: it is then told when a run starts (with a way
+to add its own events, e.g. streamed model text, to the run's stream) and ends (so it can end
+its CLI processes, even when the run is cancelled), and reports the run's model usage.
 """
 
 from __future__ import annotations
@@ -13,10 +17,10 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from sergas_tui.agents.events import (
     AccountAuthored,
@@ -29,6 +33,7 @@ from sergas_tui.agents.events import (
     RunStarted,
     RunSummary,
     Synced,
+    Usage,
 )
 from sergas_tui.approvals.outcomes import update_outcomes
 from sergas_tui.audit.gateway import audit_session
@@ -84,6 +89,37 @@ class ReviewEngine(Protocol):
         ...
 
 
+@runtime_checkable
+class RunAware(Protocol):
+    """Optional engine hooks around one run (the Claude engine implements them)."""
+
+    async def begin_run(self, run_id: str, emit: Callable[[ReviewEvent], None]) -> None: ...
+
+    def usage(self) -> Usage | None: ...
+
+    def fallbacks(self) -> int: ...
+
+    async def end_run(self) -> None: ...
+
+
+@dataclass
+class _Sink:
+    """Where an engine's own events go: buffered until the run's event queue exists."""
+
+    pending: list[ReviewEvent] = field(default_factory=list)
+    queue: asyncio.Queue[ReviewEvent | None] | None = None
+
+    def put(self, event: ReviewEvent) -> None:
+        if self.queue is None:
+            self.pending.append(event)
+        else:
+            self.queue.put_nowait(event)
+
+    def drain(self) -> list[ReviewEvent]:
+        events, self.pending = self.pending, []
+        return events
+
+
 @dataclass
 class _Counts:
     done: int = 0
@@ -125,19 +161,29 @@ class Orchestrator:
         calls = 0
         session = audit_session(run.id, "zoho_scout")
         session.__enter__()
+        sink = _Sink()
+        aware = self.engine if isinstance(self.engine, RunAware) else None
         try:
+            if aware is not None:
+                await aware.begin_run(run.id, sink.put)
             batch = await self.gateway.sync(owner_email)
             calls = batch.calls
             yield Synced(run.id, len(batch.accounts), batch.calls, batch.full)
             previous = await asyncio.to_thread(repo.latest_snapshots, owner_email)
             facts = await self.engine.scout(batch, previous)
+            for event in sink.drain():
+                yield event
             if account_ids is not None:
                 wanted = set(account_ids)
                 facts = [f for f in facts if f.account_id in wanted]
             reviews: list[AccountReview] = []
             failures: list[tuple[str, str]] = []
             counts = _Counts()
-            async for event in self._review_accounts(run.id, facts, reviews, counts, failures):
+            async for event in self._review_accounts(
+                run.id, facts, reviews, counts, failures, sink
+            ):
+                yield event
+            for event in sink.drain():
                 yield event
             briefs = await self._briefs(run.id, owner_email, reviews)
             status = "partial" if failures else "ok"
@@ -150,6 +196,8 @@ class Orchestrator:
                 calls=calls,
                 seconds=time.perf_counter() - started,
                 failures=tuple(failures),
+                usage=None if aware is None else aware.usage(),
+                fallbacks=0 if aware is None else aware.fallbacks(),
             )
             await self._audit(
                 run.id,
@@ -168,6 +216,8 @@ class Orchestrator:
             raise
         finally:
             session.__exit__(None, None, None)
+            if aware is not None:  # end the engine's processes, even on cancel
+                await asyncio.shield(aware.end_run())
             await asyncio.shield(
                 asyncio.to_thread(repo.finish_sync_run, run.id, status=status, calls=calls)
             )
@@ -200,6 +250,7 @@ class Orchestrator:
         reviews: list[AccountReview],
         counts: _Counts,
         failures: list[tuple[str, str]],
+        sink: _Sink | None = None,
     ) -> AsyncIterator[ReviewEvent]:
         ordered = sorted(
             facts,
@@ -209,7 +260,15 @@ class Orchestrator:
         )
         total = len(ordered)
         queue: asyncio.Queue[ReviewEvent | None] = asyncio.Queue()
-        limit = asyncio.Semaphore(self.settings.orchestrator.max_parallel_subagents)
+        if sink is not None:
+            for early in sink.drain():
+                queue.put_nowait(early)
+            sink.queue = queue
+        # An engine that batches accounts per model request (the Claude engine) asks for
+        # more accounts in flight than it has subagent sessions; the rules engine does not.
+        wanted = getattr(self.engine, "accounts_in_flight", None)
+        parallel = self.settings.orchestrator.max_parallel_subagents
+        limit = asyncio.Semaphore(max(parallel, wanted) if isinstance(wanted, int) else parallel)
 
         async def one(f: AccountFacts) -> None:
             async with limit:
@@ -242,6 +301,8 @@ class Orchestrator:
             try:
                 await asyncio.gather(*(one(f) for f in ordered))
             finally:
+                if sink is not None:
+                    sink.queue = None  # later engine events wait in the sink
                 await queue.put(None)
 
         worker = asyncio.create_task(all_accounts())

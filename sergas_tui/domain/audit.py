@@ -33,6 +33,10 @@ class AuditAction(StrEnum):
     REVIEW_STARTED = "review_started"
     REVIEW_COMPLETED = "review_completed"
     REVIEW_CANCELLED = "review_cancelled"
+    MODEL_USAGE = "model_usage"
+    """One model request of the Claude engine: tokens, cost, accounts, permission denials."""
+    ENGINE_FALLBACK = "engine_fallback"
+    """The Claude engine handed accounts to the rules engine, and why."""
 
 
 Decision = Literal["approved", "rejected", "adjusted"]
