@@ -27,14 +27,18 @@ from sergas_tui.agents.events import (
     ReviewEvent,
     RunFinished,
 )
+from sergas_tui.agents.orchestrator import Orchestrator
+from sergas_tui.app import make_app
 from sergas_tui.clock import FixedClock
 from sergas_tui.config import load_settings
 from sergas_tui.demo import generate
 from sergas_tui.demo.hostile import INJECTION_NOTES
 from sergas_tui.domain import AuditAction, AuditEvent
 from sergas_tui.locations import Locations
+from sergas_tui.screens.review import ReviewScreen
 from sergas_tui.secrets import SecretStore
 from sergas_tui.services import Services, open_services
+from sergas_tui.widgets.agent_lane import AgentLane
 from tests.conftest import FIXED_NOW
 from tests.e2e.test_claude_engine_script import assess, batch_ids, many, recommend, task_for
 from tests.fakes.anthropic_api import (
@@ -423,3 +427,50 @@ async def test_stalled_stream_is_retried_without_streaming(
     assert retried.body["stream"] is False
     assert result.finished.summary.recommendations == 1
     assert result.finished.summary.fallbacks == 0
+
+
+# --- through the TUI ----------------------------------------------------------------------------
+
+
+async def test_review_screen_streams_model_text_and_shows_tokens(
+    services: Services,
+    fake_anthropic: FakeAnthropic,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake = fake_anthropic
+    fake.script(notes_first, *many(assess()), lane="scout")
+    fake.script(*many(assess("History of {id}: sentiment declining.")), lane="analyst")
+    fake.script(*many(recommend()), lane="author")
+    build = services.orchestrator
+
+    async def pointed_at_the_fake() -> Orchestrator:
+        orchestrator = await build()
+        engine = orchestrator.engine
+        assert isinstance(engine, ClaudeEngine)
+        engine.config = engine.config.with_(env=cli_env_for(fake), workdir=tmp_path / "claude")
+        return orchestrator
+
+    monkeypatch.setattr(services, "orchestrator", pointed_at_the_fake)
+    app = make_app(services.settings, services)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("2")
+        await pilot.pause()
+        await pilot.press("r")
+        screen = app.screen
+        assert isinstance(screen, ReviewScreen)
+        async with asyncio.timeout(90):
+            while screen.progress.state == "running" or screen.progress.state == "idle":
+                await pilot.pause(0.1)
+        await pilot.pause()
+
+        def lane(name: str) -> list[str]:
+            return app.screen.query_one(f"#lane-{name}", AgentLane).entries
+
+        assert screen.progress.state == "finished", screen.progress.state
+        assert any("Reading the notes first." in line for line in lane("scout"))
+        assert any("sentiment declining" in line for line in lane("analyst"))
+        activity: Any = app.screen.query_one("#review-activity")
+        assert "engine: claude" in str(activity.render())
+        assert "tokens" in str(activity.render())
+    assert fake.escape_attempts == []
