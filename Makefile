@@ -1,6 +1,7 @@
 # Sergas — the two commands of the README:
 #   make run    creates .venv, installs Sergas, opens it on the demo workspace
-#   make test   creates .venv with the dev extras, runs ruff, mypy, the import contracts and pytest
+#   make test   creates .venv with the dev and Cognee extras, runs ruff, mypy, the import contracts
+#               and pytest
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -18,7 +19,7 @@ $(VENV)/.run-installed: pyproject.toml | $(PY)
 	@touch $@
 
 $(VENV)/.dev-installed: pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,cognee]'
 	@touch $@ $(VENV)/.run-installed
 
 run: $(VENV)/.run-installed

@@ -139,8 +139,15 @@ def _with_memory(
 
     state = _state(ctx)
     services = open_services(state.settings(), state.locations, workspace=state.workspace)
+
+    async def run() -> None:
+        try:
+            await use(services.memory())
+        finally:
+            await services.aclose()
+
     try:
-        asyncio.run(use(services.memory()))
+        asyncio.run(run())
     finally:
         services.close()
 
@@ -184,6 +191,70 @@ def memory_forget(
         out.print(f"Forgot account {account_id}: {removed} items removed.", markup=False)
 
     _with_memory(ctx, use)
+
+
+@memory_app.command("ingest")
+def memory_ingest(ctx: typer.Context) -> None:
+    """Backfill memory from a full sync of every account (Cognee: the local memory file first)."""
+    import asyncio
+
+    from rich.progress import Progress
+
+    from sergas_tui.agents.scout import DataScout
+    from sergas_tui.memory.factory import ingest_workspace
+    from sergas_tui.memory.schema import memory_path
+    from sergas_tui.services import open_services
+
+    state = _state(ctx)
+    services = open_services(state.settings(), state.locations, workspace=state.workspace)
+
+    async def run() -> None:
+        try:
+            crm = await services.crm()
+            batch = await crm.sync(modified_since=None)
+            scout = DataScout(crm, services.store, services.settings.signals, services.clock)
+            facts = await scout.scout(batch, previous={}, stage_history_budget=0)
+            memory = services.memory()
+            with Progress(console=out, transient=True) as bar:
+                task = bar.add_task("Ingesting accounts", total=len(facts))
+                report = await ingest_workspace(
+                    memory,
+                    facts,
+                    local_file=memory_path(state.locations.database_file(services.workspace)),
+                    progress=lambda n: bar.advance(task, n),
+                )
+            out.print(
+                f"Ingested {report.accounts} accounts in {report.seconds:.1f} s.", markup=False
+            )
+        finally:
+            await services.aclose()
+
+    try:
+        asyncio.run(run())
+    finally:
+        services.close()
+
+
+@memory_app.command("reindex")
+def memory_reindex(ctx: typer.Context) -> None:
+    """Re-embed Cognee memory with the configured embedder (after changing it)."""
+    import asyncio
+
+    from sergas_tui.clock import SystemClock
+    from sergas_tui.memory.factory import reindex
+
+    state = _state(ctx)
+    settings = state.settings()
+    if settings.memory.backend != "cognee" or settings.memory.endpoint:
+        out.print(
+            "Nothing to re-embed: only the Cognee backend ([memory] backend = 'cognee') stores "
+            "embeddings in this workspace.",
+            markup=False,
+        )
+        return
+    workspace = state.workspace_name(settings)
+    count = asyncio.run(reindex(settings, state.locations, workspace, SystemClock()))
+    out.print(f"Re-embedded {count} memory items.", markup=False)
 
 
 @memory_app.command("stats")

@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # the CRM stack (httpx, mcp, starlette) and psycopg load on f
     from sergas_tui.audit.central_status import SyncReport
     from sergas_tui.crm.gateway import CrmGateway
     from sergas_tui.crm.simulator import Simulator
-    from sergas_tui.memory.local import LocalMemory
+    from sergas_tui.memory.store import MemoryStore
 
 Engine = Literal["rules", "claude"]
 
@@ -126,7 +126,7 @@ class Services:
     demo: DemoStore | None = None
     simulator: Simulator | None = None
     _crm: CrmGateway | None = field(default=None, repr=False)
-    _memory: LocalMemory | None = field(default=None, repr=False)
+    _memory: MemoryStore | None = field(default=None, repr=False)
 
     async def crm(self) -> CrmGateway:
         """The CRM gateway for this workspace, built on first use (async for MCP sessions).
@@ -235,23 +235,30 @@ class Services:
             clock=self.clock,
         )
 
-    def memory(self) -> LocalMemory:
-        """The workspace's local memory (``memory.db`` beside the workspace database)."""
+    def memory(self) -> MemoryStore:
+        """The workspace's memory, per ``[memory]``: local SQLite (``memory.db`` beside the
+        workspace database), Cognee (``sergas[cognee]``) or a shared memory server."""
         if self._memory is None:
-            from sergas_tui.memory.local import LocalMemory
-            from sergas_tui.memory.schema import memory_path
+            from sergas_tui.memory.factory import open_memory
 
-            path = memory_path(self.locations.database_file(self.workspace))
-            self._memory = LocalMemory(
-                path, stale_after_days=self.settings.memory.stale_after_days, clock=self.clock
+            self._memory = open_memory(
+                self.settings, self.locations, self.workspace, self.clock, self.secrets
             )
         return self._memory
 
     async def aclose(self) -> None:
-        """Close the CRM gateway (and its session or simulator)."""
+        """Close the CRM gateway (and its session or simulator) and a non-local memory."""
         if self._crm is not None:
             crm, self._crm = self._crm, None
             await crm.aclose()
+        if self._memory is not None and not self._memory_is_local():
+            memory, self._memory = self._memory, None
+            await memory.close()
+
+    def _memory_is_local(self) -> bool:
+        from sergas_tui.memory.local import LocalMemory
+
+        return isinstance(self._memory, LocalMemory)
 
     @property
     def is_demo(self) -> bool:
@@ -326,7 +333,10 @@ class Services:
     def close(self) -> None:
         """Close the synchronous resources; call ``aclose()`` first when a gateway was used."""
         self.store.close()
-        if self._memory is not None:
+        if self._memory is not None and self._memory_is_local():
+            from sergas_tui.memory.local import LocalMemory
+
+            assert isinstance(self._memory, LocalMemory)
             self._memory.close_now()
             self._memory = None
         if self.demo is not None:
