@@ -7,13 +7,14 @@ lays it out. Sections are tabs, switched with ``[`` and ``]`` (digits are the ap
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.events import ScreenResume
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Footer, Static, TabbedContent, TabPane
@@ -21,7 +22,12 @@ from textual.worker import Worker, WorkerState
 
 from sergas_tui.screens.base import SergasScreen
 from sergas_tui.services import Services
-from sergas_tui.viewmodels.account import AccountDetail, load_account
+from sergas_tui.viewmodels.account import (
+    AccountDetail,
+    RecommendationRow,
+    current_recommendations,
+    load_account,
+)
 from sergas_tui.widgets.account_sections import (
     activity_text,
     changes_text,
@@ -68,6 +74,10 @@ class AccountScreen(SergasScreen):
         Binding("r", "review", "Review account", id="account.review"),
         Binding("ctrl+r", "reload", "Reload", id="account.reload", show=False),
     ]
+
+    @dataclass
+    class RecommendationsRead(Message):
+        rows: list[RecommendationRow]
 
     @dataclass
     class Loaded(Message):
@@ -149,6 +159,24 @@ class AccountScreen(SergasScreen):
             target.focus()
 
     # -- loading ----------------------------------------------------------------------------------
+
+    def on_screen_resume(self, event: ScreenResume) -> None:
+        """Back on this screen (after deciding in the queue, say): refresh the statuses."""
+        if self.detail is not None:
+            self._refresh_recommendations()
+
+    @work(thread=True, exclusive=True, group="account-recs", exit_on_error=False)
+    def _refresh_recommendations(self) -> None:
+        rows = current_recommendations(self.services, self.account_id)
+        self.post_message(self.RecommendationsRead(rows))
+
+    @on(RecommendationsRead)
+    def _recommendations_read(self, message: RecommendationsRead) -> None:
+        if self.detail is None or message.rows == self.detail.recommendations:
+            return
+        self.detail = replace(self.detail, recommendations=message.rows)
+        self.query_one("#recs-text", Static).update(recommendations_text(self.detail))
+        self._label_tabs(self.detail)
 
     @work(exclusive=True, group="account", exit_on_error=False)
     async def load(self) -> None:

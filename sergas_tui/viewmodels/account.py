@@ -426,6 +426,18 @@ async def _with_history(services: Services, deals: list[Deal]) -> list[Deal]:
     return list(await asyncio.gather(*(one(d) for d in deals)))
 
 
+def current_recommendations(services: Services, account_id: str) -> list[RecommendationRow]:
+    """This account's recommendations and their statuses as stored now (blocking: a thread).
+
+    What the screen re-reads when it is shown again: decisions made in the approvals queue
+    meanwhile appear without a CRM round trip.
+    """
+    store = services.store
+    return recommendation_rows(
+        store.recommendations_for(account_id), store.approvals_for(account_id)
+    )
+
+
 async def load_account(services: Services, account_id: str) -> AccountDetail:
     """Read and reduce everything the account screen shows.
 

@@ -167,6 +167,26 @@ async def test_r_reviews_just_this_account(
         assert asked == [[account_id]]
 
 
+async def test_statuses_refresh_when_coming_back_from_the_queue(
+    settings: Settings, reviewed: Services
+) -> None:
+    from sergas_tui.approvals.service import ApprovalService
+
+    [approval, *_] = reviewed.store.pending_approvals(reviewed.current_user_email())
+    app = make_app(settings, reviewed)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_account(pilot, approval.account_id)
+        assert "approved" not in shown(screen, "#recs-text")
+        await pilot.press("3")
+        await settle(pilot)
+        service = ApprovalService(reviewed.store, clock=reviewed.clock)
+        await service.approve(approval.id, actor="jordan")
+        await pilot.press("1")
+        await settle(pilot)
+        assert app.screen is screen
+        assert "approved" in shown(screen, "#recs-text")
+
+
 def _opened(account_id: str, *keys: str) -> Any:
     async def run_before(pilot: Any) -> None:
         await open_account(pilot, account_id)
