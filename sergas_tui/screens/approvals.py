@@ -25,12 +25,11 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
-from sergas_tui.approvals.executor import Executor
-from sergas_tui.approvals.service import ApprovalService
 from sergas_tui.domain import Approval, ApprovalStatus
 from sergas_tui.screens.approval_modals import AdjustModal, BulkApproveModal, RejectModal
 from sergas_tui.screens.base import SergasScreen
 from sergas_tui.services import Services
+from sergas_tui.viewmodels.approval_desk import ApprovalDesk, Verb
 from sergas_tui.viewmodels.approvals import (
     Countdowns,
     QueueItem,
@@ -59,8 +58,6 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
 NARROW_WIDTH = 110
 """Below this many columns the preview moves under the queue."""
 TICK_SECONDS = 0.25
-
-Verb = Literal["approve", "reject", "adjust", "undo"]
 
 
 class ApprovalsScreen(SergasScreen):
@@ -94,16 +91,12 @@ class ApprovalsScreen(SergasScreen):
     def __init__(self, services: Services) -> None:
         super().__init__()
         self.services = services
-        self.service = ApprovalService(
-            services.store, clock=services.clock, memory=services.memory()
-        )
         self.items: dict[str, QueueItem] = {}
         self.shown: list[QueueItem] = []
         self.marked: set[str] = set()
         self.session_ids: set[str] = set()
         self.countdowns = Countdowns()
         self.filter_text = ""
-        self._executor: Executor | None = None
         self._first_load = True
         self._modal_open = False
         self._touched: dict[str, Approval] = {}
@@ -125,8 +118,9 @@ class ApprovalsScreen(SergasScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.actor = self.shell.actor()
-        """Who decides here: recorded on every decision (looked up once, on the UI thread)."""
+        # Who decides here is recorded on every decision (looked up once, on the UI thread).
+        self.desk = ApprovalDesk(self.services, self.shell.actor())
+        self.service = self.desk.service
         self._ticker = self.set_interval(TICK_SECONDS, self._tick, pause=True)
 
     def on_resize(self, event: Resize) -> None:
@@ -364,56 +358,25 @@ class ApprovalsScreen(SergasScreen):
     ) -> None:
         done: list[Approval] = []
         try:
-            asyncio.run(self._decide_all(approval_ids, verb, done, reason, payload))
+            asyncio.run(
+                self.desk.decide(approval_ids, verb, reason=reason, payload=payload, done=done)
+            )
         finally:
             if done:
                 self.post_message(self.Decided(done))
 
-    async def _decide_all(
-        self,
-        approval_ids: list[str],
-        verb: Verb,
-        done: list[Approval],
-        reason: str | None,
-        payload: dict[str, Any] | None,
-    ) -> None:
-        actor, service = self.actor, self.service
-        for ident in approval_ids:
-            if verb == "approve":
-                done.append(await service.approve(ident, actor=actor))
-            elif verb == "reject":
-                done.append(await service.reject(ident, actor=actor, reason=reason))
-            elif verb == "adjust":
-                done.append(await service.adjust(ident, payload or {}, actor=actor))
-            else:
-                done.append(await service.undo(ident, actor=actor))
-
-    async def _the_executor(self) -> Executor:
-        if self._executor is None:
-            services = self.services
-            crm = await services.crm()
-            self._executor = Executor(
-                services.store, crm, clock=services.clock, memory=services.memory()
-            )
-        return self._executor
-
     @work(group="approvals-execute", exit_on_error=False)
     async def reconcile(self) -> None:
-        """Finish writes a crash left half-done: found in the CRM by their marker, or written."""
-        executor = await self._the_executor()
-        for result in await executor.reconcile():
-            stored = await asyncio.to_thread(self.services.store.get_approval, result.approval_id)
-            if stored is not None:
-                self.post_message(self.Executed(stored))
+        """Finish writes a crash left half-done (see ApprovalDesk.reconcile)."""
+        for stored in await self.desk.reconcile():
+            self.post_message(self.Executed(stored))
 
     @work(group="approvals-execute", exit_on_error=False)
     async def execute(self, approval_id: str) -> None:
-        executor = await self._the_executor()
         if (item := self.items.get(approval_id)) is not None:
             writing = item.approval.model_copy(update={"status": ApprovalStatus.EXECUTING})
             self.post_message(self.Executed(writing))
-        await executor.execute(approval_id)
-        stored = await asyncio.to_thread(self.services.store.get_approval, approval_id)
+        stored = await self.desk.execute(approval_id)
         if stored is not None:
             self.post_message(self.Executed(stored))
 
