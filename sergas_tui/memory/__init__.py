@@ -7,7 +7,11 @@
 - :mod:`.derive` — pure rules: key events, commitments, relationship strength, scrubbing;
 - :mod:`.analysis` — local queries behind the graph, insight, context and dedup tools;
 - :mod:`.mcp_tools` / :mod:`.mcp_server` — the seed's six ``cognee_*`` tools over any store,
-  and our memory MCP server offering them (stdio or streamable HTTP; read-only on request).
+  and our memory MCP server offering them (stdio or streamable HTTP; read-only on request);
+  :mod:`.mcp_write_tools` adds the ``sergas_*`` tools a shared server needs so that the apps
+  using it (:mod:`.remote`) can ingest, record decisions and outcomes, forget and count;
+- :mod:`.cognee_backend` — :class:`CogneeMemory` (the ``sergas[cognee]`` extra, imported
+  lazily); :mod:`.factory` — ``open_memory``: the store ``[memory]`` asks for.
 """
 
 from sergas_tui.memory.local import LocalMemory

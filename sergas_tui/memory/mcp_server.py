@@ -1,11 +1,13 @@
-"""Our memory MCP server: the seed's six ``cognee_*`` tools over any :class:`MemoryStore`.
+"""Our memory MCP server: the seed's six ``cognee_*`` tools, and ours, over any MemoryStore.
 
 ``build_memory_server(store, read_only=..., clock=...)`` returns an MCP low-level ``Server``
 (the kind claude-agent-sdk embeds in-process as an ``sdk`` MCP server, and the kind our Zoho
 server is) offering the tools of :mod:`.mcp_tools`: four read tools (annotated read-only and
-idempotent) and, unless ``read_only``, two tools that write to memory (never to the CRM). With
-``read_only=True`` the write tools are neither listed nor callable: that is the server the
-Memory Analyst gets. Expected failures come back as ``isError`` tool results, never as
+idempotent) and, unless ``read_only``, two tools that write to memory (never to the CRM), then
+the ``sergas_*`` tools of :mod:`.mcp_write_tools` that let a remote app use the server as its
+whole memory (ingest, recommendations, decisions, outcomes, forget, stats). With
+``read_only=True`` only the four seed read tools are listed or callable: that is the server
+the Memory Analyst gets. Expected failures come back as ``isError`` tool results, never as
 exceptions that end the session.
 
 Transports, mirroring :mod:`sergas_tui.crm.mcp_server` (the layer contract keeps ``memory``
@@ -34,6 +36,7 @@ from sergas_tui.mcp_transport import (  # re-exported: callers start servers fro
     run_stdio,
 )
 from sergas_tui.memory import mcp_tools as t
+from sergas_tui.memory.mcp_write_tools import SERVER_TOOLS, SERVER_TOOLS_BY_NAME
 from sergas_tui.memory.store import MemoryStore
 
 log = structlog.get_logger("sergas.mcp.memory")
@@ -55,9 +58,13 @@ def build_memory_server(
     clock: Clock | None = None,
     name: str = SERVER_NAME,
 ) -> Server[Any]:
-    """An MCP server offering the memory tools over ``store`` (only the read ones if asked)."""
+    """An MCP server offering the memory tools over ``store`` (only the seed's four read ones
+    if ``read_only``)."""
     now: Clock = clock or SystemClock()
-    specs = [spec for spec in t.TOOLS if spec.read_only or not read_only]
+    if read_only:
+        specs = [t.TOOLS_BY_NAME[name] for name in t.READ_TOOL_NAMES]
+    else:
+        specs = list(SERVER_TOOLS)
     allowed = frozenset(spec.name for spec in specs)
     listing = types.ListToolsResult(tools=[spec.tool() for spec in specs])
     input_schemas = {tool.name: tool.input_schema for tool in listing.tools}
@@ -74,7 +81,14 @@ def build_memory_server(
             raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {params.name}")
         started = time.perf_counter()
         try:
-            outcome = await t.call_tool(params.name, store, params.arguments, now, allowed=allowed)
+            outcome = await t.call_tool(
+                params.name,
+                store,
+                params.arguments,
+                now,
+                allowed=allowed,
+                catalog=SERVER_TOOLS_BY_NAME,
+            )
         except Exception:  # a bug in a tool: report it, keep the session
             log.exception("tool_failed", tool=params.name)
             outcome = t.ToolOutcome(

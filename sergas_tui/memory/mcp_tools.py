@@ -5,12 +5,14 @@ and an async function ``(store, args, clock) -> dict`` returning JSON-able data.
 (:mod:`.mcp_server`) is a thin layer over :func:`call_tool`; the Claude engine can wrap the same
 functions as in-process SDK tools. Four tools read; ``cognee_store_context`` and
 ``cognee_deduplicate_records`` write to memory (never to the CRM) and are left out of
-:data:`READ_TOOL_NAMES`, the Memory Analyst's allowlist.
+:data:`READ_TOOL_NAMES`, the Memory Analyst's allowlist. Our own ``sergas_*`` tools, which let
+a remote app use a shared server as its whole memory, live in :mod:`.mcp_write_tools`.
 
 Results are bounded (:data:`MAX_RESULT_CHARS`; long lists are cut and the cut is reported) and
 say which fields quote CRM text: that text is data for a model, never instructions. Expected
 failures (unknown account, bad dates, invalid arguments) raise :class:`MemoryToolError`, which
-:func:`call_tool` turns into an ``is_error`` outcome.
+:func:`call_tool` turns into an ``is_error`` outcome whose ``error.code`` (one of
+:data:`ERROR_CODES`) lets a program tell them apart without parsing the message.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import mcp_types as types
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -44,24 +46,39 @@ CONTENT_NOTICE = (
 )
 
 
+ErrorCode = Literal[
+    "unknown_tool",
+    "invalid_arguments",
+    "unknown_account",
+    "unknown_recommendation",
+    "too_large",
+    "failed",
+]
+ERROR_CODES: tuple[ErrorCode, ...] = get_args(ErrorCode)
+"""``error.code`` of an is_error result: ``failed`` is anything else (storage, a bug)."""
+
+
 class MemoryToolError(SergasError):
     """An expected failure of a memory tool (reported to the caller as an ``is_error`` result)."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, code: ErrorCode = "invalid_arguments") -> None:
         super().__init__(message, title="Memory tool error")
+        self.code: ErrorCode = code
 
 
 # --- arguments ---------------------------------------------------------------------------------
 
 
-class _Args(BaseModel):
+class ToolArgs(BaseModel):
+    """Base of every tool's arguments: unknown fields are errors."""
+
     model_config = ConfigDict(extra="forbid")
 
 
 _ACCOUNT = "Zoho record id of the account."
 
 
-class SearchMemoryArgs(_Args):
+class SearchMemoryArgs(ToolArgs):
     query: str = Field(
         min_length=1,
         max_length=500,
@@ -71,7 +88,7 @@ class SearchMemoryArgs(_Args):
     limit: int = Field(10, ge=1, le=50, description="Most hits to return, best first.")
 
 
-class RetrieveHistoryArgs(_Args):
+class RetrieveHistoryArgs(ToolArgs):
     account_id: str = Field(min_length=1, description=_ACCOUNT)
     since: dt.date | None = Field(
         None, description="First day of the window (YYYY-MM-DD). Omit to use `days`."
@@ -80,7 +97,7 @@ class RetrieveHistoryArgs(_Args):
     days: int = Field(90, ge=1, le=3650, description="Window length when `since` is omitted.")
 
 
-class AggregateInsightsArgs(_Args):
+class AggregateInsightsArgs(ToolArgs):
     account_id: str | None = Field(None, description=f"{_ACCOUNT} Omit for many accounts.")
     owner_email: str | None = Field(
         None, description="Only the accounts of this owner; omit both filters for every account."
@@ -88,14 +105,14 @@ class AggregateInsightsArgs(_Args):
     days: int = Field(90, ge=1, le=3650, description="How many days back to aggregate.")
 
 
-class RelationshipGraphArgs(_Args):
+class RelationshipGraphArgs(ToolArgs):
     account_id: str = Field(min_length=1, description=_ACCOUNT)
 
 
 StoreKind = Literal["note", "key_event", "commitment", "decision", "outcome"]
 
 
-class StoreContextArgs(_Args):
+class StoreContextArgs(ToolArgs):
     account_id: str = Field(min_length=1, description=_ACCOUNT)
     kind: StoreKind = Field(
         description="note / key_event / commitment: new context (needs `text`). decision / "
@@ -117,7 +134,7 @@ class StoreContextArgs(_Args):
     actor: str = Field("memory_mcp", max_length=200, description="Who decided (for decision).")
 
 
-class DeduplicateArgs(_Args):
+class DeduplicateArgs(ToolArgs):
     account_id: str | None = Field(None, description=f"{_ACCOUNT} Omit for every account.")
     dry_run: bool = Field(True, description="Only report what would be removed (the default).")
 
@@ -132,7 +149,8 @@ def _notice(*fields: str) -> dict[str, Any]:
 def _unknown(account_id: str) -> MemoryToolError:
     return MemoryToolError(
         f"Memory knows no account with id {account_id!r}. Check the id, or search memory "
-        "(cognee_search_memory) to find the account."
+        "(cognee_search_memory) to find the account.",
+        "unknown_account",
     )
 
 
@@ -290,15 +308,20 @@ async def _store_result(
             args.account_id, rid, args.outcome, args.effectiveness_score, now
         )
     if not known:
-        raise MemoryToolError(
-            f"Memory knows no recommendation {rid!r} for account {args.account_id!r}."
-        )
+        raise unknown_recommendation(args.account_id, rid)
     return {
         "stored": True,
         "account_id": args.account_id,
         "kind": args.kind,
         "ref": f"memory:recommendations:{rid}",
     }
+
+
+def unknown_recommendation(account_id: str, recommendation_id: str) -> MemoryToolError:
+    return MemoryToolError(
+        f"Memory knows no recommendation {recommendation_id!r} for account {account_id!r}.",
+        "unknown_recommendation",
+    )
 
 
 async def deduplicate_records(
@@ -325,7 +348,7 @@ class MemoryToolSpec:
     name: str
     title: str
     description: str
-    args: type[_Args]
+    args: type[ToolArgs]
     function: ToolFunction
     read_only: bool = True
     destructive: bool = False
@@ -458,8 +481,16 @@ def to_text(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
-def error_data(message: str) -> dict[str, Any]:
-    return {"error": {"title": "Memory tool error", "message": message}}
+def error_data(message: str, code: ErrorCode = "failed") -> dict[str, Any]:
+    return {"error": {"title": "Memory tool error", "message": message, "code": code}}
+
+
+TOO_LARGE = "too_large"
+"""The pydantic error type an argument model raises for an oversized argument."""
+
+
+def _too_large(err: ValidationError) -> bool:
+    return any(e["type"] == TOO_LARGE for e in err.errors())
 
 
 def _invalid(name: str, err: ValidationError) -> str:
@@ -476,23 +507,26 @@ async def call_tool(
     clock: Clock,
     *,
     allowed: frozenset[str] | None = None,
+    catalog: Mapping[str, MemoryToolSpec] | None = None,
 ) -> ToolOutcome:
     """Validate ``arguments``, run the tool, bound the result; expected failures → is_error.
 
+    ``catalog`` is where ``name`` is looked up (default: the seed's six, :data:`TOOLS_BY_NAME`);
     ``allowed`` restricts which tools may run (e.g. :data:`READ_TOOL_NAMES`). Storage errors
     become is_error outcomes too; only a bug in a tool raises.
     """
-    spec = TOOLS_BY_NAME.get(name)
+    spec = (TOOLS_BY_NAME if catalog is None else catalog).get(name)
     if spec is None or (allowed is not None and name not in allowed):
-        return ToolOutcome(error_data(f"Unknown tool: {name}"), is_error=True)
+        return ToolOutcome(error_data(f"Unknown tool: {name}", "unknown_tool"), is_error=True)
     try:
         args = spec.args.model_validate(dict(arguments or {}))
     except ValidationError as err:
-        return ToolOutcome(error_data(_invalid(name, err)), is_error=True)
+        code: ErrorCode = "too_large" if _too_large(err) else "invalid_arguments"
+        return ToolOutcome(error_data(_invalid(name, err), code), is_error=True)
     try:
         data = await spec.function(store, args, clock)
     except MemoryToolError as err:
-        return ToolOutcome(error_data(err.message), is_error=True)
+        return ToolOutcome(error_data(err.message, err.code), is_error=True)
     except SergasError as err:
         return ToolOutcome(error_data(f"{err.title}: {err.message}"), is_error=True)
     return ToolOutcome(bound(data))

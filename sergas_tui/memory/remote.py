@@ -1,26 +1,31 @@
 """A MemoryStore on a shared memory MCP server (``[memory] endpoint = URL``).
 
 :class:`RemoteMemory` speaks to our memory MCP server (``sergas mcp memory --http PORT``, see
-:mod:`.mcp_server`) over streamable HTTP with ``Authorization: Bearer <token>``, using only the
-seed's six ``cognee_*`` tools:
+:mod:`.mcp_server`) over streamable HTTP with ``Authorization: Bearer <token>``. Every method is
+real: reads use the seed's ``cognee_*`` tools, writes and counts our ``sergas_*`` tools
+(:mod:`.mcp_write_tools`):
 
 =======================================  ==============================================
 MemoryStore                              tool
 =======================================  ==============================================
+ingest                                   sergas_ingest_facts
+record_recommendation                    sergas_record_recommendation
+record_decision / record_outcome         sergas_record_decision / sergas_record_outcome
+forget                                   sergas_forget_account
+stats                                    sergas_stats (plus ``backend``: remote, endpoint)
 search                                   cognee_search_memory (at most 50 hits)
 history / recall / context / prior_...   cognee_retrieve_history (recall: a 10-year window
                                          up to the end of ``now``'s day, cut to recall's caps)
 relationship_graph                       cognee_get_relationship_graph
 insights                                 cognee_aggregate_insights (window in whole days,
                                          ending at the server's clock)
-store_context, record_decision/_outcome  cognee_store_context
+store_context                            cognee_store_context
 deduplicate                              cognee_deduplicate_records
 =======================================  ==============================================
 
-The team endpoint is fed by the scheduled review that runs beside it, so the tools offer no
-way to ingest facts, store recommendations, forget or count: :meth:`ingest` and
-:meth:`record_recommendation` do nothing here (logged once), and :meth:`forget` raises a
-:class:`StorageError` that says where to run it. Each call opens its own MCP session: a few
+A server without one of these tools (an older Sergas, or one started ``--read-only``) makes
+the method raise :class:`RemoteToolMissingError`, naming the tool and what to upgrade; a wrong
+token raises a :class:`StorageError` that says so. Each call opens its own MCP session: a few
 milliseconds on a LAN, and no session outlives the task that opened it.
 """
 
@@ -38,7 +43,9 @@ import mcp_types as types
 import structlog
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
 
+from sergas_tui import __version__
 from sergas_tui.domain import (
     AccountFacts,
     HistoricalContext,
@@ -49,8 +56,11 @@ from sergas_tui.domain import (
     ensure_aware,
 )
 from sergas_tui.errors import StorageError
+from sergas_tui.memory.derive import clip
+from sergas_tui.memory.local import MAX_NOTE_CHARS
 from sergas_tui.memory.queries import MAX_COMMITMENTS, MAX_KEY_EVENTS, MAX_PRIOR
 from sergas_tui.memory.store import (
+    DECISION_STATUSES,
     AccountHistory,
     ContextItem,
     DedupReport,
@@ -67,16 +77,42 @@ log = structlog.get_logger("sergas.memory.remote")
 RECALL_WINDOW_DAYS = 3650
 TIMEOUT_SECONDS = 30.0
 _UNKNOWN = "knows no account"
+_UNKNOWN_TOOL = "Unknown tool"
 _TERM = re.compile(r"\w+")
 
 
 class RemoteToolError(StorageError):
-    """The memory server answered a tool call with an error."""
+    """The memory server answered a tool call with an error (``code`` as in ``mcp_tools``)."""
 
-    def __init__(self, tool: str, message: str) -> None:
+    def __init__(self, tool: str, message: str, code: str | None = None) -> None:
         super().__init__(f"The memory server refused {tool}: {message}", title="Memory error")
         self.tool = tool
         self.detail = message
+        self.code = code
+
+    @property
+    def unknown_account(self) -> bool:
+        # servers before error codes said it only in the message
+        return self.code == "unknown_account" or (self.code is None and _UNKNOWN in self.detail)
+
+    @property
+    def unknown_recommendation(self) -> bool:
+        return self.code == "unknown_recommendation" or (
+            self.code is None and "knows no recommendation" in self.detail
+        )
+
+
+class RemoteToolMissingError(StorageError):
+    """The memory server does not offer a tool this client needs."""
+
+    def __init__(self, url: str, tool: str) -> None:
+        super().__init__(
+            f"The memory server {url} has no tool {tool}, which the app needs to use it as "
+            f"its memory. Upgrade Sergas where the server runs to {__version__} or later and "
+            "restart `sergas mcp memory --http PORT` without --read-only.",
+            title="Memory server too old",
+        )
+        self.tool = tool
 
 
 class RemoteMemory:
@@ -86,11 +122,19 @@ class RemoteMemory:
         self.url = url
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._timeout = timeout
-        self._warned = False
 
     @asynccontextmanager
     async def _session(self) -> AsyncIterator[ClientSession]:
-        client = httpx2.AsyncClient(headers=self._headers, timeout=self._timeout)
+        statuses: list[int] = []  # the MCP client reports a 401 only as "an error response"
+
+        async def note_status(response: httpx2.Response) -> None:
+            statuses.append(response.status_code)
+
+        client = httpx2.AsyncClient(
+            headers=self._headers,
+            timeout=self._timeout,
+            event_hooks={"response": [note_status]},
+        )
         try:
             async with (
                 client,
@@ -99,37 +143,57 @@ class RemoteMemory:
             ):
                 await session.initialize()
                 yield session
-        except RemoteToolError:
-            raise
         except Exception as err:  # connection, HTTP status and protocol failures
+            if 401 in statuses:
+                raise StorageError(
+                    f"The memory server {self.url} refused the bearer token: set the token it "
+                    "was started with (the mcp_server_token secret or SERGAS_MEMORY_TOKEN).",
+                    title="Memory server refused the token",
+                ) from err
+            cause = _leaf(err)
             raise StorageError(
-                f"Cannot reach the memory server {self.url}: {type(err).__name__}: {err}",
+                f"Cannot reach the memory server {self.url}: {type(cause).__name__}: {cause}",
                 title="Memory server unreachable",
             ) from err
 
     async def call(self, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        """Call one tool and return its JSON result; an ``is_error`` result raises."""
+        """Call one tool and return its JSON result; an ``is_error`` result raises.
+
+        Raises :class:`RemoteToolMissingError` when the server does not offer ``tool``,
+        :class:`RemoteToolError` when it refuses the call, and :class:`StorageError` when it
+        cannot be reached.
+        """
         args = {k: v for k, v in arguments.items() if v is not None}
+        result: types.CallToolResult | MCPError
         async with self._session() as session:
-            result = await session.call_tool(tool, args)
+            try:
+                result = await session.call_tool(tool, args)
+            except MCPError as err:  # kept inside the session, raised once it is closed
+                result = err
+        if isinstance(result, MCPError):
+            if _UNKNOWN_TOOL in result.message:
+                raise RemoteToolMissingError(self.url, tool) from result
+            raise RemoteToolError(tool, result.message) from result
         data = _payload(result)
         if result.is_error:
             error = data.get("error") or {}
-            raise RemoteToolError(tool, str(error.get("message") or data))
+            message = str(error.get("message") or data)
+            code = error.get("code")
+            if code == "unknown_tool" or message.startswith(_UNKNOWN_TOOL):
+                raise RemoteToolMissingError(self.url, tool)
+            raise RemoteToolError(tool, message, str(code) if code else None)
         return data
 
     # -- writing ------------------------------------------------------------------------------
 
-    def _read_mostly(self, what: str) -> None:
-        if not self._warned:
-            self._warned = True
-            log.warning("remote_memory_skips_writes", what=what, endpoint=self.url)
-
     async def ingest(self, facts: AccountFacts) -> None:
-        self._read_mostly("ingest")
+        await self.call("sergas_ingest_facts", {"facts": _gist(facts).model_dump(mode="json")})
 
     async def record_recommendation(self, account_id: str, recommendation: Recommendation) -> None:
-        self._read_mostly("record_recommendation")
+        await self.call(
+            "sergas_record_recommendation",
+            {"account_id": account_id, "recommendation": recommendation.model_dump(mode="json")},
+        )
 
     async def record_decision(
         self,
@@ -141,11 +205,15 @@ class RemoteMemory:
         actor: str,
         rationale: str | None = None,
     ) -> bool:
-        return await self._result(
-            account_id,
-            recommendation_id,
-            kind="decision",
-            status=str(status),
+        status = str(status)  # ApprovalStatus members are str
+        if status not in DECISION_STATUSES:
+            raise ValueError(f"unknown decision status {status!r}")  # as the local store does
+        return await self._recorded(
+            "sergas_record_decision",
+            account_id=account_id,
+            recommendation_id=recommendation_id,
+            status=status,
+            decided_at=ensure_aware(decided_at).isoformat(),
             actor=actor,
             rationale=rationale,
         )
@@ -158,22 +226,22 @@ class RemoteMemory:
         effectiveness_score: float | None,
         executed_at: datetime,
     ) -> bool:
-        return await self._result(
-            account_id,
-            recommendation_id,
-            kind="outcome",
+        if effectiveness_score is not None and not 0.0 <= effectiveness_score <= 1.0:
+            raise ValueError("effectiveness_score must be between 0 and 1")
+        return await self._recorded(
+            "sergas_record_outcome",
+            account_id=account_id,
+            recommendation_id=recommendation_id,
             outcome=outcome,
             effectiveness_score=effectiveness_score,
+            executed_at=ensure_aware(executed_at).isoformat(),
         )
 
-    async def _result(self, account_id: str, recommendation_id: str, **fields: Any) -> bool:
+    async def _recorded(self, tool: str, **arguments: Any) -> bool:
         try:
-            await self.call(
-                "cognee_store_context",
-                {"account_id": account_id, "recommendation_id": recommendation_id, **fields},
-            )
+            await self.call(tool, arguments)
         except RemoteToolError as err:
-            if "knows no recommendation" in err.detail:
+            if err.unknown_recommendation:
                 return False
             raise
         return True
@@ -187,7 +255,7 @@ class RemoteMemory:
                 {"account_id": account_id, **item.model_dump(mode="json")},
             )
         except RemoteToolError as err:
-            if _UNKNOWN in err.detail:
+            if err.unknown_account:
                 return None
             raise
         return RecordRef.parse(data["ref"])
@@ -199,11 +267,8 @@ class RemoteMemory:
         return DedupReport.model_validate(data)
 
     async def forget(self, account_id: str) -> int:
-        raise StorageError(
-            f"Memory lives on the shared server {self.url}: run `sergas memory forget "
-            f"{account_id}` where that server runs.",
-            title="Forget on the memory server",
-        )
+        data = await self.call("sergas_forget_account", {"account_id": account_id})
+        return int(data["removed"])
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -231,7 +296,7 @@ class RemoteMemory:
                 {"account_id": account_id, "since": start.isoformat(), "until": end.isoformat()},
             )
         except RemoteToolError as err:
-            if _UNKNOWN in err.detail:
+            if err.unknown_account:
                 return None
             raise
         return _history(data, account_id)
@@ -278,7 +343,7 @@ class RemoteMemory:
         try:
             data = await self.call("cognee_get_relationship_graph", {"account_id": account_id})
         except RemoteToolError as err:
-            if _UNKNOWN in err.detail:
+            if err.unknown_account:
                 return None
             raise
         return RelationshipGraph.model_validate(data)
@@ -298,7 +363,7 @@ class RemoteMemory:
                 {"account_id": account_id, "owner_email": owner_email, "days": days},
             )
         except RemoteToolError as err:
-            if account_id is None or _UNKNOWN not in err.detail:
+            if account_id is None or not err.unknown_account:
                 raise
             return MemoryInsights(
                 account_id=account_id,
@@ -310,10 +375,36 @@ class RemoteMemory:
         return MemoryInsights.model_validate(data)
 
     async def stats(self) -> dict[str, Any]:
-        return {"backend": "remote", "endpoint": self.url}
+        data = await self.call("sergas_stats", {})
+        server_backend = data.pop("backend", None)
+        return {**data, "backend": "remote", "server_backend": server_backend, "endpoint": self.url}
 
     async def close(self) -> None:
         return None
+
+
+def _gist(facts: AccountFacts) -> AccountFacts:
+    """``facts`` with each note cut to what memory keeps of it (:data:`MAX_NOTE_CHARS`).
+
+    Every backend stores the same cut, so the answers do not change; the request stays small
+    when a note holds a megabyte of pasted logs.
+    """
+    if all(len(note.content or "") <= MAX_NOTE_CHARS for note in facts.notes):
+        return facts
+    notes = [
+        note
+        if len(note.content or "") <= MAX_NOTE_CHARS
+        else note.model_copy(update={"content": clip(note.content, MAX_NOTE_CHARS)})
+        for note in facts.notes
+    ]
+    return facts.model_copy(update={"notes": notes})
+
+
+def _leaf(err: BaseException) -> BaseException:
+    """The first exception inside (nested) exception groups: the one worth reporting."""
+    while isinstance(err, BaseExceptionGroup) and err.exceptions:
+        err = err.exceptions[0]
+    return err
 
 
 def _payload(result: types.CallToolResult) -> dict[str, Any]:

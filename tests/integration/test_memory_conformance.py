@@ -2,11 +2,12 @@
 
 A rules review of a small demo org fills a local memory while recording every write it makes;
 the same writes are replayed into a Cognee store (through ``CogneeMemory.ingest`` and friends,
-not by copying rows). The remote store is a ``RemoteMemory`` talking streamable HTTP to our
-memory MCP server on a loopback port, serving a copy of the local memory. Each test then holds
-every backend to the local answers: the same HistoricalContext for the scenario accounts,
-search finds the executive-sponsor change, forget removes one account and nothing else, stats,
-history, relationship graph, insights, decisions.
+not by copying rows) and, through a ``RemoteMemory`` talking streamable HTTP to our memory MCP
+server on a loopback port, into an empty local memory behind that server: the remote backend
+is fed only by the ``sergas_*`` tools, as a shared team server is. Each test then holds every
+backend to the local answers: the same HistoricalContext for the scenario accounts, search
+finds the executive-sponsor change, ingest then recall, decisions and outcomes in history,
+forget removes one account and nothing else, stats, relationship graph, insights.
 
 The Cognee and remote variants skip (with the reason) when their dependency is missing.
 """
@@ -31,7 +32,6 @@ from sergas_tui.clock import FixedClock
 from sergas_tui.config import load_settings
 from sergas_tui.demo import generate
 from sergas_tui.domain import AccountFacts, Recommendation
-from sergas_tui.errors import StorageError
 from sergas_tui.locations import Locations
 from sergas_tui.memory import LocalMemory, MemoryStore, memory_path
 from sergas_tui.memory.cognee_setup import cognee_available
@@ -70,6 +70,8 @@ class Reviewed:
     owner_email: str
     writes: list[tuple[str, Any]] = field(default_factory=list)
     cognee: Path | None = None
+    remote: Path | None = None
+    """A local memory filled only through the memory MCP server's tools."""
 
 
 def _review(root: Path) -> Reviewed:
@@ -134,7 +136,20 @@ def reviewed(tmp_path_factory: pytest.TempPathFactory) -> Reviewed:
                 await store.close()
 
         asyncio.run(fill())
+    result.remote = root / "remote.db"
+    asyncio.run(_fill_through_server(result.remote, result.writes))
     return result
+
+
+async def _fill_through_server(path: Path, writes: list[tuple[str, Any]]) -> None:
+    from sergas_tui.memory.remote import RemoteMemory
+
+    backing = LocalMemory(path, clock=CLOCK)
+    try:
+        async with served(backing) as url:
+            await _replay(RemoteMemory(url, TOKEN), writes)
+    finally:
+        await backing.close()
 
 
 def _copy_local(reviewed: Reviewed, target: Path) -> Path:
@@ -201,7 +216,11 @@ async def store(
         return
     from sergas_tui.memory.remote import RemoteMemory
 
-    backing = LocalMemory(_copy_local(reviewed, tmp_path / "served.db"), clock=CLOCK)
+    assert reviewed.remote is not None
+    copy = tmp_path / "served.db"
+    with closing(sqlite3.connect(reviewed.remote)) as src, closing(sqlite3.connect(copy)) as dst:
+        src.backup(dst)
+    backing = LocalMemory(copy, clock=CLOCK)
     async with served(backing) as url:
         yield RemoteMemory(url, TOKEN)
     await backing.close()
@@ -276,6 +295,47 @@ async def test_insights_and_prior_recommendations(
     assert await store.prior_recommendations(aid) == await expected.prior_recommendations(aid)
 
 
+async def test_ingest_then_recall_equal(
+    store: MemoryStore, expected: LocalMemory, reviewed: Reviewed
+) -> None:
+    aid = reviewed.scenarios["exec_sponsor_changed"]
+    facts: AccountFacts = [f for k, f in reviewed.writes if k == "ingest" and f.account_id == aid][
+        -1
+    ]
+    assert facts.notes, "the sponsor account has notes to imitate"
+    note = facts.notes[0].model_copy(
+        update={
+            "id": "conformance-note-1",
+            "title": "Budget call",
+            "content": "The new sponsor wants a renewal discount before the budget freeze.",
+            "created_time": NOW - timedelta(days=1),
+            "modified_time": NOW - timedelta(days=1),
+        }
+    )
+    later = facts.model_copy(update={"notes": [*facts.notes, note], "reviewed_at": NOW})
+    rec: Recommendation = next(
+        r for k, (a, r) in ((k, i) for k, i in reviewed.writes if k == "recommendation") if a == aid
+    )
+    again = rec.model_copy(update={"id": "conformance-rec-1", "created_at": NOW})
+    for target in (store, expected):
+        await target.ingest(later)
+        await target.ingest(later)  # idempotent
+        await target.record_recommendation(aid, again)
+        await target.record_recommendation(aid, again)
+    want = await expected.recall(aid, now=NOW)
+    got = await store.recall(aid, now=NOW)
+    assert (got.context, got.refs) == (want.context, want.refs)
+    assert await store.prior_recommendations(aid) == await expected.prior_recommendations(aid)
+    assert "conformance-rec-1" in {
+        p.recommendation_id for p in await store.prior_recommendations(aid)
+    }
+    hits = await store.search("budget freeze discount", account_id=aid, limit=5)
+    assert ("notes", "conformance-note-1") in {(h.kind, h.id) for h in hits}
+    kinds = ("accounts", "notes", "activities", "contacts", "deals", "recommendations")
+    got_stats, want_stats = await store.stats(), await expected.stats()
+    assert {k: got_stats[k] for k in kinds} == {k: want_stats[k] for k in kinds}
+
+
 async def test_decisions_and_outcomes_update_in_place(
     store: MemoryStore, expected: LocalMemory, reviewed: Reviewed
 ) -> None:
@@ -290,6 +350,18 @@ async def test_decisions_and_outcomes_update_in_place(
     got = await store.prior_recommendations(aid)
     assert got == await expected.prior_recommendations(aid)
     assert (got[0].status, got[0].outcome) == ("executed", "successful")
+    assert (got[0].decided_at, got[0].decided_by, got[0].executed_at) == (NOW, "ae", NOW)
+    since = NOW - timedelta(days=400)
+    seen = await store.history(aid, since=since, until=NOW)
+    want = await expected.history(aid, since=since, until=NOW)
+    assert seen is not None
+    assert want is not None
+    assert seen.prior_recommendations == want.prior_recommendations
+    assert seen.context == want.context
+    mine = [p for p in seen.prior_recommendations if p.recommendation_id == rid]
+    assert [(p.status, p.outcome, p.effectiveness_score) for p in mine] == [
+        ("executed", "successful", 0.8)
+    ]
 
 
 async def test_store_context_and_deduplicate(
@@ -326,10 +398,6 @@ async def test_forget_removes_the_account_and_nothing_else(
 ) -> None:
     aid = reviewed.scenarios["exec_sponsor_changed"]
     others = sorted(a for a in reviewed.scenarios.values() if a != aid)
-    if _kind(store) == "RemoteMemory":
-        with pytest.raises(StorageError, match="memory forget"):
-            await store.forget(aid)
-        return
     before = await store.stats()
     removed = await store.forget(aid)
     assert removed == await expected.forget(aid)
@@ -344,13 +412,16 @@ async def test_forget_removes_the_account_and_nothing_else(
         removed
     )
     assert {k: after[k] for k in counted} == {k: (await expected.stats())[k] for k in counted}
+    assert await store.forget(aid) == 0  # forgetting twice removes nothing more
+    assert await store.stats() == after
 
 
 async def test_stats_count_the_same_items(store: MemoryStore, expected: LocalMemory) -> None:
     got, want = await store.stats(), await expected.stats()
     if _kind(store) == "RemoteMemory":
-        assert got["backend"] == "remote"
-        return
+        assert (got["backend"], got["server_backend"]) == ("remote", "local")
+        assert got["endpoint"].startswith("http://127.0.0.1:")
+        assert "path" not in got  # the server's file system stays on the server
     kinds = ("accounts", "notes", "activities", "contacts", "deals", "signals", "key_events")
     assert {k: got[k] for k in (*kinds, "commitments", "recommendations", "newest_ingest")} == {
         k: want[k] for k in (*kinds, "commitments", "recommendations", "newest_ingest")

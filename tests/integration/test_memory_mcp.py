@@ -1,4 +1,5 @@
-"""The memory MCP server through real MCP sessions: in-process, stdio subprocess, HTTP."""
+"""The memory MCP server through real MCP sessions: in-process, stdio subprocess, HTTP, and
+RemoteMemory against it (a full server, a ``--read-only`` one, a wrong token)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 import socket
 import sqlite3
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,19 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from sergas_tui.clock import FixedClock
-from sergas_tui.errors import ConfigError
+from sergas_tui.domain import (
+    Account,
+    AccountFacts,
+    CreateTaskAction,
+    Note,
+    Owner,
+    Recommendation,
+    ScoutReport,
+)
+from sergas_tui.errors import ConfigError, StorageError
 from sergas_tui.memory import LocalMemory
 from sergas_tui.memory.mcp_server import build_memory_server, run_memory_server
+from sergas_tui.memory.remote import RemoteMemory, RemoteToolMissingError
 from tests.fakes.mcp_harness import connected
 from tests.fakes.reviewed_memory import NOW, ReviewedMemory, build_reviewed_memory
 
@@ -38,7 +49,17 @@ READ_TOOLS = {
     "cognee_aggregate_insights",
     "cognee_get_relationship_graph",
 }
-ALL_TOOLS = READ_TOOLS | {"cognee_store_context", "cognee_deduplicate_records"}
+SERGAS_TOOLS = {
+    "sergas_ingest_facts",
+    "sergas_record_recommendation",
+    "sergas_record_decision",
+    "sergas_record_outcome",
+    "sergas_forget_account",
+    "sergas_stats",
+}
+ALL_TOOLS = READ_TOOLS | {"cognee_store_context", "cognee_deduplicate_records"} | SERGAS_TOOLS
+READ_ONLY_HINTED = READ_TOOLS | {"sergas_stats"}
+DESTRUCTIVE = {"cognee_deduplicate_records", "sergas_forget_account"}
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +103,11 @@ async def test_tools_listing_annotations_and_calls(
         tools = {tool.name: tool for tool in listing.tools}
         assert set(tools) == ALL_TOOLS
         read_only = {n for n, t in tools.items() if t.annotations and t.annotations.read_only_hint}
-        assert read_only == READ_TOOLS
+        assert read_only == READ_ONLY_HINTED
+        destructive = {
+            n for n, t in tools.items() if t.annotations and t.annotations.destructive_hint
+        }
+        assert destructive == DESTRUCTIVE
         for name in READ_TOOLS:
             hints = tools[name].annotations
             assert hints is not None
@@ -120,6 +145,9 @@ async def test_read_only_server_offers_and_runs_only_read_tools(memory: LocalMem
         for name, arguments in (
             ("cognee_deduplicate_records", {"dry_run": False}),
             ("cognee_store_context", {"account_id": "1", "kind": "note", "text": "x"}),
+            ("sergas_forget_account", {"account_id": "1"}),
+            ("sergas_ingest_facts", {"facts": {}}),
+            ("sergas_stats", {}),
         ):
             with pytest.raises(MCPError, match="Unknown tool"):
                 await session.call_tool(name, arguments)
@@ -190,7 +218,7 @@ async def test_stdio_stdout_carries_only_json_rpc(
     tools = responses[2]["result"]["tools"]
     assert {t["name"] for t in tools} == ALL_TOOLS
     read_only = {t["name"] for t in tools if t.get("annotations", {}).get("readOnlyHint")}
-    assert read_only == READ_TOOLS
+    assert read_only == READ_ONLY_HINTED
     found = responses[3]["result"]
     assert not found.get("isError")
     assert found["structuredContent"]["hits"][0]["account_id"] == aid
@@ -234,14 +262,15 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def http_server(memory: LocalMemory) -> AsyncIterator[str]:
+async def http_server(memory: LocalMemory, *, read_only: bool = True) -> AsyncIterator[str]:
+    """``sergas mcp memory --http PORT [--read-only]`` over ``memory`` (what the CLI runs)."""
     ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
     task = asyncio.create_task(
         run_memory_server(
             memory,
             http_port=free_port(),
             token=TOKEN,
-            read_only=True,
+            read_only=read_only,
             clock=CLOCK,
             ready=ready.set_result,
         )
@@ -287,3 +316,103 @@ async def test_streamable_http_needs_the_bearer_token(memory: LocalMemory) -> No
 async def test_http_without_a_token_is_refused(memory: LocalMemory) -> None:
     with pytest.raises(ConfigError, match="bearer token"):
         await run_memory_server(memory, http_port=free_port(), token=None, read_only=True)
+
+
+# --- RemoteMemory against the HTTP server ------------------------------------------------------
+
+
+def _facts(account_id: str = "acme-1") -> AccountFacts:
+    owner = Owner(id="u1", name="Jordan", email="jordan@demo.sergas.test")
+    return AccountFacts(
+        account=Account(id=account_id, name="Acme", owner=owner),
+        notes=[Note(id=f"{account_id}-n1", title="QBR", content="The CFO signed off.")],
+        report=ScoutReport(account_id=account_id, account_name="Acme", owner=owner.email or ""),
+        reviewed_at=NOW,
+    )
+
+
+def _recommendation(account_id: str = "acme-1") -> Recommendation:
+    return Recommendation(
+        id=f"{account_id}-rec",
+        account_id=account_id,
+        type="create_task",
+        priority="high",
+        confidence="medium",
+        rationale="Meet a second stakeholder.",
+        suggested_action=CreateTaskAction(subject="Meet the CFO", priority="High"),
+        created_at=NOW,
+    )
+
+
+async def test_remote_memory_uses_a_full_server_as_its_memory(memory: LocalMemory) -> None:
+    before = await memory.stats()
+    async with http_server(memory, read_only=False) as url:
+        remote = RemoteMemory(url, TOKEN)
+        await remote.ingest(_facts())
+        await remote.record_recommendation("acme-1", _recommendation())
+        assert await remote.record_decision(
+            "acme-1", "acme-1-rec", "approved", decided_at=NOW, actor="ae"
+        )
+        assert not await remote.record_outcome("acme-1", "nope", "successful", 1.0, NOW)
+        stats = await remote.stats()
+        assert (stats["accounts"], stats["recommendations"]) == (
+            before["accounts"] + 1,
+            before["recommendations"] + 1,
+        )
+        assert (stats["backend"], stats["server_backend"], stats["endpoint"]) == (
+            "remote",
+            "local",
+            url,
+        )
+        assert await remote.forget("acme-1") == 3  # account, note, recommendation
+    assert await memory.stats() == before | {"newest_ingest": stats["newest_ingest"]}
+
+
+async def test_a_read_only_server_refuses_the_write_tools(memory: LocalMemory) -> None:
+    """`sergas mcp memory --http PORT --read-only`: reads work, every write names its tool."""
+    before = await memory.stats()
+    async with http_server(memory, read_only=True) as url:
+        remote = RemoteMemory(url, TOKEN)
+        assert await remote.search("executive sponsor", limit=3)
+        writes: list[tuple[str, Callable[[], Awaitable[object]]]] = [
+            ("sergas_ingest_facts", lambda: remote.ingest(_facts())),
+            (
+                "sergas_record_recommendation",
+                lambda: remote.record_recommendation("acme-1", _recommendation()),
+            ),
+            (
+                "sergas_record_decision",
+                lambda: remote.record_decision("a", "r", "approved", decided_at=NOW, actor="x"),
+            ),
+            ("sergas_record_outcome", lambda: remote.record_outcome("a", "r", "partial", 0.5, NOW)),
+            ("sergas_forget_account", lambda: remote.forget("acme-1")),
+            ("sergas_stats", remote.stats),
+        ]
+        for tool, write in writes:
+            with pytest.raises(RemoteToolMissingError) as caught:
+                await write()
+            assert caught.value.tool == tool
+            assert tool in caught.value.message
+            assert "Upgrade Sergas" in caught.value.message
+            assert "--read-only" in caught.value.message
+    assert await memory.stats() == before
+
+
+@pytest.mark.parametrize("read_only", [True, False])
+async def test_remote_memory_with_a_wrong_token_is_refused(
+    memory: LocalMemory, read_only: bool
+) -> None:
+    before = await memory.stats()
+    async with http_server(memory, read_only=read_only) as url:
+        calls: list[Callable[[RemoteMemory], Awaitable[object]]] = [
+            lambda remote: remote.search("sponsor"),
+            lambda remote: remote.ingest(_facts()),
+            lambda remote: remote.stats(),
+        ]
+        for token in ("wrong-token", None):
+            for call in calls:
+                with pytest.raises(StorageError) as caught:
+                    await call(RemoteMemory(url, token))
+                assert caught.value.title == "Memory server refused the token"
+                assert "SERGAS_MEMORY_TOKEN" in caught.value.message
+    assert await memory.stats() == before

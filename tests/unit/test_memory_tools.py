@@ -1,4 +1,5 @@
-"""The six memory tools as plain functions over a LocalMemory filled by a rules review."""
+"""The memory tools (the seed's six and our sergas_*) as plain functions over a LocalMemory
+filled by a rules review."""
 
 from __future__ import annotations
 
@@ -17,9 +18,12 @@ from sergas_tui.domain import (
     AccountFacts,
     Activity,
     Contact,
+    CreateTaskAction,
     Deal,
     Link,
+    Note,
     Owner,
+    Recommendation,
     RiskSignal,
     ScoutReport,
 )
@@ -32,6 +36,12 @@ from sergas_tui.memory.mcp_tools import (
     bound,
     call_tool,
     to_text,
+)
+from sergas_tui.memory.mcp_write_tools import (
+    MAX_FACTS_CHARS,
+    SERGAS_TOOL_NAMES,
+    SERGAS_TOOLS,
+    SERVER_TOOLS_BY_NAME,
 )
 from tests.fakes.reviewed_memory import NOW, ReviewedMemory, build_reviewed_memory
 
@@ -488,3 +498,225 @@ def test_bound_cuts_the_longest_list_and_says_so() -> None:
     assert cut["result_truncated"]["dropped"] == {"hits": 500 - len(cut["hits"])}
     assert len(data["hits"]) == 500  # the input is untouched
     assert bound({"a": [1]}, limit=10_000) == {"a": [1]}
+
+
+# --- our sergas_* tools ------------------------------------------------------------------------
+
+
+def _acme(note: str = "Renewal looks safe; the CFO signed off.") -> AccountFacts:
+    owner = Owner(id="u1", name="Jordan", email="jordan@demo.sergas.test")
+    return AccountFacts(
+        account=Account(id="acme-1", name="Acme", owner=owner),
+        contacts=[Contact(id="c1", name="Dana Whitfield", role="Executive Sponsor")],
+        notes=[Note(id="n1", title="QBR", content=note, created_time=NOW - timedelta(days=2))],
+        signals=[RiskSignal(key="single_threaded", message="Only one contact engaged")],
+        report=ScoutReport(account_id="acme-1", account_name="Acme", owner=owner.email or ""),
+        reviewed_at=NOW,
+    )
+
+
+def _recommendation(rid: str = "rec-acme-1") -> Recommendation:
+    return Recommendation(
+        id=rid,
+        account_id="acme-1",
+        type="create_task",
+        priority="high",
+        confidence="medium",
+        rationale="Single-threaded; meet a second stakeholder.",
+        suggested_action=CreateTaskAction(subject="Meet the CFO", priority="High"),
+        data_references=["zoho:Accounts:acme-1"],
+        created_at=NOW - timedelta(hours=1),
+    )
+
+
+async def run(memory: LocalMemory, name: str, **arguments: Any) -> tuple[bool, dict[str, Any]]:
+    outcome = await call_tool(name, memory, arguments, CLOCK, catalog=SERVER_TOOLS_BY_NAME)
+    return outcome.is_error, outcome.data
+
+
+async def done(memory: LocalMemory, name: str, **arguments: Any) -> dict[str, Any]:
+    is_error, data = await run(memory, name, **arguments)
+    assert not is_error, data
+    return data
+
+
+async def refused(memory: LocalMemory, name: str, **arguments: Any) -> dict[str, Any]:
+    """The ``error`` object of a call that must fail and leave memory as it was."""
+    before = await memory.stats()
+    is_error, data = await run(memory, name, **arguments)
+    assert is_error, data
+    assert await memory.stats() == before
+    error: dict[str, Any] = data["error"]
+    return error
+
+
+def test_sergas_catalog_names_and_annotations() -> None:
+    assert SERGAS_TOOL_NAMES == (
+        "sergas_ingest_facts",
+        "sergas_record_recommendation",
+        "sergas_record_decision",
+        "sergas_record_outcome",
+        "sergas_forget_account",
+        "sergas_stats",
+    )
+    assert not set(SERGAS_TOOL_NAMES) & {*READ_TOOL_NAMES, *WRITE_TOOL_NAMES}  # no agent gets them
+    for spec in SERGAS_TOOLS:
+        hints = spec.annotations()
+        assert hints.read_only_hint is (spec.name == "sergas_stats")
+        assert hints.destructive_hint is (spec.name == "sergas_forget_account")
+        assert "title" not in spec.input_schema()
+        assert spec.input_schema()["additionalProperties"] is False
+        assert "never to the CRM" in spec.description or spec.read_only
+
+
+async def test_sergas_tools_run_only_from_the_server_catalog(memory: LocalMemory) -> None:
+    outcome = await call_tool("sergas_forget_account", memory, {"account_id": "x"}, CLOCK)
+    assert outcome.is_error
+    assert outcome.data["error"]["code"] == "unknown_tool"
+
+
+async def test_ingest_facts_is_idempotent_and_recallable(memory: LocalMemory) -> None:
+    before = await memory.stats()
+    facts = _acme()
+    first = await done(memory, "sergas_ingest_facts", facts=facts.model_dump(mode="json"))
+    assert first["account_id"] == "acme-1"
+    assert first["received"] == {
+        "contacts": 1,
+        "deals": 0,
+        "activities": 0,
+        "notes": 1,
+        "signals": 1,
+    }
+    after = await memory.stats()
+    assert (after["accounts"], after["notes"]) == (before["accounts"] + 1, before["notes"] + 1)
+    await done(memory, "sergas_ingest_facts", facts=facts.model_dump(mode="json"))
+    assert await memory.stats() == after
+    hits = (await ok(memory, "cognee_search_memory", query="CFO signed", account_id="acme-1"))[
+        "hits"
+    ]
+    assert [h["ref"] for h in hits] == ["memory:notes:n1"]
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "problem"),
+    [
+        (lambda d: d.pop("report"), "invalid_arguments", "facts.report"),
+        (lambda d: d["account"].pop("id"), "invalid_arguments", "facts.account.id"),
+        (lambda d: d.update(reviewed_at="yesterday"), "invalid_arguments", "facts.reviewed_at"),
+        (lambda d: d["contacts"][0].pop("id"), "invalid_arguments", "facts.contacts.0.id"),
+        (
+            lambda d: d["notes"][0].update(content="x" * MAX_FACTS_CHARS),
+            "too_large",
+            "more than the 2000000 allowed",
+        ),
+    ],
+)
+async def test_ingest_facts_is_validated_and_bounded(
+    memory: LocalMemory, change: Any, code: str, problem: str
+) -> None:
+    data = _acme().model_dump(mode="json")
+    change(data)
+    error = await refused(memory, "sergas_ingest_facts", facts=data)
+    assert error["code"] == code
+    assert problem in error["message"]
+
+
+async def test_recommendation_decision_and_outcome_keep_their_times(memory: LocalMemory) -> None:
+    await done(memory, "sergas_ingest_facts", facts=_acme().model_dump(mode="json"))
+    rec = _recommendation()
+    recorded = await done(
+        memory,
+        "sergas_record_recommendation",
+        account_id="acme-1",
+        recommendation=rec.model_dump(mode="json"),
+    )
+    assert recorded["ref"] == "memory:recommendations:rec-acme-1"
+    decided_at, executed_at = NOW - timedelta(minutes=30), NOW - timedelta(minutes=5)
+    common = {"account_id": "acme-1", "recommendation_id": rec.id}
+    await done(
+        memory,
+        "sergas_record_decision",
+        **common,
+        status="approved",
+        decided_at=decided_at.isoformat(),
+        actor="jordan@demo.sergas.test",
+        rationale="Worth it.",
+    )
+    await done(
+        memory,
+        "sergas_record_outcome",
+        **common,
+        outcome="partial",
+        effectiveness_score=0.5,
+        executed_at=executed_at.isoformat(),
+    )
+    (prior,) = await memory.prior_recommendations("acme-1")
+    assert (prior.status, prior.decided_at, prior.decided_by) == (
+        "executed",
+        decided_at,
+        "jordan@demo.sergas.test",
+    )
+    assert (prior.outcome, prior.effectiveness_score, prior.executed_at) == (
+        "partial",
+        0.5,
+        executed_at,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "arguments", "code"),
+    [
+        ("sergas_record_decision", {"status": "approved", "actor": "x"}, "unknown_recommendation"),
+        ("sergas_record_decision", {"status": "maybe", "actor": "x"}, "invalid_arguments"),
+        ("sergas_record_decision", {"status": "approved"}, "invalid_arguments"),
+        ("sergas_record_outcome", {"outcome": "successful"}, "unknown_recommendation"),
+        ("sergas_record_outcome", {"outcome": "great"}, "invalid_arguments"),
+        (
+            "sergas_record_outcome",
+            {"outcome": "successful", "effectiveness_score": 1.5},
+            "invalid_arguments",
+        ),
+    ],
+)
+async def test_decision_and_outcome_expected_failures(
+    memory: LocalMemory, name: str, arguments: dict[str, Any], code: str
+) -> None:
+    arguments = {"account_id": "acme-1", "recommendation_id": "nope"} | arguments
+    assert (await refused(memory, name, **arguments))["code"] == code
+
+
+async def test_a_malformed_recommendation_is_refused(memory: LocalMemory) -> None:
+    data = _recommendation().model_dump(mode="json")
+    data["suggested_action"] = {"subject": "x"}  # lacks what a create_task needs
+    data["type"] = "send_email"
+    error = await refused(
+        memory, "sergas_record_recommendation", account_id="acme-1", recommendation=data
+    )
+    assert error["code"] == "invalid_arguments"
+
+
+async def test_forget_account_removes_it_and_nothing_else(
+    memory: LocalMemory, reviewed: ReviewedMemory
+) -> None:
+    aid = reviewed.scenarios["exec_sponsor_changed"]
+    other = reviewed.scenarios["healthy_expansion"]
+    kept = await ok(memory, "cognee_retrieve_history", account_id=other)
+    before = await memory.stats()
+    forgot = await done(memory, "sergas_forget_account", account_id=aid)
+    assert forgot["removed"] > 0
+    assert (await memory.stats())["accounts"] == before["accounts"] - 1
+    assert "knows no account" in await error(memory, "cognee_retrieve_history", account_id=aid)
+    assert await ok(memory, "cognee_retrieve_history", account_id=other) == kept
+    assert (await done(memory, "sergas_forget_account", account_id=aid))["removed"] == 0
+
+
+async def test_stats_counts_without_server_paths(memory: LocalMemory) -> None:
+    data = await done(memory, "sergas_stats")
+    want = await memory.stats()
+    assert {k: data[k] for k in ("accounts", "notes", "recommendations")} == {
+        k: want[k] for k in ("accounts", "notes", "recommendations")
+    }
+    assert data["backend"] == "local"
+    assert data["server_version"]
+    assert "path" not in data
+    assert (await run(memory, "sergas_stats", verbose=True))[0]

@@ -21,6 +21,7 @@ from sergas_tui.agents.prompts import Role
 from sergas_tui.crm.mcp_tools import WRITE_TOOL_NAMES as CRM_WRITE_TOOLS
 from sergas_tui.memory.mcp_tools import READ_TOOL_NAMES as MEMORY_READ_TOOLS
 from sergas_tui.memory.mcp_tools import WRITE_TOOL_NAMES as MEMORY_WRITE_TOOLS
+from sergas_tui.memory.mcp_write_tools import SERGAS_WRITE_TOOL_NAMES as MEMORY_SYNC_TOOLS
 
 ZOHO_SERVER = "zoho"
 """Name of the in-process MCP server offering the Zoho read tools (to the Scout only)."""
@@ -49,7 +50,9 @@ ALLOWLISTS: Mapping[Role, frozenset[tuple[str, str]]] = {
     "author": frozenset(),
 }
 
-WRITE_TOOLS: frozenset[str] = frozenset(CRM_WRITE_TOOLS) | frozenset(MEMORY_WRITE_TOOLS)
+WRITE_TOOLS: frozenset[str] = (
+    frozenset(CRM_WRITE_TOOLS) | frozenset(MEMORY_WRITE_TOOLS) | frozenset(MEMORY_SYNC_TOOLS)
+)
 """Every write tool we know of, in the CRM or in memory; none is ever allowed."""
 
 BUILTIN_TOOLS: frozenset[str] = frozenset(
