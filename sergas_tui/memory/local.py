@@ -47,7 +47,6 @@ from sergas_tui.memory.schema import (
     storage_error,
 )
 from sergas_tui.memory.store import (
-    DECISION_STATUSES,
     AccountHistory,
     ContextItem,
     DedupReport,
@@ -57,6 +56,7 @@ from sergas_tui.memory.store import (
     PriorRecord,
     Recollection,
     RelationshipGraph,
+    decision_status,
 )
 
 T = TypeVar("T")
@@ -294,9 +294,7 @@ class LocalMemory:
         actor: str,
         rationale: str | None = None,
     ) -> bool:
-        status = str(status)  # ApprovalStatus members are str
-        if status not in DECISION_STATUSES:
-            raise ValueError(f"unknown decision status {status!r}")
+        status = decision_status(status)
         params = (status, ts(decided_at), actor, rationale, recommendation_id, account_id)
         return await self._update(
             "UPDATE recommendations SET status = ?, decided_at = ?, decided_by = ?, "

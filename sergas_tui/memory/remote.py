@@ -60,7 +60,6 @@ from sergas_tui.memory.derive import clip
 from sergas_tui.memory.local import MAX_NOTE_CHARS
 from sergas_tui.memory.queries import MAX_COMMITMENTS, MAX_KEY_EVENTS, MAX_PRIOR
 from sergas_tui.memory.store import (
-    DECISION_STATUSES,
     AccountHistory,
     ContextItem,
     DedupReport,
@@ -70,6 +69,7 @@ from sergas_tui.memory.store import (
     PriorRecord,
     Recollection,
     RelationshipGraph,
+    decision_status,
 )
 
 log = structlog.get_logger("sergas.memory.remote")
@@ -205,9 +205,7 @@ class RemoteMemory:
         actor: str,
         rationale: str | None = None,
     ) -> bool:
-        status = str(status)  # ApprovalStatus members are str
-        if status not in DECISION_STATUSES:
-            raise ValueError(f"unknown decision status {status!r}")  # as the local store does
+        status = decision_status(status)
         return await self._recorded(
             "sergas_record_decision",
             account_id=account_id,

@@ -64,6 +64,14 @@ DECISION_STATUSES: frozenset[str] = frozenset(
 """Statuses ``record_decision`` accepts: the approval states plus the seed's ``completed``."""
 
 
+def decision_status(status: str) -> str:
+    """``status`` as a plain string if ``record_decision`` accepts it; ValueError otherwise."""
+    plain = str(status)  # ApprovalStatus members are str
+    if plain not in DECISION_STATUSES:
+        raise ValueError(f"unknown decision status {plain!r}")
+    return plain
+
+
 def memory_ref(kind: MemoryKind, item_id: str) -> RecordRef:
     """The reference of one memory item, e.g. ``memory:key_events:3f2a…``."""
     return RecordRef(system=MEMORY_SYSTEM, module=kind, id=item_id)
