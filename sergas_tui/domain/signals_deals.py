@@ -160,7 +160,8 @@ def detect_close_date_overdue(
             RiskSignal(
                 key="close_date_overdue",
                 severity=severity,
-                message=f"Deal '{deal.name}' is still open {late} days after its closing date "
+                message=f"Deal '{deal.name}' is still open {late} day{'' if late == 1 else 's'} "
+                f"after its closing date "
                 f"{deal.closing_date.isoformat()}",
                 evidence=[field_ref(deal, "Closing_Date")],
             )
