@@ -49,6 +49,7 @@ executor is alive (at start-up), since ``executing`` doubles as the lock.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -244,7 +245,7 @@ class Executor:
 
     async def execute(self, approval_id: str) -> ExecutionResult:
         """Execute one approved/adjusted (or retry one failed) approval, at most once."""
-        approval = self._repo.get_approval(approval_id)
+        approval = await asyncio.to_thread(self._repo.get_approval, approval_id)
         if approval is None:
             raise ValueError(f"no approval with id {approval_id!r}")
         if approval.status == ApprovalStatus.EXECUTED:
@@ -257,22 +258,24 @@ class Executor:
         claimed = approval.model_copy(
             update={"status": ApprovalStatus.EXECUTING, "error_message": None}
         )
-        if not self._repo.update_approval(claimed, expected_status=previous):
+        if not await asyncio.to_thread(
+            self._repo.update_approval, claimed, expected_status=previous
+        ):
             return ExecutionResult(approval.id, "skipped", error="another executor has it")
         return await self._run(claimed, check_first=previous == ApprovalStatus.FAILED)
 
     async def execute_pending(self) -> list[ExecutionResult]:
         """Execute every approved/adjusted approval that has not been executed yet."""
-        return [
-            await self.execute(aid)
-            for aid in self._ids_with((ApprovalStatus.APPROVED, ApprovalStatus.ADJUSTED))
-        ]
+        ids = await asyncio.to_thread(
+            self._ids_with, (ApprovalStatus.APPROVED, ApprovalStatus.ADJUSTED)
+        )
+        return [await self.execute(aid) for aid in ids]
 
     async def reconcile(self) -> list[ExecutionResult]:
         """At start-up: finish every approval left ``executing`` (found in the CRM or written)."""
         results = []
-        for aid in self._ids_with((ApprovalStatus.EXECUTING,)):
-            approval = self._repo.get_approval(aid)
+        for aid in await asyncio.to_thread(self._ids_with, (ApprovalStatus.EXECUTING,)):
+            approval = await asyncio.to_thread(self._repo.get_approval, aid)
             if approval is not None and approval.status == ApprovalStatus.EXECUTING:
                 results.append(await self._run(approval, check_first=True))
         return results
@@ -310,7 +313,7 @@ class Executor:
                 approval, plan, result, wrote=True, attempts=attempt, elapsed_ms=elapsed
             )
         assert error is not None
-        return self._fail(approval, plan, error, attempts)
+        return await self._fail(approval, plan, error, attempts)
 
     async def _write(self, approval: Approval, plan: PlannedWrite) -> WriteResult:
         if plan.task is not None:
@@ -371,10 +374,10 @@ class Executor:
             }
         )
         event = self._event(approval, plan, outputs=None, error=f"conflict: {err.message}")
-        self._repo.update_approval(stored, expected_status=ApprovalStatus.EXECUTING, audit=event)
+        await self._store(stored, event)
         return ExecutionResult(approval.id, "conflict", attempts=attempts, error=err.message)
 
-    def _fail(
+    async def _fail(
         self, approval: Approval, plan: PlannedWrite, err: CrmError, attempts: int
     ) -> ExecutionResult:
         message = f"{err.title}: {err.message}"
@@ -382,7 +385,7 @@ class Executor:
             update={"status": ApprovalStatus.FAILED, "error_message": message}
         )
         event = self._event(approval, plan, outputs=None, error=message)
-        self._repo.update_approval(stored, expected_status=ApprovalStatus.EXECUTING, audit=event)
+        await self._store(stored, event)
         return ExecutionResult(approval.id, "failed", attempts=attempts, error=message)
 
     async def _finish(
@@ -413,12 +416,22 @@ class Executor:
         }
         event = self._event(approval, plan, outputs=outputs, elapsed_ms=elapsed_ms)
         # The executed status and its audit row are stored in one transaction.
-        self._repo.update_approval(done, expected_status=ApprovalStatus.EXECUTING, audit=event)
-        self._save_outcome(done, now)
+        await self._store(done, event)
+        await asyncio.to_thread(self._save_outcome, done, now)
         await self._remember(done, now)
         status: ExecutionStatus = "executed" if wrote else "already_executed"
         return ExecutionResult(
             approval.id, status, record_id=result.record_id, wrote=wrote, attempts=attempts
+        )
+
+    async def _store(self, approval: Approval, event: AuditEvent) -> None:
+        """Leave ``executing`` for ``approval``'s status, with its audit row (a thread: SQLite
+        must not stall the event loop the app draws with)."""
+        await asyncio.to_thread(
+            self._repo.update_approval,
+            approval,
+            expected_status=ApprovalStatus.EXECUTING,
+            audit=event,
         )
 
     def _event(
