@@ -562,20 +562,23 @@ def audit_export(
 
 # --- mcp ----------------------------------------------------------------------------------
 
+HttpPort = Annotated[
+    int | None,
+    typer.Option(
+        "--http",
+        min=1,
+        max=65_535,
+        help="Serve streamable HTTP on this port (bearer token: mcp_server_token).",
+    ),
+]
+HttpHost = Annotated[str, typer.Option(help="Address for --http.")]
+
 
 @mcp_app.command("zoho")
 def mcp_zoho(
     ctx: typer.Context,
-    http: Annotated[
-        int | None,
-        typer.Option(
-            "--http",
-            min=1,
-            max=65_535,
-            help="Serve streamable HTTP on this port (bearer token: mcp_server_token).",
-        ),
-    ] = None,
-    host: Annotated[str, typer.Option(help="Address for --http.")] = "127.0.0.1",
+    http: HttpPort = None,
+    host: HttpHost = "127.0.0.1",
 ) -> None:
     """Serve the Zoho tool catalog over MCP (stdio by default) for this workspace's CRM.
 
@@ -623,16 +626,8 @@ def mcp_zoho(
 @mcp_app.command("memory")
 def mcp_memory(
     ctx: typer.Context,
-    http: Annotated[
-        int | None,
-        typer.Option(
-            "--http",
-            min=1,
-            max=65_535,
-            help="Serve streamable HTTP on this port (bearer token: mcp_server_token).",
-        ),
-    ] = None,
-    host: Annotated[str, typer.Option(help="Address for --http.")] = "127.0.0.1",
+    http: HttpPort = None,
+    host: HttpHost = "127.0.0.1",
     read_only: Annotated[
         bool,
         typer.Option("--read-only", help="Offer only the four read tools (the Memory Analyst's)."),
