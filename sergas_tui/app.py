@@ -84,6 +84,8 @@ class SergasApp(App[None]):
         self.add_mode("approvals", lambda: _approvals_screen(services))
         self.add_mode("audit", lambda: _audit_screen(services))
         self.switch_mode("portfolio")
+        if self.settings.ui.keymap:
+            self._check_keymap()
         self.refresh_status()
         self.set_interval(STATUS_REFRESH_SECONDS, self.refresh_status)
         if services.central_audit_configured:
@@ -179,6 +181,21 @@ class SergasApp(App[None]):
             if not self._stop_sync.is_set():
                 self.call_from_thread(self.refresh_status)
 
+    @work(thread=True, group="keymap", exit_on_error=False)
+    def _check_keymap(self) -> None:
+        """Warn about `[ui] keymap` ids no binding has (a typo would otherwise do nothing)."""
+        unknown = sorted(set(self.settings.ui.keymap) - known_binding_ids())
+        if unknown:
+            self.call_from_thread(
+                self.notify,
+                f"[ui] keymap names binding ids that do not exist: {', '.join(unknown)}. "
+                "Press ? on a screen to see its binding ids.",
+                title="Unknown key bindings",
+                severity="warning",
+                timeout=15,
+                markup=False,
+            )
+
     @work(thread=True, exclusive=True, group="export", exit_on_error=False)
     def _export_brief(self) -> None:
         from sergas_tui.viewmodels.brief import export_current_brief
@@ -191,6 +208,31 @@ class SergasApp(App[None]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR and event.worker.error is not None:
             self.report_error(event.worker.error, source=event.worker.name)
+
+
+def known_binding_ids() -> set[str]:
+    """Every binding id of the app, its screens and widgets (imports all screens: call it off
+    the start-up path)."""
+    import importlib
+    import pkgutil
+
+    from textual.dom import DOMNode
+
+    from sergas_tui import screens, widgets
+
+    for package in (screens, widgets):
+        for module in pkgutil.iter_modules(package.__path__):
+            importlib.import_module(f"{package.__name__}.{module.name}")
+    ids: set[str] = set()
+    pending: list[type[DOMNode]] = [DOMNode]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls.__module__.startswith("sergas_tui"):
+            for binding in cls.BINDINGS:
+                if isinstance(binding, Binding) and binding.id:
+                    ids.add(binding.id)
+    return ids
 
 
 # Screens other than the portfolio are imported when first shown: start-up stays fast.

@@ -96,6 +96,17 @@ async def test_keymap_override_from_config(settings: Settings, services: Service
         assert isinstance(app.screen, HelpScreen)
         keys = {line.keys for line in app.screen.lines if line.binding_id == "app.help"}
         assert keys == {"f2"}
+        assert not [n for n in app._notifications if n.title == "Unknown key bindings"]
+
+
+async def test_a_keymap_id_no_binding_has_is_named(settings: Settings, services: Services) -> None:
+    settings.ui.keymap = {"approvals.approve": "y", "approval.aprove": "z"}
+    app = make_app(settings, services)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        [note] = [n for n in app._notifications if n.title == "Unknown key bindings"]
+        assert "approval.aprove" in note.message
+        assert "approvals.approve" not in note.message
 
 
 async def test_unknown_theme_warns_and_falls_back(settings: Settings, services: Services) -> None:
