@@ -40,12 +40,21 @@ def default_actor() -> str:
 
 
 def _service(services: Services) -> ApprovalService:
-    return ApprovalService(services.store, clock=services.clock, memory=services.memory())
+    return ApprovalService(
+        services.store,
+        clock=services.clock,
+        memory=services.memory(),
+        grants=services.grant_publisher(),
+    )
 
 
 async def _executor(services: Services) -> Executor:
     return Executor(
-        services.store, await services.crm(), clock=services.clock, memory=services.memory()
+        services.store,
+        await services.crm_gateway(),
+        clock=services.clock,
+        memory=services.memory(),
+        grants=services.grant_publisher(),
     )
 
 

@@ -582,13 +582,17 @@ def mcp_zoho(
 ) -> None:
     """Serve the Zoho tool catalog over MCP (stdio by default) for this workspace's CRM.
 
-    Write tools need an approval token that this workspace's approvals store confirms.
+    The server serves the workspace's own CRM (the demo org, or Zoho REST), never another MCP
+    server. Write tools need a recorded approval: in the central database when [auditing]
+    postgres_dsn is set (shared by a team's servers), otherwise registered by the app with this
+    server.
     """
     import asyncio
 
-    from sergas_tui.crm.approval_gate import ApprovalGate
+    from sergas_tui.crm.approval_gate import ApprovalGate, GrantStore
     from sergas_tui.crm.mcp_server import build_zoho_server, run_http, run_stdio
     from sergas_tui.services import open_services
+    from sergas_tui.storage.grants import LocalGrantStore
 
     state = _state(ctx)
     settings = state.settings()
@@ -597,13 +601,27 @@ def mcp_zoho(
         token = SecretStore().require(
             SecretName.MCP_SERVER_TOKEN, "Serving the Zoho MCP server over HTTP"
         )
-    services = open_services(settings, state.locations, workspace=state.workspace)
+    services = open_services(settings, state.locations, workspace=state.workspace, serving=True)
+    store: GrantStore
+    if services.central_audit_configured:
+        from sergas_tui.audit.central_conn import target_from_settings
+        from sergas_tui.audit.central_grants import CentralGrantStore
+
+        store = CentralGrantStore(
+            target_from_settings(services.settings.auditing, services.secrets)
+        )
+    else:
+        store = LocalGrantStore(services.store)
+    gate = ApprovalGate(
+        store,
+        clock=services.clock.now,
+        audit=services.store.append_audit,
+        accepts_registration=not services.central_audit_configured,
+    )
 
     async def serve() -> None:
         try:
-            gateway = await services.crm()
-            gate = ApprovalGate(services.store, clock=services.clock.now)
-            server = build_zoho_server(gateway, gate)
+            server = build_zoho_server(await services.crm_gateway(), gate)
             if token is None:
                 await run_stdio(server)
             else:

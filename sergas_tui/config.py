@@ -27,6 +27,7 @@ ENV_NESTED_DELIMITER = "__"
 
 DataCentre = Literal["us", "eu", "in", "au", "jp", "cn", "ca", "sa"]
 ZohoMode = Literal["auto", "demo", "rest", "mcp"]
+McpFlavour = Literal["auto", "sergas", "zoho"]
 EngineChoice = Literal["auto", "rules", "claude"]
 MemoryBackend = Literal["local", "cognee"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -66,7 +67,7 @@ class ZohoSettings(Section):
     mode: ZohoMode = "auto"
     """How Sergas reaches Zoho: 'demo' (built-in simulator), 'rest' (Zoho REST API), 'mcp'
     (a Zoho MCP endpoint) or 'auto' (rest when client_id is set, mcp when an MCP endpoint or
-    command is set, otherwise demo)."""
+    command is set or mcp_flavour is 'zoho', otherwise demo)."""
     data_centre: DataCentre = "us"
     """The Zoho data centre of your org; selects the accounts server and API domain."""
     client_id: str | None = Field(default=None, examples=["1000.ABCDEF123456"])
@@ -82,6 +83,11 @@ class ZohoSettings(Section):
     """Streamable-HTTP URL of a Zoho MCP server (ours or a shared one)."""
     mcp_command: list[str] | None = Field(default=None, examples=[["sergas", "mcp", "zoho"]])
     """Command that starts a Zoho MCP server on stdio, e.g. ["sergas", "mcp", "zoho"]."""
+    mcp_flavour: McpFlavour = "auto"
+    """Which tool catalog the MCP server speaks: 'sergas' (our `sergas mcp zoho`, tools
+    zoho_*), 'zoho' (Zoho's own hosted MCP server, tools ZohoCRM_*; its URL, which holds a
+    secret key, goes in the keyring with `sergas auth set zoho_mcp_url` unless mcp_endpoint is
+    set) or 'auto' (told apart by the tools the server lists)."""
     extra_fields: dict[str, list[str]] = Field(default_factory=dict)
     """Custom fields to read per module in a sync, e.g. {"Contacts" = ["Contact_Role"]} when
     your org records buying roles in a custom Contacts field (it becomes the contact's role)."""
@@ -101,7 +107,7 @@ class ZohoSettings(Section):
             return self.mode
         if self.client_id:
             return "rest"
-        if self.mcp_endpoint or self.mcp_command:
+        if self.mcp_endpoint or self.mcp_command or self.mcp_flavour == "zoho":
             return "mcp"
         return "demo"
 

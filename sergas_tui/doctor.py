@@ -173,8 +173,11 @@ def _needed_secrets(settings: Settings) -> set[SecretName]:
     mode = settings.zoho.resolved_mode()
     if mode == "rest":
         needed |= {SecretName.ZOHO_REFRESH_TOKEN, SecretName.ZOHO_CLIENT_SECRET}
-    if mode == "mcp" and settings.zoho.mcp_endpoint:
+    zoho = settings.zoho
+    if mode == "mcp" and zoho.mcp_endpoint and zoho.mcp_flavour != "zoho":
         needed.add(SecretName.ZOHO_MCP_TOKEN)
+    if mode == "mcp" and zoho.mcp_flavour == "zoho" and not (zoho.mcp_endpoint or zoho.mcp_command):
+        needed.add(SecretName.ZOHO_MCP_URL)
     if settings.anthropic.engine == "claude":
         needed.add(SecretName.ANTHROPIC_API_KEY)
     return needed
@@ -216,9 +219,7 @@ def _service_checks(settings: Settings, secrets: SecretStore) -> list[Check]:
         ok, detail = probe_tcp(settings.zoho.accounts_server())
         checks.append(Check(group, "zoho accounts server", "ok" if ok else "fail", detail))
     else:
-        if settings.zoho.mcp_endpoint:
-            ok, detail = probe_tcp(settings.zoho.mcp_endpoint)
-            checks.append(Check(group, "zoho mcp endpoint", "ok" if ok else "fail", detail))
+        checks += _mcp_checks(settings, secrets)
         if settings.zoho.mcp_command:
             exe = settings.zoho.mcp_command[0]
             found = shutil.which(exe)
@@ -249,4 +250,70 @@ def _service_checks(settings: Settings, secrets: SecretStore) -> list[Check]:
         checks.append(
             Check(group, "central audit (postgres)", "info", "not configured (local audit only)")
         )
+    return checks
+
+
+_FLAVOURS = {
+    "auto": "auto: Sergas's own catalog (zoho_*) or Zoho's hosted server (ZohoCRM_*), told "
+    "apart by the tools the server lists",
+    "sergas": "sergas: Sergas's own MCP server (`sergas mcp zoho`, tools zoho_*)",
+    "zoho": "zoho: Zoho's own hosted MCP server (tools ZohoCRM_*); Zoho does not know Sergas's "
+    "approvals, so the approvals executor is the only gate before a write",
+}
+
+
+def _mcp_checks(settings: Settings, secrets: SecretStore) -> list[Check]:
+    """The MCP flavour, the endpoint (never its key) and, for Zoho's hosted server, what its
+    catalog lacks (a live ``tools/list``; no CRM call)."""
+    from sergas_tui.crm.zoho_mcp import redact_url
+
+    group = "services"
+    zoho = settings.zoho
+    checks = [Check(group, "zoho mcp flavour", "info", _FLAVOURS[zoho.mcp_flavour])]
+    url: str | None = zoho.mcp_endpoint
+    if url is None and zoho.mcp_flavour == "zoho":
+        stored = secrets.get(SecretName.ZOHO_MCP_URL)
+        url = stored.get_secret_value() if stored is not None else None
+        if url is None and not zoho.mcp_command:
+            checks.append(
+                Check(
+                    group,
+                    "zoho mcp endpoint",
+                    "fail",
+                    "no URL: store the server's URL with `sergas auth set zoho_mcp_url`",
+                )
+            )
+    if url is None:
+        return checks
+    shown = redact_url(url)
+    ok, detail = probe_tcp(shown)
+    checks.append(Check(group, "zoho mcp endpoint", "ok" if ok else "fail", detail))
+    if ok and zoho.mcp_flavour == "zoho":
+        checks += _zoho_catalog_checks(url, secrets)
+    return checks
+
+
+def _zoho_catalog_checks(url: str, secrets: SecretStore) -> list[Check]:
+    import asyncio
+
+    from sergas_tui.crm.zoho_mcp import probe_zoho_mcp
+
+    group = "services"
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:  # inside an event loop (not the CLI): leave the live probe out
+        return []
+    token = secrets.get(SecretName.ZOHO_MCP_TOKEN)
+    try:
+        probe = asyncio.run(
+            probe_zoho_mcp(url, token.get_secret_value() if token else None, within=10.0)
+        )
+    except SergasError as err:
+        return [Check(group, "zoho mcp catalog", "fail", err.message)]
+    checks = [Check(group, "zoho mcp catalog", "ok", f"{probe.tools} tools, {probe.naming} names")]
+    if not probe.degraded:
+        checks.append(Check(group, "zoho mcp degraded", "ok", "nothing: every tool Sergas uses"))
+    checks += [Check(group, "zoho mcp degraded", "warn", line) for line in probe.degraded]
     return checks

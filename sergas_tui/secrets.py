@@ -28,6 +28,7 @@ class SecretName(StrEnum):
     POSTGRES_PASSWORD = "postgres_password"
     ZOHO_MCP_TOKEN = "zoho_mcp_token"
     MCP_SERVER_TOKEN = "mcp_server_token"
+    ZOHO_MCP_URL = "zoho_mcp_url"
 
 
 @dataclass(frozen=True)
@@ -62,13 +63,18 @@ SECRET_SPECS: dict[SecretName, SecretSpec] = {
         ),
         SecretSpec(
             SecretName.ZOHO_MCP_TOKEN,
-            "Bearer token for the Zoho MCP endpoint in [zoho] mcp_endpoint",
+            "Bearer token for the Zoho MCP endpoint (mcp_endpoint, or Zoho's hosted server)",
             ("SERGAS_ZOHO_MCP_TOKEN",),
         ),
         SecretSpec(
             SecretName.MCP_SERVER_TOKEN,
             "Bearer token clients must present to `sergas mcp zoho --http`",
             ("SERGAS_MCP_SERVER_TOKEN",),
+        ),
+        SecretSpec(
+            SecretName.ZOHO_MCP_URL,
+            "URL of Zoho's hosted MCP server, with its secret key ([zoho] mcp_flavour = 'zoho')",
+            ("SERGAS_ZOHO_MCP_URL",),
         ),
     )
 }

@@ -15,16 +15,18 @@ from typing import TYPE_CHECKING, Literal
 from sergas_tui.clock import Clock, SystemClock
 from sergas_tui.config import Settings
 from sergas_tui.demo import DemoInfo, DemoStore
-from sergas_tui.errors import CrmError, WorkspaceError
+from sergas_tui.errors import ConfigError, CrmError, WorkspaceError
 from sergas_tui.locations import Locations
 from sergas_tui.secrets import SecretName, SecretStore
 from sergas_tui.storage import Repository
 
 if TYPE_CHECKING:  # the CRM stack (httpx, mcp, starlette) and psycopg load on first use
     from sergas_tui.agents.orchestrator import Orchestrator
+    from sergas_tui.audit.central_grants import CentralGrantStore
     from sergas_tui.audit.central_status import SyncReport
-    from sergas_tui.crm.gateway import CrmGateway
+    from sergas_tui.crm.gateway import CrmReader
     from sergas_tui.crm.simulator import Simulator
+    from sergas_tui.crm.writer import CrmGateway
     from sergas_tui.memory.store import MemoryStore
 
 Engine = Literal["rules", "claude"]
@@ -73,10 +75,21 @@ def check_required_secrets(settings: Settings, secrets: SecretStore) -> None:
         purpose = f"Zoho REST access (client_id {settings.zoho.client_id!r})"
         secrets.require(SecretName.ZOHO_REFRESH_TOKEN, purpose)
         secrets.require(SecretName.ZOHO_CLIENT_SECRET, purpose)
-    if mode == "mcp" and settings.zoho.mcp_endpoint:
+    zoho = settings.zoho
+    if mode == "mcp" and zoho.mcp_endpoint and zoho.mcp_flavour != "zoho":
+        # Zoho's hosted server may take its URL key alone; ours always wants a bearer token.
+        from sergas_tui.crm.zoho_mcp import redact_url
+
         secrets.require(
-            SecretName.ZOHO_MCP_TOKEN, f"The Zoho MCP endpoint {settings.zoho.mcp_endpoint}"
+            SecretName.ZOHO_MCP_TOKEN, f"The Zoho MCP endpoint {redact_url(zoho.mcp_endpoint)}"
         )
+    if (
+        mode == "mcp"
+        and zoho.mcp_flavour == "zoho"
+        and not zoho.mcp_endpoint
+        and not zoho.mcp_command
+    ):
+        secrets.require(SecretName.ZOHO_MCP_URL, "Zoho's hosted MCP server (mcp_flavour = 'zoho')")
     if settings.anthropic.engine == "claude":
         secrets.require(SecretName.ANTHROPIC_API_KEY, "The Claude engine (engine = 'claude')")
 
@@ -125,14 +138,22 @@ class Services:
     clock: Clock = field(default_factory=SystemClock)
     demo: DemoStore | None = None
     simulator: Simulator | None = None
+    demo_workspace: str | None = None
+    """The workspace whose demo CRM this one serves or reads (default: itself)."""
     _crm: CrmGateway | None = field(default=None, repr=False)
     _memory: MemoryStore | None = field(default=None, repr=False)
+    _grants: CentralGrantStore | None = field(default=None, repr=False)
 
-    async def crm(self) -> CrmGateway:
-        """The CRM gateway for this workspace, built on first use (async for MCP sessions).
+    async def crm(self) -> CrmReader:
+        """The CRM, read-only, for everything but the executor (built on first use; async for
+        MCP sessions). Every call through it is recorded in the workspace's audit log."""
+        from sergas_tui.crm.gateway import ReadOnlyCrm
 
-        Every call through it is recorded in the workspace's audit log.
-        """
+        return ReadOnlyCrm(await self.crm_gateway())
+
+    async def crm_gateway(self) -> CrmGateway:
+        """The whole CRM backend, reads and writes: for the approvals executor (whose writes
+        each name their approval) and for our MCP server (whose writes pass its gate)."""
         if self._crm is None:
             from sergas_tui.audit.gateway import AuditedGateway
 
@@ -159,7 +180,7 @@ class Services:
         mode = zoho.resolved_mode()
         if mode == "demo":
             if self.simulator is None:
-                path = self.locations.demo_crm_file(self.workspace)
+                path = self.locations.demo_crm_file(self.demo_workspace or self.workspace)
                 # The demo org enforces the limits the client is configured for (Zoho's
                 # defaults unless changed), so a demo behaves like the org it stands in for.
                 config = SimulatorConfig(
@@ -184,14 +205,75 @@ class Services:
             return ZohoRestGateway.from_settings(zoho, self.secrets, clock=self.clock)
         # The MCP client stack is heavy to import (~0.4 s): only MCP workspaces pay for it.
         from sergas_tui.crm.mcp_client import McpGateway
+        from sergas_tui.crm.zoho_mcp import (
+            connect_mcp_http,
+            connect_mcp_stdio,
+            connect_zoho_mcp,
+            redact_url,
+        )
 
+        # [zoho] mcp_flavour: 'sergas' is our catalog (zoho_*), 'zoho' Zoho's hosted server
+        # (ZohoCRM_*, its URL holds a key), 'auto' tells them apart by the tools listed.
+        flavour = zoho.mcp_flavour
+        bearer = self.secrets.get(SecretName.ZOHO_MCP_TOKEN)
+        extra = zoho.extra_fields
         if zoho.mcp_endpoint:
+            if flavour == "zoho":
+                return await connect_zoho_mcp(
+                    zoho.mcp_endpoint,
+                    bearer_token=bearer.get_secret_value() if bearer else None,
+                    clock=self.clock,
+                    extra_fields=extra,
+                )
             token = self.secrets.require(
-                SecretName.ZOHO_MCP_TOKEN, f"The Zoho MCP endpoint {zoho.mcp_endpoint}"
+                SecretName.ZOHO_MCP_TOKEN,
+                f"The Zoho MCP endpoint {redact_url(zoho.mcp_endpoint)}",
             )
-            return await McpGateway.connect_http(zoho.mcp_endpoint, token.get_secret_value())
-        assert zoho.mcp_command, "mode 'mcp' resolves only with an endpoint or a command"
-        return await McpGateway.connect_stdio(zoho.mcp_command)
+            if flavour == "sergas":
+                return await McpGateway.connect_http(zoho.mcp_endpoint, token.get_secret_value())
+            return await connect_mcp_http(
+                zoho.mcp_endpoint, token.get_secret_value(), clock=self.clock, extra_fields=extra
+            )
+        stored_url = self.secrets.get(SecretName.ZOHO_MCP_URL) if flavour == "zoho" else None
+        if flavour == "zoho" and (stored_url is not None or not zoho.mcp_command):
+            url = stored_url or self.secrets.require(
+                SecretName.ZOHO_MCP_URL, "Zoho's hosted MCP server (mcp_flavour = 'zoho')"
+            )
+            return await connect_zoho_mcp(
+                url.get_secret_value(),
+                bearer_token=bearer.get_secret_value() if bearer else None,
+                clock=self.clock,
+                extra_fields=extra,
+            )
+        assert zoho.mcp_command, "mode 'mcp' resolves only with an endpoint, command or flavour"
+        if flavour == "sergas":
+            return await McpGateway.connect_stdio(zoho.mcp_command, self.child_environment())
+        return await connect_mcp_stdio(
+            zoho.mcp_command,
+            self.child_environment(),
+            flavour=flavour,
+            clock=self.clock,
+            extra_fields=extra,
+        )
+
+    def child_environment(self) -> dict[str, str]:
+        """What a stdio MCP server started for this workspace must know: the same config,
+        data and log locations, the same workspace, and every ``SERGAS_*`` override (the MCP
+        SDK passes a child little more than PATH and HOME)."""
+        import os
+
+        env = {key: value for key, value in os.environ.items() if key.startswith("SERGAS_")}
+        env |= {
+            "SERGAS_CONFIG_DIR": str(self.locations.config_dir),
+            "SERGAS_DATA_DIR": str(self.locations.data_dir),
+            "SERGAS_LOG_DIR": str(self.locations.log_dir),
+            "SERGAS_WORKSPACE": self.workspace,
+        }
+        passed = ("LANG", "LC_ALL", "TZ", "XDG_RUNTIME_DIR", "DBUS_SESSION_BUS_ADDRESS")
+        for key in (*passed, "PYTHON_KEYRING_BACKEND", "PGPASSWORD", "ANTHROPIC_API_KEY"):
+            if key in os.environ:  # the OS keyring is reached through the session bus
+                env.setdefault(key, os.environ[key])
+        return env
 
     async def orchestrator(self) -> Orchestrator:
         """The review orchestrator on the configured engine (see :func:`resolve_engine`).
@@ -272,6 +354,19 @@ class Services:
     def central_audit_configured(self) -> bool:
         return bool(self.settings.auditing.postgres_dsn)
 
+    def grant_publisher(self) -> CentralGrantStore | None:
+        """Where approvals are published for Zoho MCP servers that verify tokens centrally
+        (the central PostgreSQL, when configured); None in local-only mode."""
+        if not self.central_audit_configured:
+            return None
+        if self._grants is None:
+            from sergas_tui.audit.central_conn import target_from_settings
+            from sergas_tui.audit.central_grants import CentralGrantStore
+
+            target = target_from_settings(self.settings.auditing, self.secrets)
+            self._grants = CentralGrantStore(target)
+        return self._grants
+
     def sync_central_audit(self, stop: threading.Event | None = None) -> SyncReport:
         """Send the audit outbox to the central PostgreSQL (blocking: call from a thread)."""
         from sergas_tui.audit.central import sync_once
@@ -300,6 +395,8 @@ class Services:
     def header_label(self) -> str:
         engine, _ = self.engine()
         kind = "demo CRM" if self.is_demo else "Zoho"
+        if self.settings.zoho.resolved_mode() == "mcp":
+            kind += " via MCP"
         return f"{self.workspace} · {kind} · engine: {engine}"
 
     async def portfolio_rows(self) -> list[AccountRow]:
@@ -353,18 +450,30 @@ def open_services(
     workspace: str | None = None,
     secrets: SecretStore | None = None,
     clock: Clock | None = None,
+    serving: bool = False,
 ) -> Services:
-    """Open the workspace. The demo org must exist (the CLI generates it on first run)."""
+    """Open the workspace. The demo org must exist (the CLI generates it on first run).
+
+    ``serving``: for a process that serves the CRM to others (``sergas mcp zoho``). It serves
+    the workspace's own CRM, never another MCP server (see :func:`served_settings`).
+    """
     secrets = secrets or SecretStore()
     name = workspace or settings.workspace_name()
+    demo_from: str | None = None
+    if serving:
+        settings, demo_from = served_settings(settings, locations, name)
     check_required_secrets(settings, secrets)
     demo: DemoStore | None = None
-    if settings.zoho.resolved_mode() == "demo":
+    mode = settings.zoho.resolved_mode()
+    if mode == "demo":
+        demo = DemoStore.open(locations.demo_crm_file(demo_from or name))
+    elif mode == "mcp" and locations.demo_crm_file(name).exists():
+        # A stdio `sergas mcp zoho` serves this demo CRM; the app reads its meta (who "I" am).
         demo = DemoStore.open(locations.demo_crm_file(name))
     elif locations.demo_crm_file(name).exists():
         raise WorkspaceError(
             f"Workspace {name!r} holds a demo CRM, but Zoho is configured "
-            f"(mode {settings.zoho.resolved_mode()!r}). Open it with `--workspace` and "
+            f"(mode {mode!r}). Open it with `--workspace` and "
             "zoho.mode = 'demo', or pick another workspace name for your Zoho org."
         )
     store = Repository.open(locations.database_file(name))
@@ -376,7 +485,39 @@ def open_services(
         secrets=secrets,
         clock=clock or SystemClock(),
         demo=demo,
+        demo_workspace=demo_from,
     )
+
+
+def served_settings(
+    settings: Settings, locations: Locations, name: str
+) -> tuple[Settings, str | None]:
+    """The settings a CRM-serving process runs with, and the workspace whose demo CRM it serves.
+
+    A server never reaches Zoho through MCP itself (with ``mcp_command = ["sergas", "mcp",
+    "zoho"]`` that would start itself over and over): in mode 'mcp' it serves Zoho REST when a
+    client_id is configured, otherwise the demo CRM of the workspace (or of the default demo
+    workspace); with neither it stops with a ConfigError.
+    """
+    zoho = settings.zoho
+    if zoho.resolved_mode() != "mcp":
+        return settings, None
+    if zoho.client_id:
+        served = "rest"
+        demo_from = None
+    else:
+        candidates = [name, "demo"]
+        found = [c for c in candidates if locations.demo_crm_file(c).exists()]
+        if not found:
+            raise ConfigError(
+                f"Workspace {name!r} reaches Zoho through MCP ([zoho] mode = 'mcp'), so `sergas "
+                "mcp zoho` has no CRM of its own to serve and would only start itself again. "
+                "Give the server a CRM: set [zoho] client_id for your Zoho org (REST), or create "
+                "the demo org with `sergas demo generate`, then start the server again."
+            )
+        served, demo_from = "demo", found[0]
+    update = {"mode": served, "mcp_endpoint": None, "mcp_command": None}
+    return settings.model_copy(update={"zoho": zoho.model_copy(update=update)}), demo_from
 
 
 def demo_workspace_missing(locations: Locations, workspace: str) -> bool:

@@ -40,7 +40,7 @@ from sergas_tui.audit.gateway import audit_session
 from sergas_tui.briefs.compile import compile_brief, review_order
 from sergas_tui.clock import Clock
 from sergas_tui.config import Settings
-from sergas_tui.crm.gateway import CrmGateway, SyncBatch
+from sergas_tui.crm.gateway import CrmReader, SyncBatch
 from sergas_tui.domain import (
     AccountFacts,
     AccountReview,
@@ -131,7 +131,7 @@ class Orchestrator:
     def __init__(
         self,
         *,
-        gateway: CrmGateway,
+        gateway: CrmReader,
         repository: Repository,
         engine: ReviewEngine,
         settings: Settings,

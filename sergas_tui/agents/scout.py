@@ -32,7 +32,7 @@ from sergas_tui.agents.scout_fetch import (
 )
 from sergas_tui.clock import Clock
 from sergas_tui.config import SignalSettings
-from sergas_tui.crm.gateway import CrmGateway, SyncBatch
+from sergas_tui.crm.gateway import CrmReader, SyncBatch
 from sergas_tui.domain.bundle import Bundle
 from sergas_tui.domain.changes import (
     change_key,
@@ -85,7 +85,7 @@ class DataScout:
 
     def __init__(
         self,
-        gateway: CrmGateway,
+        gateway: CrmReader,
         repository: Repository,
         settings: SignalSettings,
         clock: Clock,

@@ -4,13 +4,17 @@ Only approvals a person approved (``approved``) or approved with edits (``adjust
 written; a ``failed`` one may be retried. The write for an approval is determined by its
 ``action_type`` and (possibly edited) ``payload``:
 
-- ``create_task`` → :meth:`CrmGateway.create_task`;
-- ``add_note`` → :meth:`CrmGateway.add_note`;
+- ``create_task`` → :meth:`CrmWriter.create_task`;
+- ``add_note`` → :meth:`CrmWriter.add_note`;
 - ``follow_up_email`` → a task "Send email: <subject>" (Sergas never sends mail itself);
 - ``escalation`` → a task "Escalation: <reason>";
-- ``update_account`` → :meth:`CrmGateway.update_account` with ``if_unmodified_since`` set to
+- ``update_account`` → :meth:`CrmWriter.update_account` with ``if_unmodified_since`` set to
   when the values were read (``approval.created_at``), so a record changed since then is never
   overwritten: Zoho answers 412 and the approval goes to ``conflict`` with the current values.
+
+Every writer call names the approval it executes (:class:`WriteApproval`); a writer that
+checks approvals itself (our Zoho MCP server) verifies it against the published grant. With a
+``grants`` publisher (the central database), the grant is (re)published before each write.
 
 Exactly once
 ------------
@@ -60,7 +64,21 @@ from typing import Literal
 from pydantic import JsonValue
 
 from sergas_tui.clock import Clock
-from sergas_tui.crm.gateway import CrmGateway, NoteDraft, TaskDraft, WriteResult
+from sergas_tui.crm.approval_gate import (
+    ApprovalRefusedError,
+    GrantStore,
+    grant_for,
+    publish_decision,
+)
+from sergas_tui.crm.writer import (
+    AccountUpdate,
+    CrmGateway,
+    NoteDraft,
+    TaskDraft,
+    WriteApproval,
+    WriteRequest,
+    WriteResult,
+)
 from sergas_tui.domain import (
     Approval,
     ApprovalStatus,
@@ -69,6 +87,7 @@ from sergas_tui.domain import (
     RecommendationOutcome,
     new_id,
 )
+from sergas_tui.domain.grants import approval_marker
 from sergas_tui.domain.outputs import (
     AddNoteAction,
     CreateTaskAction,
@@ -108,7 +127,20 @@ WriteMethod = Literal["create_task", "add_note", "update_account"]
 
 def marker(approval_id: str) -> str:
     """The tag written into every record an approval creates: ``[sergas:<approval id>]``."""
-    return f"[sergas:{approval_id}]"
+    return approval_marker(approval_id)
+
+
+def write_approval(approval: Approval) -> WriteApproval:
+    """What the CRM writer is told about the approval a write executes."""
+    return WriteApproval(
+        approval_id=approval.id,
+        token=approval.token,
+        account_id=approval.account_id,
+        owner_email=approval.owner_email,
+        action_type=str(approval.action_type),
+        decided_by=approval.decided_by,
+        expires_at=approval.expiry,
+    )
 
 
 def _with_marker(text: str | None, approval_id: str) -> str:
@@ -124,6 +156,14 @@ class PlannedWrite:
     task: TaskDraft | None = None
     note: NoteDraft | None = None
     changes: Mapping[str, JsonValue] | None = None
+
+    def request(self, approval: Approval) -> WriteRequest:
+        """The write exactly as the CRM writer will be asked to perform it."""
+        if self.task is not None:
+            return self.task
+        if self.note is not None:
+            return self.note
+        return AccountUpdate(approval.account_id, dict(self.changes or {}), approval.created_at)
 
     def inputs(self) -> JsonValue:
         """The call's arguments as JSON, for the audit log."""
@@ -227,6 +267,7 @@ class Executor:
         memory: MemoryStore | None = None,
         max_attempts: int = 3,
         session_id: str | None = None,
+        grants: GrantStore | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -236,6 +277,7 @@ class Executor:
         self._memory = memory
         self._max_attempts = max_attempts
         self._session_id = session_id or f"executor-{new_id()}"
+        self._grants = grants
 
     def _now(self) -> datetime:
         clock = self._clock
@@ -316,12 +358,26 @@ class Executor:
         return await self._fail(approval, plan, error, attempts)
 
     async def _write(self, approval: Approval, plan: PlannedWrite) -> WriteResult:
+        grant = write_approval(approval)
+        if self._grants is not None:  # idempotent: the decision may have published it already
+            published = grant_for(grant, plan.request(approval), self._now())
+            try:
+                await asyncio.to_thread(publish_decision, self._grants, published)
+            except ApprovalRefusedError:
+                raise  # another device's decision stands: fail with its message
+            except SergasError as err:
+                raise CrmConnectionError(
+                    f"Could not record approval {approval.id} centrally: {err.message}"
+                ) from err
         if plan.task is not None:
-            return await self._gateway.create_task(plan.task)
+            return await self._gateway.create_task(plan.task, approval=grant)
         if plan.note is not None:
-            return await self._gateway.add_note(plan.note)
+            return await self._gateway.add_note(plan.note, approval=grant)
         return await self._gateway.update_account(
-            approval.account_id, dict(plan.changes or {}), if_unmodified_since=approval.created_at
+            approval.account_id,
+            dict(plan.changes or {}),
+            approval=grant,
+            if_unmodified_since=approval.created_at,
         )
 
     async def _find(self, approval: Approval, plan: PlannedWrite) -> WriteResult | None:

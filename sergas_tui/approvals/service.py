@@ -21,7 +21,14 @@ from typing import Any, TypeVar
 from pydantic import JsonValue, ValidationError
 
 from sergas_tui.approvals.errors import ApprovalError
+from sergas_tui.approvals.executor import plan_write, write_approval
 from sergas_tui.clock import Clock
+from sergas_tui.crm.approval_gate import (
+    ApprovalRefusedError,
+    GrantStore,
+    grant_for,
+    publish_decision,
+)
 from sergas_tui.domain import (
     ACTION_MODELS,
     Approval,
@@ -111,10 +118,12 @@ class ApprovalService:
         clock: Clock,
         memory: MemoryStore | None = None,
         session_id: str | None = None,
+        grants: GrantStore | None = None,
     ) -> None:
         self._repo = repository
         self._clock = clock
         self._memory = memory
+        self._grants = grants
         self.session_id = session_id or f"approvals-{new_id()}"
 
     # -- reading ------------------------------------------------------------------------------
@@ -212,6 +221,8 @@ class ApprovalService:
         event = self._event(approval, AuditAction.APPROVAL_DECIDED, now, None, None, inputs)
         await self._store(updated, old, event)
         await self._remember(updated, _S.PENDING, now, who, None)
+        if self._grants is not None:
+            await self._publish(lambda g: g.revoke_grant(approval.id), approval.id)
         return updated
 
     async def expire_due(self, now: datetime | None = None) -> int:
@@ -267,9 +278,31 @@ class ApprovalService:
         event = self._event(
             approval, AuditAction.APPROVAL_DECIDED, now, decision, rationale, inputs
         )
+        if self._grants is not None and new.is_approved:
+            # Team mode: the decision goes to the central database first, so a second device
+            # deciding the same approval is told, and nothing is recorded here.
+            grant = grant_for(write_approval(updated), plan_write(updated).request(updated), now)
+            try:
+                await self._publish(lambda g: publish_decision(g, grant), updated.id)
+            except ApprovalRefusedError as err:
+                raise ApprovalError(err.message) from err
         await self._store(updated, old, event)
         await self._remember(updated, new, now, who, rationale)
         return updated
+
+    async def _publish(self, step: Callable[[GrantStore], object], approval_id: str) -> None:
+        """Publish (or withdraw) a decision centrally, for servers that verify tokens there.
+
+        Best effort: the executor publishes again before it writes, so a database that is down
+        now delays nothing but the team's view of the decision."""
+        assert self._grants is not None
+        grants = self._grants
+        try:
+            await self._io(step, grants)
+        except ApprovalRefusedError:
+            raise
+        except SergasError as err:
+            log.warning("could not publish the decision on %s centrally: %s", approval_id, err)
 
     async def _expire(self, approval: Approval, now: datetime) -> bool:
         """Expire one pending approval; False when someone decided it meanwhile."""

@@ -105,8 +105,34 @@ FROM recommendation_outcome_versions
 ORDER BY id, received_at DESC, version_hash;
 """
 
+# Version 2: approval grants, the decisions our Zoho MCP servers check write tokens against
+# (crm/approval_gate.py). Only the token's SHA-256 is stored; every state change is a
+# compare-and-set UPDATE, so a token is spent once across every server and client.
+_V2 = """
+CREATE TABLE approval_grants (
+    approval_id  text PRIMARY KEY,
+    account_id   text NOT NULL,
+    owner_email  text NOT NULL,
+    action_type  text NOT NULL,
+    decided_by   text,
+    expires_at   timestamptz NOT NULL,
+    token_hash   text NOT NULL,
+    digest       text NOT NULL,
+    write        text NOT NULL,
+    issued_at    timestamptz NOT NULL,
+    state        text NOT NULL CHECK (state IN ('granted', 'claimed', 'completed', 'revoked')),
+    claimed_at   timestamptz,
+    claimed_by   text,
+    record_id    text,
+    error        text,
+    received_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX idx_grants_owner ON approval_grants (owner_email, state);
+"""
+
 CENTRAL_MIGRATIONS: tuple[CentralMigration, ...] = (
     CentralMigration(1, "audit_logs and recommendation outcomes (seed 5.3)", _V1),
+    CentralMigration(2, "approval grants checked by Zoho MCP servers", _V2),
 )
 CENTRAL_SCHEMA_VERSION = CENTRAL_MIGRATIONS[-1].version
 """The central schema version this code writes and reads."""

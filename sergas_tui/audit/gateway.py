@@ -21,7 +21,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, JsonValue
 
 from sergas_tui.clock import Clock
-from sergas_tui.crm.gateway import CrmGateway, NoteDraft, SyncBatch, TaskDraft, WriteResult
+from sergas_tui.crm.gateway import SyncBatch
+from sergas_tui.crm.writer import CrmGateway, NoteDraft, TaskDraft, WriteApproval, WriteResult
 from sergas_tui.domain import (
     Account,
     Activity,
@@ -237,32 +238,41 @@ class AuditedGateway:
             lambda: self.inner.sync(owner_email, modified_since, history_days=history_days),
         )
 
-    # --- writes -----------------------------------------------------------------------------
+    # --- writes (the executor's, each naming its approval) ------------------------------------
     async def update_account(
         self,
         account_id: str,
         changes: Mapping[str, JsonValue],
         *,
+        approval: WriteApproval,
         if_unmodified_since: datetime | None = None,
-        **extra: Any,
     ) -> WriteResult:
-        args = {"account_id": account_id, "changes": changes, "since": if_unmodified_since}
+        args = {
+            "account_id": account_id,
+            "changes": changes,
+            "since": if_unmodified_since,
+            "approval_id": approval.approval_id,
+        }
         return await self._call(
             "update_account",
             args,
             lambda: self.inner.update_account(
-                account_id, changes, if_unmodified_since=if_unmodified_since, **extra
+                account_id, changes, approval=approval, if_unmodified_since=if_unmodified_since
             ),
         )
 
-    async def create_task(self, task: TaskDraft, **extra: Any) -> WriteResult:
+    async def create_task(self, task: TaskDraft, *, approval: WriteApproval) -> WriteResult:
         return await self._call(
-            "create_task", {"task": task}, lambda: self.inner.create_task(task, **extra)
+            "create_task",
+            {"task": task, "approval_id": approval.approval_id},
+            lambda: self.inner.create_task(task, approval=approval),
         )
 
-    async def add_note(self, note: NoteDraft, **extra: Any) -> WriteResult:
+    async def add_note(self, note: NoteDraft, *, approval: WriteApproval) -> WriteResult:
         return await self._call(
-            "add_note", {"note": note}, lambda: self.inner.add_note(note, **extra)
+            "add_note",
+            {"note": note, "approval_id": approval.approval_id},
+            lambda: self.inner.add_note(note, approval=approval),
         )
 
     async def aclose(self) -> None:

@@ -1,21 +1,22 @@
-"""The CRM port: the founding design's Zoho tool catalog as one async protocol.
+"""The CRM port, read side: the founding design's Zoho read catalog as one async protocol.
 
-Three implementations serve it: ``ZohoRestGateway`` (Zoho REST v8 over httpx, also used against
-our simulator), ``McpGateway`` (the same catalog over an MCP client session) and test fakes.
-Everything returned is a domain model (``sergas_tui.domain``), never Zoho's wire JSON.
+:class:`CrmReader` is what the Data Scout, the agents' tools, the view models and the MCP read
+tools get. The writes live in :mod:`sergas_tui.crm.writer` (``CrmWriter``, held only by the
+approvals executor; ``CrmGateway`` = reader + writer, what every backend implements):
+``ZohoRestGateway`` (Zoho REST v8 over httpx, also used against our simulator), ``McpGateway``
+(our catalog over an MCP client session), ``ZohoMcpGateway`` (Zoho's hosted MCP server) and
+test fakes. Everything returned is a domain model (``sergas_tui.domain``), never wire JSON.
 
-Reads are free to call. The three writes (``update_account``, ``create_task``, ``add_note``)
-are only ever called by the approvals executor for an approved action; agents never get them.
+:class:`ReadOnlyCrm` hands a backend out as a reader only: the object itself has no write
+methods, so nothing given a reader can reach a write even by duck typing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import Literal, Protocol, runtime_checkable
-
-from pydantic import JsonValue
+from datetime import datetime
+from typing import Protocol, runtime_checkable
 
 from sergas_tui.domain import (
     Account,
@@ -40,44 +41,11 @@ READ_OPERATIONS: tuple[str, ...] = (
     "get_user_info",
 )
 WRITE_OPERATIONS: tuple[str, ...] = ("update_account", "create_task", "add_note")
+"""The writer's operations (:mod:`sergas_tui.crm.writer`); listed here for audit and policy."""
 
 CLOSED_STAGES: frozenset[str] = frozenset(
     {"Closed Won", "Closed Lost", "Closed Lost to Competition"}
 )
-
-
-@dataclass(frozen=True)
-class TaskDraft:
-    """A task to create, attached to an account (and optionally one of its deals/contacts)."""
-
-    account_id: str
-    subject: str
-    due_date: date | None = None
-    priority: Literal["Highest", "High", "Normal", "Low", "Lowest"] = "Normal"
-    description: str | None = None
-    deal_id: str | None = None
-    contact_id: str | None = None
-    owner_id: str | None = None
-
-
-@dataclass(frozen=True)
-class NoteDraft:
-    """A note to add to an account (or one of its deals, ``parent_module='Deals'``)."""
-
-    parent_id: str
-    content: str
-    title: str | None = None
-    parent_module: Literal["Accounts", "Deals", "Contacts"] = "Accounts"
-
-
-@dataclass(frozen=True)
-class WriteResult:
-    """What the CRM said about one write."""
-
-    module: str
-    record_id: str
-    action: Literal["created", "updated"]
-    modified_time: datetime | None = None
 
 
 @dataclass
@@ -103,8 +71,8 @@ class SyncBatch:
 
 
 @runtime_checkable
-class CrmGateway(Protocol):
-    """The seed's Zoho tool catalog (11 operations) plus bulk sync and history reads."""
+class CrmReader(Protocol):
+    """The seed's eight Zoho read operations plus bulk sync and history reads. No writes."""
 
     # --- reads --------------------------------------------------------------------------
     async def get_accounts(
@@ -164,21 +132,62 @@ class CrmGateway(Protocol):
         """Bulk fetch for the Data Scout with the fewest API calls."""
         ...
 
-    # --- writes (approved actions only) -----------------------------------------------
-    async def update_account(
-        self,
-        account_id: str,
-        changes: Mapping[str, JsonValue],
-        *,
-        if_unmodified_since: datetime | None = None,
-    ) -> WriteResult:
-        """Change account fields; CrmConflictError when the record changed since the date."""
-        ...
-
-    async def create_task(self, task: TaskDraft) -> WriteResult: ...
-
-    async def add_note(self, note: NoteDraft) -> WriteResult: ...
-
     async def aclose(self) -> None:
         """Release connections and sessions."""
         ...
+
+
+class ReadOnlyCrm:
+    """A :class:`CrmReader` over any backend, exposing its reads and nothing else."""
+
+    def __init__(self, inner: CrmReader) -> None:
+        self._inner = inner
+
+    async def get_accounts(
+        self, owner_email: str | None = None, modified_since: datetime | None = None
+    ) -> list[Account]:
+        return await self._inner.get_accounts(owner_email, modified_since)
+
+    async def get_account_details(self, account_id: str) -> Account | None:
+        return await self._inner.get_account_details(account_id)
+
+    async def search_accounts(self, query: str, *, limit: int = 200) -> list[Account]:
+        return await self._inner.search_accounts(query, limit=limit)
+
+    async def get_deals(self, account_id: str) -> list[Deal]:
+        return await self._inner.get_deals(account_id)
+
+    async def list_open_deals(self, owner_email: str | None = None) -> list[Deal]:
+        return await self._inner.list_open_deals(owner_email)
+
+    async def get_activities(
+        self,
+        account_id: str,
+        since: datetime | None = None,
+        kinds: Sequence[ActivityKind] = ("task", "event", "call"),
+    ) -> list[Activity]:
+        return await self._inner.get_activities(account_id, since, kinds)
+
+    async def get_notes(self, account_id: str) -> list[Note]:
+        return await self._inner.get_notes(account_id)
+
+    async def get_user_info(self, email: str | None = None) -> Owner | None:
+        return await self._inner.get_user_info(email)
+
+    async def get_stage_history(self, deal_id: str) -> list[StageChange]:
+        return await self._inner.get_stage_history(deal_id)
+
+    async def get_timeline(self, module: str, record_id: str) -> list[Change]:
+        return await self._inner.get_timeline(module, record_id)
+
+    async def sync(
+        self,
+        owner_email: str | None = None,
+        modified_since: datetime | None = None,
+        *,
+        history_days: int = 90,
+    ) -> SyncBatch:
+        return await self._inner.sync(owner_email, modified_since, history_days=history_days)
+
+    async def aclose(self) -> None:
+        """Does nothing: the backend belongs to whoever built it (``Services``)."""

@@ -7,28 +7,25 @@ method is one tool call whose structured result is parsed back into domain model
 ``sync``, ``get_stage_history`` and ``get_timeline`` use our server's extra read tools
 (``zoho_sync``, ``zoho_get_stage_history``, ``zoho_get_timeline``).
 
-Approval tokens for writes: the ``CrmGateway`` write methods take no token, so the approvals
-executor sets one for the duration of a write::
+Writes take the :class:`~sergas_tui.crm.writer.WriteApproval` they execute and send its id and
+token; the server checks them against the recorded approval (a grant) and spends the token.
+When the server keeps grants itself (no central database), the gateway first records the grant
+with ``sergas_register_approval``; when grants are central, the deciding app published it there.
 
-    with approval_token_scope(approval.token):
-        result = await gateway.create_task(draft)
+List tools answer in pages of about 100 KB; the gateway follows ``next_page_token`` and returns
+whole lists.
 
-McpGateway's write methods also accept ``approval_token=`` as a keyword, which wins over the
-scope. Without a token a write is refused locally (nothing is sent); the server decides whether
-the token allows the write and spends it.
-
-Errors: ``isError`` results become the typed :class:`CrmError` the server reported (a refused
-approval is an :class:`ApprovalRefusedError`, a ``CrmPermissionError``); a dead or unreachable
-server is a :class:`CrmConnectionError`, a slow one a :class:`CrmTimeoutError`.
+Errors: ``isError`` results become the typed :class:`CrmError` the server reported in the
+result's ``_meta`` (a refused approval is an :class:`ApprovalRefusedError`, a
+``CrmPermissionError``); a dead or unreachable server is a :class:`CrmConnectionError`, a slow
+one a :class:`CrmTimeoutError`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -45,8 +42,8 @@ from pydantic_core import to_jsonable_python
 
 from sergas_tui.crm import mcp_tools as t
 from sergas_tui.crm import mcp_wire as wire
-from sergas_tui.crm.approval_gate import ApprovalRefusedError, RefusalReason
-from sergas_tui.crm.gateway import NoteDraft, SyncBatch, TaskDraft, WriteResult
+from sergas_tui.crm.approval_gate import ApprovalRefusedError, RefusalReason, grant_for
+from sergas_tui.crm.gateway import SyncBatch
 from sergas_tui.crm.mcp_session import (
     CALL_TIMEOUT,
     CONNECT_TIMEOUT,
@@ -57,6 +54,16 @@ from sergas_tui.crm.mcp_session import (
     stdio_transport,
     to_crm_error,
 )
+from sergas_tui.crm.writer import (
+    AccountUpdate,
+    NoteDraft,
+    TaskDraft,
+    WriteApproval,
+    WriteRequest,
+    WriteResult,
+    operation_of,
+    write_fields,
+)
 from sergas_tui.domain import (
     Account,
     Activity,
@@ -66,26 +73,11 @@ from sergas_tui.domain import (
     Note,
     Owner,
     StageChange,
+    utc_now,
 )
 from sergas_tui.errors import CrmAuthError, CrmConnectionError, CrmError, CrmNotFoundError
 
 log = structlog.get_logger("sergas.mcp")
-
-current_approval_token: ContextVar[str | None] = ContextVar(
-    "sergas_current_approval_token", default=None
-)
-"""The approval token McpGateway writes send when no ``approval_token=`` is passed."""
-
-
-@contextlib.contextmanager
-def approval_token_scope(token: str) -> Iterator[None]:
-    """Make ``token`` the approval token of the writes inside the ``with`` block."""
-    reset = current_approval_token.set(token)
-    try:
-        yield
-    finally:
-        current_approval_token.reset(reset)
-
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -281,7 +273,8 @@ class McpGateway:
         except Exception as err:
             raise to_crm_error(err, self.target) from err
         if result.is_error:
-            raise wire.error_from_envelope(result.structured_content, _text_of(result))
+            envelope = (result.meta or {}).get(wire.ERROR_META_KEY) or result.structured_content
+            raise wire.error_from_envelope(envelope, _text_of(result))
         if result.structured_content is not None:
             return result.structured_content
         try:  # a server that only answers in text
@@ -289,8 +282,32 @@ class McpGateway:
         except ValueError as err:
             raise CrmError(f"{name} returned no structured result.") from err
 
+    async def _collect(
+        self, name: str, arguments: dict[str, Any], *, read_timeout: float | None = None
+    ) -> Any:
+        """A tool's whole result, following ``next_page_token`` through every page."""
+        data = await self.call(name, arguments, read_timeout=read_timeout)
+        keys = t.PAGED_KEYS.get(name)
+        if keys is None or not isinstance(data, dict):
+            return data
+        for _ in range(100_000):
+            token = data.pop("next_page_token", None)
+            if not token:
+                break
+            page = await self.call(
+                name, {**arguments, "page_token": token}, read_timeout=read_timeout
+            )
+            for key in keys:
+                data[key] = [*(data.get(key) or []), *(page.get(key) or [])]
+            data["next_page_token"] = page.get("next_page_token")
+        for key in ("total", "next_page_token"):
+            data.pop(key, None)
+        if "count" in data and len(keys) == 1:
+            data["count"] = len(data.get(keys[0]) or [])
+        return data
+
     async def _parse(self, model: type[M], name: str, **arguments: Any) -> M:
-        data = await self.call(name, _arguments(**arguments))
+        data = await self._collect(name, _arguments(**arguments))
         try:
             return model.model_validate(data)
         except ValidationError as err:
@@ -376,7 +393,8 @@ class McpGateway:
         arguments = _arguments(
             owner_email=owner_email, modified_since=modified_since, history_days=history_days
         )
-        data = await self.call("zoho_sync", arguments, read_timeout=self._sync_timeout)
+        data = await self._collect("zoho_sync", arguments, read_timeout=self._sync_timeout)
+        data.pop("count", None)
         try:
             return TypeAdapter(SyncBatch).validate_python(data)
         except ValidationError as err:
@@ -384,17 +402,31 @@ class McpGateway:
 
     # -- writes (approved actions only) ---------------------------------------------------------
 
-    def _token(self, explicit: str | None, action: str) -> str:
-        token = explicit or current_approval_token.get()
-        if not token:
+    async def _write(
+        self, name: str, approval: WriteApproval, request: WriteRequest
+    ) -> WriteResult:
+        if not approval.token:
             raise ApprovalRefusedError(
                 RefusalReason.MISSING_TOKEN,
-                f"{action} through MCP needs an approval token (approval_token_scope); "
-                "nothing was sent.",
+                f"Approval {approval.approval_id} has no token; nothing was sent.",
             )
-        return token
-
-    async def _write(self, name: str, **arguments: Any) -> WriteResult:
+        if t.REGISTER_TOOL in self.tools:
+            grant = grant_for(approval, request, utc_now())
+            await self.call(
+                t.REGISTER_TOOL,
+                _arguments(
+                    approval_id=grant.approval_id,
+                    token_sha256=grant.token_hash,
+                    account_id=grant.account_id,
+                    owner_email=grant.owner_email,
+                    action_type=grant.action_type,
+                    decided_by=grant.decided_by,
+                    expires_at=grant.expires_at,
+                    write=json.loads(grant.write) | {"op": operation_of(request)},
+                ),
+            )
+        arguments = {k: v for k, v in write_fields(request).items() if k != "op"}
+        arguments |= {"approval_id": approval.approval_id, "approval_token": approval.token}
         data = await self.call(name, _arguments(**arguments))
         try:
             return TypeAdapter(WriteResult).validate_python(data)
@@ -406,42 +438,14 @@ class McpGateway:
         account_id: str,
         changes: Mapping[str, JsonValue],
         *,
+        approval: WriteApproval,
         if_unmodified_since: datetime | None = None,
-        approval_token: str | None = None,
     ) -> WriteResult:
-        token = self._token(approval_token, "update_account")
-        return await self._write(
-            "zoho_update_account",
-            account_id=account_id,
-            changes=dict(changes),
-            if_unmodified_since=if_unmodified_since,
-            approval_token=token,
-        )
+        request = AccountUpdate(account_id, dict(changes), if_unmodified_since)
+        return await self._write("zoho_update_account", approval, request)
 
-    async def create_task(
-        self, task: TaskDraft, *, approval_token: str | None = None
-    ) -> WriteResult:
-        token = self._token(approval_token, "create_task")
-        return await self._write(
-            "zoho_create_task",
-            account_id=task.account_id,
-            subject=task.subject,
-            due_date=task.due_date,
-            priority=task.priority,
-            description=task.description,
-            deal_id=task.deal_id,
-            contact_id=task.contact_id,
-            owner_id=task.owner_id,
-            approval_token=token,
-        )
+    async def create_task(self, task: TaskDraft, *, approval: WriteApproval) -> WriteResult:
+        return await self._write("zoho_create_task", approval, task)
 
-    async def add_note(self, note: NoteDraft, *, approval_token: str | None = None) -> WriteResult:
-        token = self._token(approval_token, "add_note")
-        return await self._write(
-            "zoho_add_note",
-            parent_id=note.parent_id,
-            content=note.content,
-            title=note.title,
-            parent_module=note.parent_module,
-            approval_token=token,
-        )
+    async def add_note(self, note: NoteDraft, *, approval: WriteApproval) -> WriteResult:
+        return await self._write("zoho_add_note", approval, note)

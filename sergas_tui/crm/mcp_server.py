@@ -2,10 +2,16 @@
 
 ``build_zoho_server(gateway, gate)`` returns an MCP low-level ``Server`` offering the tools of
 :mod:`.mcp_tools`: eight read tools (plus three for the Sergas gateway: stage history, timeline,
-bulk sync) and three write tools. Every write goes through the :class:`ApprovalGate` first: no
-valid approval token, no call to the gateway. Expected failures (CRM errors, unknown records,
-refused approvals, bad arguments) come back as ``isError`` tool results, never as exceptions
-that end the session.
+bulk sync), three write tools and, when grants are kept in the served workspace, the apps'
+``sergas_register_approval``. Every write goes through the :class:`ApprovalGate` first: no
+recorded approval of exactly that write, no call to the CRM.
+
+On the wire (what official MCP clients validate): a result is its JSON as one text block, sent
+once, with no structured copy; list tools answer in pages of about 100 KB
+(:mod:`sergas_tui.mcp_paging`). Expected failures (CRM errors, unknown records, refused
+approvals, bad arguments) are ``isError`` results whose text says what happened ("Write not
+approved: …") and whose ``_meta`` carries the typed error for Sergas's own client; never
+exceptions that end the session.
 
 Transports: :func:`run_stdio` (the protocol owns stdout; anything else printed goes to stderr)
 and :func:`run_http` (streamable HTTP on loopback by default, every request must carry
@@ -30,19 +36,42 @@ from pydantic import BaseModel, ValidationError
 from sergas_tui import __version__
 from sergas_tui.crm import mcp_tools as t
 from sergas_tui.crm import mcp_wire as wire
-from sergas_tui.crm.approval_gate import AccountUpdate, ApprovalGate, WriteRequest
-from sergas_tui.crm.gateway import CrmGateway, NoteDraft, TaskDraft, WriteResult
-from sergas_tui.errors import CrmError, CrmNotFoundError, CrmValidationError, SergasError
+from sergas_tui.crm.approval_gate import ApprovalGate, ApprovalRefusedError, RefusalReason
+from sergas_tui.crm.writer import (
+    AccountUpdate,
+    CrmGateway,
+    NoteDraft,
+    TaskDraft,
+    WriteApproval,
+    WriteRequest,
+    WriteResult,
+    canonical_write,
+    request_from_fields,
+    write_digest,
+)
+from sergas_tui.domain import utc_now
+from sergas_tui.domain.grants import Grant, approval_marker
+from sergas_tui.errors import (
+    CrmConnectionError,
+    CrmError,
+    CrmNotFoundError,
+    CrmServerError,
+    CrmTimeoutError,
+    CrmValidationError,
+    SergasError,
+)
+from sergas_tui.mcp_paging import DEFAULT_PAGE_BYTES, PageCache
 from sergas_tui.mcp_transport import run_http, run_stdio
 
 log = structlog.get_logger("sergas.mcp")
 
 
 INSTRUCTIONS = (
-    "Zoho CRM for Sergas account reviews. Read tools are free to call. The write tools "
-    "(zoho_update_account, zoho_create_task, zoho_add_note) only work with the approval_token "
-    "of a human approval for exactly that write; without one they are refused and nothing is "
-    "written."
+    "Zoho CRM for Sergas account reviews. Read tools are free to call; list results come in "
+    "pages (pass next_page_token back as page_token). The write tools (zoho_update_account, "
+    "zoho_create_task, zoho_add_note) only work with the approval_id and approval_token of a "
+    "recorded human approval of exactly that write; without one they are refused and nothing "
+    "is written."
 )
 
 Handler = Callable[[Any], Awaitable[Any]]
@@ -51,9 +80,10 @@ Handler = Callable[[Any], Awaitable[Any]]
 class _ZohoTools:
     """The tool handlers: thin adapters from validated arguments to the gateway."""
 
-    def __init__(self, gateway: CrmGateway, gate: ApprovalGate) -> None:
+    def __init__(self, gateway: CrmGateway, gate: ApprovalGate, pages: PageCache) -> None:
         self._crm = gateway
         self._gate = gate
+        self._pages = pages
         self.handlers: dict[str, Handler] = {
             "zoho_get_accounts": self.get_accounts,
             "zoho_get_account_details": self.get_account_details,
@@ -69,6 +99,7 @@ class _ZohoTools:
             "zoho_get_stage_history": self.get_stage_history,
             "zoho_get_timeline": self.get_timeline,
             "zoho_sync": self.sync,
+            t.REGISTER_TOOL: self.register_approval,
         }
 
     # -- reads --------------------------------------------------------------------------------
@@ -87,7 +118,7 @@ class _ZohoTools:
         found = await self._crm.search_accounts(args.query, limit=args.limit)
         return t.AccountsResult(accounts=found, count=len(found))
 
-    async def get_deals(self, args: t.AccountIdArgs) -> t.DealsResult:
+    async def get_deals(self, args: t.AccountListArgs) -> t.DealsResult:
         deals = await self._crm.get_deals(args.account_id)
         return t.DealsResult(deals=deals, count=len(deals))
 
@@ -99,7 +130,7 @@ class _ZohoTools:
         found = await self._crm.get_activities(args.account_id, args.since, tuple(args.kinds))
         return t.ActivitiesResult(activities=found, count=len(found))
 
-    async def get_notes(self, args: t.AccountIdArgs) -> t.NotesResult:
+    async def get_notes(self, args: t.AccountListArgs) -> t.NotesResult:
         notes = await self._crm.get_notes(args.account_id)
         return t.NotesResult(notes=notes, count=len(notes))
 
@@ -123,18 +154,31 @@ class _ZohoTools:
 
     # -- writes -------------------------------------------------------------------------------
 
+    async def register_approval(self, args: t.RegisterApprovalArgs) -> t.RegisterResult:
+        try:
+            request = request_from_fields(args.write)
+        except (TypeError, ValueError) as err:
+            raise ApprovalRefusedError(
+                RefusalReason.BAD_GRANT, f"Approval not recorded: the write is not valid ({err})."
+            ) from err
+        grant = Grant(
+            approval_id=args.approval_id,
+            account_id=args.account_id,
+            owner_email=args.owner_email,
+            action_type=args.action_type,
+            decided_by=args.decided_by,
+            expires_at=args.expires_at,
+            token_hash=args.token_sha256.lower(),
+            digest=write_digest(request),
+            write=canonical_write(request),
+            issued_at=utc_now(),
+        )
+        await anyio.to_thread.run_sync(self._gate.register, grant)
+        return t.RegisterResult(approval_id=args.approval_id, registered=True)
+
     async def update_account(self, args: t.UpdateAccountArgs) -> WriteResult:
         request = AccountUpdate(args.account_id, args.changes, args.if_unmodified_since)
-        return await self._write(
-            "zoho_update_account",
-            args.approval_token,
-            request,
-            lambda: self._crm.update_account(
-                request.account_id,
-                request.changes,
-                if_unmodified_since=request.if_unmodified_since,
-            ),
-        )
+        return await self._write("zoho_update_account", args, request)
 
     async def create_task(self, args: t.CreateTaskArgs) -> WriteResult:
         task = TaskDraft(
@@ -147,9 +191,7 @@ class _ZohoTools:
             contact_id=args.contact_id,
             owner_id=args.owner_id,
         )
-        return await self._write(
-            "zoho_create_task", args.approval_token, task, lambda: self._crm.create_task(task)
-        )
+        return await self._write("zoho_create_task", args, task)
 
     async def add_note(self, args: t.AddNoteArgs) -> WriteResult:
         note = NoteDraft(
@@ -158,35 +200,68 @@ class _ZohoTools:
             title=args.title,
             parent_module=args.parent_module,
         )
-        return await self._write(
-            "zoho_add_note", args.approval_token, note, lambda: self._crm.add_note(note)
-        )
+        return await self._write("zoho_add_note", args, note)
 
-    async def _write(
-        self,
-        tool: str,
-        token: str,
-        request: WriteRequest,
-        perform: Callable[[], Awaitable[WriteResult]],
-    ) -> WriteResult:
-        """Claim the approval, write once, record the outcome on the approval."""
-        claim = partial(self._gate.claim, token, request, tool=tool)
-        claimed = await anyio.to_thread.run_sync(claim)
+    async def _write(self, tool: str, args: Any, request: WriteRequest) -> WriteResult:
+        """Claim the grant, find or write the record once, settle the grant."""
+        claim = partial(self._gate.claim, args.approval_id, args.approval_token, request, tool=tool)
+        grant, stale = await anyio.to_thread.run_sync(claim)
         try:
-            result = await perform()
-        except BaseException as err:
-            reason = str(err) if isinstance(err, Exception) else "the write was interrupted"
+            found = await self._find(grant.approval_id, request) if stale else None
+            result = found or await self._perform(grant, request)
+        except CrmError as err:
             with anyio.CancelScope(shield=True):
-                await _record(self._gate.fail, claimed, reason or type(err).__name__)
+                if isinstance(err, _AMBIGUOUS):
+                    log.warning("write_outcome_unknown", approval_id=grant.approval_id)
+                else:  # the CRM refused it: nothing landed, the corrected call may follow
+                    await _bookkeep(self._gate.release, grant, str(err), tool=tool)
             raise
-        await _record(self._gate.complete, claimed, result)
+        await _bookkeep(self._gate.complete, grant, result, tool=tool)
         return result
 
+    async def _perform(self, grant: Grant, request: WriteRequest) -> WriteResult:
+        approval = WriteApproval(
+            approval_id=grant.approval_id,
+            token="",
+            account_id=grant.account_id,
+            owner_email=grant.owner_email,
+            action_type=grant.action_type,
+            decided_by=grant.decided_by,
+            expires_at=grant.expires_at,
+        )
+        if isinstance(request, TaskDraft):
+            return await self._crm.create_task(request, approval=approval)
+        if isinstance(request, NoteDraft):
+            return await self._crm.add_note(request, approval=approval)
+        return await self._crm.update_account(
+            request.account_id,
+            request.changes,
+            approval=approval,
+            if_unmodified_since=request.if_unmodified_since,
+        )
 
-async def _record(step: Callable[..., object], *args: object) -> None:
+    async def _find(self, approval_id: str, request: WriteRequest) -> WriteResult | None:
+        """The record an earlier, unfinished attempt of this approval wrote, if any."""
+        tag = approval_marker(approval_id)
+        if isinstance(request, TaskDraft):
+            for task in await self._crm.get_activities(request.account_id, kinds=("task",)):
+                if tag in (task.description or ""):
+                    return WriteResult("Tasks", task.id, "created", task.created_time)
+        elif isinstance(request, NoteDraft):
+            for note in await self._crm.get_notes(request.parent_id):
+                if tag in (note.content or ""):
+                    return WriteResult("Notes", note.id, "created", note.created_time)
+        return None
+
+
+_AMBIGUOUS: tuple[type[CrmError], ...] = (CrmConnectionError, CrmTimeoutError, CrmServerError)
+"""Failures after which the write may or may not have landed (the grant stays claimed)."""
+
+
+async def _bookkeep(step: Callable[..., object], *args: object, **kwargs: object) -> None:
     """Run a gate bookkeeping step; the write already happened (or failed), so never raise."""
     try:
-        await anyio.to_thread.run_sync(partial(step, *args))
+        await anyio.to_thread.run_sync(partial(step, *args, **kwargs))
     except SergasError:
         log.exception("approval_bookkeeping_failed")
 
@@ -195,26 +270,18 @@ def _not_found(message: str) -> CrmNotFoundError:
     return CrmNotFoundError(message, status_code=404, code="NOT_FOUND")
 
 
-def _error_result(err: CrmError) -> types.CallToolResult:
+def error_result(err: CrmError) -> types.CallToolResult:
+    """An ``isError`` result: the message as text, the typed error in ``_meta`` (no structured
+    content, so clients that validate results against schemas accept it)."""
     return types.CallToolResult(
         content=[types.TextContent(text=f"{err.title}: {err.message}")],
-        structured_content=wire.error_envelope(err),
         is_error=True,
+        meta={wire.ERROR_META_KEY: wire.error_envelope(err)},
     )
 
 
-def _success_result(spec: t.ToolSpec, value: Any) -> types.CallToolResult:
-    data = wire.dump_result(value)
-    text = wire.to_text(data) if spec.name != "zoho_sync" else _sync_summary(data)
-    return types.CallToolResult(content=[types.TextContent(text=text)], structured_content=data)
-
-
-def _sync_summary(data: dict[str, Any]) -> str:
-    counts = ", ".join(
-        f"{len(data.get(key) or [])} {key}"
-        for key in ("users", "accounts", "contacts", "deals", "activities", "notes")
-    )
-    return f"Sync batch (full={data.get('full')}, {data.get('calls')} CRM calls): {counts}."
+def _success_result(data: Any) -> types.CallToolResult:
+    return types.CallToolResult(content=[types.TextContent(text=wire.to_text(data))])
 
 
 def _invalid_arguments(spec: t.ToolSpec, err: ValidationError) -> CrmValidationError:
@@ -227,11 +294,20 @@ def _invalid_arguments(spec: t.ToolSpec, err: ValidationError) -> CrmValidationE
 
 
 def build_zoho_server(
-    gateway: CrmGateway, gate: ApprovalGate, *, name: str = "sergas-zoho"
+    gateway: CrmGateway,
+    gate: ApprovalGate,
+    *,
+    name: str = "sergas-zoho",
+    page_bytes: int = DEFAULT_PAGE_BYTES,
 ) -> Server[Any]:
     """An MCP server offering the Zoho tool catalog over ``gateway``, writes behind ``gate``."""
-    tools = _ZohoTools(gateway, gate)
-    listing = types.ListToolsResult(tools=[spec.tool() for spec in t.TOOLS])
+    pages = PageCache()
+    tools = _ZohoTools(gateway, gate, pages)
+    offered = [
+        spec for spec in t.TOOLS if spec.name != t.REGISTER_TOOL or gate.accepts_registration
+    ]
+    listing = types.ListToolsResult(tools=[spec.tool() for spec in offered])
+    offered_names = {spec.name for spec in offered}
     input_schemas = {tool.name: tool.input_schema for tool in listing.tools}
 
     async def list_tools(
@@ -243,10 +319,12 @@ def build_zoho_server(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
         spec = t.TOOLS_BY_NAME.get(params.name)
-        if spec is None:
+        if spec is None or spec.name not in offered_names:
             raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {params.name}")
         started = time.perf_counter()
-        result = await _call(spec, tools.handlers[spec.name], params.arguments or {})
+        result = await _call(
+            spec, tools.handlers[spec.name], params.arguments or {}, pages, page_bytes
+        )
         log.info(
             "tool_called",
             tool=spec.name,
@@ -267,22 +345,34 @@ def build_zoho_server(
 
 
 async def _call(
-    spec: t.ToolSpec, handler: Handler, arguments: dict[str, Any]
+    spec: t.ToolSpec,
+    handler: Handler,
+    arguments: dict[str, Any],
+    pages: PageCache,
+    page_bytes: int,
 ) -> types.CallToolResult:
     try:
         args: BaseModel = spec.args.model_validate(arguments)
     except ValidationError as err:
-        return _error_result(_invalid_arguments(spec, err))
+        return error_result(_invalid_arguments(spec, err))
     try:
-        return _success_result(spec, await handler(args))
+        keys = t.PAGED_KEYS.get(spec.name)
+        token = getattr(args, "page_token", None)
+        limit = getattr(args, "limit", None) if spec.name != "zoho_search_accounts" else None
+        if keys is not None and token:
+            return _success_result(pages.next_page(token, limit=limit, max_bytes=page_bytes))
+        data = wire.dump_result(await handler(args))
+        if keys is not None:
+            data = pages.first_page(data, keys, limit=limit, max_bytes=page_bytes)
+        return _success_result(data)
     except CrmError as err:
-        return _error_result(err)
-    except SergasError as err:  # e.g. the approvals database cannot be read
+        return error_result(err)
+    except SergasError as err:  # e.g. the grants database cannot be read
         log.error("tool_failed", tool=spec.name, error=err.message)
-        return _error_result(CrmError(err.message, title=err.title))
+        return error_result(CrmError(err.message, title=err.title))
     except Exception:
         log.exception("tool_failed", tool=spec.name)
-        return _error_result(CrmError(f"{spec.name} failed inside the Zoho MCP server."))
+        return error_result(CrmError(f"{spec.name} failed inside the Zoho MCP server."))
 
 
-__all__ = ["build_zoho_server", "run_http", "run_stdio"]
+__all__ = ["build_zoho_server", "error_result", "run_http", "run_stdio"]

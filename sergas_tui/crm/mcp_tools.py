@@ -17,9 +17,10 @@ from datetime import date
 from typing import Any, Literal
 
 import mcp_types as types
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from sergas_tui.crm.gateway import SyncBatch, WriteResult
+from sergas_tui.crm.gateway import SyncBatch
+from sergas_tui.crm.writer import WriteResult
 from sergas_tui.domain import (
     Account,
     Activity,
@@ -48,7 +49,23 @@ class _Args(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class GetAccountsArgs(_Args):
+class _Paged(_Args):
+    limit: int | None = Field(
+        None, ge=1, le=2000, description="Most records to return in this call (one page)."
+    )
+    page_token: str | None = Field(
+        None,
+        description="The next_page_token of the previous call, to continue a listing. Results "
+        "come in pages of about 100 KB; a page with more to follow carries next_page_token.",
+    )
+
+
+class _Write(_Args):
+    approval_id: str = Field("", description="Id of the human approval this write executes.")
+    approval_token: str = Field("", description=_TOKEN)
+
+
+class GetAccountsArgs(_Paged):
     owner_email: str | None = Field(
         None, description=f"{_EMAIL} Omit to list the accounts of every owner."
     )
@@ -63,22 +80,29 @@ class AccountIdArgs(_Args):
     account_id: str = Field(min_length=1, description="Zoho record id of the account.")
 
 
+class AccountListArgs(_Paged):
+    account_id: str = Field(min_length=1, description="Zoho record id of the account.")
+
+
 class SearchAccountsArgs(_Args):
     query: str = Field(
         min_length=1,
         description="A word to look for in account name, industry and other text fields, or a "
         "Zoho criteria expression such as '(Industry:equals:Energy)'.",
     )
-    limit: int = Field(200, ge=1, le=2000, description="Most accounts to return.")
+    limit: int = Field(200, ge=1, le=2000, description="Most accounts to find in all.")
+    page_token: str | None = Field(
+        None, description="The next_page_token of the previous call, to continue the results."
+    )
 
 
-class OwnerArgs(_Args):
+class OwnerArgs(_Paged):
     owner_email: str | None = Field(
         None, description=f"{_EMAIL} Omit for the open deals of every owner."
     )
 
 
-class GetActivitiesArgs(_Args):
+class GetActivitiesArgs(_Paged):
     account_id: str = Field(min_length=1, description="Zoho record id of the account.")
     since: Timestamp | None = Field(
         None,
@@ -98,18 +122,18 @@ class GetUserInfoArgs(_Args):
     )
 
 
-class DealIdArgs(_Args):
+class DealIdArgs(_Paged):
     deal_id: str = Field(min_length=1, description="Zoho record id of the deal.")
 
 
-class GetTimelineArgs(_Args):
+class GetTimelineArgs(_Paged):
     module: str = Field(
         min_length=1, description="Zoho module API name, e.g. 'Accounts' or 'Deals'."
     )
     record_id: str = Field(min_length=1, description="Zoho record id in that module.")
 
 
-class SyncArgs(_Args):
+class SyncArgs(_Paged):
     owner_email: str | None = Field(None, description=f"{_EMAIL} Omit for every owner.")
     modified_since: Timestamp | None = Field(
         None,
@@ -121,7 +145,7 @@ class SyncArgs(_Args):
     )
 
 
-class UpdateAccountArgs(_Args):
+class UpdateAccountArgs(_Write):
     account_id: str = Field(min_length=1, description="Zoho record id of the account to change.")
     changes: dict[str, JsonValue] = Field(
         min_length=1,
@@ -133,10 +157,9 @@ class UpdateAccountArgs(_Args):
         description="ISO 8601 timestamp; refuse with a conflict if the account changed in Zoho "
         "after it (optimistic locking).",
     )
-    approval_token: str = Field(min_length=1, description=_TOKEN)
 
 
-class CreateTaskArgs(_Args):
+class CreateTaskArgs(_Write):
     account_id: str = Field(min_length=1, description="Zoho record id of the account.")
     subject: str = Field(min_length=1, description="Task subject, as approved.")
     due_date: date | None = Field(None, description="Due date (YYYY-MM-DD), as approved.")
@@ -149,10 +172,9 @@ class CreateTaskArgs(_Args):
     owner_id: str | None = Field(
         None, description="Zoho user id to assign the task to; omit for the default owner."
     )
-    approval_token: str = Field(min_length=1, description=_TOKEN)
 
 
-class AddNoteArgs(_Args):
+class AddNoteArgs(_Write):
     parent_id: str = Field(
         min_length=1, description="Zoho record id of the record the note goes on (the account)."
     )
@@ -162,7 +184,27 @@ class AddNoteArgs(_Args):
         "Accounts",
         description="Module of the parent record. Approved notes go on accounts.",
     )
-    approval_token: str = Field(min_length=1, description=_TOKEN)
+
+
+class RegisterApprovalArgs(_Args):
+    approval_id: str = Field(min_length=1, description="Id of the approval.")
+    token_sha256: str = Field(
+        min_length=64, max_length=64, description="SHA-256 (hex) of the approval token."
+    )
+    account_id: str = Field(min_length=1, description="Account the approval is about.")
+    owner_email: str = Field(min_length=1, description="Owner of the account.")
+    action_type: str = Field(min_length=1, description="The recommendation type approved.")
+    decided_by: str | None = Field(None, description="Who approved it.")
+    expires_at: Timestamp = Field(description="When the approval expires.")
+    write: dict[str, JsonValue] = Field(
+        description="The exact write approved: {op: update_account|create_task|add_note, ...} "
+        "with the arguments of the matching write tool (no approval fields)."
+    )
+
+
+class RegisterResult(BaseModel):
+    approval_id: str
+    registered: bool
 
 
 # --- results -----------------------------------------------------------------------------------
@@ -204,6 +246,20 @@ class TimelineResult(BaseModel):
     changes: list[Change]
 
 
+PAGED_KEYS: Mapping[str, tuple[str, ...]] = {
+    "zoho_get_accounts": ("accounts",),
+    "zoho_search_accounts": ("accounts",),
+    "zoho_get_deals": ("deals",),
+    "zoho_list_open_deals": ("deals",),
+    "zoho_get_activities": ("activities",),
+    "zoho_get_notes": ("notes",),
+    "zoho_get_stage_history": ("stage_history",),
+    "zoho_get_timeline": ("changes",),
+    "zoho_sync": ("users", "accounts", "contacts", "deals", "activities", "notes"),
+}
+"""The list tools, and the keys of their results that pages split."""
+
+
 # --- the catalog -------------------------------------------------------------------------------
 
 ToolKind = Literal["read", "write"]
@@ -220,6 +276,8 @@ class ToolSpec:
     result: Any
     kind: ToolKind = "read"
     destructive: bool = False
+    internal: bool = False
+    """Offered to Sergas apps, never to agents (approval registration)."""
 
     def annotations(self) -> types.ToolAnnotations:
         if self.kind == "read":
@@ -245,7 +303,6 @@ class ToolSpec:
             title=self.title,
             description=self.description,
             input_schema=clean_schema(self.args.model_json_schema()),
-            output_schema=clean_schema(TypeAdapter(self.result).json_schema(mode="serialization")),
             annotations=self.annotations(),
         )
 
@@ -269,9 +326,14 @@ def clean_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 _NO_WRITE = " Read-only."
+_PAGED = (
+    " Results come in pages of about 100 KB: pass next_page_token back as page_token for more."
+    + _NO_WRITE
+)
 _WRITE = (
-    " Requires approval_token: the token of a human approval (approved or adjusted, unexpired, "
-    "unused) for exactly this action; the token is spent by the call."
+    " Requires approval_id and approval_token: a recorded human approval (unexpired, unused) of "
+    "exactly this write; the token is spent by the call. Refused otherwise, and nothing is "
+    "written."
 )
 
 TOOLS: tuple[ToolSpec, ...] = (
@@ -279,7 +341,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         "zoho_get_accounts",
         "List accounts",
         "List the accounts of one owner (or of every owner), optionally only those modified "
-        "since a time. Returns {accounts: [...], count}." + _NO_WRITE,
+        "since a time. Returns {accounts: [...], count, total}." + _PAGED,
         GetAccountsArgs,
         AccountsResult,
     ),
@@ -295,7 +357,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         "zoho_search_accounts",
         "Search accounts",
         "Find accounts by a word (name, industry, ...) or a Zoho criteria expression. Returns "
-        "{accounts: [...], count}." + _NO_WRITE,
+        "{accounts: [...], count, total}." + _PAGED,
         SearchAccountsArgs,
         AccountsResult,
     ),
@@ -303,15 +365,15 @@ TOOLS: tuple[ToolSpec, ...] = (
         "zoho_get_deals",
         "Get deals of an account",
         "List every deal of an account, open and closed, with stage, amount, closing date and "
-        "probability. Returns {deals: [...], count}." + _NO_WRITE,
-        AccountIdArgs,
+        "probability. Returns {deals: [...], count, total}." + _PAGED,
+        AccountListArgs,
         DealsResult,
     ),
     ToolSpec(
         "zoho_list_open_deals",
         "List open deals",
         "List deals not yet Closed Won or Closed Lost, of one owner or of everyone. Returns "
-        "{deals: [...], count}." + _NO_WRITE,
+        "{deals: [...], count, total}." + _PAGED,
         OwnerArgs,
         DealsResult,
     ),
@@ -319,15 +381,16 @@ TOOLS: tuple[ToolSpec, ...] = (
         "zoho_get_activities",
         "Get activities of an account",
         "List the tasks, events (meetings) and calls of an account, directly or through its "
-        "deals, optionally only since a time. Returns {activities: [...], count}." + _NO_WRITE,
+        "deals, optionally only since a time. Returns {activities: [...], count, total}." + _PAGED,
         GetActivitiesArgs,
         ActivitiesResult,
     ),
     ToolSpec(
         "zoho_get_notes",
         "Get notes of an account",
-        "List the notes on an account, newest first. Returns {notes: [...], count}." + _NO_WRITE,
-        AccountIdArgs,
+        "List the notes on an account, newest first. Returns {notes: [...], count, total}."
+        + _PAGED,
+        AccountListArgs,
         NotesResult,
     ),
     ToolSpec(
@@ -370,7 +433,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(
         "zoho_get_stage_history",
         "Get deal stage history",
-        "A deal's stage history, oldest first. Returns {stage_history: [...]}." + _NO_WRITE,
+        "A deal's stage history, oldest first. Returns {stage_history: [...]}." + _PAGED,
         DealIdArgs,
         StageHistoryResult,
     ),
@@ -378,7 +441,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         "zoho_get_timeline",
         "Get record timeline",
         "Field changes of a record from Zoho's timeline, oldest first. Returns {changes: "
-        "[...]}." + _NO_WRITE,
+        "[...]}." + _PAGED,
         GetTimelineArgs,
         TimelineResult,
     ),
@@ -386,10 +449,20 @@ TOOLS: tuple[ToolSpec, ...] = (
         "zoho_sync",
         "Bulk sync",
         "Bulk fetch of users, accounts, contacts, deals, activities and notes for the Sergas "
-        "data sync, with the fewest CRM calls. The batch is in the structured result only; the "
-        "text result is a summary." + _NO_WRITE,
+        "data sync, with the fewest CRM calls." + _PAGED,
         SyncArgs,
         SyncBatch,
+    ),
+    ToolSpec(
+        "sergas_register_approval",
+        "Record an approval (Sergas apps)",
+        "Record a person's approval of one write so that this server can check the write's "
+        "approval_token. Used by the Sergas app just before it executes an approved write; "
+        "offered only when approvals are not kept in a central database. Not for agents.",
+        RegisterApprovalArgs,
+        RegisterResult,
+        kind="write",
+        internal=True,
     ),
 )
 """Every tool the server offers, in listing order."""
@@ -400,4 +473,7 @@ SEED_TOOL_NAMES: frozenset[str] = frozenset(spec.name for spec in TOOLS[:11])
 """The seed's 11 tools; a server offering fewer cannot back a gateway."""
 
 READ_TOOL_NAMES: tuple[str, ...] = tuple(spec.name for spec in TOOLS if spec.kind == "read")
-WRITE_TOOL_NAMES: tuple[str, ...] = tuple(spec.name for spec in TOOLS if spec.kind == "write")
+WRITE_TOOL_NAMES: tuple[str, ...] = tuple(
+    spec.name for spec in TOOLS if spec.kind == "write" and not spec.internal
+)
+REGISTER_TOOL = "sergas_register_approval"

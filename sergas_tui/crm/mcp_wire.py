@@ -1,9 +1,10 @@
 """Results and errors of the Zoho MCP tools on the wire, shared by server and client.
 
-A successful call's structured content is the result model dumped to JSON (and redacted: the
-MCP server is where CRM data leaves for agents). Expected failures travel as ``isError``
-results whose structured content is an error envelope (:func:`error_envelope`);
-:func:`error_from_envelope` turns one back into the same typed :class:`CrmError` on the client.
+A successful call's result is the result model dumped to JSON (and redacted: the MCP server is
+where CRM data leaves for agents), sent once as a text block. Expected failures travel as
+``isError`` results whose text is "<title>: <message>" and whose ``_meta`` holds an error
+envelope under :data:`ERROR_META_KEY` (:func:`error_envelope`); :func:`error_from_envelope`
+turns one back into the same typed :class:`CrmError` on the client.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from pydantic import TypeAdapter
 from sergas_tui import errors
 from sergas_tui.crm.approval_gate import ApprovalRefusedError
 from sergas_tui.domain import REDACTED, is_sensitive_field, redact
+
+ERROR_META_KEY = "sergas/error"
+"""Where an error result's ``_meta`` carries the typed error (clients may ignore it)."""
 
 
 def dump_result(value: Any) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from sergas_tui.crm.fields import (
     STAGE_HISTORY_FIELDS,
     fields_param,
 )
-from sergas_tui.crm.gateway import CLOSED_STAGES, NoteDraft, SyncBatch, TaskDraft, WriteResult
+from sergas_tui.crm.gateway import CLOSED_STAGES, SyncBatch
 from sergas_tui.crm.http import CrmStats, Seconds, Sleep
 from sergas_tui.crm.oauth import ZohoCredentials
 from sergas_tui.crm.queries import (
@@ -59,6 +59,7 @@ from sergas_tui.crm.records import (
 from sergas_tui.crm.rest_api import PAGE_NUMBER_REACH, PAGE_SIZE, Row, ZohoApi, rows_of
 from sergas_tui.crm.rest_sync import fetch_users, gather_rows, run_sync
 from sergas_tui.crm.rest_writes import segment
+from sergas_tui.crm.writer import NoteDraft, TaskDraft, WriteApproval, WriteResult
 from sergas_tui.domain import (
     ACTIVITY_MODULES,
     Account,
@@ -380,18 +381,22 @@ class ZohoRestGateway:
         account_id: str,
         changes: Mapping[str, JsonValue],
         *,
+        approval: WriteApproval,
         if_unmodified_since: datetime | None = None,
     ) -> WriteResult:
-        """``PUT /Accounts/{id}``; a 412 becomes a CrmConflictError with the current values."""
+        """``PUT /Accounts/{id}``; a 412 becomes a CrmConflictError with the current values.
+
+        ``approval`` is not sent: over REST the executor is the approval gate, and tasks and
+        notes carry the approval's marker in their text."""
         return await rest_writes.update_account(
             self._api, account_id, changes, if_unmodified_since=if_unmodified_since
         )
 
-    async def create_task(self, task: TaskDraft) -> WriteResult:
+    async def create_task(self, task: TaskDraft, *, approval: WriteApproval) -> WriteResult:
         """``POST /Tasks`` on the account, or on one of its deals (``$se_module``)."""
         return await rest_writes.create_task(self._api, task)
 
-    async def add_note(self, note: NoteDraft) -> WriteResult:
+    async def add_note(self, note: NoteDraft, *, approval: WriteApproval) -> WriteResult:
         """``POST /Notes`` on the account (or deal, contact)."""
         return await rest_writes.add_note(self._api, note)
 

@@ -206,10 +206,33 @@ CREATE INDEX approvals_status ON approvals (status, owner_email, created_at);
 CREATE INDEX approvals_recommendation ON approvals (recommendation_id);
 """
 
+# Version 4: approval grants, what our Zoho MCP server checks a write's token against when no
+# central database is configured (crm/approval_gate.py). Only the token's SHA-256 is kept.
+_V4 = """
+CREATE TABLE approval_grants (
+    approval_id  TEXT PRIMARY KEY,
+    account_id   TEXT NOT NULL,
+    owner_email  TEXT NOT NULL,
+    action_type  TEXT NOT NULL,
+    decided_by   TEXT,
+    expires_at   TEXT NOT NULL,
+    token_hash   TEXT NOT NULL,
+    digest       TEXT NOT NULL,
+    write        TEXT NOT NULL,
+    issued_at    TEXT NOT NULL,
+    state        TEXT NOT NULL CHECK (state IN ('granted', 'claimed', 'completed', 'revoked')),
+    claimed_at   TEXT,
+    claimed_by   TEXT,
+    record_id    TEXT,
+    error        TEXT
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1),
     Migration(2, "owner briefs", _V2),
     Migration(3, "approval conflicts", _V3),
+    Migration(4, "approval grants", _V4),
 )
 """Every migration, in order; ``MIGRATIONS[i].version == i + 1``."""
 

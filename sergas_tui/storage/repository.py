@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -150,6 +150,14 @@ class Repository:
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
                 raise
+
+    def reading(self, action: str) -> AbstractContextManager[sqlite3.Connection]:
+        """The connection for reads, under the repository's lock (for sibling stores)."""
+        return self._read(action)
+
+    def writing(self, action: str) -> AbstractContextManager[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction, under the repository's lock (sibling stores)."""
+        return self._write(action)
 
     @contextmanager
     def _errors(self, action: str) -> Iterator[None]:
@@ -398,11 +406,6 @@ class Repository:
                 (len(prefix), prefix, limit),
             ).fetchall()
         return [row["id"] for row in found]
-
-    def get_approval_by_token(self, token: str) -> Approval | None:
-        with self._read("read an approval") as conn:
-            row = conn.execute("SELECT * FROM approvals WHERE token = ?", (token,)).fetchone()
-        return None if row is None else rows.approval(row)
 
     def pending_approvals(self, owner_email: str | None = None) -> list[Approval]:
         """Approvals still waiting for a decision, oldest first (expired ones included until

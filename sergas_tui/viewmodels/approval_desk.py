@@ -26,7 +26,10 @@ class ApprovalDesk:
         self.services = services
         self.actor = actor
         self.service = ApprovalService(
-            services.store, clock=services.clock, memory=services.memory()
+            services.store,
+            clock=services.clock,
+            memory=services.memory(),
+            grants=services.grant_publisher(),
         )
         self._executor: Executor | None = None
 
@@ -59,7 +62,11 @@ class ApprovalDesk:
         if self._executor is None:
             services = self.services
             self._executor = Executor(
-                services.store, await services.crm(), clock=services.clock, memory=services.memory()
+                services.store,
+                await services.crm_gateway(),
+                clock=services.clock,
+                memory=services.memory(),
+                grants=services.grant_publisher(),
             )
         return self._executor
 

@@ -9,13 +9,8 @@ from typing import Any
 
 from pydantic import JsonValue
 
-from sergas_tui.crm.gateway import (
-    CLOSED_STAGES,
-    NoteDraft,
-    SyncBatch,
-    TaskDraft,
-    WriteResult,
-)
+from sergas_tui.crm.gateway import CLOSED_STAGES, SyncBatch
+from sergas_tui.crm.writer import NoteDraft, TaskDraft, WriteApproval, WriteResult
 from sergas_tui.domain import (
     Account,
     Activity,
@@ -48,6 +43,7 @@ class FakeGateway:
     notes: dict[str, list[Note]] = field(default_factory=dict)
     timeline: dict[tuple[str, str], list[Change]] = field(default_factory=dict)
     writes: list[tuple[str, Any]] = field(default_factory=list)
+    approvals: list[WriteApproval] = field(default_factory=list)
     fail_next_write: CrmError | None = None
     closed: bool = False
     _next_id: int = 9000
@@ -233,21 +229,25 @@ class FakeGateway:
         account_id: str,
         changes: Mapping[str, JsonValue],
         *,
+        approval: WriteApproval,
         if_unmodified_since: datetime | None = None,
     ) -> WriteResult:
         self._maybe_fail()
+        self.approvals.append(approval)
         self.writes.append(("update_account", (account_id, dict(changes))))
         return WriteResult(
             module="Accounts", record_id=account_id, action="updated", modified_time=BASE
         )
 
-    async def create_task(self, task: TaskDraft) -> WriteResult:
+    async def create_task(self, task: TaskDraft, *, approval: WriteApproval) -> WriteResult:
         self._maybe_fail()
+        self.approvals.append(approval)
         self.writes.append(("create_task", task))
         return WriteResult(module="Tasks", record_id=self._new_id(), action="created")
 
-    async def add_note(self, note: NoteDraft) -> WriteResult:
+    async def add_note(self, note: NoteDraft, *, approval: WriteApproval) -> WriteResult:
         self._maybe_fail()
+        self.approvals.append(approval)
         self.writes.append(("add_note", note))
         return WriteResult(module="Notes", record_id=self._new_id(), action="created")
 

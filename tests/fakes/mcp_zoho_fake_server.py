@@ -1,7 +1,7 @@
 """``python -m tests.fakes.mcp_zoho_fake_server``: our Zoho MCP server over the fake gateway.
 
-Serves stdio. Environment: ``FAKE_ZOHO_DB`` is the workspace database holding the approvals
-(required); ``FAKE_ZOHO_LOG`` is a JSON-lines log file (optional). Reading notes prints to
+Serves stdio. Environment: ``FAKE_ZOHO_DB`` is the workspace database holding the approval
+grants (required); ``FAKE_ZOHO_LOG`` is a JSON-lines log file (optional). Reading notes prints to
 stdout on purpose, to prove a stray print cannot corrupt the protocol.
 """
 
@@ -17,6 +17,7 @@ from sergas_tui.crm.mcp_server import build_zoho_server, run_stdio
 from sergas_tui.domain import Note
 from sergas_tui.logs import configure_logging
 from sergas_tui.storage import Repository
+from sergas_tui.storage.grants import LocalGrantStore
 from tests.fakes.fake_gateway import FakeGateway
 
 
@@ -31,7 +32,8 @@ def main() -> None:
         configure_logging(Path(log_file), "DEBUG")
     with Repository.open(Path(os.environ["FAKE_ZOHO_DB"])) as repo:
         gateway = NoisyGateway.seeded()
-        anyio.run(run_stdio, build_zoho_server(gateway, ApprovalGate(repo)))
+        gate = ApprovalGate(LocalGrantStore(repo), audit=repo.append_audit)
+        anyio.run(run_stdio, build_zoho_server(gateway, gate))
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from sergas_tui.approvals.errors import ApprovalError
 from sergas_tui.approvals.executor import Executor
 from sergas_tui.approvals.service import ApprovalService
 from sergas_tui.clock import FixedClock
-from sergas_tui.crm.gateway import NoteDraft, TaskDraft, WriteResult
+from sergas_tui.crm.writer import NoteDraft, TaskDraft, WriteApproval, WriteResult
 from sergas_tui.domain import Activity, Approval, ApprovalStatus, Link, Note
 from sergas_tui.errors import CrmServerError
 from sergas_tui.storage import Repository
@@ -100,10 +100,10 @@ class RecordingGateway(FakeGateway):
             self.crash_at = None
             raise Crash
 
-    async def create_task(self, task: TaskDraft) -> WriteResult:
+    async def create_task(self, task: TaskDraft, *, approval: WriteApproval) -> WriteResult:
         self.before_write()
         self.check(task.description)
-        result = await super().create_task(task)
+        result = await super().create_task(task, approval=approval)
         self.activities.setdefault(task.account_id, []).append(
             Activity(
                 id=result.record_id,
@@ -115,10 +115,10 @@ class RecordingGateway(FakeGateway):
         self.after_write()
         return result
 
-    async def add_note(self, note: NoteDraft) -> WriteResult:
+    async def add_note(self, note: NoteDraft, *, approval: WriteApproval) -> WriteResult:
         self.before_write()
         self.check(note.content)
-        result = await super().add_note(note)
+        result = await super().add_note(note, approval=approval)
         self.notes.setdefault(note.parent_id, []).append(
             Note(
                 id=result.record_id,

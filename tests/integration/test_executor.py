@@ -15,7 +15,6 @@ from pydantic import SecretStr
 
 from sergas_tui.approvals.executor import Executor, marker
 from sergas_tui.config import ZohoSettings
-from sergas_tui.crm.gateway import NoteDraft, TaskDraft
 from sergas_tui.crm.oauth import ZohoCredentials
 from sergas_tui.crm.simulator import (
     DEMO_CLIENT_ID,
@@ -26,10 +25,12 @@ from sergas_tui.crm.simulator import (
     SimulatorConfig,
     create_simulator,
 )
+from sergas_tui.crm.writer import NoteDraft, TaskDraft
 from sergas_tui.crm.zoho_rest import ZohoRestGateway
 from sergas_tui.demo import generate
 from sergas_tui.domain import Approval, ApprovalStatus, AuditAction
 from sergas_tui.storage import Repository
+from tests.fakes.write_approval import TEST_APPROVAL
 from tests.integration.simkit import NOW, copy_org
 
 CREDENTIALS = ZohoCredentials(
@@ -206,7 +207,7 @@ async def test_conflict_412_leaves_the_account_unchanged(world: World) -> None:
         {"field_changes": [{"field": "Rating", "old": before.rating, "new": "Shutdown"}]},
     )
     # Someone changes the record after the values were read.
-    await world.gateway.update_account(world.account_id, {"Rating": "Hot"})
+    await world.gateway.update_account(world.account_id, {"Rating": "Hot"}, approval=TEST_APPROVAL)
     result = await world.executor.execute(approval.id)
     assert result.status == "conflict"
     stored = world.repo.get_approval(approval.id)
@@ -254,10 +255,12 @@ async def test_reconcile_after_the_write_landed_does_not_write_again(world: Worl
             account_id=world.account_id,
             subject="Landed task",
             description=f"x\n\n{marker(task.id)}",
-        )
+        ),
+        approval=TEST_APPROVAL,
     )
     landed_note = await world.gateway.add_note(
-        NoteDraft(parent_id=world.account_id, content=f"Already there.\n\n{marker(note.id)}")
+        NoteDraft(parent_id=world.account_id, content=f"Already there.\n\n{marker(note.id)}"),
+        approval=TEST_APPROVAL,
     )
     world.force_executing(task)
     world.force_executing(note)
@@ -288,7 +291,9 @@ async def test_reconcile_of_a_landed_account_update(world: World) -> None:
     approval = world.approve(
         "update_account", {"field_changes": [{"field": "Rating", "new": "Project Cancelled"}]}
     )
-    await world.gateway.update_account(world.account_id, {"Rating": "Project Cancelled"})
+    await world.gateway.update_account(
+        world.account_id, {"Rating": "Project Cancelled"}, approval=TEST_APPROVAL
+    )
     world.force_executing(approval)
     [result] = await world.executor.reconcile()
     assert result.status == "already_executed"

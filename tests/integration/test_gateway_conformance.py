@@ -10,6 +10,7 @@ the org file itself answers them, and perform the three writes.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -25,8 +26,9 @@ import pytest_asyncio
 from pydantic import SecretStr
 
 from sergas_tui.config import ZohoSettings
-from sergas_tui.crm.gateway import CrmGateway, NoteDraft, TaskDraft, WriteResult
+from sergas_tui.crm.approval_gate import grant_for
 from sergas_tui.crm.mcp_client import McpGateway
+from sergas_tui.crm.mcp_tools import REGISTER_TOOL
 from sergas_tui.crm.oauth import ZohoCredentials
 from sergas_tui.crm.simulator import (
     DEMO_CLIENT_ID,
@@ -36,9 +38,10 @@ from sergas_tui.crm.simulator import (
     create_simulator,
 )
 from sergas_tui.crm.simulator.server import start_in_thread
+from sergas_tui.crm.writer import CrmGateway, NoteDraft, TaskDraft, WriteApproval, WriteResult
 from sergas_tui.crm.zoho_rest import ZohoRestGateway
 from sergas_tui.demo import DemoStore, generate
-from sergas_tui.domain import Approval
+from sergas_tui.domain.grants import approval_marker
 from sergas_tui.errors import CrmConflictError, CrmError
 from sergas_tui.locations import Locations
 from sergas_tui.storage import Repository
@@ -54,22 +57,31 @@ CREDENTIALS = ZohoCredentials(
 )
 
 
+def approval_for(approval_id: str, account_id: str, action_type: str) -> WriteApproval:
+    return WriteApproval(
+        approval_id=approval_id,
+        token=f"token-{approval_id}",
+        account_id=account_id,
+        owner_email="conformance@demo.sergas.test",
+        action_type=action_type,
+        decided_by="tester",
+        expires_at=datetime.now(UTC) + timedelta(hours=1),
+    )
+
+
 @dataclass
 class Harness:
-    """A gateway plus how to authorise a write through it (MCP needs an approval token)."""
+    """A gateway over a copy of the org; every write names the approval it executes (our MCP
+    server checks it: the gateway records the approval with the server first)."""
 
     gateway: CrmGateway
     org: Path
-    approve: Callable[[str, str, dict[str, Any]], str | None]
 
     async def write(
-        self, method: str, account_id: str, payload: dict[str, Any], *args: Any, **kw: Any
+        self, method: str, approval_id: str, account_id: str, *args: Any, **kw: Any
     ) -> WriteResult:
-        token = self.approve(method, account_id, payload)
         call: Callable[..., Awaitable[WriteResult]] = getattr(self.gateway, method)
-        if token is not None:
-            kw["approval_token"] = token
-        return await call(*args, **kw)
+        return await call(*args, approval=approval_for(approval_id, account_id, method), **kw)
 
 
 def copy_org(source: Path, target: Path) -> Path:
@@ -86,10 +98,6 @@ def source_org(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("conformance") / "org.sqlite"
     generate(path, accounts=150, owners=4, seed=21, now=NOW)
     return path
-
-
-def no_token(method: str, account_id: str, payload: dict[str, Any]) -> str | None:
-    return None
 
 
 @asynccontextmanager
@@ -109,7 +117,7 @@ async def open_harness(kind: str, source: Path, home: Path) -> AsyncIterator[Har
             transport = None
         gateway = ZohoRestGateway(settings, CREDENTIALS, transport=transport)
         try:
-            yield Harness(gateway, org, no_token)
+            yield Harness(gateway, org)
         finally:
             await gateway.aclose()
             if stop is not None:
@@ -118,25 +126,6 @@ async def open_harness(kind: str, source: Path, home: Path) -> AsyncIterator[Har
         return
     locations = Locations(config_dir=home / "config", data_dir=home / "data", log_dir=home / "log")
     org = copy_org(source, locations.demo_crm_file("demo"))
-    repo = Repository.open(locations.database_file("demo"))
-
-    def approve(method: str, account_id: str, payload: dict[str, Any]) -> str:
-        kind_of = {"create_task": "create_task", "add_note": "add_note"}
-        approval = Approval.model_validate(
-            {
-                "recommendation_id": f"rec-{method}",
-                "account_id": account_id,
-                "owner_email": "conformance@demo.sergas.test",
-                "action_type": kind_of.get(method, "update_account"),
-                "payload": payload,
-                "status": "approved",
-                "created_at": datetime.now(UTC) - timedelta(minutes=5),
-                "expires_at": datetime.now(UTC) + timedelta(hours=1),
-            }
-        )
-        repo.add_approval(approval)
-        return approval.token
-
     env = {
         "SERGAS_CONFIG_DIR": str(locations.config_dir),
         "SERGAS_DATA_DIR": str(locations.data_dir),
@@ -146,10 +135,9 @@ async def open_harness(kind: str, source: Path, home: Path) -> AsyncIterator[Har
         [sys.executable, "-m", "sergas_tui", "mcp", "zoho"], env=env
     )
     try:
-        yield Harness(gateway, org, approve)
+        yield Harness(gateway, org)
     finally:
         await gateway.aclose()
-        repo.close()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module", params=KINDS)
@@ -275,28 +263,30 @@ async def test_writes(writer: Harness, org: DemoStore) -> None:
     gateway = writer.gateway
     account_id = scenario_account(org, "healthy_expansion")
 
-    task = TaskDraft(account_id=account_id, subject="Send the expansion proposal", priority="High")
-    created = await writer.write(
-        "create_task", account_id, {"subject": task.subject, "priority": "High"}, task
+    task = TaskDraft(
+        account_id=account_id,
+        subject="Send the expansion proposal",
+        priority="High",
+        description=approval_marker("w-task"),
     )
+    created = await writer.write("create_task", "w-task", account_id, task)
     assert created.action == "created"
     subjects = {a.subject for a in await gateway.get_activities(account_id)}
     assert "Send the expansion proposal" in subjects
 
-    note = NoteDraft(parent_id=account_id, title="Recap", content="Agreed next steps.")
-    added = await writer.write(
-        "add_note", account_id, {"title": "Recap", "content": "Agreed next steps."}, note
+    note = NoteDraft(
+        parent_id=account_id, title="Recap", content=f"Agreed. {approval_marker('w-note')}"
     )
+    added = await writer.write("add_note", "w-note", account_id, note)
     assert added.record_id in ids(await gateway.get_notes(account_id))
 
     before = await gateway.get_account_details(account_id)
     assert before is not None
     assert before.modified_time is not None
-    update = {"field_changes": [{"field": "Rating", "old": before.rating, "new": "Active"}]}
     result = await writer.write(
         "update_account",
+        "w-update",
         account_id,
-        update,
         account_id,
         {"Rating": "Active"},
         if_unmodified_since=before.modified_time,
@@ -309,8 +299,8 @@ async def test_writes(writer: Harness, org: DemoStore) -> None:
     with pytest.raises(CrmConflictError):
         await writer.write(
             "update_account",
+            "w-update-2",
             account_id,
-            {"field_changes": [{"field": "Rating", "old": "Active", "new": "Shutdown"}]},
             account_id,
             {"Rating": "Shutdown"},
             if_unmodified_since=before.modified_time - timedelta(days=1),
@@ -332,30 +322,58 @@ async def test_mcp_writes_without_a_valid_approval_are_refused(
         store.close()
         gateway = harness.gateway
         assert isinstance(gateway, McpGateway)
-        with pytest.raises(CrmError):
-            await gateway.create_task(
-                TaskDraft(account_id=account_id, subject="Sneaky task"), approval_token=token
+        marked = f"Sneaky {approval_marker('sneaky')}"
+        for tool, arguments in [
+            (
+                "zoho_create_task",
+                {"account_id": account_id, "subject": "Sneaky", "description": marked},
+            ),
+            ("zoho_add_note", {"parent_id": account_id, "content": marked}),
+            ("zoho_update_account", {"account_id": account_id, "changes": {"Rating": "Shutdown"}}),
+        ]:
+            with pytest.raises(CrmError, match=r"not|approval"):
+                await gateway.call(
+                    tool, arguments | {"approval_id": "sneaky", "approval_token": token}
+                )
+        # An approval of a different write does not authorise this one either.
+        approved = approval_for("real", account_id, "add_note")
+        note = NoteDraft(parent_id=account_id, title="A", content=f"ok {approval_marker('real')}")
+        grant = grant_for(approved, note, datetime.now(UTC))
+        await gateway.call(
+            REGISTER_TOOL,
+            {
+                "approval_id": "real",
+                "token_sha256": grant.token_hash,
+                "account_id": account_id,
+                "owner_email": grant.owner_email,
+                "action_type": "add_note",
+                "expires_at": grant.expires_at.isoformat(),
+                "write": json.loads(grant.write),
+            },
+        )
+        with pytest.raises(CrmError, match="differs"):
+            await gateway.call(
+                "zoho_add_note",
+                {
+                    "parent_id": account_id,
+                    "title": "A",
+                    "content": "not what was approved",
+                    "approval_id": "real",
+                    "approval_token": approved.token,
+                },
             )
-        with pytest.raises(CrmError):
-            await gateway.add_note(
-                NoteDraft(parent_id=account_id, content="Sneaky note"), approval_token=token
-            )
-        with pytest.raises(CrmError):
-            await gateway.update_account(account_id, {"Rating": "Shutdown"}, approval_token=token)
-        # An approval for a different write does not authorise this one either.
-        other = harness.approve("add_note", account_id, {"title": "A", "content": "approved"})
-        with pytest.raises(CrmError):
-            await gateway.add_note(
-                NoteDraft(parent_id=account_id, title="A", content="not what was approved"),
-                approval_token=other,
-            )
+        await gateway.add_note(note, approval=approved)
+        written = DemoStore.open(harness.org)
+        after_one = written.counts()
+        written.close()
     store = DemoStore.open(harness.org)
-    assert store.counts() == before
+    assert store.counts() == after_one
     assert store.account(account_id) == before_account
+    assert sum(after_one.values()) == sum(before.values()) + 1
     store.close()
-    if token:  # refusals that reached the server are in the workspace's audit log
-        repo = Repository.open(tmp_path / "data" / "workspaces" / "demo" / "sergas.db")
-        denied = [e for e in repo.audit_events(limit=100) if e.action_type == "tool_denied"]
-        repo.close()
-        assert len(denied) >= 3
-        assert all(token not in (e.error_message or "") for e in denied)
+    # Refusals that reached the server are in the served workspace's audit log.
+    repo = Repository.open(tmp_path / "data" / "workspaces" / "demo" / "sergas.db")
+    denied = [e for e in repo.audit_events(limit=100) if e.action_type == "tool_denied"]
+    repo.close()
+    assert len(denied) == 4
+    assert all(token not in (e.error_message or "") for e in denied if token)

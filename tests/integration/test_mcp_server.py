@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,14 +16,29 @@ from mcp.client.session import ClientSession
 from mcp.server import Server, ServerRequestContext
 from mcp.shared.exceptions import MCPError
 
-from sergas_tui.crm.approval_gate import ApprovalGate, ApprovalRefusedError, RefusalReason
-from sergas_tui.crm.gateway import CrmGateway, NoteDraft, TaskDraft
-from sergas_tui.crm.mcp_client import McpGateway, approval_token_scope
+from sergas_tui.crm.approval_gate import (
+    ApprovalGate,
+    ApprovalRefusedError,
+    RefusalReason,
+    grant_for,
+)
+from sergas_tui.crm.mcp_client import McpGateway
 from sergas_tui.crm.mcp_server import build_zoho_server
-from sergas_tui.crm.mcp_tools import READ_TOOL_NAMES, TOOLS, WRITE_TOOL_NAMES
-from sergas_tui.domain import REDACTED, Approval, ApprovalStatus
+from sergas_tui.crm.mcp_tools import READ_TOOL_NAMES, REGISTER_TOOL, TOOLS, WRITE_TOOL_NAMES
+from sergas_tui.crm.mcp_wire import ERROR_META_KEY
+from sergas_tui.crm.writer import (
+    AccountUpdate,
+    CrmGateway,
+    NoteDraft,
+    TaskDraft,
+    WriteApproval,
+    WriteRequest,
+)
+from sergas_tui.domain import REDACTED, AuditEvent
+from sergas_tui.domain.grants import approval_marker
 from sergas_tui.errors import CrmConflictError, CrmConnectionError, CrmError
 from sergas_tui.storage import Repository
+from sergas_tui.storage.grants import LocalGrantStore
 from tests.fakes.fake_gateway import FakeGateway
 from tests.fakes.mcp_harness import connected, memory_transport
 
@@ -56,39 +72,69 @@ def fake() -> FakeGateway:
 
 
 @pytest.fixture
-def server(fake: FakeGateway, repo: Repository) -> Server[Any]:
-    return build_zoho_server(fake, ApprovalGate(repo, clock=lambda: NOW))
+def audit() -> list[AuditEvent]:
+    return []
 
 
-def approve(repo: Repository, kind: str, payload: dict[str, Any], **extra: Any) -> Approval:
-    approval = Approval.model_validate(
-        {
-            "recommendation_id": "rec-1",
-            "account_id": "1001",
-            "owner_email": "ana@sergas.example",
-            "action_type": kind,
-            "payload": payload,
-            "status": "approved",
-            "created_at": NOW - timedelta(hours=1),
-        }
-        | extra
+@pytest.fixture
+def gate(repo: Repository, audit: list[AuditEvent]) -> ApprovalGate:
+    return ApprovalGate(LocalGrantStore(repo), clock=lambda: NOW, audit=audit.append)
+
+
+@pytest.fixture
+def server(fake: FakeGateway, gate: ApprovalGate) -> Server[Any]:
+    return build_zoho_server(fake, gate)
+
+
+def approval(approval_id: str = "appr-1", action_type: str = "add_note") -> WriteApproval:
+    return WriteApproval(
+        approval_id=approval_id,
+        token=f"token-of-{approval_id}",
+        account_id="1001",
+        owner_email="ana@sergas.example",
+        action_type=action_type,
+        decided_by="ana",
+        expires_at=NOW + timedelta(hours=72),
     )
-    repo.add_approval(approval)
-    return approval
 
 
-NOTE_PAYLOAD = {"title": "Call summary", "content": "Discussed the renewal."}
-NOTE_ARGS = {"parent_id": "1001", "title": "Call summary", "content": "Discussed the renewal."}
+def grant(repo: Repository, request: WriteRequest, approved: WriteApproval) -> WriteApproval:
+    """Record the approval of ``request`` in the server's workspace (as registration does)."""
+    LocalGrantStore(repo).publish_grant(grant_for(approved, request, NOW))
+    return approved
+
+
+NOTE = NoteDraft(
+    parent_id="1001",
+    title="Call summary",
+    content=f"Discussed the renewal.\n\n{approval_marker('appr-1')}",
+)
+NOTE_ARGS = {"parent_id": NOTE.parent_id, "title": NOTE.title, "content": NOTE.content}
 
 
 async def call(session: ClientSession, name: str, **arguments: Any) -> types.CallToolResult:
     return await session.call_tool(name, arguments)
 
 
+def data_of(result: types.CallToolResult) -> dict[str, Any]:
+    """A result's JSON: one text block, no structured copy (sent once)."""
+    assert not result.is_error, result.content
+    assert result.structured_content is None
+    [text] = result.content
+    assert isinstance(text, types.TextContent)
+    data: dict[str, Any] = json.loads(text.text)
+    return data
+
+
 def error_of(result: types.CallToolResult) -> dict[str, Any]:
+    """An error result's typed envelope (in ``_meta``); its text says the same to any client."""
     assert result.is_error
-    assert isinstance(result.structured_content, dict)
-    body: dict[str, Any] = result.structured_content["error"]
+    assert result.structured_content is None
+    assert result.meta is not None
+    body: dict[str, Any] = result.meta[ERROR_META_KEY]["error"]
+    [text] = result.content
+    assert isinstance(text, types.TextContent)
+    assert text.text == f"{body['title']}: {body['message']}"
     return body
 
 
@@ -102,7 +148,7 @@ async def test_tool_list_annotations_and_schemas(server: Server[Any]) -> None:
     assert info is not None
     assert info.name == "sergas-zoho"
     tools = {tool.name: tool for tool in listing.tools}
-    assert set(tools) == SEED_TOOLS | EXTRA_TOOLS
+    assert set(tools) == SEED_TOOLS | EXTRA_TOOLS | {REGISTER_TOOL}
     assert set(WRITE_TOOL_NAMES) == {"zoho_update_account", "zoho_create_task", "zoho_add_note"}
 
     for name in READ_TOOL_NAMES:
@@ -119,7 +165,7 @@ async def test_tool_list_annotations_and_schemas(server: Server[Any]) -> None:
         assert hints is not None
         assert (hints.read_only_hint, hints.destructive_hint) == (False, destructive)
         assert hints.idempotent_hint is False
-        assert "approval_token" in tools[name].input_schema["required"]
+        assert {"approval_id", "approval_token"} <= set(tools[name].input_schema["properties"])
 
     for tool in listing.tools:
         schema = tool.input_schema
@@ -128,7 +174,7 @@ async def test_tool_list_annotations_and_schemas(server: Server[Any]) -> None:
         assert len(tool.description or "") > 40
         for prop, spec in schema["properties"].items():
             assert spec.get("description"), f"{tool.name}.{prop} has no description"
-        assert (tool.output_schema or {}).get("type") == "object"
+        assert tool.output_schema is None  # results are JSON text, sent once
 
     assert tools["zoho_get_account_details"].input_schema["required"] == ["account_id"]
     assert tools["zoho_get_accounts"].input_schema.get("required", []) == []
@@ -139,7 +185,7 @@ async def test_tool_list_annotations_and_schemas(server: Server[Any]) -> None:
 # --- reads -------------------------------------------------------------------------------------
 
 
-async def test_reads_return_structured_json_and_the_same_text(server: Server[Any]) -> None:
+async def test_reads_return_json_once(server: Server[Any]) -> None:
     async with connected(server) as session:
         accounts = await call(session, "zoho_get_accounts", owner_email="ana@sergas.example")
         details = await call(session, "zoho_get_account_details", account_id="1001")
@@ -152,18 +198,11 @@ async def test_reads_return_structured_json_and_the_same_text(server: Server[Any
         history = await call(session, "zoho_get_stage_history", deal_id="2001")
         timeline = await call(session, "zoho_get_timeline", module="Accounts", record_id="1001")
 
-    for result in (accounts, details, search, deals, open_deals, calls, notes, me, timeline):
-        assert not result.is_error
-        [text] = result.content
-        assert isinstance(text, types.TextContent)
-        assert json.loads(text.text) == result.structured_content
-
-    def data(result: types.CallToolResult) -> dict[str, Any]:
-        assert isinstance(result.structured_content, dict)
-        return result.structured_content
+    data = data_of
 
     assert [a["name"] for a in data(accounts)["accounts"]] == ["Acme Energy", "Globex Logistics"]
-    assert data(accounts)["count"] == 2
+    assert (data(accounts)["count"], data(accounts)["total"]) == (2, 2)
+    assert "next_page_token" not in data(accounts)
     assert data(details)["account"]["modified_time"] == "2026-10-01T09:00:00Z"
     assert [a["id"] for a in data(search)["accounts"]] == ["1003"]
     assert [d["id"] for d in data(deals)["deals"]] == ["2001", "2002"]
@@ -184,7 +223,7 @@ async def test_expected_failures_are_tool_errors_and_the_session_survives(
         missing = await call(session, "zoho_get_account_details", account_id="nope")
         nobody = await call(session, "zoho_get_user_info", email="who@nowhere.example")
         no_args = await call(session, "zoho_get_deals")
-        extra = await call(session, "zoho_get_notes", account_id="1001", limit=3)
+        extra = await call(session, "zoho_get_notes", account_id="1001", colour="red")
         bad_date = await call(session, "zoho_get_accounts", modified_since="last tuesday")
         with pytest.raises(MCPError, match="Unknown tool"):
             await call(session, "zoho_delete_everything")
@@ -194,134 +233,184 @@ async def test_expected_failures_are_tool_errors_and_the_session_survives(
     assert error_of(missing)["status_code"] == 404
     assert "nope" in error_of(missing)["message"]
     assert error_of(nobody)["type"] == "CrmNotFoundError"
-    for result, word in [(no_args, "account_id"), (extra, "limit"), (bad_date, "modified_since")]:
+    for result, word in [(no_args, "account_id"), (extra, "colour"), (bad_date, "modified_since")]:
         body = error_of(result)
         assert body["type"] == "CrmValidationError"
         assert word in body["message"]
-        [text] = result.content
-        assert isinstance(text, types.TextContent)
-        assert word in text.text
     assert not still_fine.is_error
 
 
 # --- writes ------------------------------------------------------------------------------------
 
 
-async def test_writes_without_a_valid_token_are_refused_and_nothing_is_written(
-    server: Server[Any], fake: FakeGateway, repo: Repository
+async def test_writes_without_a_recorded_approval_are_refused_and_nothing_is_written(
+    server: Server[Any], fake: FakeGateway, repo: Repository, audit: list[AuditEvent]
 ) -> None:
-    pending = approve(repo, "add_note", NOTE_PAYLOAD, status="pending")
-    other_note = approve(repo, "add_note", {"title": "Other", "content": "Something else."})
-    task = approve(repo, "create_task", {"subject": "Call"})
+    other = grant(repo, replace(NOTE, content="Something else."), approval("appr-2"))
+    task = grant(repo, TaskDraft(account_id="1001", subject="Call"), approval("appr-3"))
     async with connected(server) as session:
         no_token = await call(session, "zoho_add_note", **NOTE_ARGS)
-        bogus = await call(session, "zoho_add_note", **NOTE_ARGS, approval_token="bogus")
-        not_yet = await call(session, "zoho_add_note", **NOTE_ARGS, approval_token=pending.token)
+        bogus = await call(
+            session, "zoho_add_note", **NOTE_ARGS, approval_id="appr-2", approval_token="bogus"
+        )
+        unknown = await call(
+            session, "zoho_add_note", **NOTE_ARGS, approval_id="appr-9", approval_token="x"
+        )
         mismatch = await call(
-            session, "zoho_add_note", **NOTE_ARGS, approval_token=other_note.token
+            session,
+            "zoho_add_note",
+            **NOTE_ARGS,
+            approval_id=other.approval_id,
+            approval_token=other.token,
         )
         wrong_tool = await call(
             session,
             "zoho_update_account",
             account_id="1001",
             changes={"Rating": "Hot"},
+            approval_id=task.approval_id,
             approval_token=task.token,
         )
 
-    assert error_of(no_token)["type"] == "CrmValidationError"
-    assert "approval_token" in error_of(no_token)["message"]
     for result, reason in [
+        (no_token, "missing_token"),
         (bogus, "unknown_token"),
-        (not_yet, "not_approved"),
+        (unknown, "unknown_token"),
         (mismatch, "payload_mismatch"),
         (wrong_tool, "action_mismatch"),
     ]:
         body = error_of(result)
-        assert (body["type"], body["code"], body["reason"]) == (
+        assert (body["type"], body["code"], body["reason"], body["title"]) == (
             "ApprovalRefusedError",
             "APPROVAL_REFUSED",
             reason,
+            "Write not approved",
         )
+    assert "approval_token" in error_of(no_token)["message"]
+    assert "content" in error_of(mismatch)["message"]
     assert fake.writes == []
-    for approval in (pending, other_note, task):
-        assert repo.get_approval(approval.id) == approval
+    assert [str(e.action_type) for e in audit] == ["tool_denied"] * 5
 
 
 async def test_an_approved_write_happens_once(
-    server: Server[Any], fake: FakeGateway, repo: Repository
+    server: Server[Any], fake: FakeGateway, repo: Repository, audit: list[AuditEvent]
 ) -> None:
-    approval = approve(repo, "add_note", NOTE_PAYLOAD)
+    approved = grant(repo, NOTE, approval())
+    args = NOTE_ARGS | {"approval_id": approved.approval_id, "approval_token": approved.token}
     async with connected(server) as session:
-        first = await call(session, "zoho_add_note", **NOTE_ARGS, approval_token=approval.token)
-        second = await call(session, "zoho_add_note", **NOTE_ARGS, approval_token=approval.token)
+        first = await call(session, "zoho_add_note", **args)
+        second = await call(session, "zoho_add_note", **args)
 
-    assert not first.is_error
-    assert first.structured_content == {
+    assert data_of(first) == {
         "module": "Notes",
         "record_id": "9001",
         "action": "created",
         "modified_time": None,
     }
     assert error_of(second)["reason"] == "already_used"
-    note = NoteDraft(parent_id="1001", title="Call summary", content="Discussed the renewal.")
-    assert fake.writes == [("add_note", note)]
-    done = repo.get_approval(approval.id)
-    assert done is not None
-    assert (done.status, done.result_record_id, done.executed_at) == (
-        ApprovalStatus.EXECUTED,
-        "9001",
-        NOW,
-    )
+    assert fake.writes == [("add_note", NOTE)]
+    assert [a.approval_id for a in fake.approvals] == ["appr-1"]
+    stored = LocalGrantStore(repo).get_grant("appr-1")
+    assert stored is not None
+    assert (stored.state, stored.record_id) == ("completed", "9001")
+    assert [str(e.action_type) for e in audit] == ["action_executed", "tool_denied"]
+    assert all(approved.token not in e.model_dump_json() for e in audit)
 
 
 async def test_two_concurrent_calls_with_one_token_write_once(
     server: Server[Any], fake: FakeGateway, repo: Repository
 ) -> None:
-    approval = approve(
-        repo, "update_account", {"field_changes": [{"field": "Rating", "new": "Hot"}]}
-    )
-    arguments = {"account_id": "1001", "changes": {"Rating": "Hot"}}
+    update = AccountUpdate("1001", {"Rating": "Hot"})
+    approved = grant(repo, update, approval(action_type="update_account"))
+    arguments = {
+        "account_id": "1001",
+        "changes": {"Rating": "Hot"},
+        "approval_id": approved.approval_id,
+        "approval_token": approved.token,
+    }
     async with connected(server) as session:
         results = await asyncio.gather(
-            *(
-                call(session, "zoho_update_account", **arguments, approval_token=approval.token)
-                for _ in range(2)
-            )
+            *(call(session, "zoho_update_account", **arguments) for _ in range(2))
         )
     assert sorted(r.is_error for r in results) == [False, True]
     assert fake.writes == [("update_account", ("1001", {"Rating": "Hot"}))]
 
 
-async def test_a_failing_write_reports_the_crm_error_and_marks_the_approval_failed(
+async def test_a_write_the_crm_refuses_reports_its_error_and_frees_the_approval(
     server: Server[Any], fake: FakeGateway, repo: Repository
 ) -> None:
-    approval = approve(
-        repo, "update_account", {"field_changes": [{"field": "Rating", "new": "Hot"}]}
-    )
+    since = datetime(2026, 10, 1, 9, tzinfo=UTC)
+    update = AccountUpdate("1001", {"Rating": "Hot"}, since)
+    approved = grant(repo, update, approval(action_type="update_account"))
     fake.fail_next_write = CrmConflictError(
         "The account changed in Zoho.", status_code=412, code="ALREADY_MODIFIED"
     )
+    arguments = {
+        "account_id": "1001",
+        "changes": {"Rating": "Hot"},
+        "if_unmodified_since": "2026-10-01T09:00:00Z",
+        "approval_id": approved.approval_id,
+        "approval_token": approved.token,
+    }
     async with connected(server) as session:
-        result = await call(
-            session,
-            "zoho_update_account",
-            account_id="1001",
-            changes={"Rating": "Hot"},
-            if_unmodified_since="2026-10-01T09:00:00Z",
-            approval_token=approval.token,
+        result = await call(session, "zoho_update_account", **arguments)
+        body = error_of(result)
+        assert (body["type"], body["status_code"], body["code"]) == (
+            "CrmConflictError",
+            412,
+            "ALREADY_MODIFIED",
         )
-    body = error_of(result)
-    assert (body["type"], body["status_code"], body["code"]) == (
-        "CrmConflictError",
-        412,
-        "ALREADY_MODIFIED",
-    )
-    failed = repo.get_approval(approval.id)
-    assert failed is not None
-    assert (failed.status, failed.error_message) == (
-        ApprovalStatus.FAILED,
-        "The account changed in Zoho.",
-    )
+        retried = await call(session, "zoho_update_account", **arguments)
+    assert not retried.is_error
+    assert len(fake.writes) == 1
+
+
+async def test_registration_checks_the_marker_and_is_refused_when_grants_are_central(
+    fake: FakeGateway, repo: Repository
+) -> None:
+    register = {
+        "approval_id": "appr-1",
+        "token_sha256": "0" * 64,
+        "account_id": "1001",
+        "owner_email": "ana@sergas.example",
+        "action_type": "add_note",
+        "expires_at": "2026-11-05T09:30:00Z",
+        "write": {"op": "add_note", "parent_id": "1001", "content": "no marker"},
+    }
+    local = build_zoho_server(fake, ApprovalGate(LocalGrantStore(repo), clock=lambda: NOW))
+    async with connected(local) as session:
+        refused = await call(session, REGISTER_TOOL, **register)
+    assert "marker" in error_of(refused)["message"]
+    central = ApprovalGate(LocalGrantStore(repo), clock=lambda: NOW, accepts_registration=False)
+    async with connected(build_zoho_server(fake, central)) as session:
+        names = {tool.name for tool in (await session.list_tools()).tools}
+        with pytest.raises(MCPError, match="Unknown tool"):
+            await call(session, REGISTER_TOOL, **register)
+    assert REGISTER_TOOL not in names
+
+
+async def test_list_results_come_in_bounded_pages(fake: FakeGateway, gate: ApprovalGate) -> None:
+    for n in range(60):
+        clone = fake.accounts["1001"].model_copy(
+            update={"id": f"x{n:03}", "description": "long text " * 200}
+        )
+        fake.accounts[clone.id] = clone
+    server = build_zoho_server(fake, gate, page_bytes=20_000)
+    async with connected(server) as session:
+        pages = [data_of(await call(session, "zoho_get_accounts"))]
+        while token := pages[-1].get("next_page_token"):
+            pages.append(data_of(await call(session, "zoho_get_accounts", page_token=token)))
+        limited = data_of(await call(session, "zoho_get_accounts", limit=3))
+        stale = await call(session, "zoho_get_accounts", page_token="nope.3")
+    sizes = [len(json.dumps(page)) for page in pages]
+    assert len(pages) > 3
+    assert max(sizes) <= 20_000
+    ids = [a["id"] for page in pages for a in page["accounts"]]
+    assert len(ids) == len(set(ids)) == len(fake.accounts)
+    assert {page["total"] for page in pages} == {len(fake.accounts)}
+    assert limited["count"] == 3
+    assert "next_page_token" in limited
+    assert error_of(stale)["code"] == "INVALID_PAGE_TOKEN"
 
 
 # --- McpGateway over the same server --------------------------------------------------------------
@@ -355,20 +444,24 @@ async def test_mcp_gateway_reads_and_writes_domain_models(
         batch = await gateway.sync("ana@sergas.example", history_days=30)
         assert batch == await fake.sync("ana@sergas.example")
 
-        task = TaskDraft(account_id="1001", subject="Call the CFO", priority="High")
+        marked = f"Budget\n\n{approval_marker('appr-5')}"
+        task = TaskDraft(
+            account_id="1001", subject="Call the CFO", priority="High", description=marked
+        )
+        forged = replace(approval("appr-5", "create_task"), token="")
         with pytest.raises(ApprovalRefusedError) as no_token:
-            await gateway.create_task(task)
+            await gateway.create_task(task, approval=forged)
         assert no_token.value.reason == RefusalReason.MISSING_TOKEN
-        with pytest.raises(ApprovalRefusedError) as refused:
-            await gateway.create_task(task, approval_token="bogus")
-        assert refused.value.reason == "unknown_token"
         assert fake.writes == []
 
-        approval = approve(repo, "create_task", {"subject": "Call the CFO", "priority": "High"})
-        with approval_token_scope(approval.token):
-            result = await gateway.create_task(task)
+        # The gateway records the approval with the server, then writes with its token.
+        result = await gateway.create_task(task, approval=approval("appr-5", "create_task"))
         assert (result.module, result.record_id, result.action) == ("Tasks", "9001", "created")
         assert fake.writes == [("create_task", task)]
+        with pytest.raises(ApprovalRefusedError) as replay:
+            await gateway.create_task(task, approval=approval("appr-5", "create_task"))
+        assert replay.value.reason == RefusalReason.ALREADY_USED
+        assert len(fake.writes) == 1
     finally:
         await gateway.aclose()
     with pytest.raises(CrmConnectionError):

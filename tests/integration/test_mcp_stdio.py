@@ -15,17 +15,23 @@ import httpx
 import pytest
 
 from sergas_tui.crm.approval_gate import ApprovalGate, ApprovalRefusedError
-from sergas_tui.crm.gateway import NoteDraft
-from sergas_tui.crm.mcp_client import McpGateway, approval_token_scope
+from sergas_tui.crm.mcp_client import McpGateway
 from sergas_tui.crm.mcp_server import build_zoho_server, run_http
-from sergas_tui.domain import Approval, ApprovalStatus, utc_now
+from sergas_tui.crm.writer import NoteDraft, WriteApproval
+from sergas_tui.domain import utc_now
+from sergas_tui.domain.grants import approval_marker
 from sergas_tui.errors import CrmAuthError, CrmConnectionError
 from sergas_tui.storage import Repository
+from sergas_tui.storage.grants import LocalGrantStore
 from tests.fakes.fake_gateway import FakeGateway
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "test-bearer-token-0123456789"
-NOTE = NoteDraft(parent_id="1001", title="Call summary", content="Discussed the renewal.")
+NOTE = NoteDraft(
+    parent_id="1001",
+    title="Call summary",
+    content=f"Discussed the renewal.\n\n{approval_marker('appr-1')}",
+)
 
 
 @pytest.fixture
@@ -39,26 +45,22 @@ def repo(db_path: Path) -> Iterator[Repository]:
         yield repository
 
 
-def approve_note(repo: Repository) -> Approval:
-    approval = Approval.model_validate(
-        {
-            "recommendation_id": "rec-1",
-            "account_id": "1001",
-            "owner_email": "ana@sergas.example",
-            "action_type": "add_note",
-            "payload": {"title": NOTE.title, "content": NOTE.content},
-            "status": "approved",
-            "created_at": utc_now() - timedelta(minutes=5),
-        }
+def note_approval(token: str = "token-of-appr-1") -> WriteApproval:
+    return WriteApproval(
+        approval_id="appr-1",
+        token=token,
+        account_id="1001",
+        owner_email="ana@sergas.example",
+        action_type="add_note",
+        decided_by="ana",
+        expires_at=utc_now() + timedelta(hours=72),
     )
-    repo.add_approval(approval)
-    return approval
 
 
 async def test_stdio_round_trip(tmp_path: Path, db_path: Path, repo: Repository) -> None:
     log_file = tmp_path / "server.log"
     stderr_file = tmp_path / "server.stderr"
-    approval = approve_note(repo)
+    approval = note_approval()
     with stderr_file.open("w", encoding="utf-8") as errlog:
         gateway = await McpGateway.connect_stdio(
             [sys.executable, "-m", "tests.fakes.mcp_zoho_fake_server"],
@@ -70,12 +72,19 @@ async def test_stdio_round_trip(tmp_path: Path, db_path: Path, repo: Repository)
             accounts = await gateway.get_accounts("ana@sergas.example")
             notes = await gateway.get_notes("1001")  # the server prints to stdout here
             batch = await gateway.sync()
-            with pytest.raises(ApprovalRefusedError, match="matches no approval"):
-                await gateway.add_note(NOTE, approval_token="not-a-token")
-            with approval_token_scope(approval.token):
-                written = await gateway.add_note(NOTE)
-                with pytest.raises(ApprovalRefusedError, match="already used"):
-                    await gateway.add_note(NOTE)
+            written = await gateway.add_note(NOTE, approval=approval)
+            with pytest.raises(ApprovalRefusedError, match="already used"):
+                await gateway.add_note(NOTE, approval=approval)
+            with pytest.raises(ApprovalRefusedError, match="matches no recorded approval"):
+                await gateway.call(
+                    "zoho_add_note",
+                    {
+                        "parent_id": "1001",
+                        "content": NOTE.content,
+                        "approval_id": "appr-1",
+                        "approval_token": "not-a-token",
+                    },
+                )
         with pytest.raises(CrmConnectionError):
             await gateway.get_deals("1001")
 
@@ -83,9 +92,9 @@ async def test_stdio_round_trip(tmp_path: Path, db_path: Path, repo: Repository)
     assert [n.id for n in notes] == ["4001"]
     assert (len(batch.accounts), batch.full, batch.calls) == (3, True, 4)
     assert (written.module, written.action) == ("Notes", "created")
-    done = repo.get_approval(approval.id)
+    done = LocalGrantStore(repo).get_grant(approval.approval_id)
     assert done is not None
-    assert (done.status, done.result_record_id) == (ApprovalStatus.EXECUTED, written.record_id)
+    assert (done.state, done.record_id) == ("completed", written.record_id)
 
     assert "stray print while reading the notes of 1001" in stderr_file.read_text()
     log = log_file.read_text()
@@ -105,7 +114,7 @@ def free_port() -> int:
 @contextlib.asynccontextmanager
 async def http_server(fake: FakeGateway, repo: Repository) -> AsyncIterator[str]:
     """Our server on a free loopback port; yields its URL."""
-    server = build_zoho_server(fake, ApprovalGate(repo))
+    server = build_zoho_server(fake, ApprovalGate(LocalGrantStore(repo)))
     ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
     task = asyncio.create_task(
         run_http(server, "127.0.0.1", free_port(), bearer_token=TOKEN, ready=ready.set_result)
@@ -125,7 +134,7 @@ async def http_server(fake: FakeGateway, repo: Repository) -> AsyncIterator[str]
 
 async def test_streamable_http_round_trip_with_bearer_token(repo: Repository) -> None:
     fake = FakeGateway.seeded()
-    approval = approve_note(repo)
+    approval = note_approval()
     async with http_server(fake, repo) as url:
         async with httpx.AsyncClient() as client:
             initialize: dict[str, Any] = {
@@ -152,7 +161,7 @@ async def test_streamable_http_round_trip_with_bearer_token(repo: Repository) ->
         async with await McpGateway.connect_http(url, TOKEN) as gateway:
             account = await gateway.get_account_details("1001")
             open_deals = await gateway.list_open_deals()
-            written = await gateway.add_note(NOTE, approval_token=approval.token)
+            written = await gateway.add_note(NOTE, approval=approval)
 
     assert account is not None
     assert account.name == "Acme Energy"

@@ -362,7 +362,6 @@ def test_approvals_round_trip(repo: Repository, fixed_now: datetime) -> None:
     approval = _approval(fixed_now)
     repo.add_approval(approval)
     assert repo.get_approval(approval.id) == approval
-    assert repo.get_approval_by_token(approval.token) == approval
     assert repo.get_approval("missing") is None
     other = _approval(fixed_now + timedelta(minutes=1), owner="b@x")
     repo.add_approval(other)
@@ -529,7 +528,6 @@ def test_v2_approvals_survive_migration_3(db_path: Path, fixed_now: datetime) ->
     with Repository.open(db_path) as repo:
         assert repo.schema_version() == SCHEMA_VERSION >= 3
         assert repo.get_approval(approval.id) == approval
-        assert repo.get_approval_by_token(approval.token) == approval
         # The new CHECK allows conflict, and the details column round-trips.
         executing = approval.model_copy(update={"status": ApprovalStatus.EXECUTING})
         assert repo.update_approval(executing, expected_status=ApprovalStatus.APPROVED)

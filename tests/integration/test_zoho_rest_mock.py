@@ -12,9 +12,9 @@ import pytest
 
 from sergas_tui.clock import FixedClock
 from sergas_tui.config import ZohoSettings
-from sergas_tui.crm.gateway import CrmGateway
 from sergas_tui.crm.http import backoff
 from sergas_tui.crm.oauth import ZohoCredentials
+from sergas_tui.crm.writer import CrmGateway
 from sergas_tui.errors import (
     ConfigError,
     CrmAuthError,

@@ -8,9 +8,10 @@ import httpx
 import pytest
 
 from sergas_tui.clock import FixedClock
-from sergas_tui.crm.gateway import NoteDraft, TaskDraft
+from sergas_tui.crm.writer import NoteDraft, TaskDraft
 from sergas_tui.errors import CrmConflictError, CrmServerError, CrmValidationError
 from tests.conftest import FIXED_NOW
+from tests.fakes.write_approval import TEST_APPROVAL
 from tests.fakes.zoho_http import FakeTime, FakeZoho, body_of, make_gateway, page, zoho_error
 
 
@@ -54,7 +55,7 @@ async def test_update_account_sends_partial_data_and_if_unmodified_since(
     zoho.route("PUT", r"/Accounts/42", _success("42"))
     async with make_gateway(zoho, time) as gateway:
         result = await gateway.update_account(
-            "42", {"Rating": "Hot"}, if_unmodified_since=FIXED_NOW
+            "42", {"Rating": "Hot"}, if_unmodified_since=FIXED_NOW, approval=TEST_APPROVAL
         )
     assert result.module == "Accounts"
     assert result.record_id == "42"
@@ -81,7 +82,10 @@ async def test_412_becomes_a_conflict_with_the_current_values(
     async with make_gateway(zoho, time) as gateway:
         with pytest.raises(CrmConflictError, match="ALREADY_MODIFIED") as caught:
             await gateway.update_account(
-                "42", {"Rating": "Hot", "Tax_ID": "x"}, if_unmodified_since=FIXED_NOW
+                "42",
+                {"Rating": "Hot", "Tax_ID": "x"},
+                if_unmodified_since=FIXED_NOW,
+                approval=TEST_APPROVAL,
             )
         assert gateway.stats.retries == 0
     err = caught.value
@@ -106,7 +110,7 @@ async def test_create_task_on_a_deal(zoho: FakeZoho, time: FakeTime) -> None:
         description="[sergas:abc] follow up",
     )
     async with make_gateway(zoho, time) as gateway:
-        result = await gateway.create_task(task)
+        result = await gateway.create_task(task, approval=TEST_APPROVAL)
     assert (result.module, result.record_id, result.action) == ("Tasks", "900", "created")
     assert body_of(zoho.requests[0]) == {
         "data": [
@@ -128,7 +132,9 @@ async def test_create_task_on_a_deal(zoho: FakeZoho, time: FakeTime) -> None:
 async def test_create_task_on_the_account(zoho: FakeZoho, time: FakeTime) -> None:
     zoho.route("POST", r"/Tasks", _success("901", "record added", 201))
     async with make_gateway(zoho, time) as gateway:
-        await gateway.create_task(TaskDraft(account_id="1", subject="Check in"))
+        await gateway.create_task(
+            TaskDraft(account_id="1", subject="Check in"), approval=TEST_APPROVAL
+        )
     record = body_of(zoho.requests[0])["data"][0]
     assert record["What_Id"] == {"id": "1"}
     assert record["$se_module"] == "Accounts"
@@ -140,7 +146,7 @@ async def test_add_note_uses_the_parent_object(zoho: FakeZoho, time: FakeTime) -
     zoho.route("POST", r"/Notes", _success("77", "record added", 201))
     note = NoteDraft(parent_id="5", content="Met the CFO", title="Visit", parent_module="Deals")
     async with make_gateway(zoho, time) as gateway:
-        result = await gateway.add_note(note)
+        result = await gateway.add_note(note, approval=TEST_APPROVAL)
     assert result.record_id == "77"
     assert body_of(zoho.requests[0]) == {
         "data": [
@@ -166,7 +172,7 @@ async def test_a_failed_record_is_a_typed_error(
     zoho.route("POST", r"/Tasks", httpx.Response(status, json={"data": [item]}))
     async with make_gateway(zoho, time) as gateway:
         with pytest.raises(CrmValidationError, match="Subject") as caught:
-            await gateway.create_task(TaskDraft(account_id="1", subject=""))
+            await gateway.create_task(TaskDraft(account_id="1", subject=""), approval=TEST_APPROVAL)
     assert caught.value.code == "MANDATORY_NOT_FOUND"
     assert len(zoho.requests) == 1
 
@@ -176,7 +182,7 @@ async def test_writes_are_never_resent_blindly(zoho: FakeZoho, time: FakeTime) -
     zoho.sequence("POST", r"/Notes", [httpx.Response(503), _success("78", "record added", 201)])
     async with make_gateway(zoho, time) as gateway:
         with pytest.raises(CrmServerError):
-            await gateway.add_note(NoteDraft(parent_id="1", content="x"))
+            await gateway.add_note(NoteDraft(parent_id="1", content="x"), approval=TEST_APPROVAL)
     assert len(zoho.requests) == 1
 
 

@@ -13,7 +13,6 @@ from pydantic import SecretStr
 
 from sergas_tui.clock import FixedClock
 from sergas_tui.config import ZohoSettings
-from sergas_tui.crm.gateway import NoteDraft, TaskDraft
 from sergas_tui.crm.oauth import ZohoCredentials
 from sergas_tui.crm.simulator import (
     DEMO_CLIENT_ID,
@@ -25,11 +24,13 @@ from sergas_tui.crm.simulator import (
     create_simulator,
 )
 from sergas_tui.crm.simulator.server import start_in_thread
+from sergas_tui.crm.writer import NoteDraft, TaskDraft
 from sergas_tui.crm.zoho_rest import ZohoRestGateway
 from sergas_tui.demo import DemoInfo, DemoStore
 from sergas_tui.demo.generator import generate
 from sergas_tui.errors import CrmConflictError
 from tests.conftest import FIXED_NOW
+from tests.fakes.write_approval import TEST_APPROVAL
 from tests.fakes.zoho_http import FakeTime
 
 CREDENTIALS = ZohoCredentials(
@@ -168,7 +169,7 @@ async def test_writes_and_the_412_conflict(tmp_path: Path, time: FakeTime) -> No
         async with _gateway(_asgi(sim), time) as gateway:
             account = (await gateway.get_accounts(info.current_user_email))[0]
             updated = await gateway.update_account(
-                account.id, {"Rating": "Hot"}, if_unmodified_since=FIXED_NOW
+                account.id, {"Rating": "Hot"}, if_unmodified_since=FIXED_NOW, approval=TEST_APPROVAL
             )
             assert updated.record_id == account.id
             details = await gateway.get_account_details(account.id)
@@ -179,14 +180,19 @@ async def test_writes_and_the_412_conflict(tmp_path: Path, time: FakeTime) -> No
                     account.id,
                     {"Rating": "Cold"},
                     if_unmodified_since=FIXED_NOW - timedelta(days=365),
+                    approval=TEST_APPROVAL,
                 )
             assert isinstance(caught.value.details, dict)
             assert caught.value.details["current"] == {"Rating": "Hot"}
 
-            task = await gateway.create_task(TaskDraft(account_id=account.id, subject="Call"))
+            task = await gateway.create_task(
+                TaskDraft(account_id=account.id, subject="Call"), approval=TEST_APPROVAL
+            )
             assert task.module == "Tasks"
             assert task.record_id
-            note = await gateway.add_note(NoteDraft(parent_id=account.id, content="[sergas:x] hi"))
+            note = await gateway.add_note(
+                NoteDraft(parent_id=account.id, content="[sergas:x] hi"), approval=TEST_APPROVAL
+            )
             notes = await gateway.get_notes(account.id)
             assert note.record_id in {n.id for n in notes}
     finally:

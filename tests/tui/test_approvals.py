@@ -240,9 +240,9 @@ async def test_failed_write_shows_and_retries(
     settings: Settings, reviewed: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings.ui.execute_delay_seconds = 0
-    crm = await reviewed.crm()
+    crm = await reviewed.crm_gateway()
 
-    async def refused(_draft: object) -> object:
+    async def refused(_draft: object, **_approval: object) -> object:
         raise CrmError("Zoho refused the task.", title="CRM write refused")
 
     monkeypatch.setattr(crm, "create_task", refused)

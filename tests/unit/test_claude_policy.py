@@ -18,6 +18,7 @@ from sergas_tui.agents.claude.policy import (
     split_mcp_name,
 )
 from sergas_tui.agents.prompts import ROLES, Role
+from sergas_tui.crm.mcp_tools import REGISTER_TOOL
 from sergas_tui.crm.mcp_tools import TOOLS as ZOHO_TOOLS
 from sergas_tui.crm.mcp_tools import WRITE_TOOL_NAMES as ZOHO_WRITES
 from sergas_tui.memory.mcp_tools import TOOLS as MEMORY_TOOLS
@@ -61,7 +62,7 @@ def test_decide_table(tool: str, role: Role) -> None:
 
 
 @pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize("write", sorted({*ZOHO_WRITES, *MEMORY_WRITES}))
+@pytest.mark.parametrize("write", sorted({*ZOHO_WRITES, REGISTER_TOOL, *MEMORY_WRITES}))
 def test_every_write_is_denied_with_the_approval_reason(write: str, role: Role) -> None:
     for name in (write, mcp_tool_name(ZOHO_SERVER, write), mcp_tool_name(MEMORY_SERVER, write)):
         decision = decide(name, {}, role)

@@ -12,7 +12,7 @@ import pytest
 from sergas_tui.agents.scout import DataScout, group_batch
 from sergas_tui.clock import FixedClock
 from sergas_tui.config import SignalSettings
-from sergas_tui.crm.gateway import CrmGateway, SyncBatch
+from sergas_tui.crm.gateway import CrmReader, SyncBatch
 from sergas_tui.domain import (
     Account,
     Activity,
@@ -84,7 +84,7 @@ def repo(tmp_path: Path) -> Repository:
 
 
 def scout_with(gateway: StubGateway, repo: Repository, **kw: Any) -> DataScout:
-    return DataScout(cast(CrmGateway, gateway), repo, SignalSettings(), FixedClock(NOW), **kw)
+    return DataScout(cast(CrmReader, gateway), repo, SignalSettings(), FixedClock(NOW), **kw)
 
 
 def test_group_batch_attributes_records_to_accounts() -> None:

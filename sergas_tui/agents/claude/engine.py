@@ -55,7 +55,7 @@ from sergas_tui.agents.events import AgentText, AgentUsage, ReviewEvent, Usage
 from sergas_tui.agents.prompts import Role, load_prompt
 from sergas_tui.agents.rules import RulesEngine
 from sergas_tui.clock import Clock
-from sergas_tui.crm.gateway import CrmGateway, SyncBatch
+from sergas_tui.crm.gateway import CrmReader, SyncBatch
 from sergas_tui.domain import (
     AccountFacts,
     Approval,
@@ -133,7 +133,7 @@ class ClaudeEngine:
         self,
         *,
         rules: RulesEngine,
-        gateway: CrmGateway,
+        gateway: CrmReader,
         repository: Repository,
         clock: Clock,
         config: ClaudeConfig,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sergas_tui.agents.prompts import Role
+from sergas_tui.crm.mcp_tools import REGISTER_TOOL
 from sergas_tui.crm.mcp_tools import WRITE_TOOL_NAMES as CRM_WRITE_TOOLS
 from sergas_tui.memory.mcp_tools import READ_TOOL_NAMES as MEMORY_READ_TOOLS
 from sergas_tui.memory.mcp_tools import WRITE_TOOL_NAMES as MEMORY_WRITE_TOOLS
@@ -51,7 +52,10 @@ ALLOWLISTS: Mapping[Role, frozenset[tuple[str, str]]] = {
 }
 
 WRITE_TOOLS: frozenset[str] = (
-    frozenset(CRM_WRITE_TOOLS) | frozenset(MEMORY_WRITE_TOOLS) | frozenset(MEMORY_SYNC_TOOLS)
+    frozenset(CRM_WRITE_TOOLS)
+    | {REGISTER_TOOL}
+    | frozenset(MEMORY_WRITE_TOOLS)
+    | frozenset(MEMORY_SYNC_TOOLS)
 )
 """Every write tool we know of, in the CRM or in memory; none is ever allowed."""
 

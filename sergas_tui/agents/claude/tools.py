@@ -25,7 +25,7 @@ from sergas_tui.agents.claude.policy import MEMORY_SERVER, SCOUT_TOOLS, ZOHO_SER
 from sergas_tui.audit.gateway import audit_session
 from sergas_tui.clock import Clock
 from sergas_tui.crm import mcp_tools as zoho
-from sergas_tui.crm.gateway import CrmGateway
+from sergas_tui.crm.gateway import CrmReader
 from sergas_tui.crm.mcp_wire import dump_result
 from sergas_tui.errors import SergasError
 from sergas_tui.memory import mcp_tools as memory_tools
@@ -54,7 +54,7 @@ def _invalid(name: str, err: ValidationError) -> ToolResult:
     return _text(f"Invalid arguments for {name}: {problems}", is_error=True)
 
 
-def _zoho_call(gateway: CrmGateway, name: str, args: Any) -> Awaitable[BaseModel]:
+def _zoho_call(gateway: CrmReader, name: str, args: Any) -> Awaitable[BaseModel]:
     """The gateway call behind one Zoho read tool, wrapped in its result model."""
 
     async def run() -> BaseModel:
@@ -92,7 +92,7 @@ def _zoho_call(gateway: CrmGateway, name: str, args: Any) -> Awaitable[BaseModel
 
 
 def zoho_read_server(
-    gateway: CrmGateway, run_id: Callable[[], str], *, agent: str = "zoho_scout"
+    gateway: CrmReader, run_id: Callable[[], str], *, agent: str = "zoho_scout"
 ) -> McpSdkServerConfig:
     """The Scout's server: the seed's eight Zoho read tools over ``gateway``."""
 

@@ -1,0 +1,158 @@
+"""Approval grants in the central PostgreSQL: the team-wide
+:class:`~sergas_tui.crm.approval_gate.GrantStore`.
+
+The deciding app publishes a grant (approval id, account, owner, decider, the exact write's
+digest, the token's SHA-256, expiry); any number of our Zoho MCP servers verify and spend it.
+Every state change is one compare-and-set ``UPDATE … WHERE state = …``, so a token is spent once
+across every server and client, and a replayed token is refused everywhere. The table is created
+by the central schema's migrations (``central_schema.py``, version 2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from sergas_tui.audit.central_conn import (
+    CentralSchemaError,
+    CentralTarget,
+    Connection,
+    connect,
+    convert,
+)
+from sergas_tui.audit.central_schema import (
+    CENTRAL_SCHEMA_VERSION,
+    central_version,
+    migrate_central,
+)
+from sergas_tui.domain.grants import Grant
+
+_COLUMNS = (
+    "approval_id",
+    "account_id",
+    "owner_email",
+    "action_type",
+    "decided_by",
+    "expires_at",
+    "token_hash",
+    "digest",
+    "write",
+    "issued_at",
+    "state",
+    "claimed_at",
+    "claimed_by",
+    "record_id",
+    "error",
+)
+
+
+class CentralGrantStore:
+    """Grants in the central database's ``approval_grants`` table (a connection per call)."""
+
+    def __init__(self, target: CentralTarget, *, migrate: bool = True) -> None:
+        self._target = target
+        self._migrate = migrate
+        self._ready = False
+
+    def _connect(self, action: str) -> Connection:
+        try:
+            # Autocommit: each statement, or each ``transaction()`` block, commits on its own.
+            conn = connect(self._target, autocommit=True)
+            if not self._ready:
+                version = central_version(conn) or 0
+                if version < CENTRAL_SCHEMA_VERSION and self._migrate:
+                    version = migrate_central(conn).to_version
+                if version < 2:
+                    conn.close()
+                    raise CentralSchemaError(
+                        f"The central database {self._target.describe()} has no approval grants "
+                        f"table yet (schema version {version}); run `sergas audit sync` once "
+                        "with a role that may create tables."
+                    )
+                self._ready = True
+            return conn
+        except psycopg.Error as err:
+            raise convert(err, self._target, action) from err
+
+    def _run(self, action: str, sql: str, params: tuple[Any, ...] | list[Any]) -> int:
+        conn = self._connect(action)
+        try:
+            with conn.transaction():
+                cursor = conn.execute(sql, params)
+                return cursor.rowcount
+        except psycopg.Error as err:
+            raise convert(err, self._target, action) from err
+        finally:
+            conn.close()
+
+    def publish_grant(self, grant: Grant) -> Grant:
+        values = asdict(grant) | {"state": "granted", "claimed_at": None, "claimed_by": None}
+        values |= {"record_id": None, "error": None}
+        updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c != "approval_id")
+        self._run(
+            "record an approval centrally",
+            f"INSERT INTO approval_grants ({', '.join(_COLUMNS)}) "
+            f"VALUES ({', '.join('%s' for _ in _COLUMNS)}) "
+            f"ON CONFLICT (approval_id) DO UPDATE SET {updates} "
+            "WHERE approval_grants.state = 'revoked' OR (approval_grants.state = 'granted' "
+            "AND approval_grants.token_hash = excluded.token_hash)",
+            [values[c] for c in _COLUMNS],
+        )
+        stored = self.get_grant(grant.approval_id)
+        assert stored is not None, "a grant just written is readable"
+        return stored
+
+    def revoke_grant(self, approval_id: str) -> bool:
+        return (
+            self._run(
+                "withdraw an approval centrally",
+                "UPDATE approval_grants SET state = 'revoked' "
+                "WHERE approval_id = %s AND state = 'granted'",
+                (approval_id,),
+            )
+            == 1
+        )
+
+    def get_grant(self, approval_id: str) -> Grant | None:
+        conn = self._connect("read an approval")
+        try:
+            row = conn.execute(
+                f"SELECT {', '.join(_COLUMNS)} FROM approval_grants WHERE approval_id = %s",
+                (approval_id,),
+            ).fetchone()
+        except psycopg.Error as err:
+            raise convert(err, self._target, "read an approval") from err
+        finally:
+            conn.close()
+        return None if row is None else Grant(**dict(zip(_COLUMNS, row, strict=True)))
+
+    def claim_grant(
+        self, approval_id: str, *, claimer: str, now: datetime, stale_before: datetime
+    ) -> bool:
+        return (
+            self._run(
+                "spend an approval token",
+                "UPDATE approval_grants SET state = 'claimed', claimed_at = %s, claimed_by = %s "
+                "WHERE approval_id = %s AND (state = 'granted' "
+                "OR (state = 'claimed' AND claimed_at < %s))",
+                (now, claimer, approval_id, stale_before),
+            )
+            == 1
+        )
+
+    def settle_grant(
+        self, approval_id: str, *, completed: bool, record_id: str | None, error: str | None
+    ) -> bool:
+        return (
+            self._run(
+                "record a write's outcome centrally",
+                "UPDATE approval_grants SET state = %s, record_id = %s, error = %s, "
+                "claimed_at = CASE WHEN %s THEN claimed_at ELSE NULL END "
+                "WHERE approval_id = %s AND state = 'claimed'",
+                ("completed" if completed else "granted", record_id, error, completed, approval_id),
+            )
+            == 1
+        )

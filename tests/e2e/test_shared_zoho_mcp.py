@@ -1,0 +1,323 @@
+"""A team's shared Zoho MCP server, end to end, in separate processes over loopback.
+
+`sergas mcp zoho --http` serves the demo org from its own workspace; apps in `mode = "mcp"` (each
+with its own config dir and workspace) review an owner, approve two writes and reject one. Exactly
+two records appear in the demo CRM, a replayed token is refused, and the audit on both sides says
+so. Then the same with the central PostgreSQL verifying tokens for two client workspaces.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+
+from sergas_tui.crm.approval_gate import ApprovalRefusedError
+from sergas_tui.crm.mcp_client import McpGateway
+from sergas_tui.crm.mcp_tools import REGISTER_TOOL
+from sergas_tui.demo import DemoStore
+from sergas_tui.domain import Approval, ApprovalStatus
+from sergas_tui.domain.grants import approval_marker
+from sergas_tui.locations import Locations
+from sergas_tui.storage import Repository
+
+pytestmark = pytest.mark.slow
+
+SERVER_TOKEN = "team-server-token-0123456789abcdef"
+WRITES = ("create_task", "add_note", "follow_up_email", "escalation")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Home:
+    """One machine's Sergas files: its own config, data and log dirs."""
+
+    root: Path
+
+    @property
+    def locations(self) -> Locations:
+        return Locations(self.root / "config", self.root / "data", self.root / "log")
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SERGAS_", "ANTHROPIC_"))}
+        env |= {
+            "SERGAS_CONFIG_DIR": str(self.root / "config"),
+            "SERGAS_DATA_DIR": str(self.root / "data"),
+            "SERGAS_LOG_DIR": str(self.root / "log"),
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+            "SERGAS_ZOHO_MCP_TOKEN": SERVER_TOKEN,
+        }
+        return env | extra
+
+    def configure(self, text: str) -> None:
+        self.locations.config_dir.mkdir(parents=True, exist_ok=True)
+        self.locations.config_file.write_text(text, encoding="utf-8")
+
+    def run(self, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "sergas_tui", *args],
+            capture_output=True,
+            text=True,
+            env=self.env(**extra),
+            timeout=300,
+            check=False,
+        )
+
+    def repo(self, workspace: str) -> Repository:
+        return Repository.open(self.locations.database_file(workspace))
+
+
+@contextmanager
+def zoho_server(home: Home, **extra: str) -> Iterator[str]:
+    """`sergas mcp zoho --http PORT` as a process; yields its URL once it listens."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sergas_tui", "mcp", "zoho", "--http", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=home.env(SERGAS_MCP_SERVER_TOKEN=SERVER_TOKEN, **extra),
+    )
+    ready = threading.Event()
+    lines: list[str] = []
+
+    def read_stderr() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            lines.append(line)
+            if "Zoho MCP server on http://" in line:
+                ready.set()
+        ready.set()  # the process ended: stop waiting
+
+    reader = threading.Thread(target=read_stderr, daemon=True)
+    reader.start()
+    try:
+        assert ready.wait(120), "the server did not start"
+        assert process.poll() is None, "".join(lines)
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(30)
+
+
+def app_config(url: str, *, dsn: str | None = None) -> str:
+    text = f'[zoho]\nmode = "mcp"\nmcp_endpoint = "{url}"\n'
+    if dsn is not None:
+        text += f"[auditing]\npostgres_dsn = {json.dumps(dsn)}\n"
+    return text
+
+
+def pending_writes(home: Home, workspace: str) -> list[Approval]:
+    with home.repo(workspace) as repo:
+        pending = repo.pending_approvals()
+    return [a for a in pending if a.action_type in WRITES]
+
+
+def records_with_markers(org: Path, approvals: list[Approval]) -> dict[str, int]:
+    """How many CRM records carry each (distinct) approval's marker."""
+    ids = {a.id for a in approvals}
+    store = DemoStore.open(org)
+    try:
+        found = dict.fromkeys(ids, 0)
+        for module in ("Tasks", "Notes"):
+            for row in store.records(module):
+                text = json.dumps(row)
+                for approval_id in ids:
+                    if approval_marker(approval_id) in text:
+                        found[approval_id] += 1
+        return found
+    finally:
+        store.close()
+
+
+async def replay(url: str, approval: Approval) -> ApprovalRefusedError:
+    """Send an executed approval's write again, with its real token, straight to the server."""
+    async with await McpGateway.connect_http(url, SERVER_TOKEN) as gateway:
+        arguments = {
+            "account_id": approval.account_id,
+            "subject": getattr(approval.payload, "subject", None) or "replay",
+            "description": approval_marker(approval.id),
+            "approval_id": approval.id,
+            "approval_token": approval.token,
+        }
+        with pytest.raises(ApprovalRefusedError) as refused:
+            await gateway.call("zoho_create_task", arguments)
+        return refused.value
+
+
+def review_and_decide(home: Home, workspace: str, owner: str) -> list[Approval]:
+    """Review the owner through the shared server, approve two writes, reject one."""
+    reviewed = home.run("-w", workspace, "review", "--owner", owner)
+    assert reviewed.returncode == 0, reviewed.stderr + reviewed.stdout
+    candidates = pending_writes(home, workspace)
+    assert len(candidates) >= 3, reviewed.stdout
+    first, second, third = candidates[:3]
+    for approval in (first, second):
+        decided = home.run("-w", workspace, "approvals", "approve", approval.id, "--reason", "ok")
+        assert decided.returncode == 0, decided.stderr + decided.stdout
+    rejected = home.run("-w", workspace, "approvals", "reject", third.id, "--reason", "not now")
+    assert rejected.returncode == 0, rejected.stderr
+    with home.repo(workspace) as repo:
+        stored = [repo.get_approval(a.id) for a in (first, second, third)]
+    assert [a.status if a else None for a in stored] == [
+        ApprovalStatus.EXECUTED,
+        ApprovalStatus.EXECUTED,
+        ApprovalStatus.REJECTED,
+    ], [a.error_message if a else None for a in stored]
+    return [a for a in stored if a is not None]
+
+
+def audit_of(home: Home, workspace: str) -> list[Any]:
+    with home.repo(workspace) as repo:
+        return repo.audit_events(limit=5000)
+
+
+@pytest.fixture
+def team(tmp_path: Path) -> tuple[Home, str]:
+    """The server's machine with a small demo org; returns it and an owner's email."""
+    server = Home(tmp_path / "server")
+    made = server.run("demo", "generate", "--accounts", "40", "--owners", "2", "--seed", "5")
+    assert made.returncode == 0, made.stderr
+    store = DemoStore.open(server.locations.demo_crm_file("demo"))
+    owner = store.meta().current_user_email
+    store.close()
+    return server, owner
+
+
+async def test_a_shared_server_writes_exactly_the_approved_actions(
+    team: tuple[Home, str], tmp_path: Path
+) -> None:
+    server, owner = team
+    app = Home(tmp_path / "laptop")
+    org = server.locations.demo_crm_file("demo")
+    with zoho_server(server) as url:
+        app.configure(app_config(url))
+        approved, again, rejected = review_and_decide(app, "ana", owner)
+
+        assert records_with_markers(org, [approved, again, rejected]) == {
+            approved.id: 1,
+            again.id: 1,
+            rejected.id: 0,
+        }
+        refused = await replay(url, approved)
+        assert refused.reason == "already_used"
+        assert approved.token not in str(refused)
+        assert records_with_markers(org, [approved])[approved.id] == 1
+
+    app_audit = audit_of(app, "ana")
+    executed = {
+        e.tool_inputs["approval_id"] for e in app_audit if e.action_type == "action_executed"
+    }
+    assert executed == {approved.id, again.id}
+    decided = [e for e in app_audit if e.action_type == "approval_decided"]
+    assert {e.decision for e in decided} >= {"approved", "rejected"}
+
+    server_audit = audit_of(server, "demo")
+    done = [e for e in server_audit if e.action_type == "action_executed" and not e.error_message]
+    assert {e.tool_inputs["approval_id"] for e in done} == {approved.id, again.id}
+    denied = [e for e in server_audit if e.action_type == "tool_denied"]
+    assert [e.tool_inputs["approval_id"] for e in denied] == [approved.id]
+    assert "already_used" in (denied[0].error_message or "")
+    for event in [*app_audit, *server_audit]:
+        assert approved.token not in event.model_dump_json()
+
+
+@pytest.mark.postgres
+async def test_central_postgres_verifies_tokens_for_two_workspaces(
+    team: tuple[Home, str], tmp_path: Path, postgres_dsn: str
+) -> None:
+    server, owner = team
+    schema = f"sergas_e2e_{uuid4().hex[:10]}"
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    dsn = make_conninfo(postgres_dsn, options=f"-c search_path={schema}")
+    org = server.locations.demo_crm_file("demo")
+    try:
+        server.configure(f"[auditing]\npostgres_dsn = {json.dumps(dsn)}\n")
+        with zoho_server(server) as url:
+            async with await McpGateway.connect_http(url, SERVER_TOKEN) as gateway:
+                assert REGISTER_TOOL not in gateway.tools  # grants come from the database only
+            laptop, desktop = Home(tmp_path / "laptop"), Home(tmp_path / "desktop")
+            decided = []
+            for home, workspace in ((laptop, "ana-laptop"), (desktop, "ana-desktop")):
+                home.configure(app_config(url, dsn=dsn))
+                decided += review_and_decide(home, workspace, owner)
+            written = [a for a in decided if a.status == ApprovalStatus.EXECUTED]
+            assert len(written) == 4
+            # Reviews of one owner on one day propose the same recommendations (their ids are
+            # derived from the problem), so the two devices may decide the same one: whatever
+            # they decided, every executed approval is exactly one record.
+            counts = records_with_markers(org, decided)
+            assert {counts[a.id] for a in written} == {1}
+            executed_ids = {a.id for a in written}
+            assert all(n == 0 for aid, n in counts.items() if aid not in executed_ids)
+            for approval in written:
+                assert (await replay(url, approval)).reason == "already_used"
+        with psycopg.connect(dsn) as conn:
+            rows = conn.execute(
+                "SELECT approval_id, state, decided_by, token_hash FROM approval_grants"
+            ).fetchall()
+        states = {row[0]: row[1] for row in rows}
+        assert {a.id: states.get(a.id) for a in written} == dict.fromkeys(
+            (a.id for a in written), "completed"
+        )
+        assert all(a.token not in json.dumps(rows) for a in written)
+    finally:
+        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def test_the_documented_stdio_command_works_as_written(tmp_path: Path) -> None:
+    """`mode = "mcp"` with `mcp_command = ["sergas", "mcp", "zoho"]`: the child serves this
+    machine's demo org (it never starts itself again), in the app's own locations."""
+    home = Home(tmp_path / "laptop")
+    made = home.run("demo", "generate", "--accounts", "30", "--owners", "2", "--seed", "9")
+    assert made.returncode == 0, made.stderr
+    store = DemoStore.open(home.locations.demo_crm_file("demo"))
+    owner = store.meta().current_user_email
+    store.close()
+    home.configure('[zoho]\nmode = "mcp"\nmcp_command = ["sergas", "mcp", "zoho"]\n')
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    reviewed = home.run("review", "--owner", owner, PATH=path)
+    assert reviewed.returncode == 0, reviewed.stderr + reviewed.stdout
+    [approval, *_] = pending_writes(home, "default")
+    decided = home.run("approvals", "approve", approval.id, PATH=path)
+    assert decided.returncode == 0, decided.stderr + decided.stdout
+    with home.repo("default") as repo:
+        stored = repo.get_approval(approval.id)
+    assert stored is not None
+    assert stored.status == ApprovalStatus.EXECUTED, stored.error_message
+    org = home.locations.demo_crm_file("demo")
+    assert records_with_markers(org, [approval]) == {approval.id: 1}
+
+
+def test_a_server_that_would_serve_itself_stops_with_a_clear_message(tmp_path: Path) -> None:
+    home = Home(tmp_path / "empty")
+    home.configure('[zoho]\nmode = "mcp"\nmcp_command = ["sergas", "mcp", "zoho"]\n')
+    result = home.run("mcp", "zoho")
+    assert result.returncode == 2
+    assert "would only start itself again" in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stderr
