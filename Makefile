@@ -1,6 +1,7 @@
 # Sergas — the two commands of the README:
 #   make run    creates .venv, installs Sergas, opens it on the demo workspace
-#   make test   creates .venv with the dev and Cognee extras, runs ruff, mypy, the import contracts
+#   make test   creates .venv with the dev and Cognee extras (and, when node and npm are there, the
+#               pinned MCP Inspector in tests/inspector), runs ruff, mypy, the import contracts
 #               and pytest
 PYTHON ?= python3
 VENV   ?= .venv
@@ -18,8 +19,12 @@ $(VENV)/.run-installed: pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e .
 	@touch $@
 
-$(VENV)/.dev-installed: pyproject.toml | $(PY)
+$(VENV)/.dev-installed: pyproject.toml tests/inspector/package-lock.json | $(PY)
 	$(PY) -m pip install --quiet -e '.[dev,cognee]'
+	@if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then \
+		echo "npm ci --no-audit --no-fund --prefix tests/inspector"; \
+		npm ci --no-audit --no-fund --prefix tests/inspector; \
+	fi
 	@touch $@ $(VENV)/.run-installed
 
 run: $(VENV)/.run-installed
@@ -48,4 +53,4 @@ bench: $(VENV)/.dev-installed
 	$(PY) bench/generate.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis tests/inspector/node_modules

@@ -2,9 +2,13 @@
 bearer token.
 
 stdio: the protocol owns stdout, so anything else printed goes to stderr. HTTP: loopback by
-default; a request without ``Authorization: Bearer <token>`` gets 401 (the token compared in
-constant time). It lives at the package root so that the ``crm`` and ``memory`` adapters, which
-must not import each other, can share it.
+default; a request without ``Authorization: Bearer <token>`` gets a plain 401 (the token
+compared in constant time) that says "bad or missing bearer token". It advertises no OAuth:
+the challenge names no ``resource_metadata`` and every path, ``/.well-known/…`` included,
+answers 401, so clients report an authentication failure instead of starting an OAuth flow.
+
+It lives at the package root so that the ``crm`` and ``memory`` adapters, which must not import
+each other, can share it.
 """
 
 from __future__ import annotations
@@ -46,45 +50,52 @@ async def run_stdio(server: Server[Any]) -> None:
             await server.run(read_stream, write_stream, server.create_initialization_options())
 
 
+UNAUTHORIZED_BODY = (
+    b'{"error":"invalid_token","error_description":"bad or missing bearer token: send '
+    b'Authorization: Bearer <the token the server was started with>"}'
+)
+"""The body of every 401: what went wrong, in words an MCP client shows its user."""
+
+
 class BearerTokenMiddleware:
-    """ASGI middleware: HTTP requests without ``Authorization: Bearer <token>`` get 401."""
+    """ASGI middleware: HTTP requests without ``Authorization: Bearer <token>`` get a plain 401
+    (no OAuth metadata advertised)."""
 
     def __init__(self, app: ASGIApp, token: str, *, realm: str = "sergas") -> None:
         if not token:
             raise ValueError("the MCP HTTP server needs a non-empty bearer token")
         self._app = app
         self._expected = f"Bearer {token}".encode()
-        self._challenge = f'Bearer realm="{realm}"'.encode()
+        self._realm = realm
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self._authorized(scope):
+        presented = self._presented(scope)
+        if scope["type"] != "http" or secrets.compare_digest(presented, self._expected):
             await self._app(scope, receive, send)
             return
         log.warning("http_unauthorized", path=scope.get("path"), client=scope.get("client"))
+        # RFC 6750: no error code when no token was sent, invalid_token for a wrong one.
+        challenge = f'Bearer realm="{self._realm}"'
+        if presented:
+            challenge += ', error="invalid_token", error_description="bad bearer token"'
         await send(
             {
                 "type": "http.response.start",
                 "status": 401,
                 "headers": [
                     (b"content-type", b"application/json"),
-                    (b"www-authenticate", self._challenge),
+                    (b"www-authenticate", challenge.encode()),
                 ],
             }
         )
-        await send(
-            {
-                "type": "http.response.body",
-                "body": b'{"error":"unauthorized","error_description":"bearer token required"}',
-            }
-        )
+        await send({"type": "http.response.body", "body": UNAUTHORIZED_BODY})
 
-    def _authorized(self, scope: Scope) -> bool:
-        presented = b""
+    @staticmethod
+    def _presented(scope: Scope) -> bytes:
         for key, value in scope.get("headers", []):
             if key.lower() == b"authorization":
-                presented = value
-                break
-        return secrets.compare_digest(presented, self._expected)
+                return bytes(value)
+        return b""
 
 
 def http_app(

@@ -7,8 +7,17 @@ idempotent) and, unless ``read_only``, two tools that write to memory (never to 
 the ``sergas_*`` tools of :mod:`.mcp_write_tools` that let a remote app use the server as its
 whole memory (ingest, recommendations, decisions, outcomes, forget, stats). With
 ``read_only=True`` only the four seed read tools are listed or callable: that is the server
-the Memory Analyst gets. Expected failures come back as ``isError`` tool results, never as
-exceptions that end the session.
+the Memory Analyst gets.
+
+On the wire (what official MCP clients validate), as on our Zoho server: a result is its JSON
+as one text block, sent once, with no ``structuredContent`` and no ``outputSchema``; the list
+tools (search, history, relationship graph, deduplicate) answer in pages of about 100 KB
+continued with ``page_token`` (:mod:`sergas_tui.mcp_paging`), and any other result is bounded
+to the same size. Expected failures (unknown account, invalid arguments, storage errors) are
+``isError`` results whose text says what happened ("Memory tool error: …") and whose ``_meta``
+carries the error (``{"error": {"title", "message", "code"}}`` under :data:`ERROR_META_KEY`) for
+:class:`~.remote.RemoteMemory`; never exceptions that end the session. A tool the server does not
+offer (a write tool on a ``read_only`` server) is the protocol's "Unknown tool" error.
 
 Transports, mirroring :mod:`sergas_tui.crm.mcp_server` (the layer contract keeps ``memory``
 from importing ``crm``): stdio (the protocol owns stdout; anything else printed goes to stderr)
@@ -30,6 +39,7 @@ from mcp.shared.exceptions import MCPError
 from sergas_tui import __version__
 from sergas_tui.clock import Clock, SystemClock
 from sergas_tui.errors import ConfigError
+from sergas_tui.mcp_paging import DEFAULT_PAGE_BYTES, PageCache
 from sergas_tui.mcp_transport import (  # re-exported: callers start servers from here
     DEFAULT_HTTP_HOST,
     run_http,
@@ -42,6 +52,7 @@ from sergas_tui.memory.store import MemoryStore
 log = structlog.get_logger("sergas.mcp.memory")
 
 SERVER_NAME = "sergas-memory"
+ERROR_META_KEY = t.ERROR_META_KEY
 
 INSTRUCTIONS = (
     "Long-term memory of Sergas account reviews: account history, relationships, risk signals "
@@ -57,10 +68,12 @@ def build_memory_server(
     read_only: bool = False,
     clock: Clock | None = None,
     name: str = SERVER_NAME,
+    page_bytes: int = DEFAULT_PAGE_BYTES,
 ) -> Server[Any]:
     """An MCP server offering the memory tools over ``store`` (only the seed's four read ones
-    if ``read_only``)."""
+    if ``read_only``); results of at most about ``page_bytes`` of JSON each."""
     now: Clock = clock or SystemClock()
+    pages = PageCache()
     if read_only:
         specs = [t.TOOLS_BY_NAME[name] for name in t.READ_TOOL_NAMES]
     else:
@@ -78,7 +91,12 @@ def build_memory_server(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
         if params.name not in allowed:
-            raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {params.name}")
+            hint = (
+                " (this memory server is read-only: it offers only the read tools)"
+                if read_only and params.name in SERVER_TOOLS_BY_NAME
+                else ""
+            )
+            raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {params.name}{hint}")
         started = time.perf_counter()
         try:
             outcome = await t.call_tool(
@@ -88,6 +106,8 @@ def build_memory_server(
                 now,
                 allowed=allowed,
                 catalog=SERVER_TOOLS_BY_NAME,
+                pages=pages,
+                max_bytes=page_bytes,
             )
         except Exception:  # a bug in a tool: report it, keep the session
             log.exception("tool_failed", tool=params.name)
@@ -100,11 +120,7 @@ def build_memory_server(
             is_error=outcome.is_error,
             duration_ms=round((time.perf_counter() - started) * 1000),
         )
-        return types.CallToolResult(
-            content=[types.TextContent(text=outcome.text)],
-            structured_content=outcome.data,
-            is_error=outcome.is_error,
-        )
+        return result_of(outcome)
 
     return Server(
         name,
@@ -117,6 +133,22 @@ def build_memory_server(
     )
 
 
+def result_of(outcome: t.ToolOutcome) -> types.CallToolResult:
+    """The wire form of a tool outcome: its JSON as text, once; an error as "<title>:
+    <message>" with the error envelope in ``_meta`` (no structured content, so clients that
+    validate results against schemas accept it)."""
+    if not outcome.is_error:
+        return types.CallToolResult(content=[types.TextContent(text=outcome.text)])
+    error = outcome.data.get("error") or {}
+    title = error.get("title") or "Memory tool error"
+    message = error.get("message") or "The memory tool failed."
+    return types.CallToolResult(
+        content=[types.TextContent(text=f"{title}: {message}")],
+        is_error=True,
+        meta={ERROR_META_KEY: outcome.data},
+    )
+
+
 async def run_memory_server(
     store: MemoryStore,
     *,
@@ -126,12 +158,13 @@ async def run_memory_server(
     host: str = DEFAULT_HTTP_HOST,
     clock: Clock | None = None,
     ready: Callable[[str], None] | None = None,
+    page_bytes: int = DEFAULT_PAGE_BYTES,
 ) -> None:
     """Serve the memory tools over stdio (``http_port`` None) or streamable HTTP with a token.
 
     Returns when the stdio client disconnects, or when the HTTP server is cancelled.
     """
-    server = build_memory_server(store, read_only=read_only, clock=clock)
+    server = build_memory_server(store, read_only=read_only, clock=clock, page_bytes=page_bytes)
     if http_port is None:
         await run_stdio(server)
         return
@@ -143,4 +176,11 @@ async def run_memory_server(
     await run_http(server, host, http_port, bearer_token=token, ready=ready)
 
 
-__all__ = ["build_memory_server", "run_http", "run_memory_server", "run_stdio"]
+__all__ = [
+    "ERROR_META_KEY",
+    "build_memory_server",
+    "result_of",
+    "run_http",
+    "run_memory_server",
+    "run_stdio",
+]

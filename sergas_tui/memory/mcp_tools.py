@@ -8,11 +8,15 @@ functions as in-process SDK tools. Four tools read; ``cognee_store_context`` and
 :data:`READ_TOOL_NAMES`, the Memory Analyst's allowlist. Our own ``sergas_*`` tools, which let
 a remote app use a shared server as its whole memory, live in :mod:`.mcp_write_tools`.
 
-Results are bounded (:data:`MAX_RESULT_CHARS`; long lists are cut and the cut is reported) and
-say which fields quote CRM text: that text is data for a model, never instructions. Expected
-failures (unknown account, bad dates, invalid arguments) raise :class:`MemoryToolError`, which
-:func:`call_tool` turns into an ``is_error`` outcome whose ``error.code`` (one of
-:data:`ERROR_CODES`) lets a program tell them apart without parsing the message.
+Results are bounded and say which fields quote CRM text: that text is data for a model, never
+instructions. In process (:func:`call_tool` without a page cache) long lists are cut to
+:data:`MAX_RESULT_CHARS` and the cut is reported; the MCP server instead passes a
+:class:`~sergas_tui.mcp_paging.PageCache`, and the list tools (``MemoryToolSpec.paged``) answer in
+pages of about 100 KB continued with ``page_token`` (their MCP schema gains ``page_token`` and,
+except for search, a per-page ``limit``). Expected failures (unknown account, bad dates, invalid
+arguments) raise :class:`MemoryToolError`, which :func:`call_tool` turns into an ``is_error``
+outcome whose ``error.code`` (one of :data:`ERROR_CODES`) lets a program tell them apart without
+parsing the message.
 """
 
 from __future__ import annotations
@@ -22,14 +26,16 @@ import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from typing import Any, Literal, get_args
+from functools import cache
+from typing import Any, Literal, cast, get_args
 
 import mcp_types as types
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sergas_tui.clock import Clock
 from sergas_tui.domain import Outcome
-from sergas_tui.errors import SergasError
+from sergas_tui.errors import CrmValidationError, SergasError
+from sergas_tui.mcp_paging import DEFAULT_PAGE_BYTES, PageCache
 from sergas_tui.memory.store import (
     DECISION_STATUSES,
     ContextItem,
@@ -56,6 +62,10 @@ ErrorCode = Literal[
 ]
 ERROR_CODES: tuple[ErrorCode, ...] = get_args(ErrorCode)
 """``error.code`` of an is_error result: ``failed`` is anything else (storage, a bug)."""
+
+
+ERROR_META_KEY = "sergas/error"
+"""Where an MCP error result's ``_meta`` carries :func:`error_data` (clients may ignore it)."""
 
 
 class MemoryToolError(SergasError):
@@ -137,6 +147,26 @@ class StoreContextArgs(ToolArgs):
 class DeduplicateArgs(ToolArgs):
     account_id: str | None = Field(None, description=f"{_ACCOUNT} Omit for every account.")
     dry_run: bool = Field(True, description="Only report what would be removed (the default).")
+
+
+class PageTokenArgs(ToolArgs):
+    """What the MCP server adds to a list tool's arguments: continue a listing."""
+
+    page_token: str | None = Field(
+        None,
+        max_length=200,
+        description="The next_page_token of the previous call, to continue a result (the other "
+        "arguments are then ignored). Results come in pages of about 100 KB; a page with more "
+        "to follow carries next_page_token.",
+    )
+
+
+class PageArgs(PageTokenArgs):
+    """A page token and the most items one page may hold."""
+
+    limit: int | None = Field(
+        None, ge=1, le=1000, description="Most list items to return in this call (one page)."
+    )
 
 
 # --- the tools ---------------------------------------------------------------------------------
@@ -352,6 +382,10 @@ class MemoryToolSpec:
     function: ToolFunction
     read_only: bool = True
     destructive: bool = False
+    paged: tuple[str, ...] = ()
+    """The result's lists an MCP server pages through (dotted keys name nested lists)."""
+    page_limit: bool = True
+    """Whether a paged tool's MCP schema adds a per-page ``limit`` (search has its own)."""
 
     def annotations(self) -> types.ToolAnnotations:
         return types.ToolAnnotations(
@@ -363,17 +397,27 @@ class MemoryToolSpec:
         )
 
     def input_schema(self) -> dict[str, Any]:
+        """The arguments' JSON schema (in process: without the paging arguments)."""
         return _clean_schema(self.args.model_json_schema())
 
     def tool(self) -> types.Tool:
-        """The MCP ``Tool`` definition."""
+        """The MCP ``Tool`` definition (a list tool's schema has its paging arguments)."""
         return types.Tool(
             name=self.name,
             title=self.title,
-            description=self.description,
-            input_schema=self.input_schema(),
+            description=self.description + (_PAGED if self.paged else ""),
+            input_schema=_clean_schema(wire_args(self).model_json_schema()),
             annotations=self.annotations(),
         )
+
+
+@cache
+def wire_args(spec: MemoryToolSpec) -> type[ToolArgs]:
+    """The argument model of ``spec`` on an MCP server: a list tool's gains paging arguments."""
+    if not spec.paged:
+        return spec.args
+    extra = PageArgs if spec.page_limit else PageTokenArgs
+    return cast(type[ToolArgs], type(spec.args.__name__, (spec.args, extra), {}))
 
 
 def _clean_schema(schema: dict[str, Any]) -> dict[str, Any]:
@@ -393,6 +437,16 @@ def _clean_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 _READ = " Read-only; never touches the CRM."
+_PAGED = " Results come in pages of about 100 KB: pass next_page_token back as page_token for more."
+HISTORY_LISTS = (
+    "historical_context.key_events",
+    "historical_context.commitment_tracking",
+    "historical_context.prior_recommendations",
+    "notes",
+    "prior_recommendations",
+    "refs",
+)
+"""The lists of a cognee_retrieve_history result, in the order they are paged through."""
 _WRITE = " Writes to Sergas memory only, never to the CRM."
 
 TOOLS: tuple[MemoryToolSpec, ...] = (
@@ -404,6 +458,8 @@ TOOLS: tuple[MemoryToolSpec, ...] = (
         "that a recommendation may cite in data_references." + _READ,
         SearchMemoryArgs,
         search_memory,
+        paged=("hits",),
+        page_limit=False,
     ),
     MemoryToolSpec(
         "cognee_retrieve_history",
@@ -414,6 +470,7 @@ TOOLS: tuple[MemoryToolSpec, ...] = (
         "the refs behind every item." + _READ,
         RetrieveHistoryArgs,
         retrieve_history,
+        paged=HISTORY_LISTS,
     ),
     MemoryToolSpec(
         "cognee_aggregate_insights",
@@ -432,6 +489,7 @@ TOOLS: tuple[MemoryToolSpec, ...] = (
         "recommendations. Every node appears once." + _READ,
         RelationshipGraphArgs,
         get_relationship_graph,
+        paged=("nodes", "edges"),
     ),
     MemoryToolSpec(
         "cognee_store_context",
@@ -452,6 +510,7 @@ TOOLS: tuple[MemoryToolSpec, ...] = (
         deduplicate_records,
         read_only=False,
         destructive=True,
+        paged=("duplicates",),
     ),
 )
 """Every memory tool, in listing order: the four read tools first."""
@@ -508,28 +567,55 @@ async def call_tool(
     *,
     allowed: frozenset[str] | None = None,
     catalog: Mapping[str, MemoryToolSpec] | None = None,
+    pages: PageCache | None = None,
+    max_bytes: int = DEFAULT_PAGE_BYTES,
 ) -> ToolOutcome:
     """Validate ``arguments``, run the tool, bound the result; expected failures → is_error.
 
     ``catalog`` is where ``name`` is looked up (default: the seed's six, :data:`TOOLS_BY_NAME`);
-    ``allowed`` restricts which tools may run (e.g. :data:`READ_TOOL_NAMES`). Storage errors
-    become is_error outcomes too; only a bug in a tool raises.
+    ``allowed`` restricts which tools may run (e.g. :data:`READ_TOOL_NAMES`). Without ``pages``
+    (in process) a result is cut to :data:`MAX_RESULT_CHARS`. With ``pages`` (an MCP server) a
+    list tool takes ``page_token``/``limit`` and answers one page of at most about
+    ``max_bytes``; any other result is cut to ``max_bytes``. Storage errors become is_error
+    outcomes too; only a bug in a tool raises.
     """
     spec = (TOOLS_BY_NAME if catalog is None else catalog).get(name)
     if spec is None or (allowed is not None and name not in allowed):
         return ToolOutcome(error_data(f"Unknown tool: {name}", "unknown_tool"), is_error=True)
+    paging = pages is not None and bool(spec.paged)
     try:
-        args = spec.args.model_validate(dict(arguments or {}))
+        args = (wire_args(spec) if paging else spec.args).model_validate(dict(arguments or {}))
     except ValidationError as err:
         code: ErrorCode = "too_large" if _too_large(err) else "invalid_arguments"
         return ToolOutcome(error_data(_invalid(name, err), code), is_error=True)
     try:
+        if pages is not None and paging:
+            return ToolOutcome(await _page(spec, store, args, clock, pages, max_bytes))
         data = await spec.function(store, args, clock)
     except MemoryToolError as err:
         return ToolOutcome(error_data(err.message, err.code), is_error=True)
+    except CrmValidationError as err:  # an unknown or expired page_token
+        return ToolOutcome(error_data(err.message, "invalid_arguments"), is_error=True)
     except SergasError as err:
         return ToolOutcome(error_data(f"{err.title}: {err.message}"), is_error=True)
-    return ToolOutcome(bound(data))
+    return ToolOutcome(bound(data, MAX_RESULT_CHARS if pages is None else max_bytes))
+
+
+async def _page(
+    spec: MemoryToolSpec,
+    store: MemoryStore,
+    args: ToolArgs,
+    clock: Clock,
+    pages: PageCache,
+    max_bytes: int,
+) -> dict[str, Any]:
+    """One page of a list tool's result: the first (running the tool) or the one asked for."""
+    limit = getattr(args, "limit", None) if spec.page_limit else None
+    token = getattr(args, "page_token", None)
+    if token:
+        return pages.next_page(token, limit=limit, max_bytes=max_bytes)
+    data = await spec.function(store, args, clock)
+    return pages.first_page(data, spec.paged, limit=limit, max_bytes=max_bytes)
 
 
 def bound(data: dict[str, Any], limit: int = MAX_RESULT_CHARS) -> dict[str, Any]:

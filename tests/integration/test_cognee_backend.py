@@ -150,7 +150,7 @@ def test_a_stdio_mcp_stream_stays_clean(tmp_path: Path) -> None:
     assert "result" in lines[1], lines[1]
     result = lines[1]["result"]
     assert not result.get("isError"), result
-    assert result["structuredContent"]["hits"][0]["account_id"] == "a1"
+    assert json.loads(result["content"][0]["text"])["hits"][0]["account_id"] == "a1"
     assert err == ""
 
 

@@ -147,7 +147,12 @@ async def _fill_through_server(path: Path, writes: list[tuple[str, Any]]) -> Non
     backing = LocalMemory(path, clock=CLOCK)
     try:
         async with served(backing) as url:
-            await _replay(RemoteMemory(url, TOKEN), writes)
+            remote = RemoteMemory(url, TOKEN)
+            try:
+                await _replay(remote, writes)
+            finally:
+                await remote.close()
+            assert remote.sessions_opened == 1  # one session for the whole replay
     finally:
         await backing.close()
 
@@ -222,7 +227,9 @@ async def store(
         src.backup(dst)
     backing = LocalMemory(copy, clock=CLOCK)
     async with served(backing) as url:
-        yield RemoteMemory(url, TOKEN)
+        remote = RemoteMemory(url, TOKEN)
+        yield remote
+        await remote.close()
     await backing.close()
 
 

@@ -1,9 +1,11 @@
 """The memory MCP server through real MCP sessions: in-process, stdio subprocess, HTTP, and
-RemoteMemory against it (a full server, a ``--read-only`` one, a wrong token)."""
+RemoteMemory against it (a full server, a ``--read-only`` one, a wrong token, paged results,
+two apps sharing one server with one session each)."""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import socket
@@ -11,6 +13,7 @@ import sqlite3
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import closing
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +25,9 @@ from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sergas_tui import mcp_transport
 from sergas_tui.clock import FixedClock
 from sergas_tui.domain import (
     Account,
@@ -34,8 +39,9 @@ from sergas_tui.domain import (
     ScoutReport,
 )
 from sergas_tui.errors import ConfigError, StorageError
-from sergas_tui.memory import LocalMemory
-from sergas_tui.memory.mcp_server import build_memory_server, run_memory_server
+from sergas_tui.mcp_paging import DEFAULT_PAGE_BYTES, merge_page
+from sergas_tui.memory import LocalMemory, mcp_tools
+from sergas_tui.memory.mcp_server import ERROR_META_KEY, build_memory_server, run_memory_server
 from sergas_tui.memory.remote import RemoteMemory, RemoteToolMissingError
 from tests.fakes.mcp_harness import connected
 from tests.fakes.reviewed_memory import NOW, ReviewedMemory, build_reviewed_memory
@@ -83,13 +89,26 @@ async def memory(memory_file: Path) -> AsyncIterator[LocalMemory]:
 
 
 def payload(result: types.CallToolResult) -> dict[str, Any]:
-    """The JSON of a result's text, which must equal its structured content."""
+    """The JSON of a successful result: one text block, sent once (no structured copy)."""
+    assert not result.is_error, result
+    assert result.structured_content is None
     assert len(result.content) == 1
     block = result.content[0]
     assert isinstance(block, types.TextContent)
     data: dict[str, Any] = json.loads(block.text)
-    assert data == result.structured_content
     return data
+
+
+def failure(result: types.CallToolResult) -> tuple[str, dict[str, Any]]:
+    """An error result's text ("<title>: <message>") and the error in its ``_meta``."""
+    assert result.is_error
+    assert result.structured_content is None
+    [block] = result.content
+    assert isinstance(block, types.TextContent)
+    assert result.meta is not None
+    error: dict[str, Any] = result.meta[ERROR_META_KEY]["error"]
+    assert block.text == f"{error['title']}: {error['message']}"
+    return block.text, error
 
 
 # --- in-process --------------------------------------------------------------------------------
@@ -123,10 +142,13 @@ async def test_tools_listing_annotations_and_calls(
         assert {n["type"] for n in payload(graph)["nodes"]} >= {"account", "contact", "deal"}
 
         missing = await session.call_tool("cognee_retrieve_history", {"account_id": "404"})
-        assert missing.is_error
-        assert "knows no account" in payload(missing)["error"]["message"]
+        text, error = failure(missing)
+        assert text.startswith("Memory tool error: Memory knows no account with id '404'")
+        assert error["code"] == "unknown_account"
         bad = await session.call_tool("cognee_retrieve_history", {"account_id": aid, "days": -1})
-        assert bad.is_error
+        text, error = failure(bad)
+        assert "Invalid arguments for cognee_retrieve_history: days" in text
+        assert error["code"] == "invalid_arguments"
 
         stored = await session.call_tool(
             "cognee_store_context", {"account_id": aid, "kind": "note", "text": "Met the CFO."}
@@ -149,7 +171,7 @@ async def test_read_only_server_offers_and_runs_only_read_tools(memory: LocalMem
             ("sergas_ingest_facts", {"facts": {}}),
             ("sergas_stats", {}),
         ):
-            with pytest.raises(MCPError, match="Unknown tool"):
+            with pytest.raises(MCPError, match=r"Unknown tool.*read-only"):
                 await session.call_tool(name, arguments)
         insights = await session.call_tool("cognee_aggregate_insights", {})
         assert payload(insights)["accounts"] == 40
@@ -219,10 +241,13 @@ async def test_stdio_stdout_carries_only_json_rpc(
     assert {t["name"] for t in tools} == ALL_TOOLS
     read_only = {t["name"] for t in tools if t.get("annotations", {}).get("readOnlyHint")}
     assert read_only == READ_ONLY_HINTED
-    found = responses[3]["result"]
-    assert not found.get("isError")
-    assert found["structuredContent"]["hits"][0]["account_id"] == aid
-    timeline = responses[4]["result"]["structuredContent"]
+    for rid in (3, 4):  # the JSON once, as text; no outputSchema, no structured copy
+        assert set(responses[rid]["result"]) <= {"content", "isError"}
+        assert not responses[rid]["result"].get("isError")
+    assert all("outputSchema" not in tool for tool in tools)
+    found = json.loads(responses[3]["result"]["content"][0]["text"])
+    assert found["hits"][0]["account_id"] == aid
+    timeline = json.loads(responses[4]["result"]["content"][0]["text"])
     assert "Executive sponsor changed" in [
         e["event"] for e in timeline["historical_context"]["key_events"]
     ]
@@ -262,7 +287,9 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def http_server(memory: LocalMemory, *, read_only: bool = True) -> AsyncIterator[str]:
+async def http_server(
+    memory: LocalMemory, *, read_only: bool = True, page_bytes: int = DEFAULT_PAGE_BYTES
+) -> AsyncIterator[str]:
     """``sergas mcp memory --http PORT [--read-only]`` over ``memory`` (what the CLI runs)."""
     ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
     task = asyncio.create_task(
@@ -273,6 +300,7 @@ async def http_server(memory: LocalMemory, *, read_only: bool = True) -> AsyncIt
             read_only=read_only,
             clock=CLOCK,
             ready=ready.set_result,
+            page_bytes=page_bytes,
         )
     )
     try:
@@ -365,6 +393,8 @@ async def test_remote_memory_uses_a_full_server_as_its_memory(memory: LocalMemor
             url,
         )
         assert await remote.forget("acme-1") == 3  # account, note, recommendation
+        assert remote.sessions_opened == 1
+        await remote.close()
     assert await memory.stats() == before | {"newest_ingest": stats["newest_ingest"]}
 
 
@@ -395,6 +425,7 @@ async def test_a_read_only_server_refuses_the_write_tools(memory: LocalMemory) -
             assert tool in caught.value.message
             assert "Upgrade Sergas" in caught.value.message
             assert "--read-only" in caught.value.message
+        await remote.close()
     assert await memory.stats() == before
 
 
@@ -411,8 +442,202 @@ async def test_remote_memory_with_a_wrong_token_is_refused(
         ]
         for token in ("wrong-token", None):
             for call in calls:
+                remote = RemoteMemory(url, token)
                 with pytest.raises(StorageError) as caught:
-                    await call(RemoteMemory(url, token))
+                    await call(remote)
                 assert caught.value.title == "Memory server refused the token"
                 assert "SERGAS_MEMORY_TOKEN" in caught.value.message
+                await remote.close()
     assert await memory.stats() == before
+
+
+# --- bounded, paged results --------------------------------------------------------------------
+
+
+async def _all_pages(
+    session: ClientSession, tool: str, arguments: dict[str, Any], keys: tuple[str, ...]
+) -> tuple[dict[str, Any], int]:
+    """A paged tool's whole result, following next_page_token; and how many pages it took."""
+    data = payload(await session.call_tool(tool, arguments))
+    pages = 1
+    while token := data.get("next_page_token"):
+        page = payload(await session.call_tool(tool, {**arguments, "page_token": token}))
+        merge_page(data, page, keys)
+        pages += 1
+    for key in ("next_page_token", "total", "count"):
+        data.pop(key, None)
+    return data, pages
+
+
+async def test_list_results_come_in_bounded_pages(
+    memory: LocalMemory, reviewed: ReviewedMemory
+) -> None:
+    aid = reviewed.scenarios["exec_sponsor_changed"]
+    args = {"account_id": aid}
+    whole = await mcp_tools.call_tool("cognee_get_relationship_graph", memory, args, CLOCK)
+    history = await mcp_tools.call_tool("cognee_retrieve_history", memory, args, CLOCK)
+    assert "result_truncated" not in whole.data
+    assert "result_truncated" not in history.data
+    async with connected(build_memory_server(memory, clock=CLOCK, page_bytes=2_000)) as session:
+        listing = {tool.name: tool for tool in (await session.list_tools()).tools}
+        for name in ("cognee_retrieve_history", "cognee_get_relationship_graph"):
+            assert {"page_token", "limit"} <= set(listing[name].input_schema["properties"])
+        search_args = set(listing["cognee_search_memory"].input_schema["properties"])
+        assert "page_token" in search_args
+        assert all(tool.output_schema is None for tool in listing.values())
+
+        first = await session.call_tool("cognee_get_relationship_graph", {"account_id": aid})
+        assert len(first.content[0].text.encode()) <= 2_000  # type: ignore[union-attr]
+        graph, pages = await _all_pages(
+            session, "cognee_get_relationship_graph", {"account_id": aid}, ("nodes", "edges")
+        )
+        assert pages > 1
+        assert graph == whole.data
+
+        two = payload(
+            await session.call_tool(
+                "cognee_get_relationship_graph", {"account_id": aid, "limit": 2}
+            )
+        )
+        assert two["count"] == 2
+        assert two["total"] == len(whole.data["nodes"]) + len(whole.data["edges"])
+
+        timeline, pages = await _all_pages(
+            session, "cognee_retrieve_history", {"account_id": aid}, mcp_tools.HISTORY_LISTS
+        )
+        assert pages > 1
+        assert timeline == history.data
+
+        stale = await session.call_tool(
+            "cognee_get_relationship_graph", {"account_id": aid, "page_token": "nope.3"}
+        )
+        text, error = failure(stale)
+        assert "page_token is unknown or expired" in text
+        assert error["code"] == "invalid_arguments"
+
+
+async def test_remote_memory_follows_pages(memory: LocalMemory, reviewed: ReviewedMemory) -> None:
+    aid = reviewed.scenarios["exec_sponsor_changed"]
+    since, until = NOW - timedelta(days=3650), NOW
+    async with http_server(memory, page_bytes=1_500) as url:
+        remote = RemoteMemory(url, TOKEN)
+        try:
+            assert await remote.relationship_graph(aid) == await memory.relationship_graph(aid)
+            got = await remote.history(aid, since=since, until=until)
+            want = await memory.history(aid, since=since, until=until)
+            assert got == want
+            hits = await remote.search("renewal", limit=50)
+            assert [h.ref for h in hits] == [
+                h.ref for h in await memory.search("renewal", limit=50)
+            ]
+            assert len(hits) > 5
+            assert remote.sessions_opened == 1
+        finally:
+            await remote.close()
+
+
+# --- one session per app -----------------------------------------------------------------------
+
+
+class SessionCounter:
+    """ASGI middleware counting MCP sessions: those the server opened, and requests per session."""
+
+    def __init__(self) -> None:
+        self.opened: list[str] = []
+        self.requests: collections.Counter[str] = collections.Counter()
+
+    def wrap(self, app: ASGIApp) -> ASGIApp:
+        async def counted(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                await app(scope, receive, send)
+                return
+            presented = dict(scope["headers"]).get(b"mcp-session-id")
+            if presented:
+                self.requests[presented.decode()] += 1
+
+            async def spy(message: Message) -> None:
+                if message["type"] == "http.response.start" and not presented:
+                    for key, value in message.get("headers", []):
+                        if key.lower() == b"mcp-session-id":
+                            self.opened.append(value.decode())
+                await send(message)
+
+            await app(scope, receive, spy)
+
+        return counted
+
+
+@pytest.fixture
+def sessions(monkeypatch: pytest.MonkeyPatch) -> SessionCounter:
+    """Count the sessions of every HTTP memory server this test starts."""
+    counter = SessionCounter()
+    original = mcp_transport.http_app
+
+    def counted_app(*args: Any, **kwargs: Any) -> ASGIApp:
+        return counter.wrap(original(*args, **kwargs))
+
+    monkeypatch.setattr(mcp_transport, "http_app", counted_app)
+    return counter
+
+
+async def test_two_apps_share_a_server_with_one_session_each(
+    memory: LocalMemory, reviewed: ReviewedMemory, sessions: SessionCounter
+) -> None:
+    accounts = sorted(reviewed.scenarios.values())
+    since, until = NOW - timedelta(days=400), NOW
+    want_graphs = {aid: await memory.relationship_graph(aid) for aid in accounts}
+    want_histories = {aid: await memory.history(aid, since=since, until=until) for aid in accounts}
+    want_hits = [h.ref for h in await memory.search("executive sponsor", limit=10)]
+
+    async def app_work(remote: RemoteMemory, name: str) -> None:
+        async def one(aid: str) -> None:
+            assert await remote.relationship_graph(aid) == want_graphs[aid]
+            assert await remote.history(aid, since=since, until=until) == want_histories[aid]
+            hits = await remote.search("executive sponsor", limit=10)
+            assert [h.ref for h in hits] == want_hits
+
+        await asyncio.gather(*(one(aid) for aid in accounts))
+        await remote.ingest(_facts(f"{name}-acct"))  # each app writes its own account
+        await remote.record_recommendation(f"{name}-acct", _recommendation(f"{name}-acct"))
+
+    async with http_server(memory, read_only=False, page_bytes=4_000) as url:
+        first, second = RemoteMemory(url, TOKEN), RemoteMemory(url, TOKEN)
+        try:
+            async with asyncio.timeout(120):
+                await asyncio.gather(app_work(first, "one"), app_work(second, "two"))
+                # and each sees what the other wrote, on the same session as before
+                assert (await second.prior_recommendations("one-acct"))[0].recommendation_id == (
+                    "one-acct-rec"
+                )
+                assert (await first.prior_recommendations("two-acct"))[0].recommendation_id == (
+                    "two-acct-rec"
+                )
+            assert (first.sessions_opened, second.sessions_opened) == (1, 1)
+            assert len(sessions.opened) == 2
+            assert set(sessions.requests) == set(sessions.opened)
+            calls_per_app = 3 * len(accounts) + 3
+            assert all(n > calls_per_app for n in sessions.requests.values())
+        finally:
+            await first.close()
+            await second.close()
+
+
+async def test_a_session_the_server_forgot_is_replaced(
+    memory: LocalMemory, sessions: SessionCounter
+) -> None:
+    async with http_server(memory) as url:
+        remote = RemoteMemory(url, TOKEN)
+        try:
+            assert await remote.search("executive sponsor")
+            [session_id] = sessions.opened
+            async with httpx.AsyncClient() as client:  # the server ends the session
+                ended = await client.delete(
+                    url,
+                    headers={"Authorization": f"Bearer {TOKEN}", "mcp-session-id": session_id},
+                )
+            assert ended.status_code == 200
+            assert await remote.search("executive sponsor")  # retried on a new session
+            assert remote.sessions_opened == 2
+            assert len(sessions.opened) == 2
+        finally:
+            await remote.close()
