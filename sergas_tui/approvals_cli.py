@@ -15,21 +15,24 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from sergas_tui.approvals.cli_support import approval_row, describe_write
+from sergas_tui.approvals.cli_support import ROW_HEADERS, approval_row, describe_write
 from sergas_tui.approvals.executor import Executor
 from sergas_tui.approvals.service import ApprovalService
 from sergas_tui.audit.export import export_jsonl
 from sergas_tui.audit.verify import verify_database
 from sergas_tui.config import Settings
+from sergas_tui.domain import Recommendation
+from sergas_tui.domain.names import RecordNames
 from sergas_tui.errors import ConfigError
 from sergas_tui.locations import Locations
 from sergas_tui.services import Services, open_services
-
-ROW_HEADERS = ("id", "account", "type", "priority", "status", "expires")
+from sergas_tui.viewmodels.approvals import QueueItem, join_queue, recommendations_of
+from sergas_tui.viewmodels.names import add_memory, load_names
 
 
 def default_actor() -> str:
@@ -86,15 +89,73 @@ def list_command(
     async def body(services: Services) -> int:
         email = None if show_all_owners else (owner or services.current_user_email())
         pending = await _service(services).pending(email)
-        table = Table(*ROW_HEADERS, title=f"{len(pending)} approvals pending")
-        for column in table.columns[:3]:  # id, account and type must stay copyable
-            column.no_wrap = True
-        for approval in pending:
-            table.add_row(*(Text(cell) for cell in approval_row(approval)))
-        console.print(table)
+        owners = sorted({a.owner_email for a in pending})
+
+        def read() -> list[QueueItem]:
+            names = load_names(services, owners)
+            return join_queue(pending, recommendations_of(services, pending, owners), names)
+
+        items = await asyncio.to_thread(read)
+        title = f"{len(pending)} approvals pending"
+        console.print(approvals_table(items, title=title, width=console.width))
         return 0
 
     return _run(settings, locations, workspace, body)
+
+
+COLUMN_GAP = 2
+"""Spaces between two columns of the approvals table."""
+
+
+def approvals_table(items: list[QueueItem], *, title: str, width: int = 80) -> Table:
+    """``sergas approvals list``: priority, then value at stake; fits ``width`` columns (the
+    account's name is cut with an ellipsis, nothing wraps)."""
+    table = Table(
+        title=title,
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1),
+        collapse_padding=True,
+    )
+    rows = [approval_row(item.approval, item.names, item.priority) for item in items]
+    widths = [max([len(h), *(len(row[i]) for row in rows)]) for i, h in enumerate(ROW_HEADERS)]
+    flexible = ROW_HEADERS.index("account")
+    fixed = sum(w for i, w in enumerate(widths) if i != flexible)
+    room = width - fixed - COLUMN_GAP * (len(widths) - 1)
+    widths[flexible] = max(min(widths[flexible], room), 12)
+    rows = [
+        approval_row(item.approval, item.names, item.priority, account_width=widths[flexible])
+        for item in items
+    ]
+    for header, column_width in zip(ROW_HEADERS, widths, strict=True):
+        table.add_column(
+            header,
+            no_wrap=True,
+            overflow="ellipsis",
+            justify="right" if header == "at stake" else "left",
+            width=column_width,
+        )
+    for row in rows:
+        table.add_row(*(Text(cell) for cell in row))
+    return table
+
+
+def fold(line: str, console: Console) -> list[Text]:
+    """``line`` folded at the console's width (by cells, at spaces where it can), each part
+    keeping the line's indent (a list item's continuation goes under its text), so a wrapped
+    body stays under its label."""
+    text = line.lstrip(" ")
+    indent = len(line) - len(text)
+    if not text:
+        return [Text("")]
+    hanging = 2 if text.startswith("- ") else 0
+    folded: list[Text] = []
+    width = max(console.width - indent - hanging, 20)
+    for index, part in enumerate(Text(text).wrap(console, width)):
+        part.rstrip()
+        folded.append(Text(" " * (indent + (hanging if index else 0))) + part)
+    return folded
 
 
 def show_command(
@@ -102,8 +163,17 @@ def show_command(
 ) -> int:
     async def body(services: Services) -> int:
         approval = await _service(services).get(ident)
-        for line in describe_write(approval):
-            console.print(Text(line))
+        owners = [approval.owner_email]
+
+        def read() -> tuple[RecordNames, Recommendation | None]:
+            found = recommendations_of(services, [approval], owners)
+            return load_names(services, owners), found.get(approval.recommendation_id)
+
+        names, recommendation = await asyncio.to_thread(read)
+        await add_memory(services, names, [approval.account_id])
+        for line in describe_write(approval, names, recommendation):
+            for folded in fold(line, console):
+                console.print(folded, soft_wrap=True)
         return 0
 
     return _run(settings, locations, workspace, body)

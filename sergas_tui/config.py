@@ -101,6 +101,19 @@ class ZohoSettings(Section):
     """First backoff delay; doubles on each retry, with jitter."""
     timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     """Timeout of one Zoho HTTP request."""
+    org_id: str | None = Field(default=None, pattern=r"^(org)?\d{1,20}$", examples=["74822955"])
+    """Your org's id in Zoho's web UI: the digits after 'crm/org' in the browser's address bar
+    (the 'zgid' of GET /crm/v8/org). Links to records (briefs, the 'o' key) then open in that
+    org; without it they open in your default org."""
+    web_url: str | None = Field(default=None, examples=["https://crm.zoho.eu"])
+    """Override of Zoho CRM's web address used for links to records (normally derived from
+    data_centre, e.g. https://crm.zoho.eu for 'eu')."""
+    home_currency: str = Field(default="USD", pattern=r"^[A-Za-z]{3}$")
+    """Your org's home currency (ISO code): amounts of records without a Currency field are
+    shown in it."""
+    people: dict[str, str] = Field(default_factory=dict)
+    """Who a role named by a recommendation is, e.g. {sales_manager = "Dana Whitfield
+    <dana@example.com>"}: escalations then show the person instead of the role."""
 
     def resolved_mode(self) -> Literal["demo", "rest", "mcp"]:
         if self.mode != "auto":
@@ -158,8 +171,14 @@ class OrchestratorSettings(Section):
     approval_timeout_hours: int = Field(default=72, ge=1, le=24 * 30)
     """Pending approvals expire after this long."""
     stage_history_budget: int = Field(default=60, ge=0, le=2000)
-    """Most per-deal stage-history reads one review may spend (Zoho has no bulk read for
-    them); the biggest open deals whose time in stage is uncertain go first."""
+    """Most per-deal stage-history reads a review spends on each owner's deals (Zoho has no
+    bulk read for them): the owner's biggest open deals whose time in stage is uncertain go
+    first. Reads of deals unchanged since are served from the workspace's cache. Per owner, so
+    that reviewing one owner and reviewing everyone decide the same about that owner."""
+    timeline_budget: int = Field(default=20, ge=0, le=2000)
+    """Most timeline reads (contacts whose role may have changed, deals whose close date may
+    have moved within a stage) a review spends on each owner's records; cached like stage
+    histories."""
     author_batch_size: int = Field(default=8, ge=1, le=100)
     """Accounts per Recommendation Author request (Claude engine)."""
 
@@ -191,9 +210,10 @@ class MonitoringSettings(Section):
 
 class SignalSettings(Section):
     no_activity_warning_days: int = Field(default=14, ge=1)
-    """Days without activity before a warning."""
+    """Days without a customer touch (a call or meeting held, a task a person completed, a deal
+    moving stage, won or lost) before a warning."""
     no_activity_critical_days: int = Field(default=30, ge=1)
-    """Days without activity before the signal is critical."""
+    """Days without a customer touch before the signal is critical."""
     stalled_stage_factor: float = Field(default=1.5, gt=1.0)
     """A deal is stalled after this multiple of the typical days in its stage."""
     stage_limit_days: dict[str, int] = Field(

@@ -25,9 +25,11 @@ from sergas_tui.agents.events import (
 from sergas_tui.briefs.markdown import write_brief
 from sergas_tui.config import Settings
 from sergas_tui.domain import OwnerBrief
+from sergas_tui.domain.names import RecordNames
 from sergas_tui.errors import ConfigError, SergasError
 from sergas_tui.locations import Locations
 from sergas_tui.services import Services, open_services
+from sergas_tui.viewmodels.names import names_for_brief
 
 
 def brief_file_name(owner_email: str) -> str:
@@ -97,6 +99,7 @@ async def run_review(
                 brief,
                 markdown_dir / brief_file_name(brief.owner_email),
                 user_templates=services.locations.templates_dir,
+                names=await names_for_brief(services, brief),
             )
             console.print(Text(f"Wrote {path}"))
     return 1 if summary.failed else 0
@@ -174,7 +177,17 @@ def export_brief_command(
                 f"`sergas review --owner {email}` first.",
                 title="Nothing to export",
             )
-        path = write_brief(brief, out, user_templates=locations.templates_dir)
+        found = brief
+
+        async def names() -> RecordNames:
+            try:
+                return await names_for_brief(services, found)
+            finally:
+                await services.aclose()
+
+        path = write_brief(
+            brief, out, user_templates=locations.templates_dir, names=asyncio.run(names())
+        )
         console.print(Text(f"Wrote {path}"))
         return 0
     finally:

@@ -291,7 +291,13 @@ class Services:
 
         crm = await self.crm()
         rules = RulesEngine(
-            scout=DataScout(crm, self.store, self.settings.signals, self.clock),
+            scout=DataScout(
+                crm,
+                self.store,
+                self.settings.signals,
+                self.clock,
+                timeline_budget=self.settings.orchestrator.timeline_budget,
+            ),
             analyst=MemoryAnalyst(self.memory()),
             author=RuleAuthor(TemplateSet.load(self.locations.templates_dir), self.clock),
             repository=self.store,

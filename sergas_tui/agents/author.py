@@ -21,6 +21,7 @@ from datetime import date, datetime, timedelta
 
 from sergas_tui.agents.author_evidence import Evidence
 from sergas_tui.agents.author_prior import PriorRec
+from sergas_tui.agents.author_problems import fold_problems, problem_of
 from sergas_tui.agents.author_rules import (
     DUE_BUSINESS_DAYS,
     ESCALATION,
@@ -109,7 +110,28 @@ class RuleAuthor:
         memory_refs: Sequence[RecordRef] = (),
         prior: Sequence[PriorRec | Approval] = (),
     ) -> list[Recommendation]:
-        """Recommendations for one account, most urgent first; none without evidence."""
+        """Recommendations for one account, one per problem, most urgent first; none without
+        evidence (the rule table's :meth:`proposals`, folded by :mod:`.author_problems`)."""
+        now = self.clock.now()
+        priors = [p if isinstance(p, PriorRec) else PriorRec.from_approval(p, now) for p in prior]
+        recs = self.proposals(facts, context, memory_refs=memory_refs, prior=priors)
+        # One open item per problem: a problem with a pending (or recently carried out)
+        # recommendation of any type gets no other; and the account's cap counts open ones.
+        held = {p.target for p in priors if p.target and p.blocks(now, self.policy)}
+        recs = [r for r in recs if problem_of(r) not in held]
+        already_open = sum(1 for p in priors if p.status == "pending")
+        return fold_problems(recs, already_open=already_open)
+
+    def proposals(
+        self,
+        facts: AccountFacts,
+        context: HistoricalContext,
+        *,
+        memory_refs: Sequence[RecordRef] = (),
+        prior: Sequence[PriorRec | Approval] = (),
+    ) -> list[Recommendation]:
+        """What the rule table proposes for one account, before folding: one recommendation
+        per (type, target), most urgent first; none without evidence."""
         now = self.clock.now()
         priors = [p if isinstance(p, PriorRec) else PriorRec.from_approval(p, now) for p in prior]
         evidence = Evidence(facts, memory_refs)

@@ -4,6 +4,10 @@ Every CRM value that reaches a rationale or a template goes through
 :func:`~sergas_tui.agents.drafting.clean` first (names at most 80 characters, snippets at
 most 200), and templates see plain dicts of those strings, never the models. Note text is
 only ever quoted as evidence.
+
+A figure about a signal (days quiet, days in stage, pushes, amounts) is never worked out here:
+it comes from the signal's ``data``, as the signal's own message does, so a text and its
+signal cannot disagree.
 """
 
 from __future__ import annotations
@@ -144,9 +148,6 @@ def rationale(
         parts.append(f"And {len(signals) - MAX_MESSAGES} more signals.")
     if deals:
         parts.append("Deals: " + "; ".join(deal_phrase(d) for d in deals[:3]) + ".")
-    last = facts.account.last_activity_time
-    if last is not None and any(s.key.startswith("no_activity") for s in signals):
-        parts.append(f"Last activity on the account {(now - last).days} days ago.")
     if reasons:
         parts.append("Escalate because " + "; ".join(reasons) + ".")
     parts += list(notes)
@@ -209,7 +210,6 @@ def template_context(
         {"key": s.key, "severity": s.severity, "message": clean(s.message), "label": _label(s)}
         for s in signals
     ]
-    last = account.last_activity_time
     return {
         "account": {
             "id": clean_name(account.id),
@@ -238,8 +238,21 @@ def template_context(
         "priority": priority,
         "due_date": due.isoformat(),
         "today": today.isoformat(),
-        "last_activity_days": (facts.reviewed_at.date() - last.date()).days if last else None,
+        "last_activity_days": days_quiet([*signals, *facts.signals]),
     }
+
+
+def days_quiet(signals: Sequence[RiskSignal]) -> int | None:
+    """The days since the last customer touch that the first quiet signal states; None
+    without one, or without a touch on record (its message says since when instead)."""
+    for signal in signals:
+        measured_from = signal.data.get("basis", "touch")
+        if not signal.key.startswith("no_activity") or measured_from != "touch":
+            continue
+        value = signal.data.get("days_quiet")
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
 
 
 def _label(signal: RiskSignal) -> str:

@@ -387,6 +387,7 @@ class Orchestrator:
             owner_email=owner,
             action_type=rec.type,
             payload=rec.suggested_action,
+            also=list(rec.also),
             created_at=now,
             expires_at=now + ttl,
         )

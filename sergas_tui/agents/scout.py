@@ -22,11 +22,17 @@ import asyncio
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
+import structlog
+from pydantic import JsonValue, TypeAdapter
+
 from sergas_tui.agents.scout_fetch import (
     STAGE_HISTORY_ROUNDS,
+    TOUCH_HISTORY_ROUNDS,
+    TOUCH_HISTORY_SHARE,
     ScoutRun,
     contacts_needing_timeline,
     deals_needing_history,
+    deals_needing_history_for_touch,
     deals_needing_timeline,
     fetch_bounded,
 )
@@ -45,12 +51,21 @@ from sergas_tui.domain.changes import (
 from sergas_tui.domain.facts import AccountFacts
 from sergas_tui.domain.outputs import ScoutReport
 from sergas_tui.domain.pipeline import StageSamples, is_open
-from sergas_tui.domain.records import Activity, Change, Link, Snapshot
+from sergas_tui.domain.records import Activity, Change, Deal, Link, Snapshot, StageChange
 from sergas_tui.domain.signals import activity_time, detect_all
+from sergas_tui.domain.touches import quiet_of
+from sergas_tui.errors import SergasError
+from sergas_tui.storage.read_cache import CacheKind, ReadCache
 from sergas_tui.storage.repository import Repository
 
+log = structlog.get_logger("sergas.scout")
+_STAGE_ROWS: TypeAdapter[list[StageChange]] = TypeAdapter(list[StageChange])
+_CHANGES: TypeAdapter[list[Change]] = TypeAdapter(list[Change])
+
 DEFAULT_STAGE_HISTORY_BUDGET = 60
+"""Stage-history reads per owner and review (cached reads of unchanged deals cost nothing)."""
 DEFAULT_TIMELINE_BUDGET = 20
+"""Timeline reads per owner and review (likewise cached)."""
 DEFAULT_CONCURRENCY = 8
 
 
@@ -92,6 +107,7 @@ class DataScout:
         *,
         timeline_budget: int = DEFAULT_TIMELINE_BUDGET,
         concurrency: int = DEFAULT_CONCURRENCY,
+        read_cache: ReadCache | None = None,
     ) -> None:
         self._gateway = gateway
         self._repository = repository
@@ -99,6 +115,9 @@ class DataScout:
         self._clock = clock
         self._timeline_budget = timeline_budget
         self._concurrency = concurrency
+        self._cache = read_cache or (
+            ReadCache(repository) if isinstance(repository, Repository) else None
+        )
         self.last_run: ScoutRun | None = None
         """What the latest run did (calls, undecided deals, the snapshots to store)."""
 
@@ -141,17 +160,35 @@ class DataScout:
         if previous is None:
             previous = await asyncio.to_thread(self._repository.latest_snapshots, owner_email)
         work = [_copy(bundle) for bundle in bundles.values()]
-        samples = await self._add_stage_history(work, now, stage_history_budget, run)
-        timeline = await self._read_timelines(work, now, run)
+        # Budgets, typical stage times and read choices are per owner, so a review of one
+        # owner and a review of every owner decide the same things about that owner's accounts.
+        groups = by_owner(work)
+
+        async def plan(group: list[Bundle]) -> tuple[StageSamples, dict[str, list[Change]]]:
+            share = stage_history_budget // TOUCH_HISTORY_SHARE
+            dated, asked = await self._touch_histories(group, now, share, run)
+            samples = await self._add_stage_history(group, now, stage_history_budget - asked, run)
+            found = await self._read_timelines(group, now, run)
+            _attach(group, dated)
+            return samples, found
+
+        planned = await asyncio.gather(*(plan(group) for group in groups.values()))
+        samples_of: dict[str, StageSamples] = {}
+        timeline: dict[str, list[Change]] = {}
+        for owner, (samples, found) in zip(groups, planned, strict=True):
+            samples_of[owner] = samples
+            timeline.update(found)
         facts: list[AccountFacts] = []
         for bundle in work:
+            samples = samples_of[owner_key(bundle)]
             facts.append(self._facts(bundle, now, samples, timeline, previous, run))
         return facts
 
     async def _add_stage_history(
         self, bundles: list[Bundle], now: datetime, budget: int, run: ScoutRun
     ) -> StageSamples:
-        """Fetch stage history where a stall verdict needs it; the final stage samples."""
+        """Fetch stage history where a stall verdict needs it (the biggest ``budget`` deals of
+        these bundles, from the read cache when the deal is unchanged); the final samples."""
         samples = StageSamples.from_deals(d for b in bundles for d in b.deals)
         asked: set[str] = set()
         for _ in range(STAGE_HISTORY_ROUNDS):
@@ -160,19 +197,12 @@ class DataScout:
                 for d in deals_needing_history(bundles, self._settings, samples, now)
                 if d.id not in asked
             ]
-            left = budget - run.stage_history_calls
+            left = budget - len(asked)
             if not wanted or left <= 0:
                 break
-            asked.update(d.id for d in wanted[:left])
-            run.stage_history_calls += min(left, len(wanted))
-            fetched = await fetch_bounded(
-                wanted,
-                lambda deal: self._gateway.get_stage_history(deal.id),
-                budget=left,
-                concurrency=self._concurrency,
-                run=run,
-            )
-            histories = {deal.id: rows for deal, rows in fetched if rows}
+            chosen = wanted[:left]
+            asked.update(d.id for d in chosen)
+            histories = await self._stage_histories(chosen, now, run)
             for bundle in bundles:
                 bundle.deals = [
                     d.model_copy(update={"stage_history": histories[d.id]})
@@ -183,33 +213,130 @@ class DataScout:
             samples = StageSamples.from_deals(d for b in bundles for d in b.deals)
             if not histories:
                 break
-        run.undecided_deals = [
+        run.undecided_deals += [
             d.id for d in deals_needing_history(bundles, self._settings, samples, now)
         ]
         return samples
 
+    async def _touch_histories(
+        self, bundles: list[Bundle], now: datetime, budget: int, run: ScoutRun
+    ) -> tuple[dict[str, list[StageChange]], int]:
+        """Stage histories of deals that may date a customer touch of an otherwise quiet
+        account (see scout_fetch), at most ``budget`` reads, and how many were asked.
+
+        They are read before the stall rounds (a move they date can clear a critical quiet
+        signal) but attached to the deals only after them and the timeline reads, so those
+        decide what they would have decided with the rest of the budget (a deal both want is
+        asked twice, the second time from the read cache).
+        """
+        found: dict[str, list[StageChange]] = {}
+        asked: set[str] = set()
+        for _ in range(TOUCH_HISTORY_ROUNDS):
+            view = [_copy(b) for b in bundles]
+            _attach(view, found)
+            plan = deals_needing_history_for_touch(view, self._settings, now, skip=asked)
+            wanted = plan[: max(0, budget - len(asked))]
+            if not wanted:
+                break
+            asked.update(d.id for d in wanted)
+            found.update(await self._stage_histories(wanted, now, run))
+        return found, len(asked)
+
+    async def _stage_histories(
+        self, deals: list[Deal], now: datetime, run: ScoutRun
+    ) -> dict[str, list[StageChange]]:
+        """Deal id → its stage history (non-empty ones), cached reads first."""
+        cached = await self._cached("stage_history", {d.id: d.modified_time for d in deals})
+        histories = {deal_id: _STAGE_ROWS.validate_python(rows) for deal_id, rows in cached.items()}
+        missing = [d for d in deals if d.id not in cached]
+        run.stage_history_calls += len(missing)
+        fetched = await fetch_bounded(
+            missing,
+            lambda deal: self._gateway.get_stage_history(deal.id),
+            budget=len(missing),
+            concurrency=self._concurrency,
+            run=run,
+        )
+        await self._keep(
+            "stage_history",
+            [
+                (deal.id, deal.modified_time, _STAGE_ROWS.dump_python(rows, mode="json"))
+                for deal, rows in fetched
+            ],
+            now,
+        )
+        histories.update({deal.id: rows for deal, rows in fetched})
+        return {deal_id: rows for deal_id, rows in histories.items() if rows}
+
+    async def _cached(
+        self, kind: CacheKind, records: Mapping[str, datetime | None]
+    ) -> dict[str, list[JsonValue]]:
+        if self._cache is None or not records:
+            return {}
+        return await asyncio.to_thread(self._cache.fresh, kind, records)
+
+    async def _keep(
+        self,
+        kind: CacheKind,
+        reads: list[tuple[str, datetime | None, list[JsonValue]]],
+        now: datetime,
+    ) -> None:
+        if self._cache is not None and reads:
+            try:
+                await asyncio.to_thread(self._cache.save, kind, reads, now)
+            except SergasError as err:  # a cache that cannot be written only costs calls
+                log.warning("scout.cache_not_written", error=err.message)
+
     async def _read_timelines(
         self, bundles: list[Bundle], now: datetime, run: ScoutRun
     ) -> dict[str, list[Change]]:
-        """Account id → timeline changes read within ``timeline_budget`` (see scout_fetch)."""
+        """Account id → timeline changes of the first ``timeline_budget`` records that need
+        one (see scout_fetch), from the read cache when the record is unchanged."""
         owner = {c.id: b.account.id for b in bundles for c in b.contacts}
         owner.update({d.id: b.account.id for b in bundles for d in b.deals})
+        modified: dict[str, datetime | None] = {
+            c.id: c.modified_time for b in bundles for c in b.contacts
+        }
+        modified.update({d.id: d.modified_time for b in bundles for d in b.deals})
         contacts = contacts_needing_timeline(bundles, self._settings, now)
         deals = deals_needing_timeline(bundles, self._settings)
         targets: list[tuple[str, str, str]] = [
             ("Contacts", c.id, owner[c.id]) for c in contacts
         ] + [("Deals", d.id, owner[d.id]) for d in deals]
-        budget = self._timeline_budget
-        run.timeline_calls += min(budget, len(targets))
+        chosen = targets[: max(0, self._timeline_budget)]
+        reads: list[tuple[tuple[str, str, str], list[Change]]] = []
+        missing: list[tuple[str, str, str]] = []
+        for module in ("Contacts", "Deals"):
+            kind: CacheKind = "timeline:Contacts" if module == "Contacts" else "timeline:Deals"
+            mine = [t for t in chosen if t[0] == module]
+            cached = await self._cached(kind, {t[1]: modified.get(t[1]) for t in mine})
+            for target in mine:
+                if target[1] in cached:
+                    reads.append((target, _CHANGES.validate_python(cached[target[1]])))
+                else:
+                    missing.append(target)
+        run.timeline_calls += len(missing)
         fetched = await fetch_bounded(
-            targets,
+            missing,
             lambda t: self._gateway.get_timeline(t[0], t[1]),
-            budget=budget,
+            budget=len(missing),
             concurrency=self._concurrency,
             run=run,
         )
+        for module in ("Contacts", "Deals"):
+            kind = "timeline:Contacts" if module == "Contacts" else "timeline:Deals"
+            await self._keep(
+                kind,
+                [
+                    (t[1], modified.get(t[1]), _CHANGES.dump_python(changes, mode="json"))
+                    for t, changes in fetched
+                    if t[0] == module
+                ],
+                now,
+            )
+        reads += fetched
         found: dict[str, list[Change]] = {}
-        for (module, record_id, account_id), changes in fetched:
+        for (module, record_id, account_id), changes in reads:
             found.setdefault(account_id, []).extend(
                 c.model_copy(update={"module": c.module or module, "record_id": record_id})
                 if c.record_id is None
@@ -229,7 +356,6 @@ class DataScout:
     ) -> AccountFacts:
         account = bundle.account
         snapshot = snapshot_of(account, bundle.deals, bundle.contacts)
-        run.snapshots[account.id] = dict(snapshot)
         before = previous.get(account.id)
         diff = diff_snapshots(
             before.data if before else None,
@@ -241,6 +367,10 @@ class DataScout:
         from_history = [c for d in bundle.deals for c in stage_history_changes(d)]
         known = merge_changes(timeline.get(account.id, []), from_history, bundle.changes, diff)
         bundle.changes = [redact_change(c) for c in known]
+        # The silence the quiet signals measure, kept for the portfolio's Quiet column.
+        account = account.model_copy(update={"quiet": quiet_of(bundle, now)})
+        bundle.account = account
+        run.snapshots[account.id] = dict(snapshot_of(account, bundle.deals, bundle.contacts))
         signals = detect_all(bundle, now, self._settings, samples=samples)
         since = (
             before.taken_at
@@ -278,6 +408,35 @@ class DataScout:
         )
 
 
+def _attach(bundles: Iterable[Bundle], histories: Mapping[str, list[StageChange]]) -> None:
+    """Give deals without stage history the one read for them, if any (in place)."""
+    if not histories:
+        return
+    for bundle in bundles:
+        bundle.deals = [
+            d.model_copy(update={"stage_history": histories[d.id]})
+            if d.id in histories and not d.stage_history
+            else d
+            for d in bundle.deals
+        ]
+
+
+def owner_key(bundle: Bundle) -> str:
+    """Whose account a bundle is (the owner's email, else id; '' when unowned)."""
+    owner = bundle.account.owner
+    if owner is None:
+        return ""
+    return (owner.email or owner.id or "").casefold()
+
+
+def by_owner(bundles: Iterable[Bundle]) -> dict[str, list[Bundle]]:
+    """Bundles grouped by owner, in order of first appearance."""
+    groups: dict[str, list[Bundle]] = {}
+    for bundle in bundles:
+        groups.setdefault(owner_key(bundle), []).append(bundle)
+    return groups
+
+
 def _copy(bundle: Bundle) -> Bundle:
     return Bundle(
         account=bundle.account,
@@ -309,5 +468,7 @@ __all__ = [
     "DEFAULT_TIMELINE_BUDGET",
     "DataScout",
     "ScoutRun",
+    "by_owner",
     "group_batch",
+    "owner_key",
 ]

@@ -22,13 +22,26 @@ budget runs out get **no** ``stalled_in_stage`` signal: they are reported in
    stage, which usually makes the timeline unnecessary).
 
 Account timelines are never read: the snapshot diff covers account fields.
+
+**Stage history for quiet accounts** (first, at most a quarter of the same budget): a deal
+moving stage is a customer touch (:mod:`sergas_tui.domain.touches`), and only its stage history
+dates the move. For an account whose last known touch is at least ``no_activity_warning_days``
+old, a deal without history that was modified after that touch (a stage move modifies the
+deal) and recently enough for a move to change the verdict is read: one per account and round
+(its most recently modified such deal), accounts that would be critical first, then the
+biggest deals, in up to three rounds (an account a read showed to be touched drops out).
+These reads go before the stall rounds, which get the rest of the budget, because a move they
+date can clear a critical "gone quiet" signal; the deals get them only after the stall rounds
+and the timeline reads, so those decide what they would have decided with that budget.
+A move older than the verdict window on a deal never read stays unknown: "quiet N days" is
+then N days since the last *known* touch.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -38,8 +51,16 @@ from pydantic import JsonValue
 
 from sergas_tui.config import SignalSettings
 from sergas_tui.domain.bundle import Bundle
-from sergas_tui.domain.pipeline import StageSamples, is_open, stage_limit, stage_stay, stall_verdict
+from sergas_tui.domain.pipeline import (
+    StageSamples,
+    days_between,
+    is_open,
+    stage_limit,
+    stage_stay,
+    stall_verdict,
+)
 from sergas_tui.domain.records import Contact, Deal
+from sergas_tui.domain.touches import quiet_of
 from sergas_tui.errors import CrmError
 
 log = structlog.get_logger("sergas.scout")
@@ -49,6 +70,10 @@ R = TypeVar("R")
 
 STAGE_HISTORY_ROUNDS = 2
 """Planning rounds for stage history (the second uses typical times learnt in the first)."""
+TOUCH_HISTORY_SHARE = 4
+"""At most 1/TOUCH_HISTORY_SHARE of the stage-history budget goes to dating touches."""
+TOUCH_HISTORY_ROUNDS = 3
+"""Rounds of reads dating touches (one deal per quiet account and round)."""
 
 
 @dataclass
@@ -87,6 +112,50 @@ def deals_needing_history(
             if stall_verdict(stay, limit.days, now) is None:
                 found.append(deal)
     return sorted(found, key=lambda d: (-(d.amount or 0.0), d.id))
+
+
+def deals_needing_history_for_touch(
+    bundles: Iterable[Bundle], settings: SignalSettings, now: datetime, skip: Collection[str] = ()
+) -> list[Deal]:
+    """Per account that counts as quiet, the deal whose stage history most likely dates a
+    later touch (its most recently modified one; ids in ``skip`` were read already).
+
+    A deal qualifies when it has no history and was modified after the last known touch and
+    recently enough for a stage move to change the verdict: within
+    ``no_activity_warning_days`` (no longer quiet) or, for an account quiet for
+    ``no_activity_critical_days``, within those (critical becomes a warning). Accounts that
+    would be critical come first, then the biggest deals, as for the stall reads.
+    """
+    found: list[tuple[bool, Deal]] = []
+    for bundle in bundles:
+        silence = quiet_of(bundle, now)
+        touch = silence.touch
+        quiet = days_between(silence.since, now)
+        if quiet < settings.no_activity_warning_days:
+            continue
+        window = (
+            settings.no_activity_critical_days
+            if quiet >= settings.no_activity_critical_days
+            else settings.no_activity_warning_days
+        )
+        candidates = [
+            d
+            for d in bundle.deals
+            if not d.stage_history
+            and d.id not in skip
+            and d.modified_time is not None
+            and (touch is None or d.modified_time > touch.at)
+            and days_between(d.modified_time, now) < window
+        ]
+        if candidates:
+            critical = quiet >= settings.no_activity_critical_days
+            found.append((critical, max(candidates, key=_modified_order)))
+    found.sort(key=lambda item: (not item[0], -(item[1].amount or 0.0), item[1].id))
+    return [deal for _, deal in found]
+
+
+def _modified_order(deal: Deal) -> tuple[float, str]:
+    return (deal.modified_time.timestamp() if deal.modified_time else 0.0), deal.id
 
 
 def contacts_needing_timeline(

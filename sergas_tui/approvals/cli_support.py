@@ -1,5 +1,8 @@
 """Plain-text views of an approval for the command line: the exact write, and a table row.
 
+Records and people are named through :class:`~sergas_tui.domain.names.RecordNames` (the id short
+and secondary), amounts carry their currency and evidence is in words.
+
 Everything here is pure. CRM-sourced text is passed through :func:`plain`, which drops terminal
 control sequences, control characters and bidi overrides, so a crafted note or subject cannot
 move the cursor, recolour the terminal or reorder what the owner reads before deciding. Callers
@@ -12,7 +15,10 @@ import re
 from collections.abc import Iterable
 
 from pydantic import JsonValue
+from rich.cells import cell_len
 
+from sergas_tui.approvals.executor import plan_write
+from sergas_tui.crm.writer import TaskDraft
 from sergas_tui.domain import (
     AddNoteAction,
     Approval,
@@ -20,8 +26,13 @@ from sergas_tui.domain import (
     CreateTaskAction,
     EscalationAction,
     FollowUpEmailAction,
+    Recommendation,
     UpdateAccountAction,
 )
+from sergas_tui.domain.evidence import describe_evidence
+from sergas_tui.domain.money import is_amount_field
+from sergas_tui.domain.names import RecordNames, short_id
+from sergas_tui.domain.write_summary import also_lines
 
 # Whole escape sequences first (CSI, OSC, other two-byte ESC forms), then stray controls.
 _ESCAPE = re.compile(
@@ -39,6 +50,8 @@ SHORT_ID = 8
 NONE = "-"
 _INDENT = "    "
 _WHEN = "%Y-%m-%d %H:%M UTC"
+_SHORT_WHEN = "%m-%d %H:%M"
+_WRITTEN = {"add_note": "Notes", "update_account": "Accounts"}
 
 
 def plain(value: object) -> str:
@@ -74,55 +87,107 @@ def _items(label: str, values: Iterable[object]) -> list[str]:
     return [f"{label}:", *found] if found else []
 
 
-def describe_write(approval: Approval) -> list[str]:
-    """The exact CRM write this approval would make, one line per item."""
+def _diff_value(names: RecordNames, approval: Approval, name: str, value: JsonValue) -> str:
+    if is_amount_field(name) and isinstance(value, int | float) and not isinstance(value, bool):
+        return names.money(value, "Accounts", approval.account_id)
+    return _value(value)
+
+
+def _task_lines(task: TaskDraft | None) -> list[str]:
+    """How the executor logs the draft: the task's subject, priority and due date."""
+    if task is None:  # pragma: no cover - every task-writing plan has a draft
+        return []
+    due = f"due {task.due_date.isoformat()}" if task.due_date else "no due date"
+    return [f"Logged as a task: {one_line(task.subject)} · priority {task.priority} · {due}"]
+
+
+def describe_write(
+    approval: Approval,
+    names: RecordNames | None = None,
+    recommendation: Recommendation | None = None,
+) -> list[str]:
+    """The exact CRM write this approval would make, one line per item.
+
+    Records are named (``Cobalt Retail Corp. (…1091)``), people by name and address, amounts
+    with their currency; with the ``recommendation``, why it was proposed and its evidence in
+    words (with links to Zoho's web UI when the org has one) follow the write.
+    """
+    names = names or RecordNames()
     action = approval.payload
+    plan = plan_write(approval)
+    account = one_line(names.account(approval.account_id))
     head = [
         f"Approval {approval.id} ({approval.status})",
-        f"Account: {one_line(approval.account_id)}   Owner: {one_line(approval.owner_email)}",
+        f"Account: {account}",
+        f"Owner: {one_line(names.user(approval.owner_email))}",
     ]
+    if recommendation is not None:
+        head.append(
+            f"Priority: {recommendation.priority} · confidence {recommendation.confidence} · "
+            f"at stake {names.value_at_stake(approval.account_id)} in open deals"
+        )
     body: list[str]
     if isinstance(action, UpdateAccountAction):
-        body = [f"Update Accounts record {one_line(approval.account_id)}:"]
+        body = [f"Write: update the Accounts record {account}:"]
         body += [
-            f"{_INDENT}{one_line(c.field)}: {_value(c.old)} → {_value(c.new)}"
+            f"{_INDENT}{one_line(c.field)}: {_diff_value(names, approval, c.field, c.old)} → "
+            f"{_diff_value(names, approval, c.field, c.new)}"
             for c in action.field_changes
         ]
     elif isinstance(action, FollowUpEmailAction):
         body = [
-            "Follow-up email draft (reviewed, then logged to the account):",
-            f"To: {one_line(action.recipient) if action.recipient else '(account contact)'}",
+            f"Write: a new Tasks record on {account} logging this email draft (not sent):",
+            f"To: {one_line(names.recipient(action.recipient, approval.account_id))}",
             f"Subject: {one_line(action.subject)}",
             *_block("Body", action.draft_body),
             *_items("Next steps", action.next_steps),
+            *_task_lines(plan.task),
         ]
     elif isinstance(action, CreateTaskAction):
         body = [
-            f"Create a task on account {one_line(approval.account_id)}:",
+            f"Write: a new Tasks record on {account}:",
             f"Subject: {one_line(action.subject)}",
             f"Due: {action.due_date.isoformat() if action.due_date else NONE}",
-            f"Priority: {one_line(action.priority) if action.priority else NONE}",
+            f"Priority: {one_line(plan.task.priority) if plan.task else NONE}",
         ]
         if action.description:
             body += _block("Description", action.description)
     elif isinstance(action, AddNoteAction):
         body = [
-            f"Add a note to account {one_line(approval.account_id)}:",
+            f"Write: a new Notes record on {account}:",
             f"Title: {one_line(action.title)}",
             *_block("Content", action.content),
         ]
     elif isinstance(action, EscalationAction):
         body = [
-            "Escalate the account:",
-            f"To: {one_line(action.escalate_to)}",
+            f"Write: a new Tasks record on {account} escalating the account:",
+            f"To: {one_line(names.person(action.escalate_to, approval.owner_email))}",
             *_block("Reason", action.reason),
+            *_task_lines(plan.task),
         ]
     else:  # pragma: no cover - the payload union is closed
         body = [f"{type(action).__name__}: {one_line(action.model_dump_json())}"]
-    return head + body + _footer(approval)
+    also = also_lines(approval.also, names, approval.account_id, approval.owner_email)
+    if also:
+        body += ["Also written with this decision:", *(f"{_INDENT}- {one_line(t)}" for t in also)]
+    return head + body + _why(recommendation, names) + _footer(approval, names)
 
 
-def _footer(approval: Approval) -> list[str]:
+def _why(recommendation: Recommendation | None, names: RecordNames) -> list[str]:
+    if recommendation is None:
+        return []
+    lines = _block("Why", recommendation.rationale)
+    evidence = describe_evidence(recommendation.data_references, names)
+    if evidence:
+        lines.append("Evidence:")
+        for item in evidence:
+            lines.append(f"{_INDENT}- {one_line(item.text)}")
+            if item.url:
+                lines.append(f"{_INDENT}{one_line(item.url)}")
+    return lines
+
+
+def _footer(approval: Approval, names: RecordNames) -> list[str]:
     lines: list[str] = []
     if approval.status == ApprovalStatus.PENDING:
         lines.append(f"Expires: {approval.expiry.strftime(_WHEN)}")
@@ -138,23 +203,76 @@ def _footer(approval: Approval) -> list[str]:
             lines += [f"{_INDENT}{one_line(k)}: {_value(v)}" for k, v in current.items()]
         else:
             lines.append(f"{_INDENT}{_value(current)}")
+    if approval.result_record_id:
+        written = names.label(
+            _WRITTEN.get(approval.action_type, "Tasks"), approval.result_record_id
+        )
+        lines.append(f"Written: {one_line(written)}")
     if approval.error_message:
         lines.append(f"Last error: {one_line(approval.error_message)}")
     return lines
 
 
-def approval_row(approval: Approval) -> tuple[str, ...]:
-    """(id, account, type, priority, status, expires) for a table of approvals."""
-    action = approval.payload
-    priority = NONE
-    if isinstance(action, CreateTaskAction) and action.priority:
-        priority = one_line(action.priority)
+PRIORITY_SHORT = {"critical": "crit", "high": "high", "medium": "med", "low": "low"}
+TYPE_SHORT = {
+    "follow_up_email": "email",
+    "create_task": "task",
+    "add_note": "note",
+    "escalation": "escal.",
+    "update_account": "update",
+}
+ROW_HEADERS = ("id", "pri", "account", "type", "at stake", "expires UTC")
+"""The columns of ``sergas approvals list`` (see :func:`approval_row`)."""
+
+
+def _cut(text: str, cells: int) -> str:
+    """The longest start of ``text`` that fits ``cells`` terminal cells."""
+    out = ""
+    for char in text:
+        if cell_len(out + char) > cells:
+            break
+        out += char
+    return out
+
+
+def fit_label(name: str, record_id: str, width: int | None) -> str:
+    """``Meridian Health Partn… (…0023)``: the name cut with an ellipsis so that the label,
+    short id included, fits ``width`` terminal cells (None: no limit; wide characters count
+    twice)."""
+    suffix = f" ({short_id(record_id)})"
+    label = f"{name}{suffix}"
+    if width is None or cell_len(label) <= width:
+        return label
+    room = width - cell_len(suffix) - 1
+    if room < 3:
+        return _cut(label, max(width - 1, 0)) + "…"
+    return _cut(name, room).rstrip() + "…" + suffix
+
+
+def approval_row(
+    approval: Approval,
+    names: RecordNames | None = None,
+    priority: str | None = None,
+    account_width: int | None = None,
+) -> tuple[str, ...]:
+    """(id, priority, account, type, value at stake, expires) for a table of approvals.
+
+    Short enough for 80 columns: the id's first 8 characters, ``crit``/``high``/``med``/
+    ``low``, the account's name with its short id, a one-word type, the open deals' value in
+    the account's currency and the expiry as ``MM-DD HH:MM`` (UTC) for a pending approval.
+    """
+    names = names or RecordNames()
     waiting = approval.status == ApprovalStatus.PENDING
+    account = approval.account_id
+    name = names.name("Accounts", account)
+    label = names.account(account)  # "Account …7306" when the name is unknown
+    if name is not None:
+        label = fit_label(one_line(name), account, account_width)
     return (
         approval.id[:SHORT_ID],
-        one_line(approval.account_id),
-        str(approval.action_type),
-        priority,
-        str(approval.status),
-        approval.expiry.strftime(_WHEN) if waiting else NONE,
+        PRIORITY_SHORT.get(priority or "", NONE),
+        label,
+        TYPE_SHORT.get(str(approval.action_type), str(approval.action_type)),
+        names.value_at_stake(approval.account_id),
+        approval.expiry.strftime(_SHORT_WHEN) if waiting else str(approval.status),
     )

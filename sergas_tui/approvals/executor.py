@@ -93,6 +93,7 @@ from sergas_tui.domain.outputs import (
     CreateTaskAction,
     EscalationAction,
     FollowUpEmailAction,
+    SuggestedAction,
     UpdateAccountAction,
 )
 from sergas_tui.errors import (
@@ -130,10 +131,10 @@ def marker(approval_id: str) -> str:
     return approval_marker(approval_id)
 
 
-def write_approval(approval: Approval) -> WriteApproval:
-    """What the CRM writer is told about the approval a write executes."""
+def write_approval(approval: Approval, part: int = 0) -> WriteApproval:
+    """What the CRM writer is told about the approval a write (``part`` of its set) executes."""
     return WriteApproval(
-        approval_id=approval.id,
+        approval_id=part_id(approval.id, part),
         token=approval.token,
         account_id=approval.account_id,
         owner_email=approval.owner_email,
@@ -156,6 +157,9 @@ class PlannedWrite:
     task: TaskDraft | None = None
     note: NoteDraft | None = None
     changes: Mapping[str, JsonValue] | None = None
+    marker_id: str = ""
+    """The id in this write's marker: the approval's, or ``<approval id>/<n>`` for the n-th
+    further write of a write set."""
 
     def request(self, approval: Approval) -> WriteRequest:
         """The write exactly as the CRM writer will be asked to perform it."""
@@ -199,11 +203,26 @@ def _jsonable(value: object) -> JsonValue:
     return str(value)
 
 
+def part_id(approval_id: str, part: int) -> str:
+    """The id a write of a write set goes by: the approval's for the main write (part 0),
+    ``<approval id>/<part>`` for the further ones (their markers and grants use it)."""
+    return approval_id if part == 0 else f"{approval_id}/{part}"
+
+
 def plan_write(approval: Approval) -> PlannedWrite:
-    """The write an approval's payload calls for, with the idempotency marker embedded."""
-    payload = approval.payload
-    aid = approval.id
-    account = approval.account_id
+    """The main write an approval's payload calls for, with the idempotency marker embedded."""
+    return _plan(approval.payload, approval.account_id, approval.id)
+
+
+def plan_writes(approval: Approval) -> list[PlannedWrite]:
+    """Every write of the approval's decision: the main one, then each ``also`` write."""
+    plans = [plan_write(approval)]
+    for n, extra in enumerate(approval.also, start=1):
+        plans.append(_plan(extra.action, approval.account_id, part_id(approval.id, n)))
+    return plans
+
+
+def _plan(payload: SuggestedAction, account: str, aid: str) -> PlannedWrite:
     if isinstance(payload, CreateTaskAction):
         priority = payload.priority if payload.priority in _PRIORITIES else "Normal"
         task = TaskDraft(
@@ -213,7 +232,7 @@ def plan_write(approval: Approval) -> PlannedWrite:
             priority=priority,  # type: ignore[arg-type]
             description=_with_marker(payload.description, aid),
         )
-        return PlannedWrite("create_task", task=task)
+        return PlannedWrite("create_task", task=task, marker_id=aid)
     if isinstance(payload, FollowUpEmailAction):
         lines = [f"To: {payload.recipient or '(recipient to confirm)'}"]
         lines += [f"Subject: {payload.subject}", "", payload.draft_body]
@@ -224,7 +243,7 @@ def plan_write(approval: Approval) -> PlannedWrite:
             subject=f"Send email: {payload.subject}",
             description=_with_marker("\n".join(lines), aid),
         )
-        return PlannedWrite("create_task", task=task)
+        return PlannedWrite("create_task", task=task, marker_id=aid)
     if isinstance(payload, EscalationAction):
         text = f"Escalate to: {payload.escalate_to}\nReason: {payload.reason}"
         task = TaskDraft(
@@ -233,16 +252,63 @@ def plan_write(approval: Approval) -> PlannedWrite:
             priority="High",
             description=_with_marker(text, aid),
         )
-        return PlannedWrite("create_task", task=task)
+        return PlannedWrite("create_task", task=task, marker_id=aid)
     if isinstance(payload, AddNoteAction):
         note = NoteDraft(
             parent_id=account, title=payload.title, content=_with_marker(payload.content, aid)
         )
-        return PlannedWrite("add_note", note=note)
+        return PlannedWrite("add_note", note=note, marker_id=aid)
     if isinstance(payload, UpdateAccountAction):
         changes = {change.field: change.new for change in payload.field_changes}
-        return PlannedWrite("update_account", changes=changes)
+        return PlannedWrite("update_account", changes=changes, marker_id=aid)
     raise ValueError(f"no write is defined for {type(payload).__name__}")
+
+
+@dataclass(frozen=True)
+class _Landed:
+    """One write of the set is in the CRM: written now (``wrote``) or found there."""
+
+    result: WriteResult
+    wrote: bool
+    attempts: int
+    elapsed_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class _Failed:
+    error: CrmError
+    attempts: int
+
+
+def _outputs(result: WriteResult, wrote: bool, *, part: int = 0) -> JsonValue:
+    outputs: dict[str, JsonValue] = {
+        "module": result.module,
+        "record_id": result.record_id,
+        "action": result.action,
+        "modified_time": _jsonable(result.modified_time),
+        "found_existing": not wrote,
+    }
+    if part:
+        outputs["part"] = part
+    return outputs
+
+
+def _conflict_details(err: CrmConflictError) -> dict[str, JsonValue]:
+    if isinstance(err.details, dict):
+        return dict(err.details)
+    return {"zoho": _jsonable(err.details)}
+
+
+def _landed_already(plan: PlannedWrite, err: CrmConflictError) -> bool:
+    """True when the account already holds every value the update sets (our write landed)."""
+    current = _conflict_details(err).get("current")
+    changes = plan.changes or {}
+    return (
+        isinstance(current, dict)
+        and bool(changes)
+        and current.keys() >= changes.keys()
+        and all(_same(current[k], v) for k, v in changes.items())
+    )
 
 
 def _same(current: object, target: JsonValue) -> bool:
@@ -328,7 +394,32 @@ class Executor:
         return [a.id for a in self._repo.approvals_with_status(statuses)]
 
     async def _run(self, approval: Approval, *, check_first: bool) -> ExecutionResult:
-        plan = plan_write(approval)
+        """Perform every write of the approval's set in order, each exactly once."""
+        plans = plan_writes(approval)
+        landed: list[_Landed] = []
+        for index, plan in enumerate(plans):
+            try:
+                outcome = await self._perform(approval, index, plan, check_first=check_first)
+            except CrmConflictError as err:
+                return await self._conflict(approval, plan, err, len(landed) + 1)
+            if isinstance(outcome, _Failed):
+                return await self._fail(approval, plan, outcome.error, outcome.attempts)
+            landed.append(outcome)
+            if index > 0:  # the main write's row goes with the executed status, below
+                event = self._event(
+                    approval,
+                    plan,
+                    outputs=_outputs(outcome.result, outcome.wrote, part=index),
+                    elapsed_ms=outcome.elapsed_ms,
+                )
+                await asyncio.to_thread(self._repo.append_audit, event)
+        return await self._finish(approval, plans[0], landed)
+
+    async def _perform(
+        self, approval: Approval, index: int, plan: PlannedWrite, *, check_first: bool
+    ) -> _Landed | _Failed:
+        """One write of the set: found in the CRM (by its marker or values) or written, with
+        retries of transient errors. Raises CrmConflictError for a real conflict."""
         error: CrmError | None = None
         attempts = 0
         for attempt in range(1, self._max_attempts + 1):
@@ -337,13 +428,15 @@ class Executor:
                 if check_first or attempt > 1 or plan.method == "update_account":
                     found = await self._find(approval, plan)
                     if found is not None:
-                        return await self._finish(
-                            approval, plan, found, wrote=False, attempts=attempt
-                        )
+                        return _Landed(found, wrote=False, attempts=attempt)
                 started = time.monotonic()
-                result = await self._write(approval, plan)
+                result = await self._write(approval, plan, index)
             except CrmConflictError as err:
-                return await self._conflict(approval, plan, err, attempt)
+                if _landed_already(plan, err):
+                    # The record changed because our own earlier write landed (answer lost).
+                    landed = WriteResult("Accounts", approval.account_id, "updated")
+                    return _Landed(landed, wrote=False, attempts=attempt)
+                raise
             except TRANSIENT_ERRORS as err:
                 error = err
                 continue
@@ -351,14 +444,12 @@ class Executor:
                 error = err
                 break
             elapsed = int((time.monotonic() - started) * 1000)
-            return await self._finish(
-                approval, plan, result, wrote=True, attempts=attempt, elapsed_ms=elapsed
-            )
+            return _Landed(result, wrote=True, attempts=attempt, elapsed_ms=elapsed)
         assert error is not None
-        return await self._fail(approval, plan, error, attempts)
+        return _Failed(error, attempts)
 
-    async def _write(self, approval: Approval, plan: PlannedWrite) -> WriteResult:
-        grant = write_approval(approval)
+    async def _write(self, approval: Approval, plan: PlannedWrite, index: int) -> WriteResult:
+        grant = write_approval(approval, index)
         if self._grants is not None:  # idempotent: the decision may have published it already
             published = grant_for(grant, plan.request(approval), self._now())
             try:
@@ -381,8 +472,8 @@ class Executor:
         )
 
     async def _find(self, approval: Approval, plan: PlannedWrite) -> WriteResult | None:
-        """The record this approval already wrote, if the CRM has it."""
-        tag = marker(approval.id)
+        """The record this write of the approval already made, if the CRM has it."""
+        tag = marker(plan.marker_id or approval.id)
         if plan.task is not None:
             for activity in await self._gateway.get_activities(
                 approval.account_id, kinds=("task",)
@@ -408,20 +499,7 @@ class Executor:
     async def _conflict(
         self, approval: Approval, plan: PlannedWrite, err: CrmConflictError, attempts: int
     ) -> ExecutionResult:
-        details: dict[str, JsonValue] = (
-            dict(err.details) if isinstance(err.details, dict) else {"zoho": _jsonable(err.details)}
-        )
-        current = details.get("current")
-        changes = plan.changes or {}
-        if (
-            isinstance(current, dict)
-            and changes
-            and current.keys() >= changes.keys()
-            and all(_same(current[k], v) for k, v in changes.items())
-        ):
-            # The record changed because our own earlier write landed (its answer was lost).
-            landed = WriteResult("Accounts", approval.account_id, "updated")
-            return await self._finish(approval, plan, landed, wrote=False, attempts=attempts)
+        details = _conflict_details(err)
         stored = approval.model_copy(
             update={
                 "status": ApprovalStatus.CONFLICT,
@@ -445,39 +523,43 @@ class Executor:
         return ExecutionResult(approval.id, "failed", attempts=attempts, error=message)
 
     async def _finish(
-        self,
-        approval: Approval,
-        plan: PlannedWrite,
-        result: WriteResult,
-        *,
-        wrote: bool,
-        attempts: int,
-        elapsed_ms: int | None = None,
+        self, approval: Approval, plan: PlannedWrite, landed: list[_Landed]
     ) -> ExecutionResult:
+        """Every write of the set is in the CRM: store ``executed`` with the main write's row."""
         now = self._now()
-        done = approval.model_copy(
-            update={
-                "status": ApprovalStatus.EXECUTED,
-                "executed_at": now,
-                "result_record_id": result.record_id,
-                "error_message": None,
-            }
-        )
-        outputs: JsonValue = {
-            "module": result.module,
-            "record_id": result.record_id,
-            "action": result.action,
-            "modified_time": _jsonable(result.modified_time),
-            "found_existing": not wrote,
+        main = landed[0]
+        update: dict[str, object] = {
+            "status": ApprovalStatus.EXECUTED,
+            "executed_at": now,
+            "result_record_id": main.result.record_id,
+            "error_message": None,
         }
-        event = self._event(approval, plan, outputs=outputs, elapsed_ms=elapsed_ms)
+        if len(landed) > 1:
+            details = dict(approval.details or {})
+            details["writes"] = [
+                {"module": part.result.module, "record_id": part.result.record_id}
+                for part in landed
+            ]
+            update["details"] = details
+        done = approval.model_copy(update=update)
+        event = self._event(
+            approval,
+            plan,
+            outputs=_outputs(main.result, main.wrote),
+            elapsed_ms=main.elapsed_ms,
+        )
         # The executed status and its audit row are stored in one transaction.
         await self._store(done, event)
         await asyncio.to_thread(self._save_outcome, done, now)
         await self._remember(done, now)
+        wrote = any(part.wrote for part in landed)
         status: ExecutionStatus = "executed" if wrote else "already_executed"
         return ExecutionResult(
-            approval.id, status, record_id=result.record_id, wrote=wrote, attempts=attempts
+            approval.id,
+            status,
+            record_id=main.result.record_id,
+            wrote=wrote,
+            attempts=max(part.attempts for part in landed),
         )
 
     async def _store(self, approval: Approval, event: AuditEvent) -> None:

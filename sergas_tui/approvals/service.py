@@ -16,12 +16,13 @@ import logging
 import secrets
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 
 from pydantic import JsonValue, ValidationError
 
 from sergas_tui.approvals.errors import ApprovalError
-from sergas_tui.approvals.executor import plan_write, write_approval
+from sergas_tui.approvals.executor import part_id, plan_writes, write_approval
 from sergas_tui.clock import Clock
 from sergas_tui.crm.approval_gate import (
     ApprovalRefusedError,
@@ -40,6 +41,7 @@ from sergas_tui.domain import (
     can_transition,
     new_id,
 )
+from sergas_tui.domain.grants import Grant
 from sergas_tui.errors import SergasError
 from sergas_tui.memory.store import MemoryStore
 from sergas_tui.storage import Repository
@@ -106,6 +108,14 @@ def validate_payload(approval: Approval, payload: Mapping[str, Any] | SuggestedA
         raise ApprovalError(
             f"The edited {kind} is not valid — {_field_errors(err)}. Nothing was saved."
         ) from err
+
+
+def _publish(store: GrantStore, *, grant: Grant) -> object:
+    return publish_decision(store, grant)
+
+
+def _revoke(store: GrantStore, *, ident: str) -> object:
+    return store.revoke_grant(ident)
 
 
 class ApprovalService:
@@ -222,7 +232,9 @@ class ApprovalService:
         await self._store(updated, old, event)
         await self._remember(updated, _S.PENDING, now, who, None)
         if self._grants is not None:
-            await self._publish(lambda g: g.revoke_grant(approval.id), approval.id)
+            for n in range(1 + len(approval.also)):
+                ident = part_id(approval.id, n)
+                await self._publish(partial(_revoke, ident=ident), ident)
         return updated
 
     async def expire_due(self, now: datetime | None = None) -> int:
@@ -281,9 +293,13 @@ class ApprovalService:
         if self._grants is not None and new.is_approved:
             # Team mode: the decision goes to the central database first, so a second device
             # deciding the same approval is told, and nothing is recorded here.
-            grant = grant_for(write_approval(updated), plan_write(updated).request(updated), now)
+            grants = [
+                grant_for(write_approval(updated, n), plan.request(updated), now)
+                for n, plan in enumerate(plan_writes(updated))
+            ]
             try:
-                await self._publish(lambda g: publish_decision(g, grant), updated.id)
+                for grant in grants:
+                    await self._publish(partial(_publish, grant=grant), grant.approval_id)
             except ApprovalRefusedError as err:
                 raise ApprovalError(err.message) from err
         await self._store(updated, old, event)

@@ -4,6 +4,15 @@ The default template is ``briefs/templates/brief.md.j2``; a file of the same nam
 templates dir (``sergas config path``'s folder, ``templates/``) replaces it. CRM text is escaped
 for Markdown and stripped of control characters, so a note cannot inject links, HTML or
 terminal escapes into the export.
+
+Records and people are named through a :class:`~sergas_tui.domain.names.RecordNames` (built by
+the caller from the workspace's snapshots): recipients and escalation targets by name, amounts
+with their currency, evidence and changes in words, and links to the records in Zoho's web UI
+(none for the demo org). Filters a template can use besides ``md``/``mdval``/``action``:
+``evidence`` (a recommendation or a list of refs → items with ``text`` and ``url``), ``mdlink``
+(an item → ``[text](url)``), ``change_text`` (a change and its account id), ``money``
+(an amount and its account id), ``user`` (an owner's e-mail) and ``zoho_url`` (an account id →
+its page, or an empty string).
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from sergas_tui.domain import (
     AddNoteAction,
+    Change,
     CreateTaskAction,
     EscalationAction,
     FollowUpEmailAction,
@@ -24,6 +34,11 @@ from sergas_tui.domain import (
     Recommendation,
     UpdateAccountAction,
 )
+from sergas_tui.domain.changes import RECORD_FIELD
+from sergas_tui.domain.evidence import EvidenceItem, describe_evidence, field_label
+from sergas_tui.domain.money import is_amount_field
+from sergas_tui.domain.names import RecordNames, module_word
+from sergas_tui.domain.write_summary import also_lines
 from sergas_tui.errors import ConfigError
 
 TEMPLATE_NAME = "brief.md.j2"
@@ -56,11 +71,29 @@ def mdval(value: Any) -> str:
     return md(value, limit=200)
 
 
-def action(rec: Recommendation) -> str:
-    """The exact write (or draft) a recommendation proposes, as Markdown."""
+def _amount(names: RecordNames, account_id: str | None, field: str, value: Any) -> str:
+    if is_amount_field(field) and isinstance(value, int | float) and not isinstance(value, bool):
+        return md(names.money(value, "Accounts", account_id))
+    return mdval(value)
+
+
+def action(rec: Recommendation, names: RecordNames | None = None, owner: str | None = None) -> str:
+    """The exact write (or draft) a recommendation proposes, as Markdown, then the further
+    writes of the same decision (``also``), one line each."""
+    names = names or RecordNames()
+    main = _main_action(rec, names, owner)
+    also = also_lines(rec.also, names, rec.account_id, owner)
+    if not also:
+        return main
+    return "\n".join([main, *(f"- Also: {md(line)}" for line in also)])
+
+
+def _main_action(rec: Recommendation, names: RecordNames, owner: str | None) -> str:
     a = rec.suggested_action
+    account = rec.account_id
     if isinstance(a, FollowUpEmailAction):
-        lines = [f"- Email to: {mdval(a.recipient)}", f"- Subject: {md(a.subject)}"]
+        to = names.recipient(a.recipient, account) if a.recipient else None
+        lines = [f"- Email to: {mdval(to)}", f"- Subject: {md(a.subject)}"]
         lines += ["- Draft:", "", *[f"  > {md(line)}" for line in a.draft_body.splitlines()]]
         lines += ["", *[f"- Next step: {md(step)}" for step in a.next_steps]]
         return "\n".join(lines)
@@ -76,14 +109,46 @@ def action(rec: Recommendation) -> str:
         return f"- Add note: **{md(a.title)}** — {md(a.content)}"
     if isinstance(a, UpdateAccountAction):
         return "\n".join(
-            f"- Update {md(c.field)}: {mdval(c.old)} → {mdval(c.new)}" for c in a.field_changes
+            f"- Update {md(field_label(c.field))} ({md(c.field)}): "
+            f"{_amount(names, account, c.field, c.old)} → {_amount(names, account, c.field, c.new)}"
+            for c in a.field_changes
         )
     if isinstance(a, EscalationAction):
-        return f"- Escalate to {md(a.escalate_to)}: {md(a.reason)}"
+        return f"- Escalate to {md(names.person(a.escalate_to, owner))}: {md(a.reason)}"
     return ""
 
 
-def _environment(user_dir: Path | None) -> SandboxedEnvironment:
+def evidence(value: Any, names: RecordNames | None = None) -> list[EvidenceItem]:
+    """A recommendation's (or a list of references') evidence in words, with links."""
+    refs = value.data_references if isinstance(value, Recommendation) else value
+    texts = [str(r) for r in refs or []]
+    return describe_evidence(texts, names or RecordNames())
+
+
+def mdlink(item: EvidenceItem) -> str:
+    """``[Deal 'X' · Stage now Y](https://crm.zoho.com/…)``, or the escaped text alone."""
+    text = md(item.text, limit=300)
+    return f"[{text}](<{item.url}>)" if item.url else text
+
+
+def change_text(change: Change, account_id: str, names: RecordNames | None = None) -> str:
+    """A change found by the review: ``Deal 'X' · Closing date 2026-12-20 → 2027-01-30``."""
+    names = names or RecordNames()
+    module = change.module or "Accounts"
+    record_id = change.record_id or account_id
+    name = names.name(module, record_id)
+    record = f"{module_word(module)} '{name}'" if name else module_word(module)
+    if change.field == RECORD_FIELD:
+        verb = "added" if change.old is None else "removed" if change.new is None else "changed"
+        return md(f"{record} {verb}")
+    old = _amount(names, account_id, change.field, change.old)
+    new = _amount(names, account_id, change.field, change.new)
+    return f"{md(record)} · {md(field_label(change.field))} {old} → {new}"
+
+
+def _environment(
+    user_dir: Path | None, names: RecordNames, owner: str | None = None
+) -> SandboxedEnvironment:
     search = [str(user_dir)] if user_dir is not None else []
     env = SandboxedEnvironment(
         loader=jinja2.FileSystemLoader([*search, str(DEFAULT_DIR)]),
@@ -91,13 +156,30 @@ def _environment(user_dir: Path | None) -> SandboxedEnvironment:
         autoescape=False,
         keep_trailing_newline=True,
     )
-    env.filters.update(md=md, mdval=mdval, action=action)
+    env.filters.update(
+        md=md,
+        mdval=mdval,
+        action=lambda rec: action(rec, names, owner),
+        evidence=lambda value: evidence(value, names),
+        mdlink=mdlink,
+        change_text=lambda change, account_id: change_text(change, account_id, names),
+        money=lambda amount, account_id=None: md(names.money(amount, "Accounts", account_id)),
+        user=lambda email: md(names.user(email)),
+        zoho_url=lambda account_id: names.url("Accounts", str(account_id)) or "",
+    )
     return env
 
 
-def render_brief(brief: OwnerBrief, *, user_templates: Path | None = None) -> str:
-    """The brief as Markdown; ConfigError naming the template if a user template is broken."""
-    env = _environment(user_templates)
+def render_brief(
+    brief: OwnerBrief, *, user_templates: Path | None = None, names: RecordNames | None = None
+) -> str:
+    """The brief as Markdown; ConfigError naming the template if a user template is broken.
+
+    ``names`` (the workspace's, see :mod:`sergas_tui.viewmodels.names`) turns ids into names;
+    without it only the names the brief itself carries are known.
+    """
+    names = names or names_from_brief(brief)
+    env = _environment(user_templates, names, brief.owner_email)
     recs: dict[str, list[Recommendation]] = {}
     by_id = {r.id: r for r in brief.recommendations}
     for account in brief.accounts or []:
@@ -115,8 +197,24 @@ def render_brief(brief: OwnerBrief, *, user_templates: Path | None = None) -> st
         ) from err
 
 
-def write_brief(brief: OwnerBrief, path: Path, *, user_templates: Path | None = None) -> Path:
-    text = render_brief(brief, user_templates=user_templates)
+def names_from_brief(brief: OwnerBrief) -> RecordNames:
+    """Names known from the brief alone: its accounts and the changes it found."""
+    names = RecordNames()
+    for account in brief.accounts or []:
+        names.add_snapshot(account.account_id, {"Account_Name": account.account_name})
+    for group in brief.changes or []:
+        names.add_changes(group.account_id, group.changes)
+    return names
+
+
+def write_brief(
+    brief: OwnerBrief,
+    path: Path,
+    *,
+    user_templates: Path | None = None,
+    names: RecordNames | None = None,
+) -> Path:
+    text = render_brief(brief, user_templates=user_templates, names=names)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")

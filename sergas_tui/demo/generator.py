@@ -49,6 +49,23 @@ Scenario accounts (owner: local user; table ``scenarios``; expected signal keys)
 - ``healthy_expansion`` - Brightwater Foods: activity within 3 days, five engaged contacts,
   deal progressing on time with a next step, positive notes. -> no signals
 
+Quiet-definition accounts (owner: local user; in ``scenarios``; see
+:mod:`~sergas_tui.demo.scenarios_touch` and :mod:`sergas_tui.domain.touches`)
+-------------------------------------------------------------------------------------------
+- ``own_task_only`` - Tidewater Instruments: last customer touch a call 40 days ago; since
+  then only an open task Sergas wrote (``[sergas:…]``), an unanswered call and an account
+  edit (Last_Activity_Time 2 days ago). -> ``no_activity_critical``
+- ``deal_won_recently`` - Gullwing Aviation Services: renewal Closed Won 12 days ago, last
+  call 50 days ago. -> no signals
+- ``stage_move_recently`` - Lindenhof Print Works: open deal moved stage 6 days ago, last call
+  45 days ago. -> no signals
+- ``completed_call_recently`` - Ravensworth Dental Supply: completed call 3 days ago, an open
+  overdue task, older meetings. -> no signals
+
+They are generated last, in place of the last random accounts the local user would otherwise
+have had (of the last random accounts when the local user has none), so the counts per owner
+stay as they were and every record generated before them is unchanged.
+
 Hostile-content accounts (owner: local user; in ``scenarios`` with no expected signals)
 -------------------------------------------------------------------------------------
 - ``hostile_markup`` - "Square [bold]Bracket[/bold] Media": Rich markup
@@ -80,10 +97,13 @@ from sergas_tui.demo.hostile import HOSTILE, HOSTILE_NAMES, add_hostile
 from sergas_tui.demo.model import DemoInfo, DemoOrg, JsonDict
 from sergas_tui.demo.random_org import add_random_account
 from sergas_tui.demo.scenarios import SCENARIO_NAMES, SCENARIOS, add_scenarios
+from sergas_tui.demo.scenarios_touch import TOUCH_NAMES, TOUCH_SCENARIOS, add_touch_scenarios
 from sergas_tui.demo.store import DemoStore
 
 LOCAL_USER = ("Jordan", "Avery")
-SPECIAL_ACCOUNTS = len(SCENARIOS) + len(HOSTILE)
+FIRST_ACCOUNTS = len(SCENARIOS) + len(HOSTILE)
+"""Hand-written accounts generated before the random ones."""
+SPECIAL_ACCOUNTS = FIRST_ACCOUNTS + len(TOUCH_SCENARIOS)
 REPS_PER_MANAGER = 10
 
 
@@ -123,6 +143,16 @@ def _add_users(b: OrgBuilder, owners: int) -> list[JsonDict]:
     return users
 
 
+def _make_room(owners: list[JsonDict], me: JsonDict, count: int) -> list[JsonDict]:
+    """``owners`` without the last ``count`` places of ``me`` (then the last places of anyone,
+    when ``me`` has too few): room for accounts generated after the random ones."""
+    kept = list(owners)
+    for _ in range(count):
+        mine = [i for i, owner in enumerate(kept) if owner is me]
+        kept.pop(mine[-1] if mine else len(kept) - 1)
+    return kept
+
+
 def build_org(*, accounts: int = 5_000, owners: int = 50, seed: int = 7, now: datetime) -> DemoOrg:
     """Build the whole demo org in memory; a pure function of its arguments."""
     if owners < 1:
@@ -138,18 +168,18 @@ def build_org(*, accounts: int = 5_000, owners: int = 50, seed: int = 7, now: da
     add_scenarios(b, me, numbers)
     add_hostile(b, me, numbers)
 
-    mine = (
-        accounts if owners == 1 else min(accounts, max(SPECIAL_ACCOUNTS, round(accounts / owners)))
-    )
-    random_owners = [me] * (mine - SPECIAL_ACCOUNTS)
+    mine = accounts if owners == 1 else min(accounts, max(FIRST_ACCOUNTS, round(accounts / owners)))
+    random_owners = [me] * (mine - FIRST_ACCOUNTS)
     random_owners += [rng.choice(users[1:]) for _ in range(accounts - mine)]
     rng.shuffle(random_owners)
-    taken = {*SCENARIO_NAMES.values(), *HOSTILE_NAMES.values()}
+    random_owners = _make_room(random_owners, me, len(TOUCH_SCENARIOS))
+    taken = {*SCENARIO_NAMES.values(), *HOSTILE_NAMES.values(), *TOUCH_NAMES.values()}
     made: list[JsonDict] = []
     for owner in random_owners:
         name = text.company_name(rng, taken)
         parent = rng.choice(made) if made and rng.random() < 0.05 else None
         made.append(add_random_account(b, name, next(numbers), owner, parent))
+    add_touch_scenarios(b, me, numbers)
 
     info = DemoInfo(
         seed=seed,

@@ -49,6 +49,15 @@ HOSTILE_KEYS: tuple[str, ...] = (
     "hostile_sparse",
 )
 
+# Accounts that pin what "quiet" means (a customer touch), also owned by the local user; generated
+# after every other account so that adding them changed nothing else.
+TOUCH_KEYS: tuple[str, ...] = (
+    "own_task_only",
+    "deal_won_recently",
+    "stage_move_recently",
+    "completed_call_recently",
+)
+
 # Signal keys the scenarios promise; the signal engine is expected to use the same strings.
 SIGNAL_STALLED = "stalled_in_stage"
 SIGNAL_SPONSOR_CHANGE = "executive_sponsor_change"

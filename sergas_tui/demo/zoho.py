@@ -67,6 +67,7 @@ _FIELDS: tuple[tuple[str, str, str, str], ...] = (
     ("Deals", "Owner", "Deal Owner", "ownerlookup"),
     ("Contacts", "Contact_Role", "Contact Role", "picklist"),
     ("Contacts", "Title", "Title", "text"),
+    ("Accounts", "Phone", "Phone", "phone"),
 )
 FIELD_META: Mapping[tuple[str, str], tuple[str, str, str]] = {
     (module, api): (label, kind, fixed_id(1000 + i))

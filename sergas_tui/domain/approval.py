@@ -22,7 +22,12 @@ from typing import Any
 from pydantic import BaseModel, Field, JsonValue, model_validator
 
 from sergas_tui.domain.common import RecommendationType, Timestamp, new_id, utc_now
-from sergas_tui.domain.outputs import SuggestedAction, check_action_type, resolve_typed_action
+from sergas_tui.domain.outputs import (
+    AlsoWrite,
+    SuggestedAction,
+    check_action_type,
+    resolve_typed_action,
+)
 
 DEFAULT_APPROVAL_TTL = timedelta(hours=72)
 """How long an owner has to decide (the seed's 72-hour link expiry)."""
@@ -103,6 +108,9 @@ class Approval(BaseModel):
     error_message: str | None = None
     details: dict[str, JsonValue] | None = None
     """Extra facts about the current state, e.g. the CRM's current values on ``conflict``."""
+    also: list[AlsoWrite] = Field(default_factory=list)
+    """Further writes of the same decision (a write set): performed after ``payload``, each
+    exactly once, each with its own marker ``[sergas:<id>/<n>]``."""
 
     @model_validator(mode="before")
     @classmethod

@@ -17,6 +17,10 @@ change and the same change from the Zoho timeline deduplicate in :func:`merge_ch
 
 The snapshot goes through :func:`~sergas_tui.domain.redaction.redact`, so nothing sensitive is
 ever stored even if a field list grows.
+
+``_quiet`` (:data:`QUIET_KEY`) keeps how long the account had gone without a customer touch
+when the review saw it (``Account.quiet``: since when, and the touch), for the portfolio's Quiet
+column; like every key starting with ``_`` it is never compared.
 """
 
 from __future__ import annotations
@@ -28,12 +32,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from types import MappingProxyType
 
-from pydantic import JsonValue
+from pydantic import JsonValue, ValidationError
 
-from sergas_tui.domain.records import Account, Change, Contact, Deal, Owner
+from sergas_tui.domain.records import Account, Change, Contact, Deal, Owner, Quiet
 from sergas_tui.domain.redaction import REDACTED, is_sensitive_field, redact
 
 SNAPSHOT_VERSION = 1
+QUIET_KEY = "_quiet"
 RECORD_FIELD = "(record)"
 """The ``field`` of a change that adds (``old`` None) or removes (``new`` None) a record."""
 VOLATILE_FIELDS: frozenset[str] = frozenset(
@@ -111,7 +116,20 @@ def snapshot_of(
     }
     data["Deals"] = deal_map
     data["Contacts"] = contact_map
+    if account.quiet is not None:
+        data[QUIET_KEY] = account.quiet.model_dump(mode="json")
     return redact(data)
+
+
+def snapshot_quiet(data: Mapping[str, JsonValue]) -> Quiet | None:
+    """The silence a snapshot recorded (None: not recorded, or unreadable)."""
+    raw = data.get(QUIET_KEY)
+    if not isinstance(raw, dict):
+        return None
+    try:
+        return Quiet.model_validate(raw)
+    except ValidationError:
+        return None
 
 
 def _fields(

@@ -157,6 +157,7 @@ def activity_from_task(task: ZohoTask) -> Activity:
         owner=owner_from_zoho(task.Owner),
         description=task.Description,
         created_time=task.Created_Time,
+        closed_time=task.Closed_Time,
     )
 
 

@@ -186,6 +186,25 @@ def check_action_type(kind: RecommendationType, action: SuggestedAction) -> None
         )
 
 
+class AlsoWrite(BaseModel):
+    """A further CRM write performed with a recommendation's main action, under the same
+    decision (a write set): e.g. the risk note that goes with the call task. Each write of the
+    set happens exactly once and is audited on its own."""
+
+    type: RecommendationType
+    action: SuggestedAction
+
+    @model_validator(mode="before")
+    @classmethod
+    def _typed_action(cls, data: Any) -> Any:
+        return resolve_typed_action(data, "type", "action")
+
+    @model_validator(mode="after")
+    def _action_matches_type(self) -> AlsoWrite:
+        check_action_type(self.type, self.action)
+        return self
+
+
 RecommendationStatus = Literal[
     "pending", "approved", "adjusted", "rejected", "expired", "executed", "failed"
 ]
@@ -206,6 +225,8 @@ class Recommendation(BaseModel):
     data_references: list[str] = Field(default_factory=list)
     id: str = Field(default_factory=new_id)
     account_id: str | None = None
+    also: list[AlsoWrite] = Field(default_factory=list)
+    """Further writes approving this recommendation performs (the same decision)."""
     created_at: Timestamp = Field(default_factory=utc_now)
     status: RecommendationStatus = "pending"
 

@@ -11,9 +11,16 @@ import re
 from collections.abc import Mapping
 from datetime import date
 from types import MappingProxyType
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from sergas_tui.domain.common import Severity, Timestamp, new_id
 
@@ -79,6 +86,45 @@ class Link(BaseModel):
         return RecordRef(module=self.module, id=self.id) if self.module else None
 
 
+TouchKind = Literal["call", "meeting", "task", "stage_move", "deal_won", "deal_lost"]
+"""What kind of customer touch ended an account's silence (see :mod:`.touches`)."""
+
+
+class Touch(BaseModel):
+    """One customer touch: when it happened, what it was and the record that shows it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: Timestamp
+    kind: TouchKind
+    ref: RecordRef
+    """The call, meeting, task or deal (``#Stage`` or ``#Closing_Date``) that shows it."""
+    label: str
+    """How a person names it: ``call 'Contract status'``, ``deal 'X' won``."""
+
+
+QuietBasis = Literal["touch", "created", "records"]
+"""What an account's silence is measured from: its last customer touch; its creation (no
+touch ever, and its whole life is on record); the records read (no touch among them, so the
+silence is *at least* that long)."""
+
+
+class Quiet(BaseModel):
+    """How long an account has gone without a customer touch: since when, and why we know."""
+
+    model_config = ConfigDict(frozen=True)
+
+    since: Timestamp
+    basis: QuietBasis
+    touch: Touch | None = None
+    """The last customer touch (basis ``touch``)."""
+
+    @property
+    def at_least(self) -> bool:
+        """True when ``since`` only bounds the silence (no touch on record)."""
+        return self.basis == "records"
+
+
 class Owner(BaseModel):
     """A CRM user who owns records: the account executive."""
 
@@ -105,8 +151,13 @@ class Account(BaseModel):
     billing_country: str | None = None
     parent_account: Link | None = None
     last_activity_time: Timestamp | None = None
+    """Zoho's stamp, bumped by any task, call or meeting (ours and open ones too): never a
+    measure of customer contact (see :mod:`~sergas_tui.domain.touches`)."""
     created_time: Timestamp | None = None
     modified_time: Timestamp | None = None
+    quiet: Quiet | None = None
+    """Not a CRM field: how long the account had gone without a customer touch when the Data
+    Scout reviewed it (:func:`~sergas_tui.domain.touches.quiet_of`); None before a review."""
 
     def ref(self) -> RecordRef:
         return RecordRef(module="Accounts", id=self.id)
@@ -189,6 +240,8 @@ class Activity(BaseModel):
     owner: Owner | None = None
     description: str | None = None
     created_time: Timestamp | None = None
+    closed_time: Timestamp | None = None
+    """When a task was completed (Zoho's ``Closed_Time``); None for open tasks and others."""
 
     def ref(self) -> RecordRef:
         return RecordRef(module=ACTIVITY_MODULES[self.kind], id=self.id)
@@ -221,13 +274,32 @@ class Change(BaseModel):
     record_id: str | None = None
 
 
+SignalValue = str | bool | int | float
+"""One figure a signal states: a count of days, an amount, a date (ISO text), a stage name."""
+
+
 class RiskSignal(BaseModel):
-    """Something about an account that needs attention, with the records that show it."""
+    """Something about an account that needs attention, with the records that show it.
+
+    ``data`` holds the figures the message states (``days_quiet``, ``days_in_stage``,
+    ``pushes``, ``old_amount``…, see :mod:`~sergas_tui.domain.signals`): the message is
+    rendered from them, and so is every other text that repeats one, so a number is worked
+    out once, with one "now".
+    """
 
     key: str
     severity: Severity = "warning"
     message: str
     evidence: list[RecordRef] = Field(default_factory=list)
+    data: dict[str, SignalValue] = Field(default_factory=dict)
+
+    @model_serializer(mode="wrap")
+    def _without_empty_data(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A signal without figures keeps the seed's JSON shape (no ``data`` key)."""
+        dumped: dict[str, Any] = handler(self)
+        if not self.data:
+            dumped.pop("data", None)
+        return dumped
 
     def __str__(self) -> str:
         return self.message

@@ -6,6 +6,28 @@ Each detector takes one account's :class:`~sergas_tui.domain.bundle.Bundle`, ``n
 evidence cites the records (and fields) that triggered them. :func:`detect_all` runs them all;
 :func:`risk_score` and :func:`risk_level` turn signals into a sort order.
 
+Every figure a signal states is worked out once, with the detector's ``now``, and kept in
+``RiskSignal.data`` under a documented name; the message is rendered from ``data``, and any
+other text that repeats a figure (the author's tasks, emails and rationales) takes it from
+there too. The names per key:
+
+- ``no_activity_*``: ``days_quiet``, ``limit_days``, ``basis`` (``touch``, ``created``,
+  ``records``: see :func:`.touches.quiet_of`) and, by basis, ``last_touch`` (how the touch is
+  named), ``last_touch_date`` (ISO), ``last_touch_kind``; or ``account_created_date``; or
+  ``records_since`` (``days_quiet`` is then a lower bound);
+- ``stalled_in_stage``: ``deal``, ``stage``, ``days_in_stage``, ``at_least`` (True when the
+  entry into the stage is only bounded), ``limit_days``, ``limit_source``, ``samples``;
+- ``close_date_pushed``: ``deal``, ``pushes``, ``first_date``, ``closing_date``;
+- ``close_date_overdue``: ``deal``, ``days_overdue``, ``closing_date``;
+- ``amount_decreased``: ``deal``, ``old_amount``, ``new_amount``, ``cut_percent``;
+- ``stage_regression``: ``deal``, ``from_stage``, ``to_stage``;
+- ``single_threaded``: ``deal``, ``amount`` (when known), ``contacts``, and when one
+  contact carries the account ``engaged_contact``, ``engaged_activities``, ``window_days``;
+- ``no_next_step``: ``deal``, ``stage``;
+- ``renewal_declining_sentiment``: ``deal``, ``days_to_close`` (negative once overdue),
+  ``closing_date``, ``first_score``, ``first_date``, ``last_score``, ``last_date``, ``notes``;
+- ``executive_sponsor_change``: ``changes`` (how many were found).
+
 Deal detectors live in :mod:`.signals_deals`; account-level ones (activity, people, sentiment)
 are here.
 """
@@ -23,8 +45,8 @@ from sergas_tui.config import SignalSettings
 from sergas_tui.domain import sentiment
 from sergas_tui.domain.bundle import Bundle
 from sergas_tui.domain.common import Severity
-from sergas_tui.domain.pipeline import EMPTY_SAMPLES, StageSamples, days_between
-from sergas_tui.domain.records import Activity, Contact, Note, RecordRef, RiskSignal
+from sergas_tui.domain.pipeline import EMPTY_SAMPLES, StageSamples
+from sergas_tui.domain.records import Activity, Contact, Note, RecordRef, RiskSignal, SignalValue
 from sergas_tui.domain.signals_deals import (
     detect_amount_decreased,
     detect_close_date_overdue,
@@ -35,6 +57,7 @@ from sergas_tui.domain.signals_deals import (
     money,
     open_deals,
 )
+from sergas_tui.domain.touches import quiet_days, quiet_of
 
 
 @dataclass(frozen=True)
@@ -50,9 +73,10 @@ class SignalSpec:
 
 _CATALOG: tuple[SignalSpec, ...] = (
     SignalSpec("no_activity_warning", "Quiet account", "warning",
-               "No task, call or meeting for no_activity_warning_days or more."),
+               "No customer touch (a call or meeting held, a task completed, a deal moving "
+               "stage, won or lost) for no_activity_warning_days or more."),
     SignalSpec("no_activity_critical", "Gone quiet", "critical",
-               "No task, call or meeting for no_activity_critical_days or more (replaces the "
+               "No customer touch for no_activity_critical_days or more (replaces the "
                "warning)."),
     SignalSpec("stalled_in_stage", "Deal stalled in stage", "warning",
                "An open deal has stayed in its stage longer than stalled_stage_factor x the "
@@ -107,13 +131,19 @@ _NOTE_SCAN_CHARS = 20_000
 
 
 def _signal(
-    key: str, message: str, evidence: Iterable[RecordRef], severity: Severity | None = None
+    key: str,
+    message: str,
+    evidence: Iterable[RecordRef],
+    severity: Severity | None = None,
+    *,
+    data: Mapping[str, SignalValue] | None = None,
 ) -> RiskSignal:
     return RiskSignal(
         key=key,
         severity=severity or SIGNALS[key].severity,
         message=message,
         evidence=list(dict.fromkeys(evidence)),
+        data=dict(data or {}),
     )
 
 
@@ -124,41 +154,55 @@ def activity_time(activity: Activity, now: datetime) -> datetime | None:
     return max(times, default=None)
 
 
+def quiet_message(data: Mapping[str, SignalValue]) -> str:
+    """The ``no_activity_*`` message, from the signal's ``data``."""
+    days, limit = data["days_quiet"], data["limit_days"]
+    if data["basis"] == "touch":
+        return (
+            f"No customer touch for {days} days (last: {data['last_touch']} on "
+            f"{data['last_touch_date']}; limit {limit})"
+        )
+    if data["basis"] == "created":
+        return f"No customer touch since the account was created {days} days ago (limit {limit})"
+    return (
+        f"No customer touch for at least {days} days (none on record since "
+        f"{data['records_since']}; limit {limit})"
+    )
+
+
 def detect_no_activity(bundle: Bundle, now: datetime, settings: SignalSettings) -> list[RiskSignal]:
     """``no_activity_warning`` / ``no_activity_critical`` (at most one of the two).
 
-    The last activity is the latest of the account's and its deals' Last_Activity_Time and of
-    the known activities' times. With none at all, the account's creation counts instead.
+    Days without a customer touch (:func:`~.touches.quiet_of`): since the last one — calls
+    and meetings held, tasks completed by people, deals moving stage, won or lost; never open
+    tasks, tasks Sergas wrote, record edits or ``Last_Activity_Time`` — and the evidence is the
+    touch's record. With none on record: since the account was created (its whole life read),
+    else *at least* since the records read reach back.
     """
-    candidates: list[tuple[datetime, RecordRef]] = []
-    if bundle.account.last_activity_time is not None:
-        candidates.append((bundle.account.last_activity_time, bundle.account.ref()))
-    for deal in bundle.deals:
-        if deal.last_activity_time is not None:
-            candidates.append((deal.last_activity_time, deal.ref()))
-    for activity in bundle.activities:
-        if (at := activity_time(activity, now)) is not None:
-            candidates.append((at, activity.ref()))
-    candidates = [(t, ref) for t, ref in candidates if t <= now]
-    account_ref = RecordRef(module="Accounts", id=bundle.account.id, field="Last_Activity_Time")
-    if candidates:
-        last, ref = max(candidates, key=lambda item: item[0])
-        days = days_between(last, now)
-        what = f"No activity for {days} days (last on {last.date().isoformat()})"
-        evidence = [account_ref] if ref.module == "Accounts" else [account_ref, ref]
-    elif bundle.account.created_time is not None:
-        days = days_between(bundle.account.created_time, now)
-        what = f"No activity recorded since the account was created {days} days ago"
-        evidence = [account_ref]
+    quiet = quiet_of(bundle, now)
+    days = quiet_days(quiet, now)
+    data: dict[str, SignalValue] = {"days_quiet": days, "basis": quiet.basis}
+    account = bundle.account
+    if quiet.touch is not None:
+        touch = quiet.touch
+        data["last_touch"] = touch.label
+        data["last_touch_date"] = touch.at.date().isoformat()
+        data["last_touch_kind"] = touch.kind
+        evidence = [touch.ref]
+    elif quiet.basis == "created":
+        data["account_created_date"] = quiet.since.date().isoformat()
+        evidence = [RecordRef(module="Accounts", id=account.id, field="Created_Time")]
     else:
-        return []
+        data["records_since"] = quiet.since.date().isoformat()
+        evidence = [account.ref()]
     if days >= settings.no_activity_critical_days:
         limit, key = settings.no_activity_critical_days, "no_activity_critical"
     elif days >= settings.no_activity_warning_days:
         limit, key = settings.no_activity_warning_days, "no_activity_warning"
     else:
         return []
-    return [_signal(key, f"{what} (limit {limit})", evidence)]
+    data["limit_days"] = limit
+    return [_signal(key, quiet_message(data), evidence, data=data)]
 
 
 def engaged_contacts(bundle: Bundle, now: datetime, days: int) -> dict[str, list[Activity]]:
@@ -192,6 +236,9 @@ def detect_single_threaded(
         return []
     deal = deals[0]
     engaged = engaged_contacts(bundle, now, settings.engaged_contact_days)
+    data: dict[str, SignalValue] = {"deal": deal.name, "contacts": len(bundle.contacts)}
+    if deal.amount is not None:
+        data["amount"] = deal.amount
     if len(bundle.contacts) == 0:
         who, evidence = "has no contacts", []
     elif len(bundle.contacts) == 1:
@@ -202,22 +249,26 @@ def detect_single_threaded(
     ):
         contact_id = next(iter(engaged))
         contact = bundle.contact(contact_id)
-        name = contact.name if contact else contact_id
+        data["engaged_contact"] = contact.name if contact else contact_id
+        data["engaged_activities"] = len(touches)
+        data["window_days"] = settings.engaged_contact_days
         who = (
-            f"has {len(bundle.contacts)} contacts but only {name} was involved in the "
-            f"{len(touches)} activities of the last {settings.engaged_contact_days} days"
+            f"has {data['contacts']} contacts but only {data['engaged_contact']} was involved "
+            f"in the {data['engaged_activities']} activities of the last "
+            f"{data['window_days']} days"
         )
         evidence = [RecordRef(module="Contacts", id=contact_id), *(a.ref() for a in touches[:3])]
     else:
         return []
     amount = deal.amount or 0.0
-    value = f" ({money(amount)})" if deal.amount is not None else ""
+    value = f" ({money(amount)})" if "amount" in data else ""
     return [
         _signal(
             "single_threaded",
-            f"Open deal '{deal.name}'{value} is single-threaded: the account {who}",
+            f"Open deal '{data['deal']}'{value} is single-threaded: the account {who}",
             [deal.ref(), *evidence],
             "high" if amount >= SINGLE_THREADED_HIGH_AMOUNT else "warning",
+            data=data,
         )
     ]
 
@@ -256,18 +307,36 @@ def detect_renewal_sentiment(
     negative = [n.ref() for _, value, n in scored if value < 0][-3:]
     first, last = scored[0], scored[-1]
     deal, closing = renewals[0]
-    due = (closing - today).days
-    timing = f"closes in {due} days" if due >= 0 else f"was due {-due} days ago"
+    data: dict[str, SignalValue] = {
+        "deal": deal.name,
+        "days_to_close": (closing - today).days,
+        "closing_date": closing.isoformat(),
+        "first_score": round(first[1], 2),
+        "first_date": first[0].date().isoformat(),
+        "last_score": round(last[1], 2),
+        "last_date": last[0].date().isoformat(),
+        "notes": len(scored),
+    }
     return [
         _signal(
             "renewal_declining_sentiment",
-            f"Renewal '{deal.name}' {timing} ({closing.isoformat()}) and note "
-            f"sentiment is declining ({first[1]:+.2f} on {first[0].date().isoformat()} to "
-            f"{last[1]:+.2f} on {last[0].date().isoformat()}, {len(scored)} notes)",
+            renewal_message(data),
             [RecordRef(module="Deals", id=d.id, field="Closing_Date") for d, _ in renewals]
             + negative,
+            data=data,
         )
     ]
+
+
+def renewal_message(data: Mapping[str, SignalValue]) -> str:
+    """The ``renewal_declining_sentiment`` message, from the signal's ``data``."""
+    due = int(data["days_to_close"])
+    timing = f"closes in {due} days" if due >= 0 else f"was due {-due} days ago"
+    return (
+        f"Renewal '{data['deal']}' {timing} ({data['closing_date']}) and note sentiment is "
+        f"declining ({float(data['first_score']):+.2f} on {data['first_date']} to "
+        f"{float(data['last_score']):+.2f} on {data['last_date']}, {data['notes']} notes)"
+    )
 
 
 def _is_renewal(deal_type: str | None, name: str) -> bool:
@@ -337,7 +406,10 @@ def detect_sponsor_change(
         return []
     return [
         _signal(
-            "executive_sponsor_change", "Executive sponsor change: " + "; ".join(parts), evidence
+            "executive_sponsor_change",
+            "Executive sponsor change: " + "; ".join(parts),
+            evidence,
+            data={"changes": len(parts)},
         )
     ]
 

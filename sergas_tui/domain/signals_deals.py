@@ -2,7 +2,8 @@
 
 Each detector is pure: it takes the account's :class:`Bundle`, ``now`` and the thresholds, and
 returns :class:`RiskSignal` objects whose evidence names the deal and the field that shows the
-problem. Movement of a deal (close-date pushes, amount cuts, stage regressions) is read from
+problem, and whose ``data`` holds the figures the message states (see :mod:`.signals` for the
+names). Movement of a deal (close-date pushes, amount cuts, stage regressions) is read from
 three sources, any of which may be missing: the deal's stage history (each row carries the
 amount and closing date in force when the stage was entered, and the deal's current values
 come last), timeline changes and the diff against the previous snapshot (``Bundle.changes``).
@@ -28,7 +29,7 @@ from sergas_tui.domain.pipeline import (
     stage_stay,
     stall_verdict,
 )
-from sergas_tui.domain.records import Deal, RecordRef, RiskSignal
+from sergas_tui.domain.records import Deal, RecordRef, RiskSignal, SignalValue
 
 T = TypeVar("T")
 
@@ -99,22 +100,40 @@ def detect_stalled(
         if not stall_verdict(stay, limit.days, now):
             continue
         days = stay.min_days(now)
-        how_long = f"{days} days" if stay.exact else f"at least {days} days"
-        why = (
-            f"{settings.stalled_stage_factor:g}× the typical time over {limit.samples} stays"
-            if limit.source == "typical"
-            else "configured"
-        )
+        data: dict[str, SignalValue] = {
+            "deal": deal.name,
+            "stage": stay.stage,
+            "days_in_stage": days,
+            "at_least": not stay.exact,
+            "limit_days": limit.days,
+            "limit_source": limit.source,
+            "samples": limit.samples,
+        }
         found.append(
             RiskSignal(
                 key="stalled_in_stage",
                 severity="high" if days >= 2 * limit.days else "warning",
-                message=f"Deal '{deal.name}' has been in {stay.stage} for {how_long} "
-                f"(limit {limit.days}, {why})",
+                message=stalled_message(data, settings.stalled_stage_factor),
                 evidence=[field_ref(deal, "Stage")],
+                data=data,
             )
         )
     return found
+
+
+def stalled_message(data: dict[str, SignalValue], factor: float) -> str:
+    """The ``stalled_in_stage`` message, from the signal's ``data``."""
+    days = data["days_in_stage"]
+    how_long = f"at least {days} days" if data["at_least"] else f"{days} days"
+    why = (
+        f"{factor:g}× the typical time over {data['samples']} stays"
+        if data["limit_source"] == "typical"
+        else "configured"
+    )
+    return (
+        f"Deal '{data['deal']}' has been in {data['stage']} for {how_long} "
+        f"(limit {data['limit_days']}, {why})"
+    )
 
 
 def detect_close_date_pushed(
@@ -131,15 +150,21 @@ def detect_close_date_pushed(
         if pushes == 0:
             continue
         first = moves[0][0] if moves and from_changes >= from_history else dates[0]
+        data: dict[str, SignalValue] = {"deal": deal.name, "pushes": pushes}
+        if deal.closing_date is not None:
+            data["first_date"] = first.isoformat()
+            data["closing_date"] = deal.closing_date.isoformat()
         times = "once" if pushes == 1 else f"{pushes} times"
-        current = deal.closing_date
-        detail = f" (from {first} to {current})" if current is not None else ""
+        detail = ""
+        if "closing_date" in data:
+            detail = f" (from {data['first_date']} to {data['closing_date']})"
         found.append(
             RiskSignal(
                 key="close_date_pushed",
                 severity="high" if pushes >= settings.close_date_push_high else "warning",
-                message=f"Deal '{deal.name}' closing date pushed later {times}{detail}",
+                message=f"Deal '{data['deal']}' closing date pushed later {times}{detail}",
                 evidence=[field_ref(deal, "Closing_Date")],
+                data=data,
             )
         )
     return found
@@ -156,14 +181,19 @@ def detect_close_date_overdue(
             continue
         late = (today - deal.closing_date).days
         severity: Severity = "high" if late >= OVERDUE_HIGH_DAYS else "warning"
+        data: dict[str, SignalValue] = {
+            "deal": deal.name,
+            "days_overdue": late,
+            "closing_date": deal.closing_date.isoformat(),
+        }
         found.append(
             RiskSignal(
                 key="close_date_overdue",
                 severity=severity,
-                message=f"Deal '{deal.name}' is still open {late} day{'' if late == 1 else 's'} "
-                f"after its closing date "
-                f"{deal.closing_date.isoformat()}",
+                message=f"Deal '{data['deal']}' is still open {late} "
+                f"day{'' if late == 1 else 's'} after its closing date {data['closing_date']}",
                 evidence=[field_ref(deal, "Closing_Date")],
+                data=data,
             )
         )
     return found
@@ -183,13 +213,20 @@ def detect_amount_decreased(
         if peak is None or deal.amount >= peak:
             continue
         cut = (peak - deal.amount) / peak if peak else 0.0
+        data: dict[str, SignalValue] = {
+            "deal": deal.name,
+            "old_amount": peak,
+            "new_amount": deal.amount,
+            "cut_percent": round(cut * 100),
+        }
         found.append(
             RiskSignal(
                 key="amount_decreased",
                 severity="high" if cut >= AMOUNT_CUT_HIGH else "warning",
-                message=f"Deal '{deal.name}' amount fell from {money(peak)} to "
-                f"{money(deal.amount)} ({cut:.0%} lower)",
+                message=f"Deal '{data['deal']}' amount fell from {money(peak)} to "
+                f"{money(deal.amount)} ({data['cut_percent']}% lower)",
                 evidence=[field_ref(deal, "Amount")],
+                data=data,
             )
         )
     return found
@@ -209,11 +246,17 @@ def detect_stage_regression(
         furthest = max(reached, key=lambda s: stage_rank(s) or -1, default=None)
         if furthest is None or (stage_rank(furthest) or -1) <= current:
             continue
+        data: dict[str, SignalValue] = {
+            "deal": deal.name,
+            "from_stage": furthest,
+            "to_stage": deal.stage or "",
+        }
         found.append(
             RiskSignal(
                 key="stage_regression",
-                message=f"Deal '{deal.name}' moved back from {furthest} to {deal.stage}",
+                message=f"Deal '{data['deal']}' moved back from {furthest} to {data['to_stage']}",
                 evidence=[field_ref(deal, "Stage")],
+                data=data,
             )
         )
     return found
@@ -232,6 +275,7 @@ def detect_no_next_step(
             key="no_next_step",
             message=f"Deal '{deal.name}' is in {deal.stage} with no next step",
             evidence=[field_ref(deal, "Next_Step")],
+            data={"deal": deal.name, "stage": deal.stage or ""},
         )
         for deal in open_deals(bundle)
         if deal.stage in LATE_STAGES and not (deal.next_step or "").strip()

@@ -28,6 +28,7 @@ from sergas_tui.viewmodels.account import (
     current_recommendations,
     load_account,
 )
+from sergas_tui.viewmodels.names import no_web_page
 from sergas_tui.widgets.account_sections import (
     activity_text,
     changes_text,
@@ -72,6 +73,7 @@ class AccountScreen(SergasScreen):
         ),
         Binding("F", "expand_all", "Expand notes", id="account.expand_all"),
         Binding("r", "review", "Review account", id="account.review"),
+        Binding("o", "open_record", "Open in Zoho", id="account.open"),
         Binding("ctrl+r", "reload", "Reload", id="account.reload", show=False),
     ]
 
@@ -127,6 +129,14 @@ class AccountScreen(SergasScreen):
 
     def action_review(self) -> None:
         self.shell.start_review([self.account_id])
+
+    def action_open_record(self) -> None:
+        """Open this account's page in Zoho's web UI (in the browser)."""
+        url = self.detail.url if self.detail is not None else None
+        if url is None:
+            self.notify(no_web_page(self.services), title="No Zoho page", markup=False)
+            return
+        self.app.open_url(url)
 
     def action_next_tab(self) -> None:
         self._step_tab(1)

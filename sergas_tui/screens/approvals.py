@@ -43,6 +43,7 @@ from sergas_tui.viewmodels.approvals import (
     status_text,
     with_approval,
 )
+from sergas_tui.viewmodels.names import no_web_page
 from sergas_tui.widgets.header import ShellHeader
 from sergas_tui.widgets.text import safe_text
 from sergas_tui.widgets.write_preview import WritePreview
@@ -73,6 +74,7 @@ class ApprovalsScreen(SergasScreen):
         Binding("R", "retry", "Retry write", id="approvals.retry"),
         Binding("slash", "filter", "Filter", id="approvals.filter", key_display="/"),
         Binding("escape", "close_filter", "Clear filter", id="approvals.filter_clear", show=False),
+        Binding("o", "open_record", "Open in Zoho", id="approvals.open"),
         Binding("ctrl+r", "reload", "Reload", id="approvals.reload"),
     ]
 
@@ -287,6 +289,17 @@ class ApprovalsScreen(SergasScreen):
     def action_reload(self) -> None:
         self.reload()
 
+    def action_open_record(self) -> None:
+        """Open the selected write's account in Zoho's web UI (in the browser)."""
+        item = self.current()
+        if item is None:
+            self.notify("The queue is empty.", title="Approvals", markup=False)
+            return
+        if item.account_url is None:
+            self.notify(no_web_page(self.services), title="No Zoho page", markup=False)
+            return
+        self.app.open_url(item.account_url)
+
     @on(Input.Changed, "#approvals-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.filter_text = event.value
@@ -341,7 +354,7 @@ class ApprovalsScreen(SergasScreen):
     @work(exclusive=True, group="approvals-load", exit_on_error=False)
     async def _load(self) -> None:
         await self.service.expire_due()
-        items = await asyncio.to_thread(load_queue, self.services, set(self.session_ids))
+        items = await load_queue(self.services, set(self.session_ids))
         self.post_message(self.Loaded(items))
 
     # Decisions and writes are not exclusive: a second key press must never cancel the first.
@@ -446,8 +459,9 @@ class ApprovalsScreen(SergasScreen):
         self.items[approval.id] = with_approval(item, approval)
         self._show_row(self.items[approval.id])
         if approval.status in (ApprovalStatus.FAILED, ApprovalStatus.CONFLICT):
+            what = f"{item.account_label or item.account_name} — {item.summary}"
             self.notify(
-                approval.error_message or "The CRM refused the write.",
+                f"{what}: {approval.error_message or 'The CRM refused the write.'}",
                 title=f"Write {approval.status}",
                 severity="error",
                 markup=False,

@@ -228,11 +228,33 @@ CREATE TABLE approval_grants (
 );
 """
 
+# Version 5: per-record CRM reads the Data Scout pays one call each for (deal stage histories,
+# timelines), kept until the record changes (its Modified_Time), so a review re-reads only
+# what changed and every review of an owner weighs the same records.
+_V5 = """
+CREATE TABLE crm_read_cache (
+    kind          TEXT NOT NULL,
+    record_id     TEXT NOT NULL,
+    modified_time TEXT NOT NULL,
+    payload       TEXT NOT NULL,
+    fetched_at    TEXT NOT NULL,
+    PRIMARY KEY (kind, record_id)
+);
+"""
+
+# Version 6: an approval may be a write set: further writes of the same decision (JSON list of
+# {type, action}), NULL for a single write.
+_V6 = """
+ALTER TABLE approvals ADD COLUMN also TEXT;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1),
     Migration(2, "owner briefs", _V2),
     Migration(3, "approval conflicts", _V3),
     Migration(4, "approval grants", _V4),
+    Migration(5, "CRM read cache", _V5),
+    Migration(6, "approval write sets", _V6),
 )
 """Every migration, in order; ``MIGRATIONS[i].version == i + 1``."""
 

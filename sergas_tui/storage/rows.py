@@ -117,13 +117,16 @@ _APPROVAL_TIMES = ("created_at", "expires_at", "decided_at", "executed_at")
 
 def approval_values(approval: Approval) -> dict[str, Any]:
     """Column → value for the ``approvals`` table."""
-    values = approval.model_dump(mode="python", exclude={"payload", "status"})
+    values = approval.model_dump(mode="python", exclude={"payload", "status", "also"})
     for column in _APPROVAL_TIMES:
         values[column] = ts(values[column])
     values["expires_at"] = ts(approval.expiry)
     values["status"] = str(approval.status)
     values["payload"] = approval.payload.model_dump_json()
     values["details"] = _json_or_null(approval.details)
+    values["also"] = (
+        json.dumps([w.model_dump(mode="json") for w in approval.also]) if approval.also else None
+    )
     return values
 
 
@@ -133,6 +136,7 @@ def approval(row: sqlite3.Row) -> Approval:
         data[column] = parse_ts(data[column])
     data["payload"] = json.loads(data["payload"])
     data["details"] = _loads(data.get("details"))
+    data["also"] = _loads(data.get("also")) or []
     return Approval.model_validate(data)
 
 

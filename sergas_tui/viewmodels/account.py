@@ -12,15 +12,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 
-from sergas_tui.domain import Activity, Change, Deal, Note
+from sergas_tui.domain import Activity, Change, Deal, EscalationAction, Note
 from sergas_tui.domain.approval import Approval
 from sergas_tui.domain.changes import RECORD_FIELD
+from sergas_tui.domain.evidence import describe_evidence
+from sergas_tui.domain.money import currency_code
+from sergas_tui.domain.names import RecordNames
 from sergas_tui.domain.outputs import BriefAccount, HistoricalContext, OwnerBrief, Recommendation
 from sergas_tui.domain.pipeline import is_open, stage_stay
-from sergas_tui.domain.records import Account
+from sergas_tui.domain.records import Account, Snapshot
 from sergas_tui.domain.redaction import REDACTED, is_sensitive_field
+from sergas_tui.domain.touches import Touch, account_last_touch, quiet_days
 from sergas_tui.errors import CrmError
 from sergas_tui.memory.derive import recommendation_summary
 from sergas_tui.services import Services
@@ -36,6 +40,7 @@ from sergas_tui.viewmodels.account_format import (
     value_text,
     when_text,
 )
+from sergas_tui.viewmodels.names import add_memory, demo_users, web_of
 
 DESCRIPTION_LINES = 4
 DESCRIPTION_CHARS = 400
@@ -126,6 +131,8 @@ class RecommendationRow:
     detail: str
     """``confidence high · proposed 2026-11-02 · decided by … `` and the like."""
     rationale: str
+    evidence: tuple[str, ...] = ()
+    """The cited records in words (``Deal 'X' · Stage now Negotiation/Review``)."""
 
 
 @dataclass(frozen=True)
@@ -150,6 +157,8 @@ class AccountDetail:
     changes: list[ChangeRow]
     memory: MemoryView
     recommendations: list[RecommendationRow]
+    url: str | None = None
+    """The account's page in Zoho's web UI (None for the demo org)."""
 
     @property
     def risk_text(self) -> str:
@@ -183,11 +192,21 @@ def glance_fields(
     return [("Open pipeline", pipeline), ("Next activity", next_text), ("Awaiting you", waiting)]
 
 
-def overview_fields(account: Account, today: date) -> list[tuple[str, str]]:
-    """Label/value pairs of the account's standard fields, unknown ones as ``—``."""
+def touch_text(touch: Touch | None, now: datetime) -> str:
+    """``2026-09-22 (41 d ago) · call 'Contract status'``: the last customer touch, its age
+    counted as the quiet signals count it; ``none recorded`` without one."""
+    if touch is None:
+        return "none recorded"
+    days = quiet_days(touch, now)
+    return f"{day_text(touch.at)} ({'today' if days == 0 else f'{days} d ago'}) · {touch.label}"
+
+
+def overview_fields(
+    account: Account, now: datetime, touch: Touch | None = None
+) -> list[tuple[str, str]]:
+    """Label/value pairs of the account's standard fields, unknown ones as ``—``; then the
+    last customer touch (:mod:`sergas_tui.domain.touches`), never ``Last_Activity_Time``."""
     place = ", ".join(p for p in (account.billing_city, account.billing_country) if p)
-    last = account.last_activity_time
-    last_text = "never" if last is None else f"{day_text(last)} ({relative_days(last, today)})"
     parent = account.parent_account
     return [
         ("Industry", account.industry or "—"),
@@ -199,7 +218,7 @@ def overview_fields(account: Account, today: date) -> list[tuple[str, str]]:
         ("Website", account.website or "—"),
         ("Location", place or "—"),
         ("Parent account", "—" if parent is None else (parent.name or parent.id)),
-        ("Last activity", last_text),
+        ("Last customer touch", touch_text(touch, now)),
     ]
 
 
@@ -329,10 +348,23 @@ def memory_view(context: HistoricalContext) -> MemoryView:
     )
 
 
+def _summary(rec: Recommendation, names: RecordNames) -> str:
+    """The recommendation in one line, an escalation naming the person it goes to."""
+    action = rec.suggested_action
+    if isinstance(action, EscalationAction) and rec.account_id:
+        who = names.person(action.escalate_to, names.owner_of(rec.account_id))
+        return f"Escalate to {who}: {action.reason}"
+    return recommendation_summary(rec)
+
+
 def recommendation_rows(
-    recommendations: Sequence[Recommendation], approvals: Sequence[Approval]
+    recommendations: Sequence[Recommendation],
+    approvals: Sequence[Approval],
+    names: RecordNames | None = None,
 ) -> list[RecommendationRow]:
-    """Newest first; each joined with its latest approval for the status and the decision."""
+    """Newest first; each joined with its latest approval for the status and the decision,
+    with its evidence in words (records named by ``names``)."""
+    names = names or RecordNames()
     latest: dict[str, Approval] = {}
     for item in approvals:  # oldest first, so the last one wins
         latest[item.recommendation_id] = item
@@ -355,10 +387,11 @@ def recommendation_rows(
                 recommendation_id=rec.id,
                 priority=rec.priority,
                 kind=rec.type,
-                summary=recommendation_summary(rec),
+                summary=_summary(rec, names),
                 status=status,
                 detail=" · ".join(detail),
                 rationale=rec.rationale,
+                evidence=tuple(i.text for i in describe_evidence(rec.data_references, names)),
             )
         )
     return rows
@@ -387,6 +420,7 @@ class _Stored:
     recommendations: list[Recommendation]
     approvals: list[Approval]
     contact_names: dict[str, str]
+    names: RecordNames
 
 
 def _read_store(services: Services, account_id: str, owner_email: str | None) -> _Stored:
@@ -404,7 +438,24 @@ def _read_store(services: Services, account_id: str, owner_email: str | None) ->
         recommendations=store.recommendations_for(account_id),
         approvals=store.approvals_for(account_id),
         contact_names=names,
+        names=account_names(services, account_id, snapshot, brief),
     )
+
+
+def account_names(
+    services: Services, account_id: str, snapshot: Snapshot | None, brief: OwnerBrief | None
+) -> RecordNames:
+    """Names for one account's evidence: its snapshot, the brief's changes of it, the demo's
+    users and where records open in Zoho (one snapshot read, not the whole workspace)."""
+    zoho = services.settings.zoho
+    names = RecordNames(
+        home_currency=currency_code(zoho.home_currency), web=web_of(services), people=zoho.people
+    )
+    if snapshot is not None:
+        names.add_snapshot(account_id, snapshot.data)
+    names.add_users(demo_users(services))
+    names.add_changes(account_id, brief_changes(brief, account_id))
+    return names
 
 
 async def _with_history(services: Services, deals: list[Deal]) -> list[Deal]:
@@ -433,8 +484,11 @@ def current_recommendations(services: Services, account_id: str) -> list[Recomme
     meanwhile appear without a CRM round trip.
     """
     store = services.store
+    owner = services.current_user_email()
+    brief = store.latest_brief(owner) if owner else None
+    names = account_names(services, account_id, store.latest_snapshot(account_id), brief)
     return recommendation_rows(
-        store.recommendations_for(account_id), store.approvals_for(account_id)
+        store.recommendations_for(account_id), store.approvals_for(account_id), names
     )
 
 
@@ -460,7 +514,8 @@ async def load_account(services: Services, account_id: str) -> AccountDetail:
         services.memory().context(account_id, now=now),
     )
     deals = await _with_history(services, deals)
-    recommendations = recommendation_rows(stored.recommendations, stored.approvals)
+    await add_memory(services, stored.names, [account_id])
+    recommendations = recommendation_rows(stored.recommendations, stored.approvals, stored.names)
     entry = brief_entry(stored.brief, account_id)
     reviewed = "never reviewed"
     if stored.brief is not None and entry is not None:
@@ -473,7 +528,7 @@ async def load_account(services: Services, account_id: str) -> AccountDetail:
         risk_level=entry.risk_level if entry else NOT_REVIEWED,
         reviewed=reviewed,
         glance=glance_fields(deals, activities, recommendations, now),
-        overview=overview_fields(account, now.date()),
+        overview=overview_fields(account, now, account_last_touch(account, deals, activities, now)),
         description=fold_text(
             account.description, lines=DESCRIPTION_LINES, chars=DESCRIPTION_CHARS
         ),
@@ -486,4 +541,5 @@ async def load_account(services: Services, account_id: str) -> AccountDetail:
         ),
         memory=memory_view(context),
         recommendations=recommendations,
+        url=stored.names.url("Accounts", account.id),
     )

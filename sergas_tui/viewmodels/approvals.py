@@ -1,13 +1,17 @@
 """What the approvals queue shows: each proposed write joined with its recommendation.
 
-Pure code (no Textual): the join of approvals with recommendations and account names, the
-structured preview of the exact CRM write, sorting, filtering, the row status wording, the
-bulk-approve sentence, the adjust form's fields and the undo countdown. ``load_queue`` does
-blocking SQLite reads and runs in a worker thread.
+Pure code (no Textual): the join of approvals with recommendations and the workspace's names
+(:class:`~sergas_tui.domain.names.RecordNames`: accounts, deals, contacts and people by name,
+amounts with their currency, evidence in words with links to Zoho), the structured preview of
+the exact CRM write, sorting (priority, then the value at stake), filtering, the row status
+wording, the bulk-approve sentence, the adjust form's fields and the undo countdown.
+:func:`read_queue` does blocking SQLite reads (a worker thread); :func:`load_queue` adds what
+the memory says about cited memory items.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -29,7 +33,12 @@ from sergas_tui.domain import (
     Recommendation,
     UpdateAccountAction,
 )
+from sergas_tui.domain.evidence import EvidenceItem, describe_evidence, field_label
+from sergas_tui.domain.money import is_amount_field
+from sergas_tui.domain.names import RecordNames, module_word, short_id
+from sergas_tui.domain.write_summary import also_lines
 from sergas_tui.services import Services
+from sergas_tui.viewmodels.names import add_memory, load_names
 
 _S = ApprovalStatus
 
@@ -90,6 +99,8 @@ class WritePreview:
     record: str
     fields: tuple[PreviewField, ...] = ()
     changes: tuple[FieldDiff, ...] = ()
+    also: tuple[str, ...] = ()
+    """The further writes of the same decision, one line each (see ``Approval.also``)."""
 
 
 def show_value(value: JsonValue) -> str:
@@ -101,26 +112,44 @@ def show_value(value: JsonValue) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def write_preview(approval: Approval, account_name: str) -> WritePreview:
-    """The write ``approval`` makes: module, record and the fields, built from ``plan_write``."""
+def diff_value(names: RecordNames, approval: Approval, name: str, value: JsonValue) -> str:
+    """An update's old or new value: amounts with the account's currency, others as stored."""
+    if is_amount_field(name) and isinstance(value, int | float) and not isinstance(value, bool):
+        return names.money(value, "Accounts", approval.account_id)
+    return show_value(value)
+
+
+def write_preview(approval: Approval, names: RecordNames) -> WritePreview:
+    """The writes ``approval`` makes: module, record and the fields of the main write (built
+    from ``plan_write``), and the further writes of the same decision."""
+    preview = _main_write(approval, names)
+    also = also_lines(approval.also, names, approval.account_id, approval.owner_email)
+    return replace(preview, also=tuple(also)) if also else preview
+
+
+def _main_write(approval: Approval, names: RecordNames) -> WritePreview:
     plan = plan_write(approval)
     action = approval.payload
     module = _MODULE[plan.method]
-    on_account = f"on account {account_name}"
+    account = names.account(approval.account_id)
     if isinstance(action, UpdateAccountAction):
         return WritePreview(
-            heading=f"Update Accounts record {approval.account_id} ({account_name})",
+            heading="Update the account's fields",
             module=module,
-            record=approval.account_id,
+            record=account,
             changes=tuple(
-                FieldDiff(c.field, show_value(c.old), show_value(c.new))
+                FieldDiff(
+                    c.field,
+                    diff_value(names, approval, c.field, c.old),
+                    diff_value(names, approval, c.field, c.new),
+                )
                 for c in action.field_changes
             ),
         )
     if isinstance(action, FollowUpEmailAction):
         subject = plan.task.subject if plan.task else action.subject
         fields = [
-            PreviewField("To", action.recipient or "(recipient to confirm)"),
+            PreviewField("To", names.recipient(action.recipient, approval.account_id)),
             PreviewField("Subject", action.subject),
             PreviewField("Body", action.draft_body, multiline=True),
         ]
@@ -129,17 +158,17 @@ def write_preview(approval: Approval, account_name: str) -> WritePreview:
             fields.append(PreviewField("Next steps", steps, multiline=True))
         fields.append(PreviewField("Logged as task", subject))
         return WritePreview(
-            heading=f"Follow-up email draft, logged as a task {on_account} (not sent)",
+            heading="Follow-up email draft, logged as a task (not sent)",
             module=module,
-            record="new task",
+            record=f"new task on {account}",
             fields=tuple(fields),
         )
     if isinstance(action, CreateTaskAction):
         priority = plan.task.priority if plan.task else "Normal"
         return WritePreview(
-            heading=f"Create a task {on_account}",
+            heading="Create a task",
             module=module,
-            record="new task",
+            record=f"new task on {account}",
             fields=(
                 PreviewField("Subject", action.subject),
                 PreviewField("Due", action.due_date.isoformat() if action.due_date else "—"),
@@ -149,9 +178,9 @@ def write_preview(approval: Approval, account_name: str) -> WritePreview:
         )
     if isinstance(action, AddNoteAction):
         return WritePreview(
-            heading=f"Add a note {on_account}",
+            heading="Add a note",
             module=module,
-            record="new note",
+            record=f"new note on {account}",
             fields=(
                 PreviewField("Title", action.title),
                 PreviewField("Content", action.content, multiline=True),
@@ -159,27 +188,33 @@ def write_preview(approval: Approval, account_name: str) -> WritePreview:
         )
     if isinstance(action, EscalationAction):
         return WritePreview(
-            heading=f"Escalate {account_name}, logged as a High task",
+            heading="Escalate the account, logged as a High task",
             module=module,
-            record="new task",
+            record=f"new task on {account}",
             fields=(
-                PreviewField("To", action.escalate_to),
+                PreviewField("To", names.person(action.escalate_to, approval.owner_email)),
                 PreviewField("Reason", action.reason, multiline=True),
             ),
         )
     raise ValueError(f"no preview for {type(action).__name__}")  # pragma: no cover
 
 
-def summary(approval: Approval) -> str:
-    """A one-line description for the queue's table."""
+def summary(approval: Approval, names: RecordNames | None = None) -> str:
+    """A one-line description for the queue's table (people by name when ``names`` knows)."""
     action = approval.payload
     if isinstance(action, FollowUpEmailAction | CreateTaskAction):
         return action.subject
     if isinstance(action, AddNoteAction):
         return action.title
     if isinstance(action, EscalationAction):
-        return f"to {action.escalate_to}: {action.reason}"
-    return ", ".join(f"{c.field} → {show_value(c.new)}" for c in action.field_changes)
+        who = names.person(action.escalate_to, approval.owner_email) if names else None
+        return f"to {who or action.escalate_to}: {action.reason}"
+    if names is None:
+        return ", ".join(f"{c.field} → {show_value(c.new)}" for c in action.field_changes)
+    return ", ".join(
+        f"{field_label(c.field)} → {diff_value(names, approval, c.field, c.new)}"
+        for c in action.field_changes
+    )
 
 
 def conflict_values(approval: Approval) -> list[tuple[str, str]]:
@@ -197,7 +232,12 @@ def conflict_values(approval: Approval) -> list[tuple[str, str]]:
 
 @dataclass(frozen=True)
 class QueueItem:
-    """One row of the queue: an approval with its recommendation's priority and evidence."""
+    """One row of the queue: an approval with its recommendation's priority and evidence.
+
+    ``account_name`` is the name alone (the table's narrow column); ``account_label`` adds the
+    short id (``Quarry Ridge Materials (…7306)``). ``value`` is what the account's open deals
+    are worth (the second sort key), ``value_text`` the same with its currency.
+    """
 
     approval: Approval
     account_name: str
@@ -205,7 +245,12 @@ class QueueItem:
     priority: str | None = None
     confidence: str | None = None
     rationale: str | None = None
-    evidence: tuple[str, ...] = ()
+    evidence: tuple[EvidenceItem, ...] = ()
+    account_label: str = ""
+    value: float = 0.0
+    value_text: str = "—"
+    account_url: str | None = None
+    names: RecordNames = field(default_factory=RecordNames, compare=False, repr=False)
 
     @property
     def id(self) -> str:
@@ -225,7 +270,7 @@ class QueueItem:
 
     @property
     def summary(self) -> str:
-        return summary(self.approval)
+        return summary(self.approval, self.names)
 
     @property
     def decidable(self) -> bool:
@@ -238,42 +283,60 @@ class QueueItem:
 
 
 def make_item(
-    approval: Approval, recommendation: Recommendation | None, account_name: str | None
+    approval: Approval, recommendation: Recommendation | None, names: RecordNames
 ) -> QueueItem:
-    """Join an approval with its recommendation (None when it is gone) and account name."""
-    name = account_name or approval.account_id
+    """Join an approval with its recommendation (None when it is gone) and the names."""
+    account_id = approval.account_id
+    common: dict[str, Any] = {
+        "account_label": names.account(account_id),
+        "value": names.open_deal_value(account_id),
+        "value_text": names.value_at_stake(account_id),
+        "account_url": names.url("Accounts", account_id),
+        "names": names,
+    }
+    name = names.account_name(account_id)
+    preview = write_preview(approval, names)
     if recommendation is None:
-        return QueueItem(approval, name, write_preview(approval, name))
+        return QueueItem(approval, name, preview, **common)
     return QueueItem(
         approval,
         name,
-        write_preview(approval, name),
+        preview,
         priority=recommendation.priority,
         confidence=recommendation.confidence,
         rationale=recommendation.rationale,
-        evidence=tuple(recommendation.data_references),
+        evidence=tuple(describe_evidence(recommendation.data_references, names)),
+        **common,
     )
 
 
 def join_queue(
     approvals: Iterable[Approval],
     recommendations: Mapping[str, Recommendation],
-    names: Mapping[str, str],
+    names: RecordNames,
 ) -> list[QueueItem]:
     """Queue items for ``approvals``, sorted (see :func:`sort_queue`)."""
-    items = [
-        make_item(a, recommendations.get(a.recommendation_id), names.get(a.account_id))
-        for a in approvals
-    ]
+    items = [make_item(a, recommendations.get(a.recommendation_id), names) for a in approvals]
     return sort_queue(items)
 
 
-def sort_queue(items: Iterable[QueueItem]) -> list[QueueItem]:
-    """Priority high → low, then oldest first; ties by account name, then id (stable order)."""
+def priority_rank(priority: str | None) -> int:
+    """0 for critical … 3 for low; unknown priorities after low."""
+    return PRIORITY_RANK.get(priority or "", len(PRIORITY_RANK))
 
-    def key(item: QueueItem) -> tuple[int, dt.datetime, str, str]:
-        rank = PRIORITY_RANK.get(item.priority or "", len(PRIORITY_RANK))
-        return (rank, item.approval.created_at, item.account_name.casefold(), item.id)
+
+def sort_queue(items: Iterable[QueueItem]) -> list[QueueItem]:
+    """Priority high → low, then the most value at stake (open deals of the account), then
+    oldest first; ties by account name, then id (stable order)."""
+
+    def key(item: QueueItem) -> tuple[int, float, dt.datetime, str, str]:
+        return (
+            priority_rank(item.priority),
+            -item.value,
+            item.approval.created_at,
+            item.account_name.casefold(),
+            item.id,
+        )
 
     return sorted(items, key=key)
 
@@ -284,13 +347,39 @@ def filter_queue(items: Iterable[QueueItem], query: str) -> list[QueueItem]:
     return [i for i in items if all(w in i.search_text() for w in words)]
 
 
-def load_queue(services: Services, keep_ids: Iterable[str] = ()) -> list[QueueItem]:
-    """The current owner's queue (blocking reads: call from a thread worker).
+@dataclass(frozen=True)
+class QueueData:
+    """What the queue is built from: approvals, their recommendations and the names."""
+
+    approvals: list[Approval]
+    recommendations: dict[str, Recommendation]
+    names: RecordNames
+
+
+def recommendations_of(
+    services: Services, approvals: Iterable[Approval], owners: Iterable[str | None] = ()
+) -> dict[str, Recommendation]:
+    """The recommendation of each approval (by id): from the owners' latest briefs in one read
+    each, then one read per account the briefs do not cover (blocking reads)."""
+    store = services.store
+    found = list(approvals)
+    recommendations: dict[str, Recommendation] = {}
+    for owner in dict.fromkeys(o for o in owners if o):
+        brief = store.latest_brief(owner)
+        if brief is not None:
+            recommendations |= {r.id: r for r in brief.recommendations}
+    missing = {a.account_id for a in found if a.recommendation_id not in recommendations}
+    for account_id in sorted(missing):
+        recommendations |= {r.id: r for r in store.recommendations_for(account_id)}
+    return recommendations
+
+
+def read_queue(services: Services, keep_ids: Iterable[str] = ()) -> QueueData:
+    """The current owner's queue as stored (blocking reads: call from a thread worker).
 
     Pending approvals plus every approval still needing attention (approved but not written,
     writing, failed, conflict), plus ``keep_ids`` (decided in this session, so their outcome
-    stays visible). Recommendations and names come from the latest brief in one read; only
-    approvals the brief does not cover cost one read per account.
+    stays visible), their recommendations and the workspace's names.
     """
     store = services.store
     owner = services.current_user_email()
@@ -299,16 +388,16 @@ def load_queue(services: Services, keep_ids: Iterable[str] = ()) -> list[QueueIt
     for ident in keep_ids:
         if ident not in found and (kept := store.get_approval(ident)) is not None:
             found[ident] = kept
-    recommendations: dict[str, Recommendation] = {}
-    names: dict[str, str] = {}
-    brief = store.latest_brief(owner) if owner else None
-    if brief is not None:
-        recommendations = {r.id: r for r in brief.recommendations}
-        names = {a.account_id: a.account_name for a in brief.accounts or []}
-    missing = {a.account_id for a in found.values() if a.recommendation_id not in recommendations}
-    for account_id in sorted(missing):
-        recommendations |= {r.id: r for r in store.recommendations_for(account_id)}
-    return join_queue(found.values(), recommendations, names)
+    approvals = list(found.values())
+    recommendations = recommendations_of(services, approvals, [owner])
+    return QueueData(approvals, recommendations, load_names(services, [owner]))
+
+
+async def load_queue(services: Services, keep_ids: Iterable[str] = ()) -> list[QueueItem]:
+    """The current owner's queue, sorted, with cited memory items in words."""
+    data = await asyncio.to_thread(read_queue, services, list(keep_ids))
+    await add_memory(services, data.names, sorted({a.account_id for a in data.approvals}))
+    return join_queue(data.approvals, data.recommendations, data.names)
 
 
 # -- wording --------------------------------------------------------------------------------
@@ -366,10 +455,10 @@ def queue_status(
 
 def with_approval(item: QueueItem, approval: Approval) -> QueueItem:
     """``item`` after its approval changed (the preview follows an adjusted payload)."""
-    return replace(item, approval=approval, preview=write_preview(approval, item.account_name))
+    return replace(item, approval=approval, preview=write_preview(approval, item.names))
 
 
-def outcome_lines(approval: Approval) -> list[str]:
+def outcome_lines(approval: Approval, names: RecordNames | None = None) -> list[str]:
     """The decision and execution facts the preview shows under the write."""
     lines: list[str] = []
     if approval.decided_by:
@@ -379,7 +468,10 @@ def outcome_lines(approval: Approval) -> list[str]:
         lines.append(f"Reason: {approval.decision_rationale}")
     if approval.status == _S.EXECUTED:
         module = _MODULE[plan_write(approval).method]
-        lines.append(f"Written: {module} record {approval.result_record_id or '—'}")
+        record = approval.result_record_id
+        where = (names or RecordNames()).account(approval.account_id)
+        made = f"{module_word(module).lower()} {short_id(record)}" if record else module
+        lines.append(f"Written: {made} on {where}")
     if approval.status == _S.FAILED:
         lines.append(f"Write failed: {approval.error_message or 'unknown error'} (R retries)")
     if approval.status == _S.CONFLICT:

@@ -3,13 +3,15 @@
 Rows are read as stored (``Repository.audit_rows``), so a tampered row with broken JSON or a
 bad timestamp still shows instead of failing the whole screen. Values are shown as the audit
 log stores them (already redacted when the event was built); nothing here is Rich markup, and
-the screen escapes every value before rendering it.
+the screen escapes every value before rendering it. Accounts, written records and owners are
+named through the workspace's :class:`~sergas_tui.domain.names.RecordNames` (the id short and
+secondary); the detail view keeps the full id beside the name.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +20,9 @@ from pydantic import ValidationError
 
 from sergas_tui.audit import VerifyResult, verify_database
 from sergas_tui.domain.audit import AuditAction, AuditEvent
+from sergas_tui.domain.names import RecordNames, short_id
 from sergas_tui.services import Services
+from sergas_tui.viewmodels.names import load_names
 
 DEFAULT_LIMIT = 2_000
 """How many of the newest rows the screen loads (verification always reads them all)."""
@@ -45,6 +49,8 @@ class AuditRow:
     row_hash: str | None = None
     unreadable: tuple[str, ...] = ()
     """Columns whose stored value did not parse (shown raw)."""
+    owner_text: str | None = None
+    """The owner as ``Jordan Avery <jordan@…>`` when the CRM user is known."""
 
     @property
     def short_time(self) -> str:
@@ -64,8 +70,12 @@ class AuditRow:
 
     @property
     def account_text(self) -> str:
-        """The account's name when known, else its id, else an em dash."""
-        return self.account_name or self.event.account_id or "—"
+        """The account's name when known, else ``Account …7306``, else an em dash."""
+        if self.account_name:
+            return self.account_name
+        if self.event.account_id:
+            return f"Account {short_id(self.event.account_id)}"
+        return "—"
 
 
 @dataclass(frozen=True)
@@ -156,38 +166,20 @@ def event_of(row: Mapping[str, Any]) -> tuple[AuditEvent, str, tuple[str, ...]]:
     return event, time_text, tuple(dict.fromkeys(unreadable))
 
 
-def account_names(services: Services, account_ids: Iterable[str]) -> dict[str, str]:
-    """Names for ``account_ids``: from the current owner's latest brief, then from the latest
-    snapshots (blocking SQLite reads). Unknown ids are left out."""
-    wanted = {a for a in account_ids if a}
-    names: dict[str, str] = {}
-    owner = services.current_user_email()
-    brief = services.store.latest_brief(owner) if owner else None
-    if brief is not None:
-        for account in brief.accounts or []:
-            names[account.account_id] = account.account_name
-        for changes in brief.changes or []:
-            names.setdefault(changes.account_id, changes.account_name)
-    if wanted - names.keys():
-        for account_id, snapshot in services.store.latest_snapshots().items():
-            name = snapshot.data.get("Account_Name")
-            if account_id in wanted and isinstance(name, str) and account_id not in names:
-                names[account_id] = name
-    return {a: n for a, n in names.items() if a in wanted}
-
-
-def build_row(row: Mapping[str, Any], names: Mapping[str, str]) -> AuditRow:
-    """One stored row as the screen lists it."""
+def build_row(row: Mapping[str, Any], names: RecordNames | None = None) -> AuditRow:
+    """One stored row as the screen lists it (records and owners named by ``names``)."""
+    names = names or RecordNames()
     event, time_text, unreadable = event_of(row)
     return AuditRow(
         event=event,
         time_text=time_text,
-        account_name=names.get(event.account_id or ""),
-        summary=summarize(event),
+        account_name=names.name("Accounts", event.account_id or ""),
+        summary=summarize(event, names),
         status=status_of(event),
         prev_hash=_text_or_none(row.get("prev_hash")),
         row_hash=_text_or_none(row.get("row_hash")),
         unreadable=unreadable,
+        owner_text=names.user(event.owner_email) if event.owner_email else None,
     )
 
 
@@ -198,7 +190,7 @@ def load_audit(services: Services, limit: int = DEFAULT_LIMIT) -> AuditPage:
     # seq counts up from 1, so the newest ``limit`` rows have seq > total - limit unless rows
     # were deleted (then a few more are read, and the newest ``limit`` kept).
     stored = store.audit_rows(after_seq=max(total - limit, 0))[-limit:] if limit > 0 else []
-    names = account_names(services, {str(r["account_id"]) for r in stored if r["account_id"]})
+    names = load_names(services, [services.current_user_email()])
     rows = [build_row(r, names) for r in reversed(stored)]
     types = sorted({r.event.action_type for r in rows})
     return AuditPage(rows=rows, total=max(total, len(rows)), limit=limit, action_types=types)
@@ -226,12 +218,29 @@ _QUIET_KEYS = frozenset({"owner_email"})
 """Tool arguments left out of summaries (the owner is the same on nearly every row)."""
 
 
-def _pairs(value: Any, limit: int = 3) -> str:
-    """``key=value`` for the first scalar items of a mapping (nulls left out)."""
+_ID_MODULES = {
+    "account_id": "Accounts",
+    "deal_id": "Deals",
+    "contact_id": "Contacts",
+    "parent_id": "Accounts",
+}
+"""Tool arguments holding a record id, and the record's module (to name it)."""
+
+
+def _arg(key: str, value: Any, names: RecordNames | None) -> str:
+    module = _ID_MODULES.get(key)
+    if names is not None and module and isinstance(value, str):
+        return names.label(module, value)
+    return _short(value, 24)
+
+
+def _pairs(value: Any, limit: int = 3, names: RecordNames | None = None) -> str:
+    """``key=value`` for the first scalar items of a mapping (nulls left out); record ids are
+    named when ``names`` knows them."""
     if not isinstance(value, Mapping):
         return "" if value is None else _short(value, 40)
     items = [
-        f"{k}={_short(v, 24)}"
+        f"{k}={_arg(str(k), v, names)}"
         for k, v in value.items()
         if v is not None and not isinstance(v, Mapping | list) and k not in _QUIET_KEYS
     ]
@@ -257,9 +266,9 @@ def _get(value: Any, key: str) -> Any:
     return value.get(key) if isinstance(value, Mapping) else None
 
 
-def _tool_call(event: AuditEvent) -> str:
+def _tool_call(event: AuditEvent, names: RecordNames | None) -> str:
     parts = [event.tool_name or "tool"]
-    args = _pairs(event.tool_inputs)
+    args = _pairs(event.tool_inputs, names=names)
     if args:
         parts.append(args)
     result = _counts(event.tool_outputs, 3) or _pairs(event.tool_outputs, 2)
@@ -301,24 +310,31 @@ def _decision(event: AuditEvent) -> str:
     return text
 
 
-def _executed(event: AuditEvent) -> str:
+_WRITE_MODULES = {"create_task": "Tasks", "add_note": "Notes", "update_account": "Accounts"}
+
+
+def _executed(event: AuditEvent, names: RecordNames | None) -> str:
     out = event.tool_outputs
     method = event.tool_name or "CRM write"
     if event.error_message:
         return f"{method} failed: {_short(event.error_message, 60)}"
     record = _get(out, "record_id")
-    text = f"{method} written" + (f" → record {record}" if record else "")
+    shown = None
+    if record:
+        module = _WRITE_MODULES.get(method, "Tasks")
+        shown = (names or RecordNames()).label(module, str(record))
+    text = f"{method} written" + (f" → {shown}" if shown else "")
     if _get(out, "found_existing"):
-        text = f"{method} already in the CRM" + (f" (record {record})" if record else "")
+        text = f"{method} already in the CRM" + (f" ({shown})" if shown else "")
     return text
 
 
-def summarize(event: AuditEvent) -> str:
+def summarize(event: AuditEvent, names: RecordNames | None = None) -> str:
     """One line saying what happened, per action type (plain text; the screen escapes it)."""
     action = event.action_type
     inputs, outputs = event.tool_inputs, event.tool_outputs
     if action == AuditAction.TOOL_INVOCATION:
-        text = _tool_call(event)
+        text = _tool_call(event, names)
     elif action == AuditAction.RECOMMENDATION_GENERATED:
         text = _recommendation(event)
     elif action == AuditAction.APPROVAL_REQUESTED:
@@ -331,7 +347,7 @@ def summarize(event: AuditEvent) -> str:
     elif action == AuditAction.APPROVAL_EXPIRED:
         text = f"approval {_id8(_get(inputs, 'approval_id'))} expired unanswered"
     elif action == AuditAction.ACTION_EXECUTED:
-        text = _executed(event)
+        text = _executed(event, names)
     elif action == AuditAction.TOOL_DENIED:
         reason = _short(event.error_message or "", 80)
         if reason.startswith("refused"):
@@ -351,7 +367,11 @@ def summarize(event: AuditEvent) -> str:
     else:
         text = " ".join(
             part
-            for part in (event.tool_name, _pairs(inputs), _counts(outputs) or _pairs(outputs))
+            for part in (
+                event.tool_name,
+                _pairs(inputs, names=names),
+                _counts(outputs) or _pairs(outputs, names=names),
+            )
             if part
         )
         text = text or action
@@ -477,6 +497,8 @@ def detail_fields(row: AuditRow) -> list[tuple[str, str]]:
     account = event.account_id or ""
     if row.account_name and event.account_id:
         account = f"{row.account_name} ({event.account_id})"
+    elif event.account_id:
+        account = f"{event.account_id} (not in this workspace's snapshots)"
     duration = None if event.execution_time_ms is None else f"{event.execution_time_ms} ms"
     fields: list[tuple[str, str | None]] = [
         ("Seq", str(event.seq) if event.seq is not None else None),
@@ -485,7 +507,7 @@ def detail_fields(row: AuditRow) -> list[tuple[str, str]]:
         ("Status", row.status),
         ("Agent", event.agent_name),
         ("Account", account or None),
-        ("Owner", event.owner_email),
+        ("Owner", row.owner_text or event.owner_email),
         ("Tool", event.tool_name),
         ("Decision", event.decision),
         ("Rationale", event.decision_rationale),

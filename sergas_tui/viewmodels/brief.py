@@ -1,4 +1,9 @@
-"""Export the current owner's latest brief to Markdown (the TUI's `x`)."""
+"""Export the current owner's latest brief to Markdown (the TUI's `x`).
+
+Records are named from the workspace's snapshots; memory items cited as evidence are not looked
+up here (the export runs in a thread, away from the app's memory session), so they read as
+"Key event from memory (…)"; `sergas export brief` describes them.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from pathlib import Path
 from sergas_tui.briefs.markdown import write_brief
 from sergas_tui.errors import ConfigError, SergasError
 from sergas_tui.services import Services
+from sergas_tui.viewmodels.names import load_names
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -34,6 +40,10 @@ def export_current_brief(services: Services, owner_email: str | None = None) -> 
             f"There is no review of {email} yet: press r to review your accounts, then x.",
             title="Nothing to export",
         )
+    names = load_names(services, [email])
     return write_brief(
-        brief, brief_path(services, email), user_templates=services.locations.templates_dir
+        brief,
+        brief_path(services, email),
+        user_templates=services.locations.templates_dir,
+        names=names,
     )

@@ -1,8 +1,14 @@
 """What the portfolio screen shows: one row per account, joined from the CRM and the store.
 
 :func:`load_portfolio` joins CRM accounts and open deals with the latest stored brief (risk
-level, signals), snapshots (changed since the last review) and pending approvals. Sorting,
-filtering and the status line are pure functions, so the screen only wires keys to them.
+level, signals), snapshots (changed since the last review, the last customer touch) and pending
+approvals. Sorting, filtering and the status line are pure functions, so the screen only wires
+keys to them.
+
+"Quiet" is the days since the account's last customer touch as its latest review found it
+(:mod:`sergas_tui.domain.touches`, kept in the snapshot), counted to now the way the quiet
+signals count: never ``Last_Activity_Time``, which any task (ours too) or record edit bumps.
+With no touch on record it is a lower bound, shown ``≥90 d``.
 """
 
 from __future__ import annotations
@@ -14,9 +20,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from sergas_tui.domain.changes import snapshot_quiet
 from sergas_tui.domain.outputs import BriefAccount, OwnerBrief
 from sergas_tui.domain.records import Account, Deal, RiskSignal, Snapshot
 from sergas_tui.domain.signals import SEVERITY_WEIGHT, SIGNALS
+from sergas_tui.domain.touches import quiet_days
 from sergas_tui.errors import CrmError
 from sergas_tui.services import Services
 from sergas_tui.storage import Repository
@@ -68,10 +76,13 @@ class PortfolioRow:
     """"critical", "high", "medium", "low", "none"; None when no review covered it yet."""
     top_signal: str | None
     days_since_activity: int | None
+    """Days without a customer touch as of now; None before a review recorded them."""
     open_pipeline: float
     changed: bool | None
     """Modified in the CRM after its latest snapshot; None when never snapshotted."""
     pending: int
+    quiet_at_least: bool = False
+    """No touch on record: ``days_since_activity`` only bounds the silence."""
     haystack: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -92,7 +103,9 @@ class PortfolioRow:
     def activity_text(self) -> str:
         days = self.days_since_activity
         if days is None:
-            return "never"
+            return "—"
+        if self.quiet_at_least:
+            return f"≥{days} d"
         return "today" if days == 0 else f"{days} d"
 
     @property
@@ -169,7 +182,7 @@ def build_rows(
         if snapshot is not None:
             modified = account.modified_time
             changed = modified is not None and modified > snapshot.taken_at
-        last = account.last_activity_time
+        quiet = None if snapshot is None else snapshot_quiet(snapshot.data)
         owner = account.owner
         rows.append(
             PortfolioRow(
@@ -180,10 +193,11 @@ def build_rows(
                 industry=account.industry,
                 risk_level=entry.risk_level if entry else None,
                 top_signal=top_signal(entry.signals) if entry else None,
-                days_since_activity=None if last is None else max((now - last).days, 0),
+                days_since_activity=None if quiet is None else quiet_days(quiet, now),
                 open_pipeline=pipeline.get(account.id, 0.0),
                 changed=changed,
                 pending=facts.pending.get(account.id, 0),
+                quiet_at_least=quiet is not None and quiet.at_least,
             )
         )
     return rows
@@ -228,8 +242,8 @@ def _primary(key: SortKey, row: PortfolioRow) -> float | str:
 def sort_rows(rows: Iterable[PortfolioRow], key: SortKey, descending: bool) -> list[PortfolioRow]:
     """Rows by ``key``; ties by open pipeline (largest first), then name.
 
-    Risk ranks critical > high > medium > low > none > not reviewed; "never" active counts as
-    the longest silence.
+    Risk ranks critical > high > medium > low > none > not reviewed; an unknown last touch
+    ("—") counts as the longest silence.
     """
     ordered = sorted(rows, key=lambda r: (-r.open_pipeline, r.name.casefold()))
     return sorted(ordered, key=lambda r: _primary(key, r), reverse=descending)

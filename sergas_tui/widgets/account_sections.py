@@ -167,6 +167,10 @@ def memory_text(detail: AccountDetail) -> Text:
     return text
 
 
+EVIDENCE_LIMIT = 6
+"""At most this many evidence lines under one recommendation."""
+
+
 def recommendations_text(detail: AccountDetail) -> Text:
     """This account's recommendations, newest first, with their approval status."""
     if not detail.recommendations:
@@ -182,5 +186,8 @@ def recommendations_text(detail: AccountDetail) -> Text:
         block.append_text(safe_text(rec.detail, style="dim"))
         block.append("\n        ")
         block.append_text(safe_text(rec.rationale, limit=RATIONALE_LIMIT))
+        for line in rec.evidence[:EVIDENCE_LIMIT]:
+            block.append("\n        · ", style="dim")
+            block.append_text(safe_text(line, style="dim"))
         blocks.append(block)
     return Text("\n\n").join(blocks)

@@ -1,7 +1,9 @@
 """The exact CRM write of the selected approval, with why it was proposed and the evidence.
 
 Every value comes from the CRM or an agent, so it is shown through ``clean`` as literal text:
-markup stays brackets, escape sequences become visible, bodies keep their lines.
+markup stays brackets, escape sequences become visible, bodies keep their lines. Records are
+named (the id short and secondary), evidence is in words, and a record with a page in Zoho's
+web UI says so (the queue's ``o`` key opens the account's page).
 """
 
 from __future__ import annotations
@@ -39,7 +41,10 @@ def render_item(item: QueueItem, seconds_left: int | None = None) -> Text:
     preview = item.preview
     text = Text()
     text.append(f"{item.type_label.upper()}", style="bold reverse")
-    text.append(f"  {clean(item.account_name, single_line=True)}\n", style="bold")
+    label = item.account_label or item.account_name
+    text.append(f"  {clean(label, single_line=True)}\n", style="bold")
+    text.append("At stake: ", style="dim")
+    text.append(f"{item.value_text} in open deals\n")
     text.append(clean(preview.heading, single_line=True) + "\n", style="italic")
     text.append("Module: ", style="dim")
     text.append(preview.module)
@@ -52,6 +57,10 @@ def render_item(item: QueueItem, seconds_left: int | None = None) -> Text:
         text.append(clean(change.old, single_line=True), style="strike dim")
         text.append(" → ")
         text.append(clean(change.new, single_line=True) + "\n", style="bold")
+    if preview.also:
+        text.append("\nAlso written with this decision:\n", style="bold")
+        for line in preview.also:
+            text.append(f"{_INDENT}- {clean(line, single_line=True)}\n")
     current = conflict_values(approval)
     if current:
         text.append("\nThe CRM's current values:\n", style="bold")
@@ -66,11 +75,16 @@ def render_item(item: QueueItem, seconds_left: int | None = None) -> Text:
     text.append(clean(item.rationale or "(the recommendation is no longer stored)") + "\n")
     if item.evidence:
         text.append("\nEvidence\n", style="bold")
-        for ref in item.evidence:
-            text.append(f"{_INDENT}- {clean(ref, single_line=True)}\n")
+        for evidence in item.evidence:
+            text.append(f"{_INDENT}- {clean(evidence.text, single_line=True)}")
+            text.append(" ↗\n" if evidence.url else "\n", style="dim")
+    if item.account_url:
+        text.append("\nIn Zoho: ", style="dim")
+        text.append(clean(item.account_url, single_line=True), style="underline")
+        text.append(" (o opens it)\n", style="dim")
     text.append("\nStatus: ", style="bold")
     text.append(status_sentence(approval, seconds_left) + "\n")
-    for line in outcome_lines(approval):
+    for line in outcome_lines(approval, item.names):
         text.append(clean(line, single_line=True) + "\n")
     text.rstrip()
     return text

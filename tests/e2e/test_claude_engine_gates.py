@@ -128,7 +128,7 @@ def test_review_cli_runs_the_claude_engine_and_shows_tokens(
     locations = Locations.from_env()
     path = locations.demo_crm_file("demo")
     path.parent.mkdir(parents=True)
-    generate(path, accounts=16, owners=1, seed=3, now=FIXED_NOW)
+    generate(path, accounts=20, owners=1, seed=3, now=FIXED_NOW)
     settings = load_settings(
         locations,
         overrides={

@@ -168,11 +168,14 @@ async def replay(url: str, approval: Approval) -> ApprovalRefusedError:
         return refused.value
 
 
-def review_and_decide(home: Home, workspace: str, owner: str) -> list[Approval]:
-    """Review the owner through the shared server, approve two writes, reject one."""
+def review_and_decide(
+    home: Home, workspace: str, owner: str, *, skip: frozenset[str] = frozenset()
+) -> list[Approval]:
+    """Review the owner through the shared server, approve two writes, reject one (of those
+    not in ``skip``)."""
     reviewed = home.run("-w", workspace, "review", "--owner", owner)
     assert reviewed.returncode == 0, reviewed.stderr + reviewed.stdout
-    candidates = pending_writes(home, workspace)
+    candidates = [a for a in pending_writes(home, workspace) if a.id not in skip]
     assert len(candidates) >= 3, reviewed.stdout
     first, second, third = candidates[:3]
     for approval in (first, second):
@@ -261,10 +264,16 @@ async def test_central_postgres_verifies_tokens_for_two_workspaces(
             async with await McpGateway.connect_http(url, SERVER_TOKEN) as gateway:
                 assert REGISTER_TOOL not in gateway.tools  # grants come from the database only
             laptop, desktop = Home(tmp_path / "laptop"), Home(tmp_path / "desktop")
-            decided = []
-            for home, workspace in ((laptop, "ana-laptop"), (desktop, "ana-desktop")):
-                home.configure(app_config(url, dsn=dsn))
-                decided += review_and_decide(home, workspace, owner)
+            laptop.configure(app_config(url, dsn=dsn))
+            desktop.configure(app_config(url, dsn=dsn))
+            decided = review_and_decide(laptop, "ana-laptop", owner)
+            taken = frozenset(a.id for a in decided)
+            decided += review_and_decide(desktop, "ana-desktop", owner, skip=taken)
+            # The same approval decided again on the other device: refused, naming who decided.
+            first = next(a for a in decided if a.status == ApprovalStatus.EXECUTED)
+            again = desktop.run("-w", "ana-desktop", "approvals", "approve", first.id)
+            assert again.returncode != 0
+            assert "already decided" in " ".join(again.stderr.split())
             written = [a for a in decided if a.status == ApprovalStatus.EXECUTED]
             assert len(written) == 4
             # Reviews of one owner on one day propose the same recommendations (their ids are

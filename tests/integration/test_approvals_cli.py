@@ -7,19 +7,42 @@ import re
 import sqlite3
 from pathlib import Path
 
+import pytest
+from rich.cells import cell_len
+
 from sergas_tui.demo import DemoStore
 from sergas_tui.locations import Locations
+from sergas_tui.storage import Repository
 from tests.integration.test_cli import run_cli
 
 SMALL = ["--accounts", "90", "--owners", "3", "--seed", "7"]
 SENSITIVE = ("Tax_ID", "Bank_Account", "Personal_Email", "Home_Address", "Date_of_Birth")
+ROW = re.compile(
+    r"^([0-9a-f]{8})\s+(crit|high|med|low|-)\s+(.+?)\s+(task|email|note|escal\.|update)\s+"
+    r"(\S+ [\d,.]+|—)\s+(\d\d-\d\d \d\d:\d\d)$",
+    re.MULTILINE,
+)
+TYPES = {
+    "task": "create_task",
+    "email": "follow_up_email",
+    "note": "add_note",
+    "escal.": "escalation",
+    "update": "update_account",
+}
+ZOHO_ID = re.compile(r"(?<![\d…])\d{19}(?!\d)")
+PRIORITY = ("crit", "high", "med", "low", "-")
+
+
+def listed_rows() -> list[tuple[str, ...]]:
+    """The rows of `sergas approvals list`: (id, priority, account, type, at stake, expires)."""
+    listed = run_cli("approvals", "list")
+    assert listed.returncode == 0, listed.stderr
+    return [tuple(m) for m in ROW.findall(listed.stdout)]
 
 
 def pending_ids() -> list[tuple[str, str]]:
-    """(id, type) of the pending approvals, read from `sergas approvals list`."""
-    listed = run_cli("approvals", "list")
-    assert listed.returncode == 0, listed.stderr
-    return re.findall(r"^│ ([0-9a-f]{8}) │[^│]*│ ([a-z_]+)", listed.stdout, re.MULTILINE)
+    """(id, action type) of the pending approvals, read from `sergas approvals list`."""
+    return [(row[0], TYPES[row[3]]) for row in listed_rows()]
 
 
 def test_review_then_approve_reject_and_audit(tmp_path: Path) -> None:
@@ -94,3 +117,61 @@ def test_audit_verify_names_a_tampered_row() -> None:
     assert result.returncode == 1
     assert "row 3" in result.stdout
     assert "edited" in result.stdout
+
+
+def _amount(text: str) -> float:
+    return 0.0 if text == "—" else float(text.split(" ", 1)[1].replace(",", ""))
+
+
+def test_list_and_show_read_well_at_80_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Names, not Zoho ids; sorted by priority then value at stake; nothing wider than 80."""
+    monkeypatch.setenv("COLUMNS", "80")
+    assert run_cli("demo", "generate", *SMALL).returncode == 0
+    assert run_cli("review").returncode == 0
+    listed = run_cli("approvals", "list")
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert all(cell_len(line) <= 80 for line in lines), max(lines, key=cell_len)
+    assert not ZOHO_ID.search(listed.stdout), "no raw Zoho id in the list"
+    rows = listed_rows()
+    assert rows, listed.stdout
+    assert len(rows) == sum(1 for line in lines if re.match(r"^[0-9a-f]{8}\s", line)), (
+        "every row fits on one line (the expiry never wraps)"
+    )
+    keys = [(PRIORITY.index(r[1]), -_amount(r[4])) for r in rows]
+    assert keys == sorted(keys), "priority first, then the value at stake"
+
+    with Repository.open(Locations.from_env().database_file("demo")) as repo:
+        snapshots = repo.latest_snapshots()
+        pending = {a.id[:8]: a for a in repo.pending_approvals()}
+    for ident, _priority, account, *_rest in rows:
+        name = str(snapshots[pending[ident].account_id].data["Account_Name"])
+        shown = account.rsplit(" (…", 1)[0].removesuffix("…")
+        assert name.startswith(shown), (name, account)
+        assert account.endswith(f"(…{pending[ident].account_id[-4:]})"), account
+
+    seen: set[str] = set()
+    for ident, _priority, _account, kind, *_rest in rows:
+        if kind in seen:
+            continue
+        seen.add(kind)
+        approval = pending[ident]
+        shown = run_cli("approvals", "show", ident)
+        assert shown.returncode == 0, shown.stderr
+        out = shown.stdout
+        assert all(cell_len(line) <= 80 for line in out.splitlines()), out
+        assert not ZOHO_ID.search(out), out
+        name = str(snapshots[approval.account_id].data["Account_Name"])
+        assert f"Account: {name} (…{approval.account_id[-4:]})" in out
+        assert "Write: " in out
+        assert "zoho:" not in out
+        assert "memory:" not in out
+        if kind == "email":
+            to = next(line for line in out.splitlines() if line.startswith("To: "))
+            assert re.match(r"^To: [^<]+ <[^@\s]+@[^>\s]+>$", to), to
+        if kind == "escal.":
+            assert "sales_manager" not in out
+        if kind == "task":
+            assert "Due: " in out
+            assert "Priority: " in out
+    assert {"task", "email"} <= seen

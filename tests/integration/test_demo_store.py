@@ -14,6 +14,7 @@ import pytest
 from sergas_tui.demo import (
     HOSTILE_KEYS,
     SCENARIO_KEYS,
+    TOUCH_KEYS,
     DemoInfo,
     DemoStore,
     build_org,
@@ -152,7 +153,7 @@ def test_unknown_module_is_rejected(store: DemoStore) -> None:
 
 def test_scenarios_are_catalogued(store: DemoStore) -> None:
     scenarios = store.scenarios()
-    assert [s.key for s in scenarios] == [*SCENARIO_KEYS, *HOSTILE_KEYS]
+    assert [s.key for s in scenarios] == [*SCENARIO_KEYS, *HOSTILE_KEYS, *TOUCH_KEYS]
     me = store.meta().current_user_id
     for scenario in scenarios:
         account = store.account(scenario.account_id)

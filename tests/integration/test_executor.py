@@ -13,7 +13,7 @@ import pytest
 import pytest_asyncio
 from pydantic import SecretStr
 
-from sergas_tui.approvals.executor import Executor, marker
+from sergas_tui.approvals.executor import Executor, marker, plan_writes
 from sergas_tui.config import ZohoSettings
 from sergas_tui.crm.oauth import ZohoCredentials
 from sergas_tui.crm.simulator import (
@@ -312,3 +312,62 @@ async def test_execute_pending_and_skips(world: World) -> None:
     assert (await world.executor.execute(pending.id)).status == "skipped"
     assert await world.tasks_with(pending.id) == []
     assert await world.executor.execute_pending() == []
+
+
+# --- write sets ------------------------------------------------------------------------------
+
+
+def write_set(world: World) -> Approval:
+    """A call task with the risk note of the same problem: one decision, two writes."""
+    approval = Approval.model_validate(
+        {
+            "recommendation_id": "rec-set",
+            "account_id": world.account_id,
+            "owner_email": OWNER,
+            "action_type": "create_task",
+            "payload": {"subject": "Call the sponsor", "priority": "High"},
+            "also": [{"type": "add_note", "action": {"title": "Risk", "content": "Gone quiet."}}],
+            "status": "approved",
+            "created_at": datetime.now(UTC) - timedelta(minutes=5),
+            "decided_by": OWNER,
+            "decided_at": datetime.now(UTC),
+        }
+    )
+    world.repo.add_approval(approval)
+    return approval
+
+
+async def test_a_write_set_writes_each_record_once_and_audits_each(world: World) -> None:
+    approval = write_set(world)
+    assert world.repo.get_approval(approval.id) == approval  # the set round-trips
+
+    result = await world.executor.execute(approval.id)
+
+    assert result.status == "executed"
+    assert len(await world.tasks_with(approval.id)) == 1
+    assert len(await world.notes_with(f"{approval.id}/1")) == 1
+    stored = world.repo.get_approval(approval.id)
+    assert stored is not None
+    assert stored.status == ApprovalStatus.EXECUTED
+    assert stored.details is not None
+    assert [w["module"] for w in stored.details["writes"]] == ["Tasks", "Notes"]  # type: ignore[index]
+    executed = [e for e in world.repo.audit_events(limit=50) if e.action_type == "action_executed"]
+    assert sorted(e.tool_name or "" for e in executed) == ["add_note", "create_task"]
+    again = await world.executor.execute(approval.id)
+    assert again.status == "already_executed"
+    assert len(await world.notes_with(f"{approval.id}/1")) == 1
+
+
+async def test_a_write_set_cut_short_finishes_without_repeating_what_landed(world: World) -> None:
+    approval = write_set(world)
+    # A crash after the task landed and before the note: the task is in the CRM, marked.
+    plans = plan_writes(approval)
+    assert plans[0].task is not None
+    await world.gateway.create_task(plans[0].task, approval=TEST_APPROVAL)
+    world.force_executing(approval)
+
+    [result] = await world.executor.reconcile()
+
+    assert result.status == "executed"
+    assert len(await world.tasks_with(approval.id)) == 1
+    assert len(await world.notes_with(f"{approval.id}/1")) == 1

@@ -33,7 +33,7 @@ from sergas_tui.crm.simulator import (
 )
 from sergas_tui.crm.zoho_rest import ZohoRestGateway
 from sergas_tui.demo import DemoStore, generate
-from sergas_tui.demo.model import HOSTILE_KEYS, SCENARIO_KEYS, Scenario
+from sergas_tui.demo.model import HOSTILE_KEYS, SCENARIO_KEYS, TOUCH_KEYS, Scenario
 from sergas_tui.domain import AccountFacts, RiskSignal
 from sergas_tui.domain.redaction import REDACTED_FIELDS
 from sergas_tui.storage import Repository
@@ -113,11 +113,11 @@ def keys(signals: list[RiskSignal]) -> set[str]:
 
 
 def test_scenario_table_matches_the_demo(scouted: Scouted) -> None:
-    assert set(scouted.scenarios) == set(SCENARIO_KEYS) | set(HOSTILE_KEYS)
+    assert set(scouted.scenarios) == set(SCENARIO_KEYS) | set(HOSTILE_KEYS) | set(TOUCH_KEYS)
     assert all(s.account_id in scouted.facts for s in scouted.scenarios.values())
 
 
-@pytest.mark.parametrize("key", [*SCENARIO_KEYS, *HOSTILE_KEYS])
+@pytest.mark.parametrize("key", [*SCENARIO_KEYS, *HOSTILE_KEYS, *TOUCH_KEYS])
 def test_scenario_yields_its_expected_signals(scouted: Scouted, key: str) -> None:
     scenario = scouted.scenarios[key]
     facts = scouted.facts[scenario.account_id]
@@ -156,6 +156,53 @@ def test_reports_follow_the_seed_shape(scouted: Scouted) -> None:
             assert max(times) >= window
         assert report.changes_detected == bool(report.changes)
         json.loads(report.model_dump_json())  # hostile text included
+
+
+# What "quiet" means, pinned on the demo: (scenario, signals, last touch kind, record, its age).
+QUIET_TABLE = [
+    # Sergas's own open task, an unanswered call, an account edit and a fresh
+    # Last_Activity_Time are no touch: quiet since the call 40 days ago.
+    ("own_task_only", ["no_activity_critical"], "call", "Calls", 40),
+    # A renewal won 12 days ago is a touch (its closing date dates it).
+    ("deal_won_recently", [], "deal_won", "Deals", 12),
+    # A stage move 6 days ago is a touch (the scout reads the deal's stage history for it).
+    ("stage_move_recently", [], "stage_move", "Deals", 6),
+    # A completed call 3 days ago is a touch; the open task overdue since long ago is not.
+    ("completed_call_recently", [], "call", "Calls", 3),
+    ("no_activity_35d", ["no_activity_critical"], "call", "Calls", 35),
+]
+
+
+@pytest.mark.parametrize(("key", "signals", "kind", "module", "days"), QUIET_TABLE)
+def test_quiet_counts_customer_touches_only(
+    scouted: Scouted, key: str, signals: list[str], kind: str, module: str, days: int
+) -> None:
+    facts = scouted.facts[scouted.scenarios[key].account_id]
+    assert [s.key for s in facts.signals] == signals, [s.message for s in facts.signals]
+    quiet = facts.account.quiet
+    assert quiet is not None
+    touch = quiet.touch
+    assert touch is not None
+    assert (quiet.basis, quiet.since) == ("touch", touch.at)
+    assert (touch.kind, touch.ref.module, (NOW - touch.at).days) == (kind, module, days)
+    assert touch.ref.record() in {r.ref() for r in [*facts.activities, *facts.deals]}
+    # The snapshot the portfolio reads keeps the same touch.
+    assert scouted.run.snapshots[facts.account_id]["_quiet"] == quiet.model_dump(mode="json")
+    for signal in facts.signals:
+        # The evidence is the touch's own record, never Accounts#Last_Activity_Time.
+        assert signal.evidence == [touch.ref]
+        assert signal.data["days_quiet"] == days
+        assert f"No customer touch for {days} days" in signal.message
+
+
+def test_no_quiet_signal_cites_last_activity_time(scouted: Scouted) -> None:
+    quiet = [
+        s for f in scouted.facts.values() for s in f.signals if s.key.startswith("no_activity")
+    ]
+    assert len(quiet) > 5
+    for signal in quiet:
+        assert all(ref.field != "Last_Activity_Time" for ref in signal.evidence), signal
+        assert isinstance(signal.data["days_quiet"], int)
 
 
 def test_harbor_point_stalled_message_is_precise(scouted: Scouted) -> None:

@@ -516,7 +516,7 @@ def _v2_database(path: Path, fixed_now: datetime) -> Approval:
         decision_rationale="fine",
     )
     values = rows.approval_values(approval)
-    del values["details"]  # not a v2 column
+    del values["details"], values["also"]  # not v2 columns
     rows.insert(conn, "approvals", values)
     conn.commit()
     conn.close()
@@ -544,7 +544,7 @@ def test_v2_approvals_survive_migration_3(db_path: Path, fixed_now: datetime) ->
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     finally:
         conn.close()
-    assert columns[-1] == "details"
+    assert columns[-2:] == ["details", "also"]  # v3 appended details, v6 the write set
     assert columns[:3] == ["id", "recommendation_id", "account_id"]
     assert {"approvals_status", "approvals_recommendation"} <= indexes
     assert "approvals_v3" not in tables

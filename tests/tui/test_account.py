@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from textual.widgets import Static, TabbedContent
 
 from sergas_tui.app import SergasApp, make_app
@@ -185,6 +186,44 @@ async def test_statuses_refresh_when_coming_back_from_the_queue(
         await settle(pilot)
         assert app.screen is screen
         assert "approved" in shown(screen, "#recs-text")
+
+
+async def test_recommendations_show_their_evidence_in_words(
+    settings: Settings, reviewed: Services
+) -> None:
+    app = make_app(settings, reviewed)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_account(pilot, scenario_id(reviewed, "exec_sponsor_changed"))
+        recs = shown(screen, "#recs-text")
+        assert "· Contact 'Dana Whitfield'" in recs or "· Account 'Meridian Health" in recs
+        assert "zoho:" not in recs
+        assert "memory:" not in recs
+
+
+async def test_o_opens_the_account_in_zoho(
+    settings: Settings, reviewed: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sergas_tui.viewmodels.account as account_view
+    from sergas_tui.domain.record_links import zoho_web
+
+    opened: list[str] = []
+    app = make_app(settings, reviewed)
+    monkeypatch.setattr(app, "open_url", lambda url, **_: opened.append(url))
+    account = scenario_id(reviewed, "exec_sponsor_changed")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_account(pilot, account)
+        await pilot.press("o")  # the demo org has no web UI: it says so
+        await pilot.pause()
+        assert opened == []
+        assert any("demo CRM" in str(n.message) for n in app._notifications)
+    monkeypatch.setattr(account_view, "web_of", lambda _services: zoho_web("in"))
+    app = make_app(settings, reviewed)
+    monkeypatch.setattr(app, "open_url", lambda url, **_: opened.append(url))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_account(pilot, account)
+        await pilot.press("o")
+        await pilot.pause()
+        assert opened == [f"https://crm.zoho.in/crm/tab/Accounts/{account}"]
 
 
 def _opened(account_id: str, *keys: str) -> Any:

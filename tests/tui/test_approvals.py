@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -340,3 +341,91 @@ def test_snapshot_queue_80x24(snap_compare: Any, settings: Settings, reviewed: S
 def test_snapshot_adjust(snap_compare: Any, settings: Settings, reviewed: Services) -> None:
     app = make_app(settings, reviewed)
     assert snap_compare(app, terminal_size=(120, 40), run_before=adjust_modal)
+
+
+LONG_ID = re.compile(r"(?<![\d…])\d{19}(?!\d)")
+
+
+async def test_queue_names_records_and_never_shows_a_bare_zoho_id(
+    settings: Settings, reviewed: Services
+) -> None:
+    app = make_app(settings, reviewed)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_queue(pilot)
+        for row in range(screen.table.row_count):
+            cells = " ".join(str(cell) for cell in screen.table.get_row_at(row))
+            assert not LONG_ID.search(cells), cells
+        for index, item in enumerate(screen.shown):
+            assert (
+                item.account_name
+                == reviewed.store.latest_snapshot(item.approval.account_id).data["Account_Name"]
+            )  # type: ignore[union-attr]
+            screen.table.move_cursor(row=index)
+            await pilot.pause()
+            body = str(screen.query_one("#write-preview-body", Static).render())
+            assert not LONG_ID.search(body), body
+            assert "zoho:" not in body, body
+            assert "memory:" not in body, body
+        escalation = select_type(screen, "escalation")
+        assert "sales_manager" not in screen.items[escalation].summary
+
+
+async def test_queue_is_sorted_by_priority_then_value_at_stake(
+    settings: Settings, reviewed: Services
+) -> None:
+    app = make_app(settings, reviewed)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_queue(pilot)
+        keys = [
+            (("critical", "high", "medium", "low").index(i.priority or ""), -i.value)
+            for i in screen.shown
+        ]
+        assert keys == sorted(keys)
+
+
+async def test_open_key_on_the_demo_says_there_is_no_zoho_page(
+    settings: Settings, reviewed: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[str] = []
+    app = make_app(settings, reviewed)
+    monkeypatch.setattr(app, "open_url", lambda url, **_: opened.append(url))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_queue(pilot)
+        await pilot.press("o")
+        await pilot.pause()
+        assert opened == []
+        assert any("demo CRM" in str(n.message) for n in app._notifications)
+
+
+async def test_open_key_opens_the_account_in_zoho(
+    settings: Settings, reviewed: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sergas_tui.viewmodels.names as names_module
+    from sergas_tui.domain.record_links import zoho_web
+
+    monkeypatch.setattr(names_module, "web_of", lambda _services: zoho_web("eu", org_id="42"))
+    opened: list[str] = []
+    app = make_app(settings, reviewed)
+    monkeypatch.setattr(app, "open_url", lambda url, **_: opened.append(url))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_queue(pilot)
+        account = screen.shown[0].approval.account_id
+        await pilot.press("o")
+        await pilot.pause()
+        assert opened == [f"https://crm.zoho.eu/crm/org42/tab/Accounts/{account}"]
+
+
+async def queue_evidence(pilot: Any) -> None:
+    """The queue with an escalation selected and its preview scrolled to the evidence."""
+    await queue_with_email(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, ApprovalsScreen)
+    select_type(screen, "escalation")
+    await pilot.pause()
+    screen.query_one("#approvals-preview").scroll_end(animate=False)
+    await pilot.pause()
+
+
+def test_snapshot_queue_evidence(snap_compare: Any, settings: Settings, reviewed: Services) -> None:
+    app = make_app(settings, reviewed)
+    assert snap_compare(app, terminal_size=(120, 40), run_before=queue_evidence)

@@ -22,7 +22,7 @@ from sergas_tui.screens.audit import AuditDetailScreen, AuditScreen
 from sergas_tui.services import Services
 from tests.conftest import FIXED_NOW
 
-STATUS, ACCOUNT, ACTION, SEQ = 1, 2, 4, 6
+STATUS, ACCOUNT, SUMMARY, ACTION, SEQ = 1, 2, 3, 4, 6
 """Column indexes of the audit table."""
 
 
@@ -137,7 +137,13 @@ async def test_text_filter_by_account_narrows(settings: Settings, reviewed: Serv
         await pilot.press(*target.split()[0])
         await pilot.pause()
         assert 0 < table.row_count < everything
-        assert all(target.split()[0].casefold() in n.casefold() for n in column(table, ACCOUNT))
+        word = target.split()[0].casefold()
+        rows = zip(column(table, ACCOUNT), column(table, SUMMARY), strict=True)
+        # The account's name, or a tool call on it (its record ids are named in summaries).
+        assert all(
+            word in account.casefold() or word in summary.casefold() for account, summary in rows
+        )
+        assert any(word in account.casefold() for account in column(table, ACCOUNT))
         status = str(screen.query_one("#audit-status", Static).render())
         assert f"{table.row_count} match" in status
         await pilot.press("enter", "escape")  # back to the table, then clear

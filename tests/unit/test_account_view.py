@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from sergas_tui.domain import Activity, Change, Deal, Link, Note, Owner, StageChange
+from sergas_tui.domain import Account, Activity, Change, Deal, Link, Note, Owner, StageChange
 from sergas_tui.domain.approval import Approval, ApprovalStatus
 from sergas_tui.domain.changes import RECORD_FIELD
 from sergas_tui.domain.outputs import (
@@ -17,6 +17,7 @@ from sergas_tui.domain.outputs import (
     Recommendation,
 )
 from sergas_tui.domain.pipeline import StageStay
+from sergas_tui.domain.touches import account_last_touch
 from sergas_tui.viewmodels.account import (
     activity_rows,
     brief_changes,
@@ -24,6 +25,7 @@ from sergas_tui.viewmodels.account import (
     deal_rows,
     glance_fields,
     note_views,
+    overview_fields,
     recommendation_rows,
 )
 from sergas_tui.viewmodels.account import (
@@ -385,3 +387,18 @@ def test_brief_lookups() -> None:
     assert brief_entry(None, "A1") is None
     assert brief_changes(brief, "A1") == [change]
     assert brief_changes(None, "A1") == []
+
+
+def test_overview_names_the_last_customer_touch_not_last_activity_time() -> None:
+    now = NOW
+    account = Account(id="A1", name="Acme", last_activity_time=now - timedelta(days=1))
+    ours = Activity(id="T1", kind="task", subject="Call Elena", status="Not Started",
+                    when=now + timedelta(days=3), created_time=now - timedelta(days=1),
+                    description="Call her.\n\n[sergas:abc]")  # fmt: skip
+    call = Activity(id="C1", kind="call", subject="Contract status", status="Interested",
+                    when=now - timedelta(days=41, hours=2))  # fmt: skip
+    won = Deal(id="D1", name="Renewal", stage="Closed Won", closing_date=date(2026, 9, 1))
+    touch = account_last_touch(account, [won], [ours, call], now)
+    fields = dict(overview_fields(account, now, touch))
+    assert fields["Last customer touch"] == "2026-09-22 (41 d ago) · call 'Contract status'"
+    assert dict(overview_fields(account, now))["Last customer touch"] == "none recorded"

@@ -6,9 +6,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from rich.cells import cell_len
 
-from sergas_tui.approvals.cli_support import approval_row, describe_write, plain
-from sergas_tui.domain import Approval
+from sergas_tui.approvals.cli_support import (
+    approval_row,
+    describe_write,
+    fit_label,
+    plain,
+)
+from sergas_tui.domain import Approval, Recommendation
+from sergas_tui.domain.names import CrmUser, RecordNames
 
 NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 
@@ -26,36 +33,140 @@ def _approval(action_type: str, payload: dict[str, Any], **overrides: Any) -> Ap
     return Approval.model_validate(data | overrides)
 
 
+ACCOUNT = "5725767000001007306"
+
+
+def _names() -> RecordNames:
+    names = RecordNames(people={"sales_manager": "Dana Whitfield <dana@x>"})
+    names.add_snapshot(
+        ACCOUNT,
+        {
+            "Account_Name": "Quarry Ridge Materials",
+            "Annual_Revenue": 1_000_000.0,
+            "Deals": {
+                "5725767000001007310": {
+                    "Deal_Name": "Quarry Ridge - Renewal",
+                    "Stage": "Negotiation/Review",
+                    "Amount": 36000.0,
+                }
+            },
+            "Contacts": {"5725767000001007308": {"Full_Name": "Inês Barros", "role": "Champion"}},
+        },
+    )
+    names.add_users([CrmUser("u1", "a@x", "Jordan Avery")])
+    return names
+
+
 @pytest.mark.parametrize(
     ("action_type", "payload", "expected"),
     [
         (
             "update_account",
-            {"field_changes": [{"field": "Rating", "old": "Warm", "new": "Hot"}]},
-            ["Update Accounts record 123:", "    Rating: 'Warm' → 'Hot'"],
+            {
+                "field_changes": [
+                    {"field": "Rating", "old": "Warm", "new": "Hot"},
+                    {"field": "Annual_Revenue", "old": 1_000_000, "new": 1_250_000.5},
+                ]
+            },
+            [
+                "Write: update the Accounts record Quarry Ridge Materials (…7306):",
+                "    Rating: 'Warm' → 'Hot'",
+                "    Annual_Revenue: USD 1,000,000 → USD 1,250,000.50",
+            ],
         ),
         (
             "follow_up_email",
-            {"subject": "Hi", "draft_body": "Line 1\nLine 2", "recipient": "c@x"},
-            ["To: c@x", "Subject: Hi", "Body:", "    Line 1", "    Line 2"],
+            {
+                "subject": "Hi",
+                "draft_body": "Line 1\nLine 2",
+                "recipient": "ines.barros@quarry.example",
+            },
+            [
+                "To: Inês Barros <ines.barros@quarry.example>",
+                "Subject: Hi",
+                "Body:",
+                "    Line 1",
+                "    Line 2",
+                "Logged as a task: Send email: Hi · priority Normal · no due date",
+            ],
         ),
         (
             "create_task",
             {"subject": "Call", "due_date": "2026-11-09", "priority": "High", "description": "D"},
-            ["Subject: Call", "Due: 2026-11-09", "Priority: High", "Description:", "    D"],
+            [
+                "Write: a new Tasks record on Quarry Ridge Materials (…7306):",
+                "Subject: Call",
+                "Due: 2026-11-09",
+                "Priority: High",
+                "Description:",
+                "    D",
+            ],
         ),
-        ("add_note", {"title": "Recap", "content": "Budget ok"}, ["Title: Recap", "    Budget ok"]),
-        ("escalation", {"escalate_to": "vp@x", "reason": "Churn"}, ["To: vp@x", "    Churn"]),
+        (
+            "add_note",
+            {"title": "Recap", "content": "Budget ok"},
+            ["Write: a new Notes record on Quarry Ridge Materials (…7306):", "Title: Recap"],
+        ),
+        (
+            "escalation",
+            {"escalate_to": "sales_manager", "reason": "Churn"},
+            ["To: Dana Whitfield <dana@x> (sales manager)", "    Churn"],
+        ),
     ],
 )
-def test_describe_write_shows_the_exact_write(
+def test_describe_write_shows_the_exact_write_with_names(
     action_type: str, payload: dict[str, Any], expected: list[str]
 ) -> None:
-    lines = describe_write(_approval(action_type, payload))
+    lines = describe_write(_approval(action_type, payload, account_id=ACCOUNT), _names())
     assert lines[0] == "Approval 0123456789abcdef (pending)"
+    assert "Account: Quarry Ridge Materials (…7306)" in lines
+    assert "Owner: Jordan Avery <a@x>" in lines
     for line in expected:
         assert line in lines
     assert "Expires: 2026-11-05 09:30 UTC" in lines
+    assert not any(ACCOUNT in line for line in lines), "the id is short and secondary"
+
+
+def test_describe_write_without_names_never_shows_a_bare_long_id() -> None:
+    lines = describe_write(
+        _approval("add_note", {"title": "t", "content": "c"}, account_id=ACCOUNT)
+    )
+    assert "Account: Account …7306" in lines
+
+
+def test_describe_write_adds_why_and_the_evidence_in_words() -> None:
+    rec = Recommendation.model_validate(
+        {
+            "type": "create_task",
+            "priority": "critical",
+            "confidence": "high",
+            "rationale": "Quiet.",
+            "suggested_action": {"subject": "Call"},
+            "data_references": [
+                f"zoho:Accounts:{ACCOUNT}",
+                "zoho:Deals:5725767000001007310#Stage",
+                "memory:key_events:84a16eed0000",
+            ],
+            "account_id": ACCOUNT,
+        }
+    )
+    lines = describe_write(
+        _approval("create_task", {"subject": "Call"}, account_id=ACCOUNT), _names(), rec
+    )
+    assert "Priority: critical · confidence high · at stake USD 36,000 in open deals" in lines
+    assert "Why:" in lines
+    assert "    - Account 'Quarry Ridge Materials'" in lines
+    assert "    - Deal 'Quarry Ridge - Renewal' · Stage now Negotiation/Review" in lines
+    assert "    - Key event from memory (84a16eed)" in lines
+
+
+def test_fit_label_cuts_the_name_not_the_id() -> None:
+    assert fit_label("Acme", ACCOUNT, 30) == "Acme (…7306)"
+    assert fit_label("Meridian Health Partners", ACCOUNT, 20) == "Meridian He… (…7306)"
+    assert len(fit_label("Meridian Health Partners", ACCOUNT, 20)) <= 20
+    wide = fit_label("東京海上日動火災保険", ACCOUNT, 16)
+    assert wide == "東京海… (…7306)"
+    assert cell_len(wide) <= 16
 
 
 def test_crm_text_loses_control_sequences() -> None:
@@ -81,14 +192,37 @@ def test_conflict_shows_the_crm_current_values() -> None:
 
 
 def test_approval_row() -> None:
-    task = _approval("create_task", {"subject": "Call", "priority": "High"})
-    assert approval_row(task) == (
+    task = _approval("create_task", {"subject": "Call", "priority": "High"}, account_id=ACCOUNT)
+    assert approval_row(task, _names(), "critical") == (
         "01234567",
-        "123",
-        "create_task",
-        "High",
-        "pending",
-        "2026-11-05 09:30 UTC",
+        "crit",
+        "Quarry Ridge Materials (…7306)",
+        "task",
+        "USD 36,000",
+        "11-05 09:30",
     )
     note = _approval("add_note", {"title": "t", "content": "c"}, status="rejected")
-    assert approval_row(note)[3:] == ("-", "rejected", "-")
+    assert approval_row(note)[1:] == ("-", "Account 123", "note", "—", "rejected")
+
+
+def test_the_further_writes_of_a_decision_are_listed() -> None:
+    approval = _approval(
+        "create_task",
+        {"subject": "Call Inês"},
+        account_id=ACCOUNT,
+        also=[
+            {"type": "add_note", "action": {"title": "Risk", "content": "Quiet for 74 days."}},
+            {
+                "type": "update_account",
+                "action": {"field_changes": [{"field": "Annual_Revenue", "old": 1, "new": 2}]},
+            },
+            {"type": "escalation", "action": {"escalate_to": "sales_manager", "reason": "Late"}},
+        ],
+    )
+    lines = describe_write(approval, _names())
+    start = lines.index("Also written with this decision:")
+    assert lines[start + 1 : start + 4] == [
+        "    - Note 'Risk' — Quiet for 74 days.",
+        "    - Account update: Annual revenue USD 1 → USD 2",
+        "    - Escalation to Dana Whitfield <dana@x> (sales manager): Late",
+    ]

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from sergas_tui.domain import Approval, ApprovalStatus, Recommendation
+from sergas_tui.domain.names import RecordNames
 from sergas_tui.viewmodels.approvals import (
     Countdowns,
     FieldDiff,
@@ -65,11 +66,26 @@ def recommendation(priority: str = "high", **overrides: Any) -> Recommendation:
     return Recommendation.model_validate(data | overrides)
 
 
-def item(ident: str, priority: str | None, minutes: int = 0, name: str = "Acme") -> QueueItem:
+def names_for(name: str = "Acme", account_id: str = "123", deal_amount: float = 0) -> RecordNames:
+    """Names that know one account (and, with an amount, one open deal of it)."""
+    names = RecordNames()
+    deals = {
+        f"{account_id}-d": {"Deal_Name": "Renewal", "Stage": "Qualification", "Amount": deal_amount}
+    }
+    names.add_snapshot(account_id, {"Account_Name": name, "Deals": deals if deal_amount else {}})
+    return names
+
+
+ACME = names_for()
+
+
+def item(
+    ident: str, priority: str | None, minutes: int = 0, name: str = "Acme", value: float = 0
+) -> QueueItem:
     rec = None if priority is None else recommendation(priority, id=f"rec-{ident}")
     base = approval(id=ident, recommendation_id=f"rec-{ident}")
     base = base.model_copy(update={"created_at": NOW + timedelta(minutes=minutes)})
-    return make_item(base, rec, name)
+    return make_item(base, rec, names_for(name, deal_amount=value))
 
 
 # -- the exact write ------------------------------------------------------------------------
@@ -113,27 +129,53 @@ def item(ident: str, priority: str | None, minutes: int = 0, name: str = "Acme")
             "Tasks",
             [PreviewField("To", "vp@x"), PreviewField("Reason", "Churn", multiline=True)],
         ),
+        (
+            "escalation",
+            {"escalate_to": "sales_manager", "reason": "Churn"},
+            "Tasks",
+            [
+                PreviewField("To", "your sales manager (not named in [zoho] people)"),
+                PreviewField("Reason", "Churn", multiline=True),
+            ],
+        ),
     ],
 )
 def test_preview_shows_every_field_of_the_write(
     action_type: str, payload: dict[str, Any], module: str, fields: list[PreviewField]
 ) -> None:
-    preview = write_preview(approval(action_type, payload), "Acme")
+    preview = write_preview(approval(action_type, payload), ACME)
     assert preview.module == module
     assert list(preview.fields) == fields
-    assert "Acme" in preview.heading
+    assert "Acme (123)" in preview.record
 
 
 def test_update_preview_shows_old_and_new() -> None:
-    preview = write_preview(approval("update_account", UPDATE), "Acme")
+    preview = write_preview(approval("update_account", UPDATE), ACME)
     assert preview.module == "Accounts"
-    assert preview.record == "123"
+    assert preview.record == "Acme (123)"
     assert preview.changes == (FieldDiff("Rating", "'Warm'", "'Hot'"),)
+
+
+def test_update_preview_shows_amounts_with_the_currency() -> None:
+    names = RecordNames(home_currency="EUR")
+    names.add_snapshot("123", {"Account_Name": "Acme", "Currency": "GBP"})
+    revenue = {"field_changes": [{"field": "Annual_Revenue", "old": 1000, "new": 2500.5}]}
+    preview = write_preview(approval("update_account", revenue), names)
+    assert preview.changes == (FieldDiff("Annual_Revenue", "GBP 1,000", "GBP 2,500.50"),)
+
+
+def test_email_recipient_is_named_from_the_account_contacts() -> None:
+    names = RecordNames()
+    contacts = {"c1": {"Full_Name": "Liam Murphy"}, "c2": {"Full_Name": "Rosa Rossi"}}
+    names.add_snapshot("123", {"Account_Name": "Acme", "Contacts": contacts})
+    email = {**EMAIL, "recipient": "liam.murphy@acme.example"}
+    fields = write_preview(approval("follow_up_email", email), names).fields
+    assert PreviewField("To", "Liam Murphy <liam.murphy@acme.example>") in fields
 
 
 def test_task_priority_shown_as_the_executor_writes_it() -> None:
     odd = approval(payload={**TASK, "priority": "Urgent"})
-    assert PreviewField("Priority", "Normal") in write_preview(odd, "Acme").fields
+    assert PreviewField("Priority", "Normal") in write_preview(odd, ACME).fields
 
 
 def test_conflict_values_come_from_details() -> None:
@@ -148,18 +190,32 @@ def test_conflict_values_come_from_details() -> None:
 
 
 def test_join_takes_priority_rationale_and_evidence() -> None:
-    [joined] = join_queue([approval()], {"rec-1": recommendation("critical")}, {"123": "Acme"})
+    [joined] = join_queue([approval()], {"rec-1": recommendation("critical")}, ACME)
     assert (joined.priority, joined.confidence) == ("critical", "medium")
     assert joined.rationale == "Quiet for 40 days."
-    assert joined.evidence == ("zoho:Accounts:123",)
+    assert [e.text for e in joined.evidence] == ["Account 'Acme'"]
+    assert [e.ref for e in joined.evidence] == ["zoho:Accounts:123"]
     assert joined.account_name == "Acme"
+    assert joined.account_label == "Acme (123)"
+    assert joined.account_url is None  # no web UI known (the demo org)
 
 
-def test_join_falls_back_to_the_account_id() -> None:
-    [joined] = join_queue([approval()], {}, {})
-    assert joined.account_name == "123"
+def test_join_without_a_name_shows_a_short_id() -> None:
+    [joined] = join_queue([approval(account_id="5725767000001007306")], {}, RecordNames())
+    assert joined.account_name == "Account …7306"
     assert joined.priority is None
     assert joined.priority_label == "—"
+
+
+def test_sort_by_priority_then_value_at_stake() -> None:
+    items = [
+        item("small", "high", name="Small", value=1_000),
+        item("crit", "critical"),
+        item("big", "high", name="Big", value=250_000, minutes=9),
+        item("none-high", "high", name="Zero"),
+    ]
+    assert [i.id for i in sort_queue(items)] == ["crit", "big", "small", "none-high"]
+    assert items[2].value_text == "USD 250,000"
 
 
 def test_sort_by_priority_then_oldest() -> None:
@@ -246,7 +302,7 @@ def test_status_text(status: str, seconds_left: int | None, expected: str) -> No
     ],
 )
 def test_refusal(status: str, verb: Any, allowed: bool) -> None:
-    queued = make_item(approval(status=status), None, "Acme")
+    queued = make_item(approval(status=status), None, ACME)
     assert (refusal(queued, verb) is None) is allowed
 
 

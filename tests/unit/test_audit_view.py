@@ -3,6 +3,7 @@ wording, including a database tampered with as in tests/integration/test_audit_c
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
@@ -14,7 +15,9 @@ from typing import Any, cast
 import pytest
 
 from sergas_tui.audit import Problem, VerifyResult, verify_database
+from sergas_tui.config import Settings
 from sergas_tui.domain.audit import AuditEvent
+from sergas_tui.domain.names import CrmUser, RecordNames
 from sergas_tui.services import Services
 from sergas_tui.storage import Repository
 from sergas_tui.viewmodels.audit import (
@@ -111,7 +114,7 @@ def event(**values: Any) -> AuditEvent:
                 "tool_name": "create_task",
                 "tool_outputs": {"record_id": "42", "found_existing": False},
             },
-            "create_task written → record 42",
+            "create_task written → Task 42",
         ),
         (
             {
@@ -326,8 +329,17 @@ def repo(db_path: Path, fixed_now: datetime) -> Iterator[Repository]:
 
 
 def services_for(repo: Repository) -> Services:
-    """Just what ``load_audit`` reads: the store and who the user is."""
-    return cast(Services, SimpleNamespace(store=repo, current_user_email=lambda: None))
+    """Just what ``load_audit`` reads: the store, who the user is and the names' settings."""
+    return cast(
+        Services,
+        SimpleNamespace(
+            store=repo,
+            current_user_email=lambda: None,
+            settings=Settings(),
+            is_demo=False,
+            demo=None,
+        ),
+    )
 
 
 def tamper(db_path: Path, sql: str, params: tuple[object, ...] = ()) -> None:
@@ -409,9 +421,13 @@ def test_verification_message_on_a_clean_database(repo: Repository) -> None:
 
 def test_detail_fields_and_pretty_json(repo: Repository) -> None:
     stored = repo.audit_rows()[0]
-    row = build_row(stored, {"acc-1": "Acme [b]Corp[/b]"})
+    names = RecordNames()
+    names.add_snapshot("acc-1", {"Account_Name": "Acme [b]Corp[/b]"})
+    row = build_row(stored, names)
     fields = dict(detail_fields(row))
     assert fields["Account"] == "Acme [b]Corp[/b] (acc-1)"
+    unknown = dict(detail_fields(build_row(stored)))
+    assert unknown["Account"] == "acc-1 (not in this workspace's snapshots)"
     assert fields["Row hash"] == stored["row_hash"]
     assert fields["Previous hash"] == stored["prev_hash"]
     assert fields["Session"] == "s1"
@@ -436,3 +452,31 @@ def test_event_of_keeps_unknown_decisions_visible() -> None:
     assert built.decision is None
     assert unreadable == ("decision",)
     assert time_text == "2026-11-02 09:30:00"
+
+
+def test_summaries_and_rows_name_records_and_owners() -> None:
+    account = "5725767000001007306"
+    names = RecordNames()
+    names.add_snapshot(
+        account,
+        {
+            "Account_Name": "Quarry Ridge",
+            "Deals": {"5725767000001007310": {"Deal_Name": "Renewal"}},
+        },
+    )
+    names.add_users([CrmUser("u1", OWNER, "Jordan Avery")])
+    call = event(
+        action_type="tool_invocation",
+        tool_name="zoho_get_deals",
+        tool_inputs={"account_id": account, "deal_id": "5725767000001007310"},
+        account_id=account,
+        owner_email=OWNER,
+    )
+    text = summarize(call, names)
+    assert text == "zoho_get_deals account_id=Quarry Ridge (…7306) deal_id=Renewal (…7310)"
+    stored = {**call.model_dump(mode="json"), "tool_inputs": json.dumps({"account_id": account})}
+    row = build_row(stored, names)
+    assert row.account_text == "Quarry Ridge"
+    assert dict(detail_fields(row))["Owner"] == f"Jordan Avery <{OWNER}>"
+    anonymous = build_row(stored)
+    assert anonymous.account_text == "Account …7306"

@@ -70,7 +70,7 @@ def _notes() -> list[Note]:
 
 
 def _review(facts: AccountFacts, prior: Sequence[PriorRec | Approval] = ()) -> list[Recommendation]:
-    return author().author(facts, context(), prior=prior)
+    return author().proposals(facts, context(), prior=prior)
 
 
 def _assert_refs_resolve(facts: AccountFacts, recs: list[Recommendation]) -> None:
@@ -147,7 +147,23 @@ def test_email_goes_to_the_best_contact_and_names_the_evidence() -> None:
     assert action.draft_body.startswith("Hi Elaine,")
     assert action.next_steps
     assert "Acme - Platform Licence" in email.rationale
-    assert "20 days ago" in email.rationale
+    # Last_Activity_Time (20 days ago in make_facts) is no measure of customer contact.
+    assert "20 days" not in email.rationale
+
+
+def test_texts_state_the_quiet_signals_days_not_last_activity_time() -> None:
+    quiet = signal("no_activity_critical", "critical", [ACCOUNT], "No customer touch for 35 days")
+    quiet.data.update({"days_quiet": 35, "limit_days": 30})
+    recs = _review(make_facts([quiet]))  # Last_Activity_Time: 20 days ago
+    texts = [r.rationale for r in recs]
+    for rec in recs:
+        action = rec.suggested_action
+        if isinstance(action, CreateTaskAction):
+            texts += [action.subject, action.description or ""]
+        elif isinstance(action, FollowUpEmailAction):
+            texts += [action.subject, action.draft_body]
+    assert any("the last customer touch was 35 days ago" in t for t in texts), texts
+    assert not any("20 days" in t for t in texts), texts
 
 
 def test_new_sponsor_email_and_no_reachable_contact() -> None:
@@ -244,14 +260,18 @@ def test_escalation_for_sponsor_change_with_renewal_risk() -> None:
     assert "escalation" in {r.type for r in recs}
     assert "update_account" not in {r.type for r in recs}  # no at-risk Rating configured
     policy = AuthorPolicy(at_risk_rating="At Risk")
-    recs = author(policy).author(make_facts(sigs), context())
+    recs = author(policy).proposals(make_facts(sigs), context())
     (update,) = [r for r in recs if r.type == "update_account"]
+    # Folded into one decision: the escalation carries the rating update as a further write.
+    folded = author(policy).author(make_facts(sigs), context())
+    escalation = next(r for r in folded if r.type == "escalation")
+    assert [w.type for w in escalation.also] == ["update_account"]
     assert isinstance(update.suggested_action, UpdateAccountAction)
     change = update.suggested_action.field_changes[0]
     assert (change.field, change.old, change.new) == ("Rating", "Active", "At Risk")
     assert "zoho:Accounts:A1#Rating" in update.data_references
     acquired = make_facts(sigs, rating="Acquired")  # never overwrite a meaningful rating
-    assert "update_account" not in {r.type for r in author(policy).author(acquired, context())}
+    assert "update_account" not in {r.type for r in author(policy).proposals(acquired, context())}
 
 
 def _prior(kind: str, status: str, days_ago: int, **kw: object) -> PriorRec:
@@ -316,7 +336,7 @@ def test_second_review_proposes_nothing_new() -> None:
     rejected = [a.model_copy(update={"status": ApprovalStatus.REJECTED}) for a in approvals]
     assert _review(facts, prior=rejected) == []
     # Expired approvals no longer block (the owner never answered).
-    late = author(now=NOW + timedelta(days=4)).author(facts, context(), prior=approvals)
+    late = author(now=NOW + timedelta(days=4)).proposals(facts, context(), prior=approvals)
     assert {r.type for r in late} == {r.type for r in first}
 
 
@@ -326,7 +346,7 @@ def test_ids_are_deterministic_per_account_type_target_and_day() -> None:
     assert [r.id for r in a] == [r.id for r in b]
     assert [r.model_dump() for r in a] == [r.model_dump() for r in b]
     assert len({r.id for r in a}) == len(a)
-    tomorrow = author(now=NOW + timedelta(days=1)).author(facts, context())
+    tomorrow = author(now=NOW + timedelta(days=1)).proposals(facts, context())
     assert not {r.id for r in a} & {r.id for r in tomorrow}
     other = make_facts([signal("stalled_in_stage", "high", [DEAL])], account_id="A2")
     other_recs = _review(other)
@@ -370,3 +390,13 @@ def test_confidence_from_recency_and_stale_memory(
 def test_no_activity_confidence_is_high_when_the_sync_is_fresh() -> None:
     recs = _review(make_facts([signal("no_activity_critical", "critical")]))
     assert {r.confidence for r in recs} == {"high"}
+
+
+def test_folded_recommendations_are_not_proposed_again() -> None:
+    sigs = [signal("stalled_in_stage", "high", [DEAL]), signal("single_threaded", "high")]
+    facts = make_facts(sigs)
+    first = author().author(facts, context())
+    assert first
+    assert len(first) < len(_review(facts))  # folded: one decision per problem
+    priors = [PriorRec.from_recommendation(r) for r in first]
+    assert author().author(facts, context(), prior=priors) == []

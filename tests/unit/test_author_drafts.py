@@ -143,7 +143,7 @@ _FORBIDDEN = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069
 def test_hostile_text_renders_safely_and_bounded() -> None:
     facts = _hostile_facts()
     hist = context(commitment_tracking=[ANSI + HUGE], sentiment_trend="declining")
-    recs = author().author(facts, hist)
+    recs = author().proposals(facts, hist)
     assert {r.type for r in recs} >= {"follow_up_email", "create_task", "add_note", "escalation"}
     for rec in recs:
         data = rec.model_dump(mode="json")

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from sergas_tui.demo import HOSTILE_KEYS, SCENARIO_KEYS, build_org
+from sergas_tui.demo import HOSTILE_KEYS, SCENARIO_KEYS, TOUCH_KEYS, build_org
 from sergas_tui.demo.model import DemoOrg, JsonDict
 from sergas_tui.demo.zoho import OPEN_STAGES, PROBABILITY, STAGES
 
@@ -281,7 +281,7 @@ def test_emails_and_sites_use_reserved_domains(org: Org) -> None:
 
 
 def test_every_scenario_is_present_and_owned_by_the_local_user(org: Org) -> None:
-    assert list(org.scenarios) == [*SCENARIO_KEYS, *HOSTILE_KEYS]
+    assert list(org.scenarios) == [*SCENARIO_KEYS, *HOSTILE_KEYS, *TOUCH_KEYS]
     for key, scenario in org.scenarios.items():
         account = org.scenario_account(key)
         assert account["Owner"]["id"] == org.org.info.current_user_id
@@ -297,6 +297,10 @@ def test_every_scenario_is_present_and_owned_by_the_local_user(org: Org) -> None
     assert signals["single_threaded"] == ("single_threaded",)
     assert signals["renewal_declining_sentiment"] == ("renewal_declining_sentiment",)
     assert signals["healthy_expansion"] == ()
+    assert signals["own_task_only"] == ("no_activity_critical",)
+    assert signals["deal_won_recently"] == ()
+    assert signals["stage_move_recently"] == ()
+    assert signals["completed_call_recently"] == ()
 
 
 def _open_deal(org: Org, key: str) -> JsonDict:
@@ -418,6 +422,57 @@ def test_healthy_expansion(org: Org) -> None:
     engaged |= {a["Who_Id"]["id"] for a in recent if a.get("Who_Id")}
     assert len(engaged) >= 4
     assert len(org.of_account("Contacts", account["id"])) >= 4
+
+
+def test_own_task_only(org: Org) -> None:
+    account = org.scenario_account("own_task_only")
+    # Zoho's stamp follows Sergas's own open task (2 days ago); the account was edited after.
+    assert when(account["Last_Activity_Time"]) == NOW - timedelta(days=2)
+    assert when(account["Modified_Time"]) == NOW - timedelta(days=1)
+    tasks = org.of_account("Tasks", account["id"])
+    (ours,) = [t for t in tasks if "[sergas:" in (t["Description"] or "")]
+    assert ours["Status"] == "Not Started"
+    assert ours["Closed_Time"] is None
+    calls = sorted(org.of_account("Calls", account["id"]), key=lambda c: c["Modified_Time"])
+    assert [c["Call_Result"] for c in calls] == ["Interested", "No response/Busy"]
+    assert when(calls[0]["Modified_Time"]) == NOW - timedelta(days=40)
+    for deal in org.of_account("Deals", account["id"]):
+        assert deal["Stage"] == "Closed Won"
+        assert date.fromisoformat(deal["Closing_Date"]) <= (NOW - timedelta(days=300)).date()
+
+
+def test_deal_won_recently(org: Org) -> None:
+    account = org.scenario_account("deal_won_recently")
+    (deal,) = org.of_account("Deals", account["id"])
+    assert deal["Stage"] == "Closed Won"
+    assert date.fromisoformat(deal["Closing_Date"]) == (NOW - timedelta(days=12)).date()
+    assert org.stage_history(deal["id"])[-1]["Stage"] == "Closed Won"
+    assert when(account["Last_Activity_Time"]) == NOW - timedelta(days=50)
+
+
+def test_stage_move_recently(org: Org) -> None:
+    account = org.scenario_account("stage_move_recently")
+    deal = _open_deal(org, "stage_move_recently")
+    rows = org.stage_history(deal["id"])
+    assert [r["Stage"] for r in rows] == ["Qualification", "Needs Analysis"]
+    assert when(rows[-1]["Modified_Time"]) == NOW - timedelta(days=6)
+    assert when(account["Last_Activity_Time"]) == NOW - timedelta(days=45)
+
+
+def test_completed_call_recently(org: Org) -> None:
+    account = org.scenario_account("completed_call_recently")
+    assert when(account["Last_Activity_Time"]) == NOW - timedelta(days=3)
+    (task,) = org.of_account("Tasks", account["id"])
+    assert task["Status"] == "In Progress"
+    assert date.fromisoformat(task["Due_Date"]) < NOW.date()
+
+
+def test_quiet_scenarios_come_last_and_change_nothing_before_them() -> None:
+    built = build_org(accounts=100, owners=1, seed=7, now=NOW)
+    accounts = [r for r in built.records if r.module == "Accounts"]
+    keyed = {s.key: s.account_id for s in built.scenarios}
+    assert [a.id for a in accounts[-len(TOUCH_KEYS) :]] == [keyed[k] for k in TOUCH_KEYS]
+    assert len(accounts) == 100
 
 
 def _notes_text(org: Org, key: str) -> list[str]:

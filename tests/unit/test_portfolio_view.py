@@ -9,7 +9,16 @@ from typing import Any
 import pytest
 
 from sergas_tui.domain.outputs import BriefAccount
-from sergas_tui.domain.records import Account, Deal, Owner, RiskSignal, Snapshot
+from sergas_tui.domain.records import (
+    Account,
+    Deal,
+    Owner,
+    Quiet,
+    RecordRef,
+    RiskSignal,
+    Snapshot,
+    Touch,
+)
 from sergas_tui.viewmodels.portfolio import (
     SORT_KEYS,
     PortfolioRow,
@@ -178,7 +187,8 @@ def test_build_rows_joins_crm_and_store() -> None:
             name="Reviewed, then changed",
             owner=owner,
             industry="Retail",
-            last_activity_time=NOW - timedelta(days=12, hours=3),
+            # Zoho's stamp (any task or edit bumps it) is not what Quiet counts.
+            last_activity_time=NOW - timedelta(hours=5),
             modified_time=NOW - timedelta(hours=1),
         ),
         Account(id="a2", name="Reviewed", owner=owner, modified_time=NOW - timedelta(days=3)),
@@ -190,7 +200,14 @@ def test_build_rows_joins_crm_and_store() -> None:
         Deal(id="d3", name="z", account_id="a1", amount=250.5),
         Deal(id="d4", name="w", account_id=None, amount=99.0),
     ]
-    snap = {"content_hash": "h", "data": {}, "owner_email": "jordan@example.com"}
+    snap = {"content_hash": "h", "owner_email": "jordan@example.com"}
+
+    def touched(ago: timedelta) -> dict[str, Any]:
+        touch = Touch(at=NOW - ago, kind="call", ref=RecordRef(module="Calls", id="c1"),
+                      label="call 'Check-in'")  # fmt: skip
+        quiet = Quiet(since=touch.at, basis="touch", touch=touch)
+        return {"_quiet": quiet.model_dump(mode="json")}
+
     facts = StoredFacts(
         briefs={
             "a1": BriefAccount(
@@ -202,8 +219,18 @@ def test_build_rows_joins_crm_and_store() -> None:
             "a2": BriefAccount(account_id="a2", account_name="y", risk_level="none"),
         },
         snapshots={
-            "a1": Snapshot(account_id="a1", taken_at=NOW - timedelta(days=1), **snap),
-            "a2": Snapshot(account_id="a2", taken_at=NOW - timedelta(days=1), **snap),
+            "a1": Snapshot(
+                account_id="a1",
+                taken_at=NOW - timedelta(days=1),
+                data=touched(timedelta(days=12, hours=3)),
+                **snap,
+            ),
+            "a2": Snapshot(
+                account_id="a2",
+                taken_at=NOW - timedelta(days=1),
+                data=touched(timedelta(hours=2)),
+                **snap,
+            ),
         },
         pending=Counter({"a1": 3}),
     )
@@ -221,15 +248,17 @@ def test_build_rows_joins_crm_and_store() -> None:
     assert (first.owner_name, first.owner_email) == ("Jordan Avery", "jordan@example.com")
     assert second.changed is False
     assert second.top_signal is None
-    assert second.activity_text == "never"
+    assert second.days_since_activity == 0
+    assert second.activity_text == "today"
     assert second.pipeline_text == "—"
     assert third.name == "(no name)"
     assert third.risk_level is None
     assert third.changed is None
     assert third.risk_text == "—"
     assert third.risk_class == "risk-unreviewed"
-    assert third.days_since_activity == 0
-    assert third.activity_text == "today"
+    # Never reviewed: no touch is known, whatever Last_Activity_Time says.
+    assert third.days_since_activity is None
+    assert third.activity_text == "—"
 
 
 @pytest.mark.parametrize(
@@ -276,3 +305,18 @@ def test_status_line(kwargs: dict[str, Any], expected: str) -> None:
 )
 def test_empty_text(kwargs: dict[str, Any], starts: str) -> None:
     assert empty_text(**kwargs).startswith(starts)
+
+
+def test_quiet_without_a_touch_on_record_is_a_lower_bound() -> None:
+    account = Account(id="a1", name="Quiet one", last_activity_time=NOW - timedelta(days=1))
+    quiet = Quiet(since=NOW - timedelta(days=90, hours=1), basis="records")
+    snapshot = Snapshot(
+        account_id="a1",
+        owner_email="jordan@example.com",
+        taken_at=NOW - timedelta(days=2),
+        content_hash="h",
+        data={"_quiet": quiet.model_dump(mode="json")},
+    )
+    facts = StoredFacts(briefs={}, snapshots={"a1": snapshot}, pending=Counter())
+    (only,) = build_rows([account], [], facts, NOW)
+    assert (only.days_since_activity, only.activity_text) == (90, "≥90 d")

@@ -73,6 +73,12 @@ def batch(**records: Any) -> SyncBatch:
             )
         ],
     )
+    # A call yesterday: the account is not quiet, so no read is spent on dating a touch.
+    records.setdefault(
+        "activities",
+        [Activity(id="K1", kind="call", subject="Check-in", when=ago(1),
+                  what=Link(id="A1", module="Accounts"))],
+    )  # fmt: skip
     return SyncBatch(
         owner_email=ANA.email, modified_since=None, fetched_at=NOW, full=True, **records
     )
@@ -183,4 +189,54 @@ async def test_previous_snapshots_come_from_the_repository(repo: Repository) -> 
     assert [(c.field, c.old, c.new) for c in facts.changes] == [("Amount", 100.0, 150.0)]
     assert facts.report.changes_detected
     assert scout.last_run is not None
-    assert scout.last_run.snapshots["A1"] == snapshot_of(account, [grown], [])
+    # The snapshot also keeps the last customer touch (not compared), for the Quiet column.
+    quiet = facts.account.quiet
+    assert quiet is not None
+    touch = quiet.touch
+    assert touch is not None
+    assert (str(touch.ref), touch.at) == ("zoho:Calls:K1", ago(1))
+    assert scout.last_run.snapshots["A1"] == snapshot_of(facts.account, [grown], [])
+    assert scout.last_run.snapshots["A1"]["_quiet"] == quiet.model_dump(mode="json")
+
+
+async def test_a_stage_move_read_for_a_quiet_account_ends_its_silence(repo: Repository) -> None:
+    # The last call was 45 days ago; the deal was modified 6 days ago: a stage move may hide
+    # there, and only its stage history can date it.
+    old_call = Activity(id="K1", kind="call", subject="Check-in", when=ago(45),
+                        what=Link(id="A1", module="Accounts"))  # fmt: skip
+    moved = Deal(id="D1", name="Moved", stage="Needs Analysis", amount=50.0, account_id="A1",
+                 created_time=ago(20), modified_time=ago(6), next_step="Workshop")  # fmt: skip
+    edited = Deal(id="D2", name="Old", stage="Qualification", amount=900.0, account_id="A1",
+                  created_time=ago(200), modified_time=ago(100))  # fmt: skip
+    history = [StageChange(stage="Qualification", changed_at=ago(20)),
+               StageChange(stage="Needs Analysis", changed_at=ago(6))]  # fmt: skip
+    gateway = StubGateway(histories={"D1": history})
+    scout = scout_with(gateway, repo)
+    (facts,) = await scout.scout(
+        batch(deals=[moved, edited], activities=[old_call]), previous={}, stage_history_budget=8
+    )
+    assert gateway.calls[0] == ("history", "D1")  # before any stall read, and only D1
+    assert ("history", "D2") not in gateway.calls  # modified before the last touch
+    assert [s.key for s in facts.signals if s.key.startswith("no_activity")] == []
+    quiet = facts.account.quiet
+    assert quiet is not None
+    touch = quiet.touch
+    assert touch is not None
+    assert (touch.kind, str(touch.ref)) == ("stage_move", "zoho:Deals:D1#Stage")
+    # Without the read the account would count as quiet for 45 days.
+    other = scout_with(StubGateway(histories={"D1": history}), repo)
+    (blind,) = await other.scout(
+        batch(deals=[moved, edited], activities=[old_call]), previous={}, stage_history_budget=0
+    )
+    assert [s.key for s in blind.signals if s.key.startswith("no_activity")] == [
+        "no_activity_critical"
+    ]
+
+
+async def test_no_read_dates_touches_of_an_account_that_is_not_quiet(repo: Repository) -> None:
+    recent = Deal(id="D1", name="Recent", stage="Needs Analysis", amount=50.0, account_id="A1",
+                  created_time=ago(20), modified_time=ago(6), next_step="Workshop")  # fmt: skip
+    gateway = StubGateway()
+    scout = scout_with(gateway, repo)
+    await scout.scout(batch(deals=[recent]), previous={}, stage_history_budget=8)
+    assert gateway.calls == []  # a call yesterday (batch): nothing to date

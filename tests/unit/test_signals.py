@@ -130,30 +130,37 @@ def keys(signals: list[RiskSignal]) -> list[str]:
     ],
 )
 def test_no_activity_thresholds(days: int, expected: list[str]) -> None:
-    found = detect_no_activity(bundle(account=account(last_activity_time=ago(days))), NOW, SETTINGS)
+    # Last_Activity_Time says yesterday (account()): it does not count, the call does.
+    found = detect_no_activity(bundle(activities=[touch("c1", None, days)]), NOW, SETTINGS)
     assert keys(found) == expected
     for signal in found:
-        assert RecordRef(module="Accounts", id="A1", field="Last_Activity_Time") in signal.evidence
-        assert f"{days} days" in signal.message
+        assert signal.evidence == [RecordRef(module="Calls", id="c1")]
+        assert signal.data["days_quiet"] == days
+        assert signal.data["last_touch_date"] == ago(days).date().isoformat()
+        assert f"No customer touch for {days} days" in signal.message
+        assert f"limit {signal.data['limit_days']}" in signal.message
 
 
 @pytest.mark.parametrize(
     ("account_fields", "activities", "expected"),
     [
-        # The latest known activity wins over a stale Last_Activity_Time.
-        ({"last_activity_time": ago(40)}, [touch("c1", None, 3)], []),
-        ({"last_activity_time": None}, [touch("c1", None, 20)], ["no_activity_warning"]),
-        # A meeting in the future is not activity; its creation (20 days ago) is.
+        # The latest customer touch wins; Last_Activity_Time never counts.
+        ({"last_activity_time": ago(1)}, [touch("c1", None, 3)], []),
+        ({"last_activity_time": ago(1)}, [touch("c1", None, 20)], ["no_activity_warning"]),
+        # A meeting in the future has not happened; its creation is no touch either.
         (
             {"last_activity_time": None},
-            [Activity(id="e1", kind="event", subject="QBR", when=NOW + timedelta(days=5),
-                      created_time=ago(20))],
+            [touch("c1", None, 20),
+             Activity(id="e1", kind="event", subject="QBR", when=NOW + timedelta(days=5),
+                      created_time=ago(2))],
             ["no_activity_warning"],
         ),
-        # Nothing ever: the account's age counts.
-        ({"last_activity_time": None, "created_time": ago(100)}, [], ["no_activity_critical"]),
+        # No touch on record: since creation (a young account), else at least since the
+        # records read reach back (see test_touches).
+        ({"last_activity_time": None, "created_time": ago(40)}, [], ["no_activity_critical"]),
+        ({"last_activity_time": ago(1), "created_time": ago(100)}, [], ["no_activity_critical"]),
         ({"last_activity_time": None, "created_time": ago(5)}, [], []),
-        ({"last_activity_time": None, "created_time": None}, [], []),
+        ({"last_activity_time": None, "created_time": None}, [], ["no_activity_critical"]),
     ],
 )  # fmt: skip
 def test_no_activity_sources(
@@ -163,6 +170,20 @@ def test_no_activity_sources(
         bundle(account=account(**account_fields), activities=activities), NOW, SETTINGS
     )
     assert keys(found) == expected
+
+
+def test_no_touch_at_all_cites_the_account_creation() -> None:
+    (found,) = detect_no_activity(bundle(account=account(created_time=ago(45))), NOW, SETTINGS)
+    assert found.evidence == [RecordRef(module="Accounts", id="A1", field="Created_Time")]
+    assert found.data == {
+        "days_quiet": 45,
+        "basis": "created",
+        "account_created_date": ago(45).date().isoformat(),
+        "limit_days": 30,
+    }
+    assert found.message == "No customer touch since the account was created 45 days ago " + (
+        "(limit 30)"
+    )
 
 
 # -- stalled in stage --------------------------------------------------------------------
