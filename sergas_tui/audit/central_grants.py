@@ -28,25 +28,7 @@ from sergas_tui.audit.central_schema import (
     central_version,
     migrate_central,
 )
-from sergas_tui.domain.grants import Grant
-
-_COLUMNS = (
-    "approval_id",
-    "account_id",
-    "owner_email",
-    "action_type",
-    "decided_by",
-    "expires_at",
-    "token_hash",
-    "digest",
-    "write",
-    "issued_at",
-    "state",
-    "claimed_at",
-    "claimed_by",
-    "record_id",
-    "error",
-)
+from sergas_tui.domain.grants import GRANT_COLUMNS, Grant
 
 
 class CentralGrantStore:
@@ -91,15 +73,15 @@ class CentralGrantStore:
     def publish_grant(self, grant: Grant) -> Grant:
         values = asdict(grant) | {"state": "granted", "claimed_at": None, "claimed_by": None}
         values |= {"record_id": None, "error": None}
-        updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c != "approval_id")
+        updates = ", ".join(f"{c} = excluded.{c}" for c in GRANT_COLUMNS if c != "approval_id")
         self._run(
             "record an approval centrally",
-            f"INSERT INTO approval_grants ({', '.join(_COLUMNS)}) "
-            f"VALUES ({', '.join('%s' for _ in _COLUMNS)}) "
+            f"INSERT INTO approval_grants ({', '.join(GRANT_COLUMNS)}) "
+            f"VALUES ({', '.join('%s' for _ in GRANT_COLUMNS)}) "
             f"ON CONFLICT (approval_id) DO UPDATE SET {updates} "
             "WHERE approval_grants.state = 'revoked' OR (approval_grants.state = 'granted' "
             "AND approval_grants.token_hash = excluded.token_hash)",
-            [values[c] for c in _COLUMNS],
+            [values[c] for c in GRANT_COLUMNS],
         )
         stored = self.get_grant(grant.approval_id)
         assert stored is not None, "a grant just written is readable"
@@ -120,14 +102,14 @@ class CentralGrantStore:
         conn = self._connect("read an approval")
         try:
             row = conn.execute(
-                f"SELECT {', '.join(_COLUMNS)} FROM approval_grants WHERE approval_id = %s",
+                f"SELECT {', '.join(GRANT_COLUMNS)} FROM approval_grants WHERE approval_id = %s",
                 (approval_id,),
             ).fetchone()
         except psycopg.Error as err:
             raise convert(err, self._target, "read an approval") from err
         finally:
             conn.close()
-        return None if row is None else Grant(**dict(zip(_COLUMNS, row, strict=True)))
+        return None if row is None else Grant(**dict(zip(GRANT_COLUMNS, row, strict=True)))
 
     def claim_grant(
         self, approval_id: str, *, claimer: str, now: datetime, stale_before: datetime

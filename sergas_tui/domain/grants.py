@@ -15,6 +15,26 @@ from typing import Literal
 
 GrantState = Literal["granted", "claimed", "completed", "revoked"]
 
+GRANT_COLUMNS: tuple[str, ...] = (
+    "approval_id",
+    "account_id",
+    "owner_email",
+    "action_type",
+    "decided_by",
+    "expires_at",
+    "token_hash",
+    "digest",
+    "write",
+    "issued_at",
+    "state",
+    "claimed_at",
+    "claimed_by",
+    "record_id",
+    "error",
+)
+"""The ``approval_grants`` columns of both stores (workspace and central), in :class:`Grant`'s
+field order."""
+
 
 def approval_marker(approval_id: str) -> str:
     """The tag every task and note written for an approval carries: ``[sergas:<id>]``."""

@@ -12,26 +12,9 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sergas_tui.domain.grants import Grant
+from sergas_tui.domain.grants import GRANT_COLUMNS, Grant
 from sergas_tui.storage.repository import Repository
 
-_COLUMNS = (
-    "approval_id",
-    "account_id",
-    "owner_email",
-    "action_type",
-    "decided_by",
-    "expires_at",
-    "token_hash",
-    "digest",
-    "write",
-    "issued_at",
-    "state",
-    "claimed_at",
-    "claimed_by",
-    "record_id",
-    "error",
-)
 _TIMES = ("expires_at", "issued_at", "claimed_at")
 
 
@@ -40,7 +23,7 @@ def _stored(value: Any) -> Any:
 
 
 def _grant(row: sqlite3.Row) -> Grant:
-    values: dict[str, Any] = {name: row[name] for name in _COLUMNS}
+    values: dict[str, Any] = {name: row[name] for name in GRANT_COLUMNS}
     for name in _TIMES:
         if values[name] is not None:
             values[name] = datetime.fromisoformat(values[name])
@@ -58,16 +41,16 @@ class LocalGrantStore:
         values |= {"state": "granted", "claimed_at": None, "claimed_by": None}
         values |= {"record_id": None, "error": None}
         updates = ", ".join(
-            f"{name} = excluded.{name}" for name in _COLUMNS if name != "approval_id"
+            f"{name} = excluded.{name}" for name in GRANT_COLUMNS if name != "approval_id"
         )
         with self._repo.writing("record an approval grant") as conn:
             conn.execute(
-                f"INSERT INTO approval_grants ({', '.join(_COLUMNS)}) "
-                f"VALUES ({', '.join('?' for _ in _COLUMNS)}) "
+                f"INSERT INTO approval_grants ({', '.join(GRANT_COLUMNS)}) "
+                f"VALUES ({', '.join('?' for _ in GRANT_COLUMNS)}) "
                 f"ON CONFLICT (approval_id) DO UPDATE SET {updates} "
                 "WHERE approval_grants.state = 'revoked' OR (approval_grants.state = 'granted' "
                 "AND approval_grants.token_hash = excluded.token_hash)",
-                [values[name] for name in _COLUMNS],
+                [values[name] for name in GRANT_COLUMNS],
             )
             row = conn.execute(
                 "SELECT * FROM approval_grants WHERE approval_id = ?", (grant.approval_id,)
