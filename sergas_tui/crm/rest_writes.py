@@ -117,8 +117,9 @@ async def _conflict_with_current(
     )
 
 
-async def create_task(api: ZohoApi, task: TaskDraft) -> WriteResult:
-    """``POST /Tasks``: ``What_Id`` is the deal when given, else the account (``$se_module``)."""
+def task_record(task: TaskDraft) -> dict[str, JsonValue]:
+    """The Zoho Tasks record for a draft: ``What_Id`` is the deal when given, else the account
+    (``$se_module``). Shared by the REST gateway and the gateway over Zoho's MCP server."""
     record: dict[str, JsonValue] = {
         "Subject": task.subject,
         "What_Id": {"id": task.deal_id or task.account_id},
@@ -134,6 +135,12 @@ async def create_task(api: ZohoApi, task: TaskDraft) -> WriteResult:
         record["Owner"] = {"id": task.owner_id}
     if task.description:
         record["Description"] = task.description
+    return record
+
+
+async def create_task(api: ZohoApi, task: TaskDraft) -> WriteResult:
+    """``POST /Tasks`` with :func:`task_record`."""
+    record = task_record(task)
     details = await api.write("POST", "/Tasks", endpoint="POST /Tasks", record=record)
     return write_result(details, "Tasks", None, "created")
 

@@ -178,21 +178,7 @@ class ZohoWrites:
 
     async def create_task(self, task: TaskDraft, *, approval: WriteApproval) -> WriteResult:
         """``createRecords`` on Tasks: ``What_Id`` is the deal when given, else the account."""
-        record: dict[str, JsonValue] = {
-            "Subject": task.subject,
-            "What_Id": {"id": task.deal_id or task.account_id},
-            "$se_module": "Deals" if task.deal_id else "Accounts",
-            "Status": "Not Started",
-            "Priority": task.priority,
-        }
-        if task.due_date is not None:
-            record["Due_Date"] = task.due_date.isoformat()
-        if task.contact_id:
-            record["Who_Id"] = {"id": task.contact_id}
-        if task.owner_id:
-            record["Owner"] = {"id": task.owner_id}
-        if task.description:
-            record["Description"] = task.description
+        record = rest_writes.task_record(task)
         details = await self._create("Tasks", record)
         return rest_writes.write_result(details, "Tasks", None, "created")
 
