@@ -8,11 +8,12 @@ Generates the demo org (fixed seed and anchor) into a temporary workspace, revie
 through the product's own path (``Services.orchestrator()``, the rules engine, the in-process
 simulator), then reads the approvals the review left pending. Prints, per owner and overall:
 
-- pending approvals after the first review, and how many are critical (and the share of the
-  owner's accounts with a critical item);
+- pending approvals after the first review (what landed within ``[review] daily_budget``), how
+  many more wait as "more, lower priority", and the accounts with a critical item (pending or
+  waiting; the share is of all accounts);
 - items per account that has any;
-- duplicates: more than one pending item for the same account and problem (the deal or
-  account a recommendation targets: its first data reference);
+- duplicates: more than one item (pending or waiting) for the same account and problem (the
+  deal or account a recommendation targets: its first data reference);
 - the estimated time to clear the queue at 30 s an item;
 - after a second review on the unchanged CRM, how many items it added;
 - after an owner-scoped review of one owner, how many items that added (the two paths must
@@ -67,6 +68,14 @@ async def review(locations: Locations, owner: str | None) -> RunFinished:
         services.close()
 
 
+def queued(locations: Locations) -> list[Any]:
+    """Recommendations waiting beyond the daily budget ("more, lower priority")."""
+    from sergas_tui.storage import Repository
+
+    with Repository.open(locations.database_file("demo")) as repo:
+        return repo.queued_recommendations()
+
+
 def pending(locations: Locations) -> list[Approval]:
     from sergas_tui.storage import Repository
 
@@ -113,15 +122,18 @@ def main(argv: list[str] | None = None) -> int:
         path.parent.mkdir(parents=True)
         generate(path, accounts=args.accounts, owners=args.owners, seed=args.seed, now=ANCHOR)
         store = DemoStore.open(path)
-        accounts_of = Counter(a["Owner"]["email"] for a in store.records("Accounts"))
+        owner_of = {a["id"]: a["Owner"]["email"] for a in store.records("Accounts")}
+        accounts_of = Counter(owner_of.values())
         store.close()
 
         started = time.perf_counter()
         asyncio.run(review(locations, None))
         first_seconds = time.perf_counter() - started
         first = pending(locations)
+        waiting = queued(locations)
         asyncio.run(review(locations, None))
         second = pending(locations)
+        waiting_second = queued(locations)
         owner = sorted(accounts_of)[0]
         asyncio.run(review(locations, owner))
         third = pending(locations)
@@ -131,40 +143,49 @@ def main(argv: list[str] | None = None) -> int:
     for approval in first:
         by_owner[approval.owner_email].append(approval)
     print(f"first review of {args.accounts} accounts / {args.owners} owners: {first_seconds:.1f} s")
+    more_of: dict[str, list[Any]] = defaultdict(list)
+    for rec in waiting:
+        more_of[owner_of[rec.account_id or ""]].append(rec)
     print(
-        f"{'owner':38} {'accounts':>8} {'pending':>7} {'critical':>8} {'per acct':>8} "
-        f"{'dup':>4} {'clear min':>9}"
+        f"{'owner':38} {'accounts':>8} {'pending':>7} {'more':>5} {'critical':>8} "
+        f"{'per acct':>8} {'dup':>4} {'clear min':>9}"
     )
     counts, critical_accounts, duplicates_all = [], 0, 0
     for email in sorted(accounts_of):
         items = by_owner.get(email, [])
+        more = more_of.get(email, [])
         crit = {
             a.account_id
             for a in items
             if recs.get(a.id) is not None and recs[a.id].priority == "critical"
-        }
+        } | {r.account_id for r in more if r.priority == "critical"}
         critical_accounts += len(crit)
         per_account = Counter(a.account_id for a in items)
         kinds = Counter((a.account_id, problem_of(recs.get(a.id))) for a in items)
+        kinds.update((r.account_id, problem_of(r)) for r in more)
         duplicates = sum(n - 1 for n in kinds.values() if n > 1)
         duplicates_all += duplicates
         counts.append(len(items))
         if len(counts) <= args.show:
             per = len(items) / len(per_account) if per_account else 0.0
             print(
-                f"{email:38} {accounts_of[email]:8d} {len(items):7d} {len(crit):8d} "
+                f"{email:38} {accounts_of[email]:8d} {len(items):7d} {len(more):5d} {len(crit):8d} "
                 f"{per:8.2f} {duplicates:4d} {len(items) * SECONDS_PER_ITEM / 60:9.1f}"
             )
     total_accounts = sum(accounts_of.values())
     median = statistics.median(counts) if counts else 0
     print(
-        f"overall: {len(first)} pending; median {median:.0f} per owner "
+        f"overall: {len(first)} pending, {len(waiting)} more lower priority; "
+        f"median {median:.0f} pending per owner "
         f"(min {min(counts)}, max {max(counts)}); critical accounts "
         f"{critical_accounts} = {100 * critical_accounts / total_accounts:.1f} %; "
         f"more than one item for the same account and problem: {duplicates_all}; "
         f"median time to clear {median * SECONDS_PER_ITEM / 60:.1f} min"
     )
-    print(f"second review on the unchanged CRM added {len(second) - len(first)}")
+    print(
+        f"second review on the unchanged CRM added {len(second) - len(first)} pending, "
+        f"{len(waiting_second) - len(waiting)} more"
+    )
     print(f"owner-scoped review of {owner} then added {len(third) - len(second)}")
     return 0
 

@@ -27,6 +27,7 @@ from sergas_tui.audit.export import export_jsonl
 from sergas_tui.audit.verify import verify_database
 from sergas_tui.config import Settings
 from sergas_tui.domain import Recommendation
+from sergas_tui.domain.mutes import signal_label
 from sergas_tui.domain.names import RecordNames
 from sergas_tui.errors import ConfigError
 from sergas_tui.locations import Locations
@@ -98,6 +99,15 @@ def list_command(
         items = await asyncio.to_thread(read)
         title = f"{len(pending)} approvals pending"
         console.print(approvals_table(items, title=title, width=console.width))
+        more = await asyncio.to_thread(services.store.queued_recommendations, email)
+        if more:
+            console.print(
+                Text(
+                    f"{len(more)} more, lower priority, wait beyond today's budget: "
+                    "`sergas approvals more` lists them.",
+                    style="dim",
+                )
+            )
         return 0
 
     return _run(settings, locations, workspace, body)
@@ -191,6 +201,7 @@ def decide_command(
     reason: str | None,
     payload_file: Path | None,
     execute: bool,
+    not_useful: bool = False,
 ) -> int:
     payload: Any = None
     if decision == "adjust":
@@ -206,7 +217,9 @@ def decide_command(
         if decision == "approve":
             approval = await service.approve(ident, actor=actor, rationale=reason)
         elif decision == "reject":
-            approval = await service.reject(ident, actor=actor, reason=reason)
+            approval = await service.reject(
+                ident, actor=actor, reason=reason, not_useful=not_useful
+            )
         elif decision == "undo":
             approval = await service.undo(ident, actor=actor)
         elif decision == "adjust":
@@ -214,6 +227,11 @@ def decide_command(
         else:  # pragma: no cover - typer restricts the choice
             raise ConfigError(f"Unknown decision {decision!r}.")
         console.print(Text(f"{approval.id}: {approval.status}"))
+        if not_useful and decision == "reject":
+            keys = (approval.details or {}).get("signals")
+            labels = [signal_label(str(k)) for k in keys] if isinstance(keys, list) else []
+            shown = ", ".join(labels) or "this kind of item"
+            console.print(Text(f"Noted as not useful: later reviews show you less of {shown}."))
         if execute and decision in ("approve", "adjust"):
             result = await (await _executor(services)).execute(approval.id)
             console.print(Text(f"executed: {result}"))

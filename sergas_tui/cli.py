@@ -329,6 +329,9 @@ def demo_serve(
 
 
 import sergas_tui.cli_ops  # noqa: E402,F401  (registers the operational commands)
+from sergas_tui.signals_cli import signals_app  # noqa: E402
+
+app.add_typer(signals_app, name="signals")
 
 # --- entry point --------------------------------------------------------------------------
 

@@ -115,7 +115,7 @@ def export_brief(
     out_file: Annotated[Path, typer.Option("--out", help="Markdown file to write.")],
     owner: Annotated[str | None, typer.Option("--owner", help="Owner email.")] = None,
 ) -> None:
-    """Write the latest brief of an owner to Markdown."""
+    """Write an owner's brief to Markdown: the queue and statuses as they are now."""
     from sergas_tui.review_cli import export_brief_command
 
     state = _state(ctx)
@@ -294,6 +294,32 @@ def approvals_list(
     )
 
 
+@approvals_app.command("more")
+def approvals_more(
+    ctx: typer.Context,
+    owner: Annotated[str | None, typer.Option(help="Owner email (default: you).")] = None,
+) -> None:
+    """What waits beyond today's budget ("more, lower priority"), best first."""
+    from sergas_tui.queue_cli import more_command
+
+    state = _state(ctx)
+    raise typer.Exit(more_command(**_common(state), owner=owner))
+
+
+@approvals_app.command("pull")
+def approvals_pull(
+    ctx: typer.Context,
+    ident: Annotated[str, typer.Argument(help="The id (or its first 8 characters) from `more`.")],
+    actor: Annotated[str | None, typer.Option("--as", help=_AS_HELP)] = None,
+) -> None:
+    """Take an item from "more, lower priority" into your approvals queue now."""
+    from sergas_tui.approvals_cli import default_actor
+    from sergas_tui.queue_cli import pull_command
+
+    state = _state(ctx)
+    raise typer.Exit(pull_command(**_common(state), ident=ident, actor=actor or default_actor()))
+
+
 @approvals_app.command("show")
 def approvals_show(ctx: typer.Context, ident: Annotated[str, typer.Argument()]) -> None:
     """The exact write an approval would make."""
@@ -311,6 +337,7 @@ def _decide(
     reason: str | None,
     payload: Path | None = None,
     execute: bool = True,
+    not_useful: bool = False,
 ) -> None:
     from sergas_tui.approvals_cli import decide_command, default_actor
 
@@ -324,6 +351,7 @@ def _decide(
             reason=reason,
             payload_file=payload,
             execute=execute,
+            not_useful=not_useful,
         )
     )
 
@@ -346,9 +374,16 @@ def approvals_reject(
     ident: Annotated[str, typer.Argument()],
     reason: Annotated[str | None, typer.Option(help="Why (recorded).")] = None,
     actor: Annotated[str | None, typer.Option("--as", help=_AS_HELP)] = None,
+    not_useful: Annotated[
+        bool,
+        typer.Option(
+            "--not-useful",
+            help="Not worth your time: later reviews show you less of this kind of item.",
+        ),
+    ] = False,
 ) -> None:
     """Reject: nothing is written."""
-    _decide(ctx, ident, "reject", actor, reason)
+    _decide(ctx, ident, "reject", actor, reason, not_useful=not_useful)
 
 
 @approvals_app.command("adjust")

@@ -183,6 +183,19 @@ class OrchestratorSettings(Section):
     """Accounts per Recommendation Author request (Claude engine)."""
 
 
+class ReviewSettings(Section):
+    daily_budget: int = Field(default=18, ge=1, le=500)
+    """Most recommendations that land in an owner's approval queue per day, best expected value
+    first; at most this many wait at once. The rest stay queued as "more, lower priority" (in
+    the brief and on the account screen) until a slot frees up or the owner pulls one in. A
+    critical one (a concrete near-term loss) always lands."""
+    at_risk_rating: str | None = None
+    """The value of your org's Accounts Rating picklist that means "at risk" (for example
+    "At Risk"): reviews then propose setting it on high-risk accounts (and setting it back to
+    "Active" once no risk is left). Zoho's default picklist has no such value, so nothing is
+    proposed until you name one; the demo org has "At Risk"."""
+
+
 class AuditingSettings(Section):
     log_level: LogLevel = "INFO"
     """Level of the JSON log file."""
@@ -279,6 +292,7 @@ class Settings(BaseSettings):
     anthropic: AnthropicSettings = Field(default_factory=AnthropicSettings)
     memory: MemorySettings = Field(default_factory=MemorySettings)
     orchestrator: OrchestratorSettings = Field(default_factory=OrchestratorSettings)
+    review: ReviewSettings = Field(default_factory=ReviewSettings)
     auditing: AuditingSettings = Field(default_factory=AuditingSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     signals: SignalSettings = Field(default_factory=SignalSettings)
@@ -402,6 +416,7 @@ SECTION_TITLES: dict[str, str] = {
     "anthropic": "Claude: the engine that runs the subagents. The API key goes in the keyring.",
     "memory": "Memory: account history, prior recommendations and their outcomes.",
     "orchestrator": "Orchestrator: how reviews run.",
+    "review": "Review: how much lands in each owner's approval queue per day.",
     "auditing": "Auditing: the local audit log and its sync to a central PostgreSQL.",
     "monitoring": "Monitoring: run metrics and cost tracking.",
     "signals": "Risk signals: thresholds of the deterministic signal catalog.",

@@ -1,5 +1,8 @@
 """`sergas review` and `sergas export brief`: the headless pipeline with a Rich progress bar.
 
+Both write the owner's brief as it stands when it is written (its current picture: the whole
+queue with today's statuses, see :mod:`sergas_tui.briefs.current`), not only what the run added.
+
 Exit codes: 0 every account reviewed, 1 some accounts failed, 2 a configuration problem.
 """
 
@@ -7,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -29,6 +33,7 @@ from sergas_tui.domain.names import RecordNames
 from sergas_tui.errors import ConfigError, SergasError
 from sergas_tui.locations import Locations
 from sergas_tui.services import Services, open_services
+from sergas_tui.viewmodels.brief import current_brief
 from sergas_tui.viewmodels.names import names_for_brief
 
 
@@ -73,7 +78,9 @@ async def run_review(
     table.add_row("accounts reviewed", str(summary.accounts))
     table.add_row("with changes", str(summary.with_changes))
     table.add_row("at risk", str(summary.at_risk))
-    table.add_row("recommendations (pending approval)", str(summary.recommendations))
+    table.add_row("new recommendations", str(summary.recommendations))
+    table.add_row("landed in the approvals queue", str(summary.landed))
+    table.add_row("more, lower priority (`sergas approvals more`)", str(summary.queued))
     table.add_row("failed accounts", str(summary.failed))
     table.add_row("Zoho API calls", str(summary.calls))
     if summary.usage is not None:
@@ -90,11 +97,12 @@ async def run_review(
     console.print(table)
     for account_id, error in summary.failures[:20]:
         console.print(Text(f"failed: {account_id}: {error}", style="red"))
+    briefs = await asyncio.to_thread(current_briefs, services, finished.briefs)
     if json_file is not None:
-        write_json(json_file, finished.briefs)
+        write_json(json_file, briefs)
         console.print(Text(f"Wrote {json_file}"))
     if markdown_dir is not None:
-        for brief in finished.briefs:
+        for brief in briefs:
             path = write_brief(
                 brief,
                 markdown_dir / brief_file_name(brief.owner_email),
@@ -105,7 +113,12 @@ async def run_review(
     return 1 if summary.failed else 0
 
 
-def write_json(path: Path, briefs: tuple[OwnerBrief, ...]) -> None:
+def current_briefs(services: Services, run_briefs: Sequence[OwnerBrief]) -> list[OwnerBrief]:
+    """Each reviewed owner's current picture (the run's own brief when there is none)."""
+    return [current_brief(services, b.owner_email) or b for b in run_briefs]
+
+
+def write_json(path: Path, briefs: Sequence[OwnerBrief]) -> None:
     data = [b.model_dump(mode="json") for b in briefs]
     payload = data[0] if len(data) == 1 else data
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -170,7 +183,7 @@ def export_brief_command(
         email = owner or services.current_user_email()
         if email is None:
             raise ConfigError("Pass --owner EMAIL (or set [zoho] user_email).", title="No owner")
-        brief = services.store.latest_brief(email)
+        brief = current_brief(services, email)
         if brief is None:
             raise SergasError(
                 f"There is no review of {email} in workspace {services.workspace!r} yet. Run "

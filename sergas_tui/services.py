@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Literal
 from sergas_tui.clock import Clock, SystemClock
 from sergas_tui.config import Settings
 from sergas_tui.demo import DemoInfo, DemoStore
+from sergas_tui.demo.zoho import DEMO_AT_RISK_RATING
 from sergas_tui.errors import ConfigError, CrmError, WorkspaceError
 from sergas_tui.locations import Locations
 from sergas_tui.secrets import SecretName, SecretStore
@@ -283,11 +284,12 @@ class Services:
         each run (the orchestrator ends them, even when a run is cancelled).
         """
         from sergas_tui.agents.analyst import MemoryAnalyst
-        from sergas_tui.agents.author import RuleAuthor
+        from sergas_tui.agents.author import AuthorPolicy, RuleAuthor
         from sergas_tui.agents.drafting import TemplateSet
         from sergas_tui.agents.orchestrator import Orchestrator, ReviewEngine
         from sergas_tui.agents.rules import RulesEngine
         from sergas_tui.agents.scout import DataScout
+        from sergas_tui.domain.money import currency_code
 
         crm = await self.crm()
         rules = RulesEngine(
@@ -299,7 +301,14 @@ class Services:
                 timeline_budget=self.settings.orchestrator.timeline_budget,
             ),
             analyst=MemoryAnalyst(self.memory()),
-            author=RuleAuthor(TemplateSet.load(self.locations.templates_dir), self.clock),
+            author=RuleAuthor(
+                TemplateSet.load(self.locations.templates_dir),
+                self.clock,
+                policy=AuthorPolicy(
+                    at_risk_rating=self.at_risk_rating(),
+                    currency=currency_code(self.settings.zoho.home_currency),
+                ),
+            ),
             repository=self.store,
             stage_history_budget=self.settings.orchestrator.stage_history_budget,
         )
@@ -389,6 +398,14 @@ class Services:
 
     def engine(self) -> tuple[Engine, str]:
         return resolve_engine(self.settings, self.secrets)
+
+    def at_risk_rating(self) -> str | None:
+        """The Rating value meaning "at risk": ``[review] at_risk_rating``, else the demo
+        org's own "At Risk" on the demo CRM, else none (nothing proposed)."""
+        configured = self.settings.review.at_risk_rating
+        if configured:
+            return configured
+        return DEMO_AT_RISK_RATING if self.is_demo else None
 
     def current_user_email(self) -> str | None:
         if self.demo is not None:

@@ -21,19 +21,22 @@ from datetime import date, datetime, timedelta
 
 from sergas_tui.agents.author_evidence import Evidence
 from sergas_tui.agents.author_prior import PriorRec
-from sergas_tui.agents.author_problems import fold_problems, problem_of
+from sergas_tui.agents.author_problems import fold_problems
 from sergas_tui.agents.author_rules import (
     DUE_BUSINESS_DAYS,
     ESCALATION,
     RULES,
     SEVERITY_PRIORITY,
     SEVERITY_RANK,
+    SILENCE_KEYS,
+    TURNED_KEYS,
     TYPE_ORDER,
     UPDATE_RATING,
     ZOHO_TASK_PRIORITY,
     AuthorPolicy,
     Proposal,
     add_business_days,
+    closing_soon,
     escalation_reasons,
     is_open,
     recommendation_id,
@@ -65,6 +68,7 @@ from sergas_tui.domain import (
     UpdateAccountAction,
 )
 from sergas_tui.domain.common import Confidence, Priority, RecommendationType
+from sergas_tui.domain.money import format_money
 from sergas_tui.domain.outputs import SuggestedAction
 
 __all__ = ["AuthorPolicy", "PriorRec", "RuleAuthor"]
@@ -114,13 +118,19 @@ class RuleAuthor:
         evidence (the rule table's :meth:`proposals`, folded by :mod:`.author_problems`)."""
         now = self.clock.now()
         priors = [p if isinstance(p, PriorRec) else PriorRec.from_approval(p, now) for p in prior]
-        recs = self.proposals(facts, context, memory_refs=memory_refs, prior=priors)
-        # One open item per problem: a problem with a pending (or recently carried out)
-        # recommendation of any type gets no other; and the account's cap counts open ones.
-        held = {p.target for p in priors if p.target and p.blocks(now, self.policy)}
-        recs = [r for r in recs if problem_of(r) not in held]
+        recs = self.proposals(
+            facts, context, memory_refs=memory_refs, prior=priors, skip_held=False
+        )
+        # One open item per problem: a problem with a pending (or recently carried out, or
+        # decided today) recommendation gets no other, whole — what rode with it then does not
+        # come back on its own; and the account's cap counts open ones.
+        today = now.date()
+        holding = [p for p in priors if p.blocks(now, self.policy) or p.created_at.date() == today]
+        held = {p.target for p in holding if p.target}
+        unknown = {p.type for p in holding if not p.target}  # target unknown: hold the type
         already_open = sum(1 for p in priors if p.status == "pending")
-        return fold_problems(recs, already_open=already_open)
+        folded = fold_problems(recs, already_open=already_open, held=held)
+        return [r for r in folded if r.type not in unknown]
 
     def proposals(
         self,
@@ -129,17 +139,22 @@ class RuleAuthor:
         *,
         memory_refs: Sequence[RecordRef] = (),
         prior: Sequence[PriorRec | Approval] = (),
+        skip_held: bool = True,
     ) -> list[Recommendation]:
         """What the rule table proposes for one account, before folding: one recommendation
-        per (type, target), most urgent first; none without evidence."""
+        per (type, target), most urgent first; none without evidence. With ``skip_held``, none
+        that an earlier recommendation holds (pending, done recently, or made today)."""
         now = self.clock.now()
         priors = [p if isinstance(p, PriorRec) else PriorRec.from_approval(p, now) for p in prior]
         evidence = Evidence(facts, memory_refs)
         recs: list[Recommendation] = []
         for group in self._groups(facts, evidence, now.date()):
-            rec = self._recommend(facts, context, evidence, group, priors, now)
+            rec = self._recommend(facts, context, evidence, group, priors, now, skip_held)
             if rec is not None:
                 recs.append(rec)
+        restored = self._rating_restored(facts, priors, now)
+        if restored is not None:
+            recs.append(restored)
         rank = {p: i for i, p in enumerate(("critical", "high", "medium", "low"))}
         recs.sort(key=lambda r: (rank[r.priority], TYPE_ORDER.index(r.type), r.data_references))
         return recs
@@ -177,22 +192,67 @@ class RuleAuthor:
             rating = self._rating_group(facts, escalation)
             if rating is not None:
                 groups[("update_account", account)] = rating
+        else:
+            strong = [(s, d) for s, d in found if SEVERITY_RANK[s.severity] >= 2]
+            if strong:  # a high-risk account: its Rating should say so
+                at_risk = _Group("update_account", account, UPDATE_RATING)
+                for signal, deal in strong:
+                    at_risk.add(signal, evidence.resolve(signal.evidence), deal)
+                rating = self._rating_group(facts, at_risk)
+                if rating is not None:
+                    groups[("update_account", account)] = rating
         return self._readdress(facts, groups)
 
-    def _rating_group(self, facts: AccountFacts, escalation: _Group) -> _Group | None:
+    def _rating_group(self, facts: AccountFacts, basis: _Group) -> _Group | None:
+        """Rating → :attr:`AuthorPolicy.at_risk_rating` for an account with an escalation or
+        a high-risk signal, when that value is configured and the current one may be
+        replaced."""
         policy = self.policy
         current = facts.account.rating
         if policy.at_risk_rating is None or current == policy.at_risk_rating:
             return None
         if current not in policy.replaceable_ratings:
             return None
-        group = _Group("update_account", escalation.target, UPDATE_RATING)
-        group.reasons = list(escalation.reasons)
-        for signal in escalation.signals:
+        group = _Group("update_account", basis.target, UPDATE_RATING)
+        group.reasons = list(basis.reasons)
+        for signal in basis.signals:
             group.add(signal, [], None)
-        group.refs = [f"{escalation.target}#Rating", *escalation.refs]
-        group.deals = list(escalation.deals)
+        group.refs = [f"{basis.target}#Rating", *basis.refs]
+        group.deals = list(basis.deals)
         return group
+
+    def _rating_restored(
+        self, facts: AccountFacts, priors: Sequence[PriorRec], now: datetime
+    ) -> Recommendation | None:
+        """Rating back from :attr:`AuthorPolicy.at_risk_rating` to
+        :attr:`AuthorPolicy.recovered_rating` once no risk signal is left on the account."""
+        policy = self.policy
+        current = facts.account.rating
+        if policy.at_risk_rating is None or current != policy.at_risk_rating or facts.signals:
+            return None
+        target = str(facts.account.ref())
+        rec_id = recommendation_id(facts.account_id, "update_account", target, now.date())
+        for p in priors:
+            if p.recommendation_id == rec_id or (
+                p.matches("update_account", target) and p.blocks(now, policy)
+            ):
+                return None
+        change = FieldChange(field="Rating", old=current, new=policy.recovered_rating)
+        return Recommendation(
+            id=rec_id,
+            account_id=facts.account_id,
+            type="update_account",
+            priority="low",
+            confidence="medium",
+            rationale=(
+                f"No risk signal is left on {clean(facts.account.name)}, but its Rating still "
+                f"says '{clean(current)}'. Set it back to '{clean(policy.recovered_rating)}' so "
+                "the CRM tells the truth."
+            ),
+            suggested_action=UpdateAccountAction(field_changes=[change]),
+            data_references=[f"{target}#Rating", target],
+            created_at=now,
+        )
 
     def _readdress(
         self, facts: AccountFacts, groups: dict[tuple[str, str], _Group]
@@ -228,10 +288,11 @@ class RuleAuthor:
         group: _Group,
         priors: Sequence[PriorRec],
         now: datetime,
+        skip_held: bool = True,
     ) -> Recommendation | None:
         policy = self.policy
         rec_id = recommendation_id(facts.account_id, group.type, group.target, now.date())
-        for p in priors:
+        for p in priors if skip_held else ():
             if p.recommendation_id == rec_id or (
                 p.matches(group.type, group.target) and p.blocks(now, policy)
             ):
@@ -273,11 +334,20 @@ class RuleAuthor:
             priority=priority,
             confidence=confidence,
             rationale=rationale(
-                facts, group.signals, shown, group.refs, history, group.reasons, notes, now
+                facts,
+                group.signals,
+                shown,
+                group.refs,
+                history,
+                group.reasons,
+                notes,
+                now,
+                policy.currency,
             ),
             suggested_action=action,
             data_references=refs,
             created_at=now,
+            signals=list(dict.fromkeys(s.key for s in group.signals)),
         )
 
     def _uses_memory(self, group: _Group) -> bool:
@@ -291,7 +361,10 @@ class RuleAuthor:
         """Severity of the strongest signal, one step up when at least
         :attr:`AuthorPolicy.large_deal_amount` is at stake in open deals or a renewal closes
         within :attr:`AuthorPolicy.renewal_soon_days` (one step at most), then the proposal's
-        own shift (notes sit one step lower); an escalation is at least ``high``."""
+        own shift (notes sit one step lower); an escalation is at least ``high``.
+
+        ``critical`` is kept for a concrete near-term loss (:func:`near_term_loss`): anything
+        else stops at ``high``, so critical stays rare enough to mean "today"."""
         policy = self.policy
         severity = max(group.signals, key=lambda s: SEVERITY_RANK[s.severity]).severity
         priority = SEVERITY_PRIORITY[severity]
@@ -299,14 +372,46 @@ class RuleAuthor:
         at_stake = sum(d.amount or 0 for d in open_deals)
         renewal = renewal_within(facts.deals, today, policy.renewal_soon_days)
         if at_stake >= policy.large_deal_amount:
-            notes.append(f"Priority raised: {at_stake:,.0f} at stake in open deals.")
+            worth = format_money(at_stake, policy.currency)
+            notes.append(f"Priority raised: {worth} at stake in open deals.")
             priority = shift_priority(priority, 1)
         elif renewal is not None and renewal.closing_date is not None:
             days = (renewal.closing_date - today).days
             notes.append(f"Priority raised: the renewal closes in {days} days.")
             priority = shift_priority(priority, 1)
         floor: Priority = "high" if group.type == "escalation" else "low"
-        return shift_priority(priority, group.primary.shift, floor=floor)
+        priority = shift_priority(priority, group.primary.shift, floor=floor)
+        loss = self._near_term_loss(facts, group, today)
+        if loss is None or group.type == "add_note":
+            return "high" if priority == "critical" else priority
+        deal, days = loss
+        amount = f" ({format_money(deal.amount, self.policy.currency)})" if deal.amount else ""
+        notes.append(
+            f"Critical: '{clean(deal.name)}'{amount} closes in {days} days and this puts it "
+            "at risk."
+        )
+        return "critical"
+
+    def _near_term_loss(
+        self, facts: AccountFacts, group: _Group, today: date
+    ) -> tuple[Deal, int] | None:
+        """The open deal this problem is about (the account's, for an account problem) that
+        closes within :attr:`AuthorPolicy.near_term_days` while the problem is a long silence
+        (``no_activity_critical``) or a turned sponsor or sentiment (:data:`TURNED_KEYS`), or
+        within half that while the account has gone quiet (``no_activity_warning``); None
+        when there is no such deal."""
+        keys = {s.key for s in group.signals}
+        days = 0
+        if keys & TURNED_KEYS or "no_activity_critical" in keys:
+            days = self.policy.near_term_days
+        elif keys & SILENCE_KEYS:
+            days = self.policy.near_term_days // 2
+        if days <= 0:
+            return None
+        deal = closing_soon(group.deals or facts.deals, today, days)
+        if deal is None or deal.closing_date is None:
+            return None
+        return deal, (deal.closing_date - today).days
 
     def _confidence(
         self,
@@ -374,6 +479,7 @@ class RuleAuthor:
             priority=priority,
             due=due,
             today=today,
+            currency=self.policy.currency,
         )
         draft = self.templates.render(group.primary.template, ctx)
         if group.type == "follow_up_email":

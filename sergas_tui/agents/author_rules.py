@@ -43,6 +43,7 @@ from typing import Literal
 
 from sergas_tui.domain import Deal, RiskSignal
 from sergas_tui.domain.common import Priority, RecommendationType, Severity
+from sergas_tui.domain.money import format_money
 
 Scope = Literal["account", "deal"]
 EvidenceKind = Literal["event", "absence"]
@@ -87,6 +88,9 @@ class AuthorPolicy:
     """An open renewal closing within this many days raises priority one step."""
     renewal_window_days: int = 90
     """An open renewal closing within this many days counts as 'a renewal at stake'."""
+    near_term_days: int = 30
+    """Critical means a concrete near-term loss: an open deal the problem is about closes
+    within this many days while it is stuck or silent (see :data:`NEAR_TERM_LOSS_KEYS`)."""
     rejection_window_days: int = 90
     rejection_threshold: int = 2
     """A type rejected this often within the window is proposed one priority step lower."""
@@ -97,11 +101,15 @@ class AuthorPolicy:
     fresh_sync_hours: int = 24
     stale_sync_days: int = 7
     escalate_to: str = "sales_manager"
+    currency: str = "USD"
+    """The org's home currency: amounts in the author's texts carry it (``USD 36,000``)."""
     at_risk_rating: str | None = None
     """Rating value meaning "at risk" in this org's picklist; None (default) proposes no
     ``update_account``."""
     replaceable_ratings: tuple[str | None, ...] = (None, "", "-None-", "Active")
     """Current Rating values the author may replace with :attr:`at_risk_rating`."""
+    recovered_rating: str = "Active"
+    """What the Rating goes back to once an at-risk account has no risk signal left."""
 
 
 @dataclass(frozen=True)
@@ -227,12 +235,29 @@ RULES: Mapping[str, SignalRule] = MappingProxyType(
         ),
     }
 )
+SILENCE_KEYS: frozenset[str] = frozenset({"no_activity_warning", "no_activity_critical"})
+TURNED_KEYS: frozenset[str] = frozenset({"renewal_declining_sentiment", "executive_sponsor_change"})
+"""A concrete near-term loss: a deal closing within :attr:`AuthorPolicy.near_term_days` while
+nobody has talked to the customer for long (``no_activity_critical``) or its sponsor or sentiment
+turned (:data:`TURNED_KEYS`), or closing within half that while the account went quiet
+(``no_activity_warning``). Every other priority stops at ``high``."""
+
 ESCALATION = Proposal("escalation", "manager")
 UPDATE_RATING = Proposal("update_account", "rating")
 
 
 def is_open(deal: Deal) -> bool:
     return not (deal.stage or "").strip().lower().startswith(CLOSED_STAGE_PREFIX)
+
+
+def closing_soon(deals: Sequence[Deal], today: date, days: int) -> Deal | None:
+    """The open deal closing soonest within ``days`` (today included), if any."""
+    soon = [
+        d
+        for d in deals
+        if is_open(d) and d.closing_date is not None and 0 <= (d.closing_date - today).days <= days
+    ]
+    return min(soon, key=lambda d: (d.closing_date, -(d.amount or 0)), default=None)
 
 
 def is_renewal(deal: Deal) -> bool:
@@ -269,7 +294,8 @@ def escalation_reasons(
             "negotiat" in (deal.stage or "").lower()
             and (deal.amount or 0) >= policy.escalation_amount
         ):
-            out.append((f"a deal worth {deal.amount:,.0f} is stalled in negotiation", [signal]))
+            worth = format_money(deal.amount, policy.currency)
+            out.append((f"a deal worth {worth} is stalled in negotiation", [signal]))
             break
     renewal = renewal_within(all_deals, today, policy.renewal_window_days)
     if "executive_sponsor_change" in keys and (

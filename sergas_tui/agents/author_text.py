@@ -20,6 +20,7 @@ from typing import Any
 from sergas_tui.agents.author_rules import CONTACT_ROLES, RULES
 from sergas_tui.agents.drafting import NAME_LIMIT, SNIPPET_LIMIT, clean, clean_name
 from sergas_tui.domain import AccountFacts, Contact, Deal, HistoricalContext, RecordRef, RiskSignal
+from sergas_tui.domain.money import DEFAULT_CURRENCY, format_money
 
 RATIONALE_LIMIT = 1500
 MESSAGE_LIMIT = 160
@@ -100,11 +101,11 @@ def memory_sentence(context: HistoricalContext) -> str:
     return ("History: " + ", ".join(parts) + ".") if parts else ""
 
 
-def deal_phrase(deal: Deal) -> str:
-    """``Name (Stage, 185,000, closing 2026-12-01)`` with whatever is known."""
+def deal_phrase(deal: Deal, currency: str = DEFAULT_CURRENCY) -> str:
+    """``Name (Stage, USD 185,000, closing 2026-12-01)`` with whatever is known."""
     bits = [clean_name(deal.stage)] if deal.stage else []
     if deal.amount is not None:
-        bits.append(f"{deal.amount:,.0f}")
+        bits.append(format_money(deal.amount, currency))
     if deal.closing_date is not None:
         bits.append(f"closing {deal.closing_date.isoformat()}")
     inner = f" ({', '.join(bits)})" if bits else ""
@@ -137,6 +138,7 @@ def rationale(
     reasons: Sequence[str],
     notes: Sequence[str],
     now: datetime,
+    currency: str = DEFAULT_CURRENCY,
 ) -> str:
     """One paragraph naming the evidence: signal messages, deals, days, amounts, memory.
 
@@ -147,7 +149,7 @@ def rationale(
     if len(signals) > MAX_MESSAGES:
         parts.append(f"And {len(signals) - MAX_MESSAGES} more signals.")
     if deals:
-        parts.append("Deals: " + "; ".join(deal_phrase(d) for d in deals[:3]) + ".")
+        parts.append("Deals: " + "; ".join(deal_phrase(d, currency) for d in deals[:3]) + ".")
     if reasons:
         parts.append("Escalate because " + "; ".join(reasons) + ".")
     parts += list(notes)
@@ -174,14 +176,14 @@ def _contact_view(contact: Contact | None) -> dict[str, Any] | None:
     }
 
 
-def _deal_view(deal: Deal | None) -> dict[str, Any] | None:
+def _deal_view(deal: Deal | None, currency: str) -> dict[str, Any] | None:
     if deal is None:
         return None
     return {
         "name": clean_name(deal.name),
         "stage": clean_name(deal.stage),
         "amount": deal.amount,
-        "amount_text": f"{deal.amount:,.0f}" if deal.amount is not None else "",
+        "amount_text": format_money(deal.amount, currency) if deal.amount is not None else "",
         "closing_date": deal.closing_date.isoformat() if deal.closing_date else "",
         "next_step": clean(deal.next_step),
         "type": clean_name(deal.type),
@@ -201,6 +203,7 @@ def template_context(
     priority: str,
     due: date,
     today: date,
+    currency: str = DEFAULT_CURRENCY,
 ) -> dict[str, Any]:
     """The variables every draft template sees (see ``drafting.sample_contexts``)."""
     account, owner = facts.account, facts.account.owner
@@ -223,7 +226,7 @@ def template_context(
             "email": owner.email if owner and valid_email(owner.email) else "",
         },
         "contact": _contact_view(contact),
-        "deal": _deal_view(deal),
+        "deal": _deal_view(deal, currency),
         "signal": views[0],
         "signals": views,
         "snippets": note_snippets(facts, refs),

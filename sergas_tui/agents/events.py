@@ -58,7 +58,9 @@ class AccountRecalled(ReviewEvent):
 class RecommendationProposed(ReviewEvent):
     account_id: str
     recommendation: Recommendation
-    approval_id: str
+    approval_id: str | None
+    """Its pending approval when it landed at once (critical); None while it waits for the
+    end-of-run ranking."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,10 @@ class RunSummary:
     with_changes: int = 0
     at_risk: int = 0
     recommendations: int = 0
+    landed: int = 0
+    """Recommendations this run put in the owners' approval queues (within the budget)."""
+    queued: int = 0
+    """The reviewed owners' recommendations waiting as "more, lower priority" after the run."""
     failed: int = 0
     calls: int = 0
     seconds: float = 0.0

@@ -1,11 +1,13 @@
 """The orchestrator: one review run, from sync to brief, as a stream of progress events.
 
-It never writes to the CRM. Every write it proposes becomes a pending ``Approval`` in the
-workspace; only the approvals executor performs approved ones. Accounts are processed
-riskiest first with bounded concurrency; a failure on one account is recorded and the run
-goes on; cancelling the consumer stops the run cleanly (its sync run is marked failed and no
-half-written account state is left behind: an account's snapshot is saved only once its
-recommendations and approvals are).
+It never writes to the CRM. Every write it proposes is stored as a recommendation; a critical
+one lands at once as a pending ``Approval``, the others are ranked by expected value at the end
+of the run and the best land within the owner's daily budget (``approvals/queue.py``); the rest
+wait, queued, as "more, lower priority". Only the approvals executor performs approved ones.
+Accounts are processed riskiest first with bounded concurrency; a failure on one account is
+recorded and the run goes on; cancelling the consumer stops the run cleanly (its sync run is
+marked failed and no half-written account state is left behind: an account's snapshot is saved
+only once its recommendations and approvals are).
 
 An engine may also implement :class:`RunAware`: it is then told when a run starts (with a way
 to add its own events, e.g. streamed model text, to the run's stream) and ends (so it can end
@@ -16,12 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
+from sergas_tui.agents.author_problems import problem_of
 from sergas_tui.agents.events import (
     AccountAuthored,
     AccountFailed,
@@ -36,6 +38,7 @@ from sergas_tui.agents.events import (
     Usage,
 )
 from sergas_tui.approvals.outcomes import update_outcomes
+from sergas_tui.approvals.queue import fill_queue, land, supersede_queued
 from sergas_tui.audit.gateway import audit_session
 from sergas_tui.briefs.compile import compile_brief, review_order
 from sergas_tui.clock import Clock
@@ -45,6 +48,7 @@ from sergas_tui.domain import (
     AccountFacts,
     AccountReview,
     Approval,
+    ApprovalStatus,
     AuditAction,
     AuditEvent,
     HistoricalContext,
@@ -55,10 +59,19 @@ from sergas_tui.domain import (
     SyncStatus,
 )
 from sergas_tui.domain.changes import snapshot_of
+from sergas_tui.domain.mutes import without_muted
+from sergas_tui.domain.queue import (
+    HISTORY_DAYS,
+    OwnerHistory,
+    expected_value,
+    is_recent,
+    money_at_stake,
+)
 from sergas_tui.errors import SergasError
 from sergas_tui.logs import get_logger
 from sergas_tui.memory.store import MemoryStore
 from sergas_tui.storage import Repository
+from sergas_tui.storage.mutes import active_mutes, not_useful_counts
 
 log = get_logger("sergas.orchestrator")
 
@@ -125,6 +138,7 @@ class _Counts:
     done: int = 0
     recommendations: int = 0
     failed: int = 0
+    landed: int = 0
 
 
 class Orchestrator:
@@ -146,6 +160,10 @@ class Orchestrator:
         engine_memory = getattr(engine, "memory", None)
         self.memory = memory or (engine_memory if isinstance(engine_memory, MemoryStore) else None)
         """Where assessed outcomes are remembered: given, or the engine's ``memory`` if any."""
+        self._histories: dict[str, OwnerHistory] = {}
+        """Each owner's recent decisions, read once per run (ranking)."""
+        self._unmuted: dict[str, AccountFacts] = {}
+        """This run's facts before snoozed and dismissed signals were taken out."""
 
     async def review(
         self, owner_email: str | None, *, account_ids: Collection[str] | None = None
@@ -176,15 +194,23 @@ class Orchestrator:
             if account_ids is not None:
                 wanted = set(account_ids)
                 facts = [f for f in facts if f.account_id in wanted]
+            # Snoozed and dismissed signals leave the review here, for every engine; outcomes
+            # are still judged on everything the CRM shows.
+            mutes = await asyncio.to_thread(active_mutes, repo, now)
+            self._unmuted = {f.account_id: f for f in facts}
+            facts = [without_muted(f, mutes, now) for f in facts]
             reviews: list[AccountReview] = []
             failures: list[tuple[str, str]] = []
             counts = _Counts()
+            self._histories = await asyncio.to_thread(self._owner_histories, facts, now)
             async for event in self._review_accounts(
                 run.id, facts, reviews, counts, failures, sink
             ):
                 yield event
             for event in sink.drain():
                 yield event
+            counts.landed += await asyncio.to_thread(self._fill_queues, run.id, reviews)
+            queued = await asyncio.to_thread(self._queued_count, reviews)
             briefs = await self._briefs(run.id, owner_email, reviews)
             status = "partial" if failures else "ok"
             summary = RunSummary(
@@ -192,6 +218,8 @@ class Orchestrator:
                 with_changes=sum(1 for f in facts if f.changes),
                 at_risk=sum(1 for f in facts if f.signals),
                 recommendations=counts.recommendations,
+                landed=counts.landed,
+                queued=queued,
                 failed=counts.failed,
                 calls=calls,
                 seconds=time.perf_counter() - started,
@@ -291,6 +319,7 @@ class Orchestrator:
                 reviews.append(review)
                 counts.done += 1
                 counts.recommendations += len(review.recommendations)
+                counts.landed += sum(1 for r in review.recommendations if r.status == "pending")
                 await queue.put(
                     AccountAuthored(
                         run_id, f.account_id, len(review.recommendations), counts.done, total
@@ -331,7 +360,7 @@ class Orchestrator:
             )
         )
         now = self.clock.now()
-        await self._assess_outcomes(facts, now)
+        await self._assess_outcomes(self._unmuted.get(facts.account_id, facts), now)
         context, memory_refs = await self.engine.recall(facts, now)
         await queue.put(
             AccountRecalled(
@@ -343,19 +372,19 @@ class Orchestrator:
         )
         prior = await asyncio.to_thread(repo.approvals_for, account.id)
         recommendations = await self.engine.author(facts, context, memory_refs, prior)
-        recommendations = [
-            r if r.account_id else r.model_copy(update={"account_id": account.id})
-            for r in recommendations
-        ]
-        approvals = [self._approval_for(r, owner, now) for r in recommendations]
-        await asyncio.to_thread(self._persist, run_id, facts, owner, recommendations, approvals)
-        await self.engine.remember(account.id, recommendations)
-        for rec, approval in zip(recommendations, approvals, strict=True):
-            await queue.put(RecommendationProposed(run_id, account.id, rec, approval.id))
+        recommendations = [self._valued(r, facts, owner, now) for r in recommendations]
+        waiting = await asyncio.to_thread(repo.queued_recommendations, None, account_id=account.id)
+        recommendations, new = refresh_queued(recommendations, waiting)
+        landed = await asyncio.to_thread(self._persist, run_id, facts, owner, recommendations, now)
+        fresh = [r for r in recommendations if r.id in new]
+        await self.engine.remember(account.id, fresh)
+        for rec in fresh:
+            approval_id = landed.get(rec.id)
+            await queue.put(RecommendationProposed(run_id, account.id, rec, approval_id))
         return AccountReview(
             facts=facts,
             context=context,
-            recommendations=recommendations,
+            recommendations=fresh,
             memory_refs=list(memory_refs),
         )
 
@@ -378,19 +407,65 @@ class Orchestrator:
             except SergasError as err:  # the row is stored; memory is a convenience copy
                 log.warning("outcome_not_remembered", account_id=row.account_id, error=repr(err))
 
-    def _approval_for(self, rec: Recommendation, owner: str, now: datetime) -> Approval:
-        ttl = timedelta(hours=self.settings.orchestrator.approval_timeout_hours)
-        return Approval(
-            id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"sergas:approval:{rec.id}")),
-            recommendation_id=rec.id,
-            account_id=rec.account_id or "",
-            owner_email=owner,
-            action_type=rec.type,
-            payload=rec.suggested_action,
-            also=list(rec.also),
-            created_at=now,
-            expires_at=now + ttl,
+    @property
+    def _ttl(self) -> timedelta:
+        return timedelta(hours=self.settings.orchestrator.approval_timeout_hours)
+
+    def _owner_histories(
+        self, facts: Sequence[AccountFacts], now: datetime
+    ) -> dict[str, OwnerHistory]:
+        """Each reviewed owner's recent decisions, for ranking (see ``domain/queue.py``)."""
+        owners = {_owner_email(f) for f in facts}
+        statuses = [s for s in ApprovalStatus if s != ApprovalStatus.PENDING]
+        histories = {}
+        since = now - timedelta(days=HISTORY_DAYS)
+        for owner in owners:
+            decided = self.repository.approvals_with_status(statuses, owner)
+            marks = not_useful_counts(self.repository, owner, since)
+            histories[owner] = OwnerHistory.from_approvals(decided, now, not_useful=marks)
+        return histories
+
+    def _valued(
+        self, rec: Recommendation, facts: AccountFacts, owner: str, now: datetime
+    ) -> Recommendation:
+        """The recommendation with its account, expected value and where it goes: a
+        critical one lands now, the others wait for the end-of-run ranking."""
+        history = self._histories.get(owner) or OwnerHistory()
+        value = expected_value(
+            rec,
+            at_stake=money_at_stake(rec, facts.deals, now.date()),
+            recent=is_recent(rec, facts.changes, facts.account_id),
+            history=history,
         )
+        status = "pending" if rec.priority == "critical" else "queued"
+        return rec.model_copy(
+            update={
+                "account_id": rec.account_id or facts.account_id,
+                "value": value,
+                "status": status,
+            }
+        )
+
+    def _fill_queues(self, run_id: str, reviews: Sequence[AccountReview]) -> int:
+        """Land each reviewed owner's best queued recommendations within the daily budget."""
+        owners = sorted({_owner_email(r.facts) for r in reviews})
+        landed = 0
+        for owner in owners:
+            landed += len(
+                fill_queue(
+                    self.repository,
+                    owner,
+                    self.clock.now(),
+                    budget=self.settings.review.daily_budget,
+                    ttl=self._ttl,
+                    session_id=run_id,
+                )
+            )
+        return landed
+
+    def _queued_count(self, reviews: Sequence[AccountReview]) -> int:
+        owners = {_owner_email(r.facts) for r in reviews}
+        return sum(len(self.repository.queued_recommendations(o)) for o in owners)
 
     def _persist(
         self,
@@ -398,15 +473,16 @@ class Orchestrator:
         facts: AccountFacts,
         owner: str,
         recommendations: list[Recommendation],
-        approvals: list[Approval],
-    ) -> None:
-        """One account's results; the snapshot goes last so a failure re-detects changes."""
+        now: datetime,
+    ) -> dict[str, str]:
+        """One account's results; the snapshot goes last so a failure re-detects changes.
+        Returns the approval id of each recommendation that landed at once (critical)."""
         repo = self.repository
         if recommendations:
             repo.save_recommendations(recommendations, run_id=run_id, owner_email=owner)
-        for rec, approval in zip(recommendations, approvals, strict=True):
-            if repo.get_approval(approval.id) is None:
-                repo.add_approval(approval)
+        supersede_queued(repo, facts.account_id, [r.id for r in recommendations])
+        landed: dict[str, str] = {}
+        for rec in recommendations:
             repo.append_audit(
                 AuditEvent(
                     timestamp=self.clock.now(),
@@ -418,19 +494,14 @@ class Orchestrator:
                     tool_outputs=rec.model_dump(mode="json"),
                 )
             )
-            repo.append_audit(
-                AuditEvent(
-                    timestamp=self.clock.now(),
-                    session_id=run_id,
-                    agent_name="orchestrator",
-                    action_type=AuditAction.APPROVAL_REQUESTED,
-                    account_id=facts.account_id,
-                    owner_email=owner,
-                    tool_inputs={"approval_id": approval.id, "recommendation_id": rec.id},
+            if rec.status == "pending":
+                approval = land(
+                    repo, rec, owner, now, self._ttl, session_id=run_id, reason="critical"
                 )
-            )
+                landed[rec.id] = approval.id
         snapshot = snapshot_of(facts.account, facts.deals, facts.contacts)
         repo.save_snapshot(facts.account_id, owner, snapshot, run_id=run_id)
+        return landed
 
     async def _audit(
         self,
@@ -450,3 +521,27 @@ class Orchestrator:
             tool_outputs=outputs,
         )
         await asyncio.to_thread(self.repository.append_audit, event)
+
+
+def _owner_email(facts: AccountFacts) -> str:
+    owner = facts.account.owner
+    return owner.email if owner and owner.email else "*"
+
+
+def refresh_queued(
+    recs: Sequence[Recommendation], waiting: Sequence[Recommendation]
+) -> tuple[list[Recommendation], set[str]]:
+    """Match a review's recommendations with those the account already has queued: one about
+    the same problem (type and record) keeps its id and age but takes the fresh text and
+    figures; it is not new. Returns the recommendations to store and the ids of the new ones."""
+    old = {(r.type, problem_of(r)): r for r in waiting}
+    out: list[Recommendation] = []
+    new: set[str] = set()
+    for rec in recs:
+        match = old.get((rec.type, problem_of(rec)))
+        if match is None or rec.status != "queued":
+            out.append(rec)
+            new.add(rec.id)
+            continue
+        out.append(rec.model_copy(update={"id": match.id, "created_at": match.created_at}))
+    return out, new

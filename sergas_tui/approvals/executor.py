@@ -214,6 +214,18 @@ def plan_write(approval: Approval) -> PlannedWrite:
     return _plan(approval.payload, approval.account_id, approval.id)
 
 
+SUBJECT_LIMIT = 120
+"""Characters of a task subject we compose (Zoho's single-line text fields take 255); the full
+text stays in the description."""
+
+
+def subject_line(prefix: str, text: str, limit: int = SUBJECT_LIMIT) -> str:
+    """``prefix`` and the first line of ``text``, cut with an ellipsis to ``limit`` characters."""
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    whole = prefix + first
+    return whole if len(whole) <= limit else whole[: limit - 1].rstrip() + "…"
+
+
 def plan_writes(approval: Approval) -> list[PlannedWrite]:
     """Every write of the approval's decision: the main one, then each ``also`` write."""
     plans = [plan_write(approval)]
@@ -240,7 +252,7 @@ def _plan(payload: SuggestedAction, account: str, aid: str) -> PlannedWrite:
             lines += ["", "Next steps:", *(f"- {step}" for step in payload.next_steps)]
         task = TaskDraft(
             account_id=account,
-            subject=f"Send email: {payload.subject}",
+            subject=subject_line("Send email: ", payload.subject),
             description=_with_marker("\n".join(lines), aid),
         )
         return PlannedWrite("create_task", task=task, marker_id=aid)
@@ -248,7 +260,7 @@ def _plan(payload: SuggestedAction, account: str, aid: str) -> PlannedWrite:
         text = f"Escalate to: {payload.escalate_to}\nReason: {payload.reason}"
         task = TaskDraft(
             account_id=account,
-            subject=f"Escalation: {payload.reason}",
+            subject=subject_line("Escalation: ", payload.reason),
             priority="High",
             description=_with_marker(text, aid),
         )

@@ -45,6 +45,7 @@ from sergas_tui.domain.grants import Grant
 from sergas_tui.errors import SergasError
 from sergas_tui.memory.store import MemoryStore
 from sergas_tui.storage import Repository
+from sergas_tui.storage.mutes import FEEDBACK_SIGNALS, NOT_USEFUL
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,8 @@ _UNDOABLE = frozenset({_S.APPROVED, _S.ADJUSTED, _S.REJECTED})
 _VERB = {_S.APPROVED: "approve", _S.ADJUSTED: "adjust", _S.REJECTED: "reject"}
 _ORIGINAL_PAYLOAD = "original_payload"
 """Key in ``Approval.details`` keeping the proposed payload while an adjusted one replaces it."""
+_FEEDBACK_KEYS = ("feedback", FEEDBACK_SIGNALS)
+"""Keys in ``Approval.details`` holding a rejection's "not useful" feedback."""
 
 
 def _require_actor(actor: str) -> str:
@@ -175,9 +178,25 @@ class ApprovalService:
         """Approve the proposed write as it stands."""
         return await self._decide(approval_id, _S.APPROVED, actor=actor, rationale=rationale)
 
-    async def reject(self, approval_id: str, *, actor: str, reason: str | None = None) -> Approval:
-        """Reject: nothing will be written."""
-        return await self._decide(approval_id, _S.REJECTED, actor=actor, rationale=reason)
+    async def reject(
+        self,
+        approval_id: str,
+        *,
+        actor: str,
+        reason: str | None = None,
+        not_useful: bool = False,
+    ) -> Approval:
+        """Reject: nothing will be written.
+
+        ``not_useful`` is the owner's feedback that the item was not worth their time: it is
+        kept on the approval (``details["feedback"] = "not_useful"`` and, in
+        ``details["signals"]``, the keys of the risk signals the recommendation answered) and in
+        the decision's audit row, so later reviews can show that owner less of it
+        (:func:`sergas_tui.storage.mutes.not_useful_counts`).
+        """
+        return await self._decide(
+            approval_id, _S.REJECTED, actor=actor, rationale=reason, not_useful=not_useful
+        )
 
     async def adjust(
         self,
@@ -203,6 +222,8 @@ class ApprovalService:
         if old not in _UNDOABLE or not can_transition(old, _S.PENDING):
             raise ApprovalError(self._undo_refusal(approval))
         details = dict(approval.details or {})
+        for key in _FEEDBACK_KEYS:  # the feedback went with the decision
+            details.pop(key, None)
         payload: Any = approval.payload
         original = details.pop(_ORIGINAL_PAYLOAD, None)
         if original is not None:
@@ -256,6 +277,7 @@ class ApprovalService:
         actor: str,
         rationale: str | None,
         payload: Mapping[str, Any] | SuggestedAction | None = None,
+        not_useful: bool = False,
     ) -> Approval:
         who = _require_actor(actor)
         approval = await self.get(approval_id)
@@ -283,6 +305,14 @@ class ApprovalService:
             update["details"] = details
             inputs["before"] = approval.payload.model_dump(mode="json")
             inputs["after"] = edited.model_dump(mode="json")
+        if not_useful and new == _S.REJECTED:
+            keys = await self._signal_keys(approval)
+            details = dict(update.get("details") or approval.details or {})
+            details["feedback"] = NOT_USEFUL
+            details[FEEDBACK_SIGNALS] = list(keys)
+            update["details"] = details
+            inputs["feedback"] = NOT_USEFUL
+            inputs[FEEDBACK_SIGNALS] = list(keys)
         updated = approval.model_copy(update=update)
         decision: Decision = (
             "adjusted" if new == _S.ADJUSTED else ("approved" if new == _S.APPROVED else "rejected")
@@ -305,6 +335,13 @@ class ApprovalService:
         await self._store(updated, old, event)
         await self._remember(updated, new, now, who, rationale)
         return updated
+
+    async def _signal_keys(self, approval: Approval) -> list[str]:
+        """The signal keys the approval's recommendation answers (none when it is unknown)."""
+        recommendation = await self._io(self._repo.get_recommendation, approval.recommendation_id)
+        if recommendation is None:
+            return []
+        return list(dict.fromkeys(recommendation.signals))
 
     async def _publish(self, step: Callable[[GrantStore], object], approval_id: str) -> None:
         """Publish (or withdraw) a decision centrally, for servers that verify tokens there.

@@ -11,19 +11,24 @@ with their currency, evidence and changes in words, and links to the records in 
 (none for the demo org). Filters a template can use besides ``md``/``mdval``/``action``:
 ``evidence`` (a recommendation or a list of refs → items with ``text`` and ``url``), ``mdlink``
 (an item → ``[text](url)``), ``change_text`` (a change and its account id), ``money``
-(an amount and its account id), ``user`` (an owner's e-mail) and ``zoho_url`` (an account id →
-its page, or an empty string).
+(an amount and its account id), ``user`` (an owner's e-mail), ``zoho_url`` (an account id →
+its page, or an empty string), ``when`` (a time → ``2026-12-06 14:02``) and ``plural``
+(``3 | plural("account")``).
 """
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
+from sergas_tui.briefs.compile import as_current
+from sergas_tui.briefs.sections import brief_sections
+from sergas_tui.briefs.wording import change_words
 from sergas_tui.domain import (
     AddNoteAction,
     Change,
@@ -34,10 +39,9 @@ from sergas_tui.domain import (
     Recommendation,
     UpdateAccountAction,
 )
-from sergas_tui.domain.changes import RECORD_FIELD
 from sergas_tui.domain.evidence import EvidenceItem, describe_evidence, field_label
 from sergas_tui.domain.money import is_amount_field
-from sergas_tui.domain.names import RecordNames, module_word
+from sergas_tui.domain.names import RecordNames
 from sergas_tui.domain.write_summary import also_lines
 from sergas_tui.errors import ConfigError
 
@@ -133,17 +137,17 @@ def mdlink(item: EvidenceItem) -> str:
 
 def change_text(change: Change, account_id: str, names: RecordNames | None = None) -> str:
     """A change found by the review: ``Deal 'X' · Closing date 2026-12-20 → 2027-01-30``."""
-    names = names or RecordNames()
-    module = change.module or "Accounts"
-    record_id = change.record_id or account_id
-    name = names.name(module, record_id)
-    record = f"{module_word(module)} '{name}'" if name else module_word(module)
-    if change.field == RECORD_FIELD:
-        verb = "added" if change.old is None else "removed" if change.new is None else "changed"
-        return md(f"{record} {verb}")
-    old = _amount(names, account_id, change.field, change.old)
-    new = _amount(names, account_id, change.field, change.new)
-    return f"{md(record)} · {md(field_label(change.field))} {old} → {new}"
+    return md(change_words(change, account_id, names or RecordNames()))
+
+
+def when(moment: datetime | None) -> str:
+    """``2026-12-06 14:02`` (UTC), or a dash."""
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M}" if moment else "—"
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``1 account``, ``3 accounts``."""
+    return f"{count} {word if count == 1 else many or word + 's'}"
 
 
 def _environment(
@@ -166,6 +170,8 @@ def _environment(
         money=lambda amount, account_id=None: md(names.money(amount, "Accounts", account_id)),
         user=lambda email: md(names.user(email)),
         zoho_url=lambda account_id: names.url("Accounts", str(account_id)) or "",
+        when=when,
+        plural=plural,
     )
     return env
 
@@ -175,18 +181,31 @@ def render_brief(
 ) -> str:
     """The brief as Markdown; ConfigError naming the template if a user template is broken.
 
-    ``names`` (the workspace's, see :mod:`sergas_tui.viewmodels.names`) turns ids into names;
-    without it only the names the brief itself carries are known.
+    ``brief`` is normally the owner's :class:`CurrentBrief` (see :mod:`.current`); a run's
+    brief is shown the same way (:func:`as_current`). ``names`` (the workspace's, see
+    :mod:`sergas_tui.viewmodels.names`) turns ids into names; without it only the names the
+    brief itself carries are known. Besides ``brief``, the template gets ``counts`` (the
+    header's numbers), ``s`` (the sections in words, :mod:`.sections`) and, as before,
+    ``accounts`` and ``recs`` (each account's open recommendations).
     """
-    names = names or names_from_brief(brief)
-    env = _environment(user_templates, names, brief.owner_email)
+    current = as_current(brief)
+    names = names or names_from_brief(current)
+    for group in current.changes or []:
+        names.add_changes(group.account_id, group.changes)
+    env = _environment(user_templates, names, current.owner_email)
     recs: dict[str, list[Recommendation]] = {}
-    by_id = {r.id: r for r in brief.recommendations}
-    for account in brief.accounts or []:
+    by_id = {r.id: r for r in current.recommendations}
+    for account in current.accounts or []:
         recs[account.account_id] = [by_id[i] for i in account.recommendation_ids if i in by_id]
     try:
         template = env.get_template(TEMPLATE_NAME)
-        return template.render(brief=brief, accounts=brief.accounts or [], recs=recs)
+        return template.render(
+            brief=current,
+            counts=current.counts,
+            s=brief_sections(current, names),
+            accounts=current.accounts or [],
+            recs=recs,
+        )
     except jinja2.TemplateError as err:
         where = getattr(err, "filename", None) or TEMPLATE_NAME
         line = getattr(err, "lineno", None)

@@ -54,6 +54,9 @@ PROBABILITY: Mapping[str, int] = {
     "Closed Lost": 0,
 }
 PIPELINE = "Standard (Standard)"
+DEMO_AT_RISK_RATING = "At Risk"
+"""The demo org's own Accounts Rating value for an account at risk (orgs add one to Zoho's
+default picklist); reviews on the demo propose it (``[review] at_risk_rating`` elsewhere)."""
 
 # (module, api_name) -> (field_label, data_type); ids are assigned below in this order.
 _FIELDS: tuple[tuple[str, str, str, str], ...] = (

@@ -37,6 +37,12 @@ class AuditAction(StrEnum):
     """One model request of the Claude engine: tokens, cost, accounts, permission denials."""
     ENGINE_FALLBACK = "engine_fallback"
     """The Claude engine handed accounts to the rules engine, and why."""
+    SIGNAL_SNOOZED = "signal_snoozed"
+    """A person snoozed a risk signal of an account until a date (``decision_rationale``: why)."""
+    SIGNAL_DISMISSED = "signal_dismissed"
+    """A person dismissed a risk signal of an account until unmuted (or until a date)."""
+    SIGNAL_UNMUTED = "signal_unmuted"
+    """A person lifted a snooze or dismissal: the signal counts again from the next review."""
 
 
 Decision = Literal["approved", "rejected", "adjusted"]

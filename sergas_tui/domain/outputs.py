@@ -206,8 +206,19 @@ class AlsoWrite(BaseModel):
 
 
 RecommendationStatus = Literal[
-    "pending", "approved", "adjusted", "rejected", "expired", "executed", "failed"
+    "pending",
+    "approved",
+    "adjusted",
+    "rejected",
+    "expired",
+    "executed",
+    "failed",
+    "queued",
+    "superseded",
 ]
+"""A recommendation's state. ``queued``: ranked below the owner's daily budget, so no approval
+exists yet ("more, lower priority"; a person may pull it in); ``superseded``: a queued one a
+later review replaced with a fresh one (or dropped because the problem went away)."""
 
 
 class Recommendation(BaseModel):
@@ -229,6 +240,12 @@ class Recommendation(BaseModel):
     """Further writes approving this recommendation performs (the same decision)."""
     created_at: Timestamp = Field(default_factory=utc_now)
     status: RecommendationStatus = "pending"
+    signals: list[str] = Field(default_factory=list)
+    """The keys of the risk signals this recommendation answers (``no_activity_critical``…),
+    so a muted signal or an owner's "not useful" feedback reaches what it caused."""
+    value: float | None = None
+    """Expected value, the rank within the owner's queue (see :mod:`sergas_tui.domain.queue`):
+    set by the orchestrator, the same for every engine."""
 
     @model_validator(mode="before")
     @classmethod

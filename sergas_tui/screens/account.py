@@ -20,14 +20,19 @@ from textual.widget import Widget
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
+from sergas_tui.domain.mutes import day_of, describe, signal_label
 from sergas_tui.screens.base import SergasScreen
+from sergas_tui.screens.more import MoreModal
+from sergas_tui.screens.signal_modals import SnoozeSignalModal, UnmuteSignalModal
 from sergas_tui.services import Services
 from sergas_tui.viewmodels.account import (
     AccountDetail,
     RecommendationRow,
     current_recommendations,
     load_account,
+    with_mutes,
 )
+from sergas_tui.viewmodels.mutes import MuteRequest, default_until, save_mute, unmute
 from sergas_tui.viewmodels.names import no_web_page
 from sergas_tui.widgets.account_sections import (
     activity_text,
@@ -73,7 +78,10 @@ class AccountScreen(SergasScreen):
         ),
         Binding("F", "expand_all", "Expand notes", id="account.expand_all"),
         Binding("r", "review", "Review account", id="account.review"),
+        Binding("z", "snooze_signal", "Snooze signal", id="account.snooze_signal"),
+        Binding("u", "unmute_signal", "Unmute signal", id="account.unmute_signal", show=False),
         Binding("o", "open_record", "Open in Zoho", id="account.open"),
+        Binding("m", "more", "More, lower priority", id="account.more"),
         Binding("ctrl+r", "reload", "Reload", id="account.reload", show=False),
     ]
 
@@ -84,6 +92,13 @@ class AccountScreen(SergasScreen):
     @dataclass
     class Loaded(Message):
         detail: AccountDetail
+
+    @dataclass
+    class SignalsChanged(Message):
+        """A snooze, dismissal or unmute was stored: the detail with its signals re-split."""
+
+        detail: AccountDetail
+        done: str
 
     def __init__(self, services: Services, account_id: str) -> None:
         super().__init__()
@@ -138,6 +153,63 @@ class AccountScreen(SergasScreen):
             return
         self.app.open_url(url)
 
+    def action_snooze_signal(self) -> None:
+        """Snooze or dismiss one of the account's standing signals (asks in a dialog)."""
+        detail = self.detail
+        if detail is None:
+            self.notify("The account is still loading.", title="Snooze", markup=False)
+            return
+        if not detail.signal_choices:
+            why = (
+                "Its other signals are already snoozed or dismissed."
+                if detail.muted
+                else "The latest review found none (press r to review it)."
+            )
+            self.notify(
+                f"{detail.name} has no risk signal to snooze. {why}",
+                title="Nothing to snooze",
+                markup=False,
+            )
+            return
+        now = self.services.clock.now()
+        actor = self.shell.actor()
+
+        def chosen(request: MuteRequest | None) -> None:
+            if request is not None:
+                self._save_mute(request, actor)
+
+        modal = SnoozeSignalModal(
+            detail.name, detail.signal_choices, default_until(now), day_of(now)
+        )
+        self.app.push_screen(modal, chosen)
+
+    def action_more(self) -> None:
+        """This account's items beyond today's budget; one may be pulled into the queue
+        (the recommendations list refreshes when the dialog closes)."""
+        title = f"More for {self.detail.name}" if self.detail is not None else ""
+        modal = MoreModal(
+            self.services, self.shell.actor(), account_id=self.account_id, title=title
+        )
+        self.app.push_screen(modal)
+
+    def action_unmute_signal(self) -> None:
+        """Count a snoozed or dismissed signal again (asks which, in a dialog)."""
+        detail = self.detail
+        if detail is None or not detail.muted:
+            self.notify(
+                "No signal of this account is snoozed or dismissed.",
+                title="Nothing to unmute",
+                markup=False,
+            )
+            return
+        actor = self.shell.actor()
+
+        def chosen(mute_id: str | None) -> None:
+            if mute_id is not None:
+                self._unmute(mute_id, actor)
+
+        self.app.push_screen(UnmuteSignalModal(detail.name, detail.muted), chosen)
+
     def action_next_tab(self) -> None:
         self._step_tab(1)
 
@@ -187,6 +259,34 @@ class AccountScreen(SergasScreen):
         self.detail = replace(self.detail, recommendations=message.rows)
         self.query_one("#recs-text", Static).update(recommendations_text(self.detail))
         self._label_tabs(self.detail)
+
+    @work(thread=True, group="account-mutes", exit_on_error=False)
+    def _save_mute(self, request: MuteRequest, actor: str) -> None:
+        assert self.detail is not None
+        mute = save_mute(self.services, self.account_id, request, actor=actor)
+        label = signal_label(mute.signal_key)
+        done = f"{describe(mute, self.services.clock.now())}: {label}."
+        self.post_message(self.SignalsChanged(with_mutes(self.services, self.detail), done))
+
+    @work(thread=True, group="account-mutes", exit_on_error=False)
+    def _unmute(self, mute_id: str, actor: str) -> None:
+        assert self.detail is not None
+        mute = unmute(self.services, mute_id, actor=actor)
+        done = f"{signal_label(mute.signal_key)} counts again from the next review."
+        self.post_message(self.SignalsChanged(with_mutes(self.services, self.detail), done))
+
+    @on(SignalsChanged)
+    def _signals_changed(self, message: SignalsChanged) -> None:
+        if self.detail is None:
+            return
+        self.detail = replace(
+            self.detail,
+            signals=message.detail.signals,
+            signal_choices=message.detail.signal_choices,
+            muted=message.detail.muted,
+        )
+        self.query_one("#overview-text", Static).update(overview_text(self.detail))
+        self.notify(message.done, title=self.detail.name, markup=False)
 
     @work(exclusive=True, group="account", exit_on_error=False)
     async def load(self) -> None:

@@ -1,4 +1,5 @@
-"""The approvals queue's dialogs: the reject reason, the bulk-approve confirmation, the editor.
+"""The approvals queue's dialogs: the reject reason (and "not useful" feedback), the bulk-approve
+confirmation, the editor.
 
 Each dismisses with what the person chose (``None`` when cancelled with escape); the queue
 screen records the decision. While a dialog has focus, letters type into its inputs: none of
@@ -7,6 +8,7 @@ the queue's single-letter keys can fire underneath it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static, TextArea
+from textual.widgets import Button, Checkbox, Input, Label, Static, TextArea
 
 from sergas_tui.domain import Approval
 from sergas_tui.viewmodels.approvals import (
@@ -31,11 +33,23 @@ from sergas_tui.widgets.text import clean, safe_text
 CSS_PATH = Path(__file__).with_name("approvals.tcss")
 
 
-class RejectModal(ModalScreen[str | None]):
-    """Reject with an optional reason: the reason ('' for none), or None when cancelled."""
+@dataclass(frozen=True)
+class Rejection:
+    """What the reject dialog was told: the reason ('' for none) and the owner's feedback."""
+
+    reason: str
+    not_useful: bool = False
+
+
+class RejectModal(ModalScreen[Rejection | None]):
+    """Reject with an optional reason, optionally flagged "not useful" (later reviews show the
+    owner less of that kind of item): the :class:`Rejection`, or None when cancelled."""
 
     CSS_PATH = CSS_PATH
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="approvals.modal.cancel")]
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="approvals.modal.cancel"),
+        Binding("ctrl+n", "toggle_not_useful", "Not useful", id="approvals.modal.not_useful"),
+    ]
 
     def __init__(self, what: str) -> None:
         super().__init__()
@@ -45,14 +59,24 @@ class RejectModal(ModalScreen[str | None]):
         with Vertical(id="reject-dialog", classes="approvals-dialog"):
             yield Static(safe_text(f"Reject: {self.what}", limit=200), classes="dialog-title")
             yield Input(placeholder="Reason (optional)", id="reject-reason")
-            yield Static("enter rejects · escape cancels", classes="dialog-hint", markup=False)
+            yield Checkbox("Not useful (show less of this)", id="reject-not-useful")
+            yield Static(
+                "enter rejects · ctrl+n not useful · escape cancels",
+                classes="dialog-hint",
+                markup=False,
+            )
 
     def on_mount(self) -> None:
         self.query_one("#reject-dialog").border_title = "Reject"
 
+    def action_toggle_not_useful(self) -> None:
+        box = self.query_one("#reject-not-useful", Checkbox)
+        box.value = not box.value
+
     @on(Input.Submitted, "#reject-reason")
     def confirm(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value.strip())
+        not_useful = self.query_one("#reject-not-useful", Checkbox).value
+        self.dismiss(Rejection(event.value.strip(), not_useful))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

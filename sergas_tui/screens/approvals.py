@@ -26,8 +26,14 @@ from textual.widgets import DataTable, Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
 from sergas_tui.domain import Approval, ApprovalStatus
-from sergas_tui.screens.approval_modals import AdjustModal, BulkApproveModal, RejectModal
+from sergas_tui.screens.approval_modals import (
+    AdjustModal,
+    BulkApproveModal,
+    Rejection,
+    RejectModal,
+)
 from sergas_tui.screens.base import SergasScreen
+from sergas_tui.screens.more import MoreModal
 from sergas_tui.services import Services
 from sergas_tui.viewmodels.approval_desk import ApprovalDesk, Verb
 from sergas_tui.viewmodels.approvals import (
@@ -75,12 +81,15 @@ class ApprovalsScreen(SergasScreen):
         Binding("slash", "filter", "Filter", id="approvals.filter", key_display="/"),
         Binding("escape", "close_filter", "Clear filter", id="approvals.filter_clear", show=False),
         Binding("o", "open_record", "Open in Zoho", id="approvals.open"),
+        Binding("m", "more", "More", id="approvals.more"),
         Binding("ctrl+r", "reload", "Reload", id="approvals.reload"),
     ]
 
     @dataclass
     class Loaded(Message):
         items: list[QueueItem]
+        more: int = 0
+        """Queued recommendations beyond today's budget ("more, lower priority")."""
 
     @dataclass
     class Decided(Message):
@@ -100,6 +109,7 @@ class ApprovalsScreen(SergasScreen):
         self.countdowns = Countdowns()
         self.filter_text = ""
         self._first_load = True
+        self.more = 0
         self._modal_open = False
         self._touched: dict[str, Approval] = {}
         self._status_shown: dict[str, str] = {}
@@ -186,6 +196,8 @@ class ApprovalsScreen(SergasScreen):
 
     def _show_status(self) -> None:
         line = queue_status(list(self.items.values()), self.shown, self.marked, self.filter_text)
+        if self.more:
+            line += f" · {self.more} more, lower priority (m)"
         self.query_one("#approvals-status", Static).update(safe_text(line))
 
     def _show_preview(self) -> None:
@@ -221,9 +233,14 @@ class ApprovalsScreen(SergasScreen):
         if item is None:
             return
 
-        def rejected(reason: str | None) -> None:
-            if reason is not None:
-                self.decide([item.id], "reject", reason=reason or None)
+        def rejected(rejection: Rejection | None) -> None:
+            if rejection is not None:
+                self.decide(
+                    [item.id],
+                    "reject",
+                    reason=rejection.reason or None,
+                    not_useful=rejection.not_useful,
+                )
 
         self._ask(RejectModal(f"{item.account_name} — {item.summary}"), rejected)
 
@@ -300,6 +317,16 @@ class ApprovalsScreen(SergasScreen):
             return
         self.app.open_url(item.account_url)
 
+    def action_more(self) -> None:
+        """What waits beyond today's budget; pulling one in reloads the queue."""
+
+        def closed(pulled: list[str] | None) -> None:
+            if pulled:
+                self.reload()
+                self.shell.refresh_status()
+
+        self._ask(MoreModal(self.services, self.shell.actor()), closed)
+
     @on(Input.Changed, "#approvals-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.filter_text = event.value
@@ -355,7 +382,9 @@ class ApprovalsScreen(SergasScreen):
     async def _load(self) -> None:
         await self.service.expire_due()
         items = await load_queue(self.services, set(self.session_ids))
-        self.post_message(self.Loaded(items))
+        owner = self.services.current_user_email()
+        more = await asyncio.to_thread(self.services.store.queued_recommendations, owner)
+        self.post_message(self.Loaded(items, len(more)))
 
     # Decisions and writes are not exclusive: a second key press must never cancel the first.
     # A decision runs on its own event loop in a worker thread, so a busy UI loop (repainting
@@ -368,11 +397,19 @@ class ApprovalsScreen(SergasScreen):
         *,
         reason: str | None = None,
         payload: dict[str, Any] | None = None,
+        not_useful: bool = False,
     ) -> None:
         done: list[Approval] = []
         try:
             asyncio.run(
-                self.desk.decide(approval_ids, verb, reason=reason, payload=payload, done=done)
+                self.desk.decide(
+                    approval_ids,
+                    verb,
+                    reason=reason,
+                    payload=payload,
+                    done=done,
+                    not_useful=not_useful,
+                )
             )
         finally:
             if done:
@@ -407,6 +444,7 @@ class ApprovalsScreen(SergasScreen):
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:
         self.items = {item.id: item for item in message.items}
+        self.more = message.more
         for ident, approval in self._touched.items():
             if ident in self.items:
                 self.items[ident] = with_approval(self.items[ident], approval)

@@ -248,6 +248,30 @@ _V6 = """
 ALTER TABLE approvals ADD COLUMN also TEXT;
 """
 
+# Version 7: alert hygiene. An owner snoozes (until a day) or dismisses (until lifted, or a day)
+# one signal key of one account, with a reason; a lifted mute keeps its row (who lifted it, when).
+# ``until`` is the last day muted, ISO ``YYYY-MM-DD`` (a UTC day), so text order is date order.
+_V7 = """
+CREATE TABLE signal_mutes (
+    id          TEXT PRIMARY KEY,
+    account_id  TEXT NOT NULL,
+    signal_key  TEXT NOT NULL,
+    kind        TEXT NOT NULL CHECK (kind IN ('snooze', 'dismiss')),
+    reason      TEXT NOT NULL CHECK (length(trim(reason)) > 0),
+    until       TEXT,
+    owner_email TEXT,
+    created_by  TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    lifted_by   TEXT,
+    lifted_at   TEXT,
+    CHECK (kind = 'dismiss' OR until IS NOT NULL),
+    CHECK ((lifted_at IS NULL) = (lifted_by IS NULL))
+);
+CREATE INDEX signal_mutes_account ON signal_mutes (account_id, signal_key);
+CREATE INDEX signal_mutes_owner ON signal_mutes (owner_email, created_at);
+CREATE INDEX signal_mutes_live ON signal_mutes (until) WHERE lifted_at IS NULL;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1),
     Migration(2, "owner briefs", _V2),
@@ -255,6 +279,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "approval grants", _V4),
     Migration(5, "CRM read cache", _V5),
     Migration(6, "approval write sets", _V6),
+    Migration(7, "signal mutes", _V7),
 )
 """Every migration, in order; ``MIGRATIONS[i].version == i + 1``."""
 

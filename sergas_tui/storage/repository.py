@@ -330,6 +330,88 @@ class Repository:
             ).fetchall()
         return [Recommendation.model_validate_json(row["payload"]) for row in found]
 
+    def get_recommendation(self, recommendation_id: str) -> Recommendation | None:
+        with self._read("read a recommendation") as conn:
+            row = conn.execute(
+                "SELECT payload FROM recommendations WHERE id = ?", (recommendation_id,)
+            ).fetchone()
+        return None if row is None else Recommendation.model_validate_json(row["payload"])
+
+    def recommendation_ids_with_prefix(self, prefix: str, limit: int = 2) -> list[str]:
+        """Ids of recommendations starting with ``prefix`` (at most ``limit``)."""
+        with self._read("read recommendations") as conn:
+            found = conn.execute(
+                "SELECT id FROM recommendations WHERE substr(id, 1, ?) = ? ORDER BY id LIMIT ?",
+                (len(prefix), prefix, limit),
+            ).fetchall()
+        return [row["id"] for row in found]
+
+    def queued_recommendations(
+        self, owner_email: str | None = None, *, account_id: str | None = None
+    ) -> list[Recommendation]:
+        """Recommendations waiting below the daily budget ("more, lower priority"), of one
+        owner and/or one account, best expected value first."""
+        sql = "SELECT payload FROM recommendations WHERE status = 'queued'"
+        params: tuple[str, ...] = ()
+        if owner_email is not None:
+            sql += " AND owner_email = ?"
+            params += (owner_email,)
+        if account_id is not None:
+            sql += " AND account_id = ?"
+            params += (account_id,)
+        with self._read("read queued recommendations") as conn:
+            found = conn.execute(sql + " ORDER BY created_at, rowid", params).fetchall()
+        recs = [Recommendation.model_validate_json(row["payload"]) for row in found]
+        return sorted(recs, key=lambda r: -(r.value or 0.0))
+
+    def set_recommendation_status(
+        self, recommendation_ids: Iterable[str], status: str, *, only_from: str | None = None
+    ) -> int:
+        """Move recommendations to ``status`` (the column and the stored model), optionally
+        only those still in ``only_from``; returns how many moved."""
+        ids = list(recommendation_ids)
+        if not ids:
+            return 0
+        sql = (
+            "UPDATE recommendations SET status = ?, payload = json_set(payload, '$.status', ?) "
+            f"WHERE id IN ({', '.join('?' for _ in ids)})"
+        )
+        params: tuple[str, ...] = (status, status, *ids)
+        if only_from is not None:
+            sql += " AND status = ?"
+            params += (only_from,)
+        with self._write("update recommendations") as conn:
+            return conn.execute(sql, params).rowcount
+
+    def land_recommendation(self, approval: Approval, audit: AuditEvent | None = None) -> bool:
+        """Put a recommendation into its owner's queue: its approval is added (if not there
+        yet), the recommendation moves from ``queued`` to ``pending``, and ``audit`` is
+        appended, all in one transaction. Returns False when the approval already existed."""
+        values = rows.approval_values(approval)
+        with self._write("land a recommendation") as conn:
+            exists = conn.execute("SELECT 1 FROM approvals WHERE id = ?", (approval.id,)).fetchone()
+            if exists is None:
+                rows.insert(conn, "approvals", values)
+            conn.execute(
+                "UPDATE recommendations SET status = 'pending', "
+                "payload = json_set(payload, '$.status', 'pending') "
+                "WHERE id = ? AND status = 'queued'",
+                (approval.recommendation_id,),
+            )
+            if exists is None and audit is not None:
+                self._insert_audit(conn, audit)
+            return exists is None
+
+    def approvals_created_since(self, owner_email: str, since: datetime) -> int:
+        """How many approvals of ``owner_email`` were created at or after ``since`` (what has
+        landed in the owner's queue today)."""
+        with self._read("count approvals") as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM approvals WHERE owner_email = ? AND created_at >= ?",
+                (owner_email, rows.ts(since)),
+            ).fetchone()
+        return int(row[0])
+
     # -- briefs -----------------------------------------------------------------------------
 
     def save_brief(self, brief: OwnerBrief, *, run_id: str | None = None) -> None:
@@ -347,6 +429,23 @@ class Repository:
                 (owner_email,),
             ).fetchone()
         return None if row is None else OwnerBrief.model_validate_json(row["data"])
+
+    def brief_covering(
+        self, owner_email: str, account_id: str, *, searched: int = 50
+    ) -> OwnerBrief | None:
+        """The owner's newest brief whose review covered ``account_id`` (a review of a few
+        accounts stores a brief of those only); the newest brief when none of the last
+        ``searched`` did."""
+        with self._read("read briefs") as conn:
+            found = conn.execute(
+                "SELECT data FROM briefs WHERE owner_email = ? ORDER BY id DESC LIMIT ?",
+                (owner_email, searched),
+            ).fetchall()
+        briefs = [OwnerBrief.model_validate_json(row["data"]) for row in found]
+        for brief in briefs:
+            if any(a.account_id == account_id for a in brief.accounts or []):
+                return brief
+        return briefs[0] if briefs else None
 
     # -- approvals --------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sergas_tui.domain import Activity, Change, Deal, EscalationAction, Note
@@ -19,10 +19,11 @@ from sergas_tui.domain.approval import Approval
 from sergas_tui.domain.changes import RECORD_FIELD
 from sergas_tui.domain.evidence import describe_evidence
 from sergas_tui.domain.money import currency_code
+from sergas_tui.domain.mutes import SignalMute
 from sergas_tui.domain.names import RecordNames
 from sergas_tui.domain.outputs import BriefAccount, HistoricalContext, OwnerBrief, Recommendation
 from sergas_tui.domain.pipeline import is_open, stage_stay
-from sergas_tui.domain.records import Account, Snapshot
+from sergas_tui.domain.records import Account, RiskSignal, Snapshot
 from sergas_tui.domain.redaction import REDACTED, is_sensitive_field
 from sergas_tui.domain.touches import Touch, account_last_touch, quiet_days
 from sergas_tui.errors import CrmError
@@ -39,6 +40,12 @@ from sergas_tui.viewmodels.account_format import (
     risk_label,
     value_text,
     when_text,
+)
+from sergas_tui.viewmodels.mutes import (
+    MutedRow,
+    SignalChoice,
+    account_mutes,
+    signals_view,
 )
 from sergas_tui.viewmodels.names import add_memory, demo_users, web_of
 
@@ -159,6 +166,13 @@ class AccountDetail:
     recommendations: list[RecommendationRow]
     url: str | None = None
     """The account's page in Zoho's web UI (None for the demo org)."""
+    reviewed_signals: tuple[RiskSignal, ...] = ()
+    """Every signal the latest review found, muted or not (``signals`` holds the standing
+    ones' messages)."""
+    signal_choices: list[SignalChoice] = field(default_factory=list)
+    """The standing signals, one per key: what the snooze dialog offers."""
+    muted: list[MutedRow] = field(default_factory=list)
+    """The account's active snoozes and dismissals."""
 
     @property
     def risk_text(self) -> str:
@@ -372,6 +386,8 @@ def recommendation_rows(
     for rec in reversed(recommendations):
         approval = latest.get(rec.id)
         status = str(approval.status) if approval else rec.status
+        if status == "superseded":  # a later review replaced it: the newer one is listed
+            continue
         detail = [f"confidence {rec.confidence}", f"proposed {day_text(rec.created_at)}"]
         if approval is not None:
             if approval.decided_by:
@@ -421,11 +437,12 @@ class _Stored:
     approvals: list[Approval]
     contact_names: dict[str, str]
     names: RecordNames
+    mutes: list[SignalMute] = field(default_factory=list)
 
 
 def _read_store(services: Services, account_id: str, owner_email: str | None) -> _Stored:
     store = services.store
-    brief = store.latest_brief(owner_email) if owner_email else None
+    brief = store.brief_covering(owner_email, account_id) if owner_email else None
     snapshot = store.latest_snapshot(account_id)
     contacts = snapshot.data.get("Contacts") if snapshot else None
     names: dict[str, str] = {}
@@ -439,6 +456,7 @@ def _read_store(services: Services, account_id: str, owner_email: str | None) ->
         approvals=store.approvals_for(account_id),
         contact_names=names,
         names=account_names(services, account_id, snapshot, brief),
+        mutes=account_mutes(services, account_id),
     )
 
 
@@ -477,6 +495,24 @@ async def _with_history(services: Services, deals: list[Deal]) -> list[Deal]:
     return list(await asyncio.gather(*(one(d) for d in deals)))
 
 
+def with_mutes(services: Services, detail: AccountDetail) -> AccountDetail:
+    """``detail`` with its signals split by the account's mutes as stored now (blocking: a
+    thread). What the screen re-reads after a snooze, a dismissal or an unmute."""
+    store = services.store
+    owner = services.current_user_email()
+    account_id = detail.account_id
+    brief = store.brief_covering(owner, account_id) if owner else None
+    names = account_names(services, account_id, store.latest_snapshot(account_id), brief)
+    view = signals_view(
+        detail.reviewed_signals,
+        account_mutes(services, account_id),
+        account_id,
+        names,
+        services.clock.now(),
+    )
+    return replace(detail, signals=view.active, signal_choices=view.choices, muted=view.muted)
+
+
 def current_recommendations(services: Services, account_id: str) -> list[RecommendationRow]:
     """This account's recommendations and their statuses as stored now (blocking: a thread).
 
@@ -485,7 +521,7 @@ def current_recommendations(services: Services, account_id: str) -> list[Recomme
     """
     store = services.store
     owner = services.current_user_email()
-    brief = store.latest_brief(owner) if owner else None
+    brief = store.brief_covering(owner, account_id) if owner else None
     names = account_names(services, account_id, store.latest_snapshot(account_id), brief)
     return recommendation_rows(
         store.recommendations_for(account_id), store.approvals_for(account_id), names
@@ -521,6 +557,8 @@ async def load_account(services: Services, account_id: str) -> AccountDetail:
     if stored.brief is not None and entry is not None:
         reviewed = f"reviewed {when_text(stored.brief.generated_at)}"
     owner = (account.owner.name or account.owner.email or account.owner.id) if account.owner else ""
+    reviewed_signals = tuple(entry.signals) if entry else ()
+    signals = signals_view(reviewed_signals, stored.mutes, account_id, stored.names, now)
     return AccountDetail(
         account_id=account.id,
         name=account.name or "(no name)",
@@ -532,7 +570,7 @@ async def load_account(services: Services, account_id: str) -> AccountDetail:
         description=fold_text(
             account.description, lines=DESCRIPTION_LINES, chars=DESCRIPTION_CHARS
         ),
-        signals=[s.message for s in entry.signals] if entry else [],
+        signals=signals.active,
         deals=deal_rows(deals, now),
         activities=activity_rows(activities, now),
         notes=note_views(notes),
@@ -542,4 +580,7 @@ async def load_account(services: Services, account_id: str) -> AccountDetail:
         memory=memory_view(context),
         recommendations=recommendations,
         url=stored.names.url("Accounts", account.id),
+        reviewed_signals=reviewed_signals,
+        signal_choices=signals.choices,
+        muted=signals.muted,
     )

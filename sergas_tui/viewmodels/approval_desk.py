@@ -41,16 +41,20 @@ class ApprovalDesk:
         reason: str | None = None,
         payload: dict[str, Any] | None = None,
         done: list[Approval] | None = None,
+        not_useful: bool = False,
     ) -> list[Approval]:
         """Apply ``verb`` to each approval in turn; ``done`` collects them as they are stored,
-        so a refusal half-way keeps what was decided before it."""
+        so a refusal half-way keeps what was decided before it. ``not_useful`` flags a
+        rejection as the owner's "show me less of this"."""
         decided = done if done is not None else []
         service, actor = self.service, self.actor
         for ident in approval_ids:
             if verb == "approve":
                 decided.append(await service.approve(ident, actor=actor))
             elif verb == "reject":
-                decided.append(await service.reject(ident, actor=actor, reason=reason))
+                decided.append(
+                    await service.reject(ident, actor=actor, reason=reason, not_useful=not_useful)
+                )
             elif verb == "adjust":
                 decided.append(await service.adjust(ident, payload or {}, actor=actor))
             else:

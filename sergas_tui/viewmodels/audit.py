@@ -44,7 +44,7 @@ class AuditRow:
     summary: str
     status: str
     """``ok``, ``denied``, ``error``, ``approved``/``rejected``/``adjusted``, ``undone``,
-    ``expired``."""
+    ``expired``, ``snoozed``/``dismissed``/``unmuted``."""
     prev_hash: str | None = None
     row_hash: str | None = None
     unreadable: tuple[str, ...] = ()
@@ -305,7 +305,30 @@ def _decision(event: AuditEvent) -> str:
     text = f"{event.decision or 'decided'} by {actor}"
     if _get(inputs, "before") is not None and _get(inputs, "after") is not None:
         text += " (payload edited)"
+    if _get(inputs, "feedback") == "not_useful":
+        text += " (not useful)"
     if event.decision_rationale:
+        text += f": {_short(event.decision_rationale, 60)}"
+    return text
+
+
+_MUTE_VERBS = {
+    AuditAction.SIGNAL_SNOOZED: "snoozed",
+    AuditAction.SIGNAL_DISMISSED: "dismissed",
+    AuditAction.SIGNAL_UNMUTED: "unmuted",
+}
+
+
+def _mute(event: AuditEvent) -> str:
+    """``'Gone quiet' snoozed until 2027-01-10 by ana@…: customer on holiday``."""
+    inputs = event.tool_inputs
+    signal = _get(inputs, "signal") or _get(inputs, "signal_key") or "signal"
+    text = f"{_short(signal, 30)!r} {_MUTE_VERBS.get(AuditAction(event.action_type), 'muted')}"
+    until = _get(inputs, "until")
+    if event.action_type != AuditAction.SIGNAL_UNMUTED:
+        text += f" until {until}" if until else " for good"
+    text += f" by {_get(inputs, 'actor') or event.agent_name}"
+    if event.decision_rationale and event.action_type != AuditAction.SIGNAL_UNMUTED:
         text += f": {_short(event.decision_rationale, 60)}"
     return text
 
@@ -361,6 +384,8 @@ def summarize(event: AuditEvent, names: RecordNames | None = None) -> str:
         text = "review completed" + (f": {counts}" if counts else "")
     elif action == AuditAction.REVIEW_CANCELLED:
         text = f"review of {event.owner_email or 'all owners'} cancelled"
+    elif action in _MUTE_VERBS:
+        text = _mute(event)
     elif action == AuditAction.SYNC_COMPLETED:
         counts = _counts(outputs)
         text = "sync completed" + (f": {counts}" if counts else "")
@@ -395,6 +420,8 @@ def status_of(event: AuditEvent) -> str:
         return event.decision or "decided"
     if event.action_type == AuditAction.APPROVAL_EXPIRED:
         return "expired"
+    if event.action_type in _MUTE_VERBS:
+        return _MUTE_VERBS[AuditAction(event.action_type)]
     return "ok"
 
 

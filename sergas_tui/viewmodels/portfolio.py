@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from sergas_tui.briefs.current import latest_entries
 from sergas_tui.domain.changes import snapshot_quiet
-from sergas_tui.domain.outputs import BriefAccount, OwnerBrief
+from sergas_tui.domain.outputs import BriefAccount
 from sergas_tui.domain.records import Account, Deal, RiskSignal, Snapshot
 from sergas_tui.domain.signals import SEVERITY_WEIGHT, SIGNALS
 from sergas_tui.domain.touches import quiet_days
@@ -146,13 +147,14 @@ def read_stored_facts(
 ) -> StoredFacts:
     """Latest brief entries, snapshots and pending approvals (blocking: run in a thread)."""
     briefs: dict[str, BriefAccount] = {}
+    snapshots = store.latest_snapshots(owner_filter)
     for email in sorted(set(owner_emails)):
-        brief: OwnerBrief | None = store.latest_brief(email)
-        for entry in (brief.accounts or []) if brief else []:
-            briefs[entry.account_id] = entry
+        # Each account's newest review, also when later reviews covered only a few accounts.
+        owned = [aid for aid, snap in snapshots.items() if snap.owner_email == email]
+        briefs |= latest_entries(store, email, owned).accounts
     return StoredFacts(
         briefs=briefs,
-        snapshots=store.latest_snapshots(owner_filter),
+        snapshots=snapshots,
         pending=Counter(a.account_id for a in store.pending_approvals(owner_filter)),
     )
 

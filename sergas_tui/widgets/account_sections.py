@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from rich.text import Text
 
 from sergas_tui.viewmodels.account import AccountDetail, ChangeRow
+from sergas_tui.viewmodels.mutes import MutedRow
 from sergas_tui.widgets.text import safe_text
 
 LABEL_WIDTH = 16
@@ -25,6 +26,7 @@ STATUS_STYLES = {
     "expired": "dim",
     "failed": "bold red",
     "conflict": "bold yellow",
+    "queued": "dim italic",
 }
 PRIORITY_STYLES = {"critical": "bold red", "high": "bold red", "medium": "yellow", "low": "dim"}
 
@@ -60,10 +62,29 @@ def overview_text(detail: AccountDetail) -> Text:
         text.append("\n")
     _heading(text, f"Risk signals ({detail.reviewed})")
     if not detail.signals:
-        text.append("No risk signals." if detail.risk_level != "not reviewed" else "—")
-        return text
-    text.append_text(_lines(Text("• ").append_text(safe_text(s)) for s in detail.signals))
+        if detail.muted:
+            text.append("No other risk signals.", style="dim")
+        else:
+            text.append("No risk signals." if detail.risk_level != "not reviewed" else "—")
+    else:
+        text.append_text(_lines(Text("• ").append_text(safe_text(s)) for s in detail.signals))
+    if detail.muted:
+        text.append("\n")
+        _heading(text, "Snoozed or dismissed")
+        text.append_text(_lines(_muted_line(row) for row in detail.muted))
     return text
+
+
+def _muted_line(row: MutedRow) -> Text:
+    """``• Gone quiet: Snoozed until 2027-01-10 — on holiday (by Ana <ana@…>)``, dimmed."""
+    line = Text("• ")
+    line.append(row.label, style="bold")
+    line.append(": ")
+    line.append_text(safe_text(row.text, style="dim"))
+    if row.message:
+        line.append("\n  ")
+        line.append_text(safe_text(row.message, style="dim italic"))
+    return line
 
 
 def deals_text(detail: AccountDetail) -> Text:
@@ -181,7 +202,8 @@ def recommendations_text(detail: AccountDetail) -> Text:
         block.append(f"{rec.priority.upper():<8}", style=PRIORITY_STYLES.get(rec.priority, ""))
         block.append_text(safe_text(rec.summary, style="bold"))
         block.append("\n        ")
-        block.append(f"[{rec.status}]", style=STATUS_STYLES.get(rec.status, ""))
+        status = "more, lower priority: m pulls it in" if rec.status == "queued" else rec.status
+        block.append(f"[{status}]", style=STATUS_STYLES.get(rec.status, ""))
         block.append(" · ", style="dim")
         block.append_text(safe_text(rec.detail, style="dim"))
         block.append("\n        ")

@@ -206,9 +206,13 @@ async def test_happy_path_lands_approvals_with_audit_usage_and_lanes(
         "pre_tool_use",
         "post_tool_use",
     }
-    # Recommendations landed as pending approvals, audited.
+    # Recommendations landed as pending approvals within the daily budget (the rest wait as
+    # "more, lower priority"), audited; the model's recommendations are ranked like the rules'.
     pending = services.store.pending_approvals()
-    assert {a.account_id for a in pending} == reviewed
+    queued = services.store.queued_recommendations()
+    assert {a.account_id for a in pending} | {r.account_id for r in queued} == reviewed
+    assert len(pending) == min(len(reviewed), services.settings.review.daily_budget)
+    assert all(r.value is not None for r in queued)
     assert summary.recommendations == len(reviewed)
     generated = result.audit(AuditAction.RECOMMENDATION_GENERATED)
     assert len(generated) == len(reviewed)

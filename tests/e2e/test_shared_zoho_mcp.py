@@ -240,7 +240,12 @@ async def test_a_shared_server_writes_exactly_the_approved_actions(
 
     server_audit = audit_of(server, "demo")
     done = [e for e in server_audit if e.action_type == "action_executed" and not e.error_message]
-    assert {e.tool_inputs["approval_id"] for e in done} == {approved.id, again.id}
+    # Each write of a write set is its own row (``<approval id>/<n>`` for the further writes).
+    landed = {e.tool_inputs["approval_id"] for e in done}
+    assert {ident.split("/")[0] for ident in landed} == {approved.id, again.id}
+    for approval in (approved, again):
+        parts = {f"{approval.id}/{n}" for n in range(1, len(approval.also) + 1)}
+        assert landed >= {approval.id, *parts}
     denied = [e for e in server_audit if e.action_type == "tool_denied"]
     assert [e.tool_inputs["approval_id"] for e in denied] == [approved.id]
     assert "already_used" in (denied[0].error_message or "")

@@ -175,3 +175,43 @@ def test_list_and_show_read_well_at_80_columns(monkeypatch: pytest.MonkeyPatch) 
             assert "Due: " in out
             assert "Priority: " in out
     assert {"task", "email"} <= seen
+
+
+MORE_ROW = re.compile(
+    r"^([0-9a-f]{8})\s+(crit|high|med|low|-)\s+(.+?)\s+(task|email|note|escal\.|update)\s+(.+)$",
+    re.MULTILINE,
+)
+
+
+def test_more_lists_what_waits_beyond_the_budget_and_pull_takes_one_in() -> None:
+    assert (
+        run_cli("demo", "generate", "--accounts", "240", "--owners", "2", "--seed", "4").returncode
+        == 0
+    )
+    reviewed = run_cli("review")
+    assert reviewed.returncode == 0, reviewed.stderr
+    assert "more, lower priority" in reviewed.stdout
+    listed = run_cli("approvals", "list")
+    assert listed.returncode == 0
+    assert len(listed_rows()) == 18  # the default daily budget
+    assert "more, lower priority, wait beyond today's budget" in listed.stdout
+
+    more = run_cli("approvals", "more")
+    assert more.returncode == 0, more.stderr
+    rows = MORE_ROW.findall(more.stdout)
+    assert rows
+    assert all(cell_len(line) <= 80 for line in more.stdout.splitlines())
+    assert not ZOHO_ID.search(more.stdout)  # names, not raw ids
+    assert all(re.search(r"\(…\d{4}\)", row[2]) for row in rows)  # the name, its short id
+
+    chosen = rows[-1][0]
+    pulled = run_cli("approvals", "pull", chosen, "--as", "jordan")
+    assert pulled.returncode == 0, pulled.stderr + pulled.stdout
+    assert "In the queue now as approval" in pulled.stdout
+    assert len(listed_rows()) == 19
+    again = run_cli("approvals", "pull", chosen, "--as", "jordan")
+    assert again.returncode == 1
+    assert "not waiting" in again.stdout
+    missing = run_cli("approvals", "pull", "ffffffff")
+    assert missing.returncode == 1
+    assert "`sergas approvals more` lists what waits" in " ".join(missing.stdout.split())

@@ -130,6 +130,11 @@ TASK_PAYLOADS: list[tuple[str, dict[str, Any], str]] = [
         {"escalate_to": "vp@sergas.test", "reason": "Churn risk"},
         "Escalation: Churn risk",
     ),
+    (  # the rules author's reasons run to paragraphs: the subject takes the first line, cut
+        "escalation",
+        {"escalate_to": "vp@sergas.test", "reason": "Renewal at risk: " + "detail " * 80},
+        ("Escalation: Renewal at risk: " + "detail " * 80)[:119].rstrip() + "…",
+    ),
 ]
 
 

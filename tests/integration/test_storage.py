@@ -236,6 +236,15 @@ def test_unreadable_location_is_a_storage_error(tmp_path: Path) -> None:
 def test_migrations_are_numbered_in_order() -> None:
     assert [m.version for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1))
     assert len(MIGRATIONS) == SCHEMA_VERSION
+    assert [m.name for m in MIGRATIONS] == [
+        "initial schema",
+        "owner briefs",
+        "approval conflicts",
+        "approval grants",
+        "CRM read cache",
+        "approval write sets",
+        "signal mutes",
+    ]
 
 
 def test_statement_splitter_keeps_trigger_bodies_whole() -> None:

@@ -93,6 +93,39 @@ async def test_reject_with_a_reason(settings: Settings, reviewed: Services) -> N
         assert stored.decision_rationale == "not now"
 
 
+async def test_reject_as_not_useful(settings: Settings, reviewed: Services) -> None:
+    from textual.widgets import Checkbox
+
+    app = make_app(settings, reviewed)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_queue(pilot)
+        ident = screen.shown[0].id
+        await pilot.press("r")
+        await pilot.pause()
+        modal = app.screen
+        assert isinstance(modal, RejectModal)
+        box = modal.query_one("#reject-not-useful", Checkbox)
+        await pilot.press("ctrl+n")
+        assert box.value
+        await pilot.press("ctrl+n", "ctrl+n")  # toggles
+        assert box.value
+        await pilot.press(*"seen it", "enter")
+        await settle(pilot)
+        stored = reviewed.store.get_approval(ident)
+        assert stored is not None
+        assert stored.status == S.REJECTED
+        assert stored.details is not None
+        assert stored.details["feedback"] == "not_useful"
+        [event] = [
+            e
+            for e in reviewed.store.audit_events(limit=20)
+            if e.action_type == AuditAction.APPROVAL_DECIDED
+        ]
+        assert isinstance(event.tool_inputs, dict)
+        assert event.tool_inputs["feedback"] == "not_useful"
+        assert event.decision_rationale == "seen it"
+
+
 async def test_reject_cancelled_with_escape(settings: Settings, reviewed: Services) -> None:
     app = make_app(settings, reviewed)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -177,7 +210,7 @@ async def test_approve_marked_counts_rows_hidden_by_the_filter(
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_queue(pilot)
         kinds = [i.approval.action_type for i in screen.shown]
-        rows = [kinds.index("follow_up_email")]
+        rows = [kinds.index("escalation")]
         rows += [i for i, kind in enumerate(kinds) if kind == "create_task"][:2]
         marked = [screen.shown[row].id for row in rows]
         for row in rows:
@@ -309,13 +342,17 @@ async def test_hostile_text_is_literal(settings: Settings, reviewed: Services) -
 
 
 async def queue_with_email(pilot: Any) -> None:
+    """The queue with a write set selected: a task whose description carries the email draft
+    and further writes (the risk note, the Rating), as the preview shows them."""
     app: SergasApp = pilot.app
     await settle(pilot)
     await app.switch_mode("approvals")
     await settle(pilot)
     screen = app.screen
     assert isinstance(screen, ApprovalsScreen)
-    select_type(screen, "follow_up_email")
+    row = max(range(len(screen.shown)), key=lambda i: len(screen.shown[i].approval.also))
+    assert screen.shown[row].approval.also
+    screen.table.move_cursor(row=row)
     await pilot.pause()
 
 

@@ -149,6 +149,45 @@ async def test_reject(
     assert await service.decided_not_executed() == []
 
 
+async def test_reject_as_not_useful_keeps_the_feedback_and_its_signals(
+    service: ApprovalService, repo: Repository, fixed_now: datetime
+) -> None:
+    rec = Recommendation.model_validate(
+        {
+            "type": "create_task",
+            "priority": "high",
+            "confidence": "medium",
+            "rationale": "Quiet for 60 days.",
+            "suggested_action": {"subject": "Call them"},
+            "account_id": "123",
+            "id": "rec-1",
+            "signals": ["no_activity_critical", "stalled_in_stage"],
+        }
+    )
+    repo.save_recommendations([rec], owner_email=OWNER)
+    approval = _add(repo, fixed_now)
+    decided = await service.reject(approval.id, actor="jdoe", reason="Meh", not_useful=True)
+    expected = {"feedback": "not_useful", "signals": ["no_activity_critical", "stalled_in_stage"]}
+    assert decided.details == expected
+    stored = repo.get_approval(approval.id)
+    assert stored is not None
+    assert stored.details == expected
+    [event] = _decisions(repo)
+    assert (event.decision, event.decision_rationale) == ("rejected", "Meh")
+    assert _inputs(event)["feedback"] == "not_useful"
+    assert _inputs(event)["signals"] == ["no_activity_critical", "stalled_in_stage"]
+    # Undoing the rejection takes the feedback back too.
+    undone = await service.undo(approval.id, actor="jdoe")
+    assert undone.details is None
+    # Without a stored recommendation the feedback is still kept, with no signals.
+    lone = _add(repo, fixed_now, recommendation_id="gone")
+    decided = await service.reject(lone.id, actor="jdoe", not_useful=True)
+    assert decided.details == {"feedback": "not_useful", "signals": []}
+    # A plain rejection carries no feedback.
+    plain = _add(repo, fixed_now)
+    assert (await service.reject(plain.id, actor="jdoe")).details is None
+
+
 async def test_adjust_validates_and_stores_the_edited_payload(
     service: ApprovalService, repo: Repository, memory: FakeMemory, fixed_now: datetime
 ) -> None:

@@ -105,6 +105,39 @@ def event(**values: Any) -> AuditEvent:
             f"undone by {OWNER} (was approved)",
         ),
         (
+            {
+                "action_type": "approval_decided",
+                "tool_inputs": {"approval_id": "a1", "actor": OWNER, "feedback": "not_useful"},
+                "decision": "rejected",
+                "decision_rationale": "seen it",
+            },
+            f"rejected by {OWNER} (not useful): seen it",
+        ),
+        (
+            {
+                "action_type": "signal_snoozed",
+                "tool_inputs": {"signal": "Gone quiet", "until": "2027-01-10", "actor": OWNER},
+                "decision_rationale": "customer on holiday",
+            },
+            f"'Gone quiet' snoozed until 2027-01-10 by {OWNER}: customer on holiday",
+        ),
+        (
+            {
+                "action_type": "signal_dismissed",
+                "tool_inputs": {"signal": "Single-threaded", "until": None, "actor": OWNER},
+                "decision_rationale": "one buyer by design",
+            },
+            f"'Single-threaded' dismissed for good by {OWNER}: one buyer by design",
+        ),
+        (
+            {
+                "action_type": "signal_unmuted",
+                "tool_inputs": {"signal": "Gone quiet", "until": "2027-01-10", "actor": OWNER},
+                "decision_rationale": "customer on holiday",
+            },
+            f"'Gone quiet' unmuted by {OWNER}",
+        ),
+        (
             {"action_type": "approval_expired", "tool_inputs": {"approval_id": "c9d0e1f2aa"}},
             "approval c9d0e1f2 expired unanswered",
         ),
@@ -179,6 +212,9 @@ def test_summary_keeps_markup_as_text() -> None:
         ({"action_type": "approval_decided", "decision": "rejected"}, "rejected"),
         ({"action_type": "approval_decided", "tool_inputs": {"undo": True}}, "undone"),
         ({"action_type": "approval_expired"}, "expired"),
+        ({"action_type": "signal_snoozed"}, "snoozed"),
+        ({"action_type": "signal_dismissed"}, "dismissed"),
+        ({"action_type": "signal_unmuted"}, "unmuted"),
     ],
 )
 def test_status_of(values: dict[str, Any], expected: str) -> None:

@@ -43,8 +43,9 @@ from tests.unit.author_kit import (
 ROWS = [
     ("no_activity_warning", "warning", [field(ACCOUNT, "Last_Activity_Time")],
      {("follow_up_email", "medium")}),
+    # Critical only for a concrete near-term loss (the default deal closes in 60 days): high.
     ("no_activity_critical", "critical", [field(ACCOUNT, "Last_Activity_Time")],
-     {("follow_up_email", "critical"), ("create_task", "critical")}),
+     {("follow_up_email", "high"), ("create_task", "high")}),
     ("stalled_in_stage", "warning", [field(DEAL, "Stage")],
      {("create_task", "medium"), ("follow_up_email", "medium")}),
     ("close_date_pushed", "high", [field(DEAL, "Closing_Date")],
@@ -217,7 +218,9 @@ def test_new_sponsor_email_and_no_reachable_contact() -> None:
 
 
 def test_task_due_dates_and_zoho_priorities() -> None:
-    recs = _review(make_facts([signal("close_date_overdue", "critical", [DEAL])]))
+    closing = [make_deal(closing_date=in_days(10))]
+    quiet = signal("no_activity_critical", "critical", [ACCOUNT])
+    recs = _review(make_facts([quiet], deals=closing))
     (task,) = [r.suggested_action for r in recs if r.type == "create_task"]
     assert isinstance(task, CreateTaskAction)
     assert task.priority == "Highest"
@@ -265,7 +268,10 @@ def test_escalation_for_sponsor_change_with_renewal_risk() -> None:
     # Folded into one decision: the escalation carries the rating update as a further write.
     folded = author(policy).author(make_facts(sigs), context())
     escalation = next(r for r in folded if r.type == "escalation")
-    assert [w.type for w in escalation.also] == ["update_account"]
+    # The account's own recommendation (the task, with its note) rides with the escalation,
+    # then the Rating change: one decision for the account's problem.
+    assert [w.type for w in escalation.also] == ["create_task", "add_note", "update_account"]
+    assert [r.type for r in folded] == ["escalation"]
     assert isinstance(update.suggested_action, UpdateAccountAction)
     change = update.suggested_action.field_changes[0]
     assert (change.field, change.old, change.new) == ("Rating", "Active", "At Risk")
@@ -400,3 +406,52 @@ def test_folded_recommendations_are_not_proposed_again() -> None:
     assert len(first) < len(_review(facts))  # folded: one decision per problem
     priors = [PriorRec.from_recommendation(r) for r in first]
     assert author().author(facts, context(), prior=priors) == []
+
+
+def test_critical_means_a_concrete_near_term_loss() -> None:
+    quiet = signal("no_activity_critical", "critical", [ACCOUNT])
+    soon = make_facts([quiet], deals=[make_deal(closing_date=in_days(12), amount=80_000)])
+    (task,) = [r for r in _review(soon) if r.type == "create_task"]
+    assert task.priority == "critical"
+    assert "'Acme - Platform Licence' (USD 80,000) closes in 12 days" in task.rationale
+    later = make_facts([quiet], deals=[make_deal(closing_date=in_days(45))])
+    assert {r.priority for r in _review(later)} == {"high"}
+    closed = make_facts([quiet], deals=[make_deal(closing_date=in_days(12), stage="Closed Won")])
+    assert "critical" not in {r.priority for r in _review(closed)}
+    # A quiet spell (the warning) is critical only within half the window.
+    warning = signal("no_activity_warning", "warning", [ACCOUNT])
+    near = make_facts([warning], deals=[make_deal(closing_date=in_days(10))])
+    assert "critical" in {r.priority for r in _review(near)}
+    far = make_facts([warning], deals=[make_deal(closing_date=in_days(20))])
+    assert "critical" not in {r.priority for r in _review(far)}
+    # A stalled deal closing soon is urgent, but not a loss in itself: high at most.
+    stalled = signal("stalled_in_stage", "high", [DEAL])
+    deal = make_facts([stalled], deals=[make_deal(closing_date=in_days(5))])
+    assert {r.priority for r in _review(deal)} <= {"high", "medium"}
+
+
+def test_at_risk_rating_rides_with_the_top_recommendation_and_comes_back() -> None:
+    policy = AuthorPolicy(at_risk_rating="At Risk")
+    pushed = signal("close_date_pushed", "high", [field(DEAL, "Closing_Date")])
+    top, *rest = author(policy).author(make_facts([pushed]), context())
+    assert top.type == "create_task"
+    assert not any(w.type == "update_account" for r in rest for w in r.also)
+    update = next(w for w in top.also if w.type == "update_account")
+    assert isinstance(update.action, UpdateAccountAction)
+    change = update.action.field_changes[0]
+    assert (change.field, change.old, change.new) == ("Rating", "Active", "At Risk")
+    # Nothing left at risk: the Rating goes back, as its own small decision.
+    calm = make_facts([], rating="At Risk")
+    (back,) = author(policy).author(calm, context())
+    assert back.type == "update_account"
+    assert back.priority == "low"
+    assert isinstance(back.suggested_action, UpdateAccountAction)
+    restore = back.suggested_action.field_changes[0]
+    assert (restore.old, restore.new) == ("At Risk", "Active")
+    assert "zoho:Accounts:A1#Rating" in back.data_references
+    # Without a configured at-risk value nothing is proposed either way.
+    assert author().author(calm, context()) == []
+    # A warning-level problem does not make an account "at risk".
+    mild = signal("no_next_step", "warning", [DEAL])
+    (only,) = author(policy).author(make_facts([mild]), context())
+    assert not only.also

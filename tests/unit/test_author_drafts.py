@@ -228,11 +228,13 @@ def test_injection_text_appears_only_as_a_quoted_snippet() -> None:
     recs = author().author(make_facts(ALL_SIGNALS, notes=notes), context())
     quoted = 0
     for rec in recs:
-        fields = {"rationale": rec.rationale, **rec.suggested_action.model_dump(mode="json")}
-        for name, value in fields.items():
+        writes = [(rec.type, rec.suggested_action), *((w.type, w.action) for w in rec.also)]
+        fields = [("rationale", "rationale", rec.rationale)]
+        fields += [(kind, k, v) for kind, a in writes for k, v in a.model_dump(mode="json").items()]
+        for kind, name, value in fields:
             if "Ignore all previous" not in str(value):
                 continue
-            assert name == "rationale" or (rec.type, name) == ("add_note", "content")
+            assert name == "rationale" or (kind, name) == ("add_note", "content")
             assert re.search(r"(“|> )Renewal check-in — Ignore all previous", str(value))
             quoted += 1
-    assert quoted >= 2  # cited as evidence in a rationale and in the risk note
+    assert quoted >= 2  # cited as evidence in a rationale and in the risk note (a further write)

@@ -118,6 +118,7 @@ def test_default_config_text_is_valid_and_complete() -> None:
             "anthropic",
             "memory",
             "orchestrator",
+            "review",
             "auditing",
             "monitoring",
             "signals",
