@@ -85,8 +85,10 @@ def fold_problems(
             folded[0] = merged.model_copy(update={"priority": top.priority})
         else:
             folded = list(updates)
-    folded = [r for r in folded if problem_of(r) not in held]
+    # The cap counts the account's whole picture (a held critical problem still allows the
+    # extra one), so a review that finds the same keeps the same.
     limit = MAX_PER_ACCOUNT + (1 if any(r.priority == "critical" for r in folded) else 0)
+    folded = [r for r in folded if problem_of(r) not in held]
     return folded[: max(0, limit - already_open)]
 
 

@@ -79,3 +79,27 @@ def test_an_account_keeps_at_most_two_unless_one_is_critical() -> None:
     assert len(kept) == MAX_PER_ACCOUNT + 1
     assert kept[0].priority == "critical"
     assert fold_problems(many, already_open=1) == fold_problems(many)[:1]
+
+
+def test_held_problems_leave_whole_and_keep_the_account_cap() -> None:
+    deals = [f"zoho:Deals:20{n:02d}" for n in range(4)]
+    found = [
+        rec("create_task", TASK, deals[0], "critical"),
+        rec("create_task", TASK, deals[1], "high"),
+        rec("create_task", TASK, deals[2], "high"),
+        rec("create_task", TASK, deals[3], "medium"),
+    ]
+    first = fold_problems(found)
+    assert [problem_of(r) for r in first] == deals[:3]  # two, plus one for the critical
+    # The next review: the critical one is pending (held, and counted as open). The others
+    # stay exactly as they were: the cap still counts the critical problem.
+    again = fold_problems(found, already_open=1, held={deals[0]})
+    assert [problem_of(r) for r in again] == deals[1:3]
+    # Parts that rode with a held problem do not come back on their own.
+    with_note = [
+        rec("create_task", TASK, DEAL, "high").model_copy(update={"signals": ["amount_cut"]}),
+        rec("add_note", NOTE, ACCOUNT, "low").model_copy(update={"signals": ["amount_cut"]}),
+    ]
+    [merged] = fold_problems(with_note)
+    assert [w.type for w in merged.also] == ["add_note"]
+    assert fold_problems(with_note, already_open=1, held={DEAL}) == []
