@@ -94,9 +94,10 @@ def fold_problems(
 
 def _absorb_covered(folded: list[Recommendation]) -> list[Recommendation]:
     """One decision per problem, where a problem is a cluster of signals: a recommendation
-    whose signals a better one already answers, about the same record or the account as a whole,
-    rides with that one (the note on a pushed deal with the deal's task, the close-plan task
-    with the escalation about that deal). ``folded`` is best first."""
+    whose signals a better one already answers — about the same record, the account as a whole
+    or a deal the better one escalates — rides with that one (the note on a pushed deal with
+    the deal's task, the close-plan task with the escalation about that deal). ``folded`` is
+    best first."""
     kept: list[Recommendation] = []
     for rec in folded:
         index = next((i for i, k in enumerate(kept) if _covers(k, rec)), None)
@@ -108,12 +109,17 @@ def _absorb_covered(folded: list[Recommendation]) -> list[Recommendation]:
 
 
 def _covers(keeper: Recommendation, rec: Recommendation) -> bool:
+    """Whether ``keeper`` answers ``rec``'s problem: its signals are all among the keeper's,
+    and it is about the account as a whole, or about the keeper's own record, or about a deal
+    the keeper escalates. (A deal's own problem is not folded into another deal's or into an
+    account-level task that merely mentions the deal.)"""
     if not rec.signals or not set(rec.signals) <= set(keeper.signals):
         return False
     about = problem_of(rec)
-    whole_account = about == f"zoho:Accounts:{rec.account_id}"
+    if about == f"zoho:Accounts:{rec.account_id}" or about == problem_of(keeper):
+        return True
     cited = {ref.split("#", 1)[0] for ref in keeper.data_references}
-    return whole_account or about == problem_of(keeper) or about in cited
+    return keeper.type == "escalation" and about in cited
 
 
 def _attach(keeper: Recommendation, rec: Recommendation) -> Recommendation:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sergas_tui.approvals.queue import pull_in
-from sergas_tui.domain import Approval, Recommendation
+from sergas_tui.domain import Approval, EscalationAction, Recommendation
 from sergas_tui.domain.names import RecordNames
 from sergas_tui.services import Services
 from sergas_tui.viewmodels.approvals import PRIORITY_LABEL, TYPE_LABEL
@@ -61,12 +61,21 @@ def more_items(
             recommendation=rec,
             account_name=names.account_name(rec.account_id or ""),
             account_label=names.account(rec.account_id or ""),
-            headline=action_headline(rec),
+            headline=_headline(rec, names),
             value_text=names.value_at_stake(rec.account_id or ""),
             names=names,
         )
         for rec in chosen
     ]
+
+
+def _headline(rec: Recommendation, names: RecordNames) -> str:
+    """The gist of the write, people named (an escalation's role is the person it means)."""
+    action = rec.suggested_action
+    if isinstance(action, EscalationAction):
+        owner = names.owner_of(rec.account_id or "")
+        return f"to {names.person(action.escalate_to, owner)}: {action.reason}"
+    return action_headline(rec)
 
 
 def read_more(

@@ -321,6 +321,8 @@ class ReviewProgress:
                 f"Reviewed {plural(accounts, 'account')} in {took} · {at_risk} at risk · "
                 f"{plural(self.recommendations, 'proposed write')}"
             )
+            if s is not None and s.queued:
+                text += f" · {s.landed} in your queue · {s.queued} more, lower priority"
             return text + (f" · {failed} failed" if failed else "")
         if self.state == "cancelled":
             total = "?" if self.total is None else str(self.total)
@@ -336,6 +338,15 @@ class ReviewProgress:
         """What to do now that the run has ended."""
         if self.state in ("idle", "running"):
             return ""
+        s = self.summary
+        if s is not None and s.landed:
+            more = f"; {s.queued} more wait beyond today's budget (m there)" if s.queued else ""
+            return f"Press 3 to decide on the {plural(s.landed, 'new item')} in your queue{more}."
+        if s is not None and s.queued:
+            return (
+                f"Your queue is full for today; {s.queued} more wait (press 3, then m, to pull "
+                "one in)."
+            )
         if self.recommendations:
             return f"Press 3 to decide on {plural(self.recommendations, 'proposed write')}."
         return "Nothing to decide. Press r to review again."

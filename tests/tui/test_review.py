@@ -117,7 +117,8 @@ async def test_r_reviews_the_current_owner_in_three_lanes(
         assert progress.recommendations == pending > 0
         summary = shown(app, "#review-summary")
         assert f"{pending} proposed writes" in summary
-        assert f"Press 3 to decide on {pending} proposed writes." in summary
+        if pending:
+            assert f"Press 3 to decide on the {pending} new items in your queue" in summary
         assert f"{len(rows)}/{len(rows)} accounts" in shown(app, "#review-status")
         assert "engine: rules · no token cost" in shown(app, "#review-activity")
         assert refreshes, "the header's pending count is refreshed when a run ends"

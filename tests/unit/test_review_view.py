@@ -117,6 +117,23 @@ def test_finished_run_summary_and_next_step() -> None:
     assert p.next_step_text() == "Press 3 to decide on 2 proposed writes."
 
 
+def test_finished_run_says_what_landed_and_what_waits() -> None:
+    p = started()
+    p.apply(AccountAuthored(RUN, "a1", 30, 1, 1), T0)
+    summary = RunSummary(accounts=1, at_risk=1, recommendations=30, landed=18, queued=12)
+    p.apply(RunFinished(RUN, summary, ()), T0)
+    assert p.summary_text(T0).endswith(
+        "30 proposed writes · 18 in your queue · 12 more, lower priority"
+    )
+    assert p.next_step_text() == (
+        "Press 3 to decide on the 18 new items in your queue; 12 more wait beyond today's "
+        "budget (m there)."
+    )
+    full = started()
+    full.apply(RunFinished(RUN, RunSummary(accounts=1, recommendations=4, queued=4), ()), T0)
+    assert "Your queue is full for today; 4 more wait" in full.next_step_text()
+
+
 def test_cancel_keeps_partial_results_and_marks_every_lane() -> None:
     p = started()
     p.apply(AccountScouted(RUN, "a1", "Acme", (), 0, 4), T0)
