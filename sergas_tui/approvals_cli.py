@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import json
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -23,7 +22,7 @@ from rich.text import Text
 from sergas_tui.approvals.cli_support import ROW_HEADERS, approval_row, describe_write
 from sergas_tui.approvals.executor import Executor
 from sergas_tui.approvals.service import ApprovalService
-from sergas_tui.audit.export import export_jsonl
+from sergas_tui.audit.export import export_jsonl, export_to_file
 from sergas_tui.audit.verify import verify_database
 from sergas_tui.config import Settings
 from sergas_tui.domain import Recommendation
@@ -32,6 +31,7 @@ from sergas_tui.domain.names import RecordNames
 from sergas_tui.errors import ConfigError
 from sergas_tui.locations import Locations
 from sergas_tui.services import Services, open_services
+from sergas_tui.user_files import output_file, read_json_file, writing_failed
 from sergas_tui.viewmodels.approvals import QueueItem, join_queue, recommendations_of
 from sergas_tui.viewmodels.names import add_memory, load_names
 
@@ -207,10 +207,7 @@ def decide_command(
     if decision == "adjust":
         if payload_file is None:
             raise ConfigError("adjust needs --payload FILE (JSON of the edited action).")
-        try:
-            payload = json.loads(payload_file.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as err:
-            raise ConfigError(f"Cannot read the payload {payload_file}: {err}.") from err
+        payload = read_json_file(payload_file, "payload file")
 
     async def body(services: Services) -> int:
         service = _service(services)
@@ -264,12 +261,18 @@ def verify_command(
         services.close()
     if result.ok:
         console.print(Text(f"Audit chain intact: {result.checked} rows verified.", style="green"))
+        if result.unchained:
+            console.print(
+                Text(
+                    f"  {result.unchained} legacy rows at the start predate the chain (recorded "
+                    "when it began); they are not protected."
+                )
+            )
         return 0
     console.print(Text(f"Audit chain BROKEN ({result.checked} rows checked):", style="bold red"))
     for problem in result.problems:
-        console.print(
-            Text(f"  row {problem.seq} ({problem.id}): {problem.kind}: {problem.message}")
-        )
+        where = f"row {problem.seq}" + (f" ({problem.id})" if problem.id else "")
+        console.print(Text(f"  {where}: {problem.kind}: {problem.message}"))
     return 1
 
 
@@ -282,14 +285,17 @@ def export_command(
     since: datetime | None,
     out: Path | None,
 ) -> int:
+    if out is not None:
+        output_file(out, "--out", special_ok=True)
     services = open_services(settings, locations, workspace=workspace)
     try:
         if out is None:
             count = export_jsonl(services.store, sys.stdout, since)
         else:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            with out.open("w", encoding="utf-8") as handle:
-                count = export_jsonl(services.store, handle, since)
+            try:
+                count = export_to_file(services.store, out, since)
+            except OSError as err:
+                raise writing_failed(out, err) from err
             Console(stderr=True).print(Text(f"Wrote {count} audit rows to {out}"))
     finally:
         services.close()

@@ -17,12 +17,23 @@ from rich.table import Table
 from rich.text import Text
 
 from sergas_tui import __version__
-from sergas_tui.config import Settings, default_config_text
+from sergas_tui.config import Settings, default_config_text, settings_for_display
 from sergas_tui.doctor import Check, run_checks
-from sergas_tui.errors import SergasError, WorkspaceError
+from sergas_tui.errors import SecretError, SergasError, WorkspaceError
 from sergas_tui.locations import Locations, validate_workspace_name
 from sergas_tui.logs import configure_logging
-from sergas_tui.secrets import SecretName, SecretStore, parse_secret_name
+from sergas_tui.secrets import (
+    GENERATE_COMMAND,
+    KEYRING_SERVICE,
+    SECRET_SPECS,
+    SecretName,
+    SecretStore,
+    new_server_token,
+    parse_secret_name,
+    server_token_problem,
+)
+from sergas_tui.storage.workspace_lock import exclusive_use
+from sergas_tui.user_files import check_arguments
 
 if TYPE_CHECKING:
     pass
@@ -106,7 +117,11 @@ def _generate(locations: Locations, workspace: str, accounts: int, owners: int, 
     path = locations.demo_crm_file(workspace)
     path.parent.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC)
-    with err_console.status("Generating the demo CRM…"):
+    # Replacing the org file under a live process would break it: not while one uses it.
+    with (
+        exclusive_use(path.parent, "rebuild the demo CRM"),
+        err_console.status("Generating the demo CRM…"),
+    ):
         info = generate(path, accounts=accounts, owners=owners, seed=seed, now=started)
     seconds = (datetime.now(UTC) - started).total_seconds()
     log.info("demo_generated", workspace=workspace, accounts=accounts, owners=owners, seed=seed)
@@ -155,9 +170,10 @@ def config_init(
 
 @config_app.command("show")
 def config_show(ctx: typer.Context) -> None:
-    """Print the effective configuration (file + environment) as JSON."""
+    """Print the effective configuration (file + environment) as JSON; passwords, keys and
+    tokens written inside a DSN or URL are masked."""
     settings = _state(ctx).settings()
-    out.print_json(settings.model_dump_json())
+    out.print_json(data=settings_for_display(settings))
 
 
 # --- auth ---------------------------------------------------------------------------------
@@ -180,6 +196,86 @@ def auth_set(
         value = typer.prompt(f"{secret.value}", hide_input=True)
     SecretStore().set(secret, value)
     out.print(f"Stored {secret.value} in the OS keyring.", markup=False)
+
+
+@auth_app.command("generate")
+def auth_generate(
+    name: Annotated[str, typer.Argument(help="The secret to make: mcp_server_token.")],
+    show: Annotated[
+        bool,
+        typer.Option(
+            "--show",
+            help="Also print the new token on standard output (the only output there), for "
+            "your clients.",
+        ),
+    ] = False,
+    no_store: Annotated[
+        bool,
+        typer.Option(
+            "--no-store",
+            help="Do not store it in the keyring; print it only (implies --show), e.g. for "
+            "SERGAS_MCP_SERVER_TOKEN on a machine without a keyring.",
+        ),
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Replace a good token already in the keyring."),
+    ] = False,
+) -> None:
+    """Make a random MCP server bearer token (43 characters) and store it in the OS keyring.
+
+    The token is never printed unless --show (or --no-store) asks for it.
+    """
+    secret = parse_secret_name(name)
+    if secret != SecretName.MCP_SERVER_TOKEN:
+        raise SecretError(
+            f"Sergas generates only mcp_server_token; {secret.value} is issued elsewhere "
+            f"— {SECRET_SPECS[secret].description[:1].lower()}"
+            f"{SECRET_SPECS[secret].description[1:]}. Store it with `sergas auth set "
+            f"{secret.value}`.",
+            title="Cannot generate this secret",
+        )
+    token = new_server_token()
+    if not no_store:
+        store = SecretStore()
+        if (problem := store.keyring_problem()) is not None:
+            raise SecretError(
+                f"No usable OS keyring ({problem}), so the token cannot be stored. Run "
+                f"`{GENERATE_COMMAND} --no-store` and put the printed token in "
+                "SERGAS_MCP_SERVER_TOKEN instead.",
+                title="No keyring",
+            )
+        current = store.get(secret) if store.has_in_keyring(secret) else None
+        if (
+            current is not None
+            and server_token_problem(current.get_secret_value()) is None
+            and not force
+        ):
+            raise SecretError(
+                "The OS keyring already holds a good mcp_server_token; it was left unchanged "
+                "(clients using it would be locked out). Pass --force to replace it.",
+                title="Token exists",
+            )
+        store.set(secret, token)
+        notice = (
+            f"Stored a new random mcp_server_token ({len(token)} characters) in the OS keyring "
+            f"(service '{KEYRING_SERVICE}', entry '{secret.value}'); `sergas mcp zoho --http` "
+            "and `sergas mcp memory --http` use it. "
+        )
+        if store.environ.get("SERGAS_MCP_SERVER_TOKEN"):
+            notice += "SERGAS_MCP_SERVER_TOKEN is also set; the keyring's token wins. "
+        if show:
+            notice += "The token is printed on standard output for your clients."
+        else:
+            notice += (
+                "Clients on other machines need the same token: read it with your keyring "
+                f"tool (`keyring get {KEYRING_SERVICE} {secret.value}`), or run "
+                f"`{GENERATE_COMMAND} --force --show` to replace it and print the new one."
+            )
+        err_console.print(notice, markup=False, soft_wrap=True)
+    if show or no_store:
+        sys.stdout.write(token + "\n")
+        sys.stdout.flush()
 
 
 @auth_app.command("clear")
@@ -279,6 +375,8 @@ def demo_reset(
     state = _state(ctx)
     name = state.workspace or "demo"
     db = state.locations.database_file(name)
+    with exclusive_use(db.parent, "reset the workspace"):
+        pass  # refuse early, before anything moves, while another process uses it
     if db.exists():
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         backup = db.with_name(f"{db.name}.reset-{stamp}")
@@ -344,6 +442,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry point; returns (and exits with) the process exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
+        check_arguments(args)
         result = app(args=args, prog_name="sergas", standalone_mode=False)
     except SergasError as error:
         report_error(error)

@@ -11,10 +11,12 @@ An invalid file is reported once, naming the file, the key and what was expected
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -468,3 +470,64 @@ def default_config_text() -> str:
             else:
                 lines.append(f"# {key} = {_toml_value(value)}")
     return "\n".join(lines) + "\n"
+
+
+# -- showing settings -------------------------------------------------------------------------
+
+MASK = "***"
+"""What a secret inside a displayed setting becomes."""
+
+_SECRET_PARAM = re.compile(
+    r"(?i)^(?:ssl)?(?:password|passwd|pwd|pass|secret|token|key|apikey|api_key|access_token|"
+    r"auth|authorization|signature|sig|client_secret|refresh_token)$"
+)
+_KEYWORD_PASSWORD = re.compile(r"(?i)\b((?:ssl)?password)(\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s]*)")
+_KEY_SEGMENT = re.compile(r"(?=.*\d)(?=.*[A-Za-z])[A-Za-z0-9_\-.~]{16,}")
+"""A URL path segment that looks like a key (long, letters and digits): Zoho's hosted MCP
+endpoints carry theirs in the path."""
+
+
+def _mask_query(query: str) -> str:
+    parts = []
+    for item in query.split("&"):
+        name, sep, value = item.partition("=")
+        parts.append(f"{name}{sep}{MASK}" if sep and value and _SECRET_PARAM.match(name) else item)
+    return "&".join(parts)
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` as it may be displayed: a password in a URL's user info (``user:***@host``),
+    secret-looking query parameters (``?password=***``, ``key=***``, ``token=***``...), key-like
+    path segments and libpq ``password=...`` keywords are masked; the rest stays readable."""
+    if "://" not in text:
+        return _KEYWORD_PASSWORD.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
+    try:
+        parts = urlsplit(text.strip())
+        password = parts.password
+    except ValueError:
+        return MASK
+    netloc = parts.netloc
+    if password:
+        userinfo, _, hostport = netloc.rpartition("@")
+        user = userinfo.partition(":")[0]
+        netloc = f"{user}:{MASK}@{hostport}"
+    path = "/".join(MASK if _KEY_SEGMENT.fullmatch(seg) else seg for seg in parts.path.split("/"))
+    query = _mask_query(parts.query) if parts.query else parts.query
+    return urlunsplit((parts.scheme, netloc, path, query, parts.fragment))
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_secrets(value)
+    if isinstance(value, dict):
+        return {key: _masked(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked(item) for item in value]
+    return value
+
+
+def settings_for_display(settings: Settings) -> dict[str, Any]:
+    """The settings as JSON values for `sergas config show` (or any other display), with every
+    secret written inside a DSN, URL or command masked by :func:`mask_secrets`."""
+    shown: dict[str, Any] = _masked(settings.model_dump(mode="json"))
+    return shown

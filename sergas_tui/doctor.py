@@ -19,6 +19,7 @@ from sergas_tui.services import resolve_engine
 from sergas_tui.storage import Repository
 
 if TYPE_CHECKING:
+    from sergas_tui.audit.anchor import AnchorCheck
     from sergas_tui.audit.central_status import OutboxStatus
 
 Status = Literal["ok", "warn", "fail", "info"]
@@ -140,18 +141,32 @@ def _workspace_checks(settings: Settings, locations: Locations, name: str) -> li
         except SergasError as err:
             checks.append(Check(group, "database", "fail", err.message))
         else:
+            from sergas_tui.audit.anchor import check_anchor
             from sergas_tui.audit.central_status import outbox_status
 
             try:
                 db_info = repo.info()
                 outbox = outbox_status(repo)
+                anchor = check_anchor(repo)
             finally:
                 repo.close()
             detail = f"{db} ({_file_size(db)}), schema v{db_info.schema_version}"
             checks.append(Check(group, "database", "ok", detail))
+            checks.append(_anchor_check(group, anchor))
             if settings.auditing.postgres_dsn:
                 checks.append(_outbox_check(group, outbox))
     return checks
+
+
+def _anchor_check(group: str, anchor: AnchorCheck) -> Check:
+    """The audit log's end against its recorded head and checkpoint (docs/security.md)."""
+    if not anchor.ok:
+        return Check(
+            group, "audit anchor", "fail", f"{anchor.summary()}; run `sergas audit verify`"
+        )
+    return Check(
+        group, "audit anchor", "warn" if anchor.checkpoint_error else "ok", anchor.summary()
+    )
 
 
 def _outbox_check(group: str, outbox: OutboxStatus) -> Check:

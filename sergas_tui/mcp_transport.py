@@ -6,6 +6,9 @@ default; a request without ``Authorization: Bearer <token>`` gets a plain 401 (t
 compared in constant time) that says "bad or missing bearer token". It advertises no OAuth:
 the challenge names no ``resource_metadata`` and every path, ``/.well-known/…`` included,
 answers 401, so clients report an authentication failure instead of starting an OAuth flow.
+:func:`run_http` refuses to start with a guessable token (fewer than 32 random characters, see
+:func:`sergas_tui.secrets.server_token_problem`): `sergas auth generate mcp_server_token` makes
+a good one.
 
 It lives at the package root so that the ``crm`` and ``memory`` adapters, which must not import
 each other, can share it.
@@ -28,6 +31,7 @@ from mcp.server.stdio import stdio_server
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sergas_tui.errors import SergasError
+from sergas_tui.secrets import check_server_token
 
 log = structlog.get_logger("sergas.mcp")
 
@@ -122,8 +126,10 @@ async def run_http(
     """Serve streamable HTTP at ``http://host:port/path`` until cancelled or interrupted.
 
     ``ready`` is called with the endpoint URL once the socket listens. Cancelling the caller
-    shuts the server down gracefully before the cancellation propagates.
+    shuts the server down gracefully before the cancellation propagates. A weak
+    ``bearer_token`` is refused before anything listens (:class:`SecretError`, exit code 2).
     """
+    check_server_token(bearer_token)
     app = http_app(server, bearer_token=bearer_token, host=host, path=path)
     config = uvicorn.Config(
         app, host=host, port=port, log_config=None, access_log=False, lifespan="on"

@@ -3,7 +3,9 @@
 Both write the owner's brief as it stands when it is written (its current picture: the whole
 queue with today's statuses, see :mod:`sergas_tui.briefs.current`), not only what the run added.
 
-Exit codes: 0 every account reviewed, 1 some accounts failed, 2 a configuration problem.
+Exit codes: 0 every account reviewed, 1 some accounts failed, 2 a configuration problem or an
+output path that cannot be written (checked before the review runs, see
+:mod:`sergas_tui.user_files`).
 """
 
 from __future__ import annotations
@@ -26,13 +28,14 @@ from sergas_tui.agents.events import (
     RunStarted,
     Synced,
 )
-from sergas_tui.briefs.markdown import write_brief
+from sergas_tui.briefs.markdown import render_brief
 from sergas_tui.config import Settings
 from sergas_tui.domain import OwnerBrief
 from sergas_tui.domain.names import RecordNames
 from sergas_tui.errors import ConfigError, SergasError
 from sergas_tui.locations import Locations
 from sergas_tui.services import Services, open_services
+from sergas_tui.user_files import make_output_dir, output_dir, output_file, write_text_file
 from sergas_tui.viewmodels.brief import current_brief
 from sergas_tui.viewmodels.names import names_for_brief
 
@@ -102,14 +105,16 @@ async def run_review(
         write_json(json_file, briefs)
         console.print(Text(f"Wrote {json_file}"))
     if markdown_dir is not None:
+        if make_output_dir(markdown_dir, "--markdown"):
+            console.print(Text(f"Created the directory {markdown_dir}"))
         for brief in briefs:
-            path = write_brief(
+            text = render_brief(
                 brief,
-                markdown_dir / brief_file_name(brief.owner_email),
                 user_templates=services.locations.templates_dir,
                 names=await names_for_brief(services, brief),
             )
-            console.print(Text(f"Wrote {path}"))
+            path = markdown_dir / brief_file_name(brief.owner_email)
+            console.print(Text(f"Wrote {write_text_file(path, text, '--markdown')}"))
     return 1 if summary.failed else 0
 
 
@@ -119,10 +124,10 @@ def current_briefs(services: Services, run_briefs: Sequence[OwnerBrief]) -> list
 
 
 def write_json(path: Path, briefs: Sequence[OwnerBrief]) -> None:
+    """The brief (several: a list) as JSON in ``path``, checked by ``output_file`` first."""
     data = [b.model_dump(mode="json") for b in briefs]
     payload = data[0] if len(data) == 1 else data
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_text_file(path, json.dumps(payload, indent=2, ensure_ascii=False) + "\n", "--json")
 
 
 def review_command(
@@ -139,6 +144,10 @@ def review_command(
 ) -> int:
     if owner and everyone:
         raise ConfigError("Use either --owner or --all, not both.", title="Bad arguments")
+    if json_file is not None:
+        output_file(json_file, "--json", special_ok=True)
+    if markdown_dir is not None:
+        output_dir(markdown_dir, "--markdown")
     if engine is not None:
         settings = settings.model_copy(
             update={"anthropic": settings.anthropic.model_copy(update={"engine": engine})}
@@ -178,6 +187,7 @@ def export_brief_command(
     owner: str | None,
     out: Path,
 ) -> int:
+    output_file(out, "--out", special_ok=True)
     services = open_services(settings, locations, workspace=workspace)
     try:
         email = owner or services.current_user_email()
@@ -198,10 +208,10 @@ def export_brief_command(
             finally:
                 await services.aclose()
 
-        path = write_brief(
-            brief, out, user_templates=locations.templates_dir, names=asyncio.run(names())
+        text = render_brief(
+            brief, user_templates=locations.templates_dir, names=asyncio.run(names())
         )
-        console.print(Text(f"Wrote {path}"))
+        console.print(Text(f"Wrote {write_text_file(out, text)}"))
         return 0
     finally:
         services.close()

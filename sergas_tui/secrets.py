@@ -2,11 +2,20 @@
 
 Values are handed around as ``SecretStr`` and never logged, audited or printed; status reports
 say only whether a secret is set and where it came from.
+
+The bearer token of our MCP servers (``mcp_server_token``) is the one secret Sergas makes
+itself (:func:`new_server_token`, ``sergas auth generate``) and the one it judges: a server
+refuses to start with a token that :func:`server_token_problem` finds guessable (shorter than
+:data:`MIN_SERVER_TOKEN_CHARS`, outside RFC 6750's token characters, or of low variety).
 """
 
 from __future__ import annotations
 
+import math
 import os
+import re
+import secrets
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -91,6 +100,89 @@ class SecretStatus:
     source: Source
     detail: str  # e.g. the env var name, or why the keyring could not be read
 
+    def source_text(self) -> str:
+        """Where the value came from, in words (empty when it is missing)."""
+        if self.source == "keyring":
+            return "from the OS keyring"
+        return f"from {self.detail}" if self.source == "env" else ""
+
+
+MIN_SERVER_TOKEN_CHARS = 32
+"""The shortest bearer token an MCP server of ours starts with."""
+
+MIN_SERVER_TOKEN_BITS = 80
+"""The least variety a server token must show: its length times the Shannon entropy of its
+characters (a random 32-character hex token scores about 115, ``"ab" * 20`` scores 40)."""
+
+_TOKEN_CHARS = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+"""RFC 6750's ``b64token``: what an ``Authorization: Bearer`` header carries unchanged."""
+
+_REPEAT = 8
+"""A run of this many characters that occurs twice makes a token a pattern, not random."""
+
+GENERATE_COMMAND = "sergas auth generate mcp_server_token"
+
+
+def _is_plain_text(value: str) -> bool:
+    """UTF-8 text without control characters: what a credential pasted into a prompt is."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return value.isprintable()
+
+
+def new_server_token() -> str:
+    """A fresh random bearer token: 32 random bytes, URL-safe base64 (43 characters)."""
+    return secrets.token_urlsafe(32)
+
+
+def _variety_bits(token: str) -> float:
+    counts = Counter(token)
+    n = len(token)
+    return -sum(c * math.log2(c / n) for c in counts.values())
+
+
+def _repeats(token: str) -> bool:
+    seen: set[str] = set()
+    for start in range(len(token) - _REPEAT + 1):
+        chunk = token[start : start + _REPEAT]
+        if chunk in seen:
+            return True
+        seen.add(chunk)
+    return False
+
+
+def server_token_problem(token: str) -> str | None:
+    """Why ``token`` is not good enough as an MCP server's bearer token (None when it is)."""
+    if len(token) < MIN_SERVER_TOKEN_CHARS:
+        count = len(token)
+        return f"is only {count} character{'' if count == 1 else 's'} long"
+    if not _TOKEN_CHARS.fullmatch(token):
+        return "contains characters other than letters, digits and - . _ ~ + / ="
+    if _variety_bits(token) < MIN_SERVER_TOKEN_BITS or _repeats(token):
+        return "is not random enough (too few different characters, or a repeated run)"
+    return None
+
+
+def server_token_message(problem: str, source: str = "") -> str:
+    """The one paragraph that refuses a weak server token and says how to make a good one."""
+    origin = f" ({source})" if source else ""
+    return (
+        f"The MCP server bearer token mcp_server_token{origin} {problem}; a server token must be "
+        f"at least {MIN_SERVER_TOKEN_CHARS} random characters (letters, digits, - . _ ~ + /). "
+        f"Run `{GENERATE_COMMAND}` to store a new random one in the OS keyring (add `--show` "
+        "to print it for your clients; on a machine without a keyring, `--no-store` prints "
+        "one to put in SERGAS_MCP_SERVER_TOKEN)."
+    )
+
+
+def check_server_token(token: str, source: str = "") -> None:
+    """Raise :class:`SecretError` (exit code 2) when ``token`` is too weak to guard a server."""
+    problem = server_token_problem(token)
+    if problem is not None:
+        raise SecretError(server_token_message(problem, source), title="Weak MCP server token")
+
 
 def parse_secret_name(text: str) -> SecretName:
     try:
@@ -172,19 +264,33 @@ class SecretStore:
         return [self.status(name) for name in SecretName]
 
     def require(self, name: SecretName, purpose: str) -> SecretStr:
+        """The secret, or :class:`SecretError` saying how to provide it. The server token is
+        also judged (:func:`check_server_token`): a server never starts with a weak one."""
         value = self.get(name)
         if value is None:
             spec = SECRET_SPECS[name]
+            how = f"`sergas auth set {name.value}`"
+            if name == SecretName.MCP_SERVER_TOKEN:
+                how = f"`{GENERATE_COMMAND}`"
             raise SecretError(
                 f"{purpose} needs the {spec.description.lower()}, and none is stored. Run "
-                f"`sergas auth set {name.value}` to put it in the OS keyring, or set "
+                f"{how} to put it in the OS keyring, or set "
                 f"{' or '.join(spec.env_vars)} for headless use."
             )
+        if name == SecretName.MCP_SERVER_TOKEN:
+            check_server_token(value.get_secret_value(), self.status(name).source_text())
         return value
 
     def set(self, name: SecretName, value: str) -> None:
         if not value.strip():
             raise SecretError(f"Refusing to store an empty {name.value}.")
+        if not _is_plain_text(value.strip()):
+            raise SecretError(
+                f"Refusing to store {name.value}: the value contains control characters or "
+                "bytes that are not UTF-8 text (a paste gone wrong?); nothing was stored."
+            )
+        if name == SecretName.MCP_SERVER_TOKEN:
+            check_server_token(value.strip(), "the value given")
         if (problem := self.keyring_problem()) is not None:
             raise SecretError(_no_keyring_message(problem), title="No keyring")
         try:
@@ -193,6 +299,11 @@ class SecretStore:
             raise SecretError(
                 _no_keyring_message(f"writing failed: {type(err).__name__}"), title="No keyring"
             ) from err
+
+    def has_in_keyring(self, name: SecretName) -> bool:
+        """Whether the keyring (not the environment) holds a value for ``name``."""
+        value, _ = self._from_keyring(name)
+        return bool(value)
 
     def clear(self, name: SecretName) -> bool:
         """Remove from the keyring; False when it was not there."""

@@ -19,7 +19,9 @@ from sergas_tui.demo.zoho import DEMO_AT_RISK_RATING
 from sergas_tui.errors import ConfigError, CrmError, WorkspaceError
 from sergas_tui.locations import Locations
 from sergas_tui.secrets import SecretName, SecretStore
-from sergas_tui.storage import Repository
+from sergas_tui.storage import SCHEMA_VERSION, Repository
+from sergas_tui.storage.database import database_version
+from sergas_tui.storage.workspace_lock import WorkspaceUse, exclusive_use
 
 if TYPE_CHECKING:  # the CRM stack (httpx, mcp, starlette) and psycopg load on first use
     from sergas_tui.agents.orchestrator import Orchestrator
@@ -141,6 +143,8 @@ class Services:
     simulator: Simulator | None = None
     demo_workspace: str | None = None
     """The workspace whose demo CRM this one serves or reads (default: itself)."""
+    workspace_use: WorkspaceUse | None = None
+    """This process's registration as a user of the workspace (released by :meth:`close`)."""
     _crm: CrmGateway | None = field(default=None, repr=False)
     _memory: MemoryStore | None = field(default=None, repr=False)
     _grants: CentralGrantStore | None = field(default=None, repr=False)
@@ -463,6 +467,8 @@ class Services:
             self.demo.close()
         if self.simulator is not None:
             self.simulator.close()
+        if self.workspace_use is not None:
+            self.workspace_use.release()
             self.simulator = None
 
 
@@ -486,6 +492,23 @@ def open_services(
     if serving:
         settings, demo_from = served_settings(settings, locations, name)
     check_required_secrets(settings, secrets)
+    use = WorkspaceUse.register(locations.workspace_dir(name))
+    try:
+        return _open_registered(settings, locations, name, demo_from, secrets, clock, use)
+    except BaseException:
+        use.release()
+        raise
+
+
+def _open_registered(
+    settings: Settings,
+    locations: Locations,
+    name: str,
+    demo_from: str | None,
+    secrets: SecretStore,
+    clock: Clock | None,
+    use: WorkspaceUse,
+) -> Services:
     demo: DemoStore | None = None
     mode = settings.zoho.resolved_mode()
     if mode == "demo":
@@ -499,7 +522,14 @@ def open_services(
             f"(mode {mode!r}). Open it with `--workspace` and "
             "zoho.mode = 'demo', or pick another workspace name for your Zoho org."
         )
-    store = Repository.open(locations.database_file(name))
+    database = locations.database_file(name)
+    if database_version(database) < SCHEMA_VERSION and database.exists():
+        # An upgrade rewrites the schema: not while another process has the database open.
+        what = f"upgrade the workspace database to schema version {SCHEMA_VERSION}"
+        with exclusive_use(locations.workspace_dir(name), what, mine=use.path):
+            store = Repository.open(database)
+    else:
+        store = Repository.open(database)
     return Services(
         settings=settings,
         locations=locations,
@@ -509,6 +539,7 @@ def open_services(
         clock=clock or SystemClock(),
         demo=demo,
         demo_workspace=demo_from,
+        workspace_use=use,
     )
 
 

@@ -78,6 +78,9 @@ from sergas_tui.crm.writer import (
     WriteApproval,
     WriteRequest,
     WriteResult,
+    holds_changes,
+    same_value,
+    with_marker,
 )
 from sergas_tui.domain import (
     Approval,
@@ -119,7 +122,6 @@ TRANSIENT_ERRORS: tuple[type[CrmError], ...] = (
 """Errors worth another attempt (the gateway already retried each call a few times)."""
 
 _PRIORITIES = ("Highest", "High", "Normal", "Low", "Lowest")
-_ACCOUNT_ATTRIBUTES = {"Account_Name": "name"}
 """Zoho field names whose Account attribute is not simply the lower-cased name."""
 
 ExecutionStatus = Literal["executed", "already_executed", "failed", "conflict", "skipped"]
@@ -145,8 +147,7 @@ def write_approval(approval: Approval, part: int = 0) -> WriteApproval:
 
 
 def _with_marker(text: str | None, approval_id: str) -> str:
-    tag = marker(approval_id)
-    return f"{text}\n\n{tag}" if text else tag
+    return with_marker(text, approval_id)
 
 
 @dataclass(frozen=True)
@@ -319,18 +320,8 @@ def _landed_already(plan: PlannedWrite, err: CrmConflictError) -> bool:
         isinstance(current, dict)
         and bool(changes)
         and current.keys() >= changes.keys()
-        and all(_same(current[k], v) for k, v in changes.items())
+        and all(same_value(current[k], v) for k, v in changes.items())
     )
-
-
-def _same(current: object, target: JsonValue) -> bool:
-    if current == target:
-        return True
-    if isinstance(current, datetime | float | int) and isinstance(target, str):
-        return str(current) == target or (
-            isinstance(current, datetime) and current.isoformat() == target
-        )
-    return False
 
 
 class Executor:
@@ -501,11 +492,8 @@ class Executor:
         account = await self._gateway.get_account_details(approval.account_id)
         if account is None:
             return None
-        current = account.model_dump()
-        for name, target in (plan.changes or {}).items():
-            attribute = _ACCOUNT_ATTRIBUTES.get(name, name.lower())
-            if attribute not in current or not _same(current[attribute], target):
-                return None
+        if not holds_changes(account, plan.changes or {}):
+            return None
         return WriteResult("Accounts", account.id, "updated", account.modified_time)
 
     async def _conflict(

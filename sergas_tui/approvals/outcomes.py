@@ -63,6 +63,7 @@ from datetime import datetime, timedelta
 
 from pydantic import JsonValue
 
+from sergas_tui.crm.writer import holds_changes
 from sergas_tui.domain import AccountFacts, ApprovalStatus, Outcome, RecommendationOutcome
 from sergas_tui.domain.outputs import UpdateAccountAction
 from sergas_tui.domain.records import RecordRef
@@ -74,7 +75,6 @@ SETTLE_AFTER = timedelta(days=14)
 TASK_TYPES = frozenset({"create_task", "follow_up_email", "escalation"})
 COMPLETED = "completed"
 SERGAS_MARKER = "[sergas:"
-_ACCOUNT_ATTRIBUTES = {"Account_Name": "name"}
 
 Verdict = tuple[Outcome, float]
 
@@ -163,22 +163,7 @@ def problem_gone(facts: AccountFacts, executed_at: datetime, deal_ids: Collectio
 
 
 def _holds(facts: AccountFacts, written: Mapping[str, JsonValue]) -> bool:
-    current = facts.account.model_dump()
-    for name, target in written.items():
-        attribute = _ACCOUNT_ATTRIBUTES.get(name, name.lower())
-        if attribute not in current or not _same(current[attribute], target):
-            return False
-    return True
-
-
-def _same(current: object, target: JsonValue) -> bool:
-    if current == target:
-        return True
-    if isinstance(current, datetime | float | int) and isinstance(target, str):
-        return str(current) == target or (
-            isinstance(current, datetime) and current.isoformat() == target
-        )
-    return False
+    return not written or holds_changes(facts.account, written)
 
 
 def _deal_ids(references: Collection[str]) -> frozenset[str]:

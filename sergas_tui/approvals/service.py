@@ -15,14 +15,14 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from functools import partial
 from typing import Any, TypeVar
 
 from pydantic import JsonValue, ValidationError
 
 from sergas_tui.approvals.errors import ApprovalError
-from sergas_tui.approvals.executor import part_id, plan_writes, write_approval
+from sergas_tui.approvals.executor import part_id, plan_write, plan_writes, write_approval
 from sergas_tui.clock import Clock
 from sergas_tui.crm.approval_gate import (
     ApprovalRefusedError,
@@ -30,6 +30,7 @@ from sergas_tui.crm.approval_gate import (
     grant_for,
     publish_decision,
 )
+from sergas_tui.crm.writer import NoteDraft, TaskDraft
 from sergas_tui.domain import (
     ACTION_MODELS,
     Approval,
@@ -41,6 +42,7 @@ from sergas_tui.domain import (
     can_transition,
     new_id,
 )
+from sergas_tui.domain.action_checks import MULTI_LINE_MAX, SINGLE_LINE_MAX, action_problems
 from sergas_tui.domain.grants import Grant
 from sergas_tui.errors import SergasError
 from sergas_tui.memory.store import MemoryStore
@@ -77,40 +79,103 @@ def _require_actor(actor: str) -> str:
     return actor.strip()
 
 
-def _field_errors(err: ValidationError) -> str:
+class InvalidAdjustmentError(ApprovalError):
+    """An edited action that is not its type's shape, or that Zoho would refuse; nothing was
+    stored. Bad input, so the CLI exits with 2."""
+
+    title = "Adjustment not saved"
+    exit_code = 2
+
+
+def _field_errors(err: ValidationError) -> list[str]:
     parts = []
     for problem in err.errors():
         where = ".".join(str(p) for p in problem["loc"]) or "payload"
         parts.append(f"{where}: {problem['msg']}")
-    return "; ".join(parts)
+    return parts
 
 
-def validate_payload(approval: Approval, payload: Mapping[str, Any] | SuggestedAction) -> Any:
-    """The edited payload as the action model ``approval.action_type`` calls for.
-
-    Raises :class:`ApprovalError` naming the bad or unknown field(s).
-    """
+def _parse(
+    approval: Approval, payload: Mapping[str, Any] | SuggestedAction
+) -> tuple[SuggestedAction | None, list[str]]:
+    """The edited payload as its action model, or why it is not one."""
     kind = approval.action_type
     model = ACTION_MODELS[kind]
     if isinstance(payload, model):
-        return model.model_validate(payload.model_dump())
-    if not isinstance(payload, Mapping):
-        raise ApprovalError(
-            f"The edited action must be a {kind} ({model.__name__}), not "
-            f"{type(payload).__name__}; nothing was saved."
-        )
+        payload = payload.model_dump()
+    elif not isinstance(payload, Mapping):
+        return None, [f"it must be a {kind} ({model.__name__}), not {type(payload).__name__}"]
     unknown = sorted(str(k) for k in payload if k not in model.model_fields)
     if unknown:
-        raise ApprovalError(
-            f"The edited {kind} has unknown field(s) {', '.join(unknown)}; allowed fields: "
-            f"{', '.join(model.model_fields)}. Nothing was saved."
-        )
+        return None, [
+            f"unknown field(s) {', '.join(unknown)}; allowed fields: "
+            f"{', '.join(model.model_fields)}"
+        ]
     try:
-        return model.model_validate(dict(payload))
+        return model.model_validate(dict(payload)), []
     except ValidationError as err:
-        raise ApprovalError(
-            f"The edited {kind} is not valid — {_field_errors(err)}. Nothing was saved."
-        ) from err
+        return None, _field_errors(err)
+
+
+def _written_problems(approval: Approval, edited: SuggestedAction) -> list[str]:
+    """The sizes of the write the edited action becomes (an e-mail's parts share one task
+    description, with the marker), against Zoho's limits."""
+    plan = plan_write(approval.model_copy(update={"payload": edited}))
+    request = plan.task or plan.note
+    what = "task" if plan.task is not None else "note"
+    texts: list[tuple[str, str | None, int]] = []
+    if isinstance(request, TaskDraft):
+        texts = [("subject", request.subject, SINGLE_LINE_MAX)]
+        texts.append(("description", request.description, MULTI_LINE_MAX))
+    elif isinstance(request, NoteDraft):
+        texts = [("title", request.title, SINGLE_LINE_MAX)]
+        texts.append(("content", request.content, MULTI_LINE_MAX))
+    problems = []
+    for name, text, limit in texts:
+        if text is not None and len(text) > limit:
+            problems.append(
+                f"the {what} this becomes has a {name} of {len(text):,} characters; Zoho takes "
+                f"at most {limit:,} (shorten the text)"
+            )
+    return problems
+
+
+def payload_problems(
+    approval: Approval,
+    payload: Mapping[str, Any] | SuggestedAction,
+    *,
+    today: date | None = None,
+) -> list[str]:
+    """Every reason the edited payload cannot be stored, each naming its field (empty when it
+    can): the action type's shape, then what Zoho would refuse (blank required texts, a
+    priority off the picklist, texts over the field's size, a date before ``today``)."""
+    edited, problems = _parse(approval, payload)
+    if edited is None:
+        return problems
+    problems = action_problems(edited, today=today)
+    return problems or _written_problems(approval, edited)
+
+
+def validate_payload(
+    approval: Approval,
+    payload: Mapping[str, Any] | SuggestedAction,
+    *,
+    today: date | None = None,
+) -> SuggestedAction:
+    """The edited payload as the action model ``approval.action_type`` calls for.
+
+    Raises :class:`InvalidAdjustmentError` listing every problem :func:`payload_problems`
+    finds, in one paragraph.
+    """
+    problems = payload_problems(approval, payload, today=today)
+    if problems:
+        raise InvalidAdjustmentError(
+            f"The edited {approval.action_type} cannot be saved: {'; '.join(problems)}. "
+            "Nothing was saved."
+        )
+    edited, _ = _parse(approval, payload)
+    assert edited is not None
+    return edited
 
 
 def _publish(store: GrantStore, *, grant: Grant) -> object:
@@ -298,7 +363,7 @@ class ApprovalService:
         if old == _S.CONFLICT:
             inputs["previous_status"] = str(old)
         if payload is not None:
-            edited = validate_payload(approval, payload)
+            edited = validate_payload(approval, payload, today=self._today())
             details = dict(approval.details or {})
             details.setdefault(_ORIGINAL_PAYLOAD, approval.payload.model_dump(mode="json"))
             update["payload"] = edited
@@ -335,6 +400,10 @@ class ApprovalService:
         await self._store(updated, old, event)
         await self._remember(updated, new, now, who, rationale)
         return updated
+
+    def _today(self) -> date:
+        """The person's today: the clock's moment in this machine's time zone."""
+        return self._clock.now().astimezone().date()
 
     async def _signal_keys(self, approval: Approval) -> list[str]:
         """The signal keys the approval's recommendation answers (none when it is unknown)."""

@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 import psycopg
 
+from sergas_tui.audit.anchor import check_anchor
 from sergas_tui.audit.central_conn import (
     MAX_ATTEMPTS,
     CentralAuditError,
@@ -201,6 +202,8 @@ class CentralSync:
         if self.migrate != "only":
             self.repository.set_meta(META_LAST_SYNC, self.clock().isoformat())
             self.repository.set_meta(META_LAST_ERROR, None)
+            anchor = check_anchor(self.repository)  # moves the checkpoint when intact
+            self.report.anchor_problem = None if anchor.ok else anchor.summary()
         return self.report
 
     def _remember_error(self, message: str) -> None:

@@ -5,7 +5,8 @@ The deciding app publishes a grant (approval id, account, owner, decider, the ex
 digest, the token's SHA-256, expiry); any number of our Zoho MCP servers verify and spend it.
 Every state change is one compare-and-set ``UPDATE … WHERE state = …``, so a token is spent once
 across every server and client, and a replayed token is refused everywhere. The table is created
-by the central schema's migrations (``central_schema.py``, version 2).
+by the central schema's migrations (``central_schema.py``, version 2). Publishing again keeps a
+stored ``error`` (the sign that an earlier attempt may have written).
 """
 
 from __future__ import annotations
@@ -73,7 +74,9 @@ class CentralGrantStore:
     def publish_grant(self, grant: Grant) -> Grant:
         values = asdict(grant) | {"state": "granted", "claimed_at": None, "claimed_by": None}
         values |= {"record_id": None, "error": None}
-        updates = ", ".join(f"{c} = excluded.{c}" for c in GRANT_COLUMNS if c != "approval_id")
+        updates = ", ".join(
+            f"{c} = excluded.{c}" for c in GRANT_COLUMNS if c not in ("approval_id", "error")
+        )
         self._run(
             "record an approval centrally",
             f"INSERT INTO approval_grants ({', '.join(GRANT_COLUMNS)}) "
@@ -112,29 +115,50 @@ class CentralGrantStore:
         return None if row is None else Grant(**dict(zip(GRANT_COLUMNS, row, strict=True)))
 
     def claim_grant(
-        self, approval_id: str, *, claimer: str, now: datetime, stale_before: datetime
+        self,
+        approval_id: str,
+        *,
+        claimer: str,
+        now: datetime,
+        stale_before: datetime,
+        replacing: str | None = None,
     ) -> bool:
         return (
             self._run(
                 "spend an approval token",
                 "UPDATE approval_grants SET state = 'claimed', claimed_at = %s, claimed_by = %s "
                 "WHERE approval_id = %s AND (state = 'granted' "
-                "OR (state = 'claimed' AND claimed_at < %s))",
-                (now, claimer, approval_id, stale_before),
+                "OR (state = 'claimed' AND (claimed_at < %s OR claimed_by = %s::text)))",
+                (now, claimer, approval_id, stale_before, replacing),
             )
             == 1
         )
 
     def settle_grant(
-        self, approval_id: str, *, completed: bool, record_id: str | None, error: str | None
+        self,
+        approval_id: str,
+        *,
+        completed: bool,
+        record_id: str | None,
+        error: str | None,
+        claimer: str | None = None,
     ) -> bool:
         return (
             self._run(
                 "record a write's outcome centrally",
                 "UPDATE approval_grants SET state = %s, record_id = %s, error = %s, "
                 "claimed_at = CASE WHEN %s THEN claimed_at ELSE NULL END "
-                "WHERE approval_id = %s AND state = 'claimed'",
-                ("completed" if completed else "granted", record_id, error, completed, approval_id),
+                "WHERE approval_id = %s AND state = 'claimed' "
+                "AND (%s::text IS NULL OR claimed_by = %s::text)",
+                (
+                    "completed" if completed else "granted",
+                    record_id,
+                    error,
+                    completed,
+                    approval_id,
+                    claimer,
+                    claimer,
+                ),
             )
             == 1
         )

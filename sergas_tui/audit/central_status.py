@@ -33,6 +33,9 @@ class SyncReport:
     seconds: float = 0.0
     schema: CentralMigrationResult | None = None
     stopped: bool = False
+    anchor_problem: str | None = None
+    """The local audit log's end no longer matches its recorded head or checkpoint (what
+    ``sergas audit verify`` would report): compared after each sync."""
 
     @property
     def audit_already_present(self) -> int:
@@ -62,7 +65,10 @@ class SyncReport:
             text += f", {self.retries} retries"
         if self.schema is not None and self.schema.changed:
             text += f"; central schema v{self.schema.from_version} → v{self.schema.to_version}"
-        return text + ("; stopped early" if self.stopped else "")
+        text += "; stopped early" if self.stopped else ""
+        if self.anchor_problem:
+            text += f"; LOCAL AUDIT CHECK FAILED: {self.anchor_problem} (`sergas audit verify`)"
+        return text
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,12 @@ To re-check an exported row: ``row_hash(prev_hash, AuditEvent.model_validate(rec
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from collections.abc import Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TextIO
 
 from sergas_tui.domain.audit_chain import CONTENT_COLUMNS
@@ -63,3 +66,22 @@ def export_jsonl(repository: Repository, out: TextIO, since: datetime | None = N
         if len(page) < _PAGE:
             return written
         after = int(page[-1]["seq"])
+
+
+def export_to_file(repository: Repository, path: Path, since: datetime | None = None) -> int:
+    """:func:`export_jsonl` into ``path``: a regular file is written next to it and renamed
+    into place, so a failed export leaves no half-written file; a stream (``/dev/stdout``, a
+    pipe) is written directly. ``OSError`` is the caller's to report."""
+    if path.exists() and not path.is_file():
+        with path.open("w", encoding="utf-8") as handle:
+            return export_jsonl(repository, handle, since)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with tmp.open("w", encoding="utf-8") as handle:
+            count = export_jsonl(repository, handle, since)
+        tmp.replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return count

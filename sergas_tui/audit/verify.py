@@ -1,4 +1,4 @@
-"""Checking the audit log's hash chain (see :mod:`sergas_tui.domain.audit_chain`).
+"""Checking the audit log's hash chain (see :mod:`sergas_tui.domain.audit_chain`) and its head.
 
 :func:`verify_chain` walks stored rows in ``seq`` order and reports, per problem, the first
 affected row by ``seq`` and ``id``:
@@ -11,38 +11,45 @@ affected row by ``seq`` and ``id``:
   went with the row); the message names the row that follows the gap.
 - ``reordered``: a row is intact but sits at another ``seq`` than the one it was appended as
   (its content hashes to its ``row_hash`` under a neighbouring ``seq``), or ``seq`` goes back.
-- ``inserted``: a row without hashes after the chain has started, i.e. written outside
-  :meth:`Repository.append_audit`.
+- ``unchained``: rows without hashes that are not the legacy rows recorded when the chain began
+  (their hashes were removed, or they were written outside :meth:`Repository.append_audit`);
+  one problem per run of consecutive rows, at its first row.
+- ``restarted``: a second start of the chain (a row linking to the genesis hash after chained
+  rows, or after rows without hashes): the chain was reset.
 
-Rows without hashes *before* the first chained row were written before the chain existed; they
-are counted in ``unchained`` and are not protected.
+Only the rows schema 8 recorded as legacy (``meta.audit_legacy_rows``: rows written before
+Sergas chained its audit log) may lack hashes, and only at the start; they are counted in
+``unchained`` and are not protected.
 
-Limits: the chain is unkeyed, so whoever can write the database can rewrite a row and
-recompute every later hash; and removing or rewriting the *last* rows leaves no trace inside
-the database. Both need an anchor outside it (for example the last ``row_hash`` kept
-elsewhere, or the rows already synced).
+:func:`verify_database` also compares the log's end with its head, recorded in the database
+with every append and checkpointed in a file next to it (:mod:`sergas_tui.audit.anchor`): rows
+cut off the end, which the chain alone cannot show, are ``deleted`` there.
+
+Limits: the chain is unkeyed. Whoever can write the workspace directory can rewrite rows,
+recompute every later hash and forge the head in ``meta`` and in the checkpoint file alike;
+local verification proves only that the log is what Sergas appended *or* that it was forged
+completely. The central copy (``sergas audit verify --remote``) is the guarantee for synced rows.
+See "The audit log" in docs/security.md.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-from sergas_tui.domain.audit_chain import GENESIS, row_hash
+from sergas_tui.audit.anchor import compare
+from sergas_tui.domain.audit_chain import (
+    GENESIS,
+    LEGACY_META_KEY,
+    AuditHead,
+    Problem,
+    ProblemKind,
+    row_hash,
+)
 from sergas_tui.storage import Repository
 
-ProblemKind = Literal["edited", "deleted", "reordered", "inserted"]
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One break in the chain, named by the first affected row."""
-
-    seq: int
-    id: str | None
-    kind: ProblemKind
-    message: str
+__all__ = ["Problem", "ProblemKind", "VerifyResult", "verify_chain", "verify_database"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,11 @@ class VerifyResult:
     checked: int
     problems: list[Problem] = field(default_factory=list)
     unchained: int = 0
+    """Legacy rows (recorded when the chain began) that have no hashes."""
+    head: AuditHead | None = None
+    """The head recorded in the database (None for plain rows, or when missing)."""
+    checkpoint: AuditHead | None = None
+    """The checkpoint file's head after the verification (None when there is none)."""
 
     @property
     def first(self) -> Problem | None:
@@ -89,20 +101,42 @@ def _name(row: Row) -> str:
     return f"seq {row['seq']} (id {row['id']})"
 
 
-def verify_chain(rows: Iterable[Row]) -> VerifyResult:
+def _unchained(run: list[Row], started: bool) -> Problem:
+    """One problem for a run of consecutive rows without hashes."""
+    first, last = run[0], run[-1]
+    where = "after the chain began" if started else "before the chain began, beyond the legacy rows"
+    if len(run) == 1:
+        text = f"audit row {_name(first)} has no hash ({where}): its hashes were removed or it was"
+    else:
+        text = (
+            f"audit rows seq {first['seq']} to {last['seq']} ({len(run)} rows, ids {first['id']} "
+            f"to {last['id']}) have no hash ({where}): their hashes were removed or they were"
+        )
+    return Problem(
+        int(first["seq"]), first["id"], "unchained", f"{text} written outside the audit chain"
+    )
+
+
+def verify_chain(rows: Iterable[Row], *, legacy_rows: int = 0) -> VerifyResult:
     """Verify audit rows given in ``seq`` order (as :meth:`Repository.audit_rows` returns them),
-    each a mapping of every ``audit_logs`` column to its stored value."""
+    each a mapping of every ``audit_logs`` column to its stored value. Up to ``legacy_rows``
+    rows without hashes are tolerated at the start (see :data:`LEGACY_META_KEY`)."""
     ordered = list(rows)
     by_hash = {r["row_hash"]: r for r in ordered if isinstance(r["row_hash"], str)}
     problems: list[Problem] = []
     expected_seq = 1
-    unchained = 0
+    legacy = 0
+    foreign = 0  # rows without hashes that are not legacy rows
+    run: list[Row] = []  # the current run of such rows
     last: Row | None = None  # the last chained row
     last_clean = True  # whether it had no problem of its own
     for r in ordered:
         raw_seq = r["seq"]
         seq = raw_seq if isinstance(raw_seq, int) else expected_seq
         broken_seq = seq != expected_seq or not isinstance(raw_seq, int)
+        if broken_seq and run:
+            problems.append(_unchained(run, last is not None))
+            run = []
         if broken_seq and isinstance(raw_seq, int) and raw_seq > expected_seq:
             missing = str(expected_seq)
             if raw_seq > expected_seq + 1:
@@ -128,18 +162,16 @@ def verify_chain(rows: Iterable[Row]) -> VerifyResult:
         expected_seq = seq + 1
 
         if r["row_hash"] is None or r["prev_hash"] is None:
-            if last is None:
-                unchained += 1
+            if last is None and not foreign and legacy < legacy_rows:
+                legacy += 1
             else:
-                problems.append(
-                    Problem(
-                        seq,
-                        r["id"],
-                        "inserted",
-                        f"audit row {_name(r)} has no hash: it was written outside the audit chain",
-                    )
-                )
+                foreign += 1
+                run.append(r)
             continue
+        after_run = bool(run)  # rows without hashes since ``last``: no link to check
+        if run:
+            problems.append(_unchained(run, last is not None))
+            run = []
 
         clean = True
         if not _hashes_as(r, seq):
@@ -164,7 +196,23 @@ def verify_chain(rows: Iterable[Row]) -> VerifyResult:
                         "its row_hash",
                     )
                 )
-        elif not broken_seq and last_clean:
+        elif r["prev_hash"] == GENESIS and (last is not None or foreign):
+            after = (
+                f"after the chained row {_name(last)}"
+                if last is not None
+                else f"after {foreign} row{'s' if foreign != 1 else ''} without hashes that "
+                "are not recorded legacy rows"
+            )
+            problems.append(
+                Problem(
+                    seq,
+                    r["id"],
+                    "restarted",
+                    f"audit row {_name(r)} starts the chain again (its prev_hash is the genesis "
+                    f"hash) {after}: the chain was reset",
+                )
+            )
+        elif not broken_seq and last_clean and not after_run:
             expected_prev = GENESIS if last is None else last["row_hash"]
             if r["prev_hash"] != expected_prev:
                 if last is None:
@@ -189,12 +237,25 @@ def verify_chain(rows: Iterable[Row]) -> VerifyResult:
                         )
                     )
         last, last_clean = r, clean
+    if run:
+        problems.append(_unchained(run, last is not None))
     problems.sort(key=lambda p: p.seq)
-    return VerifyResult(
-        ok=not problems, checked=len(ordered), problems=problems, unchained=unchained
-    )
+    return VerifyResult(ok=not problems, checked=len(ordered), problems=problems, unchained=legacy)
 
 
 def verify_database(repository: Repository) -> VerifyResult:
-    """Verify the whole audit log of ``repository``."""
-    return verify_chain(repository.audit_rows())
+    """Verify the whole audit log of ``repository``: its chain, its recorded head and the
+    checkpoint file. An intact log moves the checkpoint forward (when the file can be written)."""
+    legacy = repository.meta_value(LEGACY_META_KEY)
+    chain = verify_chain(
+        repository.audit_rows(), legacy_rows=int(legacy) if legacy and legacy.isdigit() else 0
+    )
+    anchor = compare(repository, chain.problems)
+    return VerifyResult(
+        ok=not anchor.problems,
+        checked=chain.checked,
+        problems=anchor.problems,
+        unchained=chain.unchained,
+        head=anchor.head,
+        checkpoint=anchor.checkpoint,
+    )

@@ -12,12 +12,24 @@ the token's SHA-256 and the expiry. Grants live in a :class:`GrantStore`:
 A write tool call names its ``approval_id`` and carries the ``approval_token``. :func:`decide`
 is the pure rule: the grant must exist, its token must match, it must not be revoked, spent or
 expired, and the call must be exactly the granted write (same operation, same record, same
-digest: every argument, owner/deal/contact links included). :class:`ApprovalGate` applies it
-and spends the grant with compare-and-set moves (``granted → claimed → completed``), so two
-calls with one token never both write. A write the CRM refused outright releases the grant
-(``claimed → granted``) so the corrected call can still go through; a write whose fate is
-unknown (timeout, lost server) keeps it claimed until the lease runs out, when the next claim
-first looks for the record the approval's marker identifies.
+digest: every argument, owner/deal/contact links included). A refused call changes nothing.
+
+Exactly once (the executor's protocol, with the grant as the write-ahead record):
+
+1. *Write-ahead.* :meth:`ApprovalGate.claim` moves the grant ``granted → claimed`` with a
+   compare-and-set, naming this attempt in ``claimed_by`` (server, machine, process, attempt), so
+   two calls with one token never both write.
+2. *Reconcile before any write that might repeat.* The claim tells the caller to look for the
+   approval's marker in the CRM first (:func:`~sergas_tui.crm.writer.find_written`) when an
+   earlier attempt may have written: it takes over an earlier claim, or the grant was released
+   after an error (``error`` is set). An earlier claim may be taken over once its holder is
+   known to have stopped (an attempt of this process that has ended, or a process on this
+   machine that no longer runs: :mod:`.claimers`), or otherwise once the lease has run out.
+3. *Settle.* Only a write the CRM committed (or one found there) completes the grant
+   (``claimed → completed`` with the record id); a refusal releases it (``claimed → granted``,
+   with the error) so the corrected call can go through; an unknown outcome leaves it claimed.
+   Recording is retried with backoff; if it still fails, the grant stays claimed, so the next
+   attempt reconciles instead of writing.
 
 The ``crm`` package knows only the :class:`GrantStore` protocol; ``storage`` and ``audit``
 implement it, and the CLI wires one in.
@@ -27,6 +39,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -35,6 +48,8 @@ from typing import Any, Protocol
 
 import structlog
 
+from sergas_tui.crm import claimers
+from sergas_tui.crm.http import backoff
 from sergas_tui.crm.writer import (
     WriteApproval,
     WriteRequest,
@@ -47,7 +62,7 @@ from sergas_tui.crm.writer import (
 )
 from sergas_tui.domain import AuditAction, AuditEvent, utc_now
 from sergas_tui.domain.grants import Grant, approval_marker
-from sergas_tui.errors import CrmPermissionError
+from sergas_tui.errors import CrmPermissionError, SergasError
 
 log = structlog.get_logger("sergas.mcp")
 
@@ -55,7 +70,13 @@ APPROVAL_REFUSED_CODE = "APPROVAL_REFUSED"
 """The ``code`` of every :class:`ApprovalRefusedError`."""
 
 CLAIM_LEASE = timedelta(minutes=5)
-"""How long a claimed grant whose write never reported back stays locked to its first caller."""
+"""How long a claimed grant whose write never reported back stays locked to its first caller
+(unless that caller is known to have stopped: see :mod:`.claimers`)."""
+
+SETTLE_ATTEMPTS = 5
+"""Tries at recording a write's outcome (the grants database may be busy or unreachable)."""
+SETTLE_BACKOFF_SECONDS = 0.2
+SETTLE_BACKOFF_CAP_SECONDS = 2.0
 
 
 def grant_for(approval: WriteApproval, request: WriteRequest, now: datetime) -> Grant:
@@ -101,13 +122,16 @@ class ApprovalRefusedError(CrmPermissionError):
 
 @dataclass(frozen=True)
 class GateDecision:
-    """The outcome of :func:`decide`: allowed (perhaps a stale claim to reconcile first), or
-    refused with a reason and a message."""
+    """The outcome of :func:`decide`: allowed (perhaps taking over an earlier claim, perhaps
+    to reconcile first), or refused with a reason and a message."""
 
     allowed: bool
     reason: RefusalReason | None = None
     message: str = "approved"
     stale_claim: bool = False
+    """The call takes over an earlier attempt's claim."""
+    reconcile: bool = False
+    """An earlier attempt may have written: look for its record before writing."""
 
 
 def _refuse(reason: RefusalReason, message: str) -> GateDecision:
@@ -133,8 +157,13 @@ def decide(
     now: datetime,
     *,
     lease: timedelta = CLAIM_LEASE,
+    holder_stopped: bool = False,
 ) -> GateDecision:
-    """Whether ``token`` and ``grant`` allow ``request`` at ``now``. Pure."""
+    """Whether ``token`` and ``grant`` allow ``request`` at ``now``. Pure.
+
+    ``holder_stopped``: the holder of the grant's claim (if it is claimed) is known to write no
+    more, so the claim may be taken over before its lease runs out.
+    """
     if not token:
         return _refuse(RefusalReason.MISSING_TOKEN, "A write needs an approval_token.")
     if grant is None or not hmac.compare_digest(grant.token_hash, token_digest(token)):
@@ -155,7 +184,8 @@ def decide(
         )
     stale = False
     if grant.state == "claimed":
-        if grant.claimed_at is not None and now - grant.claimed_at < lease:
+        live = grant.claimed_at is not None and now - grant.claimed_at < lease
+        if live and not holder_stopped:
             return _refuse(
                 RefusalReason.ALREADY_USED,
                 f"Approval {aid} is being written by another call; tokens are single-use.",
@@ -183,7 +213,7 @@ def decide(
             RefusalReason.PAYLOAD_MISMATCH,
             f"The call differs from what approval {aid} approved in: {differing}.",
         )
-    return GateDecision(True, stale_claim=stale)
+    return GateDecision(True, stale_claim=stale, reconcile=stale or grant.error is not None)
 
 
 def target_of_grant(grant: Grant) -> str:
@@ -219,7 +249,8 @@ class GrantStore(Protocol):
     def publish_grant(self, grant: Grant) -> Grant:
         """Record ``grant`` and return the grant as stored: a withdrawn grant is replaced, the
         same decision published again changes nothing, and a grant of another decision (another
-        token: a second device decided too) or one already claimed or spent is left as it is."""
+        token: a second device decided too) or one already claimed or spent is left as it is.
+        A stored ``error`` (an earlier attempt ended without a known outcome) is kept."""
         ...
 
     def revoke_grant(self, approval_id: str) -> bool:
@@ -229,15 +260,29 @@ class GrantStore(Protocol):
     def get_grant(self, approval_id: str) -> Grant | None: ...
 
     def claim_grant(
-        self, approval_id: str, *, claimer: str, now: datetime, stale_before: datetime
+        self,
+        approval_id: str,
+        *,
+        claimer: str,
+        now: datetime,
+        stale_before: datetime,
+        replacing: str | None = None,
     ) -> bool:
-        """``granted → claimed`` (or re-claim one claimed before ``stale_before``)."""
+        """``granted → claimed`` by ``claimer``; or take over a claim made before
+        ``stale_before``, or the claim of ``replacing`` (a holder known to have stopped)."""
         ...
 
     def settle_grant(
-        self, approval_id: str, *, completed: bool, record_id: str | None, error: str | None
+        self,
+        approval_id: str,
+        *,
+        completed: bool,
+        record_id: str | None,
+        error: str | None,
+        claimer: str | None = None,
     ) -> bool:
-        """``claimed → completed`` (with the record) or ``claimed → granted`` (released)."""
+        """``claimed → completed`` (with the record; ``error`` cleared) or ``claimed → granted``
+        (released, with the error); only the claim of ``claimer`` when one is named."""
         ...
 
 
@@ -258,11 +303,16 @@ def publish_decision(store: GrantStore, grant: Grant) -> Grant:
 AuditSink = Callable[[AuditEvent], object]
 
 
+def _message(err: Exception) -> str:
+    return err.message if isinstance(err, SergasError) else repr(err)
+
+
 class ApprovalGate:
     """Checks write calls against a :class:`GrantStore` and spends grants exactly once.
 
-    The methods block on the store; async callers run them in a worker thread. ``audit``
-    (the serving workspace's ``append_audit``) receives a row per claim, completion and refusal.
+    The methods block on the store (and on the backoff between tries at recording an outcome);
+    async callers run them in a worker thread. ``audit`` (the serving workspace's
+    ``append_audit``) receives a row per completion, release, unknown outcome and refusal.
     """
 
     def __init__(
@@ -274,12 +324,16 @@ class ApprovalGate:
         server: str = "zoho_mcp_server",
         lease: timedelta = CLAIM_LEASE,
         accepts_registration: bool = True,
+        settle_attempts: int = SETTLE_ATTEMPTS,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._store = store
         self._clock = clock
         self._audit = audit
         self._server = server
         self._lease = lease
+        self._settle_attempts = max(1, settle_attempts)
+        self._sleep = sleep
         self.accepts_registration = accepts_registration
         """False when grants come from the central database only (clients may not add any)."""
 
@@ -308,46 +362,80 @@ class ApprovalGate:
     def claim(
         self, approval_id: str, token: str, request: WriteRequest, *, tool: str
     ) -> tuple[Grant, bool]:
-        """Check ``request`` and move its grant to ``claimed``.
+        """Check ``request`` and move its grant to ``claimed`` (the write-ahead).
 
-        Returns the grant and whether it was a stale claim (the caller must first look for a
-        record the earlier attempt may have written). Raises :class:`ApprovalRefusedError`.
+        Returns the claimed grant (``claimed_by`` names this attempt) and whether the caller
+        must first look in the CRM for a record an earlier attempt may have written. Every
+        claim must end with :meth:`complete`, :meth:`release` or :meth:`abandon`. Raises
+        :class:`ApprovalRefusedError` (the grant is left as it was).
         """
         grant = self._store.get_grant(approval_id) if approval_id and token else None
         now = self._clock()
-        decision = decide(grant, token, request, now, lease=self._lease)
+        stopped = (
+            grant is not None and grant.state == "claimed" and claimers.stopped(grant.claimed_by)
+        )
+        decision = decide(grant, token, request, now, lease=self._lease, holder_stopped=stopped)
         if not decision.allowed or grant is None:
             reason = decision.reason or RefusalReason.UNKNOWN_TOKEN
             self._refused(reason, decision.message, request, grant, tool)
             raise ApprovalRefusedError(reason, decision.message)
-        if not self._store.claim_grant(
-            approval_id, claimer=self._server, now=now, stale_before=now - self._lease
-        ):
+        # Registered as under way before the claim lands, so no call of this process can take
+        # it for an ended attempt of ours.
+        attempt = claimers.begin(self._server)
+        try:
+            won = self._store.claim_grant(
+                approval_id,
+                claimer=attempt,
+                now=now,
+                stale_before=now - self._lease,
+                replacing=grant.claimed_by if stopped else None,
+            )
+        except BaseException:
+            claimers.end(attempt)
+            raise
+        if not won:
+            claimers.end(attempt)
             message = f"Approval {approval_id} was used by another call at the same time."
             self._refused(RefusalReason.ALREADY_USED, message, request, grant, tool)
             raise ApprovalRefusedError(RefusalReason.ALREADY_USED, message)
-        log.info("approval_claimed", approval_id=approval_id, tool=tool, stale=decision.stale_claim)
-        claimed = replace(grant, state="claimed", claimed_at=now, claimed_by=self._server)
-        return claimed, decision.stale_claim
+        log.info(
+            "approval_claimed",
+            approval_id=approval_id,
+            tool=tool,
+            taken_over=grant.claimed_by if decision.stale_claim else None,
+            reconcile=decision.reconcile,
+        )
+        claimed = replace(grant, state="claimed", claimed_at=now, claimed_by=attempt)
+        return claimed, decision.reconcile
 
-    def complete(self, grant: Grant, result: WriteResult, *, tool: str) -> None:
-        """Record a successful write: ``claimed → completed`` with the record id."""
-        if not self._store.settle_grant(
-            grant.approval_id, completed=True, record_id=result.record_id, error=None
-        ):
-            log.error("grant_state_lost", approval_id=grant.approval_id)
+    def complete(
+        self, grant: Grant, result: WriteResult, *, tool: str, found: bool = False
+    ) -> bool:
+        """The write is in the CRM (written now, or ``found`` there by reconciliation):
+        ``claimed → completed`` with the record id. False when that could not be recorded (the
+        grant stays claimed: the next call looks for the record before writing)."""
+        recorded = self._settle(grant, completed=True, record_id=result.record_id, error=None)
         self._record(
             AuditAction.ACTION_EXECUTED,
             tool,
             grant.account_id,
             grant.owner_email,
             {"approval_id": grant.approval_id, "decided_by": grant.decided_by},
-            {"module": result.module, "record_id": result.record_id, "action": result.action},
+            {
+                "module": result.module,
+                "record_id": result.record_id,
+                "action": result.action,
+                "found_existing": found,
+            },
+            error=None if recorded else "the completed write could not be recorded",
         )
+        return recorded
 
-    def release(self, grant: Grant, error: str, *, tool: str) -> None:
-        """The CRM refused the write (nothing landed): ``claimed → granted`` for a retry."""
-        self._store.settle_grant(grant.approval_id, completed=False, record_id=None, error=error)
+    def release(self, grant: Grant, error: str, *, tool: str) -> bool:
+        """The CRM refused the write: ``claimed → granted`` with the error, so the corrected
+        call can go through (and looks for a record first, since an earlier try of the same
+        request may have landed). False when that could not be recorded."""
+        released = self._settle(grant, completed=False, record_id=None, error=error[:500])
         self._record(
             AuditAction.ACTION_EXECUTED,
             tool,
@@ -357,6 +445,63 @@ class ApprovalGate:
             None,
             error=error[:500],
         )
+        return released
+
+    def abandon(self, grant: Grant, error: str, *, tool: str) -> None:
+        """The write's outcome is unknown (timeout, lost connection, failed look-up): the grant
+        stays claimed, and the next call looks for the record before writing."""
+        claimers.end(grant.claimed_by or "")
+        log.warning("write_outcome_unknown", approval_id=grant.approval_id, tool=tool)
+        self._record(
+            AuditAction.ACTION_EXECUTED,
+            tool,
+            grant.account_id,
+            grant.owner_email,
+            {"approval_id": grant.approval_id},
+            None,
+            error=f"outcome unknown, the next call looks for the record first: {error}"[:500],
+        )
+
+    def _settle(
+        self, grant: Grant, *, completed: bool, record_id: str | None, error: str | None
+    ) -> bool:
+        """Record the outcome of this attempt's claim, retried with backoff; ends the attempt."""
+        try:
+            for attempt in range(1, self._settle_attempts + 1):
+                try:
+                    settled = self._store.settle_grant(
+                        grant.approval_id,
+                        completed=completed,
+                        record_id=record_id,
+                        error=error,
+                        claimer=grant.claimed_by,
+                    )
+                except Exception as err:  # busy or unreachable: try again, then give up
+                    if attempt == self._settle_attempts:
+                        log.error(
+                            "grant_settle_failed",
+                            approval_id=grant.approval_id,
+                            attempts=attempt,
+                            error=_message(err),
+                        )
+                        return False
+                    log.warning(
+                        "grant_settle_retry", approval_id=grant.approval_id, error=_message(err)
+                    )
+                    self._sleep(
+                        backoff(
+                            attempt,
+                            initial=SETTLE_BACKOFF_SECONDS,
+                            cap=SETTLE_BACKOFF_CAP_SECONDS,
+                        )
+                    )
+                    continue
+                if not settled:  # another attempt took the claim over (after the lease)
+                    log.error("grant_state_lost", approval_id=grant.approval_id)
+                return settled
+            return False
+        finally:
+            claimers.end(grant.claimed_by or "")
 
     def _refused(
         self,

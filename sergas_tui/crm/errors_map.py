@@ -33,6 +33,9 @@ from sergas_tui.errors import (
     CrmValidationError,
 )
 
+LOCAL_FILE_ERROR = "SERGAS_DEMO_FILE_ERROR"
+"""The code our demo simulator answers when its org file (SQLite) fails: a local problem,
+which must never read as an outage at Zoho."""
 REQUEST_ID_HEADERS: tuple[str, ...] = ("x-request-id", "x-zcrm-request-id", "x-correlation-id")
 _BUG = "This is a bug in Sergas; please report it with the log file."
 _MAYBE_BUG = "otherwise it is a bug in Sergas: please report it with the log file."
@@ -127,6 +130,13 @@ _CODES: dict[str, tuple[type[CrmStatusError], str]] = {
         "for the last 24 hours are used up. Sergas already retried with backoff. Wait a few "
         "minutes (credits free up on a rolling 24-hour window) or lower "
         "zoho.concurrent_requests and zoho.requests_per_minute.",
+    ),
+    LOCAL_FILE_ERROR: (
+        CrmServerError,
+        "This is a problem on this machine, not at Zoho: the demo CRM's file could not be read "
+        "or written. Close other Sergas programs using this workspace if the disk is full or "
+        "the file was replaced, then try again; `sergas doctor` checks the file, and `sergas "
+        "demo reset` rebuilds the demo org if it is damaged.",
     ),
     "INTERNAL_ERROR": (
         CrmServerError,
@@ -294,7 +304,8 @@ def build_error(
     details = error.details if error else None
     cls = _classify(code, status_code)
     label = request_label(request) if request is not None else "the request"
-    what = f"Zoho answered {label} with HTTP {status_code}"
+    who = "The demo CRM on this machine" if code == LOCAL_FILE_ERROR else "Zoho"
+    what = f"{who} answered {label} with HTTP {status_code}"
     if code:
         what += f" {code}"
     if error and error.message:

@@ -4,7 +4,10 @@
 :mod:`.mcp_tools`: eight read tools (plus three for the Sergas gateway: stage history, timeline,
 bulk sync), three write tools and, when grants are kept in the served workspace, the apps'
 ``sergas_register_approval``. Every write goes through the :class:`ApprovalGate` first: no
-recorded approval of exactly that write, no call to the CRM.
+recorded approval of exactly that write (every argument), no call to the CRM. Writes are exactly
+once, as the executor's: the claimed grant is the write-ahead, the text sent carries the
+approval's marker, a write that might repeat is first looked for in the CRM, and only a committed
+write spends the grant (see :mod:`.approval_gate`).
 
 On the wire (what official MCP clients validate): a result is its JSON as one text block, sent
 once, with no structured copy; list tools answer in pages of about 100 KB
@@ -38,7 +41,6 @@ from sergas_tui.crm import mcp_tools as t
 from sergas_tui.crm import mcp_wire as wire
 from sergas_tui.crm.approval_gate import ApprovalGate, ApprovalRefusedError, RefusalReason
 from sergas_tui.crm.writer import (
-    AccountUpdate,
     CrmGateway,
     NoteDraft,
     TaskDraft,
@@ -46,11 +48,13 @@ from sergas_tui.crm.writer import (
     WriteRequest,
     WriteResult,
     canonical_write,
+    find_written,
+    marked,
     request_from_fields,
     write_digest,
 )
 from sergas_tui.domain import utc_now
-from sergas_tui.domain.grants import Grant, approval_marker
+from sergas_tui.domain.grants import Grant
 from sergas_tui.errors import (
     CrmConnectionError,
     CrmError,
@@ -177,46 +181,51 @@ class _ZohoTools:
         return t.RegisterResult(approval_id=args.approval_id, registered=True)
 
     async def update_account(self, args: t.UpdateAccountArgs) -> WriteResult:
-        request = AccountUpdate(args.account_id, args.changes, args.if_unmodified_since)
-        return await self._write("zoho_update_account", args, request)
+        return await self._write("zoho_update_account", "update_account", args)
 
     async def create_task(self, args: t.CreateTaskArgs) -> WriteResult:
-        task = TaskDraft(
-            account_id=args.account_id,
-            subject=args.subject,
-            due_date=args.due_date,
-            priority=args.priority,
-            description=args.description,
-            deal_id=args.deal_id,
-            contact_id=args.contact_id,
-            owner_id=args.owner_id,
-        )
-        return await self._write("zoho_create_task", args, task)
+        return await self._write("zoho_create_task", "create_task", args)
 
     async def add_note(self, args: t.AddNoteArgs) -> WriteResult:
-        note = NoteDraft(
-            parent_id=args.parent_id,
-            content=args.content,
-            title=args.title,
-            parent_module=args.parent_module,
-        )
-        return await self._write("zoho_add_note", args, note)
+        return await self._write("zoho_add_note", "add_note", args)
 
-    async def _write(self, tool: str, args: Any, request: WriteRequest) -> WriteResult:
-        """Claim the grant, find or write the record once, settle the grant."""
+    async def _write(self, tool: str, op: str, args: t.WriteArgs) -> WriteResult:
+        """Claim the grant (the write-ahead), find or write the record once, settle the grant.
+
+        The gate compares every argument of the call with the approved write; the CRM gets the
+        write with the approval's marker in its text, so any later attempt (ours, the app's
+        executor) finds it instead of writing again.
+        """
+        request = t.write_request(op, args)
         claim = partial(self._gate.claim, args.approval_id, args.approval_token, request, tool=tool)
-        grant, stale = await anyio.to_thread.run_sync(claim)
+        grant, reconcile = await anyio.to_thread.run_sync(claim)
+        writing = marked(request, grant.approval_id)
+        found: WriteResult | None = None
+        sent = False
         try:
-            found = await self._find(grant.approval_id, request) if stale else None
-            result = found or await self._perform(grant, request)
-        except CrmError as err:
+            if reconcile:
+                found = await find_written(self._crm, writing, grant.approval_id)
+            if found is None:
+                sent = True
+                result = await self._perform(grant, writing)
+            else:
+                result = found
+        except BaseException as err:
             with anyio.CancelScope(shield=True):
-                if isinstance(err, _AMBIGUOUS):
-                    log.warning("write_outcome_unknown", approval_id=grant.approval_id)
-                else:  # the CRM refused it: nothing landed, the corrected call may follow
-                    await _bookkeep(self._gate.release, grant, str(err), tool=tool)
+                if sent and isinstance(err, CrmError) and not isinstance(err, _AMBIGUOUS):
+                    # The CRM refused the write: the corrected call may follow.
+                    await anyio.to_thread.run_sync(
+                        partial(self._gate.release, grant, str(err), tool=tool)
+                    )
+                else:
+                    await anyio.to_thread.run_sync(
+                        partial(self._gate.abandon, grant, repr(err), tool=tool)
+                    )
             raise
-        await _bookkeep(self._gate.complete, grant, result, tool=tool)
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(
+                partial(self._gate.complete, grant, result, tool=tool, found=not sent)
+            )
         return result
 
     async def _perform(self, grant: Grant, request: WriteRequest) -> WriteResult:
@@ -240,30 +249,9 @@ class _ZohoTools:
             if_unmodified_since=request.if_unmodified_since,
         )
 
-    async def _find(self, approval_id: str, request: WriteRequest) -> WriteResult | None:
-        """The record an earlier, unfinished attempt of this approval wrote, if any."""
-        tag = approval_marker(approval_id)
-        if isinstance(request, TaskDraft):
-            for task in await self._crm.get_activities(request.account_id, kinds=("task",)):
-                if tag in (task.description or ""):
-                    return WriteResult("Tasks", task.id, "created", task.created_time)
-        elif isinstance(request, NoteDraft):
-            for note in await self._crm.get_notes(request.parent_id):
-                if tag in (note.content or ""):
-                    return WriteResult("Notes", note.id, "created", note.created_time)
-        return None
-
 
 _AMBIGUOUS: tuple[type[CrmError], ...] = (CrmConnectionError, CrmTimeoutError, CrmServerError)
 """Failures after which the write may or may not have landed (the grant stays claimed)."""
-
-
-async def _bookkeep(step: Callable[..., object], *args: object, **kwargs: object) -> None:
-    """Run a gate bookkeeping step; the write already happened (or failed), so never raise."""
-    try:
-        await anyio.to_thread.run_sync(partial(step, *args, **kwargs))
-    except SergasError:
-        log.exception("approval_bookkeeping_failed")
 
 
 def _not_found(message: str) -> CrmNotFoundError:

@@ -20,7 +20,7 @@ import mcp_types as types
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from sergas_tui.crm.gateway import SyncBatch
-from sergas_tui.crm.writer import WriteResult
+from sergas_tui.crm.writer import WriteRequest, WriteResult, request_from_fields
 from sergas_tui.domain import (
     Account,
     Activity,
@@ -60,9 +60,20 @@ class _Paged(_Args):
     )
 
 
-class _Write(_Args):
+class WriteArgs(_Args):
+    """A write tool's arguments: the approval's two, then the write's own."""
+
     approval_id: str = Field("", description="Id of the human approval this write executes.")
     approval_token: str = Field("", description=_TOKEN)
+
+
+APPROVAL_FIELDS = frozenset({"approval_id", "approval_token"})
+
+
+def write_request(op: str, args: WriteArgs) -> WriteRequest:
+    """The write a call asks for, built from every argument but the approval's (so the gate
+    compares all of them with the approved write)."""
+    return request_from_fields({"op": op, **args.model_dump(exclude=set(APPROVAL_FIELDS))})
 
 
 class GetAccountsArgs(_Paged):
@@ -145,7 +156,7 @@ class SyncArgs(_Paged):
     )
 
 
-class UpdateAccountArgs(_Write):
+class UpdateAccountArgs(WriteArgs):
     account_id: str = Field(min_length=1, description="Zoho record id of the account to change.")
     changes: dict[str, JsonValue] = Field(
         min_length=1,
@@ -159,7 +170,7 @@ class UpdateAccountArgs(_Write):
     )
 
 
-class CreateTaskArgs(_Write):
+class CreateTaskArgs(WriteArgs):
     account_id: str = Field(min_length=1, description="Zoho record id of the account.")
     subject: str = Field(min_length=1, description="Task subject, as approved.")
     due_date: date | None = Field(None, description="Due date (YYYY-MM-DD), as approved.")
@@ -174,7 +185,7 @@ class CreateTaskArgs(_Write):
     )
 
 
-class AddNoteArgs(_Write):
+class AddNoteArgs(WriteArgs):
     parent_id: str = Field(
         min_length=1, description="Zoho record id of the record the note goes on (the account)."
     )

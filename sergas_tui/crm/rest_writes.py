@@ -1,9 +1,9 @@
 """The three writes of the REST gateway: update an account, create a task, add a note.
 
-Only the approvals executor calls these, for approved actions. They are retried on 429/5xx/
-timeouts like reads. A retry can repeat a write that did reach Zoho (a POST that timed out on
-the way back); the executor keeps writes idempotent with a marker in the written text and
-reconciles before writing again, so this layer does not try to.
+Only the approvals executor (and our MCP server, for a granted write) calls these. They are
+never resent here (``ZohoApi.write`` sends once): a write whose answer was lost may still have
+reached Zoho, so the caller, which embeds a marker in the written text, looks in the CRM for
+it before writing again.
 """
 
 from __future__ import annotations

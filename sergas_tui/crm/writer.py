@@ -11,6 +11,11 @@ hosted MCP server) implements both, as :class:`CrmGateway`.
 A write is described by a :data:`WriteRequest` (an :class:`AccountUpdate`, a :class:`TaskDraft`
 or a :class:`NoteDraft`); :func:`write_digest` is the one spelling of "exactly this write" that
 the executor, the approval grant and our MCP server's gate all compare.
+
+Exactly once, whoever writes: every task and note written for an approval carries its marker
+``[sergas:<approval id>]`` (:func:`with_marker`, :func:`marked`), and before any write that might
+repeat, the writer looks for it in the CRM (:func:`find_written`; an account update is
+recognised by the account already holding every target value).
 """
 
 from __future__ import annotations
@@ -18,13 +23,15 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import JsonValue
 
 from sergas_tui.crm.gateway import CrmReader
+from sergas_tui.domain import Account
+from sergas_tui.domain.grants import approval_marker
 
 TaskPriority = Literal["Highest", "High", "Normal", "Low", "Lowest"]
 TASK_PRIORITIES: tuple[TaskPriority, ...] = ("Highest", "High", "Normal", "Low", "Lowest")
@@ -166,6 +173,75 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def with_marker(text: str | None, approval_id: str) -> str:
+    """``text`` with the approval's marker at its end, as every task and note is written."""
+    tag = approval_marker(approval_id)
+    return f"{text}\n\n{tag}" if text else tag
+
+
+def marked(request: WriteRequest, approval_id: str) -> WriteRequest:
+    """``request`` as it must reach the CRM: a task's description or a note's content carries
+    the approval's marker (added at the end when the approved text lacks it)."""
+    tag = approval_marker(approval_id)
+    if isinstance(request, TaskDraft) and tag not in (request.description or ""):
+        return replace(request, description=with_marker(request.description, approval_id))
+    if isinstance(request, NoteDraft) and tag not in request.content:
+        return replace(request, content=with_marker(request.content, approval_id))
+    return request
+
+
+_ACCOUNT_ATTRIBUTES = {"Account_Name": "name"}
+"""Zoho field names whose :class:`Account` attribute is not simply the lower-cased name."""
+
+
+def same_value(current: object, target: object) -> bool:
+    """Whether a value read back from the CRM is the one written (dates and numbers may come
+    back typed where the write sent text)."""
+    if current == target:
+        return True
+    if isinstance(current, datetime | float | int) and isinstance(target, str):
+        return str(current) == target or (
+            isinstance(current, datetime) and current.isoformat() == target
+        )
+    return False
+
+
+def holds_changes(account: Account, changes: Mapping[str, JsonValue]) -> bool:
+    """True when ``account`` already holds every value ``changes`` sets (and it sets some)."""
+    current = account.model_dump()
+    for name, target in changes.items():
+        attribute = _ACCOUNT_ATTRIBUTES.get(name, name.lower())
+        if attribute not in current or not same_value(current[attribute], target):
+            return False
+    return bool(changes)
+
+
+async def find_written(
+    reader: CrmReader, request: WriteRequest, approval_id: str
+) -> WriteResult | None:
+    """The record an earlier attempt of this write already made, if the CRM has it: the task or
+    note carrying the approval's marker, or the account already holding every target value.
+
+    Relies on the CRM being read-your-writes consistent for an account's tasks and notes (Zoho
+    and the simulator are).
+    """
+    tag = approval_marker(approval_id)
+    if isinstance(request, TaskDraft):
+        for task in await reader.get_activities(request.account_id, kinds=("task",)):
+            if tag in (task.description or ""):
+                return WriteResult("Tasks", task.id, "created", task.created_time)
+        return None
+    if isinstance(request, NoteDraft):
+        for note in await reader.get_notes(request.parent_id):
+            if tag in (note.content or ""):
+                return WriteResult("Notes", note.id, "created", note.created_time)
+        return None
+    account = await reader.get_account_details(request.account_id)
+    if account is None or not holds_changes(account, request.changes):
+        return None
+    return WriteResult("Accounts", account.id, "updated", account.modified_time)
+
+
 @runtime_checkable
 class CrmWriter(Protocol):
     """The three CRM writes; each names the approval it executes."""
@@ -204,10 +280,14 @@ __all__ = [
     "WriteRequest",
     "WriteResult",
     "canonical_write",
+    "find_written",
+    "holds_changes",
+    "marked",
     "operation_of",
     "request_from_fields",
     "target_of",
     "token_digest",
+    "with_marker",
     "write_digest",
     "write_fields",
 ]

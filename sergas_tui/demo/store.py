@@ -35,7 +35,6 @@ from sergas_tui.demo.model import (
 )
 from sergas_tui.errors import DatabaseCorruptError, DatabaseVersionError, WorkspaceError
 
-SQLITE_HEADER = b"SQLite format 3\x00"
 TABLES: tuple[str, ...] = ("meta", "records", "timeline", "scenarios")
 
 _SCHEMA: tuple[str, ...] = (
@@ -200,16 +199,10 @@ class DemoStore:
             raise WorkspaceError(f"There is no demo CRM data at {path}. {_REGENERATE}")
         if not path.is_file():
             raise WorkspaceError(f"{path} is not a file, so it cannot hold demo CRM data.")
-        try:
-            with path.open("rb") as handle:
-                header = handle.read(len(SQLITE_HEADER))
-        except OSError as err:
-            raise WorkspaceError(f"Cannot read the demo CRM data at {path}: {err}") from err
-        if header != SQLITE_HEADER:
-            raise DatabaseCorruptError(
-                f"{path} is not a SQLite database, so it is not Sergas demo CRM data. Move it "
-                "aside and run `sergas demo generate` to create a fresh demo workspace."
-            )
+        # The file is checked through SQLite only: reading it with open()/close() here would
+        # cancel every POSIX lock this process holds on it (a close() drops all of them), and
+        # another process would then take itself for the last user and delete the WAL from
+        # under our connections ("database disk image is malformed").
         try:
             conn = sqlite3.connect(
                 f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
@@ -236,6 +229,16 @@ class DemoStore:
                 )
             version = self._meta_values().get("format_version")
         except sqlite3.DatabaseError as err:
+            if getattr(err, "sqlite_errorname", "") == "SQLITE_CANTOPEN":
+                raise WorkspaceError(
+                    f"Cannot read the demo CRM data at {self.path}: {err}."
+                ) from err
+            if getattr(err, "sqlite_errorname", "") == "SQLITE_NOTADB":
+                raise DatabaseCorruptError(
+                    f"{self.path} is not a SQLite database, so it is not Sergas demo CRM data. "
+                    "Move it aside and run `sergas demo generate` to create a fresh demo "
+                    "workspace."
+                ) from err
             raise DatabaseCorruptError(f"{self.path} is damaged: {err}. {_REGENERATE}") from err
         if version is None or not version.isdigit():
             raise DatabaseCorruptError(f"{self.path} has no format version. {_REGENERATE}")

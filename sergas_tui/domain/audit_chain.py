@@ -9,6 +9,11 @@ deleting or reordering rows then breaks the chain unless every later hash is rec
 JSON columns ``tool_inputs``/``tool_outputs`` are hashed as their stored canonical JSON text and
 the timestamp as its stored ISO-8601 UTC text, so any byte changed in the database shows.
 
+The chain's head (last ``seq``, row count, last ``row_hash``) is kept a second time as an
+:class:`AuditHead`: in the ``meta`` table under :data:`HEAD_META_KEY`, updated in the same
+transaction as every append, and copied to a checkpoint file next to the database. A log whose
+tail was cut off no longer reaches its head (see :mod:`sergas_tui.audit.verify`).
+
 ``recommendation_outcomes`` is not chained: its table has no hash columns and its rows are
 updated in place (status, execution, effectiveness), so there is no append-only log to chain.
 """
@@ -18,13 +23,21 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from sergas_tui.domain.audit import AuditEvent
 
 GENESIS = "0" * 64
 """The ``prev_hash`` of the first row of the chain."""
+
+HEAD_META_KEY = "audit_head"
+"""The ``meta`` key holding the chain's :class:`AuditHead` (JSON), written with every append."""
+
+LEGACY_META_KEY = "audit_legacy_rows"
+"""The ``meta`` key holding how many rows without hashes preceded the chain when schema 8
+recorded it (rows written before Sergas chained its audit log); only they may lack hashes."""
 
 CONTENT_COLUMNS: tuple[str, ...] = (
     "id",
@@ -89,3 +102,64 @@ def link_hash(prev_hash: str, canonical_bytes: bytes) -> str:
 def row_hash(prev_hash: str, event_or_row: AuditEvent | Mapping[str, Any]) -> str:
     """The ``row_hash`` of a row that follows a row whose hash is ``prev_hash``."""
     return link_hash(prev_hash, canonical(event_or_row))
+
+
+ProblemKind = Literal[
+    "edited", "deleted", "reordered", "inserted", "unchained", "restarted", "anchor"
+]
+"""What is wrong with the audit log (see :mod:`sergas_tui.audit.verify`)."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One break in the chain (or its head), named by the first affected row."""
+
+    seq: int
+    id: str | None
+    kind: ProblemKind
+    message: str
+
+
+@dataclass(frozen=True)
+class AuditHead:
+    """Where the audit log ends: its last ``seq``, how many rows it holds, and the last row's
+    ``row_hash`` (None when the log is empty or ends in rows written before the chain)."""
+
+    seq: int
+    count: int
+    row_hash: str | None
+
+    def dumps(self) -> str:
+        """The head as compact JSON (the ``meta`` value and the checkpoint file's content)."""
+        return canonical_json({"count": self.count, "row_hash": self.row_hash, "seq": self.seq})
+
+    @classmethod
+    def loads(cls, text: str) -> AuditHead:
+        """Parse :meth:`dumps` output; ``ValueError`` when it is not a well-formed head."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"not JSON: {err}") from err
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        seq, count, digest = data.get("seq"), data.get("count"), data.get("row_hash")
+        if not (isinstance(seq, int) and isinstance(count, int)) or not _natural(seq, count):
+            raise ValueError("seq and count must be whole numbers, not negative")
+        if digest is not None and not isinstance(digest, str):
+            raise ValueError("row_hash must be text or null")
+        return cls(seq=seq, count=count, row_hash=digest)
+
+    @property
+    def short_hash(self) -> str:
+        """:func:`short_hash` of ``row_hash``."""
+        return short_hash(self.row_hash)
+
+
+def short_hash(digest: str | None) -> str:
+    """The first 12 hex digits of a hash and an ellipsis, or "none" (for messages)."""
+    return "none" if digest is None else digest[:12] + "…"
+
+
+def _natural(*values: int) -> bool:
+    """True when every value is a whole number that is not negative (JSON ``true`` is not)."""
+    return all(not isinstance(v, bool) and v >= 0 for v in values)

@@ -26,7 +26,6 @@ from sergas_tui.errors import DatabaseCorruptError, DatabaseVersionError, Storag
 
 MEMORY_FILE_NAME = "memory.db"
 APPLICATION_ID = 0x53474D31  # "SGM1"
-SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 5_000
 FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
 
@@ -225,13 +224,8 @@ def storage_error(path: Path, err: sqlite3.Error) -> StorageError:
 
 def _inspect(path: Path) -> None:
     """Check an existing non-empty file read-only: SQLite, ours, not newer, healthy."""
-    try:
-        with path.open("rb") as handle:
-            header = handle.read(len(SQLITE_HEADER))
-    except OSError as err:
-        raise StorageError(f"Cannot read the memory file {path}: {err.strerror or err}.") from err
-    if header != SQLITE_HEADER:
-        raise _corrupt(path, "it is not an SQLite database")
+    # Only SQLite reads the file (an open()/close() here would cancel this process's POSIX
+    # locks on it, letting another process delete the WAL under our live connections).
     try:
         uri = f"{path.absolute().as_uri()}?mode=ro"
         with closing(sqlite3.connect(uri, uri=True)) as conn:
@@ -250,6 +244,8 @@ def _inspect(path: Path) -> None:
             if problems != ["ok"]:
                 raise _corrupt(path, f"the integrity check found {problems[0]!r}")
     except sqlite3.Error as err:
+        if getattr(err, "sqlite_errorname", "") == "SQLITE_NOTADB":
+            raise _corrupt(path, "it is not an SQLite database") from err
         raise storage_error(path, err) from err
 
 

@@ -16,9 +16,6 @@ from pathlib import Path
 from sergas_tui.errors import DatabaseCorruptError, StorageError
 from sergas_tui.storage.migrations import SCHEMA_VERSION, migrate, newer_version_error
 
-SQLITE_HEADER = b"SQLite format 3\x00"
-"""The first 16 bytes of every SQLite 3 database file."""
-
 DEFAULT_BUSY_TIMEOUT_MS = 5_000
 """How long a statement waits for another process's lock before failing."""
 
@@ -48,13 +45,9 @@ def inspect_existing(path: Path, *, quick_check: bool = True) -> int:
     ``PRAGMA quick_check``, :class:`DatabaseVersionError` when its ``user_version`` is newer
     than :data:`SCHEMA_VERSION`, and :class:`StorageError` when it cannot be read at all.
     """
-    try:
-        with path.open("rb") as handle:
-            header = handle.read(len(SQLITE_HEADER))
-    except OSError as err:
-        raise StorageError(f"Cannot read the database {path}: {err.strerror or err}.") from err
-    if header != SQLITE_HEADER:
-        raise corrupt_error(path, "it is not an SQLite database")
+    # Only SQLite reads the file: an open()/close() of it here would cancel every POSIX lock
+    # this process holds on it (close() drops them all), so another process could take itself
+    # for the last user and delete the WAL under our live connections.
     try:
         uri = f"{path.absolute().as_uri()}?mode=ro"
         with closing(sqlite3.connect(uri, uri=True)) as conn:
@@ -67,9 +60,19 @@ def inspect_existing(path: Path, *, quick_check: bool = True) -> int:
                     raise corrupt_error(path, f"the integrity check found {problems[0]!r}")
             return version
     except sqlite3.Error as err:
+        if getattr(err, "sqlite_errorname", "") == "SQLITE_NOTADB":
+            raise corrupt_error(path, "it is not an SQLite database") from err
         if is_corruption(err):
             raise corrupt_error(path, str(err)) from err
         raise StorageError(f"Cannot open the database {path}: {err}.") from err
+
+
+def database_version(path: Path) -> int:
+    """The schema version of an existing database (0 for a missing or empty file); raises
+    like :func:`inspect_existing` for a damaged or newer one. Reads through SQLite only."""
+    if not path.exists() or path.stat().st_size == 0:
+        return 0
+    return inspect_existing(path, quick_check=False)
 
 
 def open_database(

@@ -3,6 +3,7 @@ our Zoho MCP server uses when no central PostgreSQL is configured (one machine, 
 
 Every state change is a compare-and-set ``UPDATE … WHERE state = …`` inside one ``BEGIN
 IMMEDIATE`` transaction, so two processes serving the same workspace cannot both spend a grant.
+Publishing again keeps a stored ``error`` (the sign that an earlier attempt may have written).
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ class LocalGrantStore:
         values |= {"state": "granted", "claimed_at": None, "claimed_by": None}
         values |= {"record_id": None, "error": None}
         updates = ", ".join(
-            f"{name} = excluded.{name}" for name in GRANT_COLUMNS if name != "approval_id"
+            f"{name} = excluded.{name}"
+            for name in GRANT_COLUMNS
+            if name not in ("approval_id", "error")
         )
         with self._repo.writing("record an approval grant") as conn:
             conn.execute(
@@ -74,31 +77,46 @@ class LocalGrantStore:
         return None if row is None else _grant(row)
 
     def claim_grant(
-        self, approval_id: str, *, claimer: str, now: datetime, stale_before: datetime
+        self,
+        approval_id: str,
+        *,
+        claimer: str,
+        now: datetime,
+        stale_before: datetime,
+        replacing: str | None = None,
     ) -> bool:
         with self._repo.writing("claim an approval grant") as conn:
             cursor = conn.execute(
                 "UPDATE approval_grants SET state = 'claimed', claimed_at = ?, claimed_by = ? "
                 "WHERE approval_id = ? AND (state = 'granted' "
-                "OR (state = 'claimed' AND claimed_at < ?))",
-                (now.isoformat(), claimer, approval_id, stale_before.isoformat()),
+                "OR (state = 'claimed' AND (claimed_at < ? OR claimed_by = ?)))",
+                (now.isoformat(), claimer, approval_id, stale_before.isoformat(), replacing),
             )
         return cursor.rowcount == 1
 
     def settle_grant(
-        self, approval_id: str, *, completed: bool, record_id: str | None, error: str | None
+        self,
+        approval_id: str,
+        *,
+        completed: bool,
+        record_id: str | None,
+        error: str | None,
+        claimer: str | None = None,
     ) -> bool:
         with self._repo.writing("settle an approval grant") as conn:
             cursor = conn.execute(
                 "UPDATE approval_grants SET state = ?, record_id = ?, error = ?, "
                 "claimed_at = CASE WHEN ? THEN claimed_at ELSE NULL END "
-                "WHERE approval_id = ? AND state = 'claimed'",
+                "WHERE approval_id = ? AND state = 'claimed' "
+                "AND (? IS NULL OR claimed_by = ?)",
                 (
                     "completed" if completed else "granted",
                     record_id,
                     error,
                     completed,
                     approval_id,
+                    claimer,
+                    claimer,
                 ),
             )
         return cursor.rowcount == 1

@@ -272,6 +272,50 @@ CREATE INDEX signal_mutes_owner ON signal_mutes (owner_email, created_at);
 CREATE INDEX signal_mutes_live ON signal_mutes (until) WHERE lifted_at IS NULL;
 """
 
+# Version 8: a chain that cannot be reset silently.
+# - The update trigger covers the hash columns too: ``prev_hash``/``row_hash`` are written at
+#   insert and never change (``synced_at`` stays updatable: the outbox marks rows synced).
+# - A row without hashes can no longer be inserted.
+# - ``meta.audit_legacy_rows``: how many rows without hashes come before the first chained row
+#   now. Sergas chained its audit log from schema 3 on; rows written before (schemas 1 and 2)
+#   have no hashes, and verification tolerates exactly these, no unchained row after them.
+# - ``meta.audit_head``: the chain's head (last seq, row count, last row_hash), kept from now on
+#   in the same transaction as every append, so a log cut short no longer reaches its head.
+_V8 = """
+DROP TRIGGER IF EXISTS audit_logs_no_update;
+CREATE TRIGGER audit_logs_no_update BEFORE UPDATE OF
+    id, seq, timestamp, session_id, agent_name, action_type, account_id, owner_email,
+    tool_name, tool_inputs, tool_outputs, decision, decision_rationale, execution_time_ms,
+    error_message, prev_hash, row_hash ON audit_logs
+BEGIN
+    SELECT RAISE(ABORT, 'audit_logs is append-only');
+END;
+CREATE TRIGGER IF NOT EXISTS audit_logs_no_delete BEFORE DELETE ON audit_logs
+BEGIN
+    SELECT RAISE(ABORT, 'audit_logs is append-only');
+END;
+CREATE TRIGGER audit_logs_chained_insert BEFORE INSERT ON audit_logs
+WHEN NEW.prev_hash IS NULL OR NEW.row_hash IS NULL
+BEGIN
+    SELECT RAISE(ABORT, 'audit_logs rows must be hash-chained');
+END;
+
+INSERT OR REPLACE INTO meta (key, value)
+SELECT 'audit_legacy_rows', CAST(count(*) AS TEXT) FROM audit_logs
+WHERE (prev_hash IS NULL OR row_hash IS NULL)
+  AND seq < coalesce(
+      (SELECT min(seq) FROM audit_logs WHERE prev_hash IS NOT NULL AND row_hash IS NOT NULL),
+      9223372036854775807
+  );
+
+INSERT OR REPLACE INTO meta (key, value)
+SELECT 'audit_head', json_object(
+    'count', (SELECT count(*) FROM audit_logs),
+    'row_hash', (SELECT row_hash FROM audit_logs ORDER BY seq DESC LIMIT 1),
+    'seq', (SELECT coalesce(max(seq), 0) FROM audit_logs)
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1),
     Migration(2, "owner briefs", _V2),
@@ -280,6 +324,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "CRM read cache", _V5),
     Migration(6, "approval write sets", _V6),
     Migration(7, "signal mutes", _V7),
+    Migration(8, "audit chain head and immutable hashes", _V8),
 )
 """Every migration, in order; ``MIGRATIONS[i].version == i + 1``."""
 

@@ -35,7 +35,14 @@ from sergas_tui.domain import (
     new_id,
     utc_now,
 )
-from sergas_tui.domain.audit_chain import CONTENT_COLUMNS, GENESIS, row_hash
+from sergas_tui.domain.audit_chain import (
+    CONTENT_COLUMNS,
+    GENESIS,
+    HEAD_META_KEY,
+    LEGACY_META_KEY,
+    AuditHead,
+    row_hash,
+)
 from sergas_tui.domain.redaction import redact
 from sergas_tui.errors import StorageError
 from sergas_tui.storage import rows
@@ -545,28 +552,20 @@ class Repository:
     @staticmethod
     def _insert_audit(conn: sqlite3.Connection, event: AuditEvent) -> AuditEvent:
         """Insert ``event`` with the next ``seq`` inside the caller's transaction, chained to
-        the previous row (``prev_hash``/``row_hash``, see :mod:`sergas_tui.domain.audit_chain`).
+        the previous row (``prev_hash``/``row_hash``, see :mod:`sergas_tui.domain.audit_chain`),
+        and move the chain's head in ``meta`` along in the same transaction.
 
         The chain head is read in the same write transaction, so concurrent appends stay one
         chain. The payloads are redacted again: a model built with ``model_construct`` or
         mutated in place skipped the model's own redaction.
         """
-        seq = conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM audit_logs").fetchone()[0]
-        head = conn.execute(
-            "SELECT row_hash FROM audit_logs WHERE row_hash IS NOT NULL ORDER BY seq DESC LIMIT 1"
-        ).fetchone()
-        prev_hash = GENESIS if head is None else str(head["row_hash"])
-        stored = event.model_copy(
-            update={
-                "seq": int(seq),
-                "tool_inputs": redact(event.tool_inputs),
-                "tool_outputs": redact(event.tool_outputs),
-            }
-        )
+        head = _chain_head(conn)
+        stored = _stored_event(event, head.seq + 1)
         values = rows.audit_values(stored)
-        values["prev_hash"] = prev_hash
-        values["row_hash"] = row_hash(prev_hash, values)
+        values["prev_hash"] = head.row_hash or GENESIS
+        values["row_hash"] = digest = row_hash(values["prev_hash"], values)
         rows.insert(conn, "audit_logs", values)
+        _set_chain_head(conn, AuditHead(seq=head.seq + 1, count=head.count + 1, row_hash=digest))
         return stored
 
     def audit_events(self, limit: int = 100, since: datetime | None = None) -> list[AuditEvent]:
@@ -651,28 +650,17 @@ class Repository:
         """Append many events, in order, in one transaction; returns how many.
 
         The rows are exactly what :meth:`append_audit` would write one by one (same ``seq``
-        numbering, redaction and chain), only without a transaction per row: the bulk path
-        for imports and benchmarks.
+        numbering, redaction, chain and head), only without a transaction per row: the bulk
+        path for imports and benchmarks.
         """
         with self._write("append to the audit log") as conn:
-            seq = int(conn.execute("SELECT coalesce(max(seq), 0) FROM audit_logs").fetchone()[0])
-            head = conn.execute(
-                "SELECT row_hash FROM audit_logs WHERE row_hash IS NOT NULL "
-                "ORDER BY seq DESC LIMIT 1"
-            ).fetchone()
-            prev = GENESIS if head is None else str(head["row_hash"])
+            head = _chain_head(conn)
+            seq, prev = head.seq, head.row_hash or GENESIS
             batch: list[tuple[Any, ...]] = []
             columns: list[str] = []
             for event in events:
                 seq += 1
-                stored = event.model_copy(
-                    update={
-                        "seq": seq,
-                        "tool_inputs": redact(event.tool_inputs),
-                        "tool_outputs": redact(event.tool_outputs),
-                    }
-                )
-                values = rows.audit_values(stored)
+                values = rows.audit_values(_stored_event(event, seq))
                 values["prev_hash"] = prev
                 values["row_hash"] = prev = row_hash(prev, values)
                 columns = list(values)
@@ -683,7 +671,20 @@ class Repository:
                     f"VALUES ({', '.join('?' for _ in columns)})",
                     batch,
                 )
+                _set_chain_head(
+                    conn, AuditHead(seq=seq, count=head.count + len(batch), row_hash=prev)
+                )
             return len(batch)
+
+    def audit_chain_state(self, at_seq: int | None = None) -> AuditChainState:
+        """The chain's recorded head (``meta``) next to the log's actual end, read together;
+        with ``at_seq``, also the row stored at that seq (for comparing a checkpoint)."""
+        with self._read("read the audit chain head") as conn:
+            conn.execute("BEGIN")  # one snapshot: an append cannot land between the reads
+            try:
+                return _chain_state(conn, at_seq)
+            finally:
+                conn.execute("COMMIT")
 
     def unsynced_audit_values(self, limit: int, after_seq: int = 0) -> list[tuple[Any, ...]]:
         """The oldest ``limit`` audit rows (with ``seq > after_seq``) not yet in the central
@@ -754,3 +755,114 @@ class Repository:
                 "SELECT count(*) FROM recommendation_outcomes WHERE synced_at IS NULL"
             ).fetchone()[0]
         return int(audit), int(outcomes)
+
+
+# -- the audit chain's head -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditChainState:
+    """The chain's recorded head next to the log's actual end, read in one transaction."""
+
+    recorded: AuditHead | None
+    """The head in ``meta`` (None when missing or unreadable)."""
+    recorded_error: str | None
+    """Why the head in ``meta`` is missing or could not be read."""
+    actual: AuditHead
+    """The log's end: its highest seq, its row count and that row's ``row_hash``."""
+    last_id: str | None
+    """The id of the row at the highest seq (None when the log is empty)."""
+    legacy_rows: int
+    """How many rows without hashes may precede the chain (``meta``; 0 when unset)."""
+    at_seq: tuple[str, str | None] | None = None
+    """(id, row_hash) of the row at the seq asked for, None when no row holds it."""
+    after_head: tuple[int, str] | None = None
+    """(seq, id) of the first row after the recorded head, None when there is none."""
+
+
+def _stored_event(event: AuditEvent, seq: int) -> AuditEvent:
+    """``event`` as appended at ``seq``, its payloads redacted again."""
+    return event.model_copy(
+        update={
+            "seq": seq,
+            "tool_inputs": redact(event.tool_inputs),
+            "tool_outputs": redact(event.tool_outputs),
+        }
+    )
+
+
+def _meta(conn: sqlite3.Connection, key: str) -> str | None:
+    found = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return None if found is None else str(found[0])
+
+
+def _recorded_head(conn: sqlite3.Connection) -> tuple[AuditHead | None, str | None]:
+    """The head recorded in ``meta``, or None and why not."""
+    text = _meta(conn, HEAD_META_KEY)
+    if text is None:
+        return None, f"the chain's head is not recorded (meta '{HEAD_META_KEY}' is missing)"
+    try:
+        return AuditHead.loads(text), None
+    except ValueError as err:
+        return None, f"the chain's recorded head (meta '{HEAD_META_KEY}') is unreadable: {err}"
+
+
+def _chain_head(conn: sqlite3.Connection) -> AuditHead:
+    """The head the next row continues from, inside the caller's write transaction.
+
+    That is the head recorded in ``meta``, so that rows removed from the end leave a gap in
+    ``seq`` before the next row instead of being written over; never behind the log's highest
+    seq (a seq is never reused). Without a readable recorded head, the log's own end.
+    """
+    last = int(conn.execute("SELECT coalesce(max(seq), 0) FROM audit_logs").fetchone()[0])
+    recorded, _ = _recorded_head(conn)
+    if recorded is not None:
+        return AuditHead(max(recorded.seq, last), recorded.count, recorded.row_hash)
+    count = int(conn.execute("SELECT count(*) FROM audit_logs").fetchone()[0])
+    chained = conn.execute(
+        "SELECT row_hash FROM audit_logs WHERE row_hash IS NOT NULL ORDER BY seq DESC LIMIT 1"
+    ).fetchone()
+    return AuditHead(last, count, None if chained is None else str(chained[0]))
+
+
+def _set_chain_head(conn: sqlite3.Connection, head: AuditHead) -> None:
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (HEAD_META_KEY, head.dumps()),
+    )
+
+
+def _chain_state(conn: sqlite3.Connection, at_seq: int | None) -> AuditChainState:
+    recorded, error = _recorded_head(conn)
+    count = int(conn.execute("SELECT count(*) FROM audit_logs").fetchone()[0])
+    last = conn.execute(
+        "SELECT id, seq, row_hash FROM audit_logs ORDER BY seq DESC LIMIT 1"
+    ).fetchone()
+    if last is None:
+        actual, last_id = AuditHead(0, count, None), None
+    else:
+        actual = AuditHead(int(last["seq"]), count, last["row_hash"])
+        last_id = str(last["id"])
+    legacy = _meta(conn, LEGACY_META_KEY)
+    after = None
+    if recorded is not None and actual.seq > recorded.seq:
+        found = conn.execute(
+            "SELECT seq, id FROM audit_logs WHERE seq > ? ORDER BY seq LIMIT 1", (recorded.seq,)
+        ).fetchone()
+        after = (int(found["seq"]), str(found["id"]))
+    at = None
+    if at_seq is not None:
+        found = conn.execute(
+            "SELECT id, row_hash FROM audit_logs WHERE seq = ?", (at_seq,)
+        ).fetchone()
+        at = None if found is None else (str(found["id"]), found["row_hash"])
+    return AuditChainState(
+        recorded=recorded,
+        recorded_error=error,
+        actual=actual,
+        last_id=last_id,
+        legacy_rows=int(legacy) if legacy is not None and legacy.isdigit() else 0,
+        at_seq=at,
+        after_head=after,
+    )

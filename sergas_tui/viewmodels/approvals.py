@@ -20,9 +20,8 @@ from typing import Any, Literal
 
 from pydantic import JsonValue
 
-from sergas_tui.approvals.errors import ApprovalError
 from sergas_tui.approvals.executor import plan_write
-from sergas_tui.approvals.service import validate_payload
+from sergas_tui.approvals.service import payload_problems
 from sergas_tui.domain import (
     AddNoteAction,
     Approval,
@@ -32,6 +31,7 @@ from sergas_tui.domain import (
     FollowUpEmailAction,
     Recommendation,
     UpdateAccountAction,
+    action_checks,
 )
 from sergas_tui.domain.evidence import EvidenceItem, describe_evidence, field_label
 from sergas_tui.domain.money import is_amount_field
@@ -58,8 +58,8 @@ TYPE_LABEL: Mapping[str, str] = {
     "escalation": "escal.",
     "update_account": "update",
 }
-TASK_PRIORITIES = ("Highest", "High", "Normal", "Low", "Lowest")
-"""Zoho's task priority picklist (the executor writes "Normal" for anything else)."""
+TASK_PRIORITIES = action_checks.TASK_PRIORITIES
+"""Zoho's task priority picklist (an adjustment must use one of these exactly, or none)."""
 
 _MODULE = {"create_task": "Tasks", "add_note": "Notes", "update_account": "Accounts"}
 DECIDABLE = frozenset({_S.PENDING, _S.CONFLICT})
@@ -537,9 +537,6 @@ class FormField:
     hint: str = ""
 
 
-_REQUIRED = frozenset({"subject", "draft_body", "title", "content", "escalate_to", "reason"})
-
-
 def _text(value: JsonValue) -> str:
     if value is None:
         return ""
@@ -625,31 +622,18 @@ def payload_from_form(approval: Approval, values: Mapping[str, str]) -> dict[str
     return payload
 
 
-def form_problems(approval: Approval, values: Mapping[str, str]) -> list[str]:
-    """What is wrong with the edited form (empty when it can be saved).
+def form_problems(
+    approval: Approval, values: Mapping[str, str], *, today: dt.date | None = None
+) -> list[str]:
+    """What is wrong with the edited form, one line per problem (empty when it can be saved).
 
-    Required texts must not be blank, a task priority must be one of Zoho's, and the payload
-    must pass :func:`validate_payload` (the service's own check).
+    The service's own check (:func:`payload_problems`: required texts, Zoho's priority
+    picklist, field sizes, dates not in the past) on the payload the form makes. ``today``
+    defaults to the day the approval was proposed (the service checks against its clock again
+    when saving).
     """
-    problems = [
-        f"{name}: must not be empty"
-        for name, text in values.items()
-        if name in _REQUIRED and not text.strip()
-    ]
-    priority = values.get("priority", "").strip()
-    if (
-        isinstance(approval.payload, CreateTaskAction)
-        and priority
-        and priority not in TASK_PRIORITIES
-    ):
-        problems.append(f"priority: use one of {', '.join(TASK_PRIORITIES)} (or leave it empty)")
-    if problems:
-        return problems
-    try:
-        validate_payload(approval, payload_from_form(approval, values))
-    except ApprovalError as err:
-        problems.append(err.message)
-    return problems
+    day = today or approval.created_at.astimezone().date()
+    return payload_problems(approval, payload_from_form(approval, values), today=day)
 
 
 # -- the undo window ------------------------------------------------------------------------

@@ -76,6 +76,7 @@ def _tamper(db_path: Path, *statements: tuple[str, tuple[object, ...]]) -> None:
     with closing(sqlite3.connect(db_path)) as conn:
         conn.execute("DROP TRIGGER IF EXISTS audit_logs_no_delete")
         conn.execute("DROP TRIGGER IF EXISTS audit_logs_no_update")
+        conn.execute("DROP TRIGGER IF EXISTS audit_logs_chained_insert")
         for sql, params in statements:
             conn.execute(sql, params)
         conn.commit()
@@ -151,18 +152,21 @@ def test_append_redacts_even_unvalidated_events(repo: Repository, fixed_now: dat
     assert verify_database(repo).ok
 
 
-def test_rows_written_before_the_chain_are_counted_as_unchained(
+def test_hashes_removed_and_a_new_chain_started_are_found(
     repo: Repository, db_path: Path, fixed_now: datetime
 ) -> None:
+    # Rows without hashes before the chain are tolerated only when schema 8 recorded them as
+    # legacy rows (tests/integration/test_audit_anchor.py); here none were.
     repo.append_audit(_event(1, fixed_now))
     repo.append_audit(_event(2, fixed_now))
     _tamper(db_path, ("UPDATE audit_logs SET prev_hash = NULL, row_hash = NULL", ()))
     repo.append_audit(_event(3, fixed_now))
-    third = repo.audit_rows(2)[0]
-    assert third["prev_hash"] == GENESIS
     result = verify_database(repo)
-    assert result.ok
-    assert (result.checked, result.unchained) == (3, 2)
+    assert not result.ok
+    assert (result.checked, result.unchained) == (3, 0)
+    problem = result.problems[0]
+    assert (problem.seq, problem.id, problem.kind) == (1, _id(repo, 1), "unchained")
+    assert "seq 1 to 2" in problem.message
 
 
 # --- tampering ------------------------------------------------------------------------------
@@ -261,7 +265,7 @@ def test_row_written_outside_the_chain_is_found(
     )
     filled.append_audit(_event(N + 2, fixed_now))
     problem = _only(verify_database(filled).problems)
-    assert (problem.seq, problem.id, problem.kind) == (N + 1, "forged", "inserted")
+    assert (problem.seq, problem.id, problem.kind) == (N + 1, "forged", "unchained")
 
 
 def test_verify_chain_takes_plain_rows(filled: Repository) -> None:

@@ -45,7 +45,7 @@ NODE = shutil.which("node")
 IN_CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
 INSTALL = "npm ci --no-audit --no-fund --prefix tests/inspector"
 
-TOKEN = "inspector-test-token-0123456789"
+TOKEN = "inspector-test-token-0123456789-XyZqW"
 RUN_TIMEOUT = 120.0
 """Seconds one Inspector run may take (it starts a Python server when over stdio)."""
 START_TIMEOUT = 60.0

@@ -26,7 +26,7 @@ from sergas_tui.storage.grants import LocalGrantStore
 from tests.fakes.fake_gateway import FakeGateway
 
 ROOT = Path(__file__).resolve().parents[2]
-TOKEN = "test-bearer-token-0123456789"
+TOKEN = "test-bearer-token-0123456789-XyZqW"
 NOTE = NoteDraft(
     parent_id="1001",
     title="Call summary",

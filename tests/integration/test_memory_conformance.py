@@ -40,7 +40,7 @@ from sergas_tui.services import open_services
 from tests.fakes.reviewed_memory import FAST, NOW
 
 CLOCK = FixedClock(NOW)
-TOKEN = "conformance-token-0123456789"
+TOKEN = "conformance-token-0123456789-XyZqW"
 BACKENDS = ["local", "cognee", "remote"]
 needs_cognee = pytest.mark.skipif(
     not cognee_available(), reason="cognee is not installed (pip install 'sergas[cognee]')"

@@ -48,7 +48,7 @@ from tests.fakes.reviewed_memory import NOW, ReviewedMemory, build_reviewed_memo
 
 ROOT = Path(__file__).resolve().parents[2]
 CLOCK = FixedClock(NOW)
-TOKEN = "memory-test-token-0123456789"
+TOKEN = "memory-test-token-0123456789-XyZqW"
 READ_TOOLS = {
     "cognee_search_memory",
     "cognee_retrieve_history",

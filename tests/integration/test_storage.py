@@ -244,6 +244,7 @@ def test_migrations_are_numbered_in_order() -> None:
         "CRM read cache",
         "approval write sets",
         "signal mutes",
+        "audit chain head and immutable hashes",
     ]
 
 

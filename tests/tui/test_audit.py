@@ -21,6 +21,7 @@ from sergas_tui.errors import StorageError
 from sergas_tui.screens.audit import AuditDetailScreen, AuditScreen
 from sergas_tui.services import Services
 from tests.conftest import FIXED_NOW
+from tests.fakes.audit_head import reseal
 
 STATUS, ACCOUNT, SUMMARY, ACTION, SEQ = 1, 2, 3, 4, 6
 """Column indexes of the audit table."""
@@ -63,6 +64,15 @@ def tamper(services: Services, sql: str, params: tuple[object, ...]) -> None:
         conn.commit()
 
 
+def rewrite(services: Services, sql: str, params: tuple[object, ...]) -> None:
+    """:func:`tamper`, then record the rewritten log as the chain's head (a fixture, not an
+    attack)."""
+    with closing(_open_raw(services)) as conn:
+        conn.execute(sql, params)
+        reseal(conn, services.store.path)
+        conn.commit()
+
+
 def pin_timestamps(services: Services) -> None:
     """Give every row a fixed timestamp (and the app's CRM reads a fixed duration) and re-chain,
     so snapshots do not show the wall clock: audit rows are stamped when they are written."""
@@ -88,6 +98,7 @@ def pin_timestamps(services: Services) -> None:
                     row["seq"],
                 ),
             )
+        reseal(conn, services.store.path)
         conn.commit()
 
 
@@ -253,7 +264,7 @@ def curate(services: Services) -> None:
     ids = {a.account_name.split()[0]: a.account_id for a in brief.accounts}
     eastgate, square, alpine, escape = ids["Eastgate"], ids["Square"], ids["Alpine"], ids["Escape"]
     owner = services.current_user_email()
-    tamper(services, "DELETE FROM audit_logs", ())
+    rewrite(services, "DELETE FROM audit_logs", ())
     run, ui = "run-0001", "tui-0001"
     rows: list[dict[str, object]] = [
         {"session_id": run, "agent_name": "orchestrator", "action_type": "review_started"},

@@ -14,6 +14,7 @@ from sergas_tui.app import make_app
 from sergas_tui.config import Settings
 from sergas_tui.services import Services
 from sergas_tui.widgets.header import ShellHeader
+from tests.tui.waiting import until
 
 
 async def settle(pilot: Any) -> None:
@@ -43,10 +44,12 @@ async def test_the_app_sends_the_audit_and_says_so(
     assert local > 0
     app = make_app(settings, reviewed)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        await settle(pilot)
-        header = str(app.screen.query_one(ShellHeader).render())
-        assert "audit sent just now" in header, header
+
+        def header() -> str:
+            return str(app.screen.query_one(ShellHeader).render())
+
+        # The first sync runs in the background once the app is up: wait for it to say so.
+        await until(pilot, lambda: "audit sent just now" in header(), "the audit to be sent")
         with psycopg.connect(central_dsn) as conn:
             row = conn.execute("SELECT count(*), count(DISTINCT id) FROM audit_logs").fetchone()
         assert row is not None
@@ -63,9 +66,11 @@ async def test_a_failing_sync_warns_once_and_keeps_the_rows(
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         app.sync_audit()
-        await settle(pilot)
-        header = str(app.screen.query_one(ShellHeader).render())
-        assert "audit sync failing" in header, header
+
+        def header() -> str:
+            return str(app.screen.query_one(ShellHeader).render())
+
+        await until(pilot, lambda: "audit sync failing" in header(), "the failure to show")
         warnings = [n for n in app._notifications if n.severity == "warning"]
         assert len(warnings) == 1, [n.message for n in warnings]
         assert "kept locally" in warnings[0].message

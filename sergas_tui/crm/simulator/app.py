@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import sqlite3
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sergas_tui.crm.errors_map import LOCAL_FILE_ERROR
 from sergas_tui.crm.simulator import records, related, writes
 from sergas_tui.crm.simulator.auth import TokenStore, authenticate, grant, oauth_params, revoke
 from sergas_tui.crm.simulator.config import SimulatorConfig
@@ -202,6 +204,12 @@ class Simulator:
                 return await handler(ctx)
             except ZohoError as err:
                 return err.response()
+            except sqlite3.Error as err:
+                # The org file on this machine failed, not "Zoho": say so (the client maps this
+                # code to a local-problem message).
+                log.exception("simulator storage failed: %s", ctx.kind)
+                what = f"the demo CRM file {self.db.path} failed: {err}"
+                return ZohoError(500, LOCAL_FILE_ERROR, what).response()
             except Exception:
                 log.exception("simulator handler failed: %s", ctx.kind)
                 return ZohoError(500, "INTERNAL_ERROR", "Internal Server Error").response()

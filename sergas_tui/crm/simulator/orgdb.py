@@ -300,9 +300,13 @@ class OrgDb:
             raise
         conn.execute("COMMIT")
 
-    def next_id(self) -> str:
-        """A new 19-digit record id, above every id in the file (call under the write lock)."""
-        self._last_id += 1
+    def next_id(self, conn: sqlite3.Connection) -> str:
+        """A new 19-digit record id, above every id in the file. Call inside a write
+        transaction (``BEGIN IMMEDIATE`` holds other processes' writers off): the file's
+        highest id is read again, since another process serving the same demo org (the app
+        and a CLI command at once) may have created records since."""
+        (max_id,) = conn.execute("SELECT max(CAST(id AS INTEGER)) FROM records").fetchone()
+        self._last_id = max(self._last_id, int(max_id or 0)) + 1
         return str(self._last_id)
 
 
@@ -314,7 +318,7 @@ class Writer:
         self._conn = conn
 
     def next_id(self) -> str:
-        return self._db.next_id()
+        return self._db.next_id(self._conn)
 
     def row(self, module: str, record_id: str) -> ParentRow | None:
         row = self._conn.execute(
