@@ -62,7 +62,9 @@ async def _executor(services: Services) -> Executor:
     )
 
 
-def _run(settings: Settings, locations: Locations, workspace: str | None, body: Any) -> int:
+def run_with_services(
+    settings: Settings, locations: Locations, workspace: str | None, body: Any
+) -> int:
     services = open_services(settings, locations, workspace=workspace)
 
     async def main() -> int:
@@ -110,7 +112,7 @@ def list_command(
             )
         return 0
 
-    return _run(settings, locations, workspace, body)
+    return run_with_services(settings, locations, workspace, body)
 
 
 COLUMN_GAP = 2
@@ -186,7 +188,7 @@ def show_command(
                 console.print(folded, soft_wrap=True)
         return 0
 
-    return _run(settings, locations, workspace, body)
+    return run_with_services(settings, locations, workspace, body)
 
 
 def decide_command(
@@ -234,7 +236,7 @@ def decide_command(
             console.print(Text(f"executed: {result}"))
         return 0
 
-    return _run(settings, locations, workspace, body)
+    return run_with_services(settings, locations, workspace, body)
 
 
 def execute_command(
@@ -248,7 +250,7 @@ def execute_command(
         console.print(Text(f"{len(results)} approved actions processed."))
         return 0
 
-    return _run(settings, locations, workspace, body)
+    return run_with_services(settings, locations, workspace, body)
 
 
 def verify_command(

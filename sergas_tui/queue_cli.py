@@ -8,7 +8,6 @@ expected value first; `pull` takes one into the queue now, recorded with who did
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 
 from rich import box
 from rich.console import Console
@@ -16,33 +15,14 @@ from rich.table import Table
 from rich.text import Text
 
 from sergas_tui.approvals.cli_support import fit_label
+from sergas_tui.approvals_cli import run_with_services
 from sergas_tui.config import Settings
 from sergas_tui.errors import SergasError
 from sergas_tui.locations import Locations
-from sergas_tui.services import Services, open_services
+from sergas_tui.services import Services
 from sergas_tui.viewmodels.more import MoreItem, pull, read_more
 
 SHORT_ID = 8
-
-
-def _run(
-    settings: Settings,
-    locations: Locations,
-    workspace: str | None,
-    body: Callable[[Services], Awaitable[int]],
-) -> int:
-    services = open_services(settings, locations, workspace=workspace)
-
-    async def main() -> int:
-        try:
-            return await body(services)
-        finally:
-            await services.aclose()
-
-    try:
-        return asyncio.run(main())
-    finally:
-        services.close()
 
 
 def more_table(items: list[MoreItem], *, title: str, width: int = 80) -> Table:
@@ -94,7 +74,7 @@ def more_command(
             )
         return 0
 
-    return _run(settings, locations, workspace, body)
+    return run_with_services(settings, locations, workspace, body)
 
 
 def pull_command(
@@ -121,4 +101,4 @@ def pull_command(
         )
         return 0
 
-    return _run(settings, locations, workspace, body)
+    return run_with_services(settings, locations, workspace, body)
