@@ -6,6 +6,7 @@ configuration, secrets and storage problems); nothing prints a traceback at a us
 
 from __future__ import annotations
 
+import enum
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -389,6 +390,16 @@ def demo_reset(
     _generate(state.locations, name, accounts, owners, seed)
 
 
+class DemoEdition(enum.StrEnum):
+    """Zoho CRM editions, for the simulator's API limits."""
+
+    free = "free"
+    standard = "standard"
+    professional = "professional"
+    enterprise = "enterprise"
+    ultimate = "ultimate"
+
+
 @demo_app.command("serve")
 def demo_serve(
     ctx: typer.Context,
@@ -396,8 +407,20 @@ def demo_serve(
     host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")] = (
         "127.0.0.1"
     ),
+    edition: Annotated[
+        DemoEdition, typer.Option(help="Zoho edition whose API limits to apply.")
+    ] = DemoEdition.enterprise,
+    daily_credits: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="API credits per rolling 24 hours, instead of the edition's allowance "
+            "(a small number shows how clients meet Zoho's 429).",
+        ),
+    ] = None,
 ) -> None:
-    """Serve the demo org over HTTP as a Zoho CRM v8 simulator (OAuth, records, COQL...)."""
+    """Serve the demo org over HTTP as a Zoho CRM v8 simulator (OAuth, metadata, records,
+    COQL, writes), with a Zoho edition's API limits."""
     from sergas_tui.crm.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN
     from sergas_tui.crm.simulator.config import SimulatorConfig
     from sergas_tui.crm.simulator.server import serve
@@ -410,7 +433,7 @@ def demo_serve(
             f"The workspace {name!r} has no demo CRM at {path}. Run `sergas demo generate` first."
         )
 
-    config = SimulatorConfig()
+    config = SimulatorConfig(edition=edition.value, daily_credits=daily_credits)
 
     def announce(base_url: str) -> None:
         config.api_domain = base_url  # the token endpoint tells clients to call back here
@@ -418,7 +441,9 @@ def demo_serve(
             f"Zoho CRM simulator for workspace {name!r} on {base_url} "
             f"(accounts server and API domain). Demo OAuth client: client_id {DEMO_CLIENT_ID}, "
             f"client_secret {DEMO_CLIENT_SECRET}, refresh_token {DEMO_REFRESH_TOKEN}. "
-            "Ctrl+C stops it.",
+            f"API limits of a Zoho {config.edition} org: "
+            f"{'credits' if daily_credits is None else f'{daily_credits:,} credits'} per "
+            f"rolling 24 hours, {config.concurrency()} calls in flight. Ctrl+C stops it.",
             markup=False,
             soft_wrap=True,
         )

@@ -103,7 +103,47 @@ def run_checks(
     engine, why = resolve_engine(settings, secrets)
     checks.append(Check("engine", "engine", "info", f"{engine}: {why}"))
     checks += _service_checks(settings, secrets)
+    checks += _rating_checks(settings, locations, workspace or settings.workspace_name())
     return checks
+
+
+def _rating_checks(settings: Settings, locations: Locations, name: str) -> list[Check]:
+    """The review's Rating value against the org's Accounts picklist, from the workspace's
+    metadata cache (no CRM call: the next review reads the metadata when it is a day old)."""
+    from sergas_tui.agents.author_rules import AuthorPolicy, rating_writes
+    from sergas_tui.crm.metadata_cache import FieldsCache, cached_state
+    from sergas_tui.domain.metadata import ModuleFields
+    from sergas_tui.services import at_risk_rating_for, trusted_ratings
+
+    group, label = "review", "at-risk rating"
+    mode = settings.zoho.resolved_mode()
+    demo = mode == "demo" or (mode == "mcp" and locations.demo_crm_file(name).exists())
+    policy = AuthorPolicy(at_risk_rating=at_risk_rating_for(settings, demo=demo))
+    if policy.at_risk_rating is None:
+        detail = "[review] at_risk_rating is not set: no Rating updates are proposed."
+        return [Check(group, label, "info", detail)]
+    try:
+        state = cached_state(FieldsCache(locations.zoho_metadata_dir(name)), "Accounts")
+    except SergasError as err:
+        return [Check(group, label, "warn", err.message)]
+    failure = (
+        f" The last read failed ({state.failed_at:%Y-%m-%d %H:%M} UTC): {state.failure}"
+        if (state.failure and state.failed_at)
+        else ""
+    )
+    if state.fields is None and not failure:
+        detail = (
+            f"'{policy.at_risk_rating}' is not checked yet: the next review reads the org's "
+            "Accounts field metadata (scope ZohoCRM.settings.fields.READ) and proposes Rating "
+            "updates only if the Rating picklist has it."
+        )
+        return [Check(group, label, "info", detail)]
+    fields = state.fields or ModuleFields.unknown_for("Accounts", "it could not be read")
+    decision = rating_writes(fields, policy, trusted=trusted_ratings(demo=demo))
+    detail = " ".join(decision.notes)
+    if fields.fetched_at is not None:
+        detail += f" (Accounts field metadata as of {fields.fetched_at:%Y-%m-%d %H:%M} UTC.)"
+    return [Check(group, label, "ok" if decision.ok and not failure else "warn", detail + failure)]
 
 
 def _workspace_checks(settings: Settings, locations: Locations, name: str) -> list[Check]:

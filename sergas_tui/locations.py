@@ -22,6 +22,7 @@ CONFIG_FILE_NAME = "config.toml"
 DATABASE_FILE_NAME = "sergas.db"
 DEMO_CRM_FILE_NAME = "zoho-demo.db"
 LOG_FILE_NAME = "sergas.log"
+ZOHO_METADATA_DIR_NAME = "zoho-metadata"
 
 _WORKSPACE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -86,6 +87,10 @@ class Locations:
     def briefs_dir(self, workspace: str) -> Path:
         """Where the TUI's `x` writes Markdown briefs of this workspace."""
         return self.workspace_dir(workspace) / "briefs"
+
+    def zoho_metadata_dir(self, workspace: str) -> Path:
+        """The CRM's field metadata, read at most once a day (``crm/metadata_cache.py``)."""
+        return self.workspace_dir(workspace) / ZOHO_METADATA_DIR_NAME
 
     def demo_crm_file(self, workspace: str) -> Path:
         """The generated Zoho org that the simulator serves for a demo workspace."""

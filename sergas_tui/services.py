@@ -97,6 +97,21 @@ def check_required_secrets(settings: Settings, secrets: SecretStore) -> None:
         secrets.require(SecretName.ANTHROPIC_API_KEY, "The Claude engine (engine = 'claude')")
 
 
+def at_risk_rating_for(settings: Settings, *, demo: bool) -> str | None:
+    """``[review] at_risk_rating``, else the demo org's "At Risk" on a demo CRM, else None."""
+    configured = settings.review.at_risk_rating
+    if configured:
+        return configured
+    return DEMO_AT_RISK_RATING if demo else None
+
+
+def trusted_ratings(*, demo: bool) -> frozenset[str]:
+    """Rating values proposed even when the org's field metadata cannot be read: on the demo
+    CRM its own "At Risk" and Zoho's default "Active" (its generated picklist has both); none on
+    any other org, where an unchecked value could be refused or pollute the picklist."""
+    return frozenset({DEMO_AT_RISK_RATING, "Active"}) if demo else frozenset()
+
+
 @dataclass(frozen=True)
 class AccountRow:
     """One line of the portfolio table, already reduced to what the screen shows."""
@@ -161,9 +176,15 @@ class Services:
         each name their approval) and for our MCP server (whose writes pass its gate)."""
         if self._crm is None:
             from sergas_tui.audit.gateway import AuditedGateway
+            from sergas_tui.crm.metadata_cache import FieldsCache, FieldsCaching
 
+            backend = await self._open_crm()
+            if isinstance(backend, FieldsCaching):  # field metadata: once a day, on disk
+                backend.use_fields_cache(
+                    FieldsCache(self.locations.zoho_metadata_dir(self.workspace))
+                )
             self._crm = AuditedGateway(
-                await self._open_crm(), self.store, default_agent="sergas", clock=self.clock
+                backend, self.store, default_agent="sergas", clock=self.clock
             )
         return self._crm
 
@@ -186,13 +207,10 @@ class Services:
         if mode == "demo":
             if self.simulator is None:
                 path = self.locations.demo_crm_file(self.demo_workspace or self.workspace)
-                # The demo org enforces the limits the client is configured for (Zoho's
-                # defaults unless changed), so a demo behaves like the org it stands in for.
-                config = SimulatorConfig(
-                    api_domain=SIMULATOR_URL,
-                    per_minute=zoho.requests_per_minute,
-                    max_concurrency=zoho.concurrent_requests,
-                )
+                # The demo org enforces Zoho's own limits for its edition (Enterprise: credits
+                # per rolling 24 hours, 20 calls in flight, 10 heavy ones), not the client's
+                # politeness settings, which keep working on the client side as against Zoho.
+                config = SimulatorConfig(api_domain=SIMULATOR_URL)
                 self.simulator = create_simulator(path, config)
             credentials = ZohoCredentials(
                 client_id=DEMO_CLIENT_ID,
@@ -291,6 +309,7 @@ class Services:
         from sergas_tui.agents.author import AuthorPolicy, RuleAuthor
         from sergas_tui.agents.drafting import TemplateSet
         from sergas_tui.agents.orchestrator import Orchestrator, ReviewEngine
+        from sergas_tui.agents.rating_guard import RatingGuard
         from sergas_tui.agents.rules import RulesEngine
         from sergas_tui.agents.scout import DataScout
         from sergas_tui.domain.money import currency_code
@@ -315,6 +334,8 @@ class Services:
             ),
             repository=self.store,
             stage_history_budget=self.settings.orchestrator.stage_history_budget,
+            # The Rating values are checked against the org's Accounts picklist every run.
+            rating_guard=RatingGuard(crm, trusted=trusted_ratings(demo=self.is_demo)),
         )
         engine: ReviewEngine = rules
         if self.engine()[0] == "claude":
@@ -405,11 +426,9 @@ class Services:
 
     def at_risk_rating(self) -> str | None:
         """The Rating value meaning "at risk": ``[review] at_risk_rating``, else the demo
-        org's own "At Risk" on the demo CRM, else none (nothing proposed)."""
-        configured = self.settings.review.at_risk_rating
-        if configured:
-            return configured
-        return DEMO_AT_RISK_RATING if self.is_demo else None
+        org's own "At Risk" on the demo CRM, else none (nothing proposed). Each review proposes
+        it only if the org's Accounts Rating picklist has it (``agents/rating_guard.py``)."""
+        return at_risk_rating_for(self.settings, demo=self.is_demo)
 
     def current_user_email(self) -> str | None:
         if self.demo is not None:

@@ -205,11 +205,13 @@ class RuleAuthor:
 
     def _rating_group(self, facts: AccountFacts, basis: _Group) -> _Group | None:
         """Rating → :attr:`AuthorPolicy.at_risk_rating` for an account with an escalation or
-        a high-risk signal, when that value is configured and the current one may be
-        replaced."""
+        a high-risk signal, when that value is configured, the org's Rating picklist has it
+        (:meth:`AuthorPolicy.may_write_rating`) and the current one may be replaced."""
         policy = self.policy
         current = facts.account.rating
         if policy.at_risk_rating is None or current == policy.at_risk_rating:
+            return None
+        if not policy.may_write_rating(policy.at_risk_rating):
             return None
         if current not in policy.replaceable_ratings:
             return None
@@ -225,10 +227,13 @@ class RuleAuthor:
         self, facts: AccountFacts, priors: Sequence[PriorRec], now: datetime
     ) -> Recommendation | None:
         """Rating back from :attr:`AuthorPolicy.at_risk_rating` to
-        :attr:`AuthorPolicy.recovered_rating` once no risk signal is left on the account."""
+        :attr:`AuthorPolicy.recovered_rating` once no risk signal is left on the account (and
+        the org's Rating picklist has the recovered value)."""
         policy = self.policy
         current = facts.account.rating
         if policy.at_risk_rating is None or current != policy.at_risk_rating or facts.signals:
+            return None
+        if not policy.may_write_rating(policy.recovered_rating):
             return None
         target = str(facts.account.ref())
         rec_id = recommendation_id(facts.account_id, "update_account", target, now.date())

@@ -29,7 +29,9 @@ within the renewal window; three or more high/critical signals. ``update_account
 :attr:`AuthorPolicy.at_risk_rating`) goes with an escalation, but only when an org-specific
 at-risk Rating value is configured: Zoho's default Rating picklist (Active, Acquired, Market
 Failed, Project Cancelled, Shut Down) has no value meaning "at risk", and writing one of those
-would record a falsehood.
+would record a falsehood. And only a value the org's Accounts ``Rating`` picklist has
+(:func:`rating_writes`, from the field metadata): a value it lacks would be refused by Zoho or,
+in an unrestricted picklist, added to it.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from typing import Literal
 
 from sergas_tui.domain import Deal, RiskSignal
 from sergas_tui.domain.common import Priority, RecommendationType, Severity
+from sergas_tui.domain.metadata import ModuleFields, check_value
 from sergas_tui.domain.money import format_money
 
 Scope = Literal["account", "deal"]
@@ -110,6 +113,13 @@ class AuthorPolicy:
     """Current Rating values the author may replace with :attr:`at_risk_rating`."""
     recovered_rating: str = "Active"
     """What the Rating goes back to once an at-risk account has no risk signal left."""
+    rating_values: frozenset[str] | None = None
+    """The Rating values the author may write, as the org's Accounts field metadata allows
+    (:func:`rating_writes`); None: not checked (any configured value may be proposed)."""
+
+    def may_write_rating(self, value: str | None) -> bool:
+        """Whether an ``update_account`` may set the Rating to ``value``."""
+        return value is not None and (self.rating_values is None or value in self.rating_values)
 
 
 @dataclass(frozen=True)
@@ -334,3 +344,70 @@ def add_business_days(start: date, days: int) -> date:
 def recommendation_id(account_id: str, kind: str, target: str, day: date) -> str:
     """Stable id for (account, type, target, review day), so repeated reviews dedupe."""
     return str(uuid.uuid5(_ID_NAMESPACE, f"{account_id}|{kind}|{target}|{day.isoformat()}"))
+
+
+RATING_FIELD = "Rating"
+
+
+@dataclass(frozen=True)
+class RatingWrites:
+    """Which Rating values the author may write in this org, and why, in sentences."""
+
+    allowed: frozenset[str]
+    notes: tuple[str, ...]
+    """One sentence per decision (a person reads them in the log and in ``sergas doctor``)."""
+    ok: bool
+    """True when every configured value may be written."""
+
+
+def rating_writes(
+    fields: ModuleFields, policy: AuthorPolicy, *, trusted: frozenset[str] = frozenset()
+) -> RatingWrites:
+    """The Rating values (:attr:`AuthorPolicy.at_risk_rating`, and
+    :attr:`AuthorPolicy.recovered_rating` for the way back) the org's Accounts ``Rating`` field
+    takes: the field exists, is not read-only and its picklist has the value. Without the
+    metadata (``fields.unknown``) only the ``trusted`` values are written (the demo org's own,
+    whose picklist Sergas generated); everything else waits until the metadata can be read."""
+    at_risk, recovered = policy.at_risk_rating, policy.recovered_rating
+    if at_risk is None:
+        return RatingWrites(
+            frozenset(),
+            ("[review] at_risk_rating is not set: no Rating updates are proposed.",),
+            ok=True,
+        )
+    if not fields.known:
+        kept = frozenset(v for v in (at_risk, recovered) if v in trusted)
+        why = f"The org's Accounts field metadata is unknown ({fields.unknown})"
+        if at_risk in kept:
+            note = (
+                f"{why}: Rating updates to '{at_risk}' (and back to '{recovered}') are proposed "
+                "unchecked, as the demo org's own values."
+            )
+        else:
+            note = f"{why}: no Rating updates are proposed until it can be read."
+        return RatingWrites(kept, (note,), ok=False)
+    allowed: set[str] = set()
+    notes: list[str] = []
+    first = check_value(fields, RATING_FIELD, at_risk)
+    if first.verdict in ("no_field", "read_only"):
+        reason = first.reason[0].upper() + first.reason[1:]
+        return RatingWrites(frozenset(), (f"{reason}: no Rating updates are proposed.",), ok=False)
+    if first.ok:
+        allowed.add(at_risk)
+        meta = fields.field(RATING_FIELD)
+        where = "picklist" if meta is not None and meta.is_picklist else "field (not a picklist)"
+        notes.append(
+            f"[review] at_risk_rating '{at_risk}' is a value the org's Accounts Rating {where} "
+            "takes: Rating updates are proposed."
+        )
+    else:
+        notes.append(f"[review] at_risk_rating {first.reason}: no Rating updates are proposed.")
+    back = check_value(fields, RATING_FIELD, recovered)
+    if back.ok:
+        allowed.add(recovered)
+    else:
+        notes.append(
+            f"The recovered Rating {back.reason}: at-risk Ratings are not set back to "
+            f"'{recovered}'."
+        )
+    return RatingWrites(frozenset(allowed), tuple(notes), ok=first.ok and back.ok)

@@ -3,7 +3,9 @@
 It composes the three subagents — :class:`~sergas_tui.agents.scout.DataScout`,
 :class:`~sergas_tui.agents.analyst.MemoryAnalyst` and
 :class:`~sergas_tui.agents.author.RuleAuthor` — behind the orchestrator's ``ReviewEngine``
-interface, the same one the Claude engine implements.
+interface, the same one the Claude engine implements. With a
+:class:`~sergas_tui.agents.rating_guard.RatingGuard`, each run first narrows the author's
+policy to the Rating values the org's picklist has.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import datetime
 from sergas_tui.agents.analyst import MemoryAnalyst
 from sergas_tui.agents.author import RuleAuthor
 from sergas_tui.agents.author_prior import PriorRec, target_of
+from sergas_tui.agents.rating_guard import RatingGuard
 from sergas_tui.agents.scout import DataScout
 from sergas_tui.crm.gateway import SyncBatch
 from sergas_tui.domain import (
@@ -40,12 +43,16 @@ class RulesEngine:
         author: RuleAuthor,
         repository: Repository,
         stage_history_budget: int = 60,
+        rating_guard: RatingGuard | None = None,
     ) -> None:
         self._stage_history_budget = stage_history_budget
         self._scout = scout
         self._analyst = analyst
         self._author = author
         self._repository = repository
+        self._rating_guard = rating_guard
+        self._policy = author.policy
+        """The configured policy; each run narrows it to what the org's picklists have."""
 
     @property
     def memory(self) -> MemoryStore:
@@ -53,6 +60,10 @@ class RulesEngine:
         return self._analyst.memory
 
     async def scout(self, batch: SyncBatch, previous: Mapping[str, Snapshot]) -> list[AccountFacts]:
+        """The run's first step: also checks the author's Rating values against the org's field
+        metadata (:class:`RatingGuard`, inside the run's audit session)."""
+        if self._rating_guard is not None:
+            self._author.policy = await self._rating_guard.narrow(self._policy)
         return await self._scout.scout(
             batch, previous=previous, stage_history_budget=self._stage_history_budget
         )

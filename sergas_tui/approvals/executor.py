@@ -11,6 +11,11 @@ written; a ``failed`` one may be retried. The write for an approval is determine
 - ``update_account`` → :meth:`CrmWriter.update_account` with ``if_unmodified_since`` set to
   when the values were read (``approval.created_at``), so a record changed since then is never
   overwritten: Zoho answers 412 and the approval goes to ``conflict`` with the current values.
+  Before it is sent, every value is checked against the org's Accounts field metadata (the
+  metadata cache, :func:`refusal_of`): a field the org lacks or keeps read-only, or a value its
+  picklist does not have (an owner may have adjusted it), fails the approval with a message
+  saying so, and nothing reaches Zoho. Unknown metadata (no scope, a failed read) lets the
+  write go, as approved, and is logged.
 
 Every writer call names the approval it executes (:class:`WriteApproval`); a writer that
 checks approvals itself (our Zoho MCP server) verifies it against the published grant. With a
@@ -70,6 +75,7 @@ from sergas_tui.crm.approval_gate import (
     grant_for,
     publish_decision,
 )
+from sergas_tui.crm.gateway import fields_or_unknown
 from sergas_tui.crm.writer import (
     AccountUpdate,
     CrmGateway,
@@ -91,6 +97,7 @@ from sergas_tui.domain import (
     new_id,
 )
 from sergas_tui.domain.grants import approval_marker
+from sergas_tui.domain.metadata import ModuleFields, check_changes
 from sergas_tui.domain.outputs import (
     AddNoteAction,
     CreateTaskAction,
@@ -312,6 +319,19 @@ def _conflict_details(err: CrmConflictError) -> dict[str, JsonValue]:
     return {"zoho": _jsonable(err.details)}
 
 
+def refusal_of(fields: ModuleFields, changes: Mapping[str, JsonValue]) -> CrmError | None:
+    """Why the org's Accounts fields would not take ``changes`` (an error to fail the approval
+    with), or None when they would."""
+    problems = [check.reason for check in check_changes(fields, changes) if not check.ok]
+    if not problems:
+        return None
+    return CrmError(
+        f"Not sent to Zoho: {'; '.join(problems)}. Adjust the approval to a value the org has "
+        "(or add the value in Zoho's setup), then execute it again.",
+        title="Value not in the org's CRM",
+    )
+
+
 def _landed_already(plan: PlannedWrite, err: CrmConflictError) -> bool:
     """True when the account already holds every value the update sets (our write landed)."""
     current = _conflict_details(err).get("current")
@@ -432,6 +452,8 @@ class Executor:
                     found = await self._find(approval, plan)
                     if found is not None:
                         return _Landed(found, wrote=False, attempts=attempt)
+                if plan.method == "update_account":
+                    await self._check_values(approval, plan)
                 started = time.monotonic()
                 result = await self._write(approval, plan, index)
             except CrmConflictError as err:
@@ -450,6 +472,19 @@ class Executor:
             return _Landed(result, wrote=True, attempts=attempt, elapsed_ms=elapsed)
         assert error is not None
         return _Failed(error, attempts)
+
+    async def _check_values(self, approval: Approval, plan: PlannedWrite) -> None:
+        """Raise (a CrmError, not retried) when the org's Accounts fields would not take the
+        update's values; nothing is sent then."""
+        fields = await fields_or_unknown(self._gateway, "Accounts")
+        if not fields.known:
+            log.warning(
+                "approval %s: the update is sent unchecked: %s", approval.id, fields.unknown
+            )
+            return
+        refusal = refusal_of(fields, plan.changes or {})
+        if refusal is not None:
+            raise refusal
 
     async def _write(self, approval: Approval, plan: PlannedWrite, index: int) -> WriteResult:
         grant = write_approval(approval, index)

@@ -36,6 +36,7 @@ from sergas_tui.domain import (
     StageChange,
 )
 from sergas_tui.domain.common import utc_now
+from sergas_tui.domain.metadata import ModuleFields
 from sergas_tui.logs import get_logger
 from sergas_tui.storage import Repository
 
@@ -79,6 +80,13 @@ def _summary(value: object) -> JsonValue:
         }
     if isinstance(value, WriteResult):
         return {"module": value.module, "record_id": value.record_id, "action": value.action}
+    if isinstance(value, ModuleFields):
+        return {
+            "module": value.module,
+            "fields": len(value.fields),
+            "fetched_at": value.fetched_at.isoformat() if value.fetched_at else None,
+            "unknown": value.unknown,
+        }
     if isinstance(value, list):
         ids = [getattr(item, "id", None) for item in value[:50]]
         return {"count": len(value), "ids": [i for i in ids if isinstance(i, str)]}
@@ -218,6 +226,11 @@ class AuditedGateway:
             "get_timeline",
             {"module": module, "record_id": record_id},
             lambda: self.inner.get_timeline(module, record_id),
+        )
+
+    async def get_fields(self, module: str) -> ModuleFields:
+        return await self._call(
+            "get_fields", {"module": module}, lambda: self.inner.get_fields(module)
         )
 
     async def sync(

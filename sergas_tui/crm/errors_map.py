@@ -256,11 +256,12 @@ def _scope_advice(request: httpx.Request | None) -> str:
     scopes: tuple[str, ...] = ("ZohoCRM.modules.ALL",)
     if request is not None:
         scopes = required_scopes(request.method, request.url.path, request.content)
+    broad = "ZohoCRM.settings.ALL" if scopes[0].startswith("ZohoCRM.settings") else None
     return (
         f"The Zoho token lacks the scope{'s' if len(scopes) > 1 else ''} "
         f"{' and '.join(scopes)}. Grant {'them' if len(scopes) > 1 else 'it'} (or "
-        "ZohoCRM.modules.ALL) when you generate the grant code in the Zoho API console (Self "
-        "Client), exchange the code for a refresh token and store that with "
+        f"{broad or 'ZohoCRM.modules.ALL'}) when you generate the grant code in the Zoho API "
+        "console (Self Client), exchange the code for a refresh token and store that with "
         "`sergas auth set zoho_refresh_token`."
     )
 

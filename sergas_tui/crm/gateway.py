@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+import structlog
+
 from sergas_tui.domain import (
     Account,
     Activity,
@@ -29,6 +31,10 @@ from sergas_tui.domain import (
     Owner,
     StageChange,
 )
+from sergas_tui.domain.metadata import ModuleFields
+from sergas_tui.errors import CrmError
+
+log = structlog.get_logger("sergas.zoho")
 
 READ_OPERATIONS: tuple[str, ...] = (
     "get_accounts",
@@ -72,7 +78,8 @@ class SyncBatch:
 
 @runtime_checkable
 class CrmReader(Protocol):
-    """The seed's eight Zoho read operations plus bulk sync and history reads. No writes."""
+    """The seed's eight Zoho read operations plus bulk sync, history and field-metadata reads.
+    No writes."""
 
     # --- reads --------------------------------------------------------------------------
     async def get_accounts(
@@ -120,6 +127,13 @@ class CrmReader(Protocol):
 
     async def get_timeline(self, module: str, record_id: str) -> list[Change]:
         """Field changes of a record from Zoho's timeline, oldest first."""
+        ...
+
+    async def get_fields(self, module: str) -> ModuleFields:
+        """The field metadata of a module (names, types, read-only, picklist values): read at
+        most once a day, kept in the workspace. ``ModuleFields.unknown`` says why it is not
+        known when the backend cannot offer it; a failed call raises a CrmError (see
+        :func:`fields_or_unknown`)."""
         ...
 
     async def sync(
@@ -180,6 +194,9 @@ class ReadOnlyCrm:
     async def get_timeline(self, module: str, record_id: str) -> list[Change]:
         return await self._inner.get_timeline(module, record_id)
 
+    async def get_fields(self, module: str) -> ModuleFields:
+        return await self._inner.get_fields(module)
+
     async def sync(
         self,
         owner_email: str | None = None,
@@ -191,3 +208,17 @@ class ReadOnlyCrm:
 
     async def aclose(self) -> None:
         """Does nothing: the backend belongs to whoever built it (``Services``)."""
+
+
+async def fields_or_unknown(reader: CrmReader, module: str) -> ModuleFields:
+    """:meth:`CrmReader.get_fields`, with a failed call (a missing
+    ``ZohoCRM.settings.fields.READ`` scope, a network error) turned into unknown metadata that
+    says why: callers then act without it, carefully, instead of failing a review or a write."""
+    try:
+        fields = await reader.get_fields(module)
+    except CrmError as err:
+        log.warning("zoho.fields_unknown", module=module, error=err.message)
+        return ModuleFields.unknown_for(module, f"{err.title}: {err.message}")
+    if not fields.known:
+        log.warning("zoho.fields_unknown", module=module, error=fields.unknown)
+    return fields

@@ -2,11 +2,25 @@
 
 Shaped like the anthropic SDK's client: every default sits in the constants block below, the
 retry decision (:func:`should_retry`) and the delay (:func:`backoff`) are pure functions, and
-only 408, 429, 5xx, timeouts and connection errors are retried. Every attempt of an API call,
-retries included, first takes a slot from the :class:`Limiter` (a semaphore for concurrency and
-a sliding-minute :class:`RateWindow` for requests per minute, paced by a monotonic clock, never
-the domain clock, which may be frozen in the demo). Token calls to the accounts server skip
-the limiter: they do not count against the CRM's limits.
+only 408, 429, 5xx, timeouts and connection errors are retried.
+
+Zoho limits an org by API credits per rolling 24 hours and by calls in flight at once (5 to 25
+by edition, 10 for heavy calls); it documents no per-minute limit and sends no ``Retry-After``
+(docs/zoho.md, zoho-crm.md section 4). Every attempt of an API call, retries included, first
+takes a slot from our own :class:`Limiter`: a semaphore for calls in flight
+(``zoho.concurrent_requests``, 5 by default, within every edition's limit) and a sliding-minute
+:class:`RateWindow` (``zoho.requests_per_minute``, 120 by default). The per-minute cap is our
+client-side politeness, which spreads a day's calls out so that one sync cannot burn the org's
+credits in minutes; it is not a Zoho limit. Both are paced by a monotonic clock, never the
+domain clock, which may be frozen in the demo. Token calls to the accounts server skip the
+limiter: they do not count against the CRM's limits.
+
+A 429 from Zoho means one of two things (:func:`rate_limit_kind`): too many calls in flight,
+which clears in moments (retried with backoff and jitter like a 5xx), or the org's credits for
+the last 24 hours used up, which will not clear for hours: that one is not retried but raised
+at once as :class:`~sergas_tui.errors.CrmRateLimitedError` saying so. The
+``X-API-CREDITS-REMAINING`` header (sent once half the day's credits are used) is kept in
+:attr:`CrmStats.credits_remaining`.
 """
 
 from __future__ import annotations
@@ -23,7 +37,14 @@ from typing import Literal
 import httpx
 
 from sergas_tui import __version__
-from sergas_tui.crm.errors_map import error_from_transport
+from sergas_tui.crm.errors_map import (
+    REQUEST_ID_HEADERS,
+    decode_json,
+    error_from_transport,
+    parse_error_body,
+    request_label,
+)
+from sergas_tui.errors import CrmRateLimitedError
 
 # --- defaults ---------------------------------------------------------------------------------
 DEFAULT_TIMEOUT_SECONDS = 30.0
@@ -34,8 +55,9 @@ MAX_RETRY_DELAY_SECONDS = 30.0
 RETRY_JITTER = 0.25  # a backoff delay is shortened by a random 0-25 %
 MAX_RETRY_AFTER_SECONDS = 60.0  # a Retry-After longer than this is ignored
 RETRYABLE_STATUS_CODES = frozenset({408, 429})  # plus every 5xx
-DEFAULT_REQUESTS_PER_MINUTE = 120
-DEFAULT_CONCURRENT_REQUESTS = 5
+DEFAULT_REQUESTS_PER_MINUTE = 120  # our politeness, not a Zoho limit (Zoho has none a minute)
+DEFAULT_CONCURRENT_REQUESTS = 5  # Zoho allows 5 (Free) to 25 (Ultimate) in flight
+CREDITS_HEADER = "x-api-credits-remaining"
 RATE_WINDOW_SECONDS = 60.0
 RATE_WINDOW_MARGIN_SECONDS = 0.25  # a call granted now reaches the server a moment later
 MIN_LIMITER_WAIT_SECONDS = 0.001  # floor on a limiter wait, so float rounding cannot spin
@@ -46,6 +68,7 @@ USER_AGENT = f"sergas/{__version__} (+httpx)"
 Sleep = Callable[[float], Awaitable[None]]
 Seconds = Callable[[], float]
 CallKind = Literal["api", "token"]
+RateLimitKind = Literal["credits", "concurrency", "unknown"]
 
 
 def should_retry(outcome: int | BaseException) -> bool:
@@ -87,6 +110,83 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     return seconds
 
 
+def credits_remaining(headers: Mapping[str, str]) -> int | None:
+    """``X-API-CREDITS-REMAINING`` as a number; None when absent (less than half the day's
+    credits used) or unreadable."""
+    value = headers.get(CREDITS_HEADER)
+    if value is None:
+        return None
+    try:
+        return max(0, int(value.strip()))
+    except ValueError:
+        return None
+
+
+_CREDIT_WORDS = ("24 hour", "credit", "daily", "per day")
+_CONCURRENCY_WORDS = ("concurren", "in parallel", "simultaneous")
+
+
+def rate_limit_kind(
+    response: httpx.Response, *, last_remaining: int | None = None
+) -> RateLimitKind:
+    """Which of Zoho's limits a 429 reports: ``credits``, ``concurrency`` or ``unknown``.
+
+    Both answer ``TOO_MANY_REQUESTS`` (either body shape), and Zoho's documented sentence names
+    both causes at once, so the message decides only when it names one of them; otherwise
+    ``X-API-CREDITS-REMAINING`` does (on this answer, else ``last_remaining`` from the one
+    before): none left means credits, some left means concurrency. Without either it is
+    ``unknown`` (treated as transient).
+    """
+    parsed = parse_error_body(decode_json(response))
+    text = (parsed.message or "").lower() if parsed else ""
+    credits = any(word in text for word in _CREDIT_WORDS)
+    concurrency = any(word in text for word in _CONCURRENCY_WORDS)
+    if credits != concurrency:
+        return "credits" if credits else "concurrency"
+    remaining = credits_remaining(response.headers)
+    if remaining is None:
+        remaining = last_remaining
+    if remaining is None:
+        return "unknown"
+    return "credits" if remaining == 0 else "concurrency"
+
+
+def credits_exhausted_error(
+    response: httpx.Response, *, last_remaining: int | None = None
+) -> CrmRateLimitedError:
+    """The error for a 429 that says the org's API credits for the last 24 hours are gone."""
+    parsed = parse_error_body(decode_json(response))
+    try:
+        label = request_label(response.request)
+    except RuntimeError:
+        label = "the request"
+    what = f"Zoho answered {label} with HTTP {response.status_code}"
+    if parsed and parsed.code:
+        what += f" {parsed.code}"
+    if parsed and parsed.message:
+        what += f" ({parsed.message.rstrip('. ')})"
+    remaining = credits_remaining(response.headers)
+    if remaining is not None:
+        left = f" (Zoho reports {remaining:,} credits left)"
+    elif last_remaining is not None:
+        left = f" (the answer before reported {last_remaining:,} credits left)"
+    else:
+        left = ""
+    request_id = next((v for name in REQUEST_ID_HEADERS if (v := response.headers.get(name))), None)
+    return CrmRateLimitedError(
+        f"{what}. The org's Zoho API credits for the last 24 hours are used up{left}. Sergas "
+        "did not retry: credits come back only as the calls made 24 hours earlier leave Zoho's "
+        "rolling window, so waiting minutes will not help. Try again in a few hours, or ask "
+        "your Zoho administrator about API usage (other apps share the same credits) or "
+        "add-on credits.",
+        status_code=response.status_code,
+        code=parsed.code if parsed else None,
+        request_id=request_id,
+        details=parsed.details if parsed else None,
+        title="Zoho API credits used up",
+    )
+
+
 class RateWindow:
     """Requests-per-minute limiter over a sliding window; waiters are served in arrival order.
 
@@ -126,6 +226,9 @@ class RateWindow:
 class Limiter:
     """At most ``concurrency`` calls in flight and ``per_minute`` calls per rolling minute.
 
+    Both are our client's own politeness (``zoho.concurrent_requests``,
+    ``zoho.requests_per_minute``): Zoho's limits are credits per 24 hours and calls in flight.
+
     The semaphore is taken before the rate window, so a call is sent right after it is granted
     room in the window.
     """
@@ -164,6 +267,12 @@ class CrmStats:
     """Access tokens fetched (first one, before expiry, after INVALID_TOKEN)."""
     throttled_seconds: float = 0.0
     """Time spent waiting for the requests-per-minute limiter."""
+    rate_limited: int = 0
+    """429 answers received (each retry counted)."""
+    credits_remaining: int | None = None
+    """Zoho's ``X-API-CREDITS-REMAINING`` from the latest API answer: the org's credits left
+    in the rolling 24 hours. None until Zoho sends it, which it does once half are used (and
+    again None after a successful answer without it)."""
     backoff_seconds: float = 0.0
     """Time spent in retry backoff."""
     by_endpoint: Counter[str] = field(default_factory=Counter)
@@ -176,6 +285,8 @@ class CrmStats:
             "retries": self.retries,
             "refreshes": self.refreshes,
             "throttled_seconds": round(self.throttled_seconds, 3),
+            "rate_limited": self.rate_limited,
+            "credits_remaining": self.credits_remaining,
             "backoff_seconds": round(self.backoff_seconds, 3),
             "by_endpoint": dict(sorted(self.by_endpoint.items())),
         }
@@ -219,6 +330,8 @@ class Sender:
     ``build`` is called again for every attempt, so each attempt carries the current access
     token and passes through the limiter again. Responses of any status are returned once
     retries are over: turning them into errors is the caller's job (it knows the context).
+    The one exception is a 429 saying the org's daily credits are used up: retrying cannot
+    help for hours, so it raises :class:`~sergas_tui.errors.CrmRateLimitedError` at once.
     """
 
     def __init__(
@@ -250,6 +363,20 @@ class Sender:
             else:
                 counter.token += 1
 
+    def _observe(self, response: httpx.Response) -> None:
+        """Keep Zoho's credits header; on a credits-exhausted 429 raise instead of retrying."""
+        stats = self.stats
+        last = stats.credits_remaining
+        remaining = credits_remaining(response.headers)
+        if remaining is not None:
+            stats.credits_remaining = remaining
+        elif response.is_success:
+            stats.credits_remaining = None  # Zoho stops sending it below half used
+        if response.status_code == 429:
+            stats.rate_limited += 1
+            if rate_limit_kind(response, last_remaining=last) == "credits":
+                raise credits_exhausted_error(response, last_remaining=last)
+
     async def _attempt(self, request: httpx.Request, kind: CallKind) -> httpx.Response:
         if kind == "token":
             return await self.client.send(request)
@@ -278,6 +405,8 @@ class Sender:
                 if attempt >= retries or not should_retry(err):
                     raise error_from_transport(err, request) from err
             else:
+                if kind == "api":
+                    self._observe(response)
                 if attempt >= retries or not should_retry(response.status_code):
                     return response
                 delay = retry_after_seconds(response.headers)

@@ -4,8 +4,9 @@ Connect with :meth:`McpGateway.connect_stdio` (start a server such as ``sergas m
 subprocess) or :meth:`McpGateway.connect_http` (a streamable-HTTP endpoint with a bearer token);
 both initialize the session and check that the server offers the seed's 11 tools. Each gateway
 method is one tool call whose structured result is parsed back into domain models.
-``sync``, ``get_stage_history`` and ``get_timeline`` use our server's extra read tools
-(``zoho_sync``, ``zoho_get_stage_history``, ``zoho_get_timeline``).
+``sync``, ``get_stage_history``, ``get_timeline`` and ``get_fields`` use our server's extra read
+tools (``zoho_sync``, ``zoho_get_stage_history``, ``zoho_get_timeline``, ``zoho_get_fields``;
+without the last, an older server, field metadata is unknown).
 
 Writes take the :class:`~sergas_tui.crm.writer.WriteApproval` they execute and send its id and
 token; the server checks them against the recorded approval (a grant) and spends the token.
@@ -54,6 +55,7 @@ from sergas_tui.crm.mcp_session import (
     stdio_transport,
     to_crm_error,
 )
+from sergas_tui.crm.metadata_cache import FieldsCache, check_module
 from sergas_tui.crm.writer import (
     AccountUpdate,
     NoteDraft,
@@ -75,6 +77,7 @@ from sergas_tui.domain import (
     StageChange,
     utc_now,
 )
+from sergas_tui.domain.metadata import ModuleFields
 from sergas_tui.errors import CrmAuthError, CrmConnectionError, CrmError, CrmNotFoundError
 
 log = structlog.get_logger("sergas.mcp")
@@ -116,6 +119,11 @@ class McpGateway:
         self._call_timeout = call_timeout
         self._sync_timeout = sync_timeout
         self._closed = False
+        self._fields_cache = FieldsCache()
+
+    def use_fields_cache(self, cache: FieldsCache) -> None:
+        """Keep field metadata in ``cache`` (services give it the workspace's, on disk)."""
+        self._fields_cache = cache
 
     # -- connecting ---------------------------------------------------------------------------
 
@@ -382,6 +390,20 @@ class McpGateway:
             t.TimelineResult, "zoho_get_timeline", module=module, record_id=record_id
         )
         return found.changes
+
+    async def get_fields(self, module: str) -> ModuleFields:
+        """``zoho_get_fields`` (the server reads Zoho at most once a day, and so does this
+        side); unknown metadata when the server does not offer the tool."""
+        check_module(module)
+
+        async def fetch(stale: ModuleFields | None) -> ModuleFields:
+            if t.FIELDS_TOOL not in self.tools:
+                return ModuleFields.unknown_for(
+                    module, f"the MCP server at {self.target} offers no {t.FIELDS_TOOL} tool"
+                )
+            return await self._parse(ModuleFields, t.FIELDS_TOOL, module=module)
+
+        return await self._fields_cache.read_through(module, utc_now(), fetch)
 
     async def sync(
         self,

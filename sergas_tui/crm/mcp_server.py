@@ -1,13 +1,13 @@
 """Our Zoho MCP server: the seed's tool catalog over any :class:`CrmGateway`.
 
 ``build_zoho_server(gateway, gate)`` returns an MCP low-level ``Server`` offering the tools of
-:mod:`.mcp_tools`: eight read tools (plus three for the Sergas gateway: stage history, timeline,
-bulk sync), three write tools and, when grants are kept in the served workspace, the apps'
-``sergas_register_approval``. Every write goes through the :class:`ApprovalGate` first: no
-recorded approval of exactly that write (every argument), no call to the CRM. Writes are exactly
-once, as the executor's: the claimed grant is the write-ahead, the text sent carries the
-approval's marker, a write that might repeat is first looked for in the CRM, and only a committed
-write spends the grant (see :mod:`.approval_gate`).
+:mod:`.mcp_tools`: eight read tools (plus four for the Sergas gateway: stage history, timeline,
+bulk sync, field metadata), three write tools and, when grants are kept in the served
+workspace, the apps' ``sergas_register_approval``. Every write goes through the
+:class:`ApprovalGate` first: no recorded approval of exactly that write (every argument), no call
+to the CRM. Writes are exactly once, as the executor's: the claimed grant is the write-ahead,
+the text sent carries the approval's marker, a write that might repeat is first looked for in
+the CRM, and only a committed write spends the grant (see :mod:`.approval_gate`).
 
 On the wire (what official MCP clients validate): a result is its JSON as one text block, sent
 once, with no structured copy; list tools answer in pages of about 100 KB
@@ -55,6 +55,7 @@ from sergas_tui.crm.writer import (
 )
 from sergas_tui.domain import utc_now
 from sergas_tui.domain.grants import Grant
+from sergas_tui.domain.metadata import ModuleFields
 from sergas_tui.errors import (
     CrmConnectionError,
     CrmError,
@@ -103,6 +104,7 @@ class _ZohoTools:
             "zoho_get_stage_history": self.get_stage_history,
             "zoho_get_timeline": self.get_timeline,
             "zoho_sync": self.sync,
+            t.FIELDS_TOOL: self.get_fields,
             t.REGISTER_TOOL: self.register_approval,
         }
 
@@ -150,6 +152,9 @@ class _ZohoTools:
 
     async def get_timeline(self, args: t.GetTimelineArgs) -> t.TimelineResult:
         return t.TimelineResult(changes=await self._crm.get_timeline(args.module, args.record_id))
+
+    async def get_fields(self, args: t.GetFieldsArgs) -> ModuleFields:
+        return await self._crm.get_fields(args.module)
 
     async def sync(self, args: t.SyncArgs) -> Any:
         return await self._crm.sync(

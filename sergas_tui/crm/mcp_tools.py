@@ -32,6 +32,7 @@ from sergas_tui.domain import (
     StageChange,
     Timestamp,
 )
+from sergas_tui.domain.metadata import ModuleFields
 
 # --- arguments ---------------------------------------------------------------------------------
 
@@ -142,6 +143,15 @@ class GetTimelineArgs(_Paged):
         min_length=1, description="Zoho module API name, e.g. 'Accounts' or 'Deals'."
     )
     record_id: str = Field(min_length=1, description="Zoho record id in that module.")
+
+
+class GetFieldsArgs(_Args):
+    module: str = Field(
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z][A-Za-z0-9_]*$",
+        description="Zoho module API name, e.g. 'Accounts'.",
+    )
 
 
 class SyncArgs(_Paged):
@@ -272,6 +282,10 @@ PAGED_KEYS: Mapping[str, tuple[str, ...]] = {
 
 
 # --- the catalog -------------------------------------------------------------------------------
+
+FIELDS_TOOL = "zoho_get_fields"
+"""The metadata read (our addition); a server without it (an older Sergas) leaves the field
+metadata unknown."""
 
 ToolKind = Literal["read", "write"]
 
@@ -463,6 +477,16 @@ TOOLS: tuple[ToolSpec, ...] = (
         "data sync, with the fewest CRM calls." + _PAGED,
         SyncArgs,
         SyncBatch,
+    ),
+    ToolSpec(
+        FIELDS_TOOL,
+        "Get module fields",
+        "The field metadata of a module: each field's API name, label, data type, whether it "
+        "is read-only, mandatory or custom, and a picklist's values (without -None-). Read "
+        "from Zoho at most once a day. Returns {module, fields: [...], fetched_at, unknown}."
+        + _NO_WRITE,
+        GetFieldsArgs,
+        ModuleFields,
     ),
     ToolSpec(
         "sergas_register_approval",

@@ -2,7 +2,9 @@
 
 Scopes read ``ZohoCRM.<scope>.<operation>``; module names are lowercase. COQL needs
 ``ZohoCRM.coql.READ`` plus read access to the module it selects from; search also needs
-``ZohoSearch.securesearch.READ``; related lists need read access to the related module.
+``ZohoSearch.securesearch.READ``; related lists need read access to the related module; the
+metadata APIs need ``ZohoCRM.settings.<area>.READ`` (field metadata:
+``ZohoCRM.settings.fields.READ``) and the org ``ZohoCRM.org.READ``.
 """
 
 from __future__ import annotations
@@ -29,8 +31,11 @@ def required_scopes(method: str, path: str, body: bytes = b"") -> tuple[str, ...
         return tuple(scopes)
     if head == "users":
         return (f"ZohoCRM.users.{operation}",)
-    if head in ("settings", "org"):
-        return (f"ZohoCRM.{head}.READ",)
+    if head == "settings":
+        area = parts[1].lower() if len(parts) > 1 else ""
+        return (f"ZohoCRM.settings.{area}.READ",) if area else ("ZohoCRM.settings.READ",)
+    if head == "org":
+        return ("ZohoCRM.org.READ",)
     scopes = [f"ZohoCRM.modules.{head.lower()}.{operation}"]
     if len(parts) > 1 and parts[1] == "search":
         scopes.append("ZohoSearch.securesearch.READ")

@@ -38,6 +38,7 @@ from sergas_tui.crm.fields import (
 )
 from sergas_tui.crm.gateway import CLOSED_STAGES, SyncBatch
 from sergas_tui.crm.http import CrmStats, Seconds, Sleep
+from sergas_tui.crm.metadata_cache import FieldsCache, check_module
 from sergas_tui.crm.oauth import ZohoCredentials
 from sergas_tui.crm.queries import (
     CoqlQuery,
@@ -45,6 +46,7 @@ from sergas_tui.crm.queries import (
     gt,
     not_in,
     search_params,
+    zoho_datetime,
 )
 from sergas_tui.crm.records import (
     UserDirectory,
@@ -73,6 +75,7 @@ from sergas_tui.domain import (
     changes_from_timeline,
     stage_change_from_zoho,
 )
+from sergas_tui.domain.metadata import ModuleFields, module_fields_from_zoho
 from sergas_tui.domain.zoho import ZohoStageHistory, ZohoTimelineEntry
 from sergas_tui.errors import CrmValidationError
 from sergas_tui.secrets import SecretStore
@@ -109,6 +112,11 @@ class ZohoRestGateway:
             monotonic=monotonic,
         )
         self._users = UserDirectory()
+        self._fields_cache = FieldsCache()
+
+    def use_fields_cache(self, cache: FieldsCache) -> None:
+        """Keep field metadata in ``cache`` (services give it the workspace's, on disk)."""
+        self._fields_cache = cache
 
     @classmethod
     def from_settings(
@@ -354,6 +362,29 @@ class ZohoRestGateway:
                 )
         changes.sort(key=lambda c: c.timestamp or _EPOCH)
         return changes
+
+    async def get_fields(self, module: str) -> ModuleFields:
+        """``GET /settings/fields?module=``, at most once a day (the metadata cache); a stale
+        entry is read again with ``If-Modified-Since``, and a 304 keeps it for another day.
+        Needs the scope ``ZohoCRM.settings.fields.READ`` (a CrmAuthError without it)."""
+        check_module(module)
+
+        async def fetch(stale: ModuleFields | None) -> ModuleFields | None:
+            since = stale.fetched_at if stale is not None else None
+            headers = {"If-Modified-Since": zoho_datetime(since)} if since is not None else None
+            response = await self._api.request(
+                "GET",
+                "/settings/fields",
+                endpoint="GET /settings/fields",
+                params={"module": module},
+                headers=headers,
+            )
+            if response.status_code == 304 and since is not None:
+                return None
+            body = self._api.decode(response)
+            return module_fields_from_zoho(module, body, fetched_at=self._clock.now())
+
+        return await self._fields_cache.read_through(module, self._clock.now(), fetch)
 
     async def sync(
         self,

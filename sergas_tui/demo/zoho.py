@@ -28,7 +28,11 @@ def fixed_id(sequence: int) -> str:
     return f"{ORG_PREFIX}00000{sequence:07d}"
 
 
-MODULE_IDS: Mapping[str, str] = {module: fixed_id(100 + i) for i, module in enumerate(MODULES)}
+# Leads and Campaigns are modules the org has (the simulator serves them) though the demo
+# generates no records of them.
+MODULE_IDS: Mapping[str, str] = {
+    module: fixed_id(100 + i) for i, module in enumerate((*MODULES, "Leads", "Campaigns"))
+}
 
 # Zoho's default "Standard" pipeline with its default probabilities.
 STAGES: tuple[str, ...] = (

@@ -23,6 +23,7 @@ from sergas_tui.domain import (
     Owner,
     StageChange,
 )
+from sergas_tui.domain.metadata import ModuleFields
 from sergas_tui.errors import CrmError
 
 BASE = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
@@ -45,6 +46,11 @@ class FakeGateway:
     writes: list[tuple[str, Any]] = field(default_factory=list)
     approvals: list[WriteApproval] = field(default_factory=list)
     fail_next_write: CrmError | None = None
+    fields: dict[str, ModuleFields] = field(default_factory=dict)
+    """Field metadata by module; a module not here is unknown metadata."""
+    fields_error: CrmError | None = None
+    """Raised by every ``get_fields`` (a token without the settings scope, say)."""
+    fields_calls: int = 0
     closed: bool = False
     _next_id: int = 9000
 
@@ -189,6 +195,13 @@ class FakeGateway:
 
     async def get_timeline(self, module: str, record_id: str) -> list[Change]:
         return list(self.timeline.get((module, record_id), []))
+
+    async def get_fields(self, module: str) -> ModuleFields:
+        self.fields_calls += 1
+        if self.fields_error is not None:
+            raise self.fields_error
+        found = self.fields.get(module)
+        return found or ModuleFields.unknown_for(module, "the fake has no field metadata")
 
     async def sync(
         self,

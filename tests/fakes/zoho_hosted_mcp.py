@@ -212,6 +212,14 @@ OPERATIONS: dict[str, Operation] = {
             description="Update one record.",
         ),
         Operation(
+            "getFields",
+            "Get_Fields",
+            "GET",
+            "/settings/fields",
+            query=("module", "include", "type"),
+            description="Fetch the field metadata of a module.",
+        ),
+        Operation(
             "getModules",
             "Get_Modules",
             "GET",

@@ -190,7 +190,7 @@ async def test_add_note_writes_one_marked_note(world: World) -> None:
 async def test_update_account_and_second_run_is_a_no_op(world: World) -> None:
     before = await world.gateway.get_account_details(world.account_id)
     assert before is not None
-    target = "Shutdown" if before.rating != "Shutdown" else "Active"
+    target = "Shut Down" if before.rating != "Shut Down" else "Active"
     approval = world.approve(
         "update_account",
         {"field_changes": [{"field": "Rating", "old": before.rating, "new": target}]},
@@ -204,12 +204,44 @@ async def test_update_account_and_second_run_is_a_no_op(world: World) -> None:
     assert world.status(approval.id) == ApprovalStatus.EXECUTED
 
 
+async def test_a_value_the_orgs_picklist_lacks_is_refused_before_zoho(world: World) -> None:
+    before = await world.gateway.get_account_details(world.account_id)
+    assert before is not None
+    # An owner adjusted the approved value to one the org's Rating picklist does not have.
+    approval = world.approve(
+        "update_account",
+        {"field_changes": [{"field": "Rating", "old": before.rating, "new": "Hot"}]},
+        status="adjusted",
+    )
+    world.sim.reset_counters()
+    result = await world.executor.execute(approval.id)
+    assert result.status == "failed"
+    assert result.error is not None
+    assert result.error.startswith(
+        "Value not in the org's CRM: Not sent to Zoho: 'Hot' is not a value of the org's "
+        "Accounts Rating picklist (Acquired, Active, "
+    )
+    writes = [kind for kind in world.sim.counters.calls if kind.startswith(("PUT", "POST"))]
+    assert writes == []  # nothing reached Zoho
+    stored = world.repo.get_approval(approval.id)
+    assert stored is not None
+    assert stored.status == ApprovalStatus.FAILED
+    assert stored.error_message == result.error
+    after = await world.gateway.get_account_details(world.account_id)
+    assert after is not None
+    assert after.rating == before.rating
+    # Retried as it stands, it is refused again (the metadata comes from the cache now).
+    calls = world.sim.counters.calls["GET settings/fields"]
+    assert (await world.executor.execute(approval.id)).status == "failed"
+    assert world.sim.counters.calls["GET settings/fields"] == calls
+
+
 async def test_conflict_412_leaves_the_account_unchanged(world: World) -> None:
     before = await world.gateway.get_account_details(world.account_id)
     assert before is not None
     approval = world.approve(
         "update_account",
-        {"field_changes": [{"field": "Rating", "old": before.rating, "new": "Shutdown"}]},
+        {"field_changes": [{"field": "Rating", "old": before.rating, "new": "Shut Down"}]},
     )
     # Someone changes the record after the values were read.
     await world.gateway.update_account(world.account_id, {"Rating": "Hot"}, approval=TEST_APPROVAL)

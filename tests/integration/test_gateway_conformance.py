@@ -37,11 +37,13 @@ from sergas_tui.crm.simulator import (
     SimulatorConfig,
     create_simulator,
 )
+from sergas_tui.crm.simulator.metadata import module_fields
 from sergas_tui.crm.simulator.server import start_in_thread
 from sergas_tui.crm.writer import CrmGateway, NoteDraft, TaskDraft, WriteApproval, WriteResult
 from sergas_tui.crm.zoho_rest import ZohoRestGateway
 from sergas_tui.demo import DemoStore, generate
 from sergas_tui.domain.grants import approval_marker
+from sergas_tui.domain.metadata import module_fields_from_zoho
 from sergas_tui.errors import CrmConflictError, CrmError
 from sergas_tui.locations import Locations
 from sergas_tui.storage import Repository
@@ -246,6 +248,28 @@ async def test_stage_history_and_timeline(reader: Harness, org: DemoStore) -> No
         changes += [c for c in timeline if c.field == "Closing_Date"]
     assert len(changes) >= 2
     assert str(changes[-1].new) > str(changes[-1].old)
+
+
+async def test_field_metadata(reader: Harness) -> None:
+    expected = module_fields_from_zoho("Accounts", {"fields": module_fields("Accounts")})
+    fields = await reader.gateway.get_fields("Accounts")
+    assert fields.known
+    assert fields.module == "Accounts"
+    assert fields.fetched_at is not None
+    assert fields.fields == expected.fields
+    rating = fields.field("Rating")
+    assert rating is not None
+    assert rating.picklist is not None
+    assert "At Risk" in rating.picklist
+    assert not rating.read_only
+    assert (await reader.gateway.get_fields("Accounts")).fields == expected.fields
+    deals = await reader.gateway.get_fields("Deals")
+    stage = deals.field("Stage")
+    assert stage is not None
+    assert stage.picklist is not None
+    assert "Closed Won" in stage.picklist
+    with pytest.raises((ValueError, CrmError)):
+        await reader.gateway.get_fields("../Accounts")
 
 
 async def test_sync_of_one_owner(reader: Harness, org: DemoStore) -> None:

@@ -36,6 +36,7 @@ from sergas_tui.crm.writer import (
 )
 from sergas_tui.domain import REDACTED, AuditEvent
 from sergas_tui.domain.grants import approval_marker
+from sergas_tui.domain.metadata import FieldMeta, ModuleFields
 from sergas_tui.errors import CrmConflictError, CrmConnectionError, CrmError
 from sergas_tui.storage import Repository
 from sergas_tui.storage.grants import LocalGrantStore
@@ -57,7 +58,7 @@ SEED_TOOLS = {
     "zoho_create_task",
     "zoho_add_note",
 }
-EXTRA_TOOLS = {"zoho_get_stage_history", "zoho_get_timeline", "zoho_sync"}
+EXTRA_TOOLS = {"zoho_get_stage_history", "zoho_get_timeline", "zoho_sync", "zoho_get_fields"}
 
 
 @pytest.fixture
@@ -467,6 +468,54 @@ async def test_mcp_gateway_reads_and_writes_domain_models(
     with pytest.raises(CrmConnectionError):
         await gateway.get_notes("1001")
     await gateway.aclose()  # twice is fine
+
+
+RATING = FieldMeta(
+    api_name="Rating", label="Rating", data_type="picklist", picklist=("Active", "At Risk")
+)
+ACCOUNT_FIELDS = ModuleFields(
+    module="Accounts",
+    fields=(FieldMeta(api_name="Account_Name", label="Account Name", mandatory=True), RATING),
+    fetched_at=NOW,
+)
+
+
+async def test_the_fields_tool_serves_the_metadata_read_only(
+    server: Server[Any], fake: FakeGateway
+) -> None:
+    fake.fields["Accounts"] = ACCOUNT_FIELDS
+    async with connected(server) as session:
+        listing = await session.list_tools()
+        tool = next(t for t in listing.tools if t.name == "zoho_get_fields")
+        assert tool.annotations is not None
+        assert tool.annotations.read_only_hint is True
+        assert tool.input_schema["required"] == ["module"]
+        data = data_of(await call(session, "zoho_get_fields", module="Accounts"))
+        assert ModuleFields.model_validate(data) == ACCOUNT_FIELDS
+        assert data["fields"][1]["picklist"] == ["Active", "At Risk"]
+        # A module name that is no Zoho API name never reaches the CRM.
+        bad = await call(session, "zoho_get_fields", module="../etc")
+        assert error_of(bad)["code"] == "INVALID_ARGUMENTS"
+        unknown = data_of(await call(session, "zoho_get_fields", module="Deals"))
+        assert unknown["unknown"] == "the fake has no field metadata"
+    assert fake.fields_calls == 2
+    assert fake.writes == []
+
+
+async def test_mcp_gateway_reads_fields_once_a_day(server: Server[Any], fake: FakeGateway) -> None:
+    fake.fields["Accounts"] = ACCOUNT_FIELDS
+    gateway = await McpGateway.connect(memory_transport(server), target="memory")
+    try:
+        first = await gateway.get_fields("Accounts")
+        assert first.fields == ACCOUNT_FIELDS.fields
+        assert first.known
+        assert await gateway.get_fields("Accounts") == first
+        assert fake.fields_calls == 1  # the second read came from the gateway's cache
+        fake.fields_error = CrmError("the token lacks ZohoCRM.settings.fields.READ")
+        with pytest.raises(CrmError, match=r"settings\.fields\.READ"):
+            await gateway.get_fields("Deals")
+    finally:
+        await gateway.aclose()
 
 
 async def test_mcp_gateway_refuses_a_server_without_the_zoho_tools() -> None:

@@ -214,7 +214,7 @@ def nested(count: int) -> str:
         ("select Deal_Name from Deals where Amount > 1 and Amount < 9 and Stage = 'x'", "SYNTAX"),
         ("select Deal_Name from Deals where (Amount > 1 or Amount < 9 or Stage = 'x')", "SYNTAX"),
         ("select * from Deals", "SYNTAX_ERROR"),
-        ("select COUNT(id) from Deals", "SYNTAX_ERROR"),
+        ("select COUNT(*) from Deals", "SYNTAX_ERROR"),
         ("select Deal_Name Deals", "SYNTAX_ERROR"),
         ("select Deal_Name from Deals where Amount >", "SYNTAX_ERROR"),
         ("select Deal_Name from Deals limit 2001", "LIMIT_EXCEEDED"),
@@ -233,7 +233,7 @@ def nested(count: int) -> str:
         ),
         ("select Nope from Deals", "INVALID_QUERY"),
         ("select Deal_Name from Deals where Nope = 1", "INVALID_QUERY"),
-        ("select Deal_Name from Widgets", "INVALID_QUERY"),
+        ("select Deal_Name from Widgets", "INVALID_MODULE"),
         ("select Deal_Name from Deals where Modified_Time > '2026-01-01'", "INVALID_QUERY"),
         ("select Deal_Name from Deals where Deal_Name > 'A'", "INVALID_QUERY"),
         ("select Deal_Name from Deals where Amount = 'lots'", "INVALID_QUERY"),
@@ -255,7 +255,7 @@ async def test_25_criteria_are_allowed(api: Api) -> None:
 
 async def test_request_errors(api: Api) -> None:
     missing = await api.post("/crm/v8/coql", json={})
-    assert error_code(missing) == "REQUIRED_PARAM_MISSING"
+    assert error_code(missing) == "MANDATORY_NOT_FOUND"
     not_json = await api.post("/crm/v8/coql", content=b"select")
     assert error_code(not_json) == "INVALID_DATA"
 

@@ -247,11 +247,11 @@ async def test_get_one_record(api: Api) -> None:
 @pytest.mark.parametrize(
     ("method", "url", "status", "code"),
     [
-        ("GET", "/crm/v8/Leads?fields=id", 400, "INVALID_MODULE"),
+        ("GET", "/crm/v8/Potentials?fields=id", 400, "INVALID_MODULE"),
         ("GET", "/crm/v8/Stage_History?fields=id", 400, "INVALID_MODULE"),
         ("GET", "/crm/v7/Accounts?fields=id", 404, "INVALID_URL_PATTERN"),
         ("GET", "/crm/v8/Accounts/1/Contacts/2/3", 404, "INVALID_URL_PATTERN"),
-        ("DELETE", "/crm/v8/Accounts?ids=1", 400, "INVALID_REQUEST_METHOD"),
+        ("PATCH", "/crm/v8/Accounts?ids=1", 400, "INVALID_REQUEST_METHOD"),
         ("GET", "/crm/v8/coql", 400, "INVALID_REQUEST_METHOD"),
     ],
 )

@@ -398,7 +398,7 @@ async def test_approved_note_and_account_update_are_written(world: World) -> Non
 
     before = await world.rest.get_account_details(world.account_id)
     assert before is not None
-    target = "Shutdown" if before.rating != "Shutdown" else "Active"
+    target = "Shut Down" if before.rating != "Shut Down" else "Active"
     update = world.approve(
         "update_account",
         {"field_changes": [{"field": "Rating", "old": before.rating, "new": target}]},
@@ -510,9 +510,14 @@ async def test_a_read_only_catalog_degrades_and_says_so(
             "ZohoCRM_searchRecords",
             "ZohoCRM_createRecords",
             "ZohoCRM_updateRecord",
+            "ZohoCRM_getFields",
         ):
             assert lacking in degraded, lacking
-        assert len(gateway.degraded) == 6
+        assert len(gateway.degraded) == 7
+        # No getFields tool: the field metadata is unknown, and says why.
+        unknown = await gateway.get_fields("Accounts")
+        assert not unknown.known
+        assert "ZohoCRM_getFields" in (unknown.unknown or "")
 
         # The fallbacks still answer what REST answers.
         await assert_reads_agree(gateway, rest, me, sample=2, search=False)
@@ -549,6 +554,23 @@ async def test_the_full_catalog_degrades_nothing_and_the_flavours_are_told_apart
         assert gateway.degraded == []
         assert isinstance(gateway, CrmGateway)
         assert not isinstance(gateway, McpGateway)
+
+
+@pytest.mark.parametrize("style", ["camelCase", "Title_Case"])
+async def test_field_metadata_comes_from_get_fields_once_a_day(
+    sim: Simulator, style: Style
+) -> None:
+    async with hosted(sim, style=style) as (gateway, fake), rest_gateway(sim) as rest:
+        fields = await gateway.get_fields("Accounts")
+        expected = await rest.get_fields("Accounts")
+        assert fields.known
+        assert fields.fields == expected.fields  # one conversion of Zoho's JSON for both
+        rating = fields.field("Rating")
+        assert rating is not None
+        assert rating.picklist is not None
+        assert "At Risk" in rating.picklist
+        assert await gateway.get_fields("Accounts") == fields
+        assert fake.calls[fake.name_of("getFields")] == 1
 
 
 # --- configuration: [zoho] mcp_flavour and the zoho_mcp_url secret ------------------------------

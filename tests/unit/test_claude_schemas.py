@@ -18,6 +18,7 @@ from sergas_tui.agents.claude.schemas import (
 )
 from sergas_tui.agents.prompts import ROLES, load_prompt, role_marker, shipped_prompt
 from sergas_tui.domain import Note, RecordRef
+from sergas_tui.domain.metadata import FieldMeta, ModuleFields
 from sergas_tui.errors import ConfigError
 from tests.unit.author_kit import ACCOUNT_ID, DEAL, NOTE, NOW, make_facts, signal
 
@@ -160,3 +161,38 @@ def test_prompt_loader_prefers_the_users_override(tmp_path: Path) -> None:
     (tmp_path / "scout.md").write_text("  ", encoding="utf-8")
     with pytest.raises(ConfigError):
         load_prompt("scout", tmp_path)
+
+
+def accounts_fields(*ratings: str) -> ModuleFields:
+    rating = FieldMeta(api_name="Rating", label="Rating", data_type="picklist", picklist=ratings)
+    return ModuleFields(module="Accounts", fields=(rating,), fetched_at=NOW)
+
+
+def test_an_update_account_the_org_would_not_take_is_dropped() -> None:
+    with_at_risk = accounts_fields("Active", "At Risk")
+    without_at_risk = accounts_fields("Active", "Acquired")
+    unknown = ModuleFields.unknown_for("Accounts", "the token lacks the scope")
+
+    def rating(new: str) -> dict[str, Any]:
+        return task(
+            type="update_account",
+            suggested_action={"field_changes": [{"field": "Rating", "old": "Active", "new": new}]},
+            data_references=[f"{DEAL}#Stage"],
+        )
+
+    taken = parse_recommendations(
+        answer(rating("At Risk")), inputs(), NOW, account_fields=with_at_risk
+    )
+    assert [r.type for r in taken.recommendations[ACCOUNT_ID]] == ["update_account"]
+
+    for fields, why in (
+        (without_at_risk, "'At Risk' is not a value of the org's Accounts Rating picklist"),
+        (unknown, "the org's Accounts field metadata is unknown"),
+    ):
+        result = parse_recommendations(
+            answer(rating("At Risk"), task()), inputs(), NOW, account_fields=fields
+        )
+        assert [r.type for r in result.recommendations[ACCOUNT_ID]] == ["create_task"]
+        ((_, problem),) = result.problems
+        assert problem.startswith("update_account not proposed: ")
+        assert why in problem

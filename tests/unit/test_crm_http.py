@@ -1,10 +1,12 @@
-"""HTTP plumbing of the Zoho client: retry rule, backoff maths, token bucket, semaphore."""
+"""HTTP plumbing of the Zoho client: retry rule, backoff maths, token bucket, semaphore, and
+what it does with Zoho's two kinds of 429 (concurrency: retry; credits used up: stop)."""
 
 from __future__ import annotations
 
 import asyncio
 import random
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -12,13 +14,20 @@ import pytest
 from sergas_tui.clock import FixedClock
 from sergas_tui.crm.http import (
     RATE_WINDOW_SECONDS,
+    CallKind,
+    CrmStats,
     Limiter,
     RateWindow,
+    RetryPolicy,
+    Sender,
     backoff,
     count_calls,
+    credits_remaining,
+    rate_limit_kind,
     retry_after_seconds,
     should_retry,
 )
+from sergas_tui.errors import CrmRateLimitedError
 from tests.conftest import FIXED_NOW
 from tests.fakes.zoho_http import FakeTime
 
@@ -193,3 +202,263 @@ def test_count_calls_nests() -> None:
         with count_calls() as inner:
             assert inner is not outer
         assert outer.api == 0
+
+
+# --- Zoho's 429s: concurrency (transient) or credits used up (not for hours) -------------------
+
+EITHER = (
+    "Number of API requests for the 24 hour period is exceeded or the concurrency limit of the "
+    "user for the app is exceeded"
+)
+CREDITS = "Number of API requests for the 24 hour period is exceeded"
+CONCURRENCY = "The concurrency limit of the user for the app is exceeded (20 API calls at once)"
+
+
+def _new_shape(message: str) -> dict[str, Any]:
+    return {"code": "TOO_MANY_REQUESTS", "details": {}, "message": message, "status": "error"}
+
+
+def _old_shape(info: str) -> dict[str, Any]:
+    return {"code": 429, "error": "TOO_MANY_REQUESTS", "error_info": info, "details": []}
+
+
+def _429(body: dict[str, Any] | None, remaining: str | None = None) -> httpx.Response:
+    headers = {"X-API-CREDITS-REMAINING": remaining} if remaining is not None else {}
+    if body is None:
+        return httpx.Response(429, headers=headers, text="Too Many Requests", request=_REQUEST)
+    return httpx.Response(429, headers=headers, json=body, request=_REQUEST)
+
+
+@pytest.mark.parametrize(
+    ("response", "last", "kind"),
+    [
+        (_429(_new_shape(CREDITS)), None, "credits"),
+        (_429(_new_shape("The API credits for the past 24 hours are exhausted.")), None, "credits"),
+        (
+            _429(_old_shape("You have exceeded the API limit for the past 24 hours.")),
+            None,
+            "credits",
+        ),
+        (_429(_new_shape(CONCURRENCY)), None, "concurrency"),
+        (
+            _429(_new_shape("The sub-concurrency limit of the user for the app is exceeded")),
+            0,
+            "concurrency",
+        ),
+        (_429(_old_shape("Too many concurrent requests")), None, "concurrency"),
+        # Zoho's own sentence names both causes: the header decides.
+        (_429(_new_shape(EITHER)), None, "unknown"),
+        (_429(_new_shape(EITHER), remaining="0"), None, "credits"),
+        (_429(_new_shape(EITHER), remaining="1200"), None, "concurrency"),
+        (_429(_new_shape(EITHER)), 0, "credits"),
+        (_429(_new_shape(EITHER)), 40, "concurrency"),
+        (_429(_new_shape(EITHER), remaining="15"), 0, "concurrency"),  # this answer wins
+        (_429(_new_shape("slow down")), None, "unknown"),
+        (_429(None), None, "unknown"),  # a proxy's page
+        (_429(None, remaining="0"), None, "credits"),
+        # A message that names one limit wins over the header.
+        (_429(_new_shape(CONCURRENCY), remaining="0"), None, "concurrency"),
+        (_429(_new_shape(CREDITS), remaining="2"), None, "credits"),
+    ],
+)
+def test_rate_limit_kind(response: httpx.Response, last: int | None, kind: str) -> None:
+    assert rate_limit_kind(response, last_remaining=last) == kind
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({}, None),
+        ({"X-API-CREDITS-REMAINING": "48211"}, 48_211),
+        ({"x-api-credits-remaining": " 7 "}, 7),
+        ({"X-API-CREDITS-REMAINING": "0"}, 0),
+        ({"X-API-CREDITS-REMAINING": "-3"}, 0),
+        ({"X-API-CREDITS-REMAINING": "lots"}, None),
+    ],
+)
+def test_credits_remaining_header(headers: dict[str, str], expected: int | None) -> None:
+    assert credits_remaining(httpx.Headers(headers)) == expected
+
+
+class _Script:
+    """Answers the queued responses in turn (the last one repeats)."""
+
+    def __init__(self, *responses: httpx.Response) -> None:
+        self.responses = list(responses)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        response = self.responses.pop(0) if len(self.responses) > 1 else self.responses[0]
+        return httpx.Response(
+            response.status_code, headers=response.headers, content=response.content
+        )
+
+
+@pytest.fixture
+def time() -> FakeTime:
+    return FakeTime(FixedClock(FIXED_NOW))
+
+
+class _Harness:
+    def __init__(self, script: _Script, time: FakeTime, max_retries: int = 3) -> None:
+        self.script = script
+        self.time = time
+        self.stats = CrmStats()
+        self.client = httpx.AsyncClient(transport=httpx.MockTransport(script))
+        self.sender = Sender(
+            self.client,
+            limiter=Limiter(10_000, 5, now=time.monotonic, sleep=time.sleep),
+            policy=RetryPolicy(max_retries=max_retries),
+            stats=self.stats,
+            sleep=time.sleep,
+            rng=random.Random(3),
+        )
+
+    async def send(self, kind: CallKind = "api", max_retries: int | None = None) -> httpx.Response:
+        async def build() -> httpx.Request:
+            return self.client.build_request("GET", "https://www.zohoapis.com/crm/v8/users")
+
+        return await self.sender.send(
+            build,
+            endpoint="GET /users",
+            kind=kind,
+            max_retries=max_retries,
+        )
+
+
+@pytest.fixture
+def harness(time: FakeTime) -> Any:
+    """``harness(*responses, max_retries=3)``: a Sender whose Zoho answers those in turn."""
+
+    def make(*responses: httpx.Response, max_retries: int = 3) -> _Harness:
+        return _Harness(_Script(*responses), time, max_retries)
+
+    return make
+
+
+def _ok(remaining: str | None = None) -> httpx.Response:
+    headers = {"X-API-CREDITS-REMAINING": remaining} if remaining is not None else {}
+    return httpx.Response(200, headers=headers, json={"users": [{"id": "1"}]})
+
+
+async def test_a_concurrency_429_is_retried_with_backoff_and_jitter(
+    harness: Any, time: FakeTime
+) -> None:
+    h = harness(_429(_new_shape(CONCURRENCY)), _429(_new_shape(CONCURRENCY)), _ok())
+
+    response = await h.send()
+
+    assert response.status_code == 200
+    assert len(h.script.requests) == 3
+    assert h.stats.retries == 2
+    assert h.stats.rate_limited == 2
+    rng = random.Random(3)
+    assert time.backoffs() == pytest.approx([backoff(1, rng=rng), backoff(2, rng=rng)])
+    assert 0.75 <= time.backoffs()[0] <= 1.0
+    assert 1.5 <= time.backoffs()[1] <= 2.0
+
+
+async def test_an_unknown_429_is_retried_and_returned_when_retries_run_out(
+    harness: Any, time: FakeTime
+) -> None:
+    h = harness(_429(_new_shape(EITHER)))
+
+    response = await h.send()
+
+    assert response.status_code == 429
+    assert len(h.script.requests) == 4
+    assert h.stats.rate_limited == 4
+    assert len(time.backoffs()) == 3
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        _429(
+            _new_shape(
+                CREDITS + ": the org's 54,000 API credits for the past 24 hours are used up."
+            )
+        ),
+        _429(_old_shape("You have exceeded the API limit for the past 24 hours.")),
+        _429(_new_shape(EITHER), remaining="0"),
+    ],
+)
+async def test_a_credits_429_is_not_retried(
+    harness: Any, time: FakeTime, refusal: httpx.Response
+) -> None:
+    h = harness(refusal, _ok())
+
+    with pytest.raises(CrmRateLimitedError) as caught:
+        await h.send()
+
+    assert len(h.script.requests) == 1
+    assert h.stats.retries == 0
+    assert time.sleeps == []
+    error = caught.value
+    assert error.status_code == 429
+    assert error.code == "TOO_MANY_REQUESTS"
+    assert error.title == "Zoho API credits used up"
+    assert "GET /crm/v8/users with HTTP 429 TOO_MANY_REQUESTS" in error.message
+    assert "API credits for the last 24 hours are used up" in error.message
+    assert "did not retry" in error.message
+
+
+async def test_a_credits_429_is_not_retried_even_for_a_write(harness: Any) -> None:
+    h = harness(_429(_new_shape(CREDITS)))
+
+    with pytest.raises(CrmRateLimitedError, match="credits for the last 24 hours"):
+        await h.send(max_retries=0)
+
+
+async def test_credits_remaining_is_kept_and_named_in_the_error(harness: Any) -> None:
+    h = harness(_ok(), _ok("1200"), _ok("3"), _429(_new_shape(CREDITS)))
+
+    await h.send()
+    assert h.stats.credits_remaining is None
+    await h.send()
+    assert h.stats.credits_remaining == 1_200
+    assert h.stats.as_dict()["credits_remaining"] == 1_200
+    await h.send()
+    assert h.stats.credits_remaining == 3
+    with pytest.raises(CrmRateLimitedError, match="the answer before reported 3 credits left"):
+        await h.send()
+
+
+async def test_the_429s_own_header_is_named_in_the_error(harness: Any) -> None:
+    h = harness(_ok("5"), _429(_new_shape(EITHER), remaining="0"))
+
+    await h.send()
+    with pytest.raises(CrmRateLimitedError, match=r"Zoho reports 0 credits left"):
+        await h.send()
+    assert h.stats.credits_remaining == 0
+
+
+async def test_last_seen_credits_classify_an_ambiguous_429(harness: Any) -> None:
+    h = harness(_ok("0"), _429(_new_shape(EITHER)))
+
+    await h.send()
+    with pytest.raises(CrmRateLimitedError):
+        await h.send()
+    assert len(h.script.requests) == 2
+
+
+async def test_credits_header_clears_when_zoho_stops_sending_it(harness: Any) -> None:
+    h = harness(_ok("10"), httpx.Response(500), _ok())
+
+    await h.send(max_retries=0)
+    assert h.stats.credits_remaining == 10
+    await h.send(max_retries=0)  # an error without the header tells nothing
+    assert h.stats.credits_remaining == 10
+    await h.send()  # a success without it: under half the credits used again
+    assert h.stats.credits_remaining is None
+
+
+async def test_token_calls_are_not_read_for_credits(harness: Any) -> None:
+    h = harness(_429(_new_shape(CREDITS), remaining="0"))
+
+    response = await h.send(kind="token", max_retries=0)
+
+    assert response.status_code == 429
+    assert h.stats.credits_remaining is None
+    assert h.stats.rate_limited == 0

@@ -55,7 +55,7 @@ from sergas_tui.agents.events import AgentText, AgentUsage, ReviewEvent, Usage
 from sergas_tui.agents.prompts import Role, load_prompt
 from sergas_tui.agents.rules import RulesEngine
 from sergas_tui.clock import Clock
-from sergas_tui.crm.gateway import CrmReader, SyncBatch
+from sergas_tui.crm.gateway import CrmReader, SyncBatch, fields_or_unknown
 from sergas_tui.domain import (
     AccountFacts,
     Approval,
@@ -65,6 +65,7 @@ from sergas_tui.domain import (
     RecordRef,
     Snapshot,
 )
+from sergas_tui.domain.metadata import ModuleFields
 from sergas_tui.errors import AgentError
 from sergas_tui.logs import get_logger
 from sergas_tui.memory import MemoryStore
@@ -145,6 +146,8 @@ class ClaudeEngine:
         self.config = config
         self.prompts = {role: load_prompt(role, config.prompts_dir) for role in SCHEMAS}
         self._flagged: set[str] = set()
+        self._account_fields: ModuleFields | None = None
+        """The org's Accounts field metadata for this run (None: not read yet)."""
         self._run: _Run | None = None
         self.processes_started = 0
         """CLI processes started over the engine's life (for benchmarks and tests)."""
@@ -237,6 +240,9 @@ class ClaudeEngine:
     async def scout(self, batch: SyncBatch, previous: Mapping[str, Snapshot]) -> list[AccountFacts]:
         facts = await self.rules.scout(batch, previous)
         self._flagged = {f.account_id for f in facts if f.changes or f.signals}
+        # What the org's Accounts fields take (the metadata cache: at most one call a day), so
+        # that an update_account the model writes never proposes a value the org lacks.
+        self._account_fields = await fields_or_unknown(self.gateway, "Accounts")
         return facts
 
     async def recall(
@@ -365,11 +371,15 @@ class ClaudeEngine:
         try:
             reply = await self._ask("author", prompt, ids)
             try:
-                parsed = parse_recommendations(reply.structured, inputs, self.clock.now())
+                parsed = parse_recommendations(
+                    reply.structured, inputs, self.clock.now(), account_fields=self._account_fields
+                )
             except OutputError as err:
                 run.emit(AgentText(run.run_id, "author", f"{err.message} Asking once more."))
                 reply = await self._ask("author", prompt, ids)
-                parsed = parse_recommendations(reply.structured, inputs, self.clock.now())
+                parsed = parse_recommendations(
+                    reply.structured, inputs, self.clock.now(), account_fields=self._account_fields
+                )
         except AgentError as err:
             await self._fallback_audit(ids, err.message)
             return [err.message] * len(ids)

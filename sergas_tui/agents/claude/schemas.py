@@ -29,7 +29,14 @@ from pydantic import ValidationError
 from sergas_tui.agents.author_evidence import Evidence
 from sergas_tui.agents.author_prior import PriorRec
 from sergas_tui.agents.author_rules import AuthorPolicy, recommendation_id
-from sergas_tui.domain import AccountFacts, FollowUpEmailAction, Recommendation, RecordRef
+from sergas_tui.domain import (
+    AccountFacts,
+    FollowUpEmailAction,
+    Recommendation,
+    RecordRef,
+    UpdateAccountAction,
+)
+from sergas_tui.domain.metadata import ModuleFields, check_changes
 from sergas_tui.errors import AgentError
 
 MAX_ASSESSMENT_CHARS = 1200
@@ -181,8 +188,13 @@ def parse_recommendations(
     now: datetime,
     *,
     policy: AuthorPolicy | None = None,
+    account_fields: ModuleFields | None = None,
 ) -> AuthorResult:
-    """Validate the Author's answer for a batch (see the module docstring for the rules)."""
+    """Validate the Author's answer for a batch (see the module docstring for the rules).
+
+    With ``account_fields`` (the org's Accounts field metadata), an ``update_account`` whose
+    change the org would not take (no such field, a read-only one, a value its picklist lacks,
+    or metadata that could not be read) is dropped as a problem."""
     policy = policy or AuthorPolicy()
     by_id = {item.account_id: item for item in inputs}
     result = AuthorResult()
@@ -196,7 +208,7 @@ def parse_recommendations(
         raw = entry.get("recommendations")
         recs: list[Recommendation] = []
         for candidate in raw if isinstance(raw, list) else []:
-            rec, problem = _recommendation(candidate, item, now, policy)
+            rec, problem = _recommendation(candidate, item, now, policy, account_fields)
             if rec is None:
                 result.problems.append((account_id, problem))
             elif any(r.id == rec.id for r in recs):
@@ -211,7 +223,11 @@ def parse_recommendations(
 
 
 def _recommendation(
-    raw: Any, item: AuthorInput, now: datetime, policy: AuthorPolicy
+    raw: Any,
+    item: AuthorInput,
+    now: datetime,
+    policy: AuthorPolicy,
+    account_fields: ModuleFields | None = None,
 ) -> tuple[Recommendation | None, str]:
     if not isinstance(raw, Mapping):
         return None, "a recommendation is not an object"
@@ -251,6 +267,11 @@ def _recommendation(
         emails = {c.email.casefold() for c in item.facts.contacts if c.email}
         if action.recipient.casefold() not in emails:
             return None, "follow_up_email to an address that is not a contact of the account"
+    if isinstance(action, UpdateAccountAction) and account_fields is not None:
+        changes = {change.field: change.new for change in action.field_changes}
+        refused = [c for c in check_changes(account_fields, changes) if not c.ok]
+        if refused:
+            return None, f"update_account not proposed: {refused[0].reason}"
     target = next((r.split("#", 1)[0] for r in refs if r.startswith("zoho:")), account_ref)
     rec_id = recommendation_id(item.account_id, rec.type, target, now.date())
     for prior in item.priors:

@@ -7,7 +7,8 @@ Build one with :func:`create_simulator` and talk to ``simulator.app`` in-process
 
 It serves the OAuth accounts endpoint (``POST /oauth/v2/token``), records, search, related
 lists, timelines, users, COQL and the writes the app makes (notes, tasks, account updates),
-with Zoho's error shapes, credit ledger, concurrency and per-minute limits, seeded fault
+with Zoho's error shapes, its API limits by edition (24-hour credit ledger, concurrency and
+sub-concurrency gates; see :mod:`~sergas_tui.crm.simulator.limits`), seeded fault
 injection (:class:`FaultPlan`) and call counters (:class:`Counters`). The demo OAuth client is
 ``DEMO_CLIENT_ID`` / ``DEMO_CLIENT_SECRET`` with refresh token ``DEMO_REFRESH_TOKEN``.
 """

@@ -12,6 +12,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sergas_tui.crm.simulator.faults import FaultPlan
+from sergas_tui.crm.simulator.limits import (
+    SUB_CONCURRENCY,
+    Allowance,
+    Edition,
+    credit_allowance,
+    edition_limits,
+)
 
 # -- the demo OAuth client (a Self Client with every scope the app needs) ----------------------
 DEMO_CLIENT_ID = "1000.SERGASDEMO"
@@ -93,17 +100,33 @@ class SimulatorConfig:
     clock: Callable[[], datetime] = _utc_now
     """Wall clock (aware datetimes): token expiry, credits window, write stamps."""
     monotonic: Callable[[], float] = time.monotonic
-    """Seconds clock for the per-minute window."""
+    """Seconds clock for the opt-in per-minute test knob (``per_minute``)."""
     token_lifetime: timedelta = timedelta(hours=1)
     """Access-token lifetime (``expires_in``)."""
     tokens_per_refresh_window: int | None = None
     """Zoho blocks a refresh token after 10 access tokens in 10 minutes; None disables it."""
-    daily_credits: int = 100_000
-    """API credits per rolling 24 hours."""
-    max_concurrency: int = 5
-    """In-flight API calls allowed at once; more get 429 immediately."""
-    per_minute: int | None = 120
-    """API calls allowed per rolling 60 seconds; None disables the limit."""
+    edition: Edition = "enterprise"
+    """Zoho CRM edition whose API limits apply: ``free``, ``standard``, ``professional``,
+    ``enterprise`` (Zoho One) or ``ultimate`` (CRM Plus). It sets the credits per rolling
+    24 hours (50,000 + per-licence credits x ``licences`` + ``add_on_credits``, capped at the
+    edition's maximum, none for Ultimate; Free 5,000 flat) and the calls allowed in flight
+    (5/10/15/20/25)."""
+    licences: int | None = None
+    """User licences the credit formula counts; None counts the org's active users."""
+    add_on_credits: int = 0
+    """Credits bought on top of the edition's allowance (raise the total, not the header
+    threshold)."""
+    daily_credits: int | None = None
+    """Explicit credits per rolling 24 hours, overriding the edition formula."""
+    max_concurrency: int | None = None
+    """Explicit API calls allowed in flight at once, overriding the edition's limit; more get
+    429 at once."""
+    sub_concurrency: int | None = SUB_CONCURRENCY
+    """Heavy calls (COQL, search, lists with ``sort_by``/``cvid``, writes of more than 10
+    records) allowed in flight at once; Zoho's is 10 in every edition. None disables it."""
+    per_minute: int | None = None
+    """Not a Zoho limit (Zoho documents none): an opt-in test knob that answers 429 beyond this
+    many API calls per rolling 60 seconds. None, the default, disables it."""
     page_cap: int = 2_000
     """Records reachable with ``page`` (and through search) before page tokens are needed."""
     page_token_cap: int = 100_000
@@ -115,6 +138,25 @@ class SimulatorConfig:
     ``simulator.faults = FaultPlan(...)``)."""
     secret: bytes | None = None
     """Key that signs page tokens; None draws a random one per simulator."""
+
+    def __post_init__(self) -> None:
+        edition_limits(self.edition)  # a ValueError naming the editions, now not per request
+
+    def allowance(self, users: int) -> Allowance:
+        """Credits per rolling 24 hours; ``users`` stands in for ``licences`` when unset."""
+        if self.daily_credits is not None:
+            return Allowance(self.daily_credits, self.daily_credits)
+        licences = users if self.licences is None else self.licences
+        return Allowance(
+            credit_allowance(self.edition, licences, self.add_on_credits),
+            credit_allowance(self.edition, licences),
+        )
+
+    def concurrency(self) -> int:
+        """API calls allowed in flight at once (the override, else the edition's limit)."""
+        if self.max_concurrency is not None:
+            return self.max_concurrency
+        return edition_limits(self.edition).concurrency
 
 
 __all__ = [

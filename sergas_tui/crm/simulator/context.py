@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
@@ -22,7 +22,7 @@ from sergas_tui.crm.simulator.auth import AccessToken, TokenStore, require_modul
 from sergas_tui.crm.simulator.config import SimulatorConfig
 from sergas_tui.crm.simulator.counters import Counters
 from sergas_tui.crm.simulator.errors import JsonDict, ZohoError, invalid_data, too_many_requests
-from sergas_tui.crm.simulator.limits import CreditLedger
+from sergas_tui.crm.simulator.limits import CREDITS_EXHAUSTED, Allowance, CreditLedger
 from sergas_tui.crm.simulator.orgdb import OrgDb
 from sergas_tui.crm.simulator.paging import PageTokens
 from sergas_tui.crm.simulator.sqlexpr import parse_datetime, utc_text
@@ -40,9 +40,19 @@ class Env:
     page_tokens: PageTokens
     counters: Counters
     ledger: CreditLedger
+    active_users: int = field(init=False)
+    """Active users of the org: the user licences of the credit formula unless
+    ``config.licences`` says otherwise."""
+
+    def __post_init__(self) -> None:
+        self.active_users = len(self.db.users("ActiveUsers", 1_000_000, 0))
 
     def now(self) -> datetime:
         return self.config.clock().astimezone(UTC)
+
+    def allowance(self) -> Allowance:
+        """The org's API credits per rolling 24 hours (read from the config on every call)."""
+        return self.config.allowance(self.active_users)
 
 
 class Ctx:
@@ -54,6 +64,8 @@ class Ctx:
         self.kind = kind
         self._token: AccessToken | None = None
         self.charged = 0
+        self.limit_hit: str | None = None
+        """The limit that refused this call with a 429 (see ``Counters.limits_hit``)."""
 
     @property
     def db(self) -> OrgDb:
@@ -95,11 +107,17 @@ class Ctx:
         require_scope(self.token, *accepted)
 
     def charge(self, credits: int) -> None:
-        """Spend credits for this call, or answer 429 when the allowance is used up."""
+        """Spend credits for this call, or answer 429 when the 24-hour allowance is used up.
+
+        Handlers charge once the request is known to be valid; a refused call spends nothing.
+        """
         env = self.env
-        if not env.ledger.try_spend(credits, env.config.daily_credits, self.now()):
+        allowance = env.allowance().total
+        if not env.ledger.try_spend(credits, allowance, self.now()):
+            self.limit_hit = "credits"
             raise too_many_requests(
-                "The API credits for the past 24 hours are exhausted; try again later."
+                f"{CREDITS_EXHAUSTED}: the org's {allowance:,} API credits for the past 24 "
+                "hours are used up."
             )
         self.charged += credits
         env.counters.credits[self.kind] += credits

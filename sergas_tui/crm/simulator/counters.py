@@ -31,11 +31,15 @@ class Counters:
     peak_concurrency: int = 0
     """Most API calls in flight at once."""
     peak_per_minute: int = 0
-    """Most API calls that arrived within any rolling 60 seconds."""
+    """Most API calls that arrived within any rolling 60 seconds (a measure of the client's
+    own politeness limit: Zoho has no per-minute limit)."""
     faults: Counter[str] = field(default_factory=Counter)
     """Injected faults per kind (``rate_limit``, ``server_error``, ``slow``, ``expire_tokens``)."""
     too_many_requests: int = 0
-    """429 answers, whatever the cause (concurrency, rate, credits, injected)."""
+    """429 answers, whatever the cause."""
+    limits_hit: Counter[str] = field(default_factory=Counter)
+    """429 answers per cause: ``concurrency``, ``sub_concurrency``, ``credits``,
+    ``per_minute`` (the opt-in test knob) and ``injected`` (the fault plan)."""
     status: Counter[int] = field(default_factory=Counter)
     """API answers per HTTP status."""
     _arrivals: deque[float] = field(default_factory=deque, repr=False)
@@ -65,6 +69,7 @@ class Counters:
             "peak_per_minute": self.peak_per_minute,
             "faults": dict(self.faults),
             "too_many_requests": self.too_many_requests,
+            "limits_hit": dict(self.limits_hit),
             "status": dict(self.status),
         }
 

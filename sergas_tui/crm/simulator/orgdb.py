@@ -238,14 +238,21 @@ class OrgDb:
         order: Sequence[str],
         limit: int,
         offset: int,
+        *,
+        group: Sequence[str] = (),
     ) -> list[tuple[Value, ...]]:
-        """A COQL plan: ``columns`` are SQL expressions over alias ``r``."""
+        """A COQL plan: ``columns`` (plain or aggregate), ``group`` and ``order`` are SQL
+        expressions over alias ``r``; an empty ``order`` leaves the order to SQLite."""
         sql = f"SELECT {', '.join(columns)} FROM records r WHERE r.module = ?"
         params: list[Value] = [module]
         if where is not None:
             sql += f" AND ({where.text})"
             params += where.params
-        sql += f" ORDER BY {', '.join(order)} LIMIT ? OFFSET ?"
+        if group:
+            sql += f" GROUP BY {', '.join(group)}"
+        if order:
+            sql += f" ORDER BY {', '.join(order)}"
+        sql += " LIMIT ? OFFSET ?"
         return [tuple(row) for row in self._reader().execute(sql, (*params, limit, offset))]
 
     def users(self, kind: str, limit: int, offset: int) -> list[JsonDict]:
@@ -310,6 +317,20 @@ class OrgDb:
         return str(self._last_id)
 
 
+# The meta key holding the highest record id ever deleted, so a later write (maybe by another
+# process that reopened the file) never reuses it: Zoho never hands out an id twice.
+ID_FLOOR_KEY = "simulator_deleted_id_floor"
+# Keys whose value is a ``{name, id}`` copy of another record (renames are copied into them).
+REFERENCE_KEYS = (
+    "Account_Name",
+    "Contact_Name",
+    "Parent_Account",
+    "Parent_Id",
+    "What_Id",
+    "Who_Id",
+)
+
+
 class Writer:
     """Statements available inside :meth:`OrgDb.write`."""
 
@@ -318,6 +339,9 @@ class Writer:
         self._conn = conn
 
     def next_id(self) -> str:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (ID_FLOOR_KEY,)).fetchone()
+        if row is not None and str(row[0]).isdigit():
+            self._db._last_id = max(self._db._last_id, int(row[0]))
         return self._db.next_id(self._conn)
 
     def row(self, module: str, record_id: str) -> ParentRow | None:
@@ -326,8 +350,35 @@ class Writer:
         ).fetchone()
         return None if row is None else ParentRow(record_id, row[0], json.loads(row[1]))
 
-    def insert(self, module: str, data: JsonDict, account_id: str | None) -> None:
-        owner = (data.get("Owner") or {}).get("id")
+    def rows_where(self, module: str, path: str, value: str) -> list[ParentRow]:
+        """Rows of ``module`` whose JSON value at ``path`` (a constant such as
+        ``$.Parent_Id.id``) equals ``value``, oldest id first."""
+        rows = self._conn.execute(
+            "SELECT id, account_id, data FROM records WHERE module = ? "
+            f"AND json_extract(data, '{path}') = ? ORDER BY CAST(id AS INTEGER)",
+            (module, value),
+        )
+        return [ParentRow(rid, acct, json.loads(data)) for rid, acct, data in rows]
+
+    def find_equal(
+        self, module: str, field: str, value: str, exclude: str | None
+    ) -> ParentRow | None:
+        """The oldest record of ``module`` (other than ``exclude``) whose text ``field`` equals
+        ``value`` ignoring case, as Zoho's duplicate check compares."""
+        if not _FIELD_NAME.match(field):
+            raise ValueError(f"bad field name {field!r}")
+        row = self._conn.execute(
+            "SELECT id, account_id, data FROM records WHERE module = ? AND id IS NOT ? "
+            f"AND lower(json_extract(data, '$.\"{field}\"')) = lower(?) "
+            "ORDER BY CAST(id AS INTEGER) LIMIT 1",
+            (module, exclude, value),
+        ).fetchone()
+        return None if row is None else ParentRow(row[0], row[1], json.loads(row[2]))
+
+    def insert(
+        self, module: str, data: JsonDict, account_id: str | None, owner_id: str | None = None
+    ) -> None:
+        owner = owner_id or (data.get("Owner") or {}).get("id")
         self._conn.execute(
             "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
@@ -335,7 +386,7 @@ class Writer:
                 data["id"],
                 account_id,
                 owner,
-                data["Created_Time"],
+                data.get("Created_Time") or data["Modified_Time"],
                 data["Modified_Time"],
                 _dumps(data),
             ),
@@ -349,11 +400,39 @@ class Writer:
             (_dumps(data), data["Modified_Time"], owner, module, data["id"]),
         )
 
+    def set_account(self, module: str, record_id: str, account_id: str | None) -> None:
+        """Move a record to another account (the column related lists filter on)."""
+        self._conn.execute(
+            "UPDATE records SET account_id = ? WHERE module = ? AND id = ?",
+            (account_id, module, record_id),
+        )
+
     def set_field(self, module: str, record_id: str, name: str, value: Any) -> None:
         """Set one field without touching ``Modified_Time`` (e.g. ``Last_Activity_Time``)."""
         self._conn.execute(
             f"UPDATE records SET data = json_set(data, '$.{name}', ?) WHERE module = ? AND id = ?",
             (value, module, record_id),
+        )
+
+    def rename(self, record_id: str, name: str | None) -> None:
+        """Copy a record's new name into every lookup that points at it."""
+        for key in REFERENCE_KEYS:
+            self._conn.execute(
+                f"UPDATE records SET data = json_set(data, '$.\"{key}\".name', ?) "
+                f"WHERE json_extract(data, '$.\"{key}\".id') = ?",
+                (name, record_id),
+            )
+
+    def delete(self, module: str, record_id: str) -> None:
+        """Remove a record and its ``__timeline``; its id is never handed out again."""
+        self._conn.execute("DELETE FROM records WHERE module = ? AND id = ?", (module, record_id))
+        self._conn.execute(
+            "DELETE FROM timeline WHERE module = ? AND record_id = ?", (module, record_id)
+        )
+        self._conn.execute(
+            "INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = "
+            "CAST(max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER)) AS TEXT)",
+            (ID_FLOOR_KEY, record_id),
         )
 
     def add_timeline(self, module: str, record_id: str, entry: JsonDict) -> None:
@@ -377,6 +456,8 @@ def _dumps(value: Any) -> str:
 
 
 __all__ = [
+    "ID_FLOOR_KEY",
+    "REFERENCE_KEYS",
     "RELATED_LISTS",
     "OrgDb",
     "ParentRow",

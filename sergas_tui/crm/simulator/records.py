@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from starlette.responses import JSONResponse, Response
 
 from sergas_tui.crm.simulator.context import Ctx
-from sergas_tui.crm.simulator.coql import compile_query, shape_row
+from sergas_tui.crm.simulator.coql import compile_query, execute
 from sergas_tui.crm.simulator.errors import ZohoError, invalid_data, invalid_module
 from sergas_tui.crm.simulator.limits import coql_cost
 from sergas_tui.crm.simulator.orgdb import SORT_COLUMNS, Row, Select, ids_in, modified_after
@@ -220,11 +220,9 @@ async def coql_query(ctx: Ctx) -> Response:
     body = await ctx.json_body()
     query = body.get("select_query")
     if not isinstance(query, str) or not query.strip():
+        # v8 OpenAPI (zoho/crm-oas v8.0/coql): MandatoryNotFound.
         raise ZohoError(
-            400,
-            "REQUIRED_PARAM_MISSING",
-            "select_query is missing",
-            {"param_name": "select_query"},
+            400, "MANDATORY_NOT_FOUND", "mandatory key not found", {"api_name": "select_query"}
         )
     plan = compile_query(query)
     ctx.kind = f"COQL {plan.module}"
@@ -232,17 +230,12 @@ async def coql_query(ctx: Ctx) -> Response:
         ctx.require_scope("ZohoCRM.users.READ", "ZohoCRM.users.ALL")
     else:
         ctx.require(plan.module)
+    # Credits go by the LIMIT tier, aggregate queries included (zoho-crm.md section 3.1).
     ctx.charge(coql_cost(plan.limit))
-    columns = [ref.value for ref in plan.columns]
-    rows = await ctx.run(
-        ctx.db.query, plan.module, columns, plan.where, plan.order, plan.limit + 1, plan.offset
-    )
-    if not rows:
+    data, more = await ctx.run(execute, ctx.db, plan)
+    if not data:
         return Response(status_code=204)
-    data = [shape_row(plan, row) for row in rows[: plan.limit]]
-    return JSONResponse(
-        {"data": data, "info": {"count": len(data), "more_records": len(rows) > plan.limit}}
-    )
+    return JSONResponse({"data": data, "info": {"count": len(data), "more_records": more}})
 
 
 __all__ = [

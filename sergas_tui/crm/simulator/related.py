@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 
 from sergas_tui.crm.simulator.context import Ctx
 from sergas_tui.crm.simulator.errors import ZohoError, invalid_data
+from sergas_tui.crm.simulator.metadata import user_json
 from sergas_tui.crm.simulator.orgdb import RELATED_LISTS, Select, modified_after, related_filter
 from sergas_tui.crm.simulator.paging import (
     bound_digest,
@@ -158,7 +159,7 @@ async def list_users(ctx: Ctx) -> Response:
         "page": page,
         "more_records": len(users) > per_page,
     }
-    return JSONResponse({"users": users[:per_page], "info": info})
+    return JSONResponse({"users": [user_json(u) for u in users[:per_page]], "info": info})
 
 
 async def get_user(ctx: Ctx) -> Response:
@@ -169,7 +170,7 @@ async def get_user(ctx: Ctx) -> Response:
     user = await ctx.run(ctx.db.record, "Users", ctx.path["user_id"])
     if user is None:
         return Response(status_code=204)
-    return JSONResponse({"users": [user]})
+    return JSONResponse({"users": [user_json(user)]})
 
 
 __all__ = ["get_user", "list_users", "related_records", "timeline"]

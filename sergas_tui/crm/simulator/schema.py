@@ -5,7 +5,9 @@ id) and must reject unknown fields; writes need to know what may be written. The
 covers Zoho's standard fields of each module plus the demo org's custom fields.
 
 Spec syntax: ``Name:type`` with ``>Target`` for a lookup's module and a trailing ``!`` for a
-read-only field; ``multi`` is a multi-module lookup (``What_Id``, ``Parent_Id``).
+read-only field and ``*`` for a mandatory one (Zoho's ``system_mandatory``); ``multi`` is a
+multi-module lookup (``What_Id``, ``Parent_Id``). Picklist values live in
+:mod:`~sergas_tui.crm.simulator.picklists`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ JSON_TYPES = REF_TYPES | {"object", "list"}
 
 # Modules served by the record endpoints; Users has its own endpoint.
 RECORD_MODULES: tuple[str, ...] = (
+    "Leads",
     "Accounts",
     "Contacts",
     "Deals",
@@ -30,10 +33,13 @@ RECORD_MODULES: tuple[str, ...] = (
     "Events",
     "Calls",
     "Notes",
+    "Campaigns",
 )
 COQL_MODULES: tuple[str, ...] = (*RECORD_MODULES, "Users")
 # The field Zoho shows as a record's name (lookups' ``name``, timeline ``record.name``).
 NAME_FIELDS: Mapping[str, str] = {
+    "Leads": "Full_Name",
+    "Campaigns": "Campaign_Name",
     "Accounts": "Account_Name",
     "Contacts": "Full_Name",
     "Deals": "Deal_Name",
@@ -56,7 +62,7 @@ _ACTIVITY = "What_Id:multi Who_Id:lookup>Contacts Description:textarea "
 _SPECS: Mapping[str, str] = {
     "Accounts": _SYSTEM
     + _META
-    + "Account_Name:text Account_Number:text Account_Type:picklist Account_Site:text "
+    + "Account_Name:text* Account_Number:text Account_Type:picklist Account_Site:text "
     "Industry:picklist Annual_Revenue:currency Employees:integer Rating:picklist "
     "Ownership:picklist Phone:phone Fax:phone Website:website Parent_Account:lookup>Accounts "
     "SIC_Code:integer Ticker_Symbol:text Billing_Street:text Billing_City:text "
@@ -65,7 +71,7 @@ _SPECS: Mapping[str, str] = {
     "Description:textarea Last_Activity_Time:datetime! Tax_ID:text Bank_Account:text",
     "Contacts": _SYSTEM
     + _META
-    + "First_Name:text Last_Name:text Full_Name:text! Salutation:picklist "
+    + "First_Name:text Last_Name:text* Full_Name:text! Salutation:picklist "
     "Account_Name:lookup>Accounts Email:email Secondary_Email:email Personal_Email:email "
     "Phone:phone Mobile:phone Home_Phone:phone Title:text Department:text "
     "Contact_Role:picklist Lead_Source:picklist Mailing_Street:text Mailing_City:text "
@@ -73,42 +79,53 @@ _SPECS: Mapping[str, str] = {
     "Date_of_Birth:date Home_Address:text Description:textarea Last_Activity_Time:datetime!",
     "Deals": _SYSTEM
     + _META
-    + "Deal_Name:text Account_Name:lookup>Accounts Contact_Name:lookup>Contacts "
-    "Stage:picklist Amount:currency Closing_Date:date Probability:integer "
+    + "Deal_Name:text* Account_Name:lookup>Accounts Contact_Name:lookup>Contacts "
+    "Stage:picklist* Amount:currency Closing_Date:date Probability:integer "
     "Expected_Revenue:currency! Type:picklist Pipeline:picklist Lead_Source:picklist "
     "Next_Step:text Campaign_Source:lookup>Campaigns Reason_For_Loss__s:picklist "
     "Description:textarea Last_Activity_Time:datetime!",
     "Tasks": _SYSTEM
     + _ACTIVITY
-    + "Subject:text Due_Date:date Status:picklist Priority:picklist Closed_Time:datetime! "
+    + "Subject:text* Due_Date:date Status:picklist Priority:picklist Closed_Time:datetime! "
     "Send_Notification_Email:boolean Remind_At:object Recurring_Activity:object",
     "Events": _SYSTEM
     + _ACTIVITY
-    + "Event_Title:text Start_DateTime:datetime End_DateTime:datetime All_day:boolean "
+    + "Event_Title:text* Start_DateTime:datetime* End_DateTime:datetime* All_day:boolean "
     "Participants:list Venue:text Remind_At:object",
     "Calls": _SYSTEM
     + _ACTIVITY
-    + "Subject:text Call_Type:picklist Call_Purpose:picklist Call_Start_Time:datetime "
-    "Call_Duration:text Call_Duration_in_seconds:integer Call_Result:picklist",
-    "Notes": _SYSTEM + "Note_Title:text Note_Content:textarea Parent_Id:multi",
+    + "Subject:text* Call_Type:picklist* Call_Purpose:picklist Call_Start_Time:datetime* "
+    "Call_Duration:text* Call_Duration_in_seconds:integer Call_Result:picklist",
+    "Notes": _SYSTEM + "Note_Title:text Note_Content:textarea* Parent_Id:multi*",
     "Stage_History": "id:id! Stage:picklist! Amount:currency! Probability:integer! "
     "Expected_Revenue:currency! Close_Date:date! Duration:integer! Modified_Time:datetime! "
     "Modified_By:owner>Users!",
     "Users": "id:id! full_name:text! first_name:text last_name:text email:email role:object "
     "profile:object status:picklist confirm:boolean time_zone:text locale:text "
     "reporting_to:lookup>Users created_time:datetime! Modified_Time:datetime!",
+    "Leads": _SYSTEM
+    + _META
+    + "First_Name:text Last_Name:text* Full_Name:text! Salutation:picklist Company:text "
+    "Designation:text Email:email Secondary_Email:email Phone:phone Mobile:phone Fax:phone "
+    "Website:website Lead_Source:picklist Lead_Status:picklist Industry:picklist "
+    "No_of_Employees:integer Annual_Revenue:currency Rating:picklist Email_Opt_Out:boolean "
+    "Street:text City:text State:text Zip_Code:text Country:text Description:textarea "
+    "Converted__s:boolean! Converted_Date_Time:datetime! Last_Activity_Time:datetime!",
+    "Campaigns": _SYSTEM
+    + "Campaign_Name:text* Type:picklist Status:picklist Start_Date:date End_Date:date "
+    "Expected_Revenue:currency Budgeted_Cost:currency Actual_Cost:currency "
+    "Expected_Response:integer Num_sent:integer Parent_Campaign:lookup>Campaigns "
+    "Description:textarea Currency:picklist Exchange_Rate:double",
 }
 
-# Picklists whose values the simulator validates on write (Zoho's default Task picklists).
-PICKLIST_VALUES: Mapping[tuple[str, str], tuple[str, ...]] = {
-    ("Tasks", "Status"): (
-        "Not Started",
-        "Deferred",
-        "In Progress",
-        "Completed",
-        "Waiting for input",
-    ),
-    ("Tasks", "Priority"): ("Highest", "High", "Normal", "Low", "Lowest"),
+# Zoho's system-defined duplicate-check fields (zoho-crm.md section 2.6): an insert clashing on
+# one is DUPLICATE_DATA; upsert matches on them unless ``duplicate_check_fields`` says otherwise.
+DUPLICATE_CHECK_FIELDS: Mapping[str, tuple[str, ...]] = {
+    "Leads": ("Email",),
+    "Contacts": ("Email",),
+    "Accounts": ("Account_Name",),
+    "Deals": ("Deal_Name",),
+    "Campaigns": ("Campaign_Name",),
 }
 
 
@@ -122,6 +139,7 @@ class Field:
     target: str | None = None
     read_only: bool = False
     field_id: str = ""
+    mandatory: bool = False
 
     @property
     def label(self) -> str:
@@ -137,11 +155,14 @@ def _parse() -> dict[str, dict[str, Field]]:
         for item in spec.split():
             name, _, kind = item.partition(":")
             read_only = kind.endswith("!")
-            kind, _, target = kind.rstrip("!").partition(">")
+            mandatory = kind.endswith("*")
+            kind, _, target = kind.rstrip("!*").partition(">")
             sequence += 1
             meta = FIELD_META.get((module, name))
             field_id = meta[2] if meta else fixed_id(sequence)
-            fields[name.lower()] = Field(module, name, kind, target or None, read_only, field_id)
+            fields[name.lower()] = Field(
+                module, name, kind, target or None, read_only, field_id, mandatory
+            )
         catalogue[module] = fields
     return catalogue
 
@@ -169,10 +190,10 @@ def fields_of(module: str, types: frozenset[str]) -> list[Field]:
 __all__ = [
     "CATALOGUE",
     "COQL_MODULES",
+    "DUPLICATE_CHECK_FIELDS",
     "JSON_TYPES",
     "NAME_FIELDS",
     "NUMBER_TYPES",
-    "PICKLIST_VALUES",
     "RECORD_MODULES",
     "REF_TYPES",
     "TEXT_TYPES",

@@ -23,6 +23,8 @@ from sergas_tui.crm.simulator.schema import (
 )
 
 MAX_JOIN_DEPTH = 3
+# Modules a multi-module lookup may name (``'What_Id->Leads.Last_Name'``, Kaizen #81).
+LOOKUP_TARGETS: tuple[str, ...] = ("Leads", "Accounts", "Contacts", "Deals", "Users")
 Value = str | int | float | None
 
 
@@ -120,7 +122,7 @@ def resolve(module: str, path: str, alias: str = "r", depth: int = 0) -> Ref:
     if field.type == "object" and not tail:
         value = _extract(alias, field.api_name, sub.strip())
         return Ref(f"{key_head}.{sub.strip()}", value, value, value, Field(module, sub, "text"))
-    target = canonical_module(target_name.strip(), ("Accounts", "Contacts", "Deals", "Users"))
+    target = canonical_module(target_name.strip(), LOOKUP_TARGETS)
     if field.type == "multi":
         if not arrow or target is None:
             raise UnknownField(path, "multi-module lookup needs 'Field->Module.field'")
@@ -217,6 +219,7 @@ def like_escape(text: str) -> str:
 
 
 __all__ = [
+    "LOOKUP_TARGETS",
     "BadValue",
     "Ref",
     "Sql",

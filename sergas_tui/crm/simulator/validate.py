@@ -1,19 +1,24 @@
 """Checking and normalising written field values against the catalogue.
 
 Every failure is an :class:`ItemError` for one record of a write batch, shaped like Zoho's
-per-record errors (``details.api_name`` and ``details.json_path``). Lookups are written as
+per-record errors (``details.api_name`` and ``details.json_path``): INVALID_DATA for a bad value,
+MANDATORY_NOT_FOUND for a missing mandatory field, DUPLICATE_DATA (with the existing record under
+``details.duplicate_record``) for a clash on a duplicate-check field. Lookups are written as
 ``{"id"}`` (or a bare id) and stored expanded to ``{"name","id"}`` (users also get ``email``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
 from sergas_tui.crm.simulator.errors import JsonDict, item_error
-from sergas_tui.crm.simulator.orgdb import Writer
-from sergas_tui.crm.simulator.schema import NAME_FIELDS, PICKLIST_VALUES, Field
+from sergas_tui.crm.simulator.orgdb import ParentRow, Writer
+from sergas_tui.crm.simulator.picklists import RESTRICTED, values_of
+from sergas_tui.crm.simulator.schema import CATALOGUE, NAME_FIELDS, Field
 from sergas_tui.crm.simulator.sqlexpr import parse_datetime, utc_text
+from sergas_tui.demo.zoho import MODULE_IDS
 
 MAX_TEXT = 255
 _EXPECTED = {
@@ -55,6 +60,49 @@ def mandatory(field: str, path: str) -> ItemError:
     return ItemError(
         "MANDATORY_NOT_FOUND", "required field not found", api_name=field, json_path=path
     )
+
+
+def missing(value: Any) -> bool:
+    """Whether a mandatory field's value counts as not given (absent, null or blank)."""
+    return value is None or (isinstance(value, str) and not value.strip()) or value == []
+
+
+def check_mandatory(
+    module: str, record: JsonDict, path: str, names: Iterable[str] | None = None
+) -> None:
+    """MANDATORY_NOT_FOUND for the first of the module's mandatory fields ``record`` lacks
+    (only those in ``names`` when given: an update checks just the fields it sends)."""
+    wanted = None if names is None else set(names)
+    for field in CATALOGUE[module].values():
+        if not field.mandatory or field.read_only:
+            continue
+        if wanted is not None and field.api_name not in wanted:
+            continue
+        if missing(record.get(field.api_name)):
+            raise mandatory(field.api_name, f"{path}.{field.api_name}")
+
+
+def duplicate(module: str, name: str, path: str, existing: ParentRow) -> ItemError:
+    """DUPLICATE_DATA naming the record that already holds the value (Kaizen #177 shape)."""
+    owner = existing.data.get("Owner") or {}
+    return ItemError(
+        "DUPLICATE_DATA",
+        "duplicate data",
+        api_name=name,
+        json_path=path,
+        duplicate_record={
+            "Owner": {"name": owner.get("name"), "id": owner.get("id")},
+            "module": {"api_name": module, "id": MODULE_IDS.get(module)},
+            "id": existing.id,
+        },
+        more_records=False,
+    )
+
+
+def check_probability(value: Any, path: str) -> None:
+    """A deal's ``Probability`` is a percentage (Zoho: "Given Probability is not valid")."""
+    if value is not None and not 0 <= value <= 100:
+        raise invalid("Probability", path, "Given Probability is not valid")
 
 
 def user_ref(user: JsonDict) -> JsonDict:
@@ -100,8 +148,8 @@ def check_value(w: Writer, field: Field, value: Any, path: str) -> Any:
             raise invalid(name, path, "the value is too long", maximum_length=MAX_TEXT)
         if kind == "email" and value and "@" not in value:
             raise bad
-        allowed = PICKLIST_VALUES.get((field.module, name))
-        if allowed and value not in allowed:
+        allowed = values_of(field.module, name)
+        if allowed and (field.module, name) in RESTRICTED and value not in allowed:
             raise invalid(name, path, "invalid picklist value", supported_values=list(allowed))
         return value
     if kind in ("integer", "bigint"):
@@ -143,11 +191,15 @@ def timeline_data_type(field: Field) -> str:
 
 __all__ = [
     "ItemError",
+    "check_mandatory",
+    "check_probability",
     "check_value",
+    "duplicate",
     "invalid",
     "lookup_id",
     "lookup_ref",
     "mandatory",
+    "missing",
     "resolve_lookup",
     "timeline_data_type",
     "user_ref",

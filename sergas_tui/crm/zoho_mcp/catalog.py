@@ -36,6 +36,7 @@ _OPERATIONS: dict[str, tuple[str, ...]] = {
     "create_notes": ("createnotes",),
     "update_record": ("updaterecord",),
     "update_records": ("updaterecords",),
+    "fields": ("getfields",),
 }
 """Our operation → Zoho's normalised tool names (prefix dropped, no underscores, lower case),
 best first. ``Get_Records_By_Query`` is the older console spelling of ``executeCOQLQuery``."""
@@ -52,6 +53,7 @@ TOOL_LABEL: dict[str, str] = {
     "create_notes": "ZohoCRM_createNotes",
     "update_record": "ZohoCRM_updateRecord",
     "update_records": "ZohoCRM_updateRecords",
+    "fields": "ZohoCRM_getFields",
 }
 
 _GROUPS = ("path_variables", "query_params", "body", "headers")
@@ -271,6 +273,12 @@ class ZohoCatalog:
             notes.append(
                 "No ZohoCRM_createRecords: approved notes are written with ZohoCRM_createNotes, "
                 "but approved tasks, follow-up emails and escalations cannot be written."
+            )
+        if not self.has("fields"):
+            notes.append(
+                "No field metadata tool (ZohoCRM_getFields): the org's Accounts Rating picklist "
+                "cannot be checked, so no Rating updates are proposed (except the demo org's own "
+                "values) and approved account updates are sent unchecked."
             )
         update = self.get("update_record") or self.get("update_records")
         if update is None:

@@ -32,6 +32,7 @@ from sergas_tui.crm.mcp_session import (
     SessionRunner,
     TransportStreams,
 )
+from sergas_tui.crm.metadata_cache import FieldsCache, check_module
 from sergas_tui.crm.writer import NoteDraft, TaskDraft, WriteApproval, WriteResult
 from sergas_tui.crm.zoho_mcp.calls import MAX_CONCURRENT_CALLS, ToolCaller
 from sergas_tui.crm.zoho_mcp.catalog import ZohoCatalog, catalog_flavour
@@ -51,6 +52,7 @@ from sergas_tui.domain import (
     Owner,
     StageChange,
 )
+from sergas_tui.domain.metadata import ModuleFields
 from sergas_tui.errors import CrmError
 
 log = structlog.get_logger("sergas.zoho_mcp")
@@ -95,11 +97,15 @@ class ZohoMcpGateway:
             sleep=sleep,
         )
         owners = Owners(self._caller)
+        self._clock = clock or SystemClock()
         self._reads = ZohoReads(self._caller, owners)
-        self._sync = ZohoSync(
-            self._caller, owners, clock=clock or SystemClock(), extra_fields=extra_fields
-        )
+        self._sync = ZohoSync(self._caller, owners, clock=self._clock, extra_fields=extra_fields)
         self._writes = ZohoWrites(self._caller)
+        self._fields_cache = FieldsCache()
+
+    def use_fields_cache(self, cache: FieldsCache) -> None:
+        """Keep field metadata in ``cache`` (services give it the workspace's, on disk)."""
+        self._fields_cache = cache
 
     # -- connecting ------------------------------------------------------------------------------
 
@@ -263,6 +269,15 @@ class ZohoMcpGateway:
 
     async def get_timeline(self, module: str, record_id: str) -> list[Change]:
         return await self._reads.get_timeline(module, record_id)
+
+    async def get_fields(self, module: str) -> ModuleFields:
+        """``ZohoCRM_getFields`` at most once a day; unknown when the catalog lacks it."""
+        check_module(module)
+
+        async def fetch(stale: ModuleFields | None) -> ModuleFields:
+            return await self._reads.get_fields(module, self._clock.now())
+
+        return await self._fields_cache.read_through(module, self._clock.now(), fetch)
 
     # -- bulk sync (ZohoSync) --------------------------------------------------------------
 

@@ -59,6 +59,7 @@ from sergas_tui.domain import (
     ensure_aware,
     stage_change_from_zoho,
 )
+from sergas_tui.domain.metadata import ModuleFields, module_fields_from_zoho
 from sergas_tui.domain.zoho import ZohoStageHistory, ZohoTimelineEntry
 from sergas_tui.errors import CrmNotFoundError, CrmValidationError
 
@@ -301,6 +302,18 @@ class ZohoReads:
                 )
         changes.sort(key=lambda c: c.timestamp or EPOCH)
         return changes
+
+    async def get_fields(self, module: str, now: datetime) -> ModuleFields:
+        """A module's field metadata from ``getFields`` (query ``module``), read as the REST
+        answer it forwards (also when wrapped in ``data``); unknown without the tool."""
+        if not self.catalog.has("fields"):
+            return ModuleFields.unknown_for(
+                module, f"Zoho's MCP server at {self.target} offers no ZohoCRM_getFields tool"
+            )
+        body = await self._caller.call("fields", query={"module": module})
+        if body is not None and "fields" not in body and isinstance(body.get("data"), dict):
+            body = body["data"]
+        return module_fields_from_zoho(module, body, fetched_at=now)
 
 
 __all__ = ["ZohoReads"]
