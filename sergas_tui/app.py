@@ -6,6 +6,7 @@ approvals and audit. Screens reach the app through ``screens.base.ShellApi``.
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import threading
 from collections.abc import Sequence
@@ -19,17 +20,20 @@ from textual.reactive import reactive
 from textual.worker import Worker, WorkerState
 
 from sergas_tui import __version__
-from sergas_tui.config import Settings
 from sergas_tui.errors import SergasError
 from sergas_tui.logs import get_logger
 from sergas_tui.screens.commands import SERGAS_COMMANDS
 from sergas_tui.screens.help import HelpScreen, bindings_of
 from sergas_tui.screens.portfolio import PortfolioScreen
-from sergas_tui.services import Services
+from sergas_tui.viewmodels.data_loop import DataLoop
 from sergas_tui.viewmodels.shell import ShellStatus, shell_status
+from sergas_tui.viewmodels.view_cache import ViewCache
 
 if TYPE_CHECKING:
     from textual.screen import Screen
+
+    from sergas_tui.config import Settings
+    from sergas_tui.services import Services
 
 log = get_logger("sergas.app")
 
@@ -57,6 +61,9 @@ class SergasApp(App[None]):
         super().__init__()
         self.settings = settings
         self.services = services
+        self.data = DataLoop(services)
+        self.views = ViewCache()
+        self.changes = 0
         self._stop_sync = threading.Event()
         self._sync_error: str | None = None
         self.sub_title = services.header_label()
@@ -65,6 +72,7 @@ class SergasApp(App[None]):
 
     async def on_unmount(self) -> None:
         self._stop_sync.set()
+        await asyncio.to_thread(self.data.close)
         await self.services.aclose()
 
     def on_mount(self) -> None:
@@ -86,8 +94,8 @@ class SergasApp(App[None]):
         self.switch_mode("portfolio")
         if self.settings.ui.keymap:
             self._check_keymap()
-        self.refresh_status()
-        self.set_interval(STATUS_REFRESH_SECONDS, self.refresh_status)
+        self._load_status()
+        self.set_interval(STATUS_REFRESH_SECONDS, self._load_status)
         if services.central_audit_configured:
             self.sync_audit()
             self.set_interval(self.settings.auditing.sync_interval_seconds, self.sync_audit)
@@ -117,6 +125,7 @@ class SergasApp(App[None]):
             screen.start(account_ids)
 
     def refresh_status(self) -> None:
+        self.changes += 1
         self._load_status()
 
     def export_brief(self) -> None:
@@ -179,7 +188,7 @@ class SergasApp(App[None]):
             self._sync_error = None
         finally:
             if not self._stop_sync.is_set():
-                self.call_from_thread(self.refresh_status)
+                self.call_from_thread(self._load_status)
 
     @work(thread=True, group="keymap", exit_on_error=False)
     def _check_keymap(self) -> None:

@@ -14,34 +14,32 @@ from typing import TYPE_CHECKING, Annotated
 
 import click
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from sergas_tui import __version__
-from sergas_tui.config import Settings, default_config_text, settings_for_display
-from sergas_tui.doctor import Check, run_checks
 from sergas_tui.errors import SecretError, SergasError, WorkspaceError
 from sergas_tui.locations import Locations, validate_workspace_name
 from sergas_tui.logs import configure_logging
-from sergas_tui.secrets import (
-    GENERATE_COMMAND,
-    KEYRING_SERVICE,
-    SECRET_SPECS,
-    SecretName,
-    SecretStore,
-    new_server_token,
-    parse_secret_name,
-    server_token_problem,
-)
-from sergas_tui.storage.workspace_lock import exclusive_use
 from sergas_tui.user_files import check_arguments
 
-if TYPE_CHECKING:
-    pass
+if TYPE_CHECKING:  # the commands import what they use: `sergas --help` stays fast
+    from sergas_tui.config import Settings
+    from sergas_tui.doctor import Check
 
 DEFAULT_DEMO_ACCOUNTS = 5000
 DEFAULT_DEMO_OWNERS = 50
 DEFAULT_DEMO_SEED = 7
+
+SECRET_NAMES = (
+    "zoho_refresh_token",
+    "zoho_client_secret",
+    "anthropic_api_key",
+    "postgres_password",
+    "zoho_mcp_token",
+    "mcp_server_token",
+    "zoho_mcp_url",
+)
+"""The values of ``secrets.SecretName``, for help texts (a test keeps them in step)."""
 
 from sergas_tui.cli_common import (  # noqa: E402
     State,
@@ -114,6 +112,7 @@ def _ensure_demo(locations: Locations, workspace: str) -> None:
 
 def _generate(locations: Locations, workspace: str, accounts: int, owners: int, seed: int) -> None:
     from sergas_tui.demo import generate
+    from sergas_tui.storage.workspace_lock import exclusive_use
 
     path = locations.demo_crm_file(workspace)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -151,6 +150,8 @@ def config_init(
     ] = False,
 ) -> None:
     """Write a commented default configuration covering every setting."""
+    from sergas_tui.config import default_config_text
+
     text = default_config_text()
     if print_only:
         out.print(text, markup=False, end="")
@@ -173,13 +174,15 @@ def config_init(
 def config_show(ctx: typer.Context) -> None:
     """Print the effective configuration (file + environment) as JSON; passwords, keys and
     tokens written inside a DSN or URL are masked."""
+    from sergas_tui.config import settings_for_display
+
     settings = _state(ctx).settings()
     out.print_json(data=settings_for_display(settings))
 
 
 # --- auth ---------------------------------------------------------------------------------
 
-_NAMES_HELP = ", ".join(n.value for n in SecretName)
+_NAMES_HELP = ", ".join(SECRET_NAMES)
 
 
 @auth_app.command("set")
@@ -190,6 +193,8 @@ def auth_set(
     ] = False,
 ) -> None:
     """Store a secret in the OS keyring (prompted without echo, or from --stdin)."""
+    from sergas_tui.secrets import SecretStore, parse_secret_name
+
     secret = parse_secret_name(name)
     if from_stdin:
         value = sys.stdin.readline().rstrip("\r\n")
@@ -227,6 +232,17 @@ def auth_generate(
 
     The token is never printed unless --show (or --no-store) asks for it.
     """
+    from sergas_tui.secrets import (
+        GENERATE_COMMAND,
+        KEYRING_SERVICE,
+        SECRET_SPECS,
+        SecretName,
+        SecretStore,
+        new_server_token,
+        parse_secret_name,
+        server_token_problem,
+    )
+
     secret = parse_secret_name(name)
     if secret != SecretName.MCP_SERVER_TOKEN:
         raise SecretError(
@@ -282,6 +298,8 @@ def auth_generate(
 @auth_app.command("clear")
 def auth_clear(name: Annotated[str, typer.Argument(help=f"One of: {_NAMES_HELP}.")]) -> None:
     """Remove a secret from the OS keyring."""
+    from sergas_tui.secrets import SecretStore, parse_secret_name
+
     secret = parse_secret_name(name)
     removed = SecretStore().clear(secret)
     message = "Removed" if removed else "Nothing to remove for"
@@ -291,6 +309,10 @@ def auth_clear(name: Annotated[str, typer.Argument(help=f"One of: {_NAMES_HELP}.
 @auth_app.command("status")
 def auth_status() -> None:
     """Show which secrets are set and where from (never their values)."""
+    from rich.table import Table
+
+    from sergas_tui.secrets import SecretStore
+
     store = SecretStore()
     table = Table("secret", "state", "source")
     for status in store.statuses():
@@ -307,6 +329,9 @@ _STATUS_STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red", "info": "d
 @app.command()
 def doctor(ctx: typer.Context) -> None:
     """Check configuration, secrets, the workspace and connectivity. Exit 1 if anything fails."""
+    from sergas_tui.doctor import run_checks
+    from sergas_tui.secrets import SecretStore
+
     state = _state(ctx)
     checks = run_checks(state.locations, SecretStore(), state.workspace)
     _print_checks(checks)
@@ -315,6 +340,8 @@ def doctor(ctx: typer.Context) -> None:
 
 
 def _print_checks(checks: Sequence[Check]) -> None:
+    from rich.table import Table
+
     table = Table("", "check", "result", show_header=False, box=None, pad_edge=False)
     group = None
     for check in checks:
@@ -373,6 +400,8 @@ def demo_reset(
     seed: Annotated[int, typer.Option()] = DEFAULT_DEMO_SEED,
 ) -> None:
     """Rebuild the demo CRM and start the workspace's local database afresh."""
+    from sergas_tui.storage.workspace_lock import exclusive_use
+
     state = _state(ctx)
     name = state.workspace or "demo"
     db = state.locations.database_file(name)
@@ -452,9 +481,8 @@ def demo_serve(
 
 
 import sergas_tui.cli_ops  # noqa: E402,F401  (registers the operational commands)
-from sergas_tui.signals_cli import signals_app  # noqa: E402
 
-app.add_typer(signals_app, name="signals")
+# `sergas signals` is registered in cli_common.LAZY_GROUPS: its module loads on first use.
 
 # --- entry point --------------------------------------------------------------------------
 

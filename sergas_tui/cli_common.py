@@ -1,16 +1,68 @@
-"""What every `sergas` command shares: the Typer apps, the consoles and per-run state."""
+"""What every `sergas` command shares: the Typer apps, the consoles and per-run state.
+
+The CLI modules import only what every command needs (Typer, Rich's console); a command imports
+what it uses in its body, so `sergas --help` and the TUI's first paint stay fast (see
+``tests/unit/test_startup_imports.py``).
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 import typer
 from rich.console import Console
+from typer.core import TyperCommand, TyperGroup
 
-from sergas_tui.config import Settings, load_settings
 from sergas_tui.locations import Locations
 from sergas_tui.logs import get_logger
 
+if TYPE_CHECKING:
+    from sergas_tui.config import Settings
+
+LAZY_GROUPS: dict[str, tuple[str, str, str]] = {
+    "signals": (
+        "sergas_tui.signals_cli",
+        "signals_app",
+        "Snooze or dismiss an account's risk signals (they stay out of reviews meanwhile).",
+    ),
+}
+"""Command groups whose module is imported only when the group runs: name → (module, Typer app
+attribute, its help as `sergas --help` lists it; a test keeps the help in step)."""
+
+
+class RootGroup(TyperGroup):
+    """The root command: lists the lazy groups by their help, loads one only to run it."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        for name, (_module, _attribute, help_text) in LAZY_GROUPS.items():
+            if name not in self.commands:
+                self.commands[name] = TyperCommand(name=name, help=help_text)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        if args and args[0] in LAZY_GROUPS:
+            self.commands[args[0]] = lazy_group(args[0])
+        return super().resolve_command(ctx, args)
+
+
+def lazy_group(name: str) -> Any:
+    """The click group of one of :data:`LAZY_GROUPS` (imports its module)."""
+    module, attribute, _help = LAZY_GROUPS[name]
+    group = typer.main.get_group(getattr(importlib.import_module(module), attribute))
+    group.name = name
+    # Plain help like every other command (a sub-Typer added to `app` inherits this).
+    pending: list[Any] = [group]
+    while pending:
+        command = pending.pop()
+        command.rich_markup_mode = app.rich_markup_mode
+        pending.extend(getattr(command, "commands", {}).values())
+    return group
+
+
 app = typer.Typer(
     name="sergas",
+    cls=RootGroup,
     help="Account reviews for account executives: Zoho CRM, agents, approvals, audit.",
     no_args_is_help=False,
     add_completion=False,
@@ -49,6 +101,8 @@ class State:
         self.locations = Locations.from_env()
 
     def settings(self) -> Settings:
+        from sergas_tui.config import load_settings
+
         return load_settings(self.locations)
 
     def workspace_name(self, settings: Settings) -> str:

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from sergas_tui.cli_common import (
@@ -26,14 +25,13 @@ from sergas_tui.cli_common import (
     out,
     state_of,
 )
-from sergas_tui.config import Settings
 from sergas_tui.errors import ConfigError, SergasError
-from sergas_tui.secrets import SecretName, SecretStore
 from sergas_tui.widgets.text import clean
 
 if TYPE_CHECKING:
     from sergas_tui.audit.central import MigratePolicy, SyncReport
     from sergas_tui.audit.central_conn import CentralTarget
+    from sergas_tui.config import Settings
     from sergas_tui.memory.store import MemoryStore
     from sergas_tui.storage import Repository
 
@@ -160,6 +158,7 @@ def memory_search(
     limit: Annotated[int, typer.Option(min=1, max=200)] = 20,
 ) -> None:
     """Ranked full-text search over notes, key events, commitments and recommendations."""
+    from rich.table import Table
 
     async def use(memory: MemoryStore) -> None:
         hits = await memory.search(query, account_id=account, limit=limit)
@@ -260,6 +259,7 @@ def memory_reindex(ctx: typer.Context) -> None:
 @memory_app.command("stats")
 def memory_stats(ctx: typer.Context) -> None:
     """What memory holds: items per kind and the newest ingest."""
+    from rich.table import Table
 
     async def use(memory: MemoryStore) -> None:
         table = Table("what", "count")
@@ -448,6 +448,7 @@ def audit_verify(
 def _central(state: State, settings: Settings) -> tuple[Repository, CentralTarget, str]:
     """The workspace database, the configured central target and the workspace name."""
     from sergas_tui.audit.central_conn import target_from_settings
+    from sergas_tui.secrets import SecretStore
     from sergas_tui.storage import Repository
 
     target = target_from_settings(settings.auditing, SecretStore())
@@ -626,6 +627,7 @@ def mcp_zoho(
 
     from sergas_tui.crm.approval_gate import ApprovalGate, GrantStore
     from sergas_tui.crm.mcp_server import build_zoho_server, run_http, run_stdio
+    from sergas_tui.secrets import SecretName, SecretStore
     from sergas_tui.services import open_services
     from sergas_tui.storage.grants import LocalGrantStore
 
@@ -690,6 +692,7 @@ def mcp_memory(
     import asyncio
 
     from sergas_tui.memory.mcp_server import run_memory_server
+    from sergas_tui.secrets import SecretName, SecretStore
     from sergas_tui.services import open_services
 
     state = _state(ctx)

@@ -92,6 +92,11 @@ class Locations:
         """The CRM's field metadata, read at most once a day (``crm/metadata_cache.py``)."""
         return self.workspace_dir(workspace) / ZOHO_METADATA_DIR_NAME
 
+    def ui_cache_dir(self, workspace: str) -> Path:
+        """What the TUI showed last (the portfolio's rows), drawn first at the next start while
+        fresh rows load (``viewmodels/portfolio_cache.py``; plain JSON, safe to delete)."""
+        return self.workspace_dir(workspace) / "ui-cache"
+
     def demo_crm_file(self, workspace: str) -> Path:
         """The generated Zoho org that the simulator serves for a demo workspace."""
         return self.workspace_dir(workspace) / DEMO_CRM_FILE_NAME

@@ -8,7 +8,9 @@ lays it out. Sections are tabs, switched with ``[`` and ``]`` (digits are the ap
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
+from typing import Any, cast
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -131,8 +133,11 @@ class AccountScreen(SergasScreen):
                 yield Static(id="recs-text")
         yield Footer()
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         self.add_class("-empty")
+        kept = self.shell.views.get("account", self.account_id)
+        if isinstance(kept, AccountDetail):  # seen before: draw it now, refresh behind it
+            await self.show_detail(self.Loaded(kept))
         self.action_reload()
 
     # -- actions ----------------------------------------------------------------------------------
@@ -257,6 +262,7 @@ class AccountScreen(SergasScreen):
         if self.detail is None or message.rows == self.detail.recommendations:
             return
         self.detail = replace(self.detail, recommendations=message.rows)
+        self.shell.views.put("account", self.account_id, self.detail)
         self.query_one("#recs-text", Static).update(recommendations_text(self.detail))
         self._label_tabs(self.detail)
 
@@ -285,12 +291,18 @@ class AccountScreen(SergasScreen):
             signal_choices=message.detail.signal_choices,
             muted=message.detail.muted,
         )
+        self.shell.views.put("account", self.account_id, self.detail)
         self.query_one("#overview-text", Static).update(overview_text(self.detail))
         self.notify(message.done, title=self.detail.name, markup=False)
 
-    @work(exclusive=True, group="account", exit_on_error=False)
-    async def load(self) -> None:
-        detail = await load_account(self.services, self.account_id)
+    @work(thread=True, exclusive=True, group="account", exit_on_error=False)
+    def load(self) -> None:
+        data, account_id = self.shell.data, self.account_id
+        if data.shares_memory:  # off the app's loop: keys stay quick meanwhile
+            detail = data.run(lambda services: load_account(services, account_id))
+        else:
+            read: Any = partial(load_account, self.services, account_id)
+            detail = cast(AccountDetail, self.app.call_from_thread(read))
         self.post_message(self.Loaded(detail))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -315,6 +327,7 @@ class AccountScreen(SergasScreen):
     @on(Loaded)
     async def show_detail(self, message: Loaded) -> None:
         detail = self.detail = message.detail
+        self.shell.views.put("account", self.account_id, detail)
         self.query_one("#account-name", Static).update(
             safe_text(detail.name, style="bold", limit=NAME_LIMIT)
         )

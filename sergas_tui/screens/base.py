@@ -11,6 +11,8 @@ from textual.worker import Worker, WorkerState
 if TYPE_CHECKING:
     from sergas_tui.config import Settings
     from sergas_tui.services import Services
+    from sergas_tui.viewmodels.data_loop import DataLoop
+    from sergas_tui.viewmodels.view_cache import ViewCache
 
 
 class ShellApi(Protocol):
@@ -18,6 +20,13 @@ class ShellApi(Protocol):
 
     settings: Settings
     services: Services
+    data: DataLoop
+    """Where screens run heavy reads off the app's event loop."""
+    views: ViewCache
+    """View models kept between visits (an account's detail), drawn while fresh ones load."""
+    changes: int
+    """How many times something in the app changed the workspace (a review ended, a decision
+    was made): a screen showing stored facts reloads when it differs from its last load."""
 
     def report_error(self, error: BaseException, *, source: str) -> None:
         """Turn a failure into a titled notification (never a crash)."""

@@ -1,14 +1,21 @@
 """Portfolio screen (the app's home): the accounts by risk, filtered and sorted as you type.
 
-Rows come from ``viewmodels.portfolio.load_portfolio`` in an async worker; sorting, filtering
-and the status wording are that module's pure functions. The table is a virtualised
-``AccountTable``, so a filter keystroke only swaps its list of visible rows.
+Rows come from ``viewmodels.portfolio.load_portfolio``, read on the app's data loop (its own
+thread and CRM connection, ``viewmodels/data_loop.py``) so keys never wait for the CRM; sorting,
+filtering and the status wording are the pure functions of ``viewmodels/portfolio_rows``. The
+table is a virtualised ``AccountTable``, so a filter keystroke only swaps its list of visible
+rows.
+
+The rows last shown for each scope are kept on disk (``viewmodels/portfolio_cache.py``): a
+start, or ``m``, draws them at once and says "refreshing…" until the fresh rows replace them.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
@@ -20,15 +27,14 @@ from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
 from sergas_tui.screens.base import SergasScreen
-from sergas_tui.services import Services
-from sergas_tui.viewmodels.portfolio import (
+from sergas_tui.viewmodels.portfolio_cache import read_cached_rows, save_rows
+from sergas_tui.viewmodels.portfolio_rows import (
     NATURAL_DESCENDING,
     PortfolioRow,
     Scope,
     SortKey,
     empty_text,
     filter_rows,
-    load_portfolio,
     next_sort_key,
     sort_rows,
     status_line,
@@ -36,6 +42,14 @@ from sergas_tui.viewmodels.portfolio import (
 from sergas_tui.viewmodels.shell import banner_visible, remember_banner
 from sergas_tui.widgets.account_table import AccountTable
 from sergas_tui.widgets.header import ShellHeader
+
+if TYPE_CHECKING:
+    from sergas_tui.services import Services
+
+REFRESHING = "refreshing…"
+STALE_SECONDS = 60.0
+"""Coming back to the portfolio reloads it when its rows are older than this, or when
+something in the app changed the workspace since (``ShellApi.changes``); ctrl+r always does."""
 
 FIRST_RUN_TEXT = (
     "You are on the demo workspace: a generated Zoho org served by the built-in simulator, "
@@ -67,6 +81,7 @@ class PortfolioScreen(SergasScreen):
 
         rows: list[PortfolioRow]
         scope: Scope
+        fingerprint: tuple[object, ...] = ()
 
     def __init__(self, services: Services) -> None:
         super().__init__()
@@ -76,8 +91,15 @@ class PortfolioScreen(SergasScreen):
         self.descending = NATURAL_DESCENDING["risk"]
         self.filter_text = ""
         self.loaded = False
+        """The rows shown are fresh from the CRM and the store (not only the cached ones)."""
+        self.cached = False
+        """The rows shown are the ones saved last time, while fresh ones load."""
         self._sorted: list[PortfolioRow] = []
         self._shown = 0
+        self._loading = False
+        self._loaded_at = 0.0
+        self._loaded_changes = 0
+        self._fingerprint: tuple[object, ...] = ()
 
     def compose(self) -> ComposeResult:
         yield ShellHeader("Portfolio")
@@ -103,12 +125,42 @@ class PortfolioScreen(SergasScreen):
         return self.query_one("#portfolio-filter", Input)
 
     def on_mount(self) -> None:
-        self._show()
+        self._show_cached()
         self.table.focus()
 
+    def _cache_dir(self) -> Path:
+        return self.services.locations.ui_cache_dir(self.services.workspace)
+
+    def _show_cached(self) -> None:
+        """Draw the rows saved for this scope (if any) until the fresh ones arrive."""
+        rows = read_cached_rows(self._cache_dir(), self.scope, self.services.current_user_email())
+        self.cached = rows is not None
+        if rows is None:
+            self._show()
+        else:
+            self._resort(rows)
+
     def on_screen_resume(self, event: ScreenResume) -> None:
-        """Reload on every return (after a review the risk column fills in)."""
+        """Reload on return when the rows may be out of date (after a review the risk column
+        fills in, also when another process ran it); not while a load is under way."""
+        if self._loading:
+            return
+        fresh = time.monotonic() - self._loaded_at < STALE_SECONDS
+        if self.loaded and fresh and self.shell.changes == self._loaded_changes:
+            self._reload_if_changed(self.scope, self._fingerprint)
+            return
         self.action_reload()
+
+    @work(thread=True, exclusive=True, group="portfolio-check", exit_on_error=False)
+    def _reload_if_changed(self, scope: Scope, seen: tuple[object, ...]) -> None:
+        from sergas_tui.viewmodels.portfolio import portfolio_fingerprint
+
+        if portfolio_fingerprint(self.services, scope) != seen:
+            self.app.call_from_thread(self._reload_scope, scope)
+
+    def _reload_scope(self, scope: Scope) -> None:
+        if scope == self.scope and not self._loading:
+            self.action_reload()
 
     # -- the view -------------------------------------------------------------------------
 
@@ -136,7 +188,7 @@ class PortfolioScreen(SergasScreen):
         self._update_status()
 
     def _update_status(self) -> None:
-        if not self.loaded:
+        if not (self.loaded or self.cached):
             return
         line = status_line(
             total=len(self._sorted),
@@ -146,12 +198,16 @@ class PortfolioScreen(SergasScreen):
             scope=self.scope,
             marked=len(self.table.marked),
         )
+        if not self.loaded:
+            line += f" · {REFRESHING}"
         self.query_one("#portfolio-status", Static).update(Text(line))
 
     # -- actions --------------------------------------------------------------------------
 
     def action_reload(self) -> None:
         self.add_class("-busy")
+        self._loading = True
+        self._loaded_changes = self.shell.changes
         self.load_rows(self.scope)
 
     def action_toggle_banner(self) -> None:
@@ -201,8 +257,8 @@ class PortfolioScreen(SergasScreen):
         self.scope = "all" if self.scope == "mine" else "mine"
         self.loaded = False
         self._sorted = []
-        self._show()
         self.query_one("#portfolio-status", Static).update(Text("Loading accounts…"))
+        self._show_cached()
         self.action_reload()
 
     # -- events ---------------------------------------------------------------------------
@@ -228,19 +284,33 @@ class PortfolioScreen(SergasScreen):
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:
         """Stop looking busy; SergasScreen reports the failure itself."""
+        if event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
+            self._loading = False
         if event.state is WorkerState.ERROR:
             self.remove_class("-busy")
 
-    @work(exclusive=True, group="portfolio", exit_on_error=False)
-    async def load_rows(self, scope: Scope) -> None:
-        rows = await load_portfolio(self.services, scope)
-        self.post_message(self.Loaded(rows, scope))
+    @work(thread=True, exclusive=True, group="portfolio", exit_on_error=False)
+    def load_rows(self, scope: Scope) -> None:
+        from sergas_tui.viewmodels.portfolio import load_portfolio, portfolio_fingerprint
+
+        fingerprint = portfolio_fingerprint(self.services, scope)  # before: changes meanwhile
+        data = self.shell.data
+        if data.separate:
+            rows = data.run(lambda services: load_portfolio(services, scope))
+        else:
+            rows = self.app.call_from_thread(load_portfolio, self.services, scope)
+        self.post_message(self.Loaded(rows, scope, fingerprint))
+        save_rows(self._cache_dir(), scope, self.services.current_user_email(), rows)
 
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:
         if message.scope != self.scope:
             return
+        self._loading = False
+        self._loaded_at = time.monotonic()
+        self._fingerprint = message.fingerprint
         self.loaded = True
+        self.cached = False
         self.remove_class("-busy")
         self.table.retain_marks({row.account_id for row in message.rows})
         self._resort(message.rows)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from sergas_tui.services import Services
+if TYPE_CHECKING:
+    from sergas_tui.services import Services
 
 
 def ago(then: datetime | None, now: datetime) -> str:

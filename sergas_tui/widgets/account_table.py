@@ -22,7 +22,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from sergas_tui.viewmodels.portfolio import PortfolioRow, SortKey
+from sergas_tui.viewmodels.portfolio_rows import PortfolioRow, SortKey
 from sergas_tui.widgets.text import clean
 
 SEPARATOR = " "

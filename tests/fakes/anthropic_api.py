@@ -24,12 +24,32 @@ Each lane is a queue of **steps**; a step is a :class:`Turn` or a function of th
 latency with ``turn.after(seconds)``. A lane with no step left, or a step that raises,
 is answered 400 ``invalid_request_error`` (never retried) and noted in ``fake.errors``.
 
-Token counting is deterministic: ``ceil(chars / 4)`` (:data:`CHARS_PER_TOKEN`). Input tokens
-count the compact, key-sorted JSON of the request's ``system``, ``messages`` and ``tools``;
-output tokens count the reply's text, thinking, and each tool call's name plus compact JSON
-input. The same numbers go out in the SSE ``usage`` fields (``message_start.usage
-.input_tokens``, ``message_delta.usage.output_tokens``; cache fields are 0) and are recorded
-per request, so ``fake.usage()`` can be compared with ``ResultMessage.usage``.
+Token accounting is the fake's own, computed from the bodies it receives and the replies it
+sends (see :func:`count_tokens`, :func:`count_input_parts`). The tokenizer is a documented
+approximation of a BPE tokenizer, not Anthropic's: the text is split by a regex into runs of
+ASCII letters (one token per started :data:`LETTERS_PER_TOKEN` letters), of digits (one per
+started :data:`DIGITS_PER_TOKEN`), of punctuation and symbols (one per started
+:data:`SYMBOLS_PER_TOKEN`), single other letters (one each) and whitespace (a single space is
+free, it joins the next piece; any other run is one token). Prose comes out near four characters
+a token and JSON, ids and numbers denser, as with the real tokenizer. Input tokens count what the
+model would read, part by part: the ``system`` text; the ``tools`` (each one's compact JSON
+name, description and input schema, plus :data:`TOOL_USE_SYSTEM_TOKENS` once when any tool is
+offered, the size of the tool-use system prompt Anthropic documents); and every message
+(:data:`MESSAGE_OVERHEAD_TOKENS` each) with its text, thinking, tool calls (name + compact JSON
+input) and tool results (their text), :data:`BLOCK_OVERHEAD_TOKENS` per tool call or result.
+Request fields the model never reads (``metadata``, ``thinking``, ``cache_control`` markers,
+``max_tokens``) are not counted. Output tokens count the reply's text, thinking, and each tool
+call's name plus compact JSON input. The fake does no prompt caching, so
+``cache_creation_input_tokens`` and ``cache_read_input_tokens`` are always 0 and
+``input_tokens`` is the whole prompt.
+
+Those numbers go out exactly where the Messages API puts them (``message_start.message.usage``
+with ``input_tokens`` and the cache fields, ``message_delta.usage.output_tokens``; ``usage`` of a
+non-streamed message) and are recorded per request with the usage objects as sent
+(:attr:`RecordedRequest.sent_usage`), the input broken down by part, the tool calls the reply
+made and the tool results the request carried. :meth:`FakeAnthropic.usage` sums them per lane;
+:meth:`FakeAnthropic.accounting` reports requests, tokens (by part), tool calls by tool and tool
+results per lane, so a benchmark or test can compare them with ``ResultMessage.usage``.
 
 Every request is recorded (:class:`RecordedRequest`) under a lock; scripting and reading
 from the test thread while the server thread serves is safe.
@@ -60,8 +80,8 @@ from starlette.routing import Route
 log = logging.getLogger(__name__)
 
 DEFAULT_LANE = "default"
+STRUCTURED_OUTPUT_TOOL = "StructuredOutput"
 LANE_MARKER = re.compile(r"\[\[lane:([A-Za-z0-9_.\-]+)\]\]")
-CHARS_PER_TOKEN = 4
 DEFAULT_MODEL = "claude-fake-1"
 START_TIMEOUT = 10.0
 HOLD_POLL_SECONDS = 0.05
@@ -77,19 +97,104 @@ def lane_marker(name: str) -> str:
 
 # --- token counting --------------------------------------------------------------------------
 
+LETTERS_PER_TOKEN = 6
+"""A run of ASCII letters costs one token per started group of this many letters."""
+DIGITS_PER_TOKEN = 3
+"""A run of digits costs one token per started group of this many digits."""
+SYMBOLS_PER_TOKEN = 2
+"""A run of punctuation or symbols costs one token per started group of this many."""
+TOOL_USE_SYSTEM_TOKENS = 346
+"""Added once to a request that offers tools: the tool-use system prompt (Anthropic's figure for
+``tool_choice`` auto on Claude Sonnet 4.x)."""
+MESSAGE_OVERHEAD_TOKENS = 4
+"""Role and turn delimiters around each message."""
+BLOCK_OVERHEAD_TOKENS = 3
+"""Tags and id around each ``tool_use`` or ``tool_result`` block."""
+INPUT_PARTS = ("system", "tools", "messages", "tool_calls", "tool_results")
+"""How :func:`count_input_parts` breaks a prompt down (``messages``: text and thinking and the
+per-message overhead; ``tool_calls``: earlier ``tool_use`` blocks sent back;
+``tool_results``: the ``tool_result`` blocks)."""
+
+_PIECES = re.compile(r"[A-Za-z]+|\d+| (?=\S)|\s+|[^\W\d_]|[^\w\s]+|_+")
+
 
 def compact_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def count_tokens(text: str) -> int:
-    """The fake's tokenizer: one token per started group of :data:`CHARS_PER_TOKEN` chars."""
-    return math.ceil(len(text) / CHARS_PER_TOKEN)
+    """The fake's tokenizer (see the module docstring): deterministic, additive over pieces."""
+    tokens = 0
+    for piece in _PIECES.findall(text):
+        first = piece[0]
+        if piece == " ":
+            continue  # a single space joins the piece after it
+        if first.isspace():
+            tokens += 1
+        elif first.isascii() and first.isalpha():
+            tokens += math.ceil(len(piece) / LETTERS_PER_TOKEN)
+        elif first.isdigit():
+            tokens += math.ceil(len(piece) / DIGITS_PER_TOKEN)
+        elif first.isalpha():
+            tokens += 1  # one letter outside ASCII
+        else:
+            tokens += math.ceil(len(piece) / SYMBOLS_PER_TOKEN)
+    return tokens
+
+
+def _tool_definition(tool: Any) -> str:
+    if not isinstance(tool, Mapping):
+        return compact_json(tool)
+    read = {k: tool[k] for k in ("name", "description", "input_schema") if k in tool}
+    return compact_json(read or dict(tool))
+
+
+def _block_parts(block: Any) -> tuple[str, int]:
+    """(part, tokens) of one content block of a message."""
+    if isinstance(block, str):
+        return "messages", count_tokens(block)
+    if not isinstance(block, Mapping):
+        return "messages", count_tokens(compact_json(block))
+    kind = block.get("type")
+    if kind == "text":
+        return "messages", count_tokens(str(block.get("text", "")))
+    if kind == "thinking":
+        return "messages", count_tokens(str(block.get("thinking", "")))
+    if kind == "redacted_thinking":
+        return "messages", count_tokens(str(block.get("data", "")))
+    if kind in ("tool_use", "server_tool_use"):
+        used = str(block.get("name", "")) + compact_json(block.get("input", {}))
+        return "tool_calls", BLOCK_OVERHEAD_TOKENS + count_tokens(used)
+    if kind == "tool_result":
+        content = block.get("content")
+        body = content if isinstance(content, str) else _text_of(content)
+        return "tool_results", BLOCK_OVERHEAD_TOKENS + count_tokens(body)
+    read = {k: v for k, v in block.items() if k != "cache_control"}
+    return "messages", count_tokens(compact_json(read))
+
+
+def count_input_parts(body: Mapping[str, Any]) -> dict[str, int]:
+    """Input tokens of a ``/v1/messages`` body, by part (:data:`INPUT_PARTS`)."""
+    parts = dict.fromkeys(INPUT_PARTS, 0)
+    parts["system"] = count_tokens(_text_of(body.get("system")))
+    tools = body.get("tools") or []
+    if isinstance(tools, list) and tools:
+        parts["tools"] = TOOL_USE_SYSTEM_TOKENS + sum(
+            count_tokens(_tool_definition(t)) for t in tools
+        )
+    messages = body.get("messages") or []
+    for message in messages if isinstance(messages, list) else []:
+        parts["messages"] += MESSAGE_OVERHEAD_TOKENS
+        content = message.get("content") if isinstance(message, Mapping) else message
+        for block in content if isinstance(content, list) else [content or ""]:
+            part, tokens = _block_parts(block)
+            parts[part] += tokens
+    return parts
 
 
 def count_input_tokens(body: Mapping[str, Any]) -> int:
-    counted = {key: body.get(key) for key in ("system", "messages", "tools")}
-    return count_tokens(compact_json(counted))
+    """Input tokens of a ``/v1/messages`` (or ``count_tokens``) body: the sum of its parts."""
+    return sum(count_input_parts(body).values())
 
 
 # --- the parsed request ----------------------------------------------------------------------
@@ -295,7 +400,7 @@ def tool_call(name_or_suffix: str, input: Json | None = None, *, id: str | None 
 
 def structured(payload: Json) -> Turn:
     """A reply handing ``payload`` to the ``StructuredOutput`` tool (from ``output_format``)."""
-    return tool_call("StructuredOutput", payload)
+    return tool_call(STRUCTURED_OUTPUT_TOOL, payload)
 
 
 def thinking(thought: str, signature: str = "fake-signature") -> Turn:
@@ -364,6 +469,18 @@ class RecordedRequest:
     fault: str | None = None
     input_tokens: int = 0
     output_tokens: int = 0
+    input_parts: dict[str, int] = field(default_factory=dict)
+    """``input_tokens`` by part (:data:`INPUT_PARTS`)."""
+    tool_calls: tuple[str, ...] = ()
+    """Names of the tools the reply called (``StructuredOutput`` included), in order."""
+    tool_results: int = 0
+    """``tool_result`` blocks in the request's last user message (results of the previous
+    reply's tool calls)."""
+    tool_result_errors: int = 0
+    """How many of those were ``is_error`` results."""
+    sent_usage: Json = field(default_factory=dict)
+    """The usage reported on the wire: ``message_start`` usage updated by ``message_delta``
+    usage (streamed), or the message's ``usage`` (not streamed)."""
     completed: bool = False
     received_at: float = field(default_factory=time.monotonic)
 
@@ -373,6 +490,46 @@ class TokenUsage:
     requests: int
     input_tokens: int
     output_tokens: int
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class LaneAccounting:
+    """What the fake served on one lane (completed ``/v1/messages`` replies only)."""
+
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    cache_creation_input_tokens: int
+    cache_read_input_tokens: int
+    input_parts: dict[str, int]
+    tool_calls: dict[str, int]
+    """Calls per tool name, ``StructuredOutput`` left out (see ``structured_answers``)."""
+    structured_answers: int
+    tool_results: int
+    tool_result_errors: int
+    requests_with_tool_results: int
+
+    @property
+    def tool_calls_total(self) -> int:
+        return sum(self.tool_calls.values())
+
+    def as_dict(self) -> Json:
+        return {
+            "requests": self.requests,
+            "requests_with_tool_results": self.requests_with_tool_results,
+            "tool_calls": self.tool_calls_total,
+            "tool_calls_by_tool": dict(sorted(self.tool_calls.items())),
+            "tool_results": self.tool_results,
+            "tool_result_errors": self.tool_result_errors,
+            "structured_answers": self.structured_answers,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cache_creation_input_tokens": self.cache_creation_input_tokens,
+            "cache_read_input_tokens": self.cache_read_input_tokens,
+            "input_tokens_by_part": dict(self.input_parts),
+        }
 
 
 # --- the server ------------------------------------------------------------------------------
@@ -522,6 +679,39 @@ class FakeAnthropic:
             output_tokens=sum(r.output_tokens for r in done),
         )
 
+    def accounting(self, lane: str | None = None) -> LaneAccounting:
+        """Requests, tokens (input by part), tool calls and tool results of the completed
+        ``/v1/messages`` replies, in ``lane`` or overall."""
+        done = [r for r in self.message_requests(lane) if r.completed]
+        parts = dict.fromkeys(INPUT_PARTS, 0)
+        calls: dict[str, int] = {}
+        structured_answers = 0
+        for record in done:
+            for part, tokens in record.input_parts.items():
+                parts[part] = parts.get(part, 0) + tokens
+            for name in record.tool_calls:
+                if name == STRUCTURED_OUTPUT_TOOL:
+                    structured_answers += 1
+                else:
+                    calls[name] = calls.get(name, 0) + 1
+        return LaneAccounting(
+            requests=len(done),
+            input_tokens=sum(r.input_tokens for r in done),
+            output_tokens=sum(r.output_tokens for r in done),
+            cache_creation_input_tokens=0,
+            cache_read_input_tokens=0,
+            input_parts=parts,
+            tool_calls=calls,
+            structured_answers=structured_answers,
+            tool_results=sum(r.tool_results for r in done),
+            tool_result_errors=sum(r.tool_result_errors for r in done),
+            requests_with_tool_results=sum(1 for r in done if r.tool_results),
+        )
+
+    def lanes(self) -> list[str]:
+        """Every lane that received a ``/v1/messages`` request, in order of first request."""
+        return list(dict.fromkeys(r.lane for r in self.message_requests() if r.lane))
+
     # --- serving -------------------------------------------------------------------------------
     async def _record(self, request: Request) -> tuple[RecordedRequest, Json | None]:
         raw = await request.body()
@@ -591,16 +781,20 @@ class FakeAnthropic:
                 status_code=fault.status,
                 headers={"request-id": request_id, **fault.headers},
             )
-        record.input_tokens = count_input_tokens(body)
+        record.input_parts = count_input_parts(body)
+        record.input_tokens = sum(record.input_parts.values())
         record.output_tokens = count_tokens(_output_text(blocks))
+        record.tool_calls = tuple(b.name for b in blocks if isinstance(b, ToolUse))
+        results = api_request.tool_results()
+        record.tool_results = len(results)
+        record.tool_result_errors = sum(1 for r in results if r.get("is_error"))
         record.status = 200
         message_id = f"msg_fake_{next(self._ids):06d}"
         if not api_request.stream:
+            message = _message(message_id, api_request.model, blocks, turn, record)
+            record.sent_usage = dict(message["usage"])
             record.completed = True
-            return JSONResponse(
-                _message(message_id, api_request.model, blocks, turn, record),
-                headers={"request-id": request_id},
-            )
+            return JSONResponse(message, headers={"request-id": request_id})
         if isinstance(fault, StallFault):
             record.fault = f"stall_after_{fault.after}"
         elif isinstance(fault, BrokenStreamFault):
@@ -676,6 +870,10 @@ class FakeAnthropic:
             return
         deltas_sent = 0
         for event, data in _stream_events(message_id, model, blocks, turn, record):
+            if event == "message_start":
+                record.sent_usage = dict(data["message"]["usage"])
+            elif event == "message_delta":
+                record.sent_usage.update(data["usage"])
             yield _sse(event, data)
             if isinstance(fault, StallFault) and event == "message_start":
                 await self._hold(fault.seconds)

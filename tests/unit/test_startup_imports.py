@@ -1,0 +1,86 @@
+"""What `sergas` imports before it does anything: `--help` and the TUI's first paint stay fast.
+
+Each check runs a fresh interpreter (the test process has imported everything already) and
+looks at ``sys.modules`` after importing one entry point.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from sergas_tui.cli_common import LAZY_GROUPS
+
+HEAVY = (
+    "sergas_tui.services",
+    "sergas_tui.storage",
+    "sergas_tui.domain",
+    "sergas_tui.doctor",
+    "sergas_tui.demo",
+    "sergas_tui.crm",
+    "sergas_tui.agents",
+    "sergas_tui.memory",
+    "sergas_tui.signals_cli",
+    "textual",
+    "structlog",
+    "anthropic",
+    "claude_agent_sdk",
+    "cognee",
+    "httpx",
+    "keyring",
+)
+"""Nothing the command line's own parsing and `--help` need."""
+
+FIRST_PAINT_HEAVY = (
+    "sergas_tui.crm",
+    "sergas_tui.agents",
+    "sergas_tui.memory",
+    "sergas_tui.viewmodels.portfolio",
+    "structlog",
+    "anthropic",
+    "claude_agent_sdk",
+    "cognee",
+    "httpx",
+    "starlette",
+)
+"""Not needed to draw the portfolio from its cache: they load after the first paint."""
+
+
+def loaded_after(code: str) -> set[str]:
+    script = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-c", script], check=True, capture_output=True, text=True, timeout=120
+    )
+    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def imported(modules: set[str], package: str) -> bool:
+    return package in modules or any(name.startswith(package + ".") for name in modules)
+
+
+def test_importing_the_cli_loads_no_heavy_module() -> None:
+    modules = loaded_after("import sergas_tui.cli")
+    assert [name for name in HEAVY if imported(modules, name)] == []
+
+
+def test_the_app_and_its_first_screen_load_no_adapter() -> None:
+    modules = loaded_after("import sergas_tui.cli, sergas_tui.app, sergas_tui.screens.portfolio")
+    assert [name for name in FIRST_PAINT_HEAVY if imported(modules, name)] == []
+
+
+@pytest.mark.parametrize("name", sorted(LAZY_GROUPS))
+def test_lazy_groups_are_listed_with_their_own_help(name: str) -> None:
+    from sergas_tui.cli_common import lazy_group
+
+    module, attribute, listed = LAZY_GROUPS[name]
+    assert lazy_group(name).help == listed, f"update LAZY_GROUPS[{name!r}] to {module}.{attribute}"
+
+
+def test_secret_names_in_help_texts_match_the_secrets_module() -> None:
+    from sergas_tui.cli import SECRET_NAMES
+    from sergas_tui.secrets import SecretName
+
+    assert tuple(name.value for name in SecretName) == SECRET_NAMES
