@@ -1,93 +1,277 @@
-"""Benchmark a full rules review: 5,000 accounts / 50 owners against the in-process simulator.
+"""Benchmark a full first rules review against the in-process simulator, at several sizes.
 
-    python bench/review.py [--accounts 5000] [--owners 50] [--rpm 120]
+    python bench/review.py [--sizes 1000,2500,5000] [--owners-per-thousand 10] [--repeat 1]
+                           [--rpm 10000] [--again] [--json]
 
-Generates the demo org (fixed seed and anchor) into a temporary workspace, then reviews every
-owner's accounts with the default client limits (120 requests a minute, 5 in flight — the
-simulator enforces the same). Prints wall time, peak RSS, Zoho calls and what was produced.
-Targets: under 60 s and under 500 MB. ``--again`` reviews a second time on the unchanged CRM:
-stage histories and timelines then come from the workspace's read cache.
+For each size it first generates the demo org (fixed seed and anchor) into a fresh temporary
+workspace, then runs the review alone in a child process, so no figure includes generation:
+
+- wall time of ``Orchestrator.review(None)`` (every owner), and the cost per thousand accounts;
+- peak RSS of the review process (interpreter, imports and the review; nothing else runs in it)
+  next to its RSS just before the review started;
+- bytes the review wrote: ``wchar`` (handed to ``write()``/``pwrite()``) and ``write_bytes``
+  (sent to the storage layer) from ``/proc/self/io``, against the final sizes of the workspace
+  databases it writes (``sergas.db`` and ``memory.db``, WAL files included) after closing;
+- the machine's load (``os.getloadavg()``) before and after, since this is a shared machine.
+
+Owners scale with the accounts (10 per thousand: 50 at 5,000). ``--rpm`` is the client's
+per-minute politeness limit; the default lifts it (the simulator, like Zoho, enforces none) so
+the figure is the review's own work, not the wait for the next minute's window. ``--again``
+reviews a second time on the unchanged CRM (stage histories and timelines then come from the
+read cache). Targets (issue 17): a 5,000 / 50 first review ≤ 20 s on a quiet 2-core machine,
+per-thousand cost flat within 15 % from 1,000 to 5,000, peak RSS ≤ 400 MiB, disk written
+≤ 5× the final size.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import resource
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-
-from sergas_tui.agents.events import RunFinished
-from sergas_tui.clock import FixedClock
-from sergas_tui.config import load_settings
-from sergas_tui.demo import generate
-from sergas_tui.locations import Locations
-from sergas_tui.secrets import SecretStore
-from sergas_tui.services import open_services
+from typing import Any
 
 ANCHOR = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+MIB = 1_048_576
+WORKSPACE_DATABASES = ("sergas.db", "memory.db")
 
 
-async def review(locations: Locations, rpm: int) -> tuple[RunFinished, float, int]:
+def _io() -> dict[str, int]:
+    """This process's I/O counters (``/proc/self/io``; zeros where it does not exist)."""
+    try:
+        text = Path("/proc/self/io").read_text()
+    except OSError:
+        return {"wchar": 0, "write_bytes": 0}
+    values = dict(line.split(": ") for line in text.splitlines())
+    return {k: int(values.get(k, 0)) for k in ("wchar", "write_bytes")}
+
+
+def _rss_mib() -> float:
+    """Resident set size now (``/proc/self/status`` VmRSS), MiB."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _db_bytes(folder: Path) -> dict[str, int]:
+    """Size of each workspace database, its WAL and shared-memory files included."""
+    sizes: dict[str, int] = {}
+    for name in WORKSPACE_DATABASES:
+        total = 0
+        for suffix in ("", "-wal"):
+            path = folder / f"{name}{suffix}"
+            if path.exists():
+                total += path.stat().st_size
+        sizes[name] = total
+    return sizes
+
+
+def _cpu() -> float:
+    """CPU seconds (user + system) this process used so far, every thread included."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _load() -> float:
+    return os.getloadavg()[0]
+
+
+# -- the child: one review, measured ----------------------------------------------------------
+
+
+async def _review(root: Path, rpm: int) -> dict[str, Any]:
+    from sergas_tui.agents.events import AccountAuthored, AccountScouted, RunFinished, Synced
+    from sergas_tui.clock import FixedClock
+    from sergas_tui.config import load_settings
+    from sergas_tui.locations import Locations
+    from sergas_tui.secrets import SecretStore
+    from sergas_tui.services import open_services
+
+    locations = Locations(root / "config", root / "data", root / "log")
     settings = load_settings(locations, overrides={"zoho": {"requests_per_minute": rpm}})
+    load_before = _load()
+    rss_before = _rss_mib()
+    io_before = _io()
+    cpu_before = _cpu()
+    started = time.perf_counter()
     services = open_services(
         settings, locations, secrets=SecretStore(environ={}), clock=FixedClock(ANCHOR)
     )
     try:
         orchestrator = await services.orchestrator()
-        started = time.perf_counter()
         finished = None
+        # Where the time and memory go: open → synced → first account scouted (the Data Scout
+        # done) → last account stored → finished (queues landed, briefs stored).
+        marks: dict[str, tuple[float, float]] = {"open": (time.perf_counter(), _rss_mib())}
         async for event in orchestrator.review(None):
-            if isinstance(event, RunFinished):
+            if isinstance(event, Synced):
+                marks["sync"] = (time.perf_counter(), _rss_mib())
+            elif isinstance(event, AccountScouted) and "scout" not in marks:
+                marks["scout"] = (time.perf_counter(), _rss_mib())
+            elif isinstance(event, AccountAuthored):
+                marks["accounts"] = (time.perf_counter(), _rss_mib())
+            elif isinstance(event, RunFinished):
+                marks["finish"] = (time.perf_counter(), _rss_mib())
                 finished = event
-        seconds = time.perf_counter() - started
         assert finished is not None
         assert services.simulator is not None
         calls = services.simulator.counters.total_calls
-        return finished, seconds, calls
     finally:
         await services.aclose()
         services.close()
+    seconds = time.perf_counter() - started
+    cpu = _cpu() - cpu_before
+    io_after = _io()
+    folder = locations.workspace_dir("demo")
+    s = finished.summary
+    phases, last = {}, started
+    for name, (at, rss) in marks.items():
+        phases[name] = {"seconds": at - last, "rss_mib": rss}
+        last = at
+    return {
+        "phases": phases,
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "rss_before_mib": rss_before,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "wchar": io_after["wchar"] - io_before["wchar"],
+        "write_bytes": io_after["write_bytes"] - io_before["write_bytes"],
+        "db_bytes": _db_bytes(folder),
+        "load_before": load_before,
+        "load_after": _load(),
+        "calls": calls,
+        "sync_calls": s.calls,
+        "accounts": s.accounts,
+        "at_risk": s.at_risk,
+        "failed": s.failed,
+        "recommendations": s.recommendations,
+        "landed": s.landed,
+        "queued": s.queued,
+        "briefs": len(finished.briefs),
+    }
+
+
+def child(root: Path, rpm: int) -> int:
+    os.environ["SERGAS_CONFIG_DIR"] = str(root / "config")
+    result = asyncio.run(_review(root, rpm))
+    print(json.dumps(result))
+    return 0
+
+
+# -- the parent: generate, then measure in a fresh process ------------------------------------
+
+
+def _generate(root: Path, accounts: int, owners: int) -> float:
+    from sergas_tui.demo import generate
+    from sergas_tui.locations import Locations
+
+    locations = Locations(root / "config", root / "data", root / "log")
+    path = locations.demo_crm_file("demo")
+    path.parent.mkdir(parents=True)
+    started = time.perf_counter()
+    generate(path, accounts=accounts, owners=owners, seed=7, now=ANCHOR)
+    return time.perf_counter() - started
+
+
+def _measure(root: Path, rpm: int) -> dict[str, Any]:
+    env = {**os.environ, "SERGAS_CONFIG_DIR": str(root / "config")}
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", str(root), "--rpm", str(rpm)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr)
+        raise SystemExit(f"the review process failed (exit {done.returncode})")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _phases(r: dict[str, Any]) -> str:
+    return "         phases: " + ", ".join(
+        f"{name} {p['seconds']:.1f} s ({p['rss_mib']:.0f} MiB)" for name, p in r["phases"].items()
+    )
+
+
+def _line(size: int, owners: int, r: dict[str, Any]) -> str:
+    final = sum(r["db_bytes"].values())
+    per_k = r["seconds"] / (size / 1000)
+    return (
+        f"{size:>6,} / {owners:<3} {r['seconds']:6.1f} s  {per_k:5.2f} s/1k  "
+        f"CPU {r['cpu_seconds']:5.1f} s  "
+        f"peak {r['peak_rss_mib']:4.0f} MiB (before {r['rss_before_mib']:3.0f})  "
+        f"written {r['write_bytes'] / MIB:6.0f} MiB to disk, {r['wchar'] / MIB:6.0f} MiB "
+        f"write()  final {final / MIB:5.1f} MiB "
+        f"(x{r['write_bytes'] / max(final, 1):4.1f} / x{r['wchar'] / max(final, 1):4.1f})  "
+        f"load {r['load_before']:.2f}->{r['load_after']:.2f}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--accounts", type=int, default=5000)
-    parser.add_argument("--owners", type=int, default=50)
-    parser.add_argument("--rpm", type=int, default=120, help="client and simulator rate limit")
-    parser.add_argument(
-        "--again",
-        action="store_true",
-        help="review a second time on the unchanged CRM (per-record reads come from the cache)",
-    )
+    parser.add_argument("--sizes", default="1000,2500,5000", help="accounts, comma-separated")
+    parser.add_argument("--owners-per-thousand", type=int, default=10)
+    parser.add_argument("--repeat", type=int, default=1, help="reviews per size (median shown)")
+    parser.add_argument("--rpm", type=int, default=10_000, help="client requests per minute")
+    parser.add_argument("--again", action="store_true", help="also time a second review")
+    parser.add_argument("--json", action="store_true", help="print every run as JSON too")
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="sergas-bench-") as directory:
-        root = Path(directory)
-        os.environ["SERGAS_CONFIG_DIR"] = str(root / "config")
-        locations = Locations(root / "config", root / "data", root / "log")
-        path = locations.demo_crm_file("demo")
-        path.parent.mkdir(parents=True)
-        generate(path, accounts=args.accounts, owners=args.owners, seed=7, now=ANCHOR)
-        finished, seconds, calls = asyncio.run(review(locations, args.rpm))
-        again = asyncio.run(review(locations, args.rpm)) if args.again else None
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    s = finished.summary
-    print(f"rules review of {args.accounts} accounts / {args.owners} owners")
-    print(f"  wall time        {seconds:.1f} s (review only; generation excluded)")
-    print(f"  peak RSS         {peak_mb:.0f} MB (whole process)")
-    print(f"  Zoho calls       {calls} (sync {s.calls})")
-    print(f"  accounts         {s.accounts} reviewed, {s.at_risk} at risk, {s.failed} failed")
-    print(f"  recommendations  {s.recommendations} pending approval")
-    print(f"  briefs           {len(finished.briefs)}")
-    if again is not None:
-        second, second_seconds, second_calls = again
+    if args.child is not None:
+        return child(args.child, args.rpm)
+
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    print(
+        f"full first rules review, every owner; client limit {args.rpm} requests/min; "
+        f"{os.cpu_count()} CPUs; load at start {_load():.2f}"
+    )
+    medians: dict[int, float] = {}
+    for size in sizes:
+        owners = max(1, size * args.owners_per_thousand // 1000)
+        runs: list[dict[str, Any]] = []
+        for _ in range(args.repeat):
+            with tempfile.TemporaryDirectory(prefix="sergas-bench-") as directory:
+                root = Path(directory)
+                generated = _generate(root, size, owners)
+                first = _measure(root, args.rpm)
+                first["generated_s"] = generated
+                print(_line(size, owners, first), flush=True)
+                print(_phases(first), flush=True)
+                if args.again:
+                    second = _measure(root, args.rpm)
+                    first["again"] = second
+                    print("  again  " + _line(size, owners, second), flush=True)
+                runs.append(first)
+        r = sorted(runs, key=lambda x: float(x["seconds"]))[len(runs) // 2]
+        medians[size] = statistics.median(x["seconds"] for x in runs) / (size / 1000)
         print(
-            f"  second review    {second_seconds:.1f} s, {second_calls} Zoho calls, "
-            f"{second.summary.recommendations} new recommendations"
+            f"         {r['accounts']} reviewed, {r['at_risk']} at risk, {r['failed']} failed; "
+            f"{r['recommendations']} recommendations ({r['landed']} landed, {r['queued']} "
+            f"queued); {r['calls']} Zoho calls (sync {r['sync_calls']}); {r['briefs']} briefs",
+            flush=True,
+        )
+        if args.json:
+            print(json.dumps({"accounts": size, "owners": owners, "runs": runs}))
+    if len(medians) > 1:
+        low, high = min(medians.values()), max(medians.values())
+        print(
+            "per-thousand cost (median): "
+            + ", ".join(f"{k:,}: {v:.2f} s" for k, v in medians.items())
+            + f"; spread {100 * (high - low) / low:.0f} %"
         )
     return 0
 

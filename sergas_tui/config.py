@@ -183,6 +183,11 @@ class OrchestratorSettings(Section):
     histories."""
     author_batch_size: int = Field(default=8, ge=1, le=100)
     """Accounts per Recommendation Author request (Claude engine)."""
+    full_sync_days: int = Field(default=7, ge=0, le=365)
+    """A review syncs only what changed in the CRM since the last review of the same accounts
+    (one owner's, or everyone's); every this many days it syncs in full instead, which is how
+    records deleted in Zoho, and accounts moved to another owner, leave the review. 0 makes
+    every review a full sync."""
 
 
 class ReviewSettings(Section):

@@ -24,6 +24,7 @@ from sergas_tui.agents.events import (
     AccountAuthored,
     AccountFailed,
     AgentText,
+    CrmWaiting,
     RunFinished,
     RunStarted,
     Synced,
@@ -69,10 +70,20 @@ async def run_review(
                 progress.update(task, description=f"Reviewing ({event.engine} engine)…")
             elif isinstance(event, AgentText) and event.agent == "orchestrator":
                 console.print(Text(event.text, style="yellow"))
+            elif isinstance(event, CrmWaiting):
+                # A wait for Zoho's limits, not a failure: say so and carry on.
+                progress.update(task, description="Waiting for Zoho…")
+                if event.kind == "rate_limited" or event.seconds >= 10:
+                    console.print(Text(f"Waiting: {event.reason}"))
             elif isinstance(event, Synced):
                 progress.update(task, description="Reviewing accounts", total=event.accounts)
             elif isinstance(event, AccountAuthored | AccountFailed):
-                progress.update(task, completed=event.done, total=event.total)
+                progress.update(
+                    task,
+                    description="Reviewing accounts",
+                    completed=event.done,
+                    total=event.total,
+                )
             elif isinstance(event, RunFinished):
                 finished = event
     assert finished is not None
@@ -85,7 +96,9 @@ async def run_review(
     table.add_row("landed in the approvals queue", str(summary.landed))
     table.add_row("more, lower priority (`sergas approvals more`)", str(summary.queued))
     table.add_row("failed accounts", str(summary.failed))
-    table.add_row("Zoho API calls", str(summary.calls))
+    if summary.sync:
+        table.add_row("Zoho sync", summary.sync)
+    table.add_row("Zoho API calls", summary.zoho_calls.text())
     if summary.usage is not None:
         usage = summary.usage
         cost = "cost unknown" if usage.cost_usd is None else f"${usage.cost_usd:.4f}"

@@ -192,6 +192,7 @@ class Services:
         import httpx
         from pydantic import SecretStr
 
+        from sergas_tui.crm.budget import budget_key
         from sergas_tui.crm.oauth import ZohoCredentials
         from sergas_tui.crm.simulator import (
             DEMO_CLIENT_ID,
@@ -205,8 +206,8 @@ class Services:
         zoho = self.settings.zoho
         mode = zoho.resolved_mode()
         if mode == "demo":
+            path = self.locations.demo_crm_file(self.demo_workspace or self.workspace)
             if self.simulator is None:
-                path = self.locations.demo_crm_file(self.demo_workspace or self.workspace)
                 # The demo org enforces Zoho's own limits for its edition (Enterprise: credits
                 # per rolling 24 hours, 20 calls in flight, 10 heavy ones), not the client's
                 # politeness settings, which keep working on the client side as against Zoho.
@@ -223,9 +224,19 @@ class Services:
                 update={"accounts_url": SIMULATOR_URL, "api_domain": None, "extra_fields": extra}
             )
             transport = httpx.ASGITransport(app=self.simulator.app)
-            return ZohoRestGateway(demo_zoho, credentials, transport=transport, clock=self.clock)
+            # Every process reviewing this demo org shares one call budget, as with Zoho.
+            key = budget_key("demo", str(path.resolve()))
+            return ZohoRestGateway(
+                demo_zoho,
+                credentials,
+                transport=transport,
+                clock=self.clock,
+                budget_file=self._budget_dir() / f"{key}.budget",
+            )
         if mode == "rest":
-            return ZohoRestGateway.from_settings(zoho, self.secrets, clock=self.clock)
+            return ZohoRestGateway.from_settings(
+                zoho, self.secrets, clock=self.clock, budget_dir=self._budget_dir()
+            )
         # The MCP client stack is heavy to import (~0.4 s): only MCP workspaces pay for it.
         from sergas_tui.crm.mcp_client import McpGateway
         from sergas_tui.crm.zoho_mcp import (
@@ -278,6 +289,11 @@ class Services:
             clock=self.clock,
             extra_fields=extra,
         )
+
+    def _budget_dir(self) -> Path:
+        """Where the machine's shared Zoho call budgets live, one file per org
+        (:mod:`sergas_tui.crm.budget`)."""
+        return self.locations.data_dir / "zoho-budget"
 
     def child_environment(self) -> dict[str, str]:
         """What a stdio MCP server started for this workspace must know: the same config,

@@ -12,6 +12,7 @@ signal cannot disagree.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
@@ -33,6 +34,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+'-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
 
 
+@functools.lru_cache(maxsize=4096)  # asked for the same few owners' addresses all run long
 def valid_email(value: str | None) -> bool:
     """A plain ASCII address with no spaces or control characters (max 254 characters)."""
     return bool(value) and len(value or "") <= 254 and bool(_EMAIL.match(value or ""))

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from sergas_tui.crm.call_tally import ZohoCalls
 from sergas_tui.domain import OwnerBrief, Recommendation, RiskSignal
 
 Agent = Literal["orchestrator", "scout", "analyst", "author"]
@@ -35,6 +36,17 @@ class Synced(ReviewEvent):
     accounts: int
     calls: int
     full: bool
+
+
+@dataclass(frozen=True)
+class CrmWaiting(ReviewEvent):
+    """The CRM client waits before its next call: Zoho answered 429 (``rate_limited``), or
+    the org's per-minute budget, shared by every process of the machine, is spent
+    (``paced``). The review goes on after the wait; nothing failed."""
+
+    seconds: float
+    reason: str
+    kind: Literal["rate_limited", "paced"]
 
 
 @dataclass(frozen=True)
@@ -135,6 +147,7 @@ class RunSummary:
     """The reviewed owners' recommendations waiting as "more, lower priority" after the run."""
     failed: int = 0
     calls: int = 0
+    """Every Zoho API call of the run (``zoho_calls.total``)."""
     seconds: float = 0.0
     cancelled: bool = False
     failures: tuple[tuple[str, str], ...] = field(default_factory=tuple)
@@ -142,6 +155,11 @@ class RunSummary:
     """Model tokens and cost of the run (``None`` for an engine without a model)."""
     fallbacks: int = 0
     """Accounts the model engine handed to the rules engine (errors, budget, time limit)."""
+    zoho_calls: ZohoCalls = field(default_factory=ZohoCalls)
+    """The run's Zoho API calls by kind: sync, stage history, timelines, metadata, other reads,
+    writes (see :mod:`sergas_tui.crm.call_tally`)."""
+    sync: str = ""
+    """What the sync was: "changes since …" or "full sync (why)"."""
 
 
 @dataclass(frozen=True)

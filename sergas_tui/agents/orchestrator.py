@@ -17,11 +17,13 @@ its CLI processes, even when the run is cancelled), and reports the run's model 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from sergas_tui.agents.author_problems import problem_of
 from sergas_tui.agents.events import (
@@ -29,6 +31,7 @@ from sergas_tui.agents.events import (
     AccountFailed,
     AccountRecalled,
     AccountScouted,
+    CrmWaiting,
     RecommendationProposed,
     ReviewEvent,
     RunFinished,
@@ -37,13 +40,16 @@ from sergas_tui.agents.events import (
     Synced,
     Usage,
 )
+from sergas_tui.agents.incremental import ReviewSync
 from sergas_tui.approvals.outcomes import update_outcomes
 from sergas_tui.approvals.queue import fill_queue, land, supersede_queued
 from sergas_tui.audit.gateway import audit_session
 from sergas_tui.briefs.compile import compile_brief, review_order
 from sergas_tui.clock import Clock
 from sergas_tui.config import Settings
+from sergas_tui.crm.call_tally import add_calls, tally_calls
 from sergas_tui.crm.gateway import CrmReader, SyncBatch
+from sergas_tui.crm.http import watch_waits
 from sergas_tui.domain import (
     AccountFacts,
     AccountReview,
@@ -52,6 +58,7 @@ from sergas_tui.domain import (
     AuditAction,
     AuditEvent,
     HistoricalContext,
+    HistoryDetails,
     OwnerBrief,
     Recommendation,
     RecordRef,
@@ -69,11 +76,18 @@ from sergas_tui.domain.queue import (
 )
 from sergas_tui.errors import SergasError
 from sergas_tui.logs import get_logger
-from sergas_tui.memory.store import MemoryStore
+from sergas_tui.memory.store import BatchingMemory, MemoryStore
 from sergas_tui.storage import Repository
 from sergas_tui.storage.mutes import active_mutes, not_useful_counts
+from sergas_tui.storage.repository import ReviewInputs
+from sergas_tui.storage.writer import WriteBatch
 
 log = get_logger("sergas.orchestrator")
+
+PERSIST_CHUNK = 256
+"""Accounts per transaction of a review's writer (a crash loses at most one open chunk)."""
+PERSIST_DELAY = 2.0
+"""Seconds after which the writer commits its open chunk, however few accounts it holds."""
 
 
 class ReviewEngine(Protocol):
@@ -133,6 +147,24 @@ class _Sink:
         return events
 
 
+async def _live(work: asyncio.Future[Any], sink: _Sink) -> AsyncIterator[ReviewEvent]:
+    """The events put in ``sink`` while ``work`` runs, as they come (``work`` is cancelled
+    when the caller stops early); the caller then takes ``work.result()``."""
+    live: asyncio.Queue[ReviewEvent | None] = asyncio.Queue()
+    for early in sink.drain():
+        live.put_nowait(early)
+    sink.queue = live
+    work.add_done_callback(lambda _: live.put_nowait(None))
+    try:
+        while (event := await live.get()) is not None:
+            yield event
+    finally:
+        sink.queue = None
+        if not work.done():
+            work.cancel()
+            await asyncio.gather(work, return_exceptions=True)
+
+
 @dataclass
 class _Counts:
     done: int = 0
@@ -164,6 +196,17 @@ class Orchestrator:
         """Each owner's recent decisions, read once per run (ranking)."""
         self._unmuted: dict[str, AccountFacts] = {}
         """This run's facts before snoozed and dismissed signals were taken out."""
+        self._inputs = ReviewInputs()
+        """What the run's accounts had stored (approvals, queued recommendations), read once."""
+        self._writer: WriteBatch | None = None
+        """The run's writer thread while its accounts are reviewed."""
+        self.syncer = ReviewSync(
+            gateway,
+            repository,
+            clock,
+            full_sync_days=settings.orchestrator.full_sync_days,
+        )
+        """The sync step: what changed since the last review of the same scope, or in full."""
 
     async def review(
         self, owner_email: str | None, *, account_ids: Collection[str] | None = None
@@ -176,19 +219,31 @@ class Orchestrator:
         yield RunStarted(run.id, owner_email, self.engine.name, now)
         await self._audit(run.id, AuditAction.REVIEW_STARTED, owner_email, None, {})
         status: SyncStatus = "failed"
-        calls = 0
-        session = audit_session(run.id, "zoho_scout")
-        session.__enter__()
         sink = _Sink()
+        scope = ExitStack()  # the run's context: its audit session, call tally, wait watch
+        scope.enter_context(audit_session(run.id, "zoho_scout"))
+        tally = scope.enter_context(tally_calls())  # every Zoho call of the run, by kind
+        scope.enter_context(
+            watch_waits(lambda w: sink.put(CrmWaiting(run.id, w.seconds, w.reason, w.kind)))
+        )
         aware = self.engine if isinstance(self.engine, RunAware) else None
         try:
             if aware is not None:
                 await aware.begin_run(run.id, sink.put)
-            batch = await self.gateway.sync(owner_email)
-            calls = batch.calls
+            # The sync and the Data Scout run as tasks so that what happens meanwhile (a wait
+            # for Zoho's limits, an engine's own events) is shown as it happens.
+            fetching = asyncio.ensure_future(self.syncer.fetch(owner_email))
+            async for event in _live(fetching, sink):
+                yield event
+            synced = fetching.result()
+            batch = synced.batch
+            add_calls("sync", batch.calls)
             yield Synced(run.id, len(batch.accounts), batch.calls, batch.full)
             previous = await asyncio.to_thread(repo.latest_snapshots, owner_email)
-            facts = await self.engine.scout(batch, previous)
+            scouting = asyncio.ensure_future(self.engine.scout(batch, previous))
+            async for event in _live(scouting, sink):
+                yield event
+            facts = scouting.result()
             for event in sink.drain():
                 yield event
             if account_ids is not None:
@@ -213,6 +268,9 @@ class Orchestrator:
             queued = await asyncio.to_thread(self._queued_count, reviews)
             briefs = await self._briefs(run.id, owner_email, reviews)
             status = "partial" if failures else "ok"
+            # The next review asks from here (a failed or cancelled run never gets this far).
+            await self.syncer.commit(synced)
+            zoho_calls = tally.counts()
             summary = RunSummary(
                 accounts=len(facts),
                 with_changes=sum(1 for f in facts if f.changes),
@@ -221,11 +279,13 @@ class Orchestrator:
                 landed=counts.landed,
                 queued=queued,
                 failed=counts.failed,
-                calls=calls,
+                calls=zoho_calls.total,
                 seconds=time.perf_counter() - started,
                 failures=tuple(failures),
                 usage=None if aware is None else aware.usage(),
                 fallbacks=0 if aware is None else aware.fallbacks(),
+                zoho_calls=zoho_calls,
+                sync=synced.reason,
             )
             await self._audit(
                 run.id,
@@ -243,9 +303,10 @@ class Orchestrator:
             )
             raise
         finally:
-            session.__exit__(None, None, None)
+            scope.close()
             if aware is not None:  # end the engine's processes, even on cancel
                 await asyncio.shield(aware.end_run())
+            calls = tally.counts().total
             await asyncio.shield(
                 asyncio.to_thread(repo.finish_sync_run, run.id, status=status, calls=calls)
             )
@@ -261,14 +322,22 @@ class Orchestrator:
             owner = review.facts.account.owner
             email = owner.email if owner and owner.email else (owner_email or "*")
             by_owner.setdefault(email, []).append(review)
+        return await asyncio.to_thread(self._save_briefs, run_id, sorted(by_owner.items()))
+
+    def _save_briefs(
+        self, run_id: str, owners: Sequence[tuple[str, list[AccountReview]]]
+    ) -> tuple[OwnerBrief, ...]:
+        """Compile and store every owner's brief in one transaction."""
+        repo = self.repository
         briefs = []
-        for email, owned in sorted(by_owner.items()):
-            pending = await asyncio.to_thread(self.repository.pending_approval_count, email)
-            brief = compile_brief(
-                email, owned, generated_at=self.clock.now(), pending_approvals=pending
-            )
-            await asyncio.to_thread(self.repository.save_brief, brief, run_id=run_id)
-            briefs.append(brief)
+        with repo.writing("save the run's briefs"):
+            for email, owned in owners:
+                pending = repo.pending_approval_count(email)
+                brief = compile_brief(
+                    email, owned, generated_at=self.clock.now(), pending_approvals=pending
+                )
+                repo.save_brief(brief, run_id=run_id)
+                briefs.append(brief)
         return tuple(briefs)
 
     async def _review_accounts(
@@ -287,6 +356,18 @@ class Orchestrator:
             ),
         )
         total = len(ordered)
+        # One read for every account's approvals, queued recommendations and due outcomes,
+        # and one writer thread storing each account's results in one hop, committed in
+        # chunks of whole accounts (storage/writer.py).
+        self._inputs = await asyncio.to_thread(
+            self.repository.review_inputs, [f.account_id for f in ordered]
+        )
+        memory = self.memory if isinstance(self.memory, BatchingMemory) else None
+        if memory is not None:  # the memory's writes too, in shared transactions
+            await memory.begin_batch()
+        # No await from here to the try below, which always closes the writer.
+        writer = self.repository.write_batch(chunk=PERSIST_CHUNK, max_delay=PERSIST_DELAY)
+        self._writer = writer
         queue: asyncio.Queue[ReviewEvent | None] = asyncio.Queue()
         if sink is not None:
             for early in sink.drain():
@@ -343,6 +424,13 @@ class Orchestrator:
             if not worker.done():
                 worker.cancel()
                 await asyncio.gather(worker, return_exceptions=True)
+            # Whatever happened, what was handed over is stored whole and committed.
+            self._writer = None
+            try:
+                await asyncio.shield(asyncio.to_thread(writer.close))
+            finally:
+                if memory is not None:
+                    await asyncio.shield(memory.end_batch())
 
     async def _review_account(
         self,
@@ -351,7 +439,6 @@ class Orchestrator:
         queue: asyncio.Queue[ReviewEvent | None],
         total: int,
     ) -> AccountReview:
-        repo = self.repository
         account = facts.account
         owner = account.owner.email if account.owner and account.owner.email else "*"
         await queue.put(
@@ -370,26 +457,35 @@ class Orchestrator:
                 context.memory_stale,
             )
         )
-        prior = await asyncio.to_thread(repo.approvals_for, account.id)
+        prior = self._inputs.approvals.get(account.id, [])
         recommendations = await self.engine.author(facts, context, memory_refs, prior)
         recommendations = [self._valued(r, facts, owner, now) for r in recommendations]
-        waiting = await asyncio.to_thread(repo.queued_recommendations, None, account_id=account.id)
+        waiting = self._inputs.queued.get(account.id, [])
         recommendations, new = refresh_queued(recommendations, waiting)
-        landed = await asyncio.to_thread(self._persist, run_id, facts, owner, recommendations, now)
+        landed = await self._store(
+            functools.partial(self._persist, run_id, facts, owner, recommendations, now)
+        )
         fresh = [r for r in recommendations if r.id in new]
         await self.engine.remember(account.id, fresh)
         for rec in fresh:
             approval_id = landed.get(rec.id)
             await queue.put(RecommendationProposed(run_id, account.id, rec, approval_id))
-        return AccountReview(
-            facts=facts,
-            context=context,
-            recommendations=fresh,
-            memory_refs=list(memory_refs),
+        # The run keeps every account's review until its briefs are compiled: only what they
+        # read of the memory's answer (its history's lists stay with the memory).
+        kept = HistoricalContext(
+            account_id=context.account_id,
+            historical_context=HistoryDetails(
+                sentiment_trend=context.historical_context.sentiment_trend,
+                relationship_strength=context.historical_context.relationship_strength,
+            ),
+            memory_stale=context.memory_stale,
         )
+        return AccountReview(facts=facts, context=kept, recommendations=fresh)
 
     async def _assess_outcomes(self, facts: AccountFacts, now: datetime) -> None:
         """Judge earlier executed recommendations from this sync (see ``approvals.outcomes``)."""
+        if facts.account_id not in self._inputs.outcomes_due:
+            return  # nothing executed waits for a verdict (read once for the run)
         assessed = await asyncio.to_thread(update_outcomes, self.repository, facts, now)
         if self.memory is None:
             return
@@ -451,21 +547,29 @@ class Orchestrator:
         owners = sorted({_owner_email(r.facts) for r in reviews})
         landed = 0
         for owner in owners:
-            landed += len(
-                fill_queue(
-                    self.repository,
-                    owner,
-                    self.clock.now(),
-                    budget=self.settings.review.daily_budget,
-                    ttl=self._ttl,
-                    session_id=run_id,
+            with self.repository.writing("land an owner's queue"):  # one transaction each
+                landed += len(
+                    fill_queue(
+                        self.repository,
+                        owner,
+                        self.clock.now(),
+                        budget=self.settings.review.daily_budget,
+                        ttl=self._ttl,
+                        session_id=run_id,
+                    )
                 )
-            )
         return landed
 
     def _queued_count(self, reviews: Sequence[AccountReview]) -> int:
         owners = {_owner_email(r.facts) for r in reviews}
-        return sum(len(self.repository.queued_recommendations(o)) for o in owners)
+        return sum(self.repository.queued_recommendation_count(o) for o in owners)
+
+    async def _store(self, unit: Callable[[], dict[str, str]]) -> dict[str, str]:
+        """One account's results (``unit``, a :meth:`_persist` call), in one hop to the run's
+        writer: one unit of its transaction, all or nothing."""
+        if self._writer is None:  # outside a run's account loop
+            return await asyncio.to_thread(unit)
+        return await self._writer.run(unit)
 
     def _persist(
         self,

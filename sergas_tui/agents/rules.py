@@ -80,7 +80,11 @@ class RulesEngine:
         memory_refs: Sequence[RecordRef],
         prior: Sequence[Approval],
     ) -> list[Recommendation]:
-        priors = await asyncio.to_thread(self._priors, facts.account_id, prior, facts.reviewed_at)
+        priors = (  # no earlier decisions (most accounts): no trip to the database
+            await asyncio.to_thread(self._priors, facts.account_id, prior, facts.reviewed_at)
+            if prior
+            else []
+        )
         return self._author.author(facts, context, memory_refs=memory_refs, prior=priors)
 
     def _priors(

@@ -19,8 +19,9 @@ call :meth:`DataScout.scout_bundles` with complete bundles.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import structlog
 from pydantic import JsonValue, TypeAdapter
@@ -51,7 +52,15 @@ from sergas_tui.domain.changes import (
 from sergas_tui.domain.facts import AccountFacts
 from sergas_tui.domain.outputs import ScoutReport
 from sergas_tui.domain.pipeline import StageSamples, is_open
-from sergas_tui.domain.records import Activity, Change, Deal, Link, Snapshot, StageChange
+from sergas_tui.domain.records import (
+    Activity,
+    Change,
+    Contact,
+    Deal,
+    Link,
+    Snapshot,
+    StageChange,
+)
 from sergas_tui.domain.signals import activity_time, detect_all
 from sergas_tui.domain.touches import quiet_of
 from sergas_tui.errors import SergasError
@@ -61,6 +70,7 @@ from sergas_tui.storage.repository import Repository
 log = structlog.get_logger("sergas.scout")
 _STAGE_ROWS: TypeAdapter[list[StageChange]] = TypeAdapter(list[StageChange])
 _CHANGES: TypeAdapter[list[Change]] = TypeAdapter(list[Change])
+R = TypeVar("R", Deal, Contact)
 
 DEFAULT_STAGE_HISTORY_BUDGET = 60
 """Stage-history reads per owner and review (cached reads of unchanged deals cost nothing)."""
@@ -142,6 +152,7 @@ class DataScout:
             owner_email=batch.owner_email,
             previous=previous,
             stage_history_budget=stage_history_budget,
+            fresh=batch.changed,
         )
 
     async def scout_bundles(
@@ -151,15 +162,22 @@ class DataScout:
         owner_email: str | None = None,
         previous: Mapping[str, Snapshot] | None = None,
         stage_history_budget: int = DEFAULT_STAGE_HISTORY_BUDGET,
+        fresh: Collection[str] | None = None,
     ) -> list[AccountFacts]:
         """Like :meth:`scout`, for complete bundles (e.g. an incremental batch merged with
-        stored records). The bundles are not modified."""
+        stored records). The bundles are not modified. ``fresh``: the records whose stage
+        history or timeline may be read from the CRM (those changed since the last review);
+        the others' come from the read cache or not at all. None: any record's."""
         now = self._clock.now()
-        run = ScoutRun(started_at=now, accounts=len(bundles))
+        run = ScoutRun(
+            started_at=now,
+            accounts=len(bundles),
+            fresh=None if fresh is None else frozenset(fresh),
+        )
         self.last_run = run
         if previous is None:
             previous = await asyncio.to_thread(self._repository.latest_snapshots, owner_email)
-        work = [_copy(bundle) for bundle in bundles.values()]
+        work = [bundle.copy() for bundle in bundles.values()]
         # Budgets, typical stage times and read choices are per owner, so a review of one
         # owner and a review of every owner decide the same things about that owner's accounts.
         groups = by_owner(work)
@@ -192,11 +210,15 @@ class DataScout:
         samples = StageSamples.from_deals(d for b in bundles for d in b.deals)
         asked: set[str] = set()
         for _ in range(STAGE_HISTORY_ROUNDS):
-            wanted = [
-                d
-                for d in deals_needing_history(bundles, self._settings, samples, now)
-                if d.id not in asked
-            ]
+            wanted = await self._readable(
+                "stage_history",
+                [
+                    d
+                    for d in deals_needing_history(bundles, self._settings, samples, now)
+                    if d.id not in asked
+                ],
+                run,
+            )
             left = budget - len(asked)
             if not wanted or left <= 0:
                 break
@@ -232,9 +254,10 @@ class DataScout:
         found: dict[str, list[StageChange]] = {}
         asked: set[str] = set()
         for _ in range(TOUCH_HISTORY_ROUNDS):
-            view = [_copy(b) for b in bundles]
+            view = [b.copy() for b in bundles]
             _attach(view, found)
             plan = deals_needing_history_for_touch(view, self._settings, now, skip=asked)
+            plan = await self._readable("stage_history", plan, run)
             wanted = plan[: max(0, budget - len(asked))]
             if not wanted:
                 break
@@ -268,6 +291,17 @@ class DataScout:
         histories.update({deal.id: rows for deal, rows in fetched})
         return {deal_id: rows for deal_id, rows in histories.items() if rows}
 
+    async def _readable(self, kind: CacheKind, records: list[R], run: ScoutRun) -> list[R]:
+        """Of ``records`` (in order), those this run may read: all of them, or in an
+        incremental review those changed since the last review and those with a cached read
+        (free). Unchanged records never read stay unread until a full review."""
+        if run.fresh is None or not records:
+            return records
+        fresh = run.fresh
+        unchanged = {r.id: r.modified_time for r in records if r.id not in fresh}
+        cached = await self._cached(kind, unchanged)
+        return [r for r in records if r.id in fresh or r.id in cached]
+
     async def _cached(
         self, kind: CacheKind, records: Mapping[str, datetime | None]
     ) -> dict[str, list[JsonValue]]:
@@ -300,6 +334,8 @@ class DataScout:
         modified.update({d.id: d.modified_time for b in bundles for d in b.deals})
         contacts = contacts_needing_timeline(bundles, self._settings, now)
         deals = deals_needing_timeline(bundles, self._settings)
+        contacts = await self._readable("timeline:Contacts", contacts, run)
+        deals = await self._readable("timeline:Deals", deals, run)
         targets: list[tuple[str, str, str]] = [
             ("Contacts", c.id, owner[c.id]) for c in contacts
         ] + [("Deals", d.id, owner[d.id]) for d in deals]
@@ -435,17 +471,6 @@ def by_owner(bundles: Iterable[Bundle]) -> dict[str, list[Bundle]]:
     for bundle in bundles:
         groups.setdefault(owner_key(bundle), []).append(bundle)
     return groups
-
-
-def _copy(bundle: Bundle) -> Bundle:
-    return Bundle(
-        account=bundle.account,
-        contacts=list(bundle.contacts),
-        deals=list(bundle.deals),
-        activities=list(bundle.activities),
-        notes=list(bundle.notes),
-        changes=list(bundle.changes),
-    )
 
 
 def _after(change: Change, since: datetime) -> bool:

@@ -5,17 +5,20 @@ timelines; both cost one API call per record, so the scout asks only where the a
 
 **Stage history** (``stage_history_budget`` calls per run, biggest amounts first): only for
 open deals whose time in the current stage cannot be bounded against the stage's limit. The
-stage was entered no later than Modified_Time and no earlier than Created_Time, so a deal
-modified longer ago than the limit is certainly stalled and one created within the limit is
-certainly not; only deals in between need their history. A second round re-plans with the
-typical stage times learnt from the first round's histories. Deals still undecided when the
-budget runs out get **no** ``stalled_in_stage`` signal: they are reported in
-:attr:`ScoutRun.undecided_deals` rather than guessed at.
+stage was entered no later than Modified_Time (or the earlier ``Deal.stage_fields_since``, when
+the review's sync knows that later edits left the stage alone: :func:`stage_fixed_by`) and no
+earlier than Created_Time, so a deal modified longer ago than the limit is certainly stalled
+and one created within the limit is certainly not; only deals in between need their history.
+A second round re-plans with the typical stage times learnt from the first round's histories.
+Deals still undecided when the budget runs out get **no** ``stalled_in_stage`` signal: they
+are reported in :attr:`ScoutRun.undecided_deals` rather than guessed at.
 
 **Timelines** (``timeline_budget`` calls per run):
 
 1. contacts modified within ``sponsor_change_days`` but created before — the only cheap hint
-   that a role (Executive Sponsor) may have changed — most recently modified first;
+   that a role (Executive Sponsor) may have changed — most recently modified first (an edit
+   the review's sync knows left the role and title alone does not count:
+   ``Contact.role_fields_since``);
 2. open deals whose stage history shows fewer close-date pushes than
    ``close_date_push_high`` *and* were modified after entering their current stage, where
    more pushes may hide inside the stage (stage-history rows carry Close_Date and Amount per
@@ -35,6 +38,10 @@ date can clear a critical "gone quiet" signal; the deals get them only after the
 and the timeline reads, so those decide what they would have decided with that budget.
 A move older than the verdict window on a deal never read stays unknown: "quiet N days" is
 then N days since the last *known* touch.
+
+**Incremental reviews** (``ScoutRun.fresh``, from ``SyncBatch.changed``): only records changed
+since the last review are read afresh; the others are read from the cache or, never read, not
+at all until the next full review (``agents/incremental.py``).
 """
 
 from __future__ import annotations
@@ -55,6 +62,7 @@ from sergas_tui.domain.pipeline import (
     StageSamples,
     days_between,
     is_open,
+    stage_fixed_by,
     stage_limit,
     stage_stay,
     stall_verdict,
@@ -90,6 +98,9 @@ class ScoutRun:
     snapshots: dict[str, dict[str, JsonValue]] = field(default_factory=dict)
     """Account id → the new snapshot (:func:`~sergas_tui.domain.changes.snapshot_of`), for the
     orchestrator to store with ``Repository.save_snapshot``."""
+    fresh: frozenset[str] | None = None
+    """Records that may be read afresh (``SyncBatch.changed`` of an incremental review: those
+    changed since the last review); the others only from the read cache. None: any record."""
 
     @property
     def calls(self) -> int:
@@ -143,9 +154,9 @@ def deals_needing_history_for_touch(
             for d in bundle.deals
             if not d.stage_history
             and d.id not in skip
-            and d.modified_time is not None
-            and (touch is None or d.modified_time > touch.at)
-            and days_between(d.modified_time, now) < window
+            and (moved := stage_fixed_by(d)) is not None
+            and (touch is None or moved > touch.at)
+            and days_between(moved, now) < window
         ]
         if candidates:
             critical = quiet >= settings.no_activity_critical_days
@@ -155,7 +166,8 @@ def deals_needing_history_for_touch(
 
 
 def _modified_order(deal: Deal) -> tuple[float, str]:
-    return (deal.modified_time.timestamp() if deal.modified_time else 0.0), deal.id
+    moved = stage_fixed_by(deal)
+    return (moved.timestamp() if moved else 0.0), deal.id
 
 
 def contacts_needing_timeline(
@@ -164,15 +176,21 @@ def contacts_needing_timeline(
     """Contacts changed within the sponsor window after being created before it."""
     since = now - timedelta(days=settings.sponsor_change_days)
     found = [
-        c
+        (changed, c)
         for bundle in bundles
         for c in bundle.contacts
-        if c.modified_time is not None
-        and c.modified_time >= since
+        if (changed := _role_fixed_by(c)) is not None
+        and changed >= since
         and (c.created_time is None or c.created_time < since)
     ]
-    floor = datetime.min.replace(tzinfo=since.tzinfo)
-    return sorted(found, key=lambda c: (-(c.modified_time or floor).timestamp(), c.id))
+    return [c for _, c in sorted(found, key=lambda item: (-item[0].timestamp(), item[1].id))]
+
+
+def _role_fixed_by(contact: Contact) -> datetime | None:
+    """When the contact's role or title last changed at the latest: its Modified_Time, or the
+    earlier ``role_fields_since`` when the sync knows later edits left them alone."""
+    since, modified = contact.role_fields_since, contact.modified_time
+    return modified if since is None or modified is None else min(since, modified)
 
 
 def deals_needing_timeline(bundles: Iterable[Bundle], settings: SignalSettings) -> list[Deal]:
@@ -181,12 +199,13 @@ def deals_needing_timeline(bundles: Iterable[Bundle], settings: SignalSettings) 
     for bundle in bundles:
         for deal in bundle.deals:
             entered = [r.changed_at for r in deal.stage_history if r.changed_at is not None]
-            if not entered or not is_open(deal) or deal.modified_time is None:
+            fixed = stage_fixed_by(deal)  # edits after it left the closing date alone
+            if not entered or not is_open(deal) or fixed is None:
                 continue
             dates = [r.closing_date for r in deal.stage_history] + [deal.closing_date]
             known = [d for d in dates if d is not None]
             pushes = sum(1 for a, b in itertools.pairwise(known) if b > a)
-            if 0 < pushes < settings.close_date_push_high and max(entered) < deal.modified_time:
+            if 0 < pushes < settings.close_date_push_high and max(entered) < fixed:
                 found.append(deal)
     return sorted(found, key=lambda d: (-(d.amount or 0.0), d.id))
 

@@ -5,7 +5,9 @@ the tool name (``zoho_<operation>``), its inputs, a summary of its output (count
 never whole records), the time it took and the error if it failed — in the session the
 orchestrator or command set with :func:`audit_session`. Inputs and outputs are redacted by the
 audit model. The agents' own tool calls are audited again from their hooks; the gateway side
-catches everything else (sync, executor, MCP server).
+catches everything else (sync, executor, MCP server). The API calls each operation cost also go
+to the open call tallies (:mod:`sergas_tui.crm.call_tally`, a review's calls by kind); a sync's
+own count (``SyncBatch.calls``) is added by whoever asked for it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, JsonValue
 
 from sergas_tui.clock import Clock
+from sergas_tui.crm.call_tally import add_calls
 from sergas_tui.crm.gateway import SyncBatch
+from sergas_tui.crm.http import count_calls
 from sergas_tui.crm.writer import CrmGateway, NoteDraft, TaskDraft, WriteApproval, WriteResult
 from sergas_tui.domain import (
     Account,
@@ -134,7 +138,13 @@ class AuditedGateway:
         error: BaseException | None = None
         result: Any = None
         try:
-            result = await call()
+            with count_calls() as counter:
+                try:
+                    result = await call()
+                finally:
+                    # A sync counts its own calls (SyncBatch.calls): its caller adds them.
+                    if tool != "sync":
+                        add_calls(tool, counter.api)
             return result  # type: ignore[no-any-return]
         except BaseException as err:
             error = err

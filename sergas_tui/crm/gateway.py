@@ -74,6 +74,10 @@ class SyncBatch:
     activities: list[Activity] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
     calls: int = 0
+    changed: frozenset[str] | None = None
+    """Set on a batch merged with the records stored from earlier syncs (an incremental review,
+    :mod:`sergas_tui.agents.incremental`): the ids of the records this sync fetched, i.e. those
+    changed since the last one. None when every record of the batch was just fetched."""
 
 
 @runtime_checkable

@@ -15,10 +15,18 @@ credits in minutes; it is not a Zoho limit. Both are paced by a monotonic clock,
 domain clock, which may be frozen in the demo. Token calls to the accounts server skip the
 limiter: they do not count against the CRM's limits.
 
-A 429 from Zoho means one of two things (:func:`rate_limit_kind`): too many calls in flight,
-which clears in moments (retried with backoff and jitter like a 5xx), or the org's credits for
-the last 24 hours used up, which will not clear for hours: that one is not retried but raised
-at once as :class:`~sergas_tui.errors.CrmRateLimitedError` saying so. The
+The budget is shared by every process of the machine that talks to the same org
+(:mod:`sergas_tui.crm.budget`), so an AE's app, a scheduled review and an MCP server together
+stay within it.
+
+A 429 from Zoho means one of two things (:func:`rate_limit_kind`): too many calls in flight
+(or some other transient limit), which clears in moments, or the org's credits for the last 24
+hours used up, which will not clear for hours. The first never fails a call: it is waited out
+(the server's ``Retry-After`` when it sends one, else backoff with jitter up to
+:data:`MAX_RATE_LIMIT_WAIT_SECONDS`) for up to :data:`RATE_LIMIT_PATIENCE_SECONDS`, without
+spending the retry budget, and every wait is told to the open :func:`watch_waits` observers (a
+review shows it as progress). The second is not retried but raised at once as
+:class:`~sergas_tui.errors.CrmRateLimitedError` saying so. The
 ``X-API-CREDITS-REMAINING`` header (sent once half the day's credits are used) is kept in
 :attr:`CrmStats.credits_remaining`.
 """
@@ -26,13 +34,14 @@ at once as :class:`~sergas_tui.errors.CrmRateLimitedError` saying so. The
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 import httpx
 
@@ -54,6 +63,9 @@ INITIAL_RETRY_DELAY_SECONDS = 1.0
 MAX_RETRY_DELAY_SECONDS = 30.0
 RETRY_JITTER = 0.25  # a backoff delay is shortened by a random 0-25 %
 MAX_RETRY_AFTER_SECONDS = 60.0  # a Retry-After longer than this is ignored
+RATE_LIMIT_PATIENCE_SECONDS = 900.0  # a call waits out 429s this long before it gives up
+MAX_RATE_LIMIT_WAIT_SECONDS = 60.0  # one wait after a 429 (backoff doubles up to this)
+SHOWN_WAIT_SECONDS = 1.0  # a limiter wait at least this long is told to wait observers
 RETRYABLE_STATUS_CODES = frozenset({408, 429})  # plus every 5xx
 DEFAULT_REQUESTS_PER_MINUTE = 120  # our politeness, not a Zoho limit (Zoho has none a minute)
 DEFAULT_CONCURRENT_REQUESTS = 5  # Zoho allows 5 (Free) to 25 (Ultimate) in flight
@@ -219,6 +231,7 @@ class RateWindow:
                     self._granted.append(now)
                     return waited
                 wait = max(self._granted[0] + window - now, MIN_LIMITER_WAIT_SECONDS)
+                tell_paced(wait, self.per_minute)
                 waited += wait
                 await self._sleep(wait)
 
@@ -253,6 +266,74 @@ class Limiter:
                 self.in_flight -= 1
 
 
+class CallBudget(Protocol):
+    """What the sender takes a slot from for each attempt: :class:`Limiter` (this process
+    only) or :class:`~sergas_tui.crm.budget.SharedBudget` (every process of the machine)."""
+
+    concurrency: int
+
+    def slot(self) -> contextlib.AbstractAsyncContextManager[float]: ...
+
+
+@dataclass(frozen=True)
+class CrmWait:
+    """A wait the CRM client is about to make: how long, and why (for people to read)."""
+
+    seconds: float
+    reason: str
+    kind: Literal["rate_limited", "paced"]
+    """``rate_limited``: Zoho answered 429; ``paced``: our own per-minute budget is spent."""
+
+
+WaitObserver = Callable[[CrmWait], None]
+
+_WAIT_OBSERVERS: ContextVar[tuple[WaitObserver, ...]] = ContextVar(
+    "sergas_crm_wait_observers", default=()
+)
+
+
+@contextmanager
+def watch_waits(observer: WaitObserver) -> Iterator[None]:
+    """Tell ``observer`` about every wait of the CRM calls made in this block (and in the
+    tasks started from it)."""
+    token = _WAIT_OBSERVERS.set((*_WAIT_OBSERVERS.get(), observer))
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):  # closed from another context
+            _WAIT_OBSERVERS.reset(token)
+
+
+def wait_text(seconds: float) -> str:
+    """A wait for people to read: 'under a second', '12 s', '2 min 5 s'."""
+    if seconds < 1:
+        return "under a second"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    minutes, rest = divmod(whole, 60)
+    return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+
+
+def _tell_wait(wait: CrmWait) -> None:
+    for observer in _WAIT_OBSERVERS.get():
+        with contextlib.suppress(Exception):  # an observer never breaks a call
+            observer(wait)
+
+
+def tell_paced(seconds: float, per_minute: int) -> None:
+    """Tell the wait observers that the per-minute budget holds a call back (long waits only)."""
+    if seconds >= SHOWN_WAIT_SECONDS:
+        _tell_wait(
+            CrmWait(
+                seconds,
+                f"{per_minute} Zoho calls a minute used (zoho.requests_per_minute); "
+                f"next call in {wait_text(seconds)}",
+                "paced",
+            )
+        )
+
+
 @dataclass
 class CrmStats:
     """Counters for benchmarks and `sergas doctor`: what the client actually sent."""
@@ -275,6 +356,11 @@ class CrmStats:
     again None after a successful answer without it)."""
     backoff_seconds: float = 0.0
     """Time spent in retry backoff."""
+    rate_limit_waits: int = 0
+    """429s that were waited out (transient limits: counted in ``retries`` too, but they do
+    not spend the retry budget)."""
+    rate_limit_seconds: float = 0.0
+    """Time spent waiting out those 429s."""
     by_endpoint: Counter[str] = field(default_factory=Counter)
     """Attempts per endpoint template, e.g. ``GET /Accounts/{id}`` or ``POST /coql Deals``."""
 
@@ -288,6 +374,8 @@ class CrmStats:
             "rate_limited": self.rate_limited,
             "credits_remaining": self.credits_remaining,
             "backoff_seconds": round(self.backoff_seconds, 3),
+            "rate_limit_waits": self.rate_limit_waits,
+            "rate_limit_seconds": round(self.rate_limit_seconds, 3),
             "by_endpoint": dict(sorted(self.by_endpoint.items())),
         }
 
@@ -317,6 +405,13 @@ def count_calls() -> Iterator[CallCounter]:
         _COUNTERS.reset(reset)
 
 
+def note_api_call() -> None:
+    """Count one CRM API call made other than through :class:`Sender` (an MCP tool call) in
+    every open :func:`count_calls` block."""
+    for counter in _COUNTERS.get():
+        counter.api += 1
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     max_retries: int = DEFAULT_MAX_RETRIES
@@ -338,7 +433,7 @@ class Sender:
         self,
         client: httpx.AsyncClient,
         *,
-        limiter: Limiter,
+        limiter: CallBudget,
         policy: RetryPolicy,
         stats: CrmStats,
         sleep: Sleep,
@@ -384,6 +479,32 @@ class Sender:
             self.stats.throttled_seconds += waited
             return await self.client.send(request)
 
+    def _rate_limit_wait(
+        self, response: httpx.Response, endpoint: str, waits: int, waited: float
+    ) -> float | None:
+        """How long to wait out a transient 429 after ``waits`` earlier waits of this call
+        (None: patience is spent, stop waiting)."""
+        delay = retry_after_seconds(response.headers)
+        if delay is None:
+            delay = backoff(
+                waits + 1,
+                initial=max(self.policy.initial_delay, MIN_LIMITER_WAIT_SECONDS),
+                cap=MAX_RATE_LIMIT_WAIT_SECONDS,
+                rng=self._rng,
+            )
+        if waited + delay > RATE_LIMIT_PATIENCE_SECONDS:
+            return None
+        parsed = parse_error_body(decode_json(response))
+        said = f": {parsed.message.rstrip('. ')}" if parsed and parsed.message else ""
+        _tell_wait(
+            CrmWait(
+                delay,
+                f"Zoho's rate limit ({endpoint}{said}); trying again in {wait_text(delay)}",
+                "rate_limited",
+            )
+        )
+        return delay
+
     async def send(
         self,
         build: Callable[[], Awaitable[httpx.Request]],
@@ -395,6 +516,8 @@ class Sender:
         """Send with up to ``max_retries`` retries (default from the policy)."""
         retries = self.policy.max_retries if max_retries is None else max_retries
         attempt = 0
+        limit_waits = 0
+        limit_waited = 0.0
         while True:
             request = await build()
             self._count(kind, endpoint)
@@ -406,7 +529,22 @@ class Sender:
                     raise error_from_transport(err, request) from err
             else:
                 if kind == "api":
-                    self._observe(response)
+                    self._observe(response)  # raises for used-up credits
+                if response.status_code == 429 and kind == "api":
+                    # A transient limit: wait it out, whatever the retry budget says.
+                    wait = self._rate_limit_wait(
+                        response, endpoint, attempt + limit_waits, limit_waited
+                    )
+                    if wait is not None:
+                        limit_waits += 1
+                        limit_waited += wait
+                        self.stats.retries += 1
+                        self.stats.backoff_seconds += wait
+                        self.stats.rate_limit_waits += 1
+                        self.stats.rate_limit_seconds += wait
+                        await self._sleep(wait)
+                        continue
+                    return response
                 if attempt >= retries or not should_retry(response.status_code):
                     return response
                 delay = retry_after_seconds(response.headers)

@@ -45,6 +45,7 @@ from sergas_tui.crm import mcp_tools as t
 from sergas_tui.crm import mcp_wire as wire
 from sergas_tui.crm.approval_gate import ApprovalRefusedError, RefusalReason, grant_for
 from sergas_tui.crm.gateway import SyncBatch
+from sergas_tui.crm.http import note_api_call
 from sergas_tui.crm.mcp_session import (
     CALL_TIMEOUT,
     CONNECT_TIMEOUT,
@@ -274,6 +275,7 @@ class McpGateway:
             )
         if name not in self.tools:
             raise CrmError(f"The MCP server at {self.target} does not offer {name}.")
+        note_api_call()  # one tool call: the review's tally counts it (crm.call_tally)
         try:
             result = await self._session.call_tool(
                 name, arguments, read_timeout_seconds=read_timeout or self._call_timeout

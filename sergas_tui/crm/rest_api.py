@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import AsyncGenerator, Mapping
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,6 +21,7 @@ from pydantic import JsonValue
 
 from sergas_tui.clock import Clock
 from sergas_tui.config import ZohoSettings
+from sergas_tui.crm.budget import open_budget
 from sergas_tui.crm.errors_map import (
     decode_json,
     error_code,
@@ -30,6 +32,7 @@ from sergas_tui.crm.errors_map import (
 from sergas_tui.crm.http import (
     API_VERSION,
     USER_AGENT,
+    CallBudget,
     CrmStats,
     Limiter,
     RetryPolicy,
@@ -80,17 +83,30 @@ class ZohoApi:
         rng: random.Random,
         monotonic: Seconds = time.monotonic,
         transport: httpx.AsyncBaseTransport | None = None,
+        budget_file: Path | None = None,
     ) -> None:
+        """``budget_file``: the org's call budget shared with the machine's other processes
+        (:mod:`sergas_tui.crm.budget`); without it the limits are this process's own."""
         self.stats = CrmStats()
         self._client = httpx.AsyncClient(
             transport=transport,
             timeout=timeout_for(settings.timeout_seconds),
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
         )
-        self.limiter = Limiter(
+        # Paced by ``monotonic``, not ``clock``: a frozen demo clock must not stall the limiter.
+        shared = open_budget(
+            budget_file,
             settings.requests_per_minute,
             settings.concurrent_requests,
-            now=monotonic,  # not ``clock``: a frozen demo clock must not stall the limiter
+            lease_seconds=settings.timeout_seconds,
+            now=monotonic,
+            sleep=sleep,
+        )
+        self._budget = shared
+        self.limiter: CallBudget = shared or Limiter(
+            settings.requests_per_minute,
+            settings.concurrent_requests,
+            now=monotonic,
             sleep=sleep,
         )
         policy = RetryPolicy(
@@ -110,6 +126,8 @@ class ZohoApi:
     async def aclose(self) -> None:
         self.tokens.forget()
         await self._client.aclose()
+        if self._budget is not None:
+            self._budget.close()
 
     async def request(
         self,

@@ -20,6 +20,7 @@ import time
 from collections.abc import Mapping, Sequence
 from contextlib import aclosing
 from datetime import UTC, datetime
+from pathlib import Path
 from types import TracebackType
 
 import httpx
@@ -28,6 +29,7 @@ from pydantic import JsonValue, ValidationError
 from sergas_tui.clock import Clock, SystemClock
 from sergas_tui.config import ZohoSettings
 from sergas_tui.crm import rest_writes
+from sergas_tui.crm.budget import budget_key
 from sergas_tui.crm.fields import (
     ACCOUNT_FIELDS,
     ACTIVITY_FIELDS,
@@ -97,9 +99,12 @@ class ZohoRestGateway:
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
         monotonic: Seconds = time.monotonic,
+        budget_file: Path | None = None,
     ) -> None:
         """``clock`` dates things (token expiry, the sync window); ``monotonic`` paces the
-        rate limiter and must advance with ``sleep`` (tests pass fakes of both)."""
+        rate limiter and must advance with ``sleep`` (tests pass fakes of both).
+        ``budget_file`` holds the org's call budget shared by the machine's processes
+        (:mod:`sergas_tui.crm.budget`)."""
         self._clock = clock or SystemClock()
         self._extra_fields = {m: tuple(f) for m, f in settings.extra_fields.items()}
         self._api = ZohoApi(
@@ -110,6 +115,7 @@ class ZohoRestGateway:
             sleep=sleep,
             rng=rng or random.Random(),
             monotonic=monotonic,
+            budget_file=budget_file,
         )
         self._users = UserDirectory()
         self._fields_cache = FieldsCache()
@@ -126,10 +132,19 @@ class ZohoRestGateway:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock | None = None,
+        budget_dir: Path | None = None,
     ) -> ZohoRestGateway:
-        """Credentials from the config and the keyring (SecretError when one is missing)."""
+        """Credentials from the config and the keyring (SecretError when one is missing);
+        ``budget_dir`` holds the machine's shared call budgets, one file per org."""
         credentials = ZohoCredentials.from_settings(settings, secrets)
-        return cls(settings, credentials, transport=transport, clock=clock)
+        budget_file = None
+        if budget_dir is not None:
+            key = budget_key(
+                settings.api_domain or settings.accounts_url or settings.data_centre,
+                credentials.client_id,
+            )
+            budget_file = budget_dir / f"{key}.budget"
+        return cls(settings, credentials, transport=transport, clock=clock, budget_file=budget_file)
 
     @property
     def stats(self) -> CrmStats:

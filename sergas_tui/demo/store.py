@@ -62,6 +62,10 @@ _SCHEMA: tuple[str, ...] = (
 )
 _INDEXES: tuple[str, ...] = (
     "CREATE INDEX IF NOT EXISTS records_account ON records(module, account_id)",
+    # A related list (a deal's stage history, a contact's deals...) is one account's rows in id
+    # order: without this index SQLite walked the whole module in id order instead, so every
+    # related-list call of a review cost time in proportion to the org (quadratic in a review).
+    "CREATE INDEX IF NOT EXISTS records_account_id ON records(module, account_id, id)",
     "CREATE INDEX IF NOT EXISTS records_owner ON records(module, owner_id)",
     "CREATE INDEX IF NOT EXISTS records_modified ON records(module, modified_time)",
     "CREATE INDEX IF NOT EXISTS timeline_record ON timeline(module, record_id)",

@@ -37,6 +37,18 @@ class Bundle:
     def account_id(self) -> str:
         return self.account.id
 
+    def copy(self, *, changes: bool = True) -> Bundle:
+        """A copy whose lists can change without touching this one (the records are shared;
+        they are immutable by convention). ``changes=False`` leaves the known changes out."""
+        return Bundle(
+            account=self.account,
+            contacts=list(self.contacts),
+            deals=list(self.deals),
+            activities=list(self.activities),
+            notes=list(self.notes),
+            changes=list(self.changes) if changes else [],
+        )
+
     def deal(self, deal_id: str) -> Deal | None:
         return next((d for d in self.deals if d.id == deal_id), None)
 

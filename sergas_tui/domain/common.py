@@ -8,9 +8,11 @@ which always holds a timezone-aware datetime (naive values are taken to be UTC).
 from __future__ import annotations
 
 import datetime as dt
+import os
+import random
+import secrets
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar
-from uuid import uuid4
 
 from pydantic import AfterValidator, ValidationError, ValidatorFunctionWrapHandler, WrapValidator
 
@@ -36,9 +38,32 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+_ID_BITS = random.Random()
+"""The generator behind :func:`new_id`: seeded once per process from the OS (and again in a
+forked child), so no id costs a read of OS randomness (``uuid4`` made one per row)."""
+
+_UUID4_KEEP = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
+def _seed_ids() -> None:
+    _ID_BITS.seed(secrets.randbits(256))
+
+
+_seed_ids()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_seed_ids)
+
+
 def new_id() -> str:
-    """A fresh random identifier (a UUID4 in its canonical string form)."""
-    return str(uuid4())
+    """A fresh random identifier: a version-4 UUID in its canonical string form.
+
+    Ids are identifiers, not secrets (approval tokens come from :mod:`secrets`): 122 bits from
+    a generator seeded once from the OS make collisions as unlikely as ``uuid4``'s at a
+    fraction of the cost.
+    """
+    h = f"{(_ID_BITS.getrandbits(128) & _UUID4_KEEP) | _UUID4_SET:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def ensure_aware(value: datetime) -> datetime:

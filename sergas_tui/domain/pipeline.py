@@ -98,6 +98,16 @@ def _current_run(history: list[StageChange], stage: str) -> StageChange | None:
     return entered
 
 
+def stage_fixed_by(deal: Deal) -> datetime | None:
+    """When the deal's stage (and amount, probability, closing date) last changed at the
+    latest: its Modified_Time, or the earlier :attr:`Deal.stage_fields_since` when the sync knows
+    that later edits changed other fields only."""
+    since, modified = deal.stage_fields_since, deal.modified_time
+    if since is None or modified is None:
+        return modified
+    return min(since, modified)
+
+
 def stage_stay(deal: Deal) -> StageStay | None:
     """How long ``deal`` may have been in its current stage; None when it has no stage."""
     if not deal.stage:
@@ -110,7 +120,7 @@ def stage_stay(deal: Deal) -> StageStay | None:
     if history and history[-1].changed_at is not None:
         last = history[-1].changed_at
         earliest = last if earliest is None or last > earliest else earliest
-    latest = deal.modified_time
+    latest = stage_fixed_by(deal)
     return StageStay(deal.stage, None, earliest, latest)
 
 

@@ -180,6 +180,10 @@ class Contact(BaseModel):
     last_activity_time: Timestamp | None = None
     created_time: Timestamp | None = None
     modified_time: Timestamp | None = None
+    role_fields_since: Timestamp | None = None
+    """Not a CRM field: the contact's role and title have had their present values at least
+    since then (the Modified_Time of the earliest synced version with them, kept by the
+    review's sync, :mod:`sergas_tui.agents.incremental`). None when unknown."""
 
     def ref(self) -> RecordRef:
         return RecordRef(module="Contacts", id=self.id)
@@ -214,6 +218,11 @@ class Deal(BaseModel):
     modified_time: Timestamp | None = None
     last_activity_time: Timestamp | None = None
     stage_history: list[StageChange] = Field(default_factory=list)
+    stage_fields_since: Timestamp | None = None
+    """Not a CRM field: the deal's Stage, Amount, Probability and Closing_Date have had their
+    present values at least since then — the Modified_Time of the earliest synced version with
+    these values (kept by the review's sync, :mod:`sergas_tui.agents.incremental`), so later
+    edits touched other fields only. None when unknown: Modified_Time is the only bound."""
 
     def ref(self) -> RecordRef:
         return RecordRef(module="Deals", id=self.id)

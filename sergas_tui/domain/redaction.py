@@ -50,7 +50,19 @@ def redact(value: T) -> T:
     return cast(T, _redact(value))
 
 
+_PLAIN = frozenset({str, int, float, bool, bytes, type(None)})
+"""Types returned as they are (checked by exact type first: most values are these)."""
+
+
 def _redact(value: Any) -> Any:
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is dict:
+        return {
+            key: REDACTED if is_sensitive_field(key) else _redact(item)
+            for key, item in value.items()
+        }
     if isinstance(value, Mapping):
         return {
             key: REDACTED if is_sensitive_field(key) else _redact(item)

@@ -3,7 +3,11 @@
 :class:`LocalMemory` implements :class:`~sergas_tui.memory.store.MemoryStore`. One connection,
 owned by the instance and guarded by a lock, serves every call; the async methods run their
 SQLite work in a thread (``asyncio.to_thread``) so the event loop never blocks. Each write is one
-``BEGIN IMMEDIATE`` transaction. What is stored:
+``BEGIN IMMEDIATE`` transaction, except between :meth:`LocalMemory.begin_batch` and
+:meth:`LocalMemory.end_batch` (a review): ingests and recorded recommendations then share
+transactions, committed every :data:`BATCH_WRITES` writes or :data:`BATCH_SECONDS` seconds, each
+write a savepoint (whole or not at all). Reads on this connection see them at once; another
+process sees them at the next commit. What is stored:
 
 - notes (title, content cut to :data:`MAX_NOTE_CHARS`, a sentiment score), activities and
   contacts, keyed by (account, CRM id) so re-ingesting updates in place;
@@ -22,6 +26,7 @@ import asyncio
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -64,6 +69,14 @@ T = TypeVar("T")
 MAX_NOTE_CHARS = 20_000
 """Longer notes are cut: memory needs the gist, not a megabyte of pasted logs."""
 
+BATCH_WRITES = 256
+"""Writes per transaction while batching (each FTS5 commit writes a new index segment)."""
+BATCH_SECONDS = 2.0
+"""A batch's open transaction is committed at the first write after this many seconds."""
+BATCH_CHECKPOINT_PAGES = 4096
+"""WAL pages before an automatic checkpoint while batching (SQLite's default is 1000): a page
+rewritten by several commits between checkpoints reaches the database file once."""
+
 
 class LocalMemory:
     """Account memory in one SQLite file (see the module docstring)."""
@@ -76,6 +89,10 @@ class LocalMemory:
         self.clock: Clock = clock or SystemClock()
         self._conn: sqlite3.Connection | None = open_memory_database(path)
         self._lock = threading.Lock()
+        self._batching = False
+        """Between begin_batch() and end_batch() (guarded by ``_lock``)."""
+        self._batch_writes = 0
+        self._batch_started = 0.0
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -91,17 +108,74 @@ class LocalMemory:
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         return await asyncio.to_thread(self._call, fn)
 
-    @staticmethod
     @contextmanager
-    def _tx(conn: sqlite3.Connection) -> Iterator[None]:
-        conn.execute("BEGIN IMMEDIATE")
+    def _tx(self, conn: sqlite3.Connection, *, batchable: bool = False) -> Iterator[None]:
+        """One write (the caller holds ``_lock``): its own transaction, or while batching and
+        ``batchable``, a savepoint of the batch's open one."""
+        if not (self._batching and batchable):
+            self._commit_batch(conn)  # a batch's writes go first, whole
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            return
+        if not conn.in_transaction:
+            conn.execute("BEGIN IMMEDIATE")
+            self._batch_writes, self._batch_started = 0, time.monotonic()
+        conn.execute("SAVEPOINT batched")
         try:
             yield
-            conn.execute("COMMIT")
+            conn.execute("RELEASE batched")
         except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            conn.execute("ROLLBACK TO batched")
+            conn.execute("RELEASE batched")
             raise
+        self._batch_writes += 1
+        if (
+            self._batch_writes >= BATCH_WRITES
+            or time.monotonic() - self._batch_started >= BATCH_SECONDS
+        ):
+            self._commit_batch(conn)
+
+    @staticmethod
+    def _commit_batch(conn: sqlite3.Connection) -> None:
+        if conn.in_transaction:
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error:
+                conn.execute("ROLLBACK")
+                raise
+
+    async def begin_batch(self) -> None:
+        """Group ingests and recorded recommendations into shared transactions (see the
+        module) until :meth:`end_batch`."""
+
+        def begin(conn: sqlite3.Connection) -> None:
+            # Savepoint journals stay in memory (a batch's would spill to temporary files).
+            conn.execute("PRAGMA temp_store = MEMORY")
+            conn.execute(f"PRAGMA wal_autocheckpoint = {BATCH_CHECKPOINT_PAGES}")
+            self._batching = True
+
+        await self._run(begin)
+
+    async def end_batch(self) -> None:
+        """Commit the batch's open transaction; every write is its own transaction again."""
+
+        def end(conn: sqlite3.Connection) -> None:
+            self._batching = False
+            self._commit_batch(conn)
+            conn.execute("PRAGMA temp_store = DEFAULT")
+            conn.execute("PRAGMA wal_autocheckpoint = 1000")
+
+        with self._lock:
+            if self._conn is None:
+                self._batching = False
+                return
+        await self._run(end)
 
     @staticmethod
     def _document(
@@ -181,7 +255,7 @@ class LocalMemory:
         account = facts.account
         aid = account.id
         owner = account.owner.email if account.owner else None
-        with self._tx(conn):
+        with self._tx(conn, batchable=True):
             conn.execute(
                 "INSERT INTO accounts VALUES (?, ?, ?, ?, ?) ON CONFLICT (account_id) DO UPDATE "
                 "SET name = excluded.name, owner_email = excluded.owner_email, "
@@ -264,7 +338,7 @@ class LocalMemory:
         )
 
         def write(conn: sqlite3.Connection) -> None:
-            with self._tx(conn):
+            with self._tx(conn, batchable=True):
                 changed = conn.execute(
                     "INSERT INTO recommendations (id, account_id, type, priority, confidence, "
                     "summary, rationale, created_at, status, data) "
@@ -435,4 +509,10 @@ class LocalMemory:
         with self._lock:
             if self._conn is not None:
                 conn, self._conn = self._conn, None
-                conn.close()
+                self._batching = False
+                try:
+                    self._commit_batch(conn)
+                except sqlite3.Error as err:
+                    raise storage_error(self.path, err) from err
+                finally:
+                    conn.close()

@@ -402,3 +402,15 @@ class MemoryStore(Protocol):
     async def close(self) -> None:
         """Release the backend's resources; the store is unusable afterwards."""
         ...
+
+
+@runtime_checkable
+class BatchingMemory(Protocol):
+    """A store that can group many writes into fewer transactions for a while (a review's
+    accounts): fewer commits, far less written to disk; its own reads see the writes at once."""
+
+    async def begin_batch(self) -> None: ...
+
+    async def end_batch(self) -> None:
+        """Commit what the batch holds; writes are their own transactions again."""
+        ...

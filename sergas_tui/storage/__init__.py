@@ -1,6 +1,6 @@
 """The workspace's SQLite database: opening it safely, its migrations, and the repository.
 
-Only :class:`Repository` touches the connection; everything else asks it by intent.
+Only :class:`Repository` touches the connections; everything else asks it by intent.
 """
 
 from sergas_tui.storage.database import open_database

@@ -19,6 +19,13 @@ from sergas_tui.storage.migrations import SCHEMA_VERSION, migrate, newer_version
 DEFAULT_BUSY_TIMEOUT_MS = 5_000
 """How long a statement waits for another process's lock before failing."""
 
+WRITER_CACHE_KIB = 8_192
+"""Page cache of a writer connection (SQLite's default is 2 MiB)."""
+
+WAL_CHECKPOINT_PAGES = 4096
+"""WAL pages before the writer checkpoints (SQLite's default is 1000): a page rewritten by
+several commits between checkpoints (an index leaf, the audit head) reaches the file once."""
+
 _CORRUPTION_CODES = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB"})
 
 
@@ -110,6 +117,12 @@ def open_database(
         migrate(conn, path, app_version=app_version)
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
+        # A review commits chunks of accounts, each account a savepoint: keep the savepoints'
+        # journals in memory (not spilled to temporary files) and room for a chunk's pages in
+        # the cache (not spilled into the WAL before the commit).
+        conn.execute("PRAGMA temp_store = MEMORY")
+        conn.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
+        conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
     except sqlite3.Error as err:
         conn.close()
         if is_corruption(err):

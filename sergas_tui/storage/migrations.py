@@ -316,6 +316,25 @@ SELECT 'audit_head', json_object(
 );
 """
 
+# Version 9: an index for every lookup a review makes per account or per owner (checked with
+# EXPLAIN QUERY PLAN in tests/integration/test_review_queries.py). Without them each lookup
+# scanned the whole table, so a review's cost grew with the square of the workspace.
+# - the approvals of an account, oldest first (the Author's priors, outcome tracking);
+# - what landed in an owner's queue since a time (the daily budget);
+# - the queued recommendations of an owner or an account (a small partial index: only the
+#   rows that still wait);
+# - the executed outcomes not judged yet (a partial index: only those a review looks at).
+_V9 = """
+CREATE INDEX IF NOT EXISTS approvals_account ON approvals (account_id, created_at);
+CREATE INDEX IF NOT EXISTS approvals_owner_created ON approvals (owner_email, created_at);
+CREATE INDEX IF NOT EXISTS recommendations_queued_owner
+    ON recommendations (owner_email, created_at) WHERE status = 'queued';
+CREATE INDEX IF NOT EXISTS recommendations_queued_account
+    ON recommendations (account_id, created_at) WHERE status = 'queued';
+CREATE INDEX IF NOT EXISTS recommendation_outcomes_due
+    ON recommendation_outcomes (account_id) WHERE status = 'completed' AND outcome IS NULL;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1),
     Migration(2, "owner briefs", _V2),
@@ -325,6 +344,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "approval write sets", _V6),
     Migration(7, "signal mutes", _V7),
     Migration(8, "audit chain head and immutable hashes", _V8),
+    Migration(9, "indexes for a review's lookups", _V9),
 )
 """Every migration, in order; ``MIGRATIONS[i].version == i + 1``."""
 

@@ -1,22 +1,34 @@
 """The repository: every read and write of the workspace database, by intent.
 
-:class:`Repository` is the only owner of the SQLite connection. Textual thread workers call it
-concurrently, so each method holds one lock for its whole duration and every write runs in its
-own ``BEGIN IMMEDIATE`` transaction. SQLite errors leave as :class:`StorageError` (or
-:class:`DatabaseCorruptError` when the file turns out to be damaged).
+:class:`Repository` is the only owner of the workspace's SQLite connections. Textual thread
+workers and the review call it concurrently:
+
+- *writes* go through one writer connection behind one lock; each write method is its own
+  ``BEGIN IMMEDIATE`` transaction, and a write made inside another write of the same thread (a
+  unit of a :class:`~sergas_tui.storage.writer.WriteBatch`) is a savepoint of it;
+- *reads* run on connections of their own (WAL lets them proceed while a write is under way),
+  taken from a small pool, one thread at a time per connection; a read made inside a write of
+  the same thread uses the writer connection, so it sees that write's own rows.
+
+A :class:`~sergas_tui.storage.writer.WriteBatch` (:meth:`Repository.write_batch`) applies units
+of work (one reviewed account each) on a writer thread and commits them in chunks: a commit
+only ever holds whole units, and any other write commits the open chunk first. SQLite errors
+leave as :class:`StorageError` (or :class:`DatabaseCorruptError` when the file turns out to be
+damaged).
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -54,6 +66,14 @@ from sergas_tui.storage.database import (
 )
 from sergas_tui.storage.migrations import user_version
 
+if TYPE_CHECKING:
+    from sergas_tui.storage.writer import WriteBatch
+
+T = TypeVar("T")
+
+MAX_IDLE_READERS = 8
+"""Read connections kept open between reads; more may exist while many threads read at once."""
+
 TABLES = (
     "sync_runs",
     "account_snapshots",
@@ -86,6 +106,22 @@ class DatabaseInfo:
     row_counts: dict[str, int]
 
 
+_IN_CHUNK = 500
+"""Ids per ``IN (...)`` list (SQLite allows 32,766 parameters; smaller lists keep plans cheap)."""
+
+
+@dataclass
+class ReviewInputs:
+    """What :meth:`Repository.review_inputs` read for a review's accounts."""
+
+    approvals: dict[str, list[Approval]] = field(default_factory=dict)
+    """Account id → its approvals, oldest first."""
+    queued: dict[str, list[Recommendation]] = field(default_factory=dict)
+    """Account id → its queued recommendations, best expected value first."""
+    outcomes_due: set[str] = field(default_factory=set)
+    """Accounts with executed recommendations whose outcome is not judged yet."""
+
+
 def _pending(select: str, owner_email: str | None) -> tuple[str, tuple[str, ...]]:
     """The query for pending approvals, optionally of one owner."""
     sql = f"{select} FROM approvals WHERE status = 'pending'"
@@ -97,11 +133,32 @@ def _pending(select: str, owner_email: str | None) -> tuple[str, tuple[str, ...]
 class Repository:
     """Intent-named access to one workspace database. Use :meth:`open` to get one."""
 
-    def __init__(self, connection: sqlite3.Connection, path: Path, *, clock: Clock = utc_now):
+    def __init__(
+        self,
+        connection: sqlite3.Connection,
+        path: Path,
+        *,
+        clock: Clock = utc_now,
+        busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+    ):
         self._conn = connection
+        """The writer connection (every write; reads inside a write)."""
         self._path = path
         self._clock = clock
+        self._busy_timeout_ms = busy_timeout_ms
         self._lock = threading.RLock()
+        """Held for the whole of a write (and of a batch unit): one writer at a time."""
+        self._depth = 0
+        """How deep the thread holding ``_lock`` is in writes (0: none under way)."""
+        self._writer_thread: int | None = None
+        """The thread whose write is under way (its reads use the writer connection)."""
+        self._chunk_units = 0
+        """Units applied in the open chunk transaction (see :meth:`_run_unit`)."""
+        self._chunk_started = 0.0
+        self._idle: list[sqlite3.Connection] = []
+        self._readers: set[sqlite3.Connection] = set()
+        self._pool_lock = threading.Lock()
+        self._closed = False
 
     @classmethod
     def open(
@@ -117,16 +174,35 @@ class Repository:
         conn = open_database(
             path, app_version=app_version, busy_timeout_ms=busy_timeout_ms, quick_check=quick_check
         )
-        return cls(conn, path, clock=clock)
+        return cls(conn, path, clock=clock, busy_timeout_ms=busy_timeout_ms)
 
     @property
     def path(self) -> Path:
         return self._path
 
     def close(self) -> None:
-        """Close the connection; further calls raise :class:`StorageError`."""
+        """Commit an open chunk, close every connection; further calls raise
+        :class:`StorageError`."""
         with self._lock:
-            self._conn.close()
+            if self._closed:
+                return
+            lost: sqlite3.Error | None = None
+            try:
+                if self._depth == 0 and self._conn.in_transaction:
+                    self._conn.execute("COMMIT")
+            except sqlite3.Error as err:
+                lost = err  # closing rolls the chunk back
+            finally:
+                self._closed = True
+                with self._pool_lock:
+                    readers, self._readers, self._idle = self._readers, set(), []
+                for reader in readers:
+                    reader.close()
+                self._conn.close()
+            if lost is not None:
+                raise StorageError(
+                    f"Could not commit the last writes to {self._path}: {lost}."
+                ) from lost
 
     def __enter__(self) -> Repository:
         return self
@@ -141,29 +217,175 @@ class Repository:
 
     # -- plumbing ---------------------------------------------------------------------------
 
+    def _closed_error(self) -> sqlite3.ProgrammingError:
+        return sqlite3.ProgrammingError("the database is closed")
+
+    def _checkout(self) -> sqlite3.Connection:
+        """A read connection for this thread's use until :meth:`_checkin`."""
+        with self._pool_lock:
+            if self._closed:
+                raise self._closed_error()
+            if self._idle:
+                return self._idle.pop()
+        conn = sqlite3.connect(
+            self._path,
+            timeout=self._busy_timeout_ms / 1000,
+            isolation_level=None,
+            check_same_thread=False,  # one thread at a time; closed by whoever closes the repo
+        )
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+            conn.execute("PRAGMA query_only = ON")
+        except BaseException:
+            conn.close()
+            raise
+        with self._pool_lock:
+            if self._closed:
+                conn.close()
+                raise self._closed_error()
+            self._readers.add(conn)
+        return conn
+
+    def _checkin(self, conn: sqlite3.Connection) -> None:
+        try:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+        with self._pool_lock:
+            if conn not in self._readers:  # closed meanwhile
+                return
+            if len(self._idle) < MAX_IDLE_READERS:
+                self._idle.append(conn)
+                return
+            self._readers.discard(conn)
+        conn.close()
+
     @contextmanager
     def _read(self, action: str) -> Iterator[sqlite3.Connection]:
-        with self._lock, self._errors(action):
-            yield self._conn
+        with self._errors(action):
+            if self._writer_thread == threading.get_ident():
+                # Inside this thread's own write: read what it wrote so far.
+                with self._lock:
+                    yield self._conn
+                return
+            conn = self._checkout()
+            try:
+                yield conn
+            finally:
+                self._checkin(conn)
 
     @contextmanager
     def _write(self, action: str) -> Iterator[sqlite3.Connection]:
         with self._lock, self._errors(action):
-            self._conn.execute("BEGIN IMMEDIATE")
+            if self._closed:
+                raise self._closed_error()
+            conn = self._conn
+            if self._depth > 0:  # inside a write of this thread: a savepoint of it
+                savepoint = f"write_{self._depth}"
+                conn.execute(f"SAVEPOINT {savepoint}")
+                self._depth += 1
+                try:
+                    yield conn
+                    conn.execute(f"RELEASE {savepoint}")
+                except BaseException:
+                    conn.execute(f"ROLLBACK TO {savepoint}")
+                    conn.execute(f"RELEASE {savepoint}")
+                    raise
+                finally:
+                    self._depth -= 1
+                return
+            self._commit_chunk_locked()  # a batch's open chunk holds whole units: keep them
+            conn.execute("BEGIN IMMEDIATE")
+            self._enter_write()
             try:
-                yield self._conn
-                self._conn.execute("COMMIT")
+                yield conn
+                conn.execute("COMMIT")
             except BaseException:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
+            finally:
+                self._leave_write()
+
+    def _enter_write(self) -> None:
+        self._depth = 1
+        self._writer_thread = threading.get_ident()
+
+    def _leave_write(self) -> None:
+        self._depth = 0
+        self._writer_thread = None
+
+    def _commit_chunk_locked(self) -> None:
+        """Commit the batch's open chunk, if any (the caller holds ``_lock``)."""
+        if self._conn.in_transaction and self._depth == 0:
+            try:
+                self._conn.execute("COMMIT")
+            except sqlite3.Error:
+                self._conn.execute("ROLLBACK")
+                raise
+            finally:
+                self._chunk_units = 0
+
+    def _run_unit(self, fn: Callable[[], T]) -> T:
+        """Apply ``fn`` (which calls this repository's methods) as one unit of the open chunk
+        transaction, starting one when none is open: all of the unit's writes, or none of them.
+        The chunk stays open for the next unit until :meth:`_commit_chunk` (see
+        :class:`~sergas_tui.storage.writer.WriteBatch`)."""
+        with self._lock:
+            with self._errors("start a batch of writes"):
+                if self._closed:
+                    raise self._closed_error()
+                conn = self._conn
+                if not conn.in_transaction:
+                    conn.execute("BEGIN IMMEDIATE")
+                    self._chunk_units = 0
+                    self._chunk_started = time.monotonic()
+                conn.execute("SAVEPOINT unit")
+            self._enter_write()
+            try:
+                result = fn()
+            except BaseException:
+                with self._errors("undo a unit of writes"):
+                    conn.execute("ROLLBACK TO unit")
+                    conn.execute("RELEASE unit")
+                raise
+            finally:
+                self._leave_write()
+            with self._errors("finish a unit of writes"):
+                conn.execute("RELEASE unit")
+            self._chunk_units += 1
+            return result
+
+    def _chunk_state(self) -> tuple[int, float]:
+        """(units in the open chunk, seconds since it began); (0, 0.0) when none is open."""
+        with self._lock:
+            if self._closed or not self._conn.in_transaction or self._chunk_units == 0:
+                return 0, 0.0
+            return self._chunk_units, time.monotonic() - self._chunk_started
+
+    def _commit_chunk(self) -> None:
+        """Commit the open chunk (whole units only), if any."""
+        with self._lock, self._errors("commit a batch of writes"):
+            if not self._closed:
+                self._commit_chunk_locked()
+
+    def write_batch(self, *, chunk: int = 64, max_delay: float = 1.0) -> WriteBatch:
+        """A writer thread applying units of work in chunked transactions (see
+        :class:`~sergas_tui.storage.writer.WriteBatch`); close it when done."""
+        from sergas_tui.storage.writer import WriteBatch
+
+        return WriteBatch(self, chunk=chunk, max_delay=max_delay)
 
     def reading(self, action: str) -> AbstractContextManager[sqlite3.Connection]:
-        """The connection for reads, under the repository's lock (for sibling stores)."""
+        """A connection for reads (for sibling stores): a read connection of this thread's
+        own, or the writer connection inside this thread's write."""
         return self._read(action)
 
     def writing(self, action: str) -> AbstractContextManager[sqlite3.Connection]:
-        """One ``BEGIN IMMEDIATE`` transaction, under the repository's lock (sibling stores)."""
+        """One ``BEGIN IMMEDIATE`` transaction (a savepoint inside a write of this thread), on
+        the writer connection (for sibling stores)."""
         return self._write(action)
 
     @contextmanager
@@ -503,6 +725,55 @@ class Repository:
                 (account_id,),
             ).fetchall()
         return [rows.approval(row) for row in found]
+
+    def review_inputs(self, account_ids: Iterable[str]) -> ReviewInputs:
+        """What a review reads per account, for many accounts in one go (one hop instead of
+        several per account): each account's approvals (as :meth:`approvals_for`), its queued
+        recommendations (as ``queued_recommendations(account_id=...)``) and whether it has
+        executed outcomes waiting for a verdict."""
+        ids = list(dict.fromkeys(account_ids))
+        inputs = ReviewInputs()
+        with self._read("read what a review needs") as conn:
+            for start in range(0, len(ids), _IN_CHUNK):
+                chunk = ids[start : start + _IN_CHUNK]
+                marks = ", ".join("?" for _ in chunk)
+                for row in conn.execute(
+                    f"SELECT * FROM approvals WHERE account_id IN ({marks}) "
+                    "ORDER BY created_at, rowid",
+                    chunk,
+                ):
+                    inputs.approvals.setdefault(row["account_id"], []).append(rows.approval(row))
+                for row in conn.execute(
+                    "SELECT account_id, payload FROM recommendations "
+                    f"WHERE status = 'queued' AND account_id IN ({marks}) "
+                    "ORDER BY created_at, rowid",
+                    chunk,
+                ):
+                    inputs.queued.setdefault(row["account_id"], []).append(
+                        Recommendation.model_validate_json(row["payload"])
+                    )
+                inputs.outcomes_due.update(
+                    row[0]
+                    for row in conn.execute(
+                        "SELECT DISTINCT account_id FROM recommendation_outcomes "
+                        f"WHERE status = 'completed' AND outcome IS NULL "
+                        f"AND account_id IN ({marks})",
+                        chunk,
+                    )
+                )
+        for account_id, recs in inputs.queued.items():
+            inputs.queued[account_id] = sorted(recs, key=lambda r: -(r.value or 0.0))
+        return inputs
+
+    def queued_recommendation_count(self, owner_email: str | None = None) -> int:
+        """How many recommendations wait below the daily budget (of one owner)."""
+        sql = "SELECT count(*) FROM recommendations WHERE status = 'queued'"
+        params: tuple[str, ...] = ()
+        if owner_email is not None:
+            sql += " AND owner_email = ?"
+            params = (owner_email,)
+        with self._read("count queued recommendations") as conn:
+            return int(conn.execute(sql, params).fetchone()[0])
 
     def approval_ids_with_prefix(self, prefix: str, limit: int = 2) -> list[str]:
         """Ids of approvals starting with ``prefix`` (at most ``limit``), to resolve short ids."""

@@ -18,6 +18,7 @@ from sergas_tui.agents.events import (
     AccountRecalled,
     AccountScouted,
     AgentText,
+    CrmWaiting,
     RecommendationProposed,
     ReviewEvent,
     RunFinished,
@@ -215,6 +216,10 @@ class ReviewProgress:
                 f"({kind}, {plural(event.calls, 'API call')})"
             )
             return []
+        if isinstance(event, CrmWaiting):
+            # The note says what the run waits for; the Scout's lane keeps a trace of it.
+            self.note = f"Waiting for Zoho — {event.reason}"
+            return [LaneLine("scout", f"waiting: {event.reason}", "muted")]
         if isinstance(event, AccountScouted):
             return [self._scouted(event)]
         if isinstance(event, AccountRecalled):
@@ -407,5 +412,5 @@ class ReviewProgress:
         if self.total is None:
             self.total = s.accounts
         self.done = max(self.done, s.accounts if not s.cancelled else self.done)
-        self.note = "Review finished."
+        self.note = f"Review finished · Zoho API calls: {s.zoho_calls.text()}"
         return []

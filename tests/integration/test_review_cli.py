@@ -40,6 +40,8 @@ def test_review_writes_json_and_markdown_then_export(tmp_path: Path) -> None:
     assert queue
     second = run_cli("review", "--json", str(out_json))
     assert second.returncode == 0
+    assert "full sync" in result.stdout
+    assert "changes since" in second.stdout  # the second review syncs only what changed
     data = json.loads(out_json.read_text())
     assert data["summary"]["accounts_with_changes"] == 0
     assert queue <= {item["approval_id"] for item in data["queue"]}

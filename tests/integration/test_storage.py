@@ -245,6 +245,7 @@ def test_migrations_are_numbered_in_order() -> None:
         "approval write sets",
         "signal mutes",
         "audit chain head and immutable hashes",
+        "indexes for a review's lookups",
     ]
 
 

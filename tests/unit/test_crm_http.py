@@ -13,9 +13,12 @@ import pytest
 
 from sergas_tui.clock import FixedClock
 from sergas_tui.crm.http import (
+    MAX_RATE_LIMIT_WAIT_SECONDS,
+    RATE_LIMIT_PATIENCE_SECONDS,
     RATE_WINDOW_SECONDS,
     CallKind,
     CrmStats,
+    CrmWait,
     Limiter,
     RateWindow,
     RetryPolicy,
@@ -26,6 +29,7 @@ from sergas_tui.crm.http import (
     rate_limit_kind,
     retry_after_seconds,
     should_retry,
+    watch_waits,
 )
 from sergas_tui.errors import CrmRateLimitedError
 from tests.conftest import FIXED_NOW
@@ -359,7 +363,26 @@ async def test_a_concurrency_429_is_retried_with_backoff_and_jitter(
     assert 1.5 <= time.backoffs()[1] <= 2.0
 
 
-async def test_an_unknown_429_is_retried_and_returned_when_retries_run_out(
+async def test_a_transient_429_is_waited_out_beyond_the_retry_budget_and_told(
+    harness: Any, time: FakeTime
+) -> None:
+    answers = [_429(_new_shape(EITHER)) for _ in range(6)]
+    h = harness(*answers, _ok(), max_retries=0)
+    told: list[CrmWait] = []
+
+    with watch_waits(told.append):
+        response = await h.send()
+
+    assert response.status_code == 200
+    assert len(h.script.requests) == 7
+    assert h.stats.rate_limit_waits == 6
+    assert [w.kind for w in told] == ["rate_limited"] * 6
+    assert [w.seconds for w in told] == pytest.approx(time.backoffs())
+    assert "Zoho's rate limit (GET /users" in told[0].reason
+    assert h.stats.rate_limit_seconds == pytest.approx(sum(time.backoffs()))
+
+
+async def test_a_429_that_never_clears_is_returned_once_patience_is_spent(
     harness: Any, time: FakeTime
 ) -> None:
     h = harness(_429(_new_shape(EITHER)))
@@ -367,9 +390,21 @@ async def test_an_unknown_429_is_retried_and_returned_when_retries_run_out(
     response = await h.send()
 
     assert response.status_code == 429
-    assert len(h.script.requests) == 4
-    assert h.stats.rate_limited == 4
-    assert len(time.backoffs()) == 3
+    waited = sum(time.backoffs())
+    assert waited <= RATE_LIMIT_PATIENCE_SECONDS
+    assert waited > RATE_LIMIT_PATIENCE_SECONDS - MAX_RATE_LIMIT_WAIT_SECONDS
+    assert max(time.backoffs()) <= MAX_RATE_LIMIT_WAIT_SECONDS
+    assert len(h.script.requests) == len(time.backoffs()) + 1
+
+
+async def test_waits_outside_a_watch_block_are_not_told(harness: Any, time: FakeTime) -> None:
+    told: list[CrmWait] = []
+    with watch_waits(told.append):
+        pass
+    h = harness(_429(_new_shape(EITHER)), _ok())
+
+    assert (await h.send()).status_code == 200
+    assert told == []
 
 
 @pytest.mark.parametrize(

@@ -172,7 +172,9 @@ class Simulator:
         return routes
 
     async def _health(self, request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
+        """Alive, with what the simulator saw so far (for tests and benchmarks in another
+        process; no record data)."""
+        return JSONResponse({"status": "ok", "counters": self.counters.snapshot()})
 
     # -- the pipeline ------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from mcp.client.session import ClientSession
 from pydantic import JsonValue
 
 from sergas_tui.crm.fields import fields_param
+from sergas_tui.crm.http import note_api_call
 from sergas_tui.crm.mcp_session import SessionRunner, to_crm_error
 from sergas_tui.crm.queries import CoqlQuery
 from sergas_tui.crm.zoho_mcp.catalog import TOOL_LABEL, ZohoCatalog
@@ -175,6 +176,7 @@ class ToolCaller:
             )
         for counter in COUNTERS.get():
             counter.calls += 1
+        note_api_call()
         mark = len(self._statuses)
         async with self._limit:
             try:

@@ -1,0 +1,71 @@
+"""A review never fails for a transient Zoho limit: it waits, and says so as it happens."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sergas_tui.agents.events import CrmWaiting, RunFinished, Synced
+from sergas_tui.clock import FixedClock
+from sergas_tui.config import load_settings
+from sergas_tui.crm.simulator import SimulatorConfig, create_simulator
+from sergas_tui.crm.simulator.faults import FaultPlan
+from sergas_tui.demo import generate
+from sergas_tui.locations import Locations
+from sergas_tui.secrets import SecretStore
+from sergas_tui.services import SIMULATOR_URL, open_services
+from sergas_tui.viewmodels.review import ReviewProgress
+from tests.integration.simkit import NOW
+
+
+async def test_429s_during_the_sync_are_waited_out_and_shown(tmp_path: Path) -> None:
+    locations = Locations.from_env()
+    org = locations.demo_crm_file("demo")
+    org.parent.mkdir(parents=True)
+    generate(org, accounts=40, owners=2, seed=5, now=NOW)
+    clock = FixedClock(NOW)
+    # No retries at all: only waiting out the 429s can get the review through.
+    overrides = {
+        "zoho": {
+            "requests_per_minute": 10_000,
+            "retry_max_attempts": 0,
+            "retry_initial_delay_ms": 0,
+        }
+    }
+    services = open_services(
+        load_settings(locations, overrides=overrides),
+        locations,
+        secrets=SecretStore(environ={}),
+        clock=clock,
+    )
+    simulator = create_simulator(org, SimulatorConfig(api_domain=SIMULATOR_URL, clock=clock.now))
+    simulator.faults = FaultPlan(schedule={2: "rate_limit", 3: "rate_limit", 6: "rate_limit"})
+    services.simulator = simulator
+    events = []
+    try:
+        orchestrator = await services.orchestrator()
+        async for event in orchestrator.review(None):
+            events.append(event)
+    finally:
+        await services.aclose()
+        services.close()
+
+    waits = [e for e in events if isinstance(e, CrmWaiting)]
+    assert len(waits) == 3
+    assert all(w.kind == "rate_limited" and "Zoho's rate limit" in w.reason for w in waits)
+    # Shown while the sync waited, not after it.
+    synced = next(i for i, e in enumerate(events) if isinstance(e, Synced))
+    assert events.index(waits[0]) < synced
+    finished = events[-1]
+    assert isinstance(finished, RunFinished)
+    assert finished.summary.failed == 0
+    assert finished.summary.accounts == 40
+    assert simulator.counters.limits_hit["injected"] == 3
+
+    progress = ReviewProgress()
+    progress.begin(None, NOW)
+    lines = []
+    for event in events[:synced]:
+        lines += progress.apply(event, NOW)
+    assert progress.note.startswith("Waiting for Zoho — Zoho's rate limit (")
+    assert "trying again in under a second" in progress.note
+    assert any("waiting" in line.text for line in lines)
