@@ -152,7 +152,7 @@ async def _review(root: Path, rpm: int) -> dict[str, Any]:
         "load_before": load_before,
         "load_after": _load(),
         "calls": calls,
-        "sync_calls": s.calls,
+        "calls_by_kind": s.zoho_calls.text(),
         "accounts": s.accounts,
         "at_risk": s.at_risk,
         "failed": s.failed,
@@ -261,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"         {r['accounts']} reviewed, {r['at_risk']} at risk, {r['failed']} failed; "
             f"{r['recommendations']} recommendations ({r['landed']} landed, {r['queued']} "
-            f"queued); {r['calls']} Zoho calls (sync {r['sync_calls']}); {r['briefs']} briefs",
+            f"queued); {r['calls']} Zoho calls answered by the simulator, the run counted "
+            f"{r['calls_by_kind']}; {r['briefs']} briefs",
             flush=True,
         )
         if args.json:

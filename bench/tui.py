@@ -308,6 +308,7 @@ class Run:
     keystrokes: list[float] = field(default_factory=list)
     first_views: dict[str, float] = field(default_factory=dict)
     views: list[float] = field(default_factory=list)
+    views_by_key: dict[str, list[float]] = field(default_factory=dict)
     first_open: float | None = None
     opens: list[float] = field(default_factory=list)
     reopens: list[float] = field(default_factory=list)
@@ -358,6 +359,7 @@ def _switch_views(term: Terminal, everyone: Expected, run: Run, *, rounds: int) 
                     run.first_views[press] = ms
                 else:
                     run.views.append(ms)
+                    run.views_by_key.setdefault(press, []).append(ms)
 
 
 def _open_accounts(term: Terminal, everyone: Expected, run: Run, *, opens: int) -> None:
@@ -436,6 +438,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--owners", type=int, default=50)
     parser.add_argument("--runs", type=int, default=3, help="cold starts to time")
     parser.add_argument("--keys", type=int, default=3, help="rounds of view switches and opens")
+    parser.add_argument(
+        "--samples", action="store_true", help="also print every sample, in the order taken"
+    )
     args = parser.parse_args(argv)
     if shutil.which("tmux") is None:
         print("bench/tui.py needs tmux (apt-get install tmux).", file=sys.stderr)
@@ -500,10 +505,20 @@ def main(argv: list[str] | None = None) -> int:
         + " (medians over runs)"
     )
     print(f"switching views after the first time: {_ms([v for r in runs for v in r.views], 150)}")
+    for key in ("1", *VIEW_READY):
+        values = [v for r in runs for v in r.views_by_key.get(key, [])]
+        if values:
+            print(f"  to view {key}: median {statistics.median(values):.0f} ms (n={len(values)})")
     first_opens = [r.first_open for r in runs if r.first_open is not None]
     print(f"first account opened: median {statistics.median(first_opens):.0f} ms")
     print(f"opening another account: {_ms([o for r in runs for o in r.opens], 200)}")
     print(f"opening an account again: {_ms([o for r in runs for o in r.reopens], 200)}")
+    if args.samples:
+        for number, r in enumerate(runs, 1):
+            print(f"run {number} samples (ms, in order):")
+            print("  filter keys: " + " ".join(f"{k:.0f}" for k in r.keystrokes))
+            print("  opens: " + " ".join(f"{k:.0f}" for k in r.opens))
+            print("  reopens: " + " ".join(f"{k:.0f}" for k in r.reopens))
     print(f"after: {_load()}")
     return 0
 

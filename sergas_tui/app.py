@@ -7,13 +7,15 @@ approvals and audit. Screens reach the app through ``screens.base.ShellApi``.
 from __future__ import annotations
 
 import asyncio
+import gc
 import getpass
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual import work
+from textual import events, work
 from textual.app import App
 from textual.binding import Binding
 from textual.reactive import reactive
@@ -33,11 +35,14 @@ if TYPE_CHECKING:
     from textual.screen import Screen
 
     from sergas_tui.config import Settings
+    from sergas_tui.screens.account import AccountScreen
     from sergas_tui.services import Services
 
 log = get_logger("sergas.app")
 
 STATUS_REFRESH_SECONDS = 30.0
+ACCOUNT_SCREEN = "account"
+"""The name the account screen is installed under: kept between visits and reused."""
 
 
 class SergasApp(App[None]):
@@ -64,13 +69,21 @@ class SergasApp(App[None]):
         self.data = DataLoop(services)
         self.views = ViewCache()
         self.changes = 0
+        self.last_input = 0.0
+        self._account_screen: AccountScreen | None = None
         self._stop_sync = threading.Event()
         self._sync_error: str | None = None
         self.sub_title = services.header_label()
         if settings.ui.keymap:
             self.set_keymap(dict(settings.ui.keymap))
 
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, (events.Key, events.MouseDown)):
+            self.last_input = time.monotonic()
+        await super().on_event(event)
+
     async def on_unmount(self) -> None:
+        gc.unfreeze()  # what freeze_heap kept aside may be collected again (tests run many apps)
         self._stop_sync.set()
         await asyncio.to_thread(self.data.close)
         await self.services.aclose()
@@ -92,6 +105,7 @@ class SergasApp(App[None]):
         self.add_mode("approvals", lambda: _approvals_screen(services))
         self.add_mode("audit", lambda: _audit_screen(services))
         self.switch_mode("portfolio")
+        self.call_after_refresh(freeze_heap)
         if self.settings.ui.keymap:
             self._check_keymap()
         self._load_status()
@@ -112,9 +126,24 @@ class SergasApp(App[None]):
         self.notify(message, title=title, severity="error", timeout=10, markup=False)
 
     def open_account(self, account_id: str) -> None:
+        """Push the account screen: the one kept installed when it is free (not in any mode's
+        stack), redrawn for ``account_id``; a new one otherwise."""
         from sergas_tui.screens.account import AccountScreen
 
-        self.push_screen(AccountScreen(self.services, account_id))
+        kept = self._account_screen
+        if kept is not None and kept.is_mounted and not self._stacked(kept):
+            kept.show_account(account_id)
+            self.push_screen(kept)
+            return
+        screen = AccountScreen(self.services, account_id)
+        if kept is None:
+            self.install_screen(screen, name=ACCOUNT_SCREEN)
+            self._account_screen = screen
+            self.call_after_refresh(freeze_heap)
+        self.push_screen(screen)
+
+    def _stacked(self, screen: Screen[Any]) -> bool:
+        return any(screen in stack for stack in self._screen_stacks.values())
 
     def start_review(self, account_ids: Sequence[str] | None = None) -> None:
         from sergas_tui.screens.review import ReviewScreen
@@ -144,7 +173,10 @@ class SergasApp(App[None]):
 
     def action_go(self, mode: str) -> None:
         if self.current_mode != mode:
+            first = mode not in self._screen_stacks
             self.switch_mode(mode)
+            if first:  # its modules and widgets were just built, for the whole session
+                self.call_after_refresh(freeze_heap)
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
@@ -217,6 +249,19 @@ class SergasApp(App[None]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR and event.worker.error is not None:
             self.report_error(event.worker.error, source=event.worker.name)
+
+
+def freeze_heap() -> None:
+    """Keep what exists now out of the cyclic garbage collector's full passes.
+
+    A full pass walks every tracked object: with Textual, the CRM and storage modules and
+    thousands of rows loaded that is 100–300 ms, and it lands on whatever key is being handled
+    (the filter's or a view switch's worst times). Called a bounded number of times — after
+    the first paint, after each mode's and the account screen's first build — when the heap
+    is mostly modules, classes and screens that live as long as the app; objects freed later
+    by reference counting are still freed.
+    """
+    gc.freeze()
 
 
 def known_binding_ids() -> set[str]:

@@ -104,7 +104,42 @@ def run_checks(
     checks.append(Check("engine", "engine", "info", f"{engine}: {why}"))
     checks += _service_checks(settings, secrets)
     checks += _rating_checks(settings, locations, workspace or settings.workspace_name())
+    checks += _budget_checks(settings, locations, workspace or settings.workspace_name())
     return checks
+
+
+def _budget_checks(settings: Settings, locations: Locations, name: str) -> list[Check]:
+    """The org's Zoho call budget, shared by every Sergas process of this machine."""
+    from sergas_tui.crm.budget import demo_budget_file, read_budget, rest_budget_file
+    from sergas_tui.crm.zoho_rest import zoho_host
+
+    zoho = settings.zoho
+    mode = zoho.resolved_mode()
+    if mode == "demo":
+        path = demo_budget_file(locations.data_dir, locations.demo_crm_file(name))
+    elif mode == "rest" and zoho.client_id:
+        path = rest_budget_file(locations.data_dir, zoho_host(zoho), zoho.client_id)
+    else:
+        return []  # over MCP the server's process keeps the budget
+    limits = (
+        f"this config allows {zoho.requests_per_minute} calls a minute and "
+        f"{zoho.concurrent_requests} in flight"
+    )
+    state = read_budget(path)
+    if state is None or state.members == 0:
+        detail = (
+            f"{limits}, counted together with every other Sergas process of this machine "
+            f"that talks to the same org (none is running now; {path})"
+        )
+        return [Check("zoho", "call budget", "info", detail)]
+    processes = "process" if state.members == 1 else "processes"
+    detail = (
+        f"shared by {state.members} running Sergas {processes} of this machine: "
+        f"{state.per_minute} calls a minute (the strictest member's), "
+        f"{state.last_minute} in the last minute, {state.in_flight} in flight now; {limits} "
+        f"({path})"
+    )
+    return [Check("zoho", "call budget", "info", detail)]
 
 
 def _rating_checks(settings: Settings, locations: Locations, name: str) -> list[Check]:

@@ -192,7 +192,7 @@ class Services:
         import httpx
         from pydantic import SecretStr
 
-        from sergas_tui.crm.budget import budget_key
+        from sergas_tui.crm.budget import demo_budget_file
         from sergas_tui.crm.oauth import ZohoCredentials
         from sergas_tui.crm.simulator import (
             DEMO_CLIENT_ID,
@@ -225,17 +225,16 @@ class Services:
             )
             transport = httpx.ASGITransport(app=self.simulator.app)
             # Every process reviewing this demo org shares one call budget, as with Zoho.
-            key = budget_key("demo", str(path.resolve()))
             return ZohoRestGateway(
                 demo_zoho,
                 credentials,
                 transport=transport,
                 clock=self.clock,
-                budget_file=self._budget_dir() / f"{key}.budget",
+                budget_file=demo_budget_file(self.locations.data_dir, path),
             )
         if mode == "rest":
             return ZohoRestGateway.from_settings(
-                zoho, self.secrets, clock=self.clock, budget_dir=self._budget_dir()
+                zoho, self.secrets, clock=self.clock, data_dir=self.locations.data_dir
             )
         # The MCP client stack is heavy to import (~0.4 s): only MCP workspaces pay for it.
         from sergas_tui.crm.mcp_client import McpGateway
@@ -289,11 +288,6 @@ class Services:
             clock=self.clock,
             extra_fields=extra,
         )
-
-    def _budget_dir(self) -> Path:
-        """Where the machine's shared Zoho call budgets live, one file per org
-        (:mod:`sergas_tui.crm.budget`)."""
-        return self.locations.data_dir / "zoho-budget"
 
     def child_environment(self) -> dict[str, str]:
         """What a stdio MCP server started for this workspace must know: the same config,

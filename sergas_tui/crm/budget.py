@@ -103,6 +103,71 @@ def budget_key(*parts: str) -> str:
     return digest[:24]
 
 
+def budget_dir(data_dir: Path) -> Path:
+    """Where the machine's budgets live: one file per org."""
+    return data_dir / "zoho-budget"
+
+
+def rest_budget_file(data_dir: Path, zoho_host: str, client_id: str) -> Path:
+    """The budget file of an org reached over REST: its API host (or accounts server, or data
+    centre) and the OAuth client id."""
+    return budget_dir(data_dir) / f"{budget_key(zoho_host, client_id)}.budget"
+
+
+def demo_budget_file(data_dir: Path, org_file: Path) -> Path:
+    """The budget file of a demo org (its generated file)."""
+    return budget_dir(data_dir) / f"{budget_key('demo', str(org_file.resolve()))}.budget"
+
+
+@dataclass(frozen=True)
+class BudgetState:
+    """What an org's budget file says now (for `sergas doctor`)."""
+
+    members: int
+    """Live processes using it."""
+    per_minute: int | None
+    """The strictest live member's per-minute limit (None: no member)."""
+    last_minute: int
+    """Calls granted in the last minute (reservations ahead included)."""
+    in_flight: int
+
+
+def read_budget(path: Path, *, now: Seconds = time.monotonic) -> BudgetState | None:
+    """The state of the budget in ``path`` (None: no such file, or not one of ours)."""
+    if fcntl is None or not path.exists():
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        if os.fstat(fd).st_size != FILE_SIZE or not _current(fd):
+            return None
+        moment = now()
+        granted = int(_HEADER.unpack(os.pread(fd, _HEADER.size, 0))[2])
+        members = os.pread(fd, MEMBERS * _MEMBER.size, _MEMBERS_AT)
+        limits = [
+            int(limit) for pid, limit, _token in _MEMBER.iter_unpack(members) if pid and _alive(pid)
+        ]
+        slots = os.pread(fd, SLOTS * _SLOT.size, _SLOTS_AT)
+        busy = sum(
+            1
+            for pid, expires, _token in _SLOT.iter_unpack(slots)
+            if pid and expires > moment and _alive(pid)
+        )
+        ring = os.pread(fd, RING * _STAMP.size, _RING_AT)
+        window = RATE_WINDOW_SECONDS
+        recent = 0
+        for back in range(1, min(granted, RING) + 1):
+            (stamp,) = _STAMP.unpack_from(ring, ((granted - back) % RING) * _STAMP.size)
+            if stamp <= moment - window:
+                break
+            recent += 1
+        return BudgetState(len(limits), min(limits) if limits else None, recent, busy)
+    finally:
+        os.close(fd)
+
+
 @functools.cache
 def _boot_id() -> bytes:
     """This boot of the machine (read once per process)."""
@@ -370,4 +435,14 @@ def open_budget(
         return None
 
 
-__all__ = ["FILE_SIZE", "SharedBudget", "budget_key", "open_budget"]
+__all__ = [
+    "FILE_SIZE",
+    "BudgetState",
+    "SharedBudget",
+    "budget_dir",
+    "budget_key",
+    "demo_budget_file",
+    "open_budget",
+    "read_budget",
+    "rest_budget_file",
+]

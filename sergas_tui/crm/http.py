@@ -138,6 +138,14 @@ _CREDIT_WORDS = ("24 hour", "credit", "daily", "per day")
 _CONCURRENCY_WORDS = ("concurren", "in parallel", "simultaneous")
 
 
+def message_says_credits(text: str) -> bool:
+    """A 429's message names the used-up credits of the last 24 hours, and not calls in
+    flight (Zoho's sentence for both names both: that one is not decided by the message)."""
+    lowered = text.lower()
+    credits = any(word in lowered for word in _CREDIT_WORDS)
+    return credits and not any(word in lowered for word in _CONCURRENCY_WORDS)
+
+
 def rate_limit_kind(
     response: httpx.Response, *, last_remaining: int | None = None
 ) -> RateLimitKind:
@@ -313,6 +321,11 @@ def wait_text(seconds: float) -> str:
         return f"{whole} s"
     minutes, rest = divmod(whole, 60)
     return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+
+
+def tell_wait(wait: CrmWait) -> None:
+    """Tell the open :func:`watch_waits` observers about a wait about to be made."""
+    _tell_wait(wait)
 
 
 def _tell_wait(wait: CrmWait) -> None:

@@ -29,7 +29,7 @@ from pydantic import JsonValue, ValidationError
 from sergas_tui.clock import Clock, SystemClock
 from sergas_tui.config import ZohoSettings
 from sergas_tui.crm import rest_writes
-from sergas_tui.crm.budget import budget_key
+from sergas_tui.crm.budget import rest_budget_file
 from sergas_tui.crm.fields import (
     ACCOUNT_FIELDS,
     ACTIVITY_FIELDS,
@@ -86,6 +86,11 @@ _MODULE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
+def zoho_host(settings: ZohoSettings) -> str:
+    """What names the Zoho org's servers in the settings (for the shared budget's key)."""
+    return settings.api_domain or settings.accounts_url or settings.data_centre
+
+
 class ZohoRestGateway:
     """Zoho CRM REST v8 behind the CrmGateway protocol (see the module docstring)."""
 
@@ -132,18 +137,14 @@ class ZohoRestGateway:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock | None = None,
-        budget_dir: Path | None = None,
+        data_dir: Path | None = None,
     ) -> ZohoRestGateway:
         """Credentials from the config and the keyring (SecretError when one is missing);
-        ``budget_dir`` holds the machine's shared call budgets, one file per org."""
+        ``data_dir`` holds the machine's shared call budgets, one file per org."""
         credentials = ZohoCredentials.from_settings(settings, secrets)
         budget_file = None
-        if budget_dir is not None:
-            key = budget_key(
-                settings.api_domain or settings.accounts_url or settings.data_centre,
-                credentials.client_id,
-            )
-            budget_file = budget_dir / f"{key}.budget"
+        if data_dir is not None:
+            budget_file = rest_budget_file(data_dir, zoho_host(settings), credentials.client_id)
         return cls(settings, credentials, transport=transport, clock=clock, budget_file=budget_file)
 
     @property

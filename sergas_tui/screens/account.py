@@ -3,10 +3,18 @@
 Pushed on the portfolio stack by ``app.open_account(account_id)``; ``escape`` goes back. The
 data comes from :func:`sergas_tui.viewmodels.account.load_account` in a worker; this screen only
 lays it out. Sections are tabs, switched with ``[`` and ``]`` (digits are the app's modes).
+
+The app keeps one instance installed and reuses it for the next account
+(:meth:`AccountScreen.show_account`): building the tabs again costs far more than the data. An
+account seen before is drawn from the app's view cache at once and refreshed behind it; a
+refresh that brings the same detail redraws nothing, and the notes (widgets of their own) are
+mounted only when they changed. An account not seen before shows what its portfolio row says
+(``views`` kind ``account-row``: name, owner, risk, pipeline) until its detail arrives.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -19,8 +27,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.events import ScreenResume
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Footer, Static, TabbedContent, TabPane
-from textual.worker import Worker, WorkerState
+from textual.widgets import Static, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from sergas_tui.domain.mutes import day_of, describe, signal_label
 from sergas_tui.screens.base import SergasScreen
@@ -29,6 +37,7 @@ from sergas_tui.screens.signal_modals import SnoozeSignalModal, UnmuteSignalModa
 from sergas_tui.services import Services
 from sergas_tui.viewmodels.account import (
     AccountDetail,
+    NoteView,
     RecommendationRow,
     current_recommendations,
     load_account,
@@ -36,14 +45,18 @@ from sergas_tui.viewmodels.account import (
 )
 from sergas_tui.viewmodels.mutes import MuteRequest, default_until, save_mute, unmute
 from sergas_tui.viewmodels.names import no_web_page
+from sergas_tui.viewmodels.portfolio_rows import PortfolioRow
 from sergas_tui.widgets.account_sections import (
     activity_text,
     changes_text,
     deals_text,
     memory_text,
     overview_text,
+    preview_risk,
+    preview_text,
     recommendations_text,
 )
+from sergas_tui.widgets.footer import ShellFooter
 from sergas_tui.widgets.header import ShellHeader
 from sergas_tui.widgets.note_card import NoteCard
 from sergas_tui.widgets.text import safe_text
@@ -58,6 +71,21 @@ TABS: tuple[tuple[str, str], ...] = (
     ("tab-recs", "Recommendations"),
 )
 NAME_LIMIT = 60
+FRESH_SECONDS = 60.0
+"""An account read from the CRM this recently is drawn from the cache when opened again,
+without reading the CRM (its recommendations' statuses are read from the store); ctrl+r
+always reads it."""
+SECTIONS = (
+    "#account-risk",
+    "#account-meta",
+    "#overview-text",
+    "#deals-text",
+    "#activity-text",
+    "#changes-text",
+    "#memory-text",
+    "#recs-text",
+)
+"""The Statics redrawn for each account (cleared when the screen moves to another one)."""
 
 
 class AccountScreen(SergasScreen):
@@ -89,11 +117,16 @@ class AccountScreen(SergasScreen):
 
     @dataclass
     class RecommendationsRead(Message):
+        account_id: str
         rows: list[RecommendationRow]
 
     @dataclass
     class Loaded(Message):
         detail: AccountDetail
+        read_at: float | None = None
+        """``time.monotonic()`` when it was read from the CRM (None: drawn from the cache)."""
+        changes: int = 0
+        """``ShellApi.changes`` when the read began."""
 
     @dataclass
     class SignalsChanged(Message):
@@ -108,6 +141,9 @@ class AccountScreen(SergasScreen):
         self.account_id = account_id
         self.detail: AccountDetail | None = None
         self.title = "Account"
+        self._notes_shown: object = None
+        """The notes the Notes tab holds widgets for (remounted only when they change)."""
+        self._just_shown = False
 
     def compose(self) -> ComposeResult:
         yield ShellHeader("Account")
@@ -131,14 +167,76 @@ class AccountScreen(SergasScreen):
                 yield Static(id="memory-text")
             with TabPane("Recommendations", id="tab-recs"), VerticalScroll(classes="pane"):
                 yield Static(id="recs-text")
-        yield Footer()
+        yield ShellFooter()
 
-    async def on_mount(self) -> None:
+    def on_mount(self) -> None:
         self.add_class("-empty")
+        self._begin()
+
+    def show_account(self, account_id: str) -> None:
+        """Show ``account_id`` on this (already mounted) screen, before the app pushes it
+        again: the kept detail at once when there is one, then a refresh."""
+        if account_id != self.account_id or self.detail is None:
+            self.account_id = account_id
+            self.detail = None
+            self.query_one("#account-name", Static).update(safe_text(f"Account {account_id}"))
+            for name in SECTIONS:
+                self.query_one(name, Static).update("")
+            self._notes_shown = None
+            self.query_one("#notes-list", VerticalScroll).remove_children()
+            tabs = self.query_one("#account-tabs", TabbedContent)
+            for tab_id, label in TABS:
+                tabs.get_tab(tab_id).label = label
+        self.query_one("#account-tabs", TabbedContent).active = TABS[0][0]
+        self._just_shown = True
+        self._begin()
+
+    def _begin(self) -> None:
+        """Draw what is known of the account at once, then read it (quietly when a detail
+        shows: a refresh that brings nothing new changes nothing on screen)."""
         kept = self.shell.views.get("account", self.account_id)
-        if isinstance(kept, AccountDetail):  # seen before: draw it now, refresh behind it
-            await self.show_detail(self.Loaded(kept))
+        if not isinstance(kept, AccountDetail):
+            kept = self.detail
+        if kept is not None:  # seen before: draw it now, refresh behind it
+            if kept != self.detail:
+                self._draw(kept)
+            else:
+                self._focus_active_pane()
+            if self._fresh():  # read a moment ago: only the statuses the store holds
+                self._loaded()
+                self._refresh_recommendations(self.account_id)
+            else:
+                self.load()
+            return
+        row = self.shell.views.get("account-row", self.account_id)
+        if isinstance(row, PortfolioRow):
+            self._draw_preview(row)
+            self._status("Reading its deals, activity, notes and history…")
+            self.load()
+            return
+        self.add_class("-empty")
         self.action_reload()
+
+    def _fresh(self) -> bool:
+        """Whether this account was read from the CRM less than ``FRESH_SECONDS`` ago, with
+        nothing changed in the app since (re-reading it costs the org's Zoho calls)."""
+        read = self.shell.views.get("account-read", self.account_id)
+        if not isinstance(read, tuple):
+            return False
+        read_at, changes = read
+        return bool(changes == self.shell.changes and time.monotonic() - read_at < FRESH_SECONDS)
+
+    def _draw_preview(self, row: PortfolioRow) -> None:
+        """The account as its portfolio row knows it, until the detail is read."""
+        self.query_one("#account-name", Static).update(
+            safe_text(row.name, style="bold", limit=NAME_LIMIT)
+        )
+        text, level = preview_risk(row)
+        self._show_risk(text, level)
+        self.query_one("#account-meta", Static).update(safe_text(f"owner {row.owner_name or '—'}"))
+        self.query_one("#overview-text", Static).update(preview_text(row))
+        self.remove_class("-empty")
+        self._focus_active_pane()
 
     # -- actions ----------------------------------------------------------------------------------
 
@@ -248,18 +346,24 @@ class AccountScreen(SergasScreen):
     # -- loading ----------------------------------------------------------------------------------
 
     def on_screen_resume(self, event: ScreenResume) -> None:
-        """Back on this screen (after deciding in the queue, say): refresh the statuses."""
+        """Back on this screen (after deciding in the queue, say): refresh the statuses.
+        Not when the app has just pushed it for an account (that reloads it all)."""
+        if self._just_shown:
+            self._just_shown = False
+            return
         if self.detail is not None:
-            self._refresh_recommendations()
+            self._refresh_recommendations(self.account_id)
 
     @work(thread=True, exclusive=True, group="account-recs", exit_on_error=False)
-    def _refresh_recommendations(self) -> None:
-        rows = current_recommendations(self.services, self.account_id)
-        self.post_message(self.RecommendationsRead(rows))
+    def _refresh_recommendations(self, account_id: str) -> None:
+        rows = current_recommendations(self.services, account_id)
+        self.post_message(self.RecommendationsRead(account_id, rows))
 
     @on(RecommendationsRead)
     def _recommendations_read(self, message: RecommendationsRead) -> None:
-        if self.detail is None or message.rows == self.detail.recommendations:
+        if self.detail is None or message.account_id != self.account_id:
+            return
+        if message.rows == self.detail.recommendations:
             return
         self.detail = replace(self.detail, recommendations=message.rows)
         self.shell.views.put("account", self.account_id, self.detail)
@@ -283,7 +387,7 @@ class AccountScreen(SergasScreen):
 
     @on(SignalsChanged)
     def _signals_changed(self, message: SignalsChanged) -> None:
-        if self.detail is None:
+        if self.detail is None or message.detail.account_id != self.account_id:
             return
         self.detail = replace(
             self.detail,
@@ -298,12 +402,17 @@ class AccountScreen(SergasScreen):
     @work(thread=True, exclusive=True, group="account", exit_on_error=False)
     def load(self) -> None:
         data, account_id = self.shell.data, self.account_id
+        changes = self.shell.changes
         if data.shares_memory:  # off the app's loop: keys stay quick meanwhile
-            detail = data.run(lambda services: load_account(services, account_id))
+            worker = get_current_worker()
+            detail = data.run(
+                lambda services: load_account(services, account_id),
+                cancelled=lambda: worker.is_cancelled,
+            )
         else:
             read: Any = partial(load_account, self.services, account_id)
             detail = cast(AccountDetail, self.app.call_from_thread(read))
-        self.post_message(self.Loaded(detail))
+        self.post_message(self.Loaded(detail, time.monotonic(), changes))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         # SergasScreen's handler runs too (Textual calls every class's handler in the MRO) and
@@ -325,18 +434,27 @@ class AccountScreen(SergasScreen):
         status.remove_class("-hidden")
 
     @on(Loaded)
-    async def show_detail(self, message: Loaded) -> None:
-        detail = self.detail = message.detail
+    def show_detail(self, message: Loaded) -> None:
+        detail = message.detail
+        if detail.account_id != self.account_id:  # a load for the account shown before
+            return
         self.shell.views.put("account", self.account_id, detail)
+        if message.read_at is not None:
+            self.shell.views.put(
+                "account-read", self.account_id, (message.read_at, message.changes)
+            )
+        if detail == self.detail:  # nothing new: no redraw
+            self._loaded()
+            return
+        self._draw(detail)
+
+    def _draw(self, detail: AccountDetail) -> None:
+        self.detail = detail
         self.query_one("#account-name", Static).update(
             safe_text(detail.name, style="bold", limit=NAME_LIMIT)
         )
-        risk = self.query_one("#account-risk", Static)
-        risk.update(detail.risk_text)
-        for level in ("high", "medium", "low", "none", "unknown"):
-            risk.remove_class(f"-risk-{level}")
         known = detail.risk_level in ("high", "medium", "low", "none")
-        risk.add_class(f"-risk-{detail.risk_level if known else 'unknown'}")
+        self._show_risk(detail.risk_text, detail.risk_level if known else "unknown")
         meta = f"owner {detail.owner or '—'} · {detail.reviewed}"
         self.query_one("#account-meta", Static).update(safe_text(meta))
         self.query_one("#overview-text", Static).update(overview_text(detail))
@@ -345,21 +463,38 @@ class AccountScreen(SergasScreen):
         self.query_one("#recs-text", Static).update(recommendations_text(detail))
         self.query_one("#deals-text", Static).update(deals_text(detail))
         self.query_one("#activity-text", Static).update(activity_text(detail))
-        await self._fill_notes(detail)
+        if detail.notes != self._notes_shown:
+            self._notes_shown = detail.notes
+            self.call_later(self._fill_notes, detail.notes)
         self._label_tabs(detail)
-        self.query_one("#account-status", Static).add_class("-hidden")
         first_load = self.has_class("-empty")
-        self.remove_class("-busy", "-empty")
+        self._loaded()
+        self.remove_class("-empty")
         if first_load:
             self._focus_active_pane()
 
-    async def _fill_notes(self, detail: AccountDetail) -> None:
-        notes = self.query_one("#notes-list", VerticalScroll)
-        await notes.remove_children()
-        if not detail.notes:
-            await notes.mount(Static("No notes on this account.", classes="empty"))
+    def _show_risk(self, text: str, level: str) -> None:
+        risk = self.query_one("#account-risk", Static)
+        risk.update(text)
+        for name in ("high", "medium", "low", "none", "unknown"):
+            risk.set_class(name == level, f"-risk-{name}")
+
+    def _loaded(self) -> None:
+        self.query_one("#account-status", Static).add_class("-hidden")
+        self.remove_class("-busy")
+
+    async def _fill_notes(self, notes: list[NoteView]) -> None:
+        if notes is not self._notes_shown:  # a newer list is on its way
             return
-        await notes.mount_all(NoteCard(note) for note in detail.notes)
+        box = self.query_one("#notes-list", VerticalScroll)
+        await box.remove_children()
+        if not notes:
+            await box.mount(Static("No notes on this account.", classes="empty"))
+        else:
+            await box.mount_all(NoteCard(note) for note in notes)
+        tabs = self.query_one("#account-tabs", TabbedContent)
+        if tabs.active == "tab-notes" and self.focused is None:
+            self._focus_active_pane()
 
     def _label_tabs(self, detail: AccountDetail) -> None:
         counts = {

@@ -22,7 +22,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.events import Resize, ScreenResume
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 from textual.worker import Worker, WorkerState
 
 from sergas_tui.domain import Approval, ApprovalStatus
@@ -50,6 +50,7 @@ from sergas_tui.viewmodels.approvals import (
     with_approval,
 )
 from sergas_tui.viewmodels.names import no_web_page
+from sergas_tui.widgets.footer import ShellFooter
 from sergas_tui.widgets.header import ShellHeader
 from sergas_tui.widgets.text import safe_text
 from sergas_tui.widgets.write_preview import WritePreview
@@ -113,6 +114,8 @@ class ApprovalsScreen(SergasScreen):
         self._modal_open = False
         self._touched: dict[str, Approval] = {}
         self._status_shown: dict[str, str] = {}
+        self._drawn: list[tuple[QueueItem, bool]] | None = None
+        """The rows (and their marks) the table was last built from."""
         """Approvals changed since the running load started (fresher than what it read)."""
 
     def compose(self) -> ComposeResult:
@@ -127,7 +130,7 @@ class ApprovalsScreen(SergasScreen):
                 table.add_column(label, width=width, key=key)
             yield table
             yield WritePreview(id="approvals-preview")
-        yield Footer()
+        yield ShellFooter()
 
     def on_mount(self) -> None:
         # Who decides here is recorded on every decision (looked up once, on the UI thread).
@@ -142,7 +145,7 @@ class ApprovalsScreen(SergasScreen):
         if self._modal_open:  # back from our own dialog: nothing new to read
             self._modal_open = False
             return
-        self.reload()
+        self.reload(quiet=not self._first_load)
 
     def _ask(self, modal: Any, callback: Any) -> None:
         self._modal_open = True
@@ -176,7 +179,15 @@ class ApprovalsScreen(SergasScreen):
     def _show_rows(self) -> None:
         table = self.table
         keep = self.current()
-        self.shown = filter_queue(sort_queue(self.items.values()), self.filter_text)
+        shown = filter_queue(sort_queue(self.items.values()), self.filter_text)
+        drawn = [(item, item.id in self.marked) for item in shown]
+        if drawn == self._drawn and table.row_count == len(shown):
+            self.shown = shown  # the same rows: the table stays as it is
+            self._show_status()
+            self._show_preview()
+            return
+        self.shown = shown
+        self._drawn = drawn
         table.clear()
         for item in self.shown:
             table.add_row(*self._cells(item), key=item.id)
@@ -190,6 +201,7 @@ class ApprovalsScreen(SergasScreen):
         if item.id not in ids_of(self.shown):
             return
         self.shown = [item if v.id == item.id else v for v in self.shown]
+        self._drawn = None  # the table no longer shows what it was built from
         for (key, _label, _width), cell in zip(COLUMNS, self._cells(item), strict=True):
             self.table.update_cell(item.id, key, cell)
         self._show_preview()
@@ -373,8 +385,11 @@ class ApprovalsScreen(SergasScreen):
 
     # -- workers --------------------------------------------------------------------------------
 
-    def reload(self) -> None:
-        self.add_class("-busy")
+    def reload(self, *, quiet: bool = False) -> None:
+        """Read the queue again; ``quiet`` (coming back to the screen) does not dim the table
+        meanwhile, and a queue that did not change is not redrawn."""
+        if not quiet:
+            self.add_class("-busy")
         self._touched = {}
         self._load()
 

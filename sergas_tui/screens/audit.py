@@ -3,6 +3,9 @@
 A compliance reader scans what Sergas and its users did (tool calls, recommendations, decisions,
 CRM writes, refusals), opens any event to see its stored inputs and outputs with the hashes
 that chain it, and presses ``v`` to check that no row was edited, deleted or reordered.
+
+Coming back to the screen reads only the log's head (:func:`audit_fingerprint`) and reloads the
+page when it moved; the table is rebuilt only when the rows it would show differ.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 from textual.widgets.data_table import RowDoesNotExist
 from textual.worker import Worker, WorkerState
 
@@ -28,6 +31,7 @@ from sergas_tui.services import Services
 from sergas_tui.viewmodels.audit import (
     AuditPage,
     AuditRow,
+    audit_fingerprint,
     detail_fields,
     filter_rows,
     load_audit,
@@ -37,6 +41,7 @@ from sergas_tui.viewmodels.audit import (
     verification_message,
     verify,
 )
+from sergas_tui.widgets.footer import ShellFooter
 from sergas_tui.widgets.header import ShellHeader
 from sergas_tui.widgets.text import clean, safe_text
 
@@ -122,6 +127,7 @@ class AuditScreen(SergasScreen):
     @dataclass
     class Loaded(Message):
         page: AuditPage
+        fingerprint: tuple[object, ...] = ()
 
     @dataclass
     class Verified(Message):
@@ -135,6 +141,11 @@ class AuditScreen(SergasScreen):
         self.problem_seqs: dict[int, str] = {}
         self._skip_resume = False
         self._widths: list[int] = []
+        self._fingerprint: tuple[object, ...] = ()
+        self._drawn_rows: list[AuditRow] = []
+        self._drawn: tuple[object, ...] | None = None
+        """What the table was last built from (the very row objects, widths, broken seqs):
+        the same again skips the rebuild (a reload brings new objects, so it redraws)."""
 
     def compose(self) -> ComposeResult:
         yield ShellHeader("Audit")
@@ -146,7 +157,7 @@ class AuditScreen(SergasScreen):
             yield Static("t type: all", id="audit-type", markup=False)
         yield Static("Loading audit events…", id="audit-status", markup=False)
         yield DataTable(id="audit-table", cursor_type="row")
-        yield Footer()
+        yield ShellFooter()
 
     def on_mount(self) -> None:
         self.query_one("#audit-table", DataTable).focus()
@@ -159,7 +170,10 @@ class AuditScreen(SergasScreen):
         if self._skip_resume:  # back from the detail view: nothing changed
             self._skip_resume = False
             return
-        self.action_reload()
+        if self.page is None:
+            self.action_reload()
+        else:
+            self._reload_if_changed(self._fingerprint)
 
     # -- actions ------------------------------------------------------------------------------
 
@@ -207,7 +221,13 @@ class AuditScreen(SergasScreen):
 
     @work(thread=True, exclusive=True, group="audit-load", exit_on_error=False)
     def load_page(self) -> None:
-        self.post_message(self.Loaded(load_audit(self.services)))
+        fingerprint = audit_fingerprint(self.services)  # before: rows added meanwhile reload
+        self.post_message(self.Loaded(load_audit(self.services), fingerprint))
+
+    @work(thread=True, exclusive=True, group="audit-check", exit_on_error=False)
+    def _reload_if_changed(self, seen: tuple[object, ...]) -> None:
+        if audit_fingerprint(self.services) != seen:
+            self.app.call_from_thread(self.action_reload)
 
     @work(thread=True, exclusive=True, group="audit-verify", exit_on_error=False)
     def verify_chain(self) -> None:
@@ -235,6 +255,7 @@ class AuditScreen(SergasScreen):
     @on(Loaded)
     def show_page(self, message: Loaded) -> None:
         self.page = message.page
+        self._fingerprint = message.fingerprint
         if self.action_filter not in message.page.action_types:
             self.action_filter = None
         self._show_rows()
@@ -274,8 +295,30 @@ class AuditScreen(SergasScreen):
         text = self.query_one("#audit-filter", Input).value
         rows = filter_rows(page.rows, text, self.action_filter)
         table: DataTable[object] = self.query_one("#audit-table", DataTable)
-        selected = self._selected_key(table)
         widths = self._column_widths()
+        drawn = (widths, dict(self.problem_seqs))
+        if not self._same_drawn(rows, drawn):
+            self._fill_table(table, rows, widths)
+            self._drawn_rows, self._drawn = rows, drawn
+        self.query_one("#audit-status", Static).update(
+            safe_text(status_line(page, len(rows), text, self.action_filter))
+        )
+        type_label = self.query_one("#audit-type", Static)
+        type_label.update(safe_text(f"t type: {self.action_filter or 'all'}"))
+        type_label.set_class(self.action_filter is not None, "-active")
+
+    def _same_drawn(self, rows: list[AuditRow], drawn: tuple[object, ...]) -> bool:
+        old = self._drawn_rows
+        return (
+            drawn == self._drawn
+            and len(rows) == len(old)
+            and all(new is kept for new, kept in zip(rows, old, strict=True))
+        )
+
+    def _fill_table(
+        self, table: DataTable[object], rows: list[AuditRow], widths: list[int]
+    ) -> None:
+        selected = self._selected_key(table)
         table.clear(columns=widths != self._widths)
         if widths != self._widths:
             for (label, _width), width in zip(COLUMNS, widths, strict=True):
@@ -284,12 +327,6 @@ class AuditScreen(SergasScreen):
         for row in rows:
             table.add_row(*self._cells(row), key=row.key)
         self._move_to(selected)
-        self.query_one("#audit-status", Static).update(
-            safe_text(status_line(page, len(rows), text, self.action_filter))
-        )
-        type_label = self.query_one("#audit-type", Static)
-        type_label.update(safe_text(f"t type: {self.action_filter or 'all'}"))
-        type_label.set_class(self.action_filter is not None, "-active")
 
     def _cells(self, row: AuditRow) -> tuple[Text, ...]:
         status, style = row.status, STATUS_STYLES.get(row.status, "")

@@ -24,6 +24,9 @@ class ShellApi(Protocol):
     """Where screens run heavy reads off the app's event loop."""
     views: ViewCache
     """View models kept between visits (an account's detail), drawn while fresh ones load."""
+    last_input: float
+    """``time.monotonic()`` of the user's latest key or click: background refreshes that
+    compete with the keys for the interpreter wait until the user rests."""
     changes: int
     """How many times something in the app changed the workspace (a review ended, a decision
     was made): a screen showing stored facts reloads when it differs from its last load."""

@@ -8,6 +8,13 @@ rows.
 
 The rows last shown for each scope are kept on disk (``viewmodels/portfolio_cache.py``): a
 start, or ``m``, draws them at once and says "refreshing…" until the fresh rows replace them.
+
+Reading the CRM's rows takes about a second of Python at 5,000 accounts, which keys would wait
+on (one interpreter lock), so a refresh that only guards against change elsewhere — of rows
+drawn from the cache, or older than ``STALE_SECONDS`` — starts once the user rests
+(``REST_SECONDS`` without a key) on this screen. A change made in the app (``ShellApi.changes``,
+the stored facts' fingerprint) and ctrl+r reload at once. Fresh rows equal to those shown
+redraw nothing.
 """
 
 from __future__ import annotations
@@ -23,8 +30,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.events import ScreenResume
 from textual.message import Message
-from textual.widgets import Footer, Input, Static
-from textual.worker import Worker, WorkerState
+from textual.timer import Timer
+from textual.widgets import Input, Static
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from sergas_tui.screens.base import SergasScreen
 from sergas_tui.viewmodels.portfolio_cache import read_cached_rows, save_rows
@@ -41,12 +49,15 @@ from sergas_tui.viewmodels.portfolio_rows import (
 )
 from sergas_tui.viewmodels.shell import banner_visible, remember_banner
 from sergas_tui.widgets.account_table import AccountTable
+from sergas_tui.widgets.footer import ShellFooter
 from sergas_tui.widgets.header import ShellHeader
 
 if TYPE_CHECKING:
     from sergas_tui.services import Services
 
 REFRESHING = "refreshing…"
+REST_SECONDS = 0.4
+"""How long without a key or click before a background refresh starts."""
 STALE_SECONDS = 60.0
 """Coming back to the portfolio reloads it when its rows are older than this, or when
 something in the app changed the workspace since (``ShellApi.changes``); ctrl+r always does."""
@@ -100,6 +111,11 @@ class PortfolioScreen(SergasScreen):
         self._loaded_at = 0.0
         self._loaded_changes = 0
         self._fingerprint: tuple[object, ...] = ()
+        self._raw: list[PortfolioRow] | None = None
+        """The rows shown, as loaded (or read from the cache), before sorting."""
+        self._wanted: Scope | None = None
+        """A refresh of this scope waits for the user to rest."""
+        self._rest_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield ShellHeader("Portfolio")
@@ -114,7 +130,7 @@ class PortfolioScreen(SergasScreen):
             classes="-hidden",
         )
         yield AccountTable(id="portfolio-table")
-        yield Footer()
+        yield ShellFooter()
 
     @property
     def table(self) -> AccountTable:
@@ -135,6 +151,7 @@ class PortfolioScreen(SergasScreen):
         """Draw the rows saved for this scope (if any) until the fresh ones arrive."""
         rows = read_cached_rows(self._cache_dir(), self.scope, self.services.current_user_email())
         self.cached = rows is not None
+        self._raw = rows
         if rows is None:
             self._show()
         else:
@@ -145,9 +162,35 @@ class PortfolioScreen(SergasScreen):
         fills in, also when another process ran it); not while a load is under way."""
         if self._loading:
             return
-        fresh = time.monotonic() - self._loaded_at < STALE_SECONDS
-        if self.loaded and fresh and self.shell.changes == self._loaded_changes:
+        if self.loaded and self.shell.changes == self._loaded_changes:
+            # Nothing changed here: the stored facts are checked now (two indexed reads), the
+            # CRM when its rows are old, once the user rests.
             self._reload_if_changed(self.scope, self._fingerprint)
+            if time.monotonic() - self._loaded_at >= STALE_SECONDS:
+                self._reload_when_resting()
+            return
+        if not self.loaded and self.cached and self.shell.changes == self._loaded_changes:
+            self._reload_when_resting()  # the cached rows' refresh waits for a pause
+            return
+        self.action_reload()
+
+    def _reload_when_resting(self) -> None:
+        """Reload this scope once the user has not pressed a key for ``REST_SECONDS`` while
+        this screen shows (a refresh that competes with keys waits for a pause)."""
+        self._wanted = self.scope
+        if self._rest_timer is not None:
+            self._rest_timer.stop()
+        self._rest_timer = self.set_timer(REST_SECONDS, self._rested)
+
+    def _rested(self) -> None:
+        self._rest_timer = None
+        if self._wanted != self.scope or self._loading:
+            return
+        if not self.is_current:  # on_screen_resume asks again
+            return
+        idle = time.monotonic() - self.shell.last_input
+        if idle < REST_SECONDS:
+            self._rest_timer = self.set_timer(REST_SECONDS - idle, self._rested)
             return
         self.action_reload()
 
@@ -205,6 +248,10 @@ class PortfolioScreen(SergasScreen):
     # -- actions --------------------------------------------------------------------------
 
     def action_reload(self) -> None:
+        self._wanted = None
+        if self._rest_timer is not None:
+            self._rest_timer.stop()
+            self._rest_timer = None
         self.add_class("-busy")
         self._loading = True
         self._loaded_changes = self.shell.changes
@@ -234,7 +281,14 @@ class PortfolioScreen(SergasScreen):
     def action_open(self) -> None:
         key = self.table.cursor_key
         if key is not None:
-            self.shell.open_account(key)
+            self._open(key)
+
+    def _open(self, key: str) -> None:
+        """Open an account, leaving its row for the account screen to show while it loads."""
+        table = self.table
+        if table.cursor_key == key:
+            self.shell.views.put("account-row", key, table.rows[table.cursor_row])
+        self.shell.open_account(key)
 
     def action_mark(self) -> None:
         self.table.toggle_mark()
@@ -259,7 +313,10 @@ class PortfolioScreen(SergasScreen):
         self._sorted = []
         self.query_one("#portfolio-status", Static).update(Text("Loading accounts…"))
         self._show_cached()
-        self.action_reload()
+        if self.cached:
+            self._reload_when_resting()
+        else:
+            self.action_reload()
 
     # -- events ---------------------------------------------------------------------------
 
@@ -275,7 +332,7 @@ class PortfolioScreen(SergasScreen):
 
     @on(AccountTable.Selected)
     def _selected(self, event: AccountTable.Selected) -> None:
-        self.shell.open_account(event.key)
+        self._open(event.key)
 
     @on(AccountTable.MarksChanged)
     def _marks_changed(self, event: AccountTable.MarksChanged) -> None:
@@ -296,11 +353,17 @@ class PortfolioScreen(SergasScreen):
         fingerprint = portfolio_fingerprint(self.services, scope)  # before: changes meanwhile
         data = self.shell.data
         if data.separate:
-            rows = data.run(lambda services: load_portfolio(services, scope))
+            worker = get_current_worker()  # a scope toggled meanwhile cancels this read
+            rows = data.run(
+                lambda services: load_portfolio(services, scope),
+                cancelled=lambda: worker.is_cancelled,
+            )
         else:
             rows = self.app.call_from_thread(load_portfolio, self.services, scope)
+        shown = self._raw
         self.post_message(self.Loaded(rows, scope, fingerprint))
-        save_rows(self._cache_dir(), scope, self.services.current_user_email(), rows)
+        if rows != shown:  # (the rows shown came from the cache, or were saved there)
+            save_rows(self._cache_dir(), scope, self.services.current_user_email(), rows)
 
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:
@@ -313,4 +376,8 @@ class PortfolioScreen(SergasScreen):
         self.cached = False
         self.remove_class("-busy")
         self.table.retain_marks({row.account_id for row in message.rows})
+        if message.rows == self._raw:  # the rows shown already: only the status changes
+            self._update_status()
+            return
+        self._raw = message.rows
         self._resort(message.rows)

@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import Footer, ProgressBar, Static
+from textual.widgets import ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
 from sergas_tui.agents.events import ReviewEvent
@@ -27,6 +27,7 @@ from sergas_tui.screens.base import SergasScreen
 from sergas_tui.services import Services
 from sergas_tui.viewmodels.review import LANES, LaneLine, ReviewProgress, idle_text
 from sergas_tui.widgets.agent_lane import AgentLane
+from sergas_tui.widgets.footer import ShellFooter
 from sergas_tui.widgets.header import ShellHeader
 from sergas_tui.widgets.text import safe_text
 
@@ -77,7 +78,7 @@ class ReviewScreen(SergasScreen):
                 yield AgentLane(title, id=f"lane-{lane}")
         yield AgentLane("Failed accounts", id="review-failures")
         yield Static("", id="review-summary", markup=False)
-        yield Footer()
+        yield ShellFooter()
 
     def on_mount(self) -> None:
         self._show_state()

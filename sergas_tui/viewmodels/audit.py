@@ -196,6 +196,14 @@ def load_audit(services: Services, limit: int = DEFAULT_LIMIT) -> AuditPage:
     return AuditPage(rows=rows, total=max(total, len(rows)), limit=limit, action_types=types)
 
 
+def audit_fingerprint(services: Services) -> tuple[object, ...]:
+    """What changes when the audit log does: its highest seq, its row count and that row's
+    hash (one short read; blocking SQLite: call from a thread). Equal fingerprints mean the
+    page loaded with the first would load the same rows now."""
+    head = services.store.audit_chain_state().actual
+    return (head.seq, head.count, head.row_hash)
+
+
 def verify(services: Services) -> VerifyResult:
     """Verify the whole audit chain (blocking SQLite: call from a thread)."""
     return verify_database(services.store)

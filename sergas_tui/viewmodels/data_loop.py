@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 CLOSE_SECONDS = 10.0
+POLL_SECONDS = 0.05
+"""How often a waiting caller checks whether it was cancelled (see :meth:`DataLoop.run`)."""
 
 
 class DataLoop:
@@ -52,13 +54,29 @@ class DataLoop:
         memory = self._services.settings.memory
         return self.separate and memory.backend == "local" and not memory.endpoint
 
-    def run(self, read: Callable[[Services], Coroutine[Any, Any, T]]) -> T:
+    def run(
+        self,
+        read: Callable[[Services], Coroutine[Any, Any, T]],
+        *,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> T:
         """Run ``read(services)`` on the data loop and return its result (blocking: call it from
         a thread worker, never from the app's event loop). Raises ``CancelledError`` when the
-        loop closes first (the app is quitting)."""
+        loop closes first (the app is quitting), or when ``cancelled()`` turns true while it
+        waits: the read is cancelled on the data loop too, so a superseded read (another
+        account opened meanwhile) stops spending CRM calls and interpreter time."""
         loop, services = self._start()
+        future = asyncio.run_coroutine_threadsafe(read(services), loop)
         try:
-            return asyncio.run_coroutine_threadsafe(read(services), loop).result()
+            if cancelled is None:
+                return future.result()
+            while True:
+                try:
+                    return future.result(timeout=POLL_SECONDS)
+                except TimeoutError:
+                    if cancelled():
+                        future.cancel()
+                        raise asyncio.CancelledError from None
         except concurrent.futures.CancelledError:
             raise asyncio.CancelledError from None
 

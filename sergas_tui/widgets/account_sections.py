@@ -11,7 +11,9 @@ from collections.abc import Iterable
 from rich.text import Text
 
 from sergas_tui.viewmodels.account import AccountDetail, ChangeRow
+from sergas_tui.viewmodels.account_format import risk_label
 from sergas_tui.viewmodels.mutes import MutedRow
+from sergas_tui.viewmodels.portfolio_rows import PortfolioRow
 from sergas_tui.widgets.text import safe_text
 
 LABEL_WIDTH = 16
@@ -72,6 +74,28 @@ def overview_text(detail: AccountDetail) -> Text:
         text.append("\n")
         _heading(text, "Snoozed or dismissed")
         text.append_text(_lines(_muted_line(row) for row in detail.muted))
+    return text
+
+
+def preview_risk(row: PortfolioRow) -> tuple[str, str]:
+    """The risk badge's text and level class suffix for an account known by its row."""
+    level = row.risk_level if row.risk_level in ("high", "medium", "low", "none") else "unknown"
+    return risk_label(row.risk_level), level
+
+
+def preview_text(row: PortfolioRow) -> Text:
+    """What the portfolio row already says about an account, shown while its detail loads."""
+    text = Text()
+    _fields(
+        text,
+        [
+            ("Owner", row.owner_name or "—"),
+            ("Industry", row.industry or "—"),
+            ("Open pipeline", row.pipeline_text),
+            ("Quiet", row.activity_text),
+            ("Top signal", row.top_signal or "—"),
+        ],
+    )
     return text
 
 

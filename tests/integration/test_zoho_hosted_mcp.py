@@ -28,6 +28,7 @@ from sergas_tui.audit.gateway import AuditedGateway
 from sergas_tui.clock import FixedClock
 from sergas_tui.config import ZohoSettings, load_settings
 from sergas_tui.crm.gateway import CrmReader, ReadOnlyCrm
+from sergas_tui.crm.http import CrmWait, watch_waits
 from sergas_tui.crm.mcp_client import McpGateway
 from sergas_tui.crm.oauth import ZohoCredentials
 from sergas_tui.crm.simulator import (
@@ -604,6 +605,25 @@ async def test_services_reach_the_hosted_server_from_the_keyring_url(
                 services.close()
     finally:
         await fake.aclose()
+
+
+async def test_a_throttled_read_is_waited_out_beyond_the_retries_and_told(world: World) -> None:
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    gateway = await ZohoMcpGateway.connect(
+        memory_transport(world.fake.server), target="the fake", sleep=sleep
+    )
+    told: list[CrmWait] = []
+    async with gateway:
+        world.sim.faults = FaultPlan(schedule=dict.fromkeys(range(1, 6), "rate_limit"))
+        with watch_waits(told.append):
+            assert await gateway.get_user_info() is not None  # five 429s, then the answer
+    assert slept == [1.0, 2.0, 4.0, 8.0, 16.0]
+    assert [w.seconds for w in told] == slept
+    assert all("Zoho's rate limit" in w.reason and "the fake" in w.reason for w in told)
 
 
 async def test_throttled_reads_are_retried_and_writes_are_not(world: World) -> None:

@@ -14,7 +14,14 @@ from pathlib import Path
 import pytest
 
 from sergas_tui.crm import budget as budget_module
-from sergas_tui.crm.budget import FILE_SIZE, SharedBudget, budget_key, open_budget
+from sergas_tui.crm.budget import (
+    FILE_SIZE,
+    BudgetState,
+    SharedBudget,
+    budget_key,
+    open_budget,
+    read_budget,
+)
 from sergas_tui.crm.http import RATE_WINDOW_MARGIN_SECONDS, RATE_WINDOW_SECONDS, watch_waits
 from tests.conftest import FIXED_NOW
 from tests.fakes.zoho_http import FakeTime
@@ -224,3 +231,38 @@ def test_processes_never_hold_more_slots_than_the_concurrency(tmp_path: Path) ->
     assert len(spans) == 80
     for (_, end), (start, _) in itertools.pairwise(spans):
         assert start >= end, "two processes held the org's only slot at once"
+
+
+async def test_the_budget_file_can_be_read_for_the_doctor(tmp_path: Path, time: FakeTime) -> None:
+    path = tmp_path / "org.budget"
+    assert read_budget(path, now=time.monotonic) is None
+    app, review = _budget(path, time, per_minute=300), _budget(path, time, per_minute=120)
+    for _ in range(3):
+        async with app.slot():
+            pass
+    async with review.slot():
+        state = read_budget(path, now=time.monotonic)
+    assert state == BudgetState(members=2, per_minute=120, last_minute=4, in_flight=1)
+    review.close()
+    app.close()
+    assert read_budget(path, now=time.monotonic) == BudgetState(0, None, 4, 0)
+
+
+def test_doctor_describes_the_orgs_shared_budget(tmp_path: Path) -> None:
+    from sergas_tui.config import load_settings
+    from sergas_tui.crm.budget import demo_budget_file
+    from sergas_tui.doctor import run_checks
+    from sergas_tui.locations import Locations
+    from sergas_tui.secrets import SecretStore
+
+    locations = Locations(tmp_path / "config", tmp_path / "data", tmp_path / "log")
+    settings = load_settings(locations)
+    org = locations.demo_crm_file(settings.workspace_name())
+    holder = SharedBudget(demo_budget_file(locations.data_dir, org), 90, 3, lease_seconds=30)
+    try:
+        checks = run_checks(locations, SecretStore(environ={}))
+    finally:
+        holder.close()
+    budget = next(c for c in checks if c.name == "call budget")
+    assert "shared by 1 running Sergas process of this machine: 90 calls a minute" in budget.detail
+    assert "this config allows 120 calls a minute and 5 in flight" in budget.detail

@@ -23,7 +23,15 @@ from mcp.client.session import ClientSession
 from pydantic import JsonValue
 
 from sergas_tui.crm.fields import fields_param
-from sergas_tui.crm.http import note_api_call
+from sergas_tui.crm.http import (
+    MAX_RATE_LIMIT_WAIT_SECONDS,
+    RATE_LIMIT_PATIENCE_SECONDS,
+    CrmWait,
+    message_says_credits,
+    note_api_call,
+    tell_wait,
+    wait_text,
+)
 from sergas_tui.crm.mcp_session import SessionRunner, to_crm_error
 from sergas_tui.crm.queries import CoqlQuery
 from sergas_tui.crm.zoho_mcp.catalog import TOOL_LABEL, ZohoCatalog
@@ -150,16 +158,36 @@ class ToolCaller:
                 title="Zoho MCP server lacks a tool",
             )
         arguments, _ = tool.arguments(path=path, query=query, body=body, headers=headers)
-        attempts = 1 if write else 1 + READ_RETRIES
-        for attempt in range(attempts):
+        failures = waits = 0
+        waited = 0.0
+        while True:
             try:
                 return await self._call_once(tool.name, arguments, read_timeout)
-            except (CrmRateLimitedError, CrmServerError) as err:
-                # Zoho's own throttling or failure (it has a code); not an unreadable answer.
-                if attempt + 1 >= attempts or err.code is None:
+            except CrmRateLimitedError as err:
+                # Zoho's throttling of a read is waited out, as over REST (crm/http.py), unless
+                # it says the day's credits are gone; a write is never sent twice.
+                if write or err.code is None or message_says_credits(err.message):
                     raise
-                await self._sleep(float(2**attempt))
-        raise AssertionError("unreachable")  # pragma: no cover
+                delay = min(float(2 ** (waits + failures)), MAX_RATE_LIMIT_WAIT_SECONDS)
+                if waited + delay > RATE_LIMIT_PATIENCE_SECONDS:
+                    raise
+                tell_wait(
+                    CrmWait(
+                        delay,
+                        f"Zoho's rate limit ({TOOL_LABEL[operation]} on {self.target}); "
+                        f"trying again in {wait_text(delay)}",
+                        "rate_limited",
+                    )
+                )
+                waits += 1
+                waited += delay
+                await self._sleep(delay)
+            except CrmServerError as err:
+                # Zoho's own failure (it has a code); not an unreadable answer.
+                failures += 1
+                if write or err.code is None or failures > READ_RETRIES:
+                    raise
+                await self._sleep(float(2 ** (waits + failures - 1)))
 
     async def _call_once(
         self, name: str, arguments: dict[str, Any], read_timeout: float | None
