@@ -607,7 +607,8 @@ async def test_services_reach_the_hosted_server_from_the_keyring_url(
         await fake.aclose()
 
 
-async def test_a_throttled_read_is_waited_out_beyond_the_retries_and_told(world: World) -> None:
+async def _recording_sleeps(world: World) -> tuple[ZohoMcpGateway, list[float]]:
+    """A gateway to the fake whose sleeps are recorded (and return at once)."""
     slept: list[float] = []
 
     async def sleep(seconds: float) -> None:
@@ -616,6 +617,11 @@ async def test_a_throttled_read_is_waited_out_beyond_the_retries_and_told(world:
     gateway = await ZohoMcpGateway.connect(
         memory_transport(world.fake.server), target="the fake", sleep=sleep
     )
+    return gateway, slept
+
+
+async def test_a_throttled_read_is_waited_out_beyond_the_retries_and_told(world: World) -> None:
+    gateway, slept = await _recording_sleeps(world)
     told: list[CrmWait] = []
     async with gateway:
         world.sim.faults = FaultPlan(schedule=dict.fromkeys(range(1, 6), "rate_limit"))
@@ -627,14 +633,7 @@ async def test_a_throttled_read_is_waited_out_beyond_the_retries_and_told(world:
 
 
 async def test_throttled_reads_are_retried_and_writes_are_not(world: World) -> None:
-    slept: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        slept.append(seconds)
-
-    gateway = await ZohoMcpGateway.connect(
-        memory_transport(world.fake.server), target="the fake", sleep=sleep
-    )
+    gateway, slept = await _recording_sleeps(world)
     async with gateway:
         world.sim.faults = FaultPlan(schedule={1: "rate_limit", 2: "server_error"})
         assert await gateway.get_user_info() is not None  # 429, 500, then the answer
