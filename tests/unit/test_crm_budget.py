@@ -74,16 +74,24 @@ async def test_slots_held_by_another_holder_count_against_the_concurrency(
     tmp_path: Path, time: FakeTime
 ) -> None:
     path = tmp_path / "org.budget"
-    other, mine = _budget(path, time, concurrency=2), _budget(path, time, concurrency=2)
+    other = _budget(path, time, concurrency=2)
+    polled = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:  # the fake clock's, noting each poll
+        await time.sleep(seconds)
+        if len(time.sleeps) >= 3:
+            polled.set()
+
+    mine = SharedBudget(path, 100, 2, lease_seconds=30, now=time.monotonic, sleep=sleep)
     async with AsyncExitStack() as held:
         await held.enter_async_context(other.slot())
         await held.enter_async_context(other.slot())
         pending = mine.slot()
         waiting = asyncio.ensure_future(pending.__aenter__())
-        for _ in range(20):  # the fake sleep returns at once: it polls and backs off
-            await asyncio.sleep(0)
+        # The fake sleep returns at once: the waiter polls the file and backs off meanwhile.
+        await asyncio.wait_for(polled.wait(), 5)
         assert not waiting.done()
-        assert mine.waits_for_others > 1
+        assert mine.waits_for_others >= 3
     # The other holder let go of its slots: the waiter gets one.
     await asyncio.wait_for(waiting, 5)
     assert mine.in_flight == 1
