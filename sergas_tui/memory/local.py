@@ -1,4 +1,4 @@
-"""The local memory backend: SQLite + FTS5 (through sqlite-utils) in the workspace's memory.db.
+"""The local memory backend: SQLite + FTS5 in the workspace's memory.db.
 
 :class:`LocalMemory` implements :class:`~sergas_tui.memory.store.MemoryStore`. One connection,
 owned by the instance and guarded by a lock, serves every call; the async methods run their
@@ -192,8 +192,13 @@ class LocalMemory:
     # -- writing ------------------------------------------------------------------------------
 
     async def ingest(self, facts: AccountFacts) -> None:
-        prepared = await asyncio.to_thread(self._prepare, facts)  # CPU work, off the loop
-        await self._run(lambda conn: self._ingest(conn, facts, prepared))
+        # One hop to a worker thread: the rows are derived there (CPU work, off the loop and
+        # outside the lock), then written under the lock.
+        def work() -> None:
+            prepared = self._prepare(facts)
+            self._call(lambda conn: self._ingest(conn, facts, prepared))
+
+        await asyncio.to_thread(work)
 
     def _prepare(self, facts: AccountFacts) -> dict[str, list[tuple[Any, ...]]]:
         """Everything derived from the facts, computed outside the lock."""

@@ -16,11 +16,9 @@ on a read-only connection. To change the schema, append to :data:`MIGRATIONS`.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
-
-import sqlite_utils
 
 from sergas_tui.errors import DatabaseCorruptError, DatabaseVersionError, StorageError
 
@@ -103,7 +101,7 @@ CREATE TABLE IF NOT EXISTS recommendations (
     data                TEXT NOT NULL   -- the recommendation as JSON, scrubbed
 );
 CREATE INDEX IF NOT EXISTS recommendations_account ON recommendations (account_id, created_at);
--- One row per searchable item, indexed by documents_fts (FTS5, sqlite-utils triggers).
+-- One row per searchable item, indexed by documents_fts (FTS5, kept in step by triggers).
 CREATE TABLE IF NOT EXISTS documents (
     rowid      INTEGER PRIMARY KEY,
     account_id TEXT NOT NULL,
@@ -115,6 +113,29 @@ CREATE TABLE IF NOT EXISTS documents (
     UNIQUE (account_id, kind, item_id)
 );
 """
+
+_FTS = f"""
+CREATE VIRTUAL TABLE IF NOT EXISTS "documents_fts" USING FTS5 (
+    "title", "body",
+    tokenize='{FTS_TOKENIZER}',
+    content="documents"
+);
+CREATE TRIGGER IF NOT EXISTS "documents_ai" AFTER INSERT ON "documents" BEGIN
+  INSERT INTO "documents_fts" (rowid, "title", "body") VALUES (new.rowid, new."title", new."body");
+END;
+CREATE TRIGGER IF NOT EXISTS "documents_ad" AFTER DELETE ON "documents" BEGIN
+  INSERT INTO "documents_fts" ("documents_fts", rowid, "title", "body")
+  VALUES ('delete', old.rowid, old."title", old."body");
+END;
+CREATE TRIGGER IF NOT EXISTS "documents_au" AFTER UPDATE ON "documents" BEGIN
+  INSERT INTO "documents_fts" ("documents_fts", rowid, "title", "body")
+  VALUES ('delete', old.rowid, old."title", old."body");
+  INSERT INTO "documents_fts" (rowid, "title", "body") VALUES (new.rowid, new."title", new."body");
+END;
+"""
+"""The full-text index of ``documents``: an external-content FTS5 table kept in step by
+triggers (the same names and statements earlier versions created through sqlite-utils, so files
+made by either are alike)."""
 
 _V2 = """
 CREATE TABLE IF NOT EXISTS deals (
@@ -159,9 +180,8 @@ def _script(conn: sqlite3.Connection, script: str) -> None:
     """Run the statements of ``script`` in one transaction."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        for statement in script.split(";"):
-            if statement.strip():
-                conn.execute(statement)
+        for statement in _statements(script):
+            conn.execute(statement)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
@@ -169,14 +189,21 @@ def _script(conn: sqlite3.Connection, script: str) -> None:
         raise
 
 
+def _statements(script: str) -> Iterator[str]:
+    """The statements of ``script`` one by one (a trigger's body holds semicolons of its own)."""
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                yield pending.strip()
+            pending = ""
+    if pending.strip(" \n;"):
+        raise ValueError(f"an incomplete statement in a schema script: {pending!r}")
+
+
 def _v1(conn: sqlite3.Connection) -> None:
-    _script(conn, _V1)
-    # sqlite-utils runs its own script (which commits), so the index comes after the tables;
-    # replace=True makes a retry after an interrupted first open a no-op.
-    db = sqlite_utils.Database(conn, execute_plugins=False)
-    db.table("documents").enable_fts(
-        ["title", "body"], create_triggers=True, tokenize=FTS_TOKENIZER, replace=True
-    )
+    _script(conn, _V1 + _FTS)
 
 
 def _v2(conn: sqlite3.Connection) -> None:

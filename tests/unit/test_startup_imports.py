@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -84,3 +85,17 @@ def test_secret_names_in_help_texts_match_the_secrets_module() -> None:
     from sergas_tui.secrets import SecretName
 
     assert tuple(name.value for name in SecretName) == SECRET_NAMES
+
+
+def test_a_review_on_a_new_workspace_loads_no_data_frame_library(tmp_path: Path) -> None:
+    """The review path (orchestrator, local memory, a new memory file) never needs pandas or
+    numpy: together ~90 MiB of the review's memory and 0.4 s of its start."""
+    memory_file = tmp_path / "memory.db"
+    modules = loaded_after(
+        "import sergas_tui.services, sergas_tui.agents.orchestrator\n"
+        "from pathlib import Path\n"
+        "from sergas_tui.memory.local import LocalMemory\n"
+        f"LocalMemory(Path({str(memory_file)!r})).close_now()"
+    )
+    assert memory_file.exists()
+    assert [name for name in ("pandas", "numpy") if imported(modules, name)] == []
