@@ -17,6 +17,7 @@ $(PY):
 
 $(VENV)/.run-installed: pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e .
+	$(PY) -m compileall -q sergas_tui
 	@touch $@
 
 $(VENV)/.dev-installed: pyproject.toml tests/inspector/package-lock.json | $(PY)
@@ -25,6 +26,7 @@ $(VENV)/.dev-installed: pyproject.toml tests/inspector/package-lock.json | $(PY)
 		echo "npm ci --no-audit --no-fund --prefix tests/inspector"; \
 		npm ci --no-audit --no-fund --prefix tests/inspector; \
 	fi
+	$(PY) -m compileall -q sergas_tui
 	@touch $@ $(VENV)/.run-installed
 
 run: $(VENV)/.run-installed
