@@ -30,6 +30,8 @@ exceptions at their boundary with ``raise ... from err`` so callers only see the
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class SergasError(Exception):
     """Base class: a message a person can act on, and a short title."""
@@ -134,7 +136,17 @@ class CrmConflictError(CrmStatusError):
 
 
 class CrmRateLimitedError(CrmStatusError):
+    """Zoho answered 429. ``retry_after`` (seconds) is set when the limit is a transient one
+    that Sergas stopped waiting out (a caller with more patience may try again then); None when
+    the org's credits are used up, which no short wait cures."""
+
     title = "CRM rate limit reached"
+
+    def __init__(
+        self, message: str, *, status_code: int, retry_after: float | None = None, **more: Any
+    ) -> None:
+        super().__init__(message, status_code=status_code, **more)
+        self.retry_after = retry_after
 
 
 class CrmServerError(CrmStatusError):

@@ -49,6 +49,7 @@ from sergas_tui import __version__
 from sergas_tui.crm.errors_map import (
     REQUEST_ID_HEADERS,
     decode_json,
+    error_from_response,
     error_from_transport,
     parse_error_body,
     request_label,
@@ -169,6 +170,22 @@ def rate_limit_kind(
     if remaining is None:
         return "unknown"
     return "credits" if remaining == 0 else "concurrency"
+
+
+def patience_spent_error(
+    response: httpx.Response, waited: float, retry_after: float
+) -> CrmRateLimitedError:
+    """The error for a transient 429 that lasted longer than this call would wait."""
+    error = error_from_response(response)
+    return CrmRateLimitedError(
+        f"{error.message} Sergas waited {wait_text(waited)} for Zoho's limit to clear and "
+        f"stopped; trying again in {wait_text(retry_after)} should work.",
+        status_code=error.status_code,
+        code=error.code,
+        request_id=error.request_id,
+        details=error.details,
+        retry_after=retry_after,
+    )
 
 
 def credits_exhausted_error(
@@ -310,6 +327,29 @@ def watch_waits(observer: WaitObserver) -> Iterator[None]:
     finally:
         with contextlib.suppress(ValueError):  # closed from another context
             _WAIT_OBSERVERS.reset(token)
+
+
+_PATIENCE: ContextVar[float] = ContextVar(
+    "sergas_crm_rate_limit_patience", default=RATE_LIMIT_PATIENCE_SECONDS
+)
+
+
+def current_patience() -> float:
+    """Seconds a call of this context waits out transient 429s (see :func:`rate_limit_patience`)."""
+    return _PATIENCE.get()
+
+
+@contextmanager
+def rate_limit_patience(seconds: float) -> Iterator[None]:
+    """Wait out transient 429s for at most ``seconds`` per call in this block (instead of
+    :data:`RATE_LIMIT_PATIENCE_SECONDS`): for a server whose own client gives up sooner, so
+    that it answers "rate limited, try again in N s" (:class:`CrmRateLimitedError` with
+    ``retry_after``) before that client's timeout."""
+    token = _PATIENCE.set(seconds)
+    try:
+        yield
+    finally:
+        _PATIENCE.reset(token)
 
 
 def wait_text(seconds: float) -> str:
@@ -492,11 +532,7 @@ class Sender:
             self.stats.throttled_seconds += waited
             return await self.client.send(request)
 
-    def _rate_limit_wait(
-        self, response: httpx.Response, endpoint: str, waits: int, waited: float
-    ) -> float | None:
-        """How long to wait out a transient 429 after ``waits`` earlier waits of this call
-        (None: patience is spent, stop waiting)."""
+    def _rate_limit_delay(self, response: httpx.Response, waits: int) -> float:
         delay = retry_after_seconds(response.headers)
         if delay is None:
             delay = backoff(
@@ -505,7 +541,13 @@ class Sender:
                 cap=MAX_RATE_LIMIT_WAIT_SECONDS,
                 rng=self._rng,
             )
-        if waited + delay > RATE_LIMIT_PATIENCE_SECONDS:
+        return delay
+
+    def _rate_limit_wait(
+        self, response: httpx.Response, endpoint: str, delay: float, waited: float
+    ) -> float | None:
+        """How long to wait out a transient 429 (None: patience is spent, stop waiting)."""
+        if waited + delay > current_patience():
             return None
         parsed = parse_error_body(decode_json(response))
         said = f": {parsed.message.rstrip('. ')}" if parsed and parsed.message else ""
@@ -545,19 +587,18 @@ class Sender:
                     self._observe(response)  # raises for used-up credits
                 if response.status_code == 429 and kind == "api":
                     # A transient limit: wait it out, whatever the retry budget says.
-                    wait = self._rate_limit_wait(
-                        response, endpoint, attempt + limit_waits, limit_waited
-                    )
-                    if wait is not None:
-                        limit_waits += 1
-                        limit_waited += wait
-                        self.stats.retries += 1
-                        self.stats.backoff_seconds += wait
-                        self.stats.rate_limit_waits += 1
-                        self.stats.rate_limit_seconds += wait
-                        await self._sleep(wait)
-                        continue
-                    return response
+                    delay = self._rate_limit_delay(response, attempt + limit_waits)
+                    wait = self._rate_limit_wait(response, endpoint, delay, limit_waited)
+                    if wait is None:
+                        raise patience_spent_error(response, limit_waited, delay)
+                    limit_waits += 1
+                    limit_waited += wait
+                    self.stats.retries += 1
+                    self.stats.backoff_seconds += wait
+                    self.stats.rate_limit_waits += 1
+                    self.stats.rate_limit_seconds += wait
+                    await self._sleep(wait)
+                    continue
                 if attempt >= retries or not should_retry(response.status_code):
                     return response
                 delay = retry_after_seconds(response.headers)

@@ -45,7 +45,14 @@ from sergas_tui.crm import mcp_tools as t
 from sergas_tui.crm import mcp_wire as wire
 from sergas_tui.crm.approval_gate import ApprovalRefusedError, RefusalReason, grant_for
 from sergas_tui.crm.gateway import SyncBatch
-from sergas_tui.crm.http import note_api_call
+from sergas_tui.crm.http import (
+    CrmWait,
+    Sleep,
+    current_patience,
+    note_api_call,
+    tell_wait,
+    wait_text,
+)
 from sergas_tui.crm.mcp_session import (
     CALL_TIMEOUT,
     CONNECT_TIMEOUT,
@@ -79,7 +86,13 @@ from sergas_tui.domain import (
     utc_now,
 )
 from sergas_tui.domain.metadata import ModuleFields
-from sergas_tui.errors import CrmAuthError, CrmConnectionError, CrmError, CrmNotFoundError
+from sergas_tui.errors import (
+    CrmAuthError,
+    CrmConnectionError,
+    CrmError,
+    CrmNotFoundError,
+    CrmRateLimitedError,
+)
 
 log = structlog.get_logger("sergas.mcp")
 
@@ -121,6 +134,8 @@ class McpGateway:
         self._sync_timeout = sync_timeout
         self._closed = False
         self._fields_cache = FieldsCache()
+        self._sleep: Sleep = anyio.sleep
+        """How the client waits before asking again after "rate limited" (tests replace it)."""
 
     def use_fields_cache(self, cache: FieldsCache) -> None:
         """Keep field metadata in ``cache`` (services give it the workspace's, on disk)."""
@@ -264,7 +279,36 @@ class McpGateway:
     async def call(
         self, name: str, arguments: dict[str, Any], *, read_timeout: float | None = None
     ) -> Any:
-        """Call a tool; its structured result, or the typed CrmError it reported."""
+        """Call a tool; its structured result, or the typed CrmError it reported.
+
+        A read the server answered "rate limited, try again in N s" (Zoho's transient limit
+        outlasted the server's own patience, which stays inside this client's call timeout) is
+        asked again after N s, each wait told to the :func:`watch_waits` observers, for up to
+        this context's patience in all; writes are never sent twice."""
+        spec = t.TOOLS_BY_NAME.get(name)
+        read = spec is not None and spec.kind == "read"
+        waited = 0.0
+        while True:
+            try:
+                return await self._call_once(name, arguments, read_timeout)
+            except CrmRateLimitedError as err:
+                delay = err.retry_after
+                if not read or delay is None or waited + delay > current_patience():
+                    raise
+                tell_wait(
+                    CrmWait(
+                        delay,
+                        f"Zoho's rate limit ({name} on {self.target}); "
+                        f"trying again in {wait_text(delay)}",
+                        "rate_limited",
+                    )
+                )
+                waited += delay
+                await self._sleep(delay)
+
+    async def _call_once(
+        self, name: str, arguments: dict[str, Any], read_timeout: float | None
+    ) -> Any:
         if self._closed:
             raise CrmConnectionError(f"The MCP session with {self.target} is closed.")
         if self._runner.ended:

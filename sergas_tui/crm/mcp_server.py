@@ -40,6 +40,7 @@ from sergas_tui import __version__
 from sergas_tui.crm import mcp_tools as t
 from sergas_tui.crm import mcp_wire as wire
 from sergas_tui.crm.approval_gate import ApprovalGate, ApprovalRefusedError, RefusalReason
+from sergas_tui.crm.http import rate_limit_patience
 from sergas_tui.crm.writer import (
     CrmGateway,
     NoteDraft,
@@ -315,9 +316,10 @@ def build_zoho_server(
         if spec is None or spec.name not in offered_names:
             raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {params.name}")
         started = time.perf_counter()
-        result = await _call(
-            spec, tools.handlers[spec.name], params.arguments or {}, pages, page_bytes
-        )
+        with rate_limit_patience(tool_patience(spec.name)):
+            result = await _call(
+                spec, tools.handlers[spec.name], params.arguments or {}, pages, page_bytes
+            )
         log.info(
             "tool_called",
             tool=spec.name,
@@ -334,6 +336,23 @@ def build_zoho_server(
         get_tool_input_schema=input_schemas.get,
         on_list_tools=list_tools,
         on_call_tool=call_tool,
+    )
+
+
+TOOL_RATE_LIMIT_PATIENCE_SECONDS = 60.0
+"""How long one tool call waits out Zoho's transient 429s before it answers "rate limited, try
+again in N s": well inside a client's call timeout (Sergas's own: 120 s), so the client hears
+why rather than timing out."""
+SYNC_RATE_LIMIT_PATIENCE_SECONDS = 600.0
+"""The same for ``zoho_sync`` (Sergas's client gives a sync 900 s)."""
+
+
+def tool_patience(name: str) -> float:
+    """Seconds the tool ``name`` waits out transient 429s (see :func:`rate_limit_patience`)."""
+    return (
+        SYNC_RATE_LIMIT_PATIENCE_SECONDS
+        if name == "zoho_sync"
+        else TOOL_RATE_LIMIT_PATIENCE_SECONDS
     )
 
 

@@ -77,6 +77,8 @@ def error_envelope(err: errors.CrmError) -> dict[str, Any]:
         body |= {"status_code": err.status_code, "code": err.code, "request_id": err.request_id}
     if isinstance(err, ApprovalRefusedError):
         body["reason"] = str(err.reason)
+    if isinstance(err, errors.CrmRateLimitedError) and err.retry_after is not None:
+        body["retry_after"] = err.retry_after
     return {"error": body}
 
 
@@ -90,6 +92,16 @@ def error_from_envelope(structured: Any, fallback_message: str) -> errors.CrmErr
     cls = ERROR_TYPES.get(str(body.get("type")), errors.CrmError)
     if cls is ApprovalRefusedError:
         return ApprovalRefusedError(str(body.get("reason") or "refused"), message)
+    if issubclass(cls, errors.CrmRateLimitedError):
+        status, after = body.get("status_code"), body.get("retry_after")
+        return cls(
+            message,
+            status_code=status if isinstance(status, int) else 429,
+            code=_text_or_none(body.get("code")),
+            request_id=_text_or_none(body.get("request_id")),
+            title=title,
+            retry_after=float(after) if isinstance(after, int | float) and after >= 0 else None,
+        )
     if issubclass(cls, errors.CrmStatusError):
         status = body.get("status_code")
         return cls(

@@ -26,7 +26,9 @@ from sergas_tui.crm.http import (
     backoff,
     count_calls,
     credits_remaining,
+    current_patience,
     rate_limit_kind,
+    rate_limit_patience,
     retry_after_seconds,
     should_retry,
     watch_waits,
@@ -382,19 +384,37 @@ async def test_a_transient_429_is_waited_out_beyond_the_retry_budget_and_told(
     assert h.stats.rate_limit_seconds == pytest.approx(sum(time.backoffs()))
 
 
-async def test_a_429_that_never_clears_is_returned_once_patience_is_spent(
+async def test_a_429_that_never_clears_is_raised_once_patience_is_spent(
     harness: Any, time: FakeTime
 ) -> None:
     h = harness(_429(_new_shape(EITHER)))
 
-    response = await h.send()
+    with pytest.raises(CrmRateLimitedError) as raised:
+        await h.send()
 
-    assert response.status_code == 429
+    assert raised.value.status_code == 429
+    assert raised.value.retry_after is not None
+    assert 0 < raised.value.retry_after <= MAX_RATE_LIMIT_WAIT_SECONDS
+    assert "stopped; trying again in" in raised.value.message
     waited = sum(time.backoffs())
     assert waited <= RATE_LIMIT_PATIENCE_SECONDS
     assert waited > RATE_LIMIT_PATIENCE_SECONDS - MAX_RATE_LIMIT_WAIT_SECONDS
     assert max(time.backoffs()) <= MAX_RATE_LIMIT_WAIT_SECONDS
     assert len(h.script.requests) == len(time.backoffs()) + 1
+
+
+async def test_a_shorter_patience_answers_rate_limited_with_when_to_try_again(
+    harness: Any, time: FakeTime
+) -> None:
+    h = harness(_429(_new_shape(EITHER)))
+
+    with rate_limit_patience(20.0), pytest.raises(CrmRateLimitedError) as raised:
+        await h.send()
+
+    waited = sum(time.backoffs())
+    assert 0 < waited <= 20.0
+    assert waited + (raised.value.retry_after or 0) > 20.0
+    assert current_patience() == RATE_LIMIT_PATIENCE_SECONDS  # restored after the block
 
 
 async def test_waits_outside_a_watch_block_are_not_told(harness: Any, time: FakeTime) -> None:

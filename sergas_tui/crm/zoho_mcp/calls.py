@@ -25,8 +25,8 @@ from pydantic import JsonValue
 from sergas_tui.crm.fields import fields_param
 from sergas_tui.crm.http import (
     MAX_RATE_LIMIT_WAIT_SECONDS,
-    RATE_LIMIT_PATIENCE_SECONDS,
     CrmWait,
+    current_patience,
     message_says_credits,
     note_api_call,
     tell_wait,
@@ -169,7 +169,7 @@ class ToolCaller:
                 if write or err.code is None or message_says_credits(err.message):
                     raise
                 delay = min(float(2 ** (waits + failures)), MAX_RATE_LIMIT_WAIT_SECONDS)
-                if waited + delay > RATE_LIMIT_PATIENCE_SECONDS:
+                if waited + delay > current_patience():
                     raise
                 tell_wait(
                     CrmWait(
