@@ -73,7 +73,7 @@ class SergasApp(App[None]):
         self._account_screen: AccountScreen | None = None
         self._stop_sync = threading.Event()
         self._sync_error: str | None = None
-        self.sub_title = services.header_label()
+        self.sub_title = services.header_label(ask_keyring=False)
         if settings.ui.keymap:
             self.set_keymap(dict(settings.ui.keymap))
 
@@ -108,11 +108,16 @@ class SergasApp(App[None]):
         self.call_after_refresh(freeze_heap)
         if self.settings.ui.keymap:
             self._check_keymap()
+        if self.sub_title.endswith("…"):  # the keyring decides the engine: ask it off the start
+            self.run_worker(self._label_engine(), name="engine label", exit_on_error=False)
         self._load_status()
         self.set_interval(STATUS_REFRESH_SECONDS, self._load_status)
         if services.central_audit_configured:
             self.sync_audit()
             self.set_interval(self.settings.auditing.sync_interval_seconds, self.sync_audit)
+
+    async def _label_engine(self) -> None:
+        self.sub_title = await asyncio.to_thread(self.services.header_label)
 
     # -- the API screens use (ShellApi) -----------------------------------------------------------
 

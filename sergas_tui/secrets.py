@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
-import keyring
-import keyring.errors
 from pydantic import SecretStr
 
 from sergas_tui.errors import SecretError
@@ -220,6 +218,8 @@ class SecretStore:
 
     def keyring_problem(self) -> str | None:
         """None when a real keyring backend is available, else why not."""
+        import keyring  # loaded on first use: ~0.1 s to import, more to find a backend
+
         backend = keyring.get_keyring()
         module = type(backend).__module__
         if module.startswith("keyring.backends.fail") or module.startswith("keyring.backends.null"):
@@ -231,12 +231,19 @@ class SecretStore:
     def _from_keyring(self, name: SecretName) -> tuple[str | None, str | None]:
         if (problem := self.keyring_problem()) is not None:
             return None, problem
+        import keyring
+        import keyring.errors
+
         try:
             return keyring.get_password(self._service, name.value), None
         except keyring.errors.KeyringError as err:
             return None, f"keyring error: {err}"
         except Exception as err:  # dbus and platform errors surface as anything
             return None, f"keyring error: {type(err).__name__}"
+
+    def in_environment(self, name: SecretName) -> bool:
+        """Whether an environment variable holds ``name`` (no keyring is asked)."""
+        return any(self.environ.get(var) for var in SECRET_SPECS[name].env_vars)
 
     def get(self, name: SecretName) -> SecretStr | None:
         value, _ = self._from_keyring(name)
@@ -293,6 +300,8 @@ class SecretStore:
             check_server_token(value.strip(), "the value given")
         if (problem := self.keyring_problem()) is not None:
             raise SecretError(_no_keyring_message(problem), title="No keyring")
+        import keyring
+
         try:
             keyring.set_password(self._service, name.value, value.strip())
         except Exception as err:
@@ -309,6 +318,9 @@ class SecretStore:
         """Remove from the keyring; False when it was not there."""
         if (problem := self.keyring_problem()) is not None:
             raise SecretError(_no_keyring_message(problem), title="No keyring")
+        import keyring
+        import keyring.errors
+
         try:
             keyring.delete_password(self._service, name.value)
         except keyring.errors.PasswordDeleteError:

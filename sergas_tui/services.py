@@ -54,6 +54,18 @@ def resolve_engine(settings: Settings, secrets: SecretStore) -> tuple[Engine, st
     return "claude", "an Anthropic API key is available"
 
 
+def known_engine(settings: Settings, secrets: SecretStore) -> Engine | None:
+    """The engine :func:`resolve_engine` picks when that is known without asking the OS keyring
+    (slow to load, and on some desktops it asks to be unlocked); None when only the keyring can
+    tell (``engine = 'auto'`` and no API key in the environment)."""
+    choice = settings.anthropic.engine
+    if choice in ("rules", "claude"):
+        return choice
+    if not secrets.in_environment(SecretName.ANTHROPIC_API_KEY):
+        return None
+    return "claude" if _claude_cli_available() else "rules"
+
+
 def _claude_cli_available() -> bool:
     """Whether claude-agent-sdk and its bundled CLI are installed (without importing it)."""
     import importlib.util
@@ -448,8 +460,13 @@ class Services:
     def owner_label(self) -> str:
         return f"owner {self.current_user_email() or 'unknown'}"
 
-    def header_label(self) -> str:
-        engine, _ = self.engine()
+    def header_label(self, *, ask_keyring: bool = True) -> str:
+        """'demo · demo CRM · engine: rules'; without ``ask_keyring``, 'engine: …' where only
+        the keyring can tell (the app's first frame; it asks later, off the start-up path)."""
+        if ask_keyring:
+            engine: str = self.engine()[0]
+        else:
+            engine = known_engine(self.settings, self.secrets) or "…"
         kind = "demo CRM" if self.is_demo else "Zoho"
         if self.settings.zoho.resolved_mode() == "mcp":
             kind += " via MCP"

@@ -99,3 +99,27 @@ def test_a_review_on_a_new_workspace_loads_no_data_frame_library(tmp_path: Path)
     )
     assert memory_file.exists()
     assert [name for name in ("pandas", "numpy") if imported(modules, name)] == []
+
+
+def test_the_app_is_built_without_asking_the_keyring(tmp_path: Path) -> None:
+    """Loading the OS keyring takes ~0.2 s (more where it must be unlocked): the first frame
+    says 'engine: …' and the app asks the keyring after it is drawn."""
+    code = (
+        "import os\n"
+        f"os.environ.update(SERGAS_CONFIG_DIR={str(tmp_path / 'c')!r}, "
+        f"SERGAS_DATA_DIR={str(tmp_path / 'd')!r}, SERGAS_LOG_DIR={str(tmp_path / 'l')!r})\n"
+        "from sergas_tui.app import make_app\n"
+        "from sergas_tui.config import load_settings\n"
+        "from sergas_tui.locations import Locations\n"
+        "from sergas_tui.services import open_services\n"
+        "from datetime import UTC, datetime\n"
+        "from sergas_tui.demo import generate\n"
+        "locations = Locations.from_env()\n"
+        "org = locations.demo_crm_file('demo')\n"
+        "org.parent.mkdir(parents=True)\n"
+        "generate(org, accounts=20, owners=1, seed=1, now=datetime(2026, 11, 2, tzinfo=UTC))\n"
+        "settings = load_settings(locations)\n"
+        "app = make_app(settings, open_services(settings, locations))\n"
+        "assert app.sub_title.endswith('engine: …'), app.sub_title\n"
+    )
+    assert not imported(loaded_after(code), "keyring")
