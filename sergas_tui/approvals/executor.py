@@ -128,6 +128,16 @@ TRANSIENT_ERRORS: tuple[type[CrmError], ...] = (
 )
 """Errors worth another attempt (the gateway already retried each call a few times)."""
 
+
+def _worth_another_attempt(err: CrmError) -> bool:
+    """A transient error; but not a 429 without ``retry_after``: the org's API credits for the
+    last 24 hours are used up (or the gateway already waited out its patience), and attempting
+    again at once would only spend more calls on the same answer."""
+    if isinstance(err, CrmRateLimitedError):
+        return err.retry_after is not None
+    return isinstance(err, TRANSIENT_ERRORS)
+
+
 _PRIORITIES = ("Highest", "High", "Normal", "Low", "Lowest")
 """Zoho field names whose Account attribute is not simply the lower-cased name."""
 
@@ -462,11 +472,10 @@ class Executor:
                     landed = WriteResult("Accounts", approval.account_id, "updated")
                     return _Landed(landed, wrote=False, attempts=attempt)
                 raise
-            except TRANSIENT_ERRORS as err:
-                error = err
-                continue
             except CrmError as err:
                 error = err
+                if _worth_another_attempt(err):
+                    continue
                 break
             elapsed = int((time.monotonic() - started) * 1000)
             return _Landed(result, wrote=True, attempts=attempt, elapsed_ms=elapsed)

@@ -267,6 +267,23 @@ async def test_transient_500s_are_retried_and_written_once(world: World) -> None
     assert await world.tasks_with(approval.id) == [result.record_id]
 
 
+async def test_used_up_credits_fail_at_once_and_say_so(world: World) -> None:
+    approval = world.approve("add_note", {"title": "T", "content": "When credits are back."})
+    world.sim.config.daily_credits = 1  # already spent: every call now answers 429 (credits)
+    result = await world.executor.execute(approval.id)
+    assert result.status == "failed"
+    assert result.attempts == 1  # no attempt again at once: the answer would be the same
+    stored = world.repo.get_approval(approval.id)
+    assert stored is not None
+    assert stored.status == ApprovalStatus.FAILED
+    assert stored.error_message is not None
+    assert "credits for the last 24 hours are used up" in stored.error_message
+    world.sim.config.daily_credits = None
+    retried = await world.executor.execute(approval.id)
+    assert retried.status == "executed"
+    assert len(await world.notes_with(approval.id)) == 1
+
+
 async def test_persistent_errors_fail_then_a_retry_writes_once(world: World) -> None:
     approval = world.approve("add_note", {"title": "T", "content": "Later."})
     world.sim.faults = FaultPlan(schedule=dict.fromkeys(range(1, 60), "server_error"))
