@@ -78,6 +78,7 @@ from sergas_tui.domain.queue import (
 from sergas_tui.errors import SergasError
 from sergas_tui.logs import get_logger
 from sergas_tui.memory.store import BatchingMemory, MemoryStore
+from sergas_tui.offload import run_inline
 from sergas_tui.storage import Repository
 from sergas_tui.storage.mutes import active_mutes, not_useful_counts
 from sergas_tui.storage.repository import ReviewInputs
@@ -250,6 +251,7 @@ class Orchestrator:
         sink = _Sink()
         scope = ExitStack()  # the run's context: its audit session, call tally, wait watch
         scope.enter_context(_rare_full_collections())
+        scope.enter_context(run_inline())  # short SQLite work without thread hand-offs
         scope.enter_context(audit_session(run.id, "zoho_scout"))
         tally = scope.enter_context(tally_calls())  # every Zoho call of the run, by kind
         scope.enter_context(

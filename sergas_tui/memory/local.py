@@ -2,7 +2,9 @@
 
 :class:`LocalMemory` implements :class:`~sergas_tui.memory.store.MemoryStore`. One connection,
 owned by the instance and guarded by a lock, serves every call; the async methods run their
-SQLite work in a thread (``asyncio.to_thread``) so the event loop never blocks. Each write is one
+SQLite work in a thread (:func:`~sergas_tui.offload.offload`) so the event loop never blocks —
+except inside a review, where the work runs on the loop's thread (each call is short, and the
+hand-offs cost more than they freed). Each write is one
 ``BEGIN IMMEDIATE`` transaction, except between :meth:`LocalMemory.begin_batch` and
 :meth:`LocalMemory.end_batch` (a review): ingests and recorded recommendations then share
 transactions, committed every :data:`BATCH_WRITES` writes or :data:`BATCH_SECONDS` seconds, each
@@ -22,7 +24,6 @@ text does not linger in free pages.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 import threading
@@ -63,6 +64,7 @@ from sergas_tui.memory.store import (
     RelationshipGraph,
     decision_status,
 )
+from sergas_tui.offload import offload
 
 T = TypeVar("T")
 
@@ -106,7 +108,7 @@ class LocalMemory:
                 raise storage_error(self.path, err) from err
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return await asyncio.to_thread(self._call, fn)
+        return await offload(self._call, fn)
 
     @contextmanager
     def _tx(self, conn: sqlite3.Connection, *, batchable: bool = False) -> Iterator[None]:
@@ -198,7 +200,7 @@ class LocalMemory:
             prepared = self._prepare(facts)
             self._call(lambda conn: self._ingest(conn, facts, prepared))
 
-        await asyncio.to_thread(work)
+        await offload(work)
 
     def _prepare(self, facts: AccountFacts) -> dict[str, list[tuple[Any, ...]]]:
         """Everything derived from the facts, computed outside the lock."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
-from sergas_tui.agents.events import CrmWaiting, RunFinished, Synced
+from sergas_tui.agents.events import AccountScouted, CrmWaiting, RunFinished, Synced
 from sergas_tui.clock import FixedClock
 from sergas_tui.config import load_settings
 from sergas_tui.crm.simulator import SimulatorConfig, create_simulator
@@ -69,3 +70,47 @@ async def test_429s_during_the_sync_are_waited_out_and_shown(tmp_path: Path) -> 
     assert progress.note.startswith("Waiting for Zoho — Zoho's rate limit (")
     assert "trying again in under a second" in progress.note
     assert any("waiting" in line.text for line in lines)
+
+
+async def test_the_event_loop_keeps_turning_through_a_review(tmp_path: Path) -> None:
+    """The review runs its short SQLite work on the loop's thread (no thread hand-offs), yet
+    the loop keeps serving everything else (a screen drawing): during the sync at least once
+    per Zoho call, and during the account loop at least once per account."""
+    locations = Locations.from_env()
+    org = locations.demo_crm_file("demo")
+    org.parent.mkdir(parents=True)
+    generate(org, accounts=40, owners=2, seed=5, now=NOW)
+    services = open_services(
+        load_settings(locations, overrides={"zoho": {"requests_per_minute": 10_000}}),
+        locations,
+        secrets=SecretStore(environ={}),
+        clock=FixedClock(NOW),
+    )
+    ticks = 0
+    stop = asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not stop.is_set():
+            ticks += 1
+            await asyncio.sleep(0)
+
+    ticking = asyncio.ensure_future(ticker())
+    at: dict[str, int] = {}
+    try:
+        orchestrator = await services.orchestrator()
+        async for event in orchestrator.review(None):
+            if isinstance(event, Synced):
+                at["synced"], sync_calls = ticks, event.calls
+            elif isinstance(event, AccountScouted):
+                at.setdefault("first account", ticks)
+            elif isinstance(event, RunFinished):
+                at["finished"], accounts = ticks, event.summary.accounts
+    finally:
+        stop.set()
+        await ticking
+        await services.aclose()
+        services.close()
+    assert sync_calls > 0
+    assert at["synced"] >= sync_calls
+    assert at["finished"] - at["first account"] >= accounts == 40

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
+import anyio.lowlevel
 import anyio.to_thread
 from starlette.requests import Request
 
@@ -26,6 +27,7 @@ from sergas_tui.crm.simulator.limits import CREDITS_EXHAUSTED, Allowance, Credit
 from sergas_tui.crm.simulator.orgdb import OrgDb
 from sergas_tui.crm.simulator.paging import PageTokens
 from sergas_tui.crm.simulator.sqlexpr import parse_datetime, utc_text
+from sergas_tui.offload import inline
 
 T = TypeVar("T")
 
@@ -123,7 +125,11 @@ class Ctx:
         env.counters.credits[self.kind] += credits
 
     async def run(self, work: Callable[..., T], *args: object) -> T:
-        """Run blocking (SQLite) work in a worker thread."""
+        """Run blocking (SQLite) work in a worker thread; on this thread when the caller runs
+        in-process inside :func:`sergas_tui.offload.run_inline` (a review)."""
+        if inline():
+            await anyio.lowlevel.checkpoint()  # what else is ready runs first (a screen draws)
+            return work(*args)
         return await anyio.to_thread.run_sync(functools.partial(work, *args))
 
     def header_time(self, name: str) -> str | None:
