@@ -92,24 +92,22 @@ def error_from_envelope(structured: Any, fallback_message: str) -> errors.CrmErr
     cls = ERROR_TYPES.get(str(body.get("type")), errors.CrmError)
     if cls is ApprovalRefusedError:
         return ApprovalRefusedError(str(body.get("reason") or "refused"), message)
-    if issubclass(cls, errors.CrmRateLimitedError):
-        status, after = body.get("status_code"), body.get("retry_after")
-        return cls(
-            message,
-            status_code=status if isinstance(status, int) else 429,
-            code=_text_or_none(body.get("code")),
-            request_id=_text_or_none(body.get("request_id")),
-            title=title,
-            retry_after=float(after) if isinstance(after, int | float) and after >= 0 else None,
-        )
     if issubclass(cls, errors.CrmStatusError):
         status = body.get("status_code")
+        limited = issubclass(cls, errors.CrmRateLimitedError)
+        more: dict[str, Any] = {}
+        if limited:
+            after = body.get("retry_after")
+            more["retry_after"] = (
+                float(after) if isinstance(after, int | float) and after >= 0 else None
+            )
         return cls(
             message,
-            status_code=status if isinstance(status, int) else 0,
+            status_code=status if isinstance(status, int) else (429 if limited else 0),
             code=_text_or_none(body.get("code")),
             request_id=_text_or_none(body.get("request_id")),
             title=title,
+            **more,
         )
     return cls(message, title)
 

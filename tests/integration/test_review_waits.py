@@ -13,31 +13,30 @@ from sergas_tui.crm.simulator.faults import FaultPlan
 from sergas_tui.demo import generate
 from sergas_tui.locations import Locations
 from sergas_tui.secrets import SecretStore
-from sergas_tui.services import SIMULATOR_URL, open_services
+from sergas_tui.services import SIMULATOR_URL, Services, open_services
 from sergas_tui.viewmodels.review import ReviewProgress
 from tests.integration.simkit import NOW
 
 
-async def test_429s_during_the_sync_are_waited_out_and_shown(tmp_path: Path) -> None:
+def demo_services(**zoho: object) -> Services:
+    """Services on a new 40-account demo workspace (``zoho``: settings of its [zoho] table)."""
     locations = Locations.from_env()
     org = locations.demo_crm_file("demo")
     org.parent.mkdir(parents=True)
     generate(org, accounts=40, owners=2, seed=5, now=NOW)
-    clock = FixedClock(NOW)
-    # No retries at all: only waiting out the 429s can get the review through.
-    overrides = {
-        "zoho": {
-            "requests_per_minute": 10_000,
-            "retry_max_attempts": 0,
-            "retry_initial_delay_ms": 0,
-        }
-    }
-    services = open_services(
-        load_settings(locations, overrides=overrides),
+    return open_services(
+        load_settings(locations, overrides={"zoho": {"requests_per_minute": 10_000, **zoho}}),
         locations,
         secrets=SecretStore(environ={}),
-        clock=clock,
+        clock=FixedClock(NOW),
     )
+
+
+async def test_429s_during_the_sync_are_waited_out_and_shown(tmp_path: Path) -> None:
+    # No retries at all: only waiting out the 429s can get the review through.
+    services = demo_services(retry_max_attempts=0, retry_initial_delay_ms=0)
+    clock = services.clock
+    org = Locations.from_env().demo_crm_file("demo")
     simulator = create_simulator(org, SimulatorConfig(api_domain=SIMULATOR_URL, clock=clock.now))
     simulator.faults = FaultPlan(schedule={2: "rate_limit", 3: "rate_limit", 6: "rate_limit"})
     services.simulator = simulator
@@ -76,16 +75,7 @@ async def test_the_event_loop_keeps_turning_through_a_review(tmp_path: Path) -> 
     """The review runs its short SQLite work on the loop's thread (no thread hand-offs), yet
     the loop keeps serving everything else (a screen drawing): during the sync at least once
     per Zoho call, and during the account loop at least once per account."""
-    locations = Locations.from_env()
-    org = locations.demo_crm_file("demo")
-    org.parent.mkdir(parents=True)
-    generate(org, accounts=40, owners=2, seed=5, now=NOW)
-    services = open_services(
-        load_settings(locations, overrides={"zoho": {"requests_per_minute": 10_000}}),
-        locations,
-        secrets=SecretStore(environ={}),
-        clock=FixedClock(NOW),
-    )
+    services = demo_services()
     ticks = 0
     stop = asyncio.Event()
 
