@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
+from sergas_tui.clock import FixedClock
+from sergas_tui.config import load_settings
 from sergas_tui.crm.simulator import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
@@ -20,11 +22,31 @@ from sergas_tui.crm.simulator import (
     Simulator,
 )
 from sergas_tui.demo import generate
+from sergas_tui.locations import Locations
+from sergas_tui.secrets import SecretStore
+from sergas_tui.services import Services, open_services
 
 NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 BASE_URL = "http://sim.invalid"
 HARBOR_POINT = "5725767000001000005"  # the stalled_negotiation scenario account
 HARBOR_DEAL = "5725767000001000010"
+
+
+def demo_services(
+    *, accounts: int = 40, owners: int = 2, seed: int = 5, **zoho: object
+) -> Services:
+    """Services on a new demo workspace of the environment's locations, on the clock ``NOW``,
+    with no Zoho per-minute politeness (``zoho``: more settings of the [zoho] table)."""
+    locations = Locations.from_env()
+    org = locations.demo_crm_file("demo")
+    org.parent.mkdir(parents=True)
+    generate(org, accounts=accounts, owners=owners, seed=seed, now=NOW)
+    return open_services(
+        load_settings(locations, overrides={"zoho": {"requests_per_minute": 10_000, **zoho}}),
+        locations,
+        secrets=SecretStore(environ={}),
+        clock=FixedClock(NOW),
+    )
 
 
 def make_org(factory: pytest.TempPathFactory, accounts: int = 150, owners: int = 4) -> Path:

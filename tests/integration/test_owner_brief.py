@@ -18,15 +18,12 @@ from sergas_tui.approvals.service import ApprovalService
 from sergas_tui.briefs.markdown import md, render_brief
 from sergas_tui.briefs.sections import brief_sections
 from sergas_tui.clock import FixedClock
-from sergas_tui.config import load_settings
-from sergas_tui.demo import generate
 from sergas_tui.domain.brief import CurrentBrief
-from sergas_tui.locations import Locations
-from sergas_tui.secrets import SecretStore
-from sergas_tui.services import Services, open_services
+from sergas_tui.services import Services
 from sergas_tui.viewmodels.brief import current_brief, export_current_brief
 from sergas_tui.viewmodels.names import load_names
 from tests.conftest import FIXED_NOW
+from tests.integration.simkit import demo_services
 
 OWNER = "jordan.avery@demo.sergas.test"
 LONG_ID = re.compile(r"\d{15,}")
@@ -34,14 +31,7 @@ LONG_ID = re.compile(r"\d{15,}")
 
 @pytest.fixture
 async def services() -> AsyncIterator[Services]:
-    locations = Locations.from_env()
-    path = locations.demo_crm_file("demo")
-    path.parent.mkdir(parents=True)
-    generate(path, accounts=300, owners=3, seed=7, now=FIXED_NOW)
-    settings = load_settings(locations, overrides={"zoho": {"requests_per_minute": 10_000}})
-    built = open_services(
-        settings, locations, secrets=SecretStore(environ={}), clock=FixedClock(FIXED_NOW)
-    )
+    built = demo_services(accounts=300, owners=3, seed=7)
     try:
         yield built
     finally:

@@ -16,14 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from sergas_tui.clock import FixedClock
-from sergas_tui.config import load_settings
-from sergas_tui.demo import generate
 from sergas_tui.locations import Locations
-from sergas_tui.secrets import SecretStore
-from sergas_tui.services import open_services
 from sergas_tui.storage.repository import Repository
-from tests.integration.simkit import NOW
+from tests.integration.simkit import demo_services
 
 ONCE_PER_REVIEW = (
     # latest_snapshots(): the whole table, grouped by account, once per review.
@@ -51,14 +46,7 @@ async def test_every_lookup_of_a_review_uses_an_index(
         return conn
 
     monkeypatch.setattr(Repository, "_checkout", traced_checkout)
-    locations = Locations.from_env()
-    org = locations.demo_crm_file("demo")
-    org.parent.mkdir(parents=True)
-    generate(org, accounts=150, owners=3, seed=7, now=NOW)
-    settings = load_settings(locations, overrides={"zoho": {"requests_per_minute": 10_000}})
-    services = open_services(
-        settings, locations, secrets=SecretStore(environ={}), clock=FixedClock(NOW)
-    )
+    services = demo_services(accounts=150, owners=3, seed=7)
     try:
         services.store._conn.set_trace_callback(traced.append)
         for _ in range(2):
@@ -76,7 +64,7 @@ async def test_every_lookup_of_a_review_uses_an_index(
         if sql.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE"))
     }
     assert any("FROM approvals WHERE account_id IN" in s for s in lookups), sorted(lookups)
-    conn = sqlite3.connect(locations.database_file("demo"))
+    conn = sqlite3.connect(Locations.from_env().database_file("demo"))
     try:
         scans = {}
         for shape, sql in lookups.items():

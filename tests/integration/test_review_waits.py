@@ -6,30 +6,12 @@ import asyncio
 from pathlib import Path
 
 from sergas_tui.agents.events import AccountScouted, CrmWaiting, RunFinished, Synced
-from sergas_tui.clock import FixedClock
-from sergas_tui.config import load_settings
 from sergas_tui.crm.simulator import SimulatorConfig, create_simulator
 from sergas_tui.crm.simulator.faults import FaultPlan
-from sergas_tui.demo import generate
 from sergas_tui.locations import Locations
-from sergas_tui.secrets import SecretStore
-from sergas_tui.services import SIMULATOR_URL, Services, open_services
+from sergas_tui.services import SIMULATOR_URL
 from sergas_tui.viewmodels.review import ReviewProgress
-from tests.integration.simkit import NOW
-
-
-def demo_services(**zoho: object) -> Services:
-    """Services on a new 40-account demo workspace (``zoho``: settings of its [zoho] table)."""
-    locations = Locations.from_env()
-    org = locations.demo_crm_file("demo")
-    org.parent.mkdir(parents=True)
-    generate(org, accounts=40, owners=2, seed=5, now=NOW)
-    return open_services(
-        load_settings(locations, overrides={"zoho": {"requests_per_minute": 10_000, **zoho}}),
-        locations,
-        secrets=SecretStore(environ={}),
-        clock=FixedClock(NOW),
-    )
+from tests.integration.simkit import NOW, demo_services
 
 
 async def test_429s_during_the_sync_are_waited_out_and_shown(tmp_path: Path) -> None:

@@ -13,13 +13,7 @@ from sergas_tui.screens.account import AccountScreen
 from sergas_tui.screens.portfolio import PortfolioScreen
 from sergas_tui.services import Services
 from sergas_tui.widgets.note_card import NoteCard
-
-
-async def settle(pilot: Any) -> None:
-    """Let the screen mount, its workers finish and their messages land."""
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+from tests.tui.waiting import settle
 
 
 def scenario_id(services: Services, key: str) -> str:

@@ -22,16 +22,10 @@ from sergas_tui.screens.audit import AuditDetailScreen, AuditScreen
 from sergas_tui.services import Services
 from tests.conftest import FIXED_NOW
 from tests.fakes.audit_head import reseal
+from tests.tui.waiting import settle
 
 STATUS, ACCOUNT, SUMMARY, ACTION, SEQ = 1, 2, 3, 4, 6
 """Column indexes of the audit table."""
-
-
-async def settle(pilot: Any) -> None:
-    """Let the screen mount, its workers finish and their messages land."""
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 async def open_audit(pilot: Any) -> AuditScreen:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 from uuid import uuid4
 
 import psycopg
@@ -14,13 +13,7 @@ from sergas_tui.app import make_app
 from sergas_tui.config import Settings
 from sergas_tui.services import Services
 from sergas_tui.widgets.header import ShellHeader
-from tests.tui.waiting import until
-
-
-async def settle(pilot: Any) -> None:
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+from tests.tui.waiting import settle, until
 
 
 @pytest.fixture

@@ -17,13 +17,7 @@ from sergas_tui.services import Services
 from sergas_tui.viewmodels.portfolio import PortfolioRow, SortKey, load_portfolio, sort_rows
 from sergas_tui.widgets.account_table import AccountTable, fit, layout
 from tests.tui.conftest import review_current_owner
-
-
-async def settle(pilot: Any) -> None:
-    """Let the screen mount, its workers finish and their messages land."""
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+from tests.tui.waiting import settle
 
 
 def table_of(app: Any) -> AccountTable:

@@ -14,13 +14,7 @@ from sergas_tui.errors import SergasError
 from sergas_tui.screens.review import ReviewScreen
 from sergas_tui.services import Services
 from sergas_tui.widgets.agent_lane import AgentLane
-
-
-async def settle(pilot: Any) -> None:
-    """Let the screen mount, its workers finish and their messages land."""
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+from tests.tui.waiting import settle
 
 
 def review_screen(app: SergasApp) -> ReviewScreen:

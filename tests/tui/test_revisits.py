@@ -3,8 +3,6 @@ changed: the same table objects, no CRM read for an account read a moment ago.""
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.widgets import DataTable, Static
 
 from sergas_tui.app import make_app
@@ -16,13 +14,7 @@ from sergas_tui.services import Services
 from sergas_tui.viewmodels.account import AccountDetail
 from sergas_tui.widgets.footer import ShellFooter
 from tests.tui.conftest import review_current_owner
-from tests.tui.waiting import until
-
-
-async def settle(pilot: Any) -> None:
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+from tests.tui.waiting import settle, until
 
 
 def crm_reads(services: Services) -> list[str]:

@@ -17,12 +17,7 @@ from sergas_tui.services import Services
 from sergas_tui.viewmodels.shell import ago
 from sergas_tui.widgets.header import ShellHeader
 from tests.conftest import FIXED_NOW
-
-
-async def settle(pilot: Any) -> None:
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+from tests.tui.waiting import settle
 
 
 def header_text(app: Any) -> str:

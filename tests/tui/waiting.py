@@ -24,3 +24,10 @@ async def until(
         if time.monotonic() > deadline:
             raise AssertionError(f"waited {limit:g} s for {what}")
         await pilot.pause(0.05)
+
+
+async def settle(pilot: Any) -> None:
+    """Let the screen mount, its workers finish and their messages land."""
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
