@@ -81,6 +81,8 @@ def root(
     ctx.obj = state
     settings = state.settings()
     configure_logging(state.locations.log_file, settings.auditing.log_level)
+    for note in settings.deprecations():  # stderr: stdout may be a protocol (MCP over stdio)
+        err_console.print(f"Warning: {note}", markup=False, highlight=False)
     if ctx.invoked_subcommand is None:
         _run_tui(state, settings)
 

@@ -90,7 +90,7 @@ def _sync_quietly(state: State) -> None:
     """After a headless review (or a purge): send the outbox to the central audit when one is
     configured. A failure only warns: the rows stay in the local outbox for the next sync."""
     settings = state.settings()
-    if not settings.auditing.postgres_dsn:
+    if not settings.central.dsn:
         return
     try:
         report = _run_sync(state, settings)
@@ -451,7 +451,7 @@ def _central(state: State, settings: Settings) -> tuple[Repository, CentralTarge
     from sergas_tui.secrets import SecretStore
     from sergas_tui.storage import Repository
 
-    target = target_from_settings(settings.auditing, SecretStore())
+    target = target_from_settings(settings.central, SecretStore())
     name = state.workspace_name(settings)
     return Repository.open(state.locations.database_file(name)), target, name
 
@@ -493,7 +493,7 @@ def audit_sync(
         typer.Option(min=1, max=100_000, help="Rows per batch (default: [auditing])."),
     ] = None,
 ) -> None:
-    """Send the local audit outbox to the central PostgreSQL ([auditing] postgres_dsn)."""
+    """Send the local audit outbox to the central PostgreSQL ([central] dsn)."""
     from sergas_tui.audit.central import outbox_status
     from sergas_tui.audit.central_schema import CENTRAL_SCHEMA_VERSION
     from sergas_tui.storage import Repository
@@ -619,8 +619,8 @@ def mcp_zoho(
     """Serve the Zoho tool catalog over MCP (stdio by default) for this workspace's CRM.
 
     The server serves the workspace's own CRM (the demo org, or Zoho REST), never another MCP
-    server. Write tools need a recorded approval: in the central database when [auditing]
-    postgres_dsn is set (shared by a team's servers), otherwise registered by the app with this
+    server. Write tools need a recorded approval: in the central database when [central]
+    dsn is set (shared by a team's servers), otherwise registered by the app with this
     server.
     """
     import asyncio
@@ -644,9 +644,7 @@ def mcp_zoho(
         from sergas_tui.audit.central_conn import target_from_settings
         from sergas_tui.audit.central_grants import CentralGrantStore
 
-        store = CentralGrantStore(
-            target_from_settings(services.settings.auditing, services.secrets)
-        )
+        store = CentralGrantStore(target_from_settings(services.settings.central, services.secrets))
     else:
         store = LocalGrantStore(services.store)
     gate = ApprovalGate(

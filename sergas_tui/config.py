@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from sergas_tui.errors import ConfigError
@@ -203,14 +210,21 @@ class ReviewSettings(Section):
     proposed until you name one; the demo org has "At Risk"."""
 
 
+class CentralSettings(Section):
+    dsn: str | None = Field(default=None, examples=["postgresql://sergas@127.0.0.1:5432/sergas"])
+    """The team's central PostgreSQL, e.g. 'postgresql://sergas@db.internal:5432/sergas': the
+    audit copy, approval grants, and in team mode the shared recommendations and approvals
+    (each AE's queue across devices). Put the password in the keyring (`sergas auth set
+    postgres_password`), not in this string. Unset: everything stays local."""
+    device: str | None = None
+    """This device's name in the team's records (who decided where); default: the host name."""
+
+
 class AuditingSettings(Section):
     log_level: LogLevel = "INFO"
     """Level of the JSON log file."""
-    postgres_dsn: str | None = Field(
-        default=None, examples=["postgresql://sergas@127.0.0.1:5432/sergas_audit"]
-    )
-    """Central audit database, e.g. 'postgresql://sergas@db.internal:5432/sergas_audit'. Put the
-    password in the keyring (`sergas auth set postgres_password`), not in this string."""
+    postgres_dsn: str | None = Field(default=None, deprecated=True)
+    """Deprecated: use [central] dsn. Still read when [central] dsn is unset."""
     retention_days: int = Field(default=730, ge=1, le=36_500)
     """Audit rows older than this are purged (the purge is itself audited)."""
     sync_batch_size: int = Field(default=5000, ge=1, le=100_000)
@@ -300,6 +314,7 @@ class Settings(BaseSettings):
     memory: MemorySettings = Field(default_factory=MemorySettings)
     orchestrator: OrchestratorSettings = Field(default_factory=OrchestratorSettings)
     review: ReviewSettings = Field(default_factory=ReviewSettings)
+    central: CentralSettings = Field(default_factory=CentralSettings)
     auditing: AuditingSettings = Field(default_factory=AuditingSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     signals: SignalSettings = Field(default_factory=SignalSettings)
@@ -326,6 +341,32 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The file's values arrive as init kwargs; the environment wins over the file.
         return (env_settings, init_settings)
+
+    @model_validator(mode="after")
+    def _central_from_old_key(self) -> Settings:
+        """``[auditing] postgres_dsn`` (before ``[central]``) still works when ``[central] dsn``
+        is unset; :meth:`deprecations` says so."""
+        old = self.auditing.__dict__.get("postgres_dsn")
+        if old and not self.central.dsn:
+            self.central.__dict__["dsn"] = old
+        return self
+
+    def deprecations(self) -> list[str]:
+        """One sentence per deprecated setting in use, saying what to write instead."""
+        notes = []
+        old = self.auditing.__dict__.get("postgres_dsn")
+        if old:
+            if old == self.central.dsn:
+                notes.append(
+                    "[auditing] postgres_dsn is deprecated: move it to [central] dsn (the same "
+                    "value); it still works for now."
+                )
+            else:
+                notes.append(
+                    "[auditing] postgres_dsn is deprecated and ignored because [central] dsn is "
+                    "set: remove it from the config file."
+                )
+        return notes
 
     def workspace_name(self) -> str:
         if self.workspace:
@@ -424,7 +465,8 @@ SECTION_TITLES: dict[str, str] = {
     "memory": "Memory: account history, prior recommendations and their outcomes.",
     "orchestrator": "Orchestrator: how reviews run.",
     "review": "Review: how much lands in each owner's approval queue per day.",
-    "auditing": "Auditing: the local audit log and its sync to a central PostgreSQL.",
+    "central": "Central: the team's PostgreSQL (audit copy, shared approvals); unset = local.",
+    "auditing": "Auditing: the local audit log and its sync to the central PostgreSQL.",
     "monitoring": "Monitoring: run metrics and cost tracking.",
     "signals": "Risk signals: thresholds of the deterministic signal catalog.",
     "ui": "Terminal UI.",
@@ -467,6 +509,8 @@ def default_config_text() -> str:
         section = getattr(Settings.model_construct(), name)
         lines += ["", f"# {title}", f"[{name}]"]
         for key, field in type(section).model_fields.items():
+            if field.deprecated:
+                continue  # still read, no longer offered
             lines += _comment(field.description or "")
             value = getattr(section, key)
             if value is None:

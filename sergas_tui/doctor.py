@@ -98,6 +98,8 @@ def run_checks(
         return checks
     config_state = "present" if locations.config_file.exists() else "absent (defaults in use)"
     checks.append(Check("config", "file", "ok", f"{locations.config_file} {config_state}"))
+    for note in settings.deprecations():
+        checks.append(Check("config", "deprecated setting", "warn", note))
     checks += _workspace_checks(settings, locations, workspace or settings.workspace_name())
     checks += _secret_checks(settings, secrets)
     engine, why = resolve_engine(settings, secrets)
@@ -228,7 +230,7 @@ def _workspace_checks(settings: Settings, locations: Locations, name: str) -> li
             detail = f"{db} ({_file_size(db)}), schema v{db_info.schema_version}"
             checks.append(Check(group, "database", "ok", detail))
             checks.append(_anchor_check(group, anchor))
-            if settings.auditing.postgres_dsn:
+            if settings.central.dsn:
                 checks.append(_outbox_check(group, outbox))
     return checks
 
@@ -329,10 +331,10 @@ def _service_checks(settings: Settings, secrets: SecretStore) -> list[Check]:
         checks.append(Check(group, "memory endpoint", "ok" if ok else "fail", detail))
     else:
         checks.append(Check(group, "memory", "ok", f"{settings.memory.backend} backend"))
-    if settings.auditing.postgres_dsn:
+    if settings.central.dsn:
         password = secrets.get(SecretName.POSTGRES_PASSWORD)
         ok, detail = probe_postgres(
-            settings.auditing.postgres_dsn,
+            settings.central.dsn,
             None if password is None else password.get_secret_value(),
         )
         checks.append(Check(group, "central audit (postgres)", "ok" if ok else "fail", detail))

@@ -414,7 +414,7 @@ class Services:
 
     @property
     def central_audit_configured(self) -> bool:
-        return bool(self.settings.auditing.postgres_dsn)
+        return bool(self.settings.central.dsn)
 
     def grant_publisher(self) -> CentralGrantStore | None:
         """Where approvals are published for Zoho MCP servers that verify tokens centrally
@@ -425,7 +425,7 @@ class Services:
             from sergas_tui.audit.central_conn import target_from_settings
             from sergas_tui.audit.central_grants import CentralGrantStore
 
-            target = target_from_settings(self.settings.auditing, self.secrets)
+            target = target_from_settings(self.settings.central, self.secrets)
             self._grants = CentralGrantStore(target)
         return self._grants
 
@@ -437,7 +437,7 @@ class Services:
         auditing = self.settings.auditing
         return sync_once(
             self.store,
-            target_from_settings(auditing, self.secrets),
+            target_from_settings(self.settings.central, self.secrets),
             workspace=self.workspace,
             batch_size=auditing.sync_batch_size,
             stop=stop,

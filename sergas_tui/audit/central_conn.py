@@ -25,7 +25,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import TupleRow
 from pydantic import SecretStr
 
-from sergas_tui.config import AuditingSettings
+from sergas_tui.config import CentralSettings
 from sergas_tui.errors import ConfigError, SergasError
 from sergas_tui.secrets import SecretName, SecretStore
 
@@ -88,24 +88,24 @@ class CentralTarget:
         return f"{user}@{host}:{port}/{parts.get('dbname') or '(default database)'}"
 
 
-def target_from_settings(auditing: AuditingSettings, secrets: SecretStore) -> CentralTarget:
+def target_from_settings(central: CentralSettings, secrets: SecretStore) -> CentralTarget:
     """The configured target; the keyring's ``postgres_password`` is used when the DSN has none.
 
-    Raises :class:`ConfigError` when ``[auditing] postgres_dsn`` is unset or unparsable.
+    Raises :class:`ConfigError` when ``[central] dsn`` is unset or unparsable.
     """
-    dsn = auditing.postgres_dsn
+    dsn = central.dsn
     if not dsn:
         raise ConfigError(
-            "The central audit is not configured: set [auditing] postgres_dsn in the config file "
-            "(or SERGAS_AUDITING__POSTGRES_DSN), e.g. "
-            "'postgresql://sergas_sync@db.internal:5432/sergas_audit'.",
-            title="Central audit not configured",
+            "The central database is not configured: set [central] dsn in the config file "
+            "(or SERGAS_CENTRAL__DSN), e.g. "
+            "'postgresql://sergas_sync@db.internal:5432/sergas'.",
+            title="Central database not configured",
         )
     try:
         parts = conninfo_to_dict(dsn)
     except psycopg.ProgrammingError as err:
         raise ConfigError(
-            f"[auditing] postgres_dsn is not a valid PostgreSQL connection string: {err}."
+            f"[central] dsn is not a valid PostgreSQL connection string: {err}."
         ) from err
     password = None if parts.get("password") else secrets.get(SecretName.POSTGRES_PASSWORD)
     return CentralTarget(dsn=dsn, password=password)
@@ -174,12 +174,12 @@ def convert(err: psycopg.Error, target: CentralTarget, action: str) -> CentralAu
     if is_auth_failure(err):
         return CentralAuthError(
             f"The central audit database {where} refused the login while trying to {action}: "
-            f"{detail}. Check the user in [auditing] postgres_dsn and the password "
+            f"{detail}. Check the user in [central] dsn and the password "
             "(`sergas auth set postgres_password`, or SERGAS_POSTGRES_PASSWORD / PGPASSWORD)."
         )
     if isinstance(err, psycopg.errors.InsufficientPrivilege):
         return CentralPermissionError(
-            f"The role in [auditing] postgres_dsn ({where}) may not {action}: {detail}. See "
+            f"The role in [central] dsn ({where}) may not {action}: {detail}. See "
             "'Central audit' in docs/operations.md for the grants each role needs."
         )
     if should_retry(err):

@@ -66,7 +66,7 @@ def purge_central(
     except psycopg.errors.InsufficientPrivilege as err:
         raise CentralPermissionError(
             f"Purging the central audit needs DELETE on its tables, which the role in "
-            f"[auditing] postgres_dsn ({target.describe()}) lacks. Run `sergas audit purge` "
+            f"[central] dsn ({target.describe()}) lacks. Run `sergas audit purge` "
             "with the owner role's DSN (SERGAS_AUDITING__POSTGRES_DSN); see docs/operations.md."
         ) from err
     except psycopg.Error as err:

@@ -66,7 +66,7 @@ FIRST_RUN_TEXT = (
     "You are on the demo workspace: a generated Zoho org served by the built-in simulator, "
     "reviewed by the offline rules engine. To use your own data: `sergas config init`, set "
     "[zoho] client_id and `sergas auth set zoho_refresh_token`; for Claude, `sergas auth set "
-    "anthropic_api_key`; for the central audit, [auditing] postgres_dsn. `sergas doctor` checks "
+    "anthropic_api_key`; for the central audit, [central] dsn. `sergas doctor` checks "
     "it all. Press b to hide this."
 )
 

@@ -126,7 +126,7 @@ def zoho_server(home: Home, **extra: str) -> Iterator[str]:
 def app_config(url: str, *, dsn: str | None = None) -> str:
     text = f'[zoho]\nmode = "mcp"\nmcp_endpoint = "{url}"\n'
     if dsn is not None:
-        text += f"[auditing]\npostgres_dsn = {json.dumps(dsn)}\n"
+        text += f"[central]\ndsn = {json.dumps(dsn)}\n"
     return text
 
 
@@ -264,7 +264,7 @@ async def test_central_postgres_verifies_tokens_for_two_workspaces(
     dsn = make_conninfo(postgres_dsn, options=f"-c search_path={schema}")
     org = server.locations.demo_crm_file("demo")
     try:
-        server.configure(f"[auditing]\npostgres_dsn = {json.dumps(dsn)}\n")
+        server.configure(f"[central]\ndsn = {json.dumps(dsn)}\n")
         with zoho_server(server) as url:
             async with await McpGateway.connect_http(url, SERVER_TOKEN) as gateway:
                 assert REGISTER_TOOL not in gateway.tools  # grants come from the database only

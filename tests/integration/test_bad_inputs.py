@@ -164,9 +164,7 @@ def test_defect_5_a_weak_server_token_is_refused_at_start(monkeypatch: pytest.Mo
 def test_defect_7_config_show_masks_passwords_in_dsns_and_urls(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv(
-        "SERGAS_AUDITING__POSTGRES_DSN", "postgresql://sergas:hunter2@db.internal:5432/audit"
-    )
+    monkeypatch.setenv("SERGAS_CENTRAL__DSN", "postgresql://sergas:hunter2@db.internal:5432/audit")
     monkeypatch.setenv("SERGAS_MEMORY__ENDPOINT", "http://ae:pa55word@memory.internal:8766/mcp")
     monkeypatch.setenv(
         "SERGAS_ZOHO__MCP_ENDPOINT",
@@ -177,6 +175,6 @@ def test_defect_7_config_show_masks_passwords_in_dsns_and_urls(
     for secret in ("hunter2", "pa55word", "4f2c8e1a9b7d6c5e3f1a0b9c8d7e6f5a", "s3cr3tkey"):
         assert secret not in result.stdout
     shown = json.loads(result.stdout)
-    assert shown["auditing"]["postgres_dsn"] == "postgresql://sergas:***@db.internal:5432/audit"
+    assert shown["central"]["dsn"] == "postgresql://sergas:***@db.internal:5432/audit"
     assert shown["memory"]["endpoint"] == "http://ae:***@memory.internal:8766/mcp"
     assert shown["zoho"]["mcp_endpoint"] == "https://acme.zohomcp.com/mcp/***/message?key=***"

@@ -415,7 +415,7 @@ SMALL_DEMO = ("--accounts", "90", "--owners", "3", "--seed", "7")
 
 @pytest.fixture
 def configured(central: Central, monkeypatch: pytest.MonkeyPatch) -> Central:
-    monkeypatch.setenv("SERGAS_AUDITING__POSTGRES_DSN", central.dsn)
+    monkeypatch.setenv("SERGAS_CENTRAL__DSN", central.dsn)
     monkeypatch.setenv("SERGAS_ZOHO__MODE", "demo")
     return central
 
@@ -450,7 +450,7 @@ def test_cli_sync_migrate_only_and_verify_remote(configured: Central) -> None:
 def test_cli_without_a_dsn_is_a_config_error() -> None:
     result = run_cli("audit", "sync")
     assert result.returncode == 2
-    assert "postgres_dsn" in " ".join(result.stderr.split())
+    assert "[central] dsn" in " ".join(result.stderr.split())
     assert "Traceback" not in result.stderr
 
 
@@ -463,7 +463,7 @@ def test_headless_review_syncs_and_a_failed_sync_only_warns(
     assert "Central audit:" in reviewed.stderr
     assert configured.count("audit_logs") > 0
 
-    monkeypatch.setenv("SERGAS_AUDITING__POSTGRES_DSN", "postgresql://x@127.0.0.1:1/none")
+    monkeypatch.setenv("SERGAS_CENTRAL__DSN", "postgresql://x@127.0.0.1:1/none")
     again = run_cli("review")
     assert again.returncode == 0
     assert "Warning: the central audit sync failed" in " ".join(again.stderr.split())

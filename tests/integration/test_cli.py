@@ -121,17 +121,31 @@ def test_doctor_fails_on_missing_configured_secret(monkeypatch: pytest.MonkeyPat
 def test_doctor_logs_in_to_postgres(postgres_dsn: str) -> None:
     locations = Locations.from_env()
     locations.config_dir.mkdir(parents=True)
+    locations.config_file.write_text(f'[central]\ndsn = "{postgres_dsn}"\n')
+    result = run_cli("doctor")
+    assert "connected as" in result.stdout, result.stdout
+    assert "deprecated" not in result.stdout + result.stderr
+
+
+@pytest.mark.postgres
+def test_the_old_central_key_still_works_and_says_where_to_move(postgres_dsn: str) -> None:
+    locations = Locations.from_env()
+    locations.config_dir.mkdir(parents=True)
     locations.config_file.write_text(f'[auditing]\npostgres_dsn = "{postgres_dsn}"\n')
     result = run_cli("doctor")
     assert "connected as" in result.stdout, result.stdout
+    flat = " ".join((result.stdout + result.stderr).split())
+    assert "[auditing] postgres_dsn is deprecated: move it to [central] dsn" in flat
+    assert "Warning: [auditing] postgres_dsn is deprecated" in " ".join(result.stderr.split())
+    init = run_cli("config", "init", "--print")
+    assert "[central]" in init.stdout
+    assert "postgres_dsn" not in init.stdout
 
 
 def test_doctor_reports_unreachable_postgres() -> None:
     locations = Locations.from_env()
     locations.config_dir.mkdir(parents=True)
-    locations.config_file.write_text(
-        '[auditing]\npostgres_dsn = "postgresql://nobody@127.0.0.1:9/none"\n'
-    )
+    locations.config_file.write_text('[central]\ndsn = "postgresql://nobody@127.0.0.1:9/none"\n')
     result = run_cli("doctor")
     assert result.returncode == 1
     assert "cannot connect" in result.stdout

@@ -32,7 +32,7 @@ def central_dsn(postgres_dsn: str) -> Iterator[str]:
 async def test_the_app_sends_the_audit_and_says_so(
     settings: Settings, reviewed: Services, central_dsn: str
 ) -> None:
-    settings.auditing.postgres_dsn = central_dsn
+    settings.central.dsn = central_dsn
     local = len(reviewed.store.audit_rows())
     assert local > 0
     app = make_app(settings, reviewed)
@@ -54,7 +54,7 @@ async def test_the_app_sends_the_audit_and_says_so(
 async def test_a_failing_sync_warns_once_and_keeps_the_rows(
     settings: Settings, reviewed: Services, postgres_dsn: str
 ) -> None:
-    settings.auditing.postgres_dsn = make_conninfo(postgres_dsn, dbname="no_such_db_sergas")
+    settings.central.dsn = make_conninfo(postgres_dsn, dbname="no_such_db_sergas")
     app = make_app(settings, reviewed)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)

@@ -16,7 +16,7 @@ from sergas_tui.audit.central_conn import (
     should_retry,
     target_from_settings,
 )
-from sergas_tui.config import AuditingSettings
+from sergas_tui.config import CentralSettings
 from sergas_tui.errors import ConfigError
 from sergas_tui.secrets import SecretName, SecretStore
 
@@ -77,19 +77,17 @@ def test_failures_become_titled_errors(err: psycopg.Error, kind: type[Exception]
 def test_the_target_takes_the_password_from_the_keyring_only_when_the_dsn_has_none() -> None:
     store = SecretStore(environ={})
     store.set(SecretName.POSTGRES_PASSWORD, "from-keyring")
-    plain = target_from_settings(AuditingSettings(postgres_dsn="postgresql://u@db/a"), store)
+    plain = target_from_settings(CentralSettings(dsn="postgresql://u@db/a"), store)
     assert plain.password is not None
     assert plain.password.get_secret_value() == "from-keyring"
-    inline = target_from_settings(
-        AuditingSettings(postgres_dsn="postgresql://u:inline@db/a"), store
-    )
+    inline = target_from_settings(CentralSettings(dsn="postgresql://u:inline@db/a"), store)
     assert inline.password is None
     assert "inline" not in inline.describe()
 
 
 def test_the_password_falls_back_to_the_environment() -> None:
     store = SecretStore(environ={"PGPASSWORD": "from-env"})
-    target = target_from_settings(AuditingSettings(postgres_dsn="host=db user=u"), store)
+    target = target_from_settings(CentralSettings(dsn="host=db user=u"), store)
     assert target.password is not None
     assert target.password.get_secret_value() == "from-env"
     assert target.describe() == "u@db:5432/(default database)"
@@ -97,8 +95,8 @@ def test_the_password_falls_back_to_the_environment() -> None:
 
 @pytest.mark.parametrize("dsn", [None, "", "postgresql://[bad"])
 def test_an_unset_or_bad_dsn_is_a_config_error(dsn: str | None) -> None:
-    with pytest.raises(ConfigError, match="postgres_dsn"):
-        target_from_settings(AuditingSettings(postgres_dsn=dsn), SecretStore(environ={}))
+    with pytest.raises(ConfigError, match=r"\[central\] dsn"):
+        target_from_settings(CentralSettings(dsn=dsn), SecretStore(environ={}))
 
 
 def test_the_report_counts_what_was_already_central() -> None:

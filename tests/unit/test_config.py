@@ -119,6 +119,7 @@ def test_default_config_text_is_valid_and_complete() -> None:
             "memory",
             "orchestrator",
             "review",
+            "central",
             "auditing",
             "monitoring",
             "signals",
@@ -135,6 +136,18 @@ def test_default_config_text_is_valid_and_complete() -> None:
                 continue
         lines.append(line)
     Settings(**tomllib.loads("\n".join(lines)))
-    for section in ("zoho", "anthropic", "memory", "orchestrator", "auditing", "monitoring"):
-        for key in Settings.model_fields[section].annotation.model_fields:  # type: ignore[union-attr]
-            assert f"# {key} =" in text, key
+    for section in (
+        "zoho",
+        "anthropic",
+        "memory",
+        "orchestrator",
+        "central",
+        "auditing",
+        "monitoring",
+    ):
+        fields = Settings.model_fields[section].annotation.model_fields  # type: ignore[union-attr]
+        for key, field in fields.items():
+            if field.deprecated:  # still read, no longer offered
+                assert f"# {key} =" not in text, key
+            else:
+                assert f"# {key} =" in text, key
