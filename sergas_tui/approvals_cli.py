@@ -49,6 +49,7 @@ def _service(services: Services) -> ApprovalService:
         clock=services.clock,
         memory=services.memory(),
         grants=services.grant_publisher(),
+        team=services.team_records(),
     )
 
 
@@ -59,6 +60,7 @@ async def _executor(services: Services) -> Executor:
         clock=services.clock,
         memory=services.memory(),
         grants=services.grant_publisher(),
+        team=services.team_records(),
     )
 
 

@@ -25,6 +25,7 @@ from sergas_tui.storage.workspace_lock import WorkspaceUse, exclusive_use
 
 if TYPE_CHECKING:  # the CRM stack (httpx, mcp, starlette) and psycopg load on first use
     from sergas_tui.agents.orchestrator import Orchestrator
+    from sergas_tui.approvals.team import TeamRecords
     from sergas_tui.audit.central_grants import CentralGrantStore
     from sergas_tui.audit.central_status import SyncReport
     from sergas_tui.crm.gateway import CrmReader
@@ -175,6 +176,7 @@ class Services:
     _crm: CrmGateway | None = field(default=None, repr=False)
     _memory: MemoryStore | None = field(default=None, repr=False)
     _grants: CentralGrantStore | None = field(default=None, repr=False)
+    _team: TeamRecords | None = field(default=None, repr=False)
 
     async def crm(self) -> CrmReader:
         """The CRM, read-only, for everything but the executor (built on first use; async for
@@ -377,6 +379,7 @@ class Services:
             engine=engine,
             settings=self.settings,
             clock=self.clock,
+            team=self.team_records(),
         )
 
     def memory(self) -> MemoryStore:
@@ -415,6 +418,26 @@ class Services:
     @property
     def central_audit_configured(self) -> bool:
         return bool(self.settings.central.dsn)
+
+    def team_records(self) -> TeamRecords | None:
+        """Team mode's central records of this workspace's approvals ([central] dsn set);
+        None in local-only mode."""
+        if not self.central_audit_configured:
+            return None
+        if self._team is None:
+            import socket
+
+            from sergas_tui.approvals.team import TeamRecords
+            from sergas_tui.audit.central_conn import target_from_settings
+            from sergas_tui.audit.central_records import CentralRecordStore
+
+            central = self.settings.central
+            store = CentralRecordStore(
+                target_from_settings(central, self.secrets),
+                device=central.device or socket.gethostname(),
+            )
+            self._team = TeamRecords(self.store, store, clock=self.clock)
+        return self._team
 
     def grant_publisher(self) -> CentralGrantStore | None:
         """Where approvals are published for Zoho MCP servers that verify tokens centrally

@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mappi
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from sergas_tui.agents.author_problems import problem_of
 from sergas_tui.agents.events import (
@@ -32,6 +32,7 @@ from sergas_tui.agents.events import (
     AccountFailed,
     AccountRecalled,
     AccountScouted,
+    AgentText,
     CrmWaiting,
     RecommendationProposed,
     ReviewEvent,
@@ -83,6 +84,9 @@ from sergas_tui.storage import Repository
 from sergas_tui.storage.mutes import active_mutes, not_useful_counts
 from sergas_tui.storage.repository import ReviewInputs
 from sergas_tui.storage.writer import WriteBatch
+
+if TYPE_CHECKING:
+    from sergas_tui.approvals.team import TeamRecords
 
 log = get_logger("sergas.orchestrator")
 
@@ -212,8 +216,12 @@ class Orchestrator:
         settings: Settings,
         clock: Clock,
         memory: MemoryStore | None = None,
+        team: TeamRecords | None = None,
     ) -> None:
         self.gateway = gateway
+        self.team = team
+        """Team mode: the run pulls the team's approvals first and publishes its own at the
+        end (``approvals/team.py``); None in local-only mode."""
         self.repository = repository
         self.engine = engine
         self.settings = settings
@@ -259,6 +267,10 @@ class Orchestrator:
         )
         aware = self.engine if isinstance(self.engine, RunAware) else None
         try:
+            if self.team is not None:
+                note = await self._team_step(self.team.pull, owner_email, "read")
+                if note is not None:
+                    yield AgentText(run.id, "orchestrator", note)
             if aware is not None:
                 await aware.begin_run(run.id, sink.put)
             # The sync and the Data Scout run as tasks so that what happens meanwhile (a wait
@@ -297,6 +309,10 @@ class Orchestrator:
                 yield event
             counts.landed += await asyncio.to_thread(self._fill_queues, run.id, reviews)
             queued = await asyncio.to_thread(self._queued_count, reviews)
+            if self.team is not None:
+                note = await self._team_step(self.team.publish, owner_email, "publish")
+                if note is not None:
+                    yield AgentText(run.id, "orchestrator", note)
             briefs = await self._briefs(run.id, owner_email, reviews)
             status = "partial" if failures else "ok"
             # The next review asks from here (a failed or cancelled run never gets this far).
@@ -341,6 +357,26 @@ class Orchestrator:
             await asyncio.shield(
                 asyncio.to_thread(repo.finish_sync_run, run.id, status=status, calls=calls)
             )
+
+    async def _team_step(
+        self, step: Callable[[str | None], object], owner_email: str | None, verb: str
+    ) -> str | None:
+        """Pull from or publish to the team's records; a failure is a note, never the end of
+        the review (the local queue is complete; the next run or refresh catches up)."""
+        try:
+            await asyncio.to_thread(step, owner_email)
+        except SergasError as err:
+            log.warning("team_step_failed", step=verb, error=err.message)
+            if verb == "read":
+                return (
+                    f"The team's records could not be read ({err.message}); this review works "
+                    "from this device's approvals."
+                )
+            return (
+                f"This review's approvals could not be published to the team's records "
+                f"({err.message}); the next review publishes them."
+            )
+        return None
 
     async def _briefs(
         self, run_id: str, owner_email: str | None, reviews: list[AccountReview]

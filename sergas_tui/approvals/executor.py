@@ -68,6 +68,7 @@ from typing import Literal
 
 from pydantic import JsonValue
 
+from sergas_tui.approvals.team import TeamRecords
 from sergas_tui.clock import Clock
 from sergas_tui.crm.approval_gate import (
     ApprovalRefusedError,
@@ -367,6 +368,7 @@ class Executor:
         max_attempts: int = 3,
         session_id: str | None = None,
         grants: GrantStore | None = None,
+        team: TeamRecords | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -377,6 +379,8 @@ class Executor:
         self._max_attempts = max_attempts
         self._session_id = session_id or f"executor-{new_id()}"
         self._grants = grants
+        self._team = team
+        """Team mode: a write is claimed in the central records first, its outcome reported."""
 
     def _now(self) -> datetime:
         clock = self._clock
@@ -399,6 +403,10 @@ class Executor:
         claimed = approval.model_copy(
             update={"status": ApprovalStatus.EXECUTING, "error_message": None}
         )
+        if self._team is not None:  # no device writes what another one has claimed
+            why = await asyncio.to_thread(self._team.claim, approval, claimed)
+            if why is not None:
+                return ExecutionResult(approval.id, "skipped", error=why)
         if not await asyncio.to_thread(
             self._repo.update_approval, claimed, expected_status=previous
         ):
@@ -615,6 +623,8 @@ class Executor:
             expected_status=ApprovalStatus.EXECUTING,
             audit=event,
         )
+        if self._team is not None:
+            await asyncio.to_thread(self._team.report, approval)
 
     def _event(
         self,

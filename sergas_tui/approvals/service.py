@@ -23,6 +23,7 @@ from pydantic import JsonValue, ValidationError
 
 from sergas_tui.approvals.errors import ApprovalError
 from sergas_tui.approvals.executor import part_id, plan_write, plan_writes, write_approval
+from sergas_tui.approvals.team import PullReport, TeamRecords
 from sergas_tui.clock import Clock
 from sergas_tui.crm.approval_gate import (
     ApprovalRefusedError,
@@ -197,8 +198,13 @@ class ApprovalService:
         memory: MemoryStore | None = None,
         session_id: str | None = None,
         grants: GrantStore | None = None,
+        team: TeamRecords | None = None,
     ) -> None:
         self._repo = repository
+        self._team = team
+        """Team mode: the central records every decision is checked against first."""
+        self.team_error: SergasError | None = None
+        """Why the last pull from the team's records failed (None: it worked, or local mode)."""
         self._clock = clock
         self._memory = memory
         self._grants = grants
@@ -207,9 +213,28 @@ class ApprovalService:
     # -- reading ------------------------------------------------------------------------------
 
     async def pending(self, owner_email: str | None = None) -> list[Approval]:
-        """Approvals waiting for a decision, oldest first (overdue ones are expired first)."""
+        """Approvals waiting for a decision, oldest first (overdue ones are expired first).
+
+        In team mode the owner's items are first pulled from the team's records (decided on
+        another device, or landed by a worker's review); when they cannot be reached the local
+        queue is shown and ``team_error`` says why."""
+        await self.pull(owner_email)
         await self.expire_due()
         return await self._io(self._repo.pending_approvals, owner_email)
+
+    async def pull(self, owner_email: str | None = None) -> PullReport | None:
+        """Take what the team's records changed for the owner (every owner: None); None in
+        local mode or when they cannot be reached (``team_error`` then says why)."""
+        if self._team is None:
+            return None
+        try:
+            report = await self._io(self._team.pull, owner_email)
+        except SergasError as err:
+            self.team_error = err
+            log.warning("could not pull the team's approvals: %s", err.message)
+            return None
+        self.team_error = None
+        return report
 
     async def decided_not_executed(self, owner_email: str | None = None) -> list[Approval]:
         """Approved or adjusted approvals waiting to be written to the CRM, oldest first."""
@@ -315,6 +340,8 @@ class ApprovalService:
             inputs["before"] = approval.payload.model_dump(mode="json")
             inputs["after"] = updated.payload.model_dump(mode="json")
         event = self._event(approval, AuditAction.APPROVAL_DECIDED, now, None, None, inputs)
+        if self._team is not None:  # the team's records first: another device may have moved it
+            await self._io(self._team.decide, approval, updated)
         await self._store(updated, old, event)
         await self._remember(updated, _S.PENDING, now, who, None)
         if self._grants is not None:
@@ -385,6 +412,10 @@ class ApprovalService:
         event = self._event(
             approval, AuditAction.APPROVAL_DECIDED, now, decision, rationale, inputs
         )
+        if self._team is not None:
+            # Team mode: the central row first (compare-and-set), so that a second device
+            # deciding the same approval is refused with the first decider named.
+            await self._io(self._team.decide, approval, updated)
         if self._grants is not None and new.is_approved:
             # Team mode: the decision goes to the central database first, so a second device
             # deciding the same approval is told, and nothing is recorded here.
@@ -440,6 +471,8 @@ class ApprovalService:
         )
         if stored:
             await self._remember(updated, _S.EXPIRED, now, SYSTEM_AGENT, None)
+            if self._team is not None:
+                await self._io(self._team.report, updated)
         return bool(stored)
 
     async def _store(self, updated: Approval, old: ApprovalStatus, event: AuditEvent) -> None:

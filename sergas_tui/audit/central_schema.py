@@ -130,9 +130,40 @@ CREATE TABLE approval_grants (
 CREATE INDEX idx_grants_owner ON approval_grants (owner_email, state);
 """
 
+# Version 3: the team's approvals (central records, team mode). One row per approval, published
+# by the review that landed it (an AE's app or a worker) and moved only by compare-and-set
+# UPDATEs on ``status`` that bump ``revision``: two devices cannot both decide, and the loser
+# reads who did. The approval, its recommendation and the account's snapshot (for names) travel
+# as JSON; the token of a local approval never leaves the device.
+_V3 = """
+CREATE TABLE team_approvals (
+    approval_id       text PRIMARY KEY,
+    recommendation_id text NOT NULL,
+    account_id        text NOT NULL,
+    account_name      text,
+    owner_email       text NOT NULL,
+    action_type       text NOT NULL,
+    status            text NOT NULL,
+    approval          jsonb NOT NULL,
+    recommendation    jsonb,
+    snapshot          jsonb,
+    revision          integer NOT NULL DEFAULT 1,
+    decided_by        text,
+    decided_at        timestamptz,
+    decided_on        text,
+    published_by      text NOT NULL,
+    published_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+    updated_by        text NOT NULL,
+    updated_at        timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX idx_team_approvals_owner ON team_approvals (owner_email, updated_at);
+CREATE INDEX idx_team_approvals_status ON team_approvals (status);
+"""
+
 CENTRAL_MIGRATIONS: tuple[CentralMigration, ...] = (
     CentralMigration(1, "audit_logs and recommendation outcomes (seed 5.3)", _V1),
     CentralMigration(2, "approval grants checked by Zoho MCP servers", _V2),
+    CentralMigration(3, "the team's approvals across devices", _V3),
 )
 CENTRAL_SCHEMA_VERSION = CENTRAL_MIGRATIONS[-1].version
 """The central schema version this code writes and reads."""

@@ -41,6 +41,9 @@ class AuditAction(StrEnum):
     """A person snoozed a risk signal of an account until a date (``decision_rationale``: why)."""
     SIGNAL_DISMISSED = "signal_dismissed"
     """A person dismissed a risk signal of an account until unmuted (or until a date)."""
+    APPROVAL_MIRRORED = "approval_mirrored"
+    """Team mode: the central records moved an approval here (decided, executed or expired on
+    another device); ``tool_inputs`` name the device and the status before."""
     SIGNAL_UNMUTED = "signal_unmuted"
     """A person lifted a snooze or dismissal: the signal counts again from the next review."""
 

@@ -395,9 +395,21 @@ class ApprovalsScreen(SergasScreen):
 
     @work(exclusive=True, group="approvals-load", exit_on_error=False)
     async def _load(self) -> None:
+        owner = self.services.current_user_email()
+        # Team mode: what other devices and workers changed first (nothing in local mode).
+        failed_before = self.service.team_error is not None
+        await self.service.pull(owner)
+        problem = self.service.team_error
+        if problem is not None and not failed_before:  # said once per outage, not per reload
+            self.notify(
+                f"{problem.message} The queue shows this device's approvals; deciding waits "
+                "until they are back.",
+                title="Team records unreachable",
+                severity="warning",
+                markup=False,
+            )
         await self.service.expire_due()
         items = await load_queue(self.services, set(self.session_ids))
-        owner = self.services.current_user_email()
         more = await asyncio.to_thread(self.services.store.queued_recommendations, owner)
         self.post_message(self.Loaded(items, len(more)))
 

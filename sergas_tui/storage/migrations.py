@@ -335,6 +335,17 @@ CREATE INDEX IF NOT EXISTS recommendation_outcomes_due
     ON recommendation_outcomes (account_id) WHERE status = 'completed' AND outcome IS NULL;
 """
 
+# Version 10: team mode's outbox. A status this device gave an approval (an execution's
+# outcome, an expiry) that the central records could not take at the time waits here until
+# the next exchange with them (approvals/team.py).
+_V10 = """
+CREATE TABLE IF NOT EXISTS team_outbox (
+    approval_id TEXT PRIMARY KEY,
+    queued_at   TEXT NOT NULL,
+    error       TEXT
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1),
     Migration(2, "owner briefs", _V2),
@@ -345,6 +356,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "signal mutes", _V7),
     Migration(8, "audit chain head and immutable hashes", _V8),
     Migration(9, "indexes for a review's lookups", _V9),
+    Migration(10, "team mode outbox", _V10),
 )
 """Every migration, in order; ``MIGRATIONS[i].version == i + 1``."""
 

@@ -712,6 +712,25 @@ class Repository:
                 self._insert_audit(conn, audit)
             return True
 
+    def mirror_approval(
+        self, approval: Approval, *, expected_status: ApprovalStatus, audit: AuditEvent
+    ) -> bool:
+        """Team mode: take the state the central records hold for ``approval`` (moved on
+        another device, so possibly several steps at once), if the stored one is still
+        ``expected_status``; ``audit`` in the same transaction. False when it moved here."""
+        values = rows.approval_values(approval)
+        del values["id"]
+        with self._write("take an approval's state from the team") as conn:
+            cursor = conn.execute(
+                f"UPDATE approvals SET {', '.join(f'{c} = ?' for c in values)} "
+                "WHERE id = ? AND status = ?",
+                (*values.values(), approval.id, str(expected_status)),
+            )
+            if cursor.rowcount != 1:
+                return False
+            self._insert_audit(conn, audit)
+            return True
+
     def get_approval(self, approval_id: str) -> Approval | None:
         with self._read("read an approval") as conn:
             row = conn.execute("SELECT * FROM approvals WHERE id = ?", (approval_id,)).fetchone()

@@ -30,6 +30,7 @@ class ApprovalDesk:
             clock=services.clock,
             memory=services.memory(),
             grants=services.grant_publisher(),
+            team=services.team_records(),
         )
         self._executor: Executor | None = None
 
@@ -71,6 +72,7 @@ class ApprovalDesk:
                 clock=services.clock,
                 memory=services.memory(),
                 grants=services.grant_publisher(),
+                team=services.team_records(),
             )
         return self._executor
 

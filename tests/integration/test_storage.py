@@ -246,6 +246,7 @@ def test_migrations_are_numbered_in_order() -> None:
         "signal mutes",
         "audit chain head and immutable hashes",
         "indexes for a review's lookups",
+        "team mode outbox",
     ]
 
 

@@ -1,0 +1,137 @@
+"""Team mode in the app: the queue a worker's review published, decided from the keyboard, and
+a decision another device made first refused with that person named."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from uuid import uuid4
+
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+
+from sergas_tui.app import make_app
+from sergas_tui.approvals.service import ApprovalService
+from sergas_tui.clock import FixedClock
+from sergas_tui.config import Settings, load_settings
+from sergas_tui.demo import generate
+from sergas_tui.domain import ApprovalStatus
+from sergas_tui.locations import Locations
+from sergas_tui.screens.approvals import ApprovalsScreen
+from sergas_tui.secrets import SecretStore
+from sergas_tui.services import Services, open_services
+from tests.conftest import FIXED_NOW
+from tests.tui.waiting import settle, until
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def central_dsn(postgres_dsn: str) -> Iterator[str]:
+    schema = f"sergas_tui_team_{uuid4().hex[:12]}"
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield make_conninfo(postgres_dsn, options=f"-c search_path={schema}")
+    finally:
+        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def _device(root: Path, name: str, dsn: str) -> tuple[Settings, Services]:
+    locations = Locations(root / "config", root / "data", root / "log")
+    org = locations.demo_crm_file("demo")
+    org.parent.mkdir(parents=True)
+    generate(org, accounts=60, owners=3, seed=5, now=FIXED_NOW)
+    settings = load_settings(
+        locations,
+        overrides={"central": {"dsn": dsn, "device": name}, "ui": {"execute_delay_seconds": 0}},
+    )
+    services = open_services(
+        settings, locations, secrets=SecretStore(environ={}), clock=FixedClock(FIXED_NOW)
+    )
+    return settings, services
+
+
+@pytest.fixture
+def team(tmp_path: Path, central_dsn: str) -> Iterator[tuple[Settings, Services, Services]]:
+    """The AE's laptop (nothing reviewed there) and a worker that reviewed the AE's accounts."""
+    settings, laptop = _device(tmp_path / "laptop", "laptop", central_dsn)
+    _, worker = _device(tmp_path / "worker", "worker-1", central_dsn)
+
+    async def review() -> None:
+        orchestrator = await worker.orchestrator()
+        async for _event in orchestrator.review(worker.current_user_email()):
+            pass
+        await worker.aclose()
+
+    asyncio.run(review())
+    yield settings, laptop, worker
+    laptop.close()
+    worker.close()
+
+
+async def test_the_app_shows_a_workers_queue_and_a_decision_made_elsewhere_is_refused(
+    team: tuple[Settings, Services, Services],
+) -> None:
+    settings, laptop, worker = team
+    owner = laptop.current_user_email()
+    published = {a.id: a for a in worker.store.pending_approvals(owner)}
+    assert published
+    app = make_app(settings, laptop)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("3")
+        await until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, ApprovalsScreen)
+                and {i.id for i in app.screen.shown} == set(published)
+            ),
+            "the worker's approvals in the laptop's queue",
+        )
+        screen = app.screen
+        assert isinstance(screen, ApprovalsScreen)
+        # names, not ids: the laptop never reviewed these accounts
+        first = screen.shown[0]
+        assert first.account_name
+        assert first.account_name != first.approval.account_id
+        assert first.account_name[:12] in str(screen.table.get_row(first.id))  # may be cut
+
+        # Another device (the AE's phone, say) approves the first item meanwhile.
+        phone = ApprovalService(worker.store, clock=worker.clock, team=worker.team_records())
+        await phone.pending(owner)
+        await phone.approve(first.id, actor="jordan.avery@phone")
+
+        screen.table.move_cursor(row=0)
+        await pilot.press("a")
+        await until(
+            pilot,
+            lambda: any(n.title == "Already decided" for n in app._notifications),
+            "the refusal",
+        )
+        refusal = next(n for n in app._notifications if n.title == "Already decided")
+        assert "approved by jordan.avery@phone on worker-1" in str(refusal.message)
+        stored = laptop.store.get_approval(first.id)
+        assert stored is not None
+        assert stored.decided_by == "jordan.avery@phone"  # the phone's decision, not a second one
+
+        # A decision the laptop makes first is its own, in the team's records too.
+        second = next(i for i in screen.shown if i.id != first.id and i.decidable)
+        screen.table.move_cursor(row=screen.shown.index(second))
+        await pilot.press("a")
+        await until(
+            pilot,
+            lambda: (
+                (s := laptop.store.get_approval(second.id)) is not None
+                and s.status == ApprovalStatus.EXECUTED
+            ),
+            "the laptop's approval written",
+        )
+    with psycopg.connect(str(settings.central.dsn)) as conn:
+        row = conn.execute(
+            "SELECT status, decided_on FROM team_approvals WHERE approval_id = %s", (second.id,)
+        ).fetchone()
+    assert row == ("executed", "laptop")
