@@ -160,10 +160,51 @@ CREATE INDEX idx_team_approvals_owner ON team_approvals (owner_email, updated_at
 CREATE INDEX idx_team_approvals_status ON team_approvals (status);
 """
 
+# Version 4: people and links (team mode). ``team_people``: who is an AE, a manager or an admin,
+# whom they report to, and which OS accounts sign in as them (imported from the CRM's users or
+# edited by an admin). ``approval_links``: the single-use links of notification digests; only
+# the token's SHA-256 is stored, and using one records when, how, from which address and agent.
+# ``team_notices``: escalations and expiry notices, sent once per approval, kind and recipient.
+_V4 = """
+CREATE TABLE team_people (
+    email         text PRIMARY KEY CHECK (email = lower(email)),
+    name          text,
+    role          text NOT NULL CHECK (role IN ('ae', 'manager', 'admin')),
+    manager_email text,
+    os_users      text[] NOT NULL DEFAULT '{}',
+    source        text NOT NULL CHECK (source IN ('crm', 'admin')),
+    updated_by    text NOT NULL,
+    updated_at    timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX idx_team_people_manager ON team_people (manager_email);
+
+CREATE TABLE approval_links (
+    token_hash    text PRIMARY KEY,
+    approval_id   text NOT NULL,
+    owner_email   text NOT NULL,
+    expires_at    timestamptz NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
+    used_at       timestamptz,
+    used_action   text,
+    used_ip       text,
+    used_agent    text
+);
+CREATE INDEX idx_approval_links_approval ON approval_links (approval_id);
+
+CREATE TABLE team_notices (
+    approval_id   text NOT NULL,
+    kind          text NOT NULL CHECK (kind IN ('escalation', 'expiry')),
+    recipient     text NOT NULL,
+    sent_at       timestamptz NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (approval_id, kind, recipient)
+);
+"""
+
 CENTRAL_MIGRATIONS: tuple[CentralMigration, ...] = (
     CentralMigration(1, "audit_logs and recommendation outcomes (seed 5.3)", _V1),
     CentralMigration(2, "approval grants checked by Zoho MCP servers", _V2),
     CentralMigration(3, "the team's approvals across devices", _V3),
+    CentralMigration(4, "team people, approval links and notices", _V4),
 )
 CENTRAL_SCHEMA_VERSION = CENTRAL_MIGRATIONS[-1].version
 """The central schema version this code writes and reads."""
