@@ -38,6 +38,8 @@ SECRET_NAMES = (
     "zoho_mcp_token",
     "mcp_server_token",
     "zoho_mcp_url",
+    "smtp_password",
+    "notify_webhook_url",
 )
 """The values of ``secrets.SecretName``, for help texts (a test keeps them in step)."""
 

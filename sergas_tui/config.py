@@ -233,6 +233,38 @@ class AuditingSettings(Section):
     """How often the app sends new audit rows to the central database (when configured)."""
 
 
+class ApprovalSettings(Section):
+    escalate_after_hours: int = Field(default=24, ge=1, le=24 * 30)
+    """Team mode: an approval nobody decided within this many hours is sent once to the
+    owner's manager (an escalation); expiry ([orchestrator] approval_timeout_hours) is told to
+    the owner."""
+
+
+class NotificationSettings(Section):
+    email: bool = False
+    """Team mode: send each owner one e-mail digest of their queue after a scheduled review."""
+    smtp_host: str | None = Field(default=None, examples=["smtp.example.com"])
+    """The SMTP server for digests. Its password goes in the keyring (`sergas auth set
+    smtp_password`)."""
+    smtp_port: int = Field(default=587, ge=1, le=65_535)
+    """The SMTP server's port (587: submission with STARTTLS; 465: implicit TLS)."""
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    """How the SMTP connection is protected; 'none' only for a relay on this machine."""
+    smtp_username: str | None = None
+    """The SMTP login, if the server wants one."""
+    from_address: str | None = Field(default=None, examples=["Sergas <sergas@example.com>"])
+    """The digests' sender."""
+    webhook: bool = False
+    """Also post each digest to a Slack-compatible incoming webhook (its URL, a secret, goes in
+    the keyring: `sergas auth set notify_webhook_url`)."""
+    public_url: str | None = Field(default=None, examples=["https://sergas.example.com"])
+    """Where `sergas serve` is reached from the team's browsers: the approval links' base."""
+    serve_host: str = "127.0.0.1"
+    """Where `sergas serve` listens (put it behind a TLS proxy to reach it from elsewhere)."""
+    serve_port: int = Field(default=8780, ge=1, le=65_535)
+    """The port `sergas serve` listens on."""
+
+
 class MonitoringSettings(Section):
     metrics_enabled: bool = True
     """Collect run metrics (durations, calls, recommendations) into the audit and doctor."""
@@ -316,6 +348,8 @@ class Settings(BaseSettings):
     review: ReviewSettings = Field(default_factory=ReviewSettings)
     central: CentralSettings = Field(default_factory=CentralSettings)
     auditing: AuditingSettings = Field(default_factory=AuditingSettings)
+    approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     signals: SignalSettings = Field(default_factory=SignalSettings)
     ui: UiSettings = Field(default_factory=UiSettings)
@@ -467,6 +501,8 @@ SECTION_TITLES: dict[str, str] = {
     "review": "Review: how much lands in each owner's approval queue per day.",
     "central": "Central: the team's PostgreSQL (audit copy, shared approvals); unset = local.",
     "auditing": "Auditing: the local audit log and its sync to the central PostgreSQL.",
+    "approvals": "Approvals: escalation of undecided items (team mode).",
+    "notifications": "Notifications: digests by e-mail and webhook, approval links (team mode).",
     "monitoring": "Monitoring: run metrics and cost tracking.",
     "signals": "Risk signals: thresholds of the deterministic signal catalog.",
     "ui": "Terminal UI.",

@@ -36,6 +36,8 @@ class SecretName(StrEnum):
     ZOHO_MCP_TOKEN = "zoho_mcp_token"
     MCP_SERVER_TOKEN = "mcp_server_token"
     ZOHO_MCP_URL = "zoho_mcp_url"
+    SMTP_PASSWORD = "smtp_password"
+    NOTIFY_WEBHOOK_URL = "notify_webhook_url"
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,16 @@ SECRET_SPECS: dict[SecretName, SecretSpec] = {
             SecretName.ZOHO_MCP_URL,
             "URL of Zoho's hosted MCP server, with its secret key ([zoho] mcp_flavour = 'zoho')",
             ("SERGAS_ZOHO_MCP_URL",),
+        ),
+        SecretSpec(
+            SecretName.SMTP_PASSWORD,
+            "Password of the SMTP login that sends digests ([notifications] smtp_username)",
+            ("SERGAS_SMTP_PASSWORD",),
+        ),
+        SecretSpec(
+            SecretName.NOTIFY_WEBHOOK_URL,
+            "Slack-compatible incoming webhook URL for digests ([notifications] webhook)",
+            ("SERGAS_NOTIFY_WEBHOOK_URL",),
         ),
     )
 }

@@ -121,6 +121,8 @@ def test_default_config_text_is_valid_and_complete() -> None:
             "review",
             "central",
             "auditing",
+            "approvals",
+            "notifications",
             "monitoring",
             "signals",
             "ui",
