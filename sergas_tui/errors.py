@@ -77,6 +77,14 @@ class WorkspaceError(SergasError):
     exit_code = 2
 
 
+class IdentityError(SergasError):
+    """Team mode could not tell who is at the keyboard: this OS account is mapped to no person
+    of the team's roles. Nothing is shown or decided until an admin maps it."""
+
+    title = "Who are you?"
+    exit_code = 2
+
+
 class AgentError(SergasError):
     title = "Agent error"
 

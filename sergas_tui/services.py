@@ -27,10 +27,12 @@ if TYPE_CHECKING:  # the CRM stack (httpx, mcp, starlette) and psycopg load on f
     from sergas_tui.agents.orchestrator import Orchestrator
     from sergas_tui.approvals.team import TeamRecords
     from sergas_tui.audit.central_grants import CentralGrantStore
+    from sergas_tui.audit.central_people import CentralPeopleStore
     from sergas_tui.audit.central_status import SyncReport
     from sergas_tui.crm.gateway import CrmReader
     from sergas_tui.crm.simulator import Simulator
     from sergas_tui.crm.writer import CrmGateway
+    from sergas_tui.domain.people import Identity
     from sergas_tui.memory.store import MemoryStore
 
 Engine = Literal["rules", "claude"]
@@ -177,6 +179,8 @@ class Services:
     _memory: MemoryStore | None = field(default=None, repr=False)
     _grants: CentralGrantStore | None = field(default=None, repr=False)
     _team: TeamRecords | None = field(default=None, repr=False)
+    _people: CentralPeopleStore | None = field(default=None, repr=False)
+    _identity: Identity | None = field(default=None, repr=False)
 
     async def crm(self) -> CrmReader:
         """The CRM, read-only, for everything but the executor (built on first use; async for
@@ -438,6 +442,36 @@ class Services:
             )
             self._team = TeamRecords(self.store, store, clock=self.clock)
         return self._team
+
+    def people(self) -> CentralPeopleStore | None:
+        """Team mode's roles (who is an AE, a manager, an admin); None in local-only mode."""
+        if not self.central_audit_configured:
+            return None
+        if self._people is None:
+            from sergas_tui.audit.central_conn import target_from_settings
+            from sergas_tui.audit.central_people import CentralPeopleStore
+
+            self._people = CentralPeopleStore(
+                target_from_settings(self.settings.central, self.secrets)
+            )
+        return self._people
+
+    def identity(self) -> Identity | None:
+        """Team mode: the person at the keyboard, from this OS account's mapping in the team's
+        roles (blocking: reads the central database once). None in local-only mode, where the
+        workspace is one person's and nothing is restricted.
+
+        Raises :class:`IdentityError` when the account is mapped to nobody."""
+        people = self.people()
+        if people is None:
+            return None
+        if self._identity is None:
+            import getpass
+
+            from sergas_tui.domain.people import identify
+
+            self._identity = identify(people.all(), getpass.getuser(), self.current_user_email())
+        return self._identity
 
     def grant_publisher(self) -> CentralGrantStore | None:
         """Where approvals are published for Zoho MCP servers that verify tokens centrally

@@ -15,9 +15,11 @@ services make before showing or deciding an owner's approvals.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
+
+from sergas_tui.errors import IdentityError
 
 Role = Literal["ae", "manager", "admin"]
 ROLES: tuple[Role, ...] = ("ae", "manager", "admin")
@@ -110,6 +112,24 @@ class Identity:
             "and the managers they report to may. Ask an admin (`sergas admin roles`) if "
             "that is wrong."
         )
+
+
+def identify(people: Sequence[Person], os_user: str, configured_email: str | None) -> Identity:
+    """The person at the keyboard of a team device: the one whose ``os_users`` name this OS
+    account. Before an admin has set up any roles, the device's configured CRM user, as an AE.
+
+    Raises :class:`IdentityError` when roles exist but none maps this OS account.
+    """
+    for person in people:
+        if os_user in person.os_users:
+            return Identity.of(person, people, "os_account")
+    if not people and configured_email:
+        return Identity(email=configured_email, role="ae", how="os_account")
+    mapped = ", ".join(sorted(p.email for p in people if p.os_users)) or "nobody yet"
+    raise IdentityError(
+        f"The OS account {os_user!r} is not mapped to anyone in the team's roles (mapped: "
+        f"{mapped}). Ask an admin to run `sergas admin roles set YOUR_EMAIL --os-user {os_user}`."
+    )
 
 
 def people_from_rows(rows: Iterable[Mapping[str, object]]) -> list[Person]:
