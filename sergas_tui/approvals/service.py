@@ -45,6 +45,7 @@ from sergas_tui.domain import (
 )
 from sergas_tui.domain.action_checks import MULTI_LINE_MAX, SINGLE_LINE_MAX, action_problems
 from sergas_tui.domain.grants import Grant
+from sergas_tui.domain.people import Identity
 from sergas_tui.errors import SergasError
 from sergas_tui.memory.store import MemoryStore
 from sergas_tui.storage import Repository
@@ -78,6 +79,13 @@ def _require_actor(actor: str) -> str:
             "A decision needs the name of the person making it; nothing was recorded."
         )
     return actor.strip()
+
+
+class NotAllowedError(ApprovalError):
+    """The identified person may not see or decide this owner's approvals; nothing changed."""
+
+    title = "Not allowed"
+    exit_code = 2
 
 
 class InvalidAdjustmentError(ApprovalError):
@@ -199,8 +207,15 @@ class ApprovalService:
         session_id: str | None = None,
         grants: GrantStore | None = None,
         team: TeamRecords | None = None,
+        identity: Identity | None = None,
+        audit_context: Mapping[str, JsonValue] | None = None,
     ) -> None:
         self._repo = repository
+        self.identity = identity
+        """Who acts (team mode): only owners this person may act for are shown and decided,
+        and every decision is recorded under them. None: no check (local-only mode)."""
+        self._context = dict(audit_context or {})
+        """More facts for the audit rows of decisions (an approval link's IP and agent)."""
         self._team = team
         """Team mode: the central records every decision is checked against first."""
         self.team_error: SergasError | None = None
@@ -218,9 +233,11 @@ class ApprovalService:
         In team mode the owner's items are first pulled from the team's records (decided on
         another device, or landed by a worker's review); when they cannot be reached the local
         queue is shown and ``team_error`` says why."""
+        self._may(owner_email, "see")
         await self.pull(owner_email)
         await self.expire_due()
-        return await self._io(self._repo.pending_approvals, owner_email)
+        found = await self._io(self._repo.pending_approvals, owner_email)
+        return [a for a in found if self._allowed(a.owner_email)]
 
     async def pull(self, owner_email: str | None = None) -> PullReport | None:
         """Take what the team's records changed for the owner (every owner: None); None in
@@ -238,15 +255,27 @@ class ApprovalService:
 
     async def decided_not_executed(self, owner_email: str | None = None) -> list[Approval]:
         """Approved or adjusted approvals waiting to be written to the CRM, oldest first."""
-        return await self._io(
+        self._may(owner_email, "see")
+        found = await self._io(
             self._repo.approvals_with_status, (_S.APPROVED, _S.ADJUSTED), owner_email
         )
+        return [a for a in found if self._allowed(a.owner_email)]
+
+    def _allowed(self, owner_email: str | None) -> bool:
+        return self.identity is None or self.identity.may_act_for(owner_email)
+
+    def _may(self, owner_email: str | None, what: str) -> None:
+        """Refuse a named owner this person may not act for (None: filtered instead)."""
+        if owner_email is not None and not self._allowed(owner_email):
+            assert self.identity is not None
+            raise NotAllowedError(self.identity.refusal(owner_email, what))
 
     async def get(self, approval_id: str) -> Approval:
         """The approval with this id, or with this unique id prefix (``MIN_PREFIX``+ chars)."""
         ident = approval_id.strip()
         found = await self._io(self._repo.get_approval, ident) if ident else None
         if found is not None:
+            self._may(found.owner_email, "see")
             return found
         if len(ident) >= MIN_PREFIX:
             ids = await self._io(self._repo.approval_ids_with_prefix, ident)
@@ -257,6 +286,7 @@ class ApprovalService:
             if ids:
                 again = await self._io(self._repo.get_approval, ids[0])
                 if again is not None:
+                    self._may(again.owner_email, "see")
                     return again
         raise ApprovalError(f"There is no approval {approval_id!r}. List them with their ids.")
 
@@ -306,8 +336,9 @@ class ApprovalService:
 
         An adjusted approval gets its proposed payload back, and a fresh single-use token.
         """
-        who = _require_actor(actor)
+        who = self._who(actor)
         approval = await self.get(approval_id)
+        self._may(approval.owner_email, "decide")
         old = approval.status
         if old not in _UNDOABLE or not can_transition(old, _S.PENDING):
             raise ApprovalError(self._undo_refusal(approval))
@@ -335,6 +366,7 @@ class ApprovalService:
             "undo": True,
             "actor": who,
             "undone_status": str(old),
+            **self._how(),
         }
         if original is not None:
             inputs["before"] = approval.payload.model_dump(mode="json")
@@ -371,8 +403,9 @@ class ApprovalService:
         payload: Mapping[str, Any] | SuggestedAction | None = None,
         not_useful: bool = False,
     ) -> Approval:
-        who = _require_actor(actor)
+        who = self._who(actor)
         approval = await self.get(approval_id)
+        self._may(approval.owner_email, "decide")
         now = self._clock.now()
         if approval.is_expired(now):
             await self._expire(approval, now)
@@ -386,7 +419,7 @@ class ApprovalService:
             "decided_at": now,
             "decision_rationale": rationale,
         }
-        inputs: dict[str, JsonValue] = {"approval_id": approval.id, "actor": who}
+        inputs: dict[str, JsonValue] = {"approval_id": approval.id, "actor": who, **self._how()}
         if old == _S.CONFLICT:
             inputs["previous_status"] = str(old)
         if payload is not None:
@@ -431,6 +464,26 @@ class ApprovalService:
         await self._store(updated, old, event)
         await self._remember(updated, new, now, who, rationale)
         return updated
+
+    def _who(self, actor: str) -> str:
+        """The decider: the identified person when there is one (an ``actor`` naming someone
+        else is refused), else ``actor``."""
+        who = _require_actor(actor)
+        identity = self.identity
+        if identity is not None and who.lower() != identity.email.lower():
+            raise NotAllowedError(
+                f"Decisions are recorded under the person Sergas identified, {identity.label()}, "
+                f"not {who!r}; nothing was recorded."
+            )
+        return identity.email if identity is not None else who
+
+    def _how(self) -> dict[str, JsonValue]:
+        """How the decider was identified, with the request's facts, for the audit row."""
+        facts: dict[str, JsonValue] = {}
+        if self.identity is not None:
+            facts["identified_by"] = self.identity.how
+            facts["role"] = self.identity.role
+        return facts | self._context
 
     def _today(self) -> date:
         """The person's today: the clock's moment in this machine's time zone."""
