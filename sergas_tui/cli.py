@@ -485,6 +485,9 @@ def demo_serve(
 
 
 import sergas_tui.cli_ops  # noqa: E402,F401  (registers the operational commands)
+from sergas_tui import worker_cli  # noqa: E402
+
+worker_cli.register(app)  # `sergas worker`, `sergas schedule` (team mode)
 
 # `sergas signals` is registered in cli_common.LAZY_GROUPS: its module loads on first use.
 

@@ -170,7 +170,10 @@ class MemorySettings(Section):
 
 class OrchestratorSettings(Section):
     schedule_cron: str = "0 6 * * *"
-    """When the scheduled headless review runs (cron syntax; used by `sergas review` wrappers)."""
+    """When the scheduled review runs (five cron fields): the workers' periodic task (`sergas
+    worker`, team mode) then queues one review per owner, as `sergas schedule` does."""
+    schedule_timezone: str | None = Field(default=None, examples=["Europe/Madrid"])
+    """The time zone schedule_cron is read in (an IANA name); unset: the machine's own."""
     max_parallel_subagents: int = Field(default=10, ge=1, le=64)
     """Upper bound on concurrent subagent sessions (Claude CLI processes) and on the accounts the
     rules engine processes at once; the Claude engine keeps up to 3 × author_batch_size accounts

@@ -107,6 +107,9 @@ def run_checks(
     checks += _service_checks(settings, secrets)
     checks += _rating_checks(settings, locations, workspace or settings.workspace_name())
     checks += _budget_checks(settings, locations, workspace or settings.workspace_name())
+    from sergas_tui.team.status import worker_checks  # team mode: the workers and their queue
+
+    checks += worker_checks(settings, secrets)
     return checks
 
 
@@ -338,11 +341,46 @@ def _service_checks(settings: Settings, secrets: SecretStore) -> list[Check]:
             None if password is None else password.get_secret_value(),
         )
         checks.append(Check(group, "central audit (postgres)", "ok" if ok else "fail", detail))
+        if ok:
+            checks.append(_roles_check(group, settings, secrets))
     else:
         checks.append(
             Check(group, "central audit (postgres)", "info", "not configured (local audit only)")
         )
     return checks
+
+
+def _roles_check(group: str, settings: Settings, secrets: SecretStore) -> Check:
+    """Team mode's roles: how many people, and who this OS account is (or why nobody)."""
+    import getpass
+
+    from sergas_tui.audit.central_conn import target_from_settings
+    from sergas_tui.audit.central_people import CentralPeopleStore
+    from sergas_tui.domain.people import identify
+
+    label = "team roles"
+    try:
+        people = CentralPeopleStore(target_from_settings(settings.central, secrets)).all()
+        me = identify(people, getpass.getuser())
+    except SergasError as err:
+        return Check(group, label, "warn", err.message)
+    if me is None:
+        return Check(
+            group,
+            label,
+            "warn",
+            "none yet: anyone on a team device may see and decide every owner's approvals "
+            "(`sergas admin roles import` reads them from the CRM)",
+        )
+    managers = sum(1 for p in people if p.role == "manager")
+    admins = sum(1 for p in people if p.role == "admin")
+    return Check(
+        group,
+        label,
+        "ok",
+        f"{len(people)} people ({managers} managers, {admins} admins); you are {me.label()} "
+        f"({me.role})",
+    )
 
 
 _FLAVOURS = {
