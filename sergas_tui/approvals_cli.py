@@ -44,13 +44,24 @@ def default_actor() -> str:
 
 
 def _service(services: Services) -> ApprovalService:
+    """The approvals service; in team mode acting for the person this OS account maps to."""
     return ApprovalService(
         services.store,
         clock=services.clock,
         memory=services.memory(),
         grants=services.grant_publisher(),
         team=services.team_records(),
+        identity=services.identity(),
     )
+
+
+def actor_for(services: Services, given: str | None) -> str:
+    """Who a command decides as: the identified person in team mode (a different ``--as`` is
+    refused by the service), else ``--as`` or the OS user name, as in a local workspace."""
+    me = services.identity()
+    if given is not None:
+        return given
+    return me.email if me is not None else default_actor()
 
 
 async def _executor(services: Services) -> Executor:
@@ -92,7 +103,9 @@ def list_command(
     show_all_owners: bool,
 ) -> int:
     async def body(services: Services) -> int:
-        email = None if show_all_owners else (owner or services.current_user_email())
+        me = services.identity()
+        mine = me.email if me is not None else services.current_user_email()
+        email = None if show_all_owners else (owner or mine)
         pending = await _service(services).pending(email)
         owners = sorted({a.owner_email for a in pending})
 
@@ -201,7 +214,7 @@ def decide_command(
     workspace: str | None,
     ident: str,
     decision: str,
-    actor: str,
+    given_actor: str | None,
     reason: str | None,
     payload_file: Path | None,
     execute: bool,
@@ -215,6 +228,7 @@ def decide_command(
 
     async def body(services: Services) -> int:
         service = _service(services)
+        actor = actor_for(services, given_actor)
         if decision == "approve":
             approval = await service.approve(ident, actor=actor, rationale=reason)
         elif decision == "reject":

@@ -21,6 +21,11 @@ if TYPE_CHECKING:
     from sergas_tui.config import Settings
 
 LAZY_GROUPS: dict[str, tuple[str, str, str]] = {
+    "admin": (
+        "sergas_tui.admin_cli",
+        "admin_app",
+        "Team roles: who is an AE, a manager or an admin (team mode).",
+    ),
     "signals": (
         "sergas_tui.signals_cli",
         "signals_app",

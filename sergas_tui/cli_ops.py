@@ -272,7 +272,10 @@ def memory_stats(ctx: typer.Context) -> None:
 
 # --- approvals and audit --------------------------------------------------------------
 
-_AS_HELP = "Who decides (recorded in the audit log); default: your OS user name."
+_AS_HELP = (
+    "Who decides (recorded in the audit log); default: your OS user name. In team mode the "
+    "decider is the person your OS account maps to, and another name is refused."
+)
 
 
 @approvals_app.command("list")
@@ -339,7 +342,7 @@ def _decide(
     execute: bool = True,
     not_useful: bool = False,
 ) -> None:
-    from sergas_tui.approvals_cli import decide_command, default_actor
+    from sergas_tui.approvals_cli import decide_command
 
     state = _state(ctx)
     raise typer.Exit(
@@ -347,7 +350,7 @@ def _decide(
             **_common(state),
             ident=ident,
             decision=decision,
-            actor=actor or default_actor(),
+            given_actor=actor,
             reason=reason,
             payload_file=payload,
             execute=execute,

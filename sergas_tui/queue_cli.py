@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sergas_tui.approvals.cli_support import fit_label
+from sergas_tui.approvals.service import require_may
 from sergas_tui.approvals_cli import run_with_services
 from sergas_tui.config import Settings
 from sergas_tui.errors import SergasError
@@ -64,7 +65,9 @@ def more_command(
     owner: str | None,
 ) -> int:
     async def body(services: Services) -> int:
-        email = owner or services.current_user_email()
+        me = services.identity()
+        email = owner or (me.email if me is not None else services.current_user_email())
+        require_may(me, email, "see")
         items = await asyncio.to_thread(read_more, services, email)
         title = f"{len(items)} more, lower priority (beyond today's budget)"
         console.print(more_table(items, title=title, width=console.width))

@@ -181,6 +181,7 @@ class Services:
     _team: TeamRecords | None = field(default=None, repr=False)
     _people: CentralPeopleStore | None = field(default=None, repr=False)
     _identity: Identity | None = field(default=None, repr=False)
+    _identified: bool = field(default=False, repr=False)
 
     async def crm(self) -> CrmReader:
         """The CRM, read-only, for everything but the executor (built on first use; async for
@@ -459,18 +460,20 @@ class Services:
     def identity(self) -> Identity | None:
         """Team mode: the person at the keyboard, from this OS account's mapping in the team's
         roles (blocking: reads the central database once). None in local-only mode, where the
-        workspace is one person's and nothing is restricted.
+        workspace is one person's, and in team mode before any roles exist: then nothing is
+        restricted (`sergas doctor` warns).
 
         Raises :class:`IdentityError` when the account is mapped to nobody."""
         people = self.people()
         if people is None:
             return None
-        if self._identity is None:
+        if not self._identified:
             import getpass
 
             from sergas_tui.domain.people import identify
 
-            self._identity = identify(people.all(), getpass.getuser(), self.current_user_email())
+            self._identity = identify(people.all(), getpass.getuser())
+            self._identified = True
         return self._identity
 
     def grant_publisher(self) -> CentralGrantStore | None:

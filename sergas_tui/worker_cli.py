@@ -14,7 +14,7 @@ import typer
 from rich.text import Text
 
 from sergas_tui.cli_common import State, out, state_of
-from sergas_tui.errors import WorkspaceError
+from sergas_tui.errors import ConfigError, WorkspaceError
 
 if TYPE_CHECKING:
     from sergas_tui.config import Settings
@@ -87,6 +87,14 @@ def worker(
             help="Only create or upgrade the job queue's tables (as the schema's owner role).",
         ),
     ] = False,
+    grant_to: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--grant-to",
+            help="With --migrate-only: let this database role run workers and `sergas "
+            "schedule` (repeatable).",
+        ),
+    ] = None,
 ) -> None:
     """Run review jobs from the team's queue (team mode: needs [central] dsn).
 
@@ -104,12 +112,14 @@ def worker(
     from sergas_tui.team.db import queue_target
     from sergas_tui.team.review_job import WorkerRuntime, prepare_workspace
     from sergas_tui.team.runner import WorkerOptions, run_worker
-    from sergas_tui.team.schema import ensure_schema
+    from sergas_tui.team.schema import ensure_schema, grant_worker_role
     from sergas_tui.team.stalled import retry_bound
 
     state = state_of(ctx)
     settings = state.settings()
     target = queue_target(settings, SecretStore())
+    if grant_to and not migrate_only:
+        raise ConfigError("--grant-to goes with --migrate-only.", title="Bad arguments")
     if migrate_only:
         report = ensure_schema(target, migrate="only")
         before = report.from_version or "none"
@@ -118,6 +128,9 @@ def worker(
             f"{target.describe()}.",
             markup=False,
         )
+        for role in grant_to or ():
+            grant_worker_role(target, role)
+            out.print(f"The role {role!r} may now run workers and `sergas schedule`.")
         return
     orchestrator = settings.orchestrator
     schedule = parse_schedule(orchestrator.schedule_cron, orchestrator.schedule_timezone)

@@ -124,7 +124,7 @@ def pull_in(
     if not who:
         raise QueueError("Say who is pulling it in (an actor is required).")
     rec = resolve_queued(repo, recommendation_id)
-    owner = _owner_of(repo, rec)
+    owner = owner_of(repo, rec)
     approval = land(
         repo,
         rec,
@@ -157,7 +157,7 @@ def resolve_queued(repo: Repository, ident: str) -> Recommendation:
     return found
 
 
-def _owner_of(repo: Repository, rec: Recommendation) -> str:
+def owner_of(repo: Repository, rec: Recommendation) -> str:
     with repo.reading("read a recommendation's owner") as conn:
         row = conn.execute(
             "SELECT owner_email FROM recommendations WHERE id = ?", (rec.id,)

@@ -88,6 +88,13 @@ class NotAllowedError(ApprovalError):
     exit_code = 2
 
 
+def require_may(identity: Identity | None, owner_email: str | None, what: str) -> None:
+    """Refuse (:class:`NotAllowedError`) when ``identity`` may not ``what`` the owner's items;
+    no identity (local-only mode) allows everything."""
+    if identity is not None and not identity.may_act_for(owner_email):
+        raise NotAllowedError(identity.refusal(owner_email, what))
+
+
 class InvalidAdjustmentError(ApprovalError):
     """An edited action that is not its type's shape, or that Zoho would refuse; nothing was
     stored. Bad input, so the CLI exits with 2."""
@@ -266,9 +273,8 @@ class ApprovalService:
 
     def _may(self, owner_email: str | None, what: str) -> None:
         """Refuse a named owner this person may not act for (None: filtered instead)."""
-        if owner_email is not None and not self._allowed(owner_email):
-            assert self.identity is not None
-            raise NotAllowedError(self.identity.refusal(owner_email, what))
+        if owner_email is not None:
+            require_may(self.identity, owner_email, what)
 
     async def get(self, approval_id: str) -> Approval:
         """The approval with this id, or with this unique id prefix (``MIN_PREFIX``+ chars)."""
@@ -592,14 +598,15 @@ class ApprovalService:
                 f"Approval {short} expired on {approval.expiry:%Y-%m-%d %H:%M} UTC and can no "
                 "longer be decided; the next review will propose it again if it still applies."
             )
+        by = f" (decided by {approval.decided_by})" if approval.decided_by else ""
         if status in (_S.EXECUTING, _S.EXECUTED):
-            return f"Approval {short} is already {status}; it cannot be {verb}d any more."
+            return f"Approval {short} is already {status}{by}; it cannot be {verb}d any more."
         if status == _S.FAILED:
             return (
                 f"Approval {short} was approved but its write failed; retry the execution "
                 f"instead of deciding again."
             )
-        return f"Approval {short} is already {status}; undo that decision first to {verb} it."
+        return f"Approval {short} is already {status}{by}; undo that decision first to {verb} it."
 
     @staticmethod
     def _undo_refusal(approval: Approval) -> str:

@@ -42,6 +42,7 @@ from sergas_tui.crm.gateway import CLOSED_STAGES, SyncBatch
 from sergas_tui.crm.http import CrmStats, Seconds, Sleep
 from sergas_tui.crm.metadata_cache import FieldsCache, check_module
 from sergas_tui.crm.oauth import ZohoCredentials
+from sergas_tui.crm.people import org_people
 from sergas_tui.crm.queries import (
     CoqlQuery,
     eq,
@@ -78,6 +79,7 @@ from sergas_tui.domain import (
     stage_change_from_zoho,
 )
 from sergas_tui.domain.metadata import ModuleFields, module_fields_from_zoho
+from sergas_tui.domain.people import Person
 from sergas_tui.domain.zoho import ZohoStageHistory, ZohoTimelineEntry
 from sergas_tui.errors import CrmValidationError
 from sergas_tui.secrets import SecretStore
@@ -331,6 +333,10 @@ class ZohoRestGateway:
         if self._users.by_email(email) is None:
             await fetch_users(self._api, self._users)
         return self._users.by_email(email)
+
+    async def org_people(self) -> list[Person]:
+        """The org's active users with roles and managers (``crm/people.py``)."""
+        return await org_people(self._api)
 
     async def get_stage_history(self, deal_id: str) -> list[StageChange]:
         """The deal's ``Stage_History`` related list, oldest first."""

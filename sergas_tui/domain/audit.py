@@ -41,6 +41,8 @@ class AuditAction(StrEnum):
     """A person snoozed a risk signal of an account until a date (``decision_rationale``: why)."""
     SIGNAL_DISMISSED = "signal_dismissed"
     """A person dismissed a risk signal of an account until unmuted (or until a date)."""
+    ROLES_CHANGED = "roles_changed"
+    """Team mode: an admin (or, before there is one, anyone) changed the team's roles."""
     APPROVAL_MIRRORED = "approval_mirrored"
     """Team mode: the central records moved an approval here (decided, executed or expired on
     another device); ``tool_inputs`` name the device and the status before."""

@@ -114,17 +114,18 @@ class Identity:
         )
 
 
-def identify(people: Sequence[Person], os_user: str, configured_email: str | None) -> Identity:
+def identify(people: Sequence[Person], os_user: str) -> Identity | None:
     """The person at the keyboard of a team device: the one whose ``os_users`` name this OS
-    account. Before an admin has set up any roles, the device's configured CRM user, as an AE.
+    account. None while the team has no roles at all (nothing is restricted until an admin
+    sets them up; `sergas doctor` warns).
 
     Raises :class:`IdentityError` when roles exist but none maps this OS account.
     """
+    if not people:
+        return None
     for person in people:
         if os_user in person.os_users:
             return Identity.of(person, people, "os_account")
-    if not people and configured_email:
-        return Identity(email=configured_email, role="ae", how="os_account")
     mapped = ", ".join(sorted(p.email for p in people if p.os_users)) or "nobody yet"
     raise IdentityError(
         f"The OS account {os_user!r} is not mapped to anyone in the team's roles (mapped: "
@@ -143,7 +144,7 @@ def people_from_rows(rows: Iterable[Mapping[str, object]]) -> list[Person]:
             Person(
                 email=str(row["email"]),
                 name=None if name is None else str(name),
-                role=_ROLE_OF.get(role, "ae"),
+                role=ROLE_OF.get(role, "ae"),
                 manager_email=None if manager is None else str(manager),
                 os_users=tuple(str(u) for u in os_users) if isinstance(os_users, list) else (),
             )
@@ -151,4 +152,5 @@ def people_from_rows(rows: Iterable[Mapping[str, object]]) -> list[Person]:
     return out
 
 
-_ROLE_OF: dict[str, Role] = {r: r for r in ROLES}
+ROLE_OF: dict[str, Role] = {r: r for r in ROLES}
+"""Each role by its name (a typed lookup of untrusted text)."""

@@ -26,6 +26,8 @@ from textual.widgets import DataTable, Input, Static
 from textual.worker import Worker, WorkerState
 
 from sergas_tui.domain import Approval, ApprovalStatus
+from sergas_tui.errors import IdentityError, SergasError
+from sergas_tui.logs import get_logger
 from sergas_tui.screens.approval_modals import (
     AdjustModal,
     BulkApproveModal,
@@ -54,6 +56,8 @@ from sergas_tui.widgets.footer import ShellFooter
 from sergas_tui.widgets.header import ShellHeader
 from sergas_tui.widgets.text import safe_text
 from sergas_tui.widgets.write_preview import WritePreview
+
+log = get_logger("sergas.approvals_screen")
 
 COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("mark", " ", 1),
@@ -396,6 +400,21 @@ class ApprovalsScreen(SergasScreen):
     @work(exclusive=True, group="approvals-load", exit_on_error=False)
     async def _load(self) -> None:
         owner = self.services.current_user_email()
+        if self.services.central_audit_configured and self.service.identity is None:
+            # Team mode: who is at the keyboard (this OS account's person in the team's roles;
+            # an unmapped account is reported and sees nothing). Decisions are theirs.
+            try:
+                me = await asyncio.to_thread(self.services.identity)
+            except IdentityError:
+                raise  # reported; nothing is shown to an unknown person
+            except SergasError as err:  # the team's database is down: the pull says so below
+                log.warning("identity_unknown", error=err.message)
+                me = None
+            self.service.identity = me
+            if me is not None:
+                self.desk.actor = me.email
+        if self.service.identity is not None:  # the person's own queue, not the device's
+            owner = self.service.identity.email
         # Team mode: what other devices and workers changed first (nothing in local mode).
         failed_before = self.service.team_error is not None
         await self.service.pull(owner)
@@ -409,7 +428,7 @@ class ApprovalsScreen(SergasScreen):
                 markup=False,
             )
         await self.service.expire_due()
-        items = await load_queue(self.services, set(self.session_ids))
+        items = await load_queue(self.services, set(self.session_ids), owner)
         more = await asyncio.to_thread(self.services.store.queued_recommendations, owner)
         self.post_message(self.Loaded(items, len(more)))
 

@@ -50,8 +50,8 @@ class Schedule:
         return latest if moment - latest < within else None
 
     def describe(self) -> str:
-        """'0 6 * * * (Europe/Madrid)'."""
-        return f"{self.cron} ({self.zone_name})"
+        """ "'0 6 * * *' in Europe/Madrid"."""
+        return f"'{self.cron}' in {self.zone_name}"
 
 
 def parse_schedule(cron: str, zone_name: str | None = None) -> Schedule:

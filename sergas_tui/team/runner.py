@@ -127,9 +127,9 @@ async def _run(runtime: WorkerRuntime, options: WorkerOptions) -> None:
     if not options.until_idle and not signals.requested:
         raise JobQueueConnectionError(
             f"The worker stopped on its own: it lost the job queue's database "
-            f"{runtime.target.describe()} (the log has the details: `sergas config path` "
-            "shows where). Restart it once PostgreSQL answers; a service manager such as "
-            "systemd does that for you (docs/operations.md, 'Workers')."
+            f"{runtime.target.describe()} (details in {runtime.locations.log_file}). Restart it "
+            "once PostgreSQL answers; a service manager such as systemd does that for you "
+            "(docs/operations.md, 'Workers')."
         )
 
 

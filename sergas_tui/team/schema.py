@@ -180,6 +180,49 @@ def ensure_schema(target: CentralTarget, *, migrate: MigratePolicy = "auto") -> 
             raise convert(err, target, "prepare the job queue's tables") from err
 
 
+WORKER_TABLES = (
+    "procrastinate_jobs",
+    "procrastinate_workers",
+    "procrastinate_periodic_defers",
+    "procrastinate_events",
+    "sergas_schedule_runs",
+    "sergas_review_attempts",
+)
+"""What a worker reads and writes (procrastinate's triggers run with the worker's rights)."""
+
+
+def grant_worker_role(target: CentralTarget, role: str) -> None:
+    """As the schema's owner: let ``role`` run workers and `sergas schedule` (rows of the
+    queue's tables, their sequences; the version table read-only). Nothing else: no DDL, and
+    the central audit's own grants stay as docs/operations.md gives them."""
+    with connect(target) as conn:
+        try:
+            with conn.transaction():
+                who = sql.Identifier(role)
+                tables = sql.SQL(", ").join(sql.Identifier(t) for t in WORKER_TABLES)
+                conn.execute(
+                    sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {}").format(tables, who)
+                )
+                conn.execute(
+                    sql.SQL("GRANT SELECT ON {} TO {}").format(sql.Identifier(VERSION_TABLE), who)
+                )
+                sequences = conn.execute(
+                    "SELECT DISTINCT pg_get_serial_sequence(c.table_name, c.column_name) "
+                    "FROM information_schema.columns c WHERE c.table_schema = current_schema() "
+                    "AND c.table_name = ANY(%s) "
+                    "AND pg_get_serial_sequence(c.table_name, c.column_name) IS NOT NULL",
+                    (list(WORKER_TABLES),),
+                ).fetchall()
+                for (sequence,) in sequences:
+                    conn.execute(
+                        sql.SQL("GRANT USAGE, SELECT ON SEQUENCE {} TO {}").format(
+                            sql.SQL(sequence), who
+                        )
+                    )
+        except psycopg.Error as err:
+            raise convert(err, target, f"grant the job queue to the role {role!r}") from err
+
+
 def _ask_the_owner(where: str, current: int) -> JobQueueSchemaError:
     state = "has no job queue tables yet" if current == 0 else f"is at version {current}"
     return JobQueueSchemaError(

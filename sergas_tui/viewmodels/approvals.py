@@ -374,15 +374,18 @@ def recommendations_of(
     return recommendations
 
 
-def read_queue(services: Services, keep_ids: Iterable[str] = ()) -> QueueData:
-    """The current owner's queue as stored (blocking reads: call from a thread worker).
+def read_queue(
+    services: Services, keep_ids: Iterable[str] = (), owner: str | None = None
+) -> QueueData:
+    """The owner's (default: the current user's) queue as stored (blocking reads: call from a
+    thread worker).
 
     Pending approvals plus every approval still needing attention (approved but not written,
     writing, failed, conflict), plus ``keep_ids`` (decided in this session, so their outcome
     stays visible), their recommendations and the workspace's names.
     """
     store = services.store
-    owner = services.current_user_email()
+    owner = owner or services.current_user_email()
     found = {a.id: a for a in store.pending_approvals(owner)}
     found |= {a.id: a for a in store.approvals_with_status(OPEN, owner)}
     for ident in keep_ids:
@@ -393,9 +396,12 @@ def read_queue(services: Services, keep_ids: Iterable[str] = ()) -> QueueData:
     return QueueData(approvals, recommendations, load_names(services, [owner]))
 
 
-async def load_queue(services: Services, keep_ids: Iterable[str] = ()) -> list[QueueItem]:
-    """The current owner's queue, sorted, with cited memory items in words."""
-    data = await asyncio.to_thread(read_queue, services, list(keep_ids))
+async def load_queue(
+    services: Services, keep_ids: Iterable[str] = (), owner: str | None = None
+) -> list[QueueItem]:
+    """The owner's (default: the current user's) queue, sorted, with cited memory items in
+    words."""
+    data = await asyncio.to_thread(read_queue, services, list(keep_ids), owner)
     await add_memory(services, data.names, sorted({a.account_id for a in data.approvals}))
     return join_queue(data.approvals, data.recommendations, data.names)
 

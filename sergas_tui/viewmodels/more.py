@@ -11,13 +11,18 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sergas_tui.approvals.queue import pull_in
+from sergas_tui.approvals.queue import owner_of, pull_in, resolve_queued
+from sergas_tui.approvals.service import require_may
 from sergas_tui.domain import Approval, EscalationAction, Recommendation
 from sergas_tui.domain.names import RecordNames
+from sergas_tui.errors import SergasError
+from sergas_tui.logs import get_logger
 from sergas_tui.services import Services
 from sergas_tui.viewmodels.approvals import PRIORITY_LABEL, TYPE_LABEL
 from sergas_tui.viewmodels.names import load_names
 from sergas_tui.viewmodels.review import action_headline
+
+log = get_logger("sergas.more")
 
 
 @dataclass(frozen=True)
@@ -99,11 +104,22 @@ async def load_more(
 
 
 def pull(services: Services, recommendation_id: str, actor: str) -> Approval:
-    """Pull a queued recommendation into its owner's queue now (blocking)."""
+    """Pull a queued recommendation into its owner's queue now (blocking). In team mode only
+    for an owner the person may act for, and the new approval is published to the team."""
     ttl = timedelta(hours=services.settings.orchestrator.approval_timeout_hours)
+    me = services.identity()
+    if me is not None:
+        rec = resolve_queued(services.store, recommendation_id)
+        require_may(me, owner_of(services.store, rec), "take items into")
     _, approval = pull_in(
         services.store, recommendation_id, actor=actor, now=services.clock.now(), ttl=ttl
     )
+    team = services.team_records()
+    if team is not None:
+        try:
+            team.publish(approval.owner_email)
+        except SergasError as err:  # the next review publishes it
+            log.warning("pulled_item_not_published", approval_id=approval.id, error=err.message)
     return approval
 
 

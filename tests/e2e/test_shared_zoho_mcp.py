@@ -278,7 +278,8 @@ async def test_central_postgres_verifies_tokens_for_two_workspaces(
             first = next(a for a in decided if a.status == ApprovalStatus.EXECUTED)
             again = desktop.run("-w", "ana-desktop", "approvals", "approve", first.id)
             assert again.returncode != 0
-            assert "already decided" in " ".join(again.stderr.split())
+            refusal = " ".join(again.stderr.split())
+            assert "is already executed (decided by" in refusal, refusal
             written = [a for a in decided if a.status == ApprovalStatus.EXECUTED]
             assert len(written) == 4
             # Reviews of one owner on one day propose the same recommendations (their ids are

@@ -68,6 +68,7 @@ class Team:
     locations: Locations
     cron: str = NEVER
     processes: list[subprocess.Popen[str]] = field(default_factory=list)
+    roles: list[str] = field(default_factory=list)
 
     @property
     def dsn(self) -> str:
@@ -176,6 +177,9 @@ def team(postgres_dsn: str) -> Iterator[Team]:
         made.stop_all()
         with psycopg.connect(postgres_dsn, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {made.schema} CASCADE")
+            for role in made.roles:
+                conn.execute(f"DROP OWNED BY {role}")
+                conn.execute(f"DROP ROLE {role}")
 
 
 def _stop(proc: subprocess.Popen[str]) -> str:
@@ -432,3 +436,36 @@ def test_bad_set_ups_are_one_clear_paragraph(team: Team, tmp_path: Path) -> None
     assert "127.0.0.1:1/none" in down.stderr
     for result in (no_dsn, bad_cron, bad_zone, down):
         assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_a_worker_role_without_create_runs_jobs_once_the_owner_migrated(team: Team) -> None:
+    owners = team.generate(accounts=40, owners=2)
+    role = f"sergas_worker_{uuid4().hex[:8]}"
+    team.roles.append(role)
+    with psycopg.connect(team.admin_dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+        conn.execute(f"GRANT USAGE ON SCHEMA {team.schema} TO {role}")
+    as_worker = make_conninfo(team.dsn, user=role)
+
+    refused = team.sergas("schedule", SERGAS_CENTRAL__DSN=as_worker)
+    assert refused.returncode == 2
+    assert "Run `sergas worker --migrate-only` once as the schema's owner" in " ".join(
+        refused.stderr.split()
+    )
+
+    owner = team.sergas("worker", "--migrate-only", "--grant-to", role)
+    assert owner.returncode == 0, owner.stderr
+    assert "Job queue tables at version 1 (was none)" in owner.stdout
+    assert f"The role '{role}' may now run workers" in owner.stdout
+
+    assert team.sergas("schedule", SERGAS_CENTRAL__DSN=as_worker).returncode == 0
+    worker = team.sergas("worker", "--until-idle", SERGAS_CENTRAL__DSN=as_worker)
+    assert worker.returncode == 0, worker.stdout + worker.stderr
+    assert sorted(j["args"]["owner"] for j in team.review_jobs()) == sorted(owners)
+    assert {j["status"] for j in team.review_jobs()} == {"succeeded"}
+    # It may not change the schema (the owner's business).
+    with (
+        psycopg.connect(as_worker, autocommit=True) as conn,
+        pytest.raises(psycopg.errors.InsufficientPrivilege),
+    ):
+        conn.execute("DROP TABLE sergas_review_attempts")

@@ -135,3 +135,92 @@ async def test_the_app_shows_a_workers_queue_and_a_decision_made_elsewhere_is_re
             "SELECT status, decided_on FROM team_approvals WHERE approval_id = %s", (second.id,)
         ).fetchone()
     assert row == ("executed", "laptop")
+
+
+async def _import_roles(services: Services, os_user: str | None, who: str) -> str:
+    """Roles from the demo CRM's users; ``os_user`` signs in as the ``who`` person ('ae': an
+    AE other than the demo's local user). Returns that person's e-mail."""
+    from dataclasses import replace
+
+    from sergas_tui.crm.people import PeopleDirectory
+
+    backend = await services.crm_gateway()
+    inner = getattr(backend, "inner", backend)
+    assert isinstance(inner, PeopleDirectory)
+    people = await inner.org_people()
+    local = services.current_user_email()
+    target = next(p for p in people if p.role == who and p.email != local)
+    if os_user is not None:
+        people = [replace(p, os_users=(os_user,)) if p is target else p for p in people]
+    store = services.people()
+    assert store is not None
+    store.save(people, source="crm", updated_by="test")
+    return target.email
+
+
+async def test_the_queue_is_the_identified_persons_and_an_unknown_account_sees_nothing(
+    tmp_path: Path, central_dsn: str
+) -> None:
+    import getpass
+
+    settings, laptop = _device(tmp_path / "laptop", "laptop", central_dsn)
+    _, worker = _device(tmp_path / "worker", "worker-1", central_dsn)
+    try:
+        orchestrator = await worker.orchestrator()
+        async for _event in orchestrator.review(None):  # every owner
+            pass
+        someone = await _import_roles(worker, getpass.getuser(), "ae")
+        local = laptop.current_user_email()
+        theirs = {a.id for a in worker.store.pending_approvals(someone)}
+        assert theirs
+        app = make_app(settings, laptop)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            await pilot.press("3")
+            await until(
+                pilot,
+                lambda: (
+                    isinstance(app.screen, ApprovalsScreen)
+                    and {i.id for i in app.screen.shown} == theirs
+                ),
+                "the identified person's queue",
+            )
+            screen = app.screen
+            assert isinstance(screen, ApprovalsScreen)
+            assert all(i.approval.owner_email == someone for i in screen.shown)
+            assert not any(i.approval.owner_email == local for i in screen.shown)
+            await pilot.press("a")
+            first = screen.shown[0].id
+            await until(
+                pilot,
+                lambda: (
+                    (s := laptop.store.get_approval(first)) is not None and s.decided_by == someone
+                ),
+                "a decision recorded under the identified person",
+            )
+        # A new import maps no OS account (the CRM knows none): this one is now nobody's, so
+        # the app says whom to ask and shows nothing.
+        await _import_roles(worker, None, "ae")
+        settings2, fresh = _device(tmp_path / "fresh", "laptop-2", central_dsn)
+        try:
+            app2 = make_app(settings2, fresh)
+            async with app2.run_test(size=(120, 40)) as pilot:
+                await settle(pilot)
+                await pilot.press("3")
+                await until(
+                    pilot,
+                    lambda: any(n.title == "Who are you?" for n in app2._notifications),
+                    "the unmapped account told",
+                )
+                message = next(n for n in app2._notifications if n.title == "Who are you?")
+                assert f"--os-user {getpass.getuser()}" in str(message.message)
+                screen2 = app2.screen
+                assert isinstance(screen2, ApprovalsScreen)
+                assert screen2.table.row_count == 0
+        finally:
+            fresh.close()
+    finally:
+        await laptop.aclose()
+        await worker.aclose()
+        laptop.close()
+        worker.close()

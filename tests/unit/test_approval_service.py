@@ -358,7 +358,7 @@ async def test_wrong_state_is_refused(
 ) -> None:
     approval = _add(repo, fixed_now)
     await service.approve(approval.id, actor="jdoe")
-    with pytest.raises(ApprovalError, match="already approved; undo"):
+    with pytest.raises(ApprovalError, match=r"already approved \(decided by jdoe\); undo"):
         await service.reject(approval.id, actor="jdoe")
     with pytest.raises(ApprovalError, match="already approved"):
         await service.approve(approval.id, actor="jdoe")
