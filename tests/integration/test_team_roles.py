@@ -24,6 +24,8 @@ from .test_cli import run_cli
 pytestmark = pytest.mark.postgres
 
 ME = getpass.getuser()
+WRITE_VERBS = ("POST", "PUT", "UPSERT", "DELETE")
+"""The simulator's counter kinds of writes start with these ("POST Tasks", ...)."""
 
 
 @pytest.fixture
@@ -186,3 +188,60 @@ def test_everyone_outside_the_roles_of_a_team_device_is_refused_in_words() -> No
     with pytest.raises(IdentityError, match="not mapped"):
         identify(people, "zed")
     assert identify([], "zed") is None  # no roles yet: nothing restricted
+
+
+async def test_the_mcp_server_offers_no_way_to_decide_or_write_another_owners_item(
+    team: dict[str, str],
+) -> None:
+    """Our Zoho MCP server in team mode: no tool lists or decides approvals, clients may not
+    register grants, and a write citing an approval nobody decided (here another team's) is
+    refused and writes nothing."""
+    from sergas_tui.config import load_settings
+    from sergas_tui.crm.approval_gate import ApprovalGate
+    from sergas_tui.crm.mcp_server import build_zoho_server
+    from sergas_tui.crm.mcp_tools import REGISTER_TOOL
+    from sergas_tui.domain.grants import approval_marker
+    from sergas_tui.services import open_services
+    from tests.fakes.mcp_harness import connected
+
+    locations = Locations.from_env()
+    services = open_services(load_settings(locations), locations, serving=True)
+    try:
+        grants = services.grant_publisher()
+        assert grants is not None
+        gate = ApprovalGate(
+            grants,
+            clock=services.clock.now,
+            audit=services.store.append_audit,
+            accepts_registration=False,
+        )
+        theirs = _pending(team["dsn"])[team["other"]][0]
+        approval = services.store.get_approval(theirs)
+        assert approval is not None
+        server = build_zoho_server(await services.crm_gateway(), gate)
+        async with connected(server) as session:
+            names = {tool.name for tool in (await session.list_tools()).tools}
+            assert REGISTER_TOOL not in names
+            assert not any("approv" in name for name in names)
+            result = await session.call_tool(
+                "zoho_create_task",
+                {
+                    "account_id": approval.account_id,
+                    "subject": "Follow up",
+                    "description": approval_marker(theirs),
+                    "approval_id": theirs,
+                    "approval_token": "a-guess-of-someone-elses-token",
+                },
+            )
+        assert result.is_error
+        assert services.simulator is not None
+        writes = [k for k in services.simulator.counters.calls if k.split()[0] in WRITE_VERBS]
+        assert writes == []
+    finally:
+        await services.aclose()
+        services.close()
+    with psycopg.connect(team["dsn"]) as conn:
+        row = conn.execute(
+            "SELECT status FROM team_approvals WHERE approval_id = %s", (theirs,)
+        ).fetchone()
+    assert row == ("pending",)
