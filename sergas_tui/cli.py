@@ -488,6 +488,9 @@ import sergas_tui.cli_ops  # noqa: E402,F401  (registers the operational command
 from sergas_tui import worker_cli  # noqa: E402
 
 worker_cli.register(app)  # `sergas worker`, `sergas schedule` (team mode)
+from sergas_tui import notify_cli  # noqa: E402
+
+notify_cli.register(app)  # `sergas notify`, `sergas serve` (team mode)
 
 # `sergas signals` is registered in cli_common.LAZY_GROUPS: its module loads on first use.
 
