@@ -1,14 +1,15 @@
 # Sergas — the two commands of the README:
 #   make run    creates .venv, installs Sergas, opens it on the demo workspace
 #   make test   creates .venv with the dev and Cognee extras (and, when node and npm are there, the
-#               pinned MCP Inspector in tests/inspector), runs ruff, mypy, the import contracts
-#               and pytest
+#               pinned MCP Inspector in tests/inspector; as root on Debian, chromium and
+#               chromedriver for the approval page's browser tests), runs ruff, mypy, the import
+#               contracts and pytest
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 
-.PHONY: run test lint typecheck contracts pytest bench clean snapshots
+.PHONY: run test lint typecheck contracts pytest bench clean snapshots browser
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Sergas needs Python 3.11 or newer (found " + sys.version.split()[0] + ")")'
@@ -45,8 +46,23 @@ typecheck: $(VENV)/.dev-installed
 contracts: $(VENV)/.dev-installed
 	$(BIN)/lint-imports
 
-pytest: $(VENV)/.dev-installed
+pytest: $(VENV)/.dev-installed browser
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The approval page's browser tests drive Debian's chromium through Debian's chromedriver (same
+# source package, so always the same version). As root with apt-get (CI, containers) they are
+# installed here; otherwise those tests skip and say how to install them.
+browser:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "apt-get install -y chromium chromium-driver"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			chromium chromium-driver >/dev/null \
+			|| echo "warning: could not install chromium; the browser tests will skip"; \
+	else \
+		echo "note: the browser tests skip without chromium and chromedriver" \
+			"(sudo apt-get install chromium chromium-driver)"; \
+	fi
 
 snapshots: $(VENV)/.dev-installed
 	$(PY) -m pytest tests/tui --snapshot-update
