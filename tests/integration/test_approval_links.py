@@ -11,6 +11,7 @@ import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
+from uuid import uuid4
 
 import httpx
 import psycopg
@@ -266,3 +267,99 @@ async def test_every_answer_is_uncached_and_leaks_no_referrer(
         assert "script-src" not in policy
         assert answer.headers["x-frame-options"] == "DENY"
         assert "server" not in answer.headers
+
+
+LINK_GRANTS = (
+    "UPDATE (status, approval, decided_by, decided_at, decided_on, revision, updated_by, "
+    "updated_at) ON team_approvals",
+    "UPDATE ON approval_grants",
+    "UPDATE (used_at, used_action, used_ip, used_agent) ON approval_links",
+    "DELETE ON team_notices",
+)
+"""What docs/operations.md grants beyond the audit's SELECT and INSERT (team mode, links and
+notices)."""
+
+
+async def test_the_documented_grants_run_links_and_notices_but_cannot_rewrite_a_link(
+    tmp_path: Path, postgres_dsn: str, central_dsn: str, mailbox: Mailbox
+) -> None:
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    from sergas_tui.audit.central_conn import CentralTarget, connect
+    from sergas_tui.audit.central_schema import migrate_central
+    from sergas_tui.notify.notices import send_notices
+
+    with connect(CentralTarget(central_dsn), autocommit=False) as conn:  # the owner migrates
+        migrate_central(conn)
+    schema = conninfo_to_dict(central_dsn)["options"].split("=")[-1]
+    role = f"sergas_links_{uuid4().hex[:10]}"
+    database = conninfo_to_dict(postgres_dsn).get("dbname", "test")
+    with psycopg.connect(central_dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+        conn.execute(f"GRANT CONNECT, TEMPORARY ON DATABASE {database} TO {role}")
+        conn.execute(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
+        conn.execute(f"GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA {schema} TO {role}")
+        for grant in LINK_GRANTS:
+            conn.execute(f"GRANT {grant} TO {role}")
+    clock = FixedClock(NOW)
+    try:
+        dsn = make_conninfo(central_dsn, user=role)
+        services = team_device(
+            tmp_path / "least",
+            "link-server",
+            dsn,
+            now=NOW,
+            clock=clock,
+            notifications={**notification_settings(mailbox, PUBLIC), "webhook": False},
+        )
+        try:
+            save_roles_as_owner(central_dsn)
+            await review(services, AE)
+            tokens = await _tokens(services, mailbox, AE)
+            app = build_app(LinkDesk(services, link_store(services)))
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url=PUBLIC) as http:
+                token, approval = next(iter(tokens.items()))
+                page = await http.get(f"/a/{token}")
+                answer = await http.post(f"/a/{token}", data=_form(page, action="approve"))
+                assert answer.status_code == 200, answer.text
+            done = services.store.get_approval(approval.id)
+            assert done is not None
+            assert done.status == ApprovalStatus.EXECUTED
+            clock.advance(timedelta(hours=25))
+            refused = services.settings.notifications.model_copy(update={"smtp_port": 1})
+            services.settings = services.settings.model_copy(update={"notifications": refused})
+            report = await send_notices(services)  # undelivered: the claim is withdrawn
+            assert report.sent
+            assert not report.sent[0].delivered
+        finally:
+            await services.aclose()
+            services.close()
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            for statement in (
+                "UPDATE approval_links SET owner_email = 'someone@else.test'",
+                "UPDATE approval_links SET expires_at = expires_at + interval '1 year'",
+                "DELETE FROM approval_links",
+            ):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    conn.execute(statement)
+    finally:
+        with psycopg.connect(central_dsn, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {role}")
+            conn.execute(f"DROP ROLE {role}")
+
+
+def save_roles_as_owner(dsn: str) -> None:
+    """The team's roles, written with the schema owner's role (the test's role may not)."""
+    from sergas_tui.audit.central_conn import CentralTarget
+    from sergas_tui.audit.central_people import CentralPeopleStore
+    from sergas_tui.domain.people import Person
+
+    CentralPeopleStore(CentralTarget(dsn)).save(
+        [
+            Person(email=AE, name="Jordan Avery", role="ae", manager_email=MANAGER),
+            Person(email=MANAGER, name="Uma Kim", role="manager"),
+        ],
+        source="admin",
+        updated_by="test",
+    )
