@@ -87,6 +87,13 @@ class Channels:
         return " and ".join(found)
 
 
+def enabled(settings: Settings) -> bool:
+    """Whether notifications are on: team mode with at least one channel (a worker asks this
+    before sending a digest after a review)."""
+    config = settings.notifications
+    return bool(settings.central.dsn) and (config.email or config.webhook)
+
+
 def public_base(notifications: NotificationSettings) -> str:
     """``[notifications] public_url`` without its trailing slash; ConfigError when unset or
     not an http(s) URL of a host."""

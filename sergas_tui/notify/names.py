@@ -16,7 +16,11 @@ from sergas_tui.domain.money import currency_code
 from sergas_tui.domain.names import CrmUser, RecordNames
 from sergas_tui.domain.people import Person
 from sergas_tui.domain.record_links import zoho_web
+from sergas_tui.errors import SergasError
+from sergas_tui.logs import get_logger
 from sergas_tui.services import Services
+
+log = get_logger("sergas.notify")
 
 
 @dataclass(frozen=True)
@@ -90,8 +94,15 @@ def record_names(services: Services, account_ids: Iterable[str]) -> RecordNames:
 
 
 def directory(services: Services, approvals: Iterable[Approval]) -> Directory:
-    """The people and the names the approvals' messages need (blocking)."""
+    """The people and the names the approvals' messages need (blocking). The team's roles
+    only add names and managers: when they cannot be read, the CRM's names are used (and no
+    one is escalated), which is logged."""
     store = services.people()
-    people = {} if store is None else {p.email.lower(): p for p in store.all()}
+    people: dict[str, Person] = {}
+    if store is not None:
+        try:
+            people = {p.email.lower(): p for p in store.all()}
+        except SergasError as err:
+            log.warning("team_roles_unreadable", error=err.message)
     names = record_names(services, (a.account_id for a in approvals))
     return Directory(names=names, people=people)

@@ -17,6 +17,7 @@ from sergas_tui.notify.channels import (
     Smtp,
     backoff,
     channels_from,
+    enabled,
     email_of,
     public_base,
     should_retry,
@@ -89,6 +90,13 @@ def test_a_complete_set_up_names_its_channels() -> None:
         settings(**{**EMAIL, "public_url": None}), SecretStore(environ={}), links=False
     )
     assert notices.public_url is None, "notices carry no links"
+
+
+def test_notifications_are_on_in_team_mode_with_a_channel() -> None:
+    assert enabled(settings(email=True))
+    assert enabled(settings(webhook=True))
+    assert not enabled(settings())
+    assert not enabled(settings(central=False, email=True))
 
 
 def test_public_base_keeps_a_path() -> None:
