@@ -17,8 +17,8 @@ from sergas_tui.notify.channels import (
     Smtp,
     backoff,
     channels_from,
-    enabled,
     email_of,
+    enabled,
     public_base,
     should_retry,
 )
