@@ -140,18 +140,21 @@ def prepare_workspace(runtime: WorkerRuntime, *, wait: float = PREPARE_WAIT_SECO
 
     database = runtime.locations.database_file(runtime.workspace)
     deadline = time.monotonic() + wait
+    waiting = False
     while True:
         try:
             services = open_services(
                 runtime.settings, runtime.locations, workspace=runtime.workspace
             )
         except WorkspaceError:
-            # Only a database another process is creating or upgrading is worth waiting for.
-            if not database.exists() or time.monotonic() > deadline:
+            # Only a database another process is creating or upgrading is worth waiting for
+            # (and, once it is ready, one more try); any other workspace error stands.
+            behind = database.exists() and database_version(database) < SCHEMA_VERSION
+            if not (behind or waiting) or time.monotonic() > deadline:
                 raise
-            if database_version(database) >= SCHEMA_VERSION:
-                continue
-            time.sleep(0.1)
+            waiting = behind
+            if behind:
+                time.sleep(0.1)
             continue
         services.close()
         return
