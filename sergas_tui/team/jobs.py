@@ -33,6 +33,7 @@ from sergas_tui.team.review_job import (
     WorkerRuntime,
     describe_error,
     review_owner,
+    send_due_notices,
 )
 from sergas_tui.team.scheduling import QUEUE, schedule_reviews
 
@@ -143,6 +144,8 @@ async def run_review_job(
     runtime.say(f"Reviewed {label}: {result.text()}.")
     if result.audit_warning:
         runtime.say(f"Warning: {result.audit_warning}.")
+    if result.digest:
+        runtime.say(f"Digest: {result.digest}")
     return f"{label}: {result.text()}"
 
 
@@ -151,6 +154,11 @@ async def run_tick(app: App, runtime: WorkerRuntime, context: JobContext, timest
     db = app.connector
     if context.job.id is not None:
         await records.delete_earlier_ticks(db, context.job.id)
+    # Escalations and expiry notices due since the last tick (one tick runs at a time).
+    loop = asyncio.get_running_loop()
+    notices = await loop.run_in_executor(runtime.executor, send_due_notices, runtime)
+    if notices:
+        runtime.say(notices)
     if runtime.schedule is None:
         return "no schedule"
     moment = datetime.fromtimestamp(timestamp, UTC)

@@ -81,6 +81,8 @@ class ReviewResult:
     zoho_calls: int
     seconds: float
     audit_warning: str | None = None
+    digest: str | None = None
+    """What the owner's digest did ([notifications] on), or why it could not be sent."""
 
     def text(self) -> str:
         return (
@@ -195,6 +197,7 @@ async def _review(runtime: WorkerRuntime, owner: str, who: str) -> ReviewResult:
     services = open_services(runtime.settings, runtime.locations, workspace=runtime.workspace)
     finished: RunFinished | None = None
     failures: list[tuple[str, str]] = []
+    digest: str | None = None
     try:
         try:
             orchestrator = await services.orchestrator()
@@ -203,6 +206,8 @@ async def _review(runtime: WorkerRuntime, owner: str, who: str) -> ReviewResult:
                     failures.append((event.account_name, event.error))
                 elif isinstance(event, RunFinished):
                     finished = event
+            if finished is not None and not finished.summary.failed:
+                digest = await _digest(services, owner)
         finally:
             await services.aclose()
         warning = _sync_audit(services)
@@ -226,7 +231,52 @@ async def _review(runtime: WorkerRuntime, owner: str, who: str) -> ReviewResult:
         zoho_calls=summary.calls,
         seconds=summary.seconds,
         audit_warning=warning,
+        digest=digest,
     )
+
+
+async def _digest(services: Services, owner: str) -> str | None:
+    """After a good review: the owner's one digest of their queue, when notifications are on
+    (``notify/``). A failure is told, never the job's: the review stands, and the next
+    review's digest lists the queue again."""
+    from sergas_tui.notify.channels import enabled
+    from sergas_tui.notify.digest import send_digest
+
+    if not enabled(services.settings):
+        return None
+    try:
+        report = await send_digest(services, owner)
+    except SergasError as err:
+        log.warning("digest after a review job failed: %s", err.message)
+        return f"the digest could not be sent ({err.title}: {err.message})"
+    return report.text()
+
+
+def send_due_notices(runtime: WorkerRuntime) -> str | None:
+    """Escalations and expiry notices that are due (each sent once), on a thread of their own
+    like a review; None when notifications are off or nothing was due. Never raises: a
+    failure is the text."""
+    from sergas_tui.notify.channels import enabled
+    from sergas_tui.notify.notices import send_notices
+    from sergas_tui.services import open_services
+
+    if not enabled(runtime.settings):
+        return None
+
+    async def send() -> str | None:
+        services = open_services(runtime.settings, runtime.locations, workspace=runtime.workspace)
+        try:
+            report = await send_notices(services)
+            return "; ".join(report.lines()) if report.sent else None  # quiet minutes stay quiet
+        finally:
+            await services.aclose()
+            services.close()
+
+    try:
+        return asyncio.run(send())
+    except SergasError as err:
+        log.warning("notices could not be sent: %s", err.message)
+        return f"notices could not be sent ({err.title}: {err.message})"
 
 
 def _sync_audit(services: Services) -> str | None:

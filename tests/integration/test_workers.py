@@ -238,6 +238,18 @@ def test_two_workers_review_ten_owners_each_exactly_once(team: Team) -> None:
         by_owner.setdefault(r["owner_email"], []).append((r["started_at"], r["finished_at"]))
     assert not any(_overlapping(spans) for spans in by_owner.values())
 
+    # Every owner's queue is in the team's records, as the AE's app pulls it.
+    local = team.workspace(
+        "SELECT owner_email, count(*) AS n FROM approvals WHERE status = 'pending' "
+        "GROUP BY owner_email"
+    )
+    central = team.query(
+        "SELECT owner_email, count(*) AS n FROM team_approvals WHERE status = 'pending' "
+        "GROUP BY owner_email"
+    )
+    assert {r["owner_email"]: r["n"] for r in central} == {r["owner_email"]: r["n"] for r in local}
+    assert central
+
     doctor = team.sergas("doctor")
     text = " ".join(doctor.stdout.split())
     assert "workers 2 running" in text, doctor.stdout
@@ -469,3 +481,42 @@ def test_a_worker_role_without_create_runs_jobs_once_the_owner_migrated(team: Te
         pytest.raises(psycopg.errors.InsufficientPrivilege),
     ):
         conn.execute("DROP TABLE sergas_review_attempts")
+
+
+def test_after_each_review_a_worker_sends_the_owner_one_digest(team: Team) -> None:
+    from tests.fakes.notify_kit import smtp_server, text_of
+
+    owners = team.generate(accounts=120, owners=3)
+    with smtp_server() as mailbox:
+        notify = {
+            "SERGAS_NOTIFICATIONS__EMAIL": "true",
+            "SERGAS_NOTIFICATIONS__SMTP_HOST": mailbox.host,
+            "SERGAS_NOTIFICATIONS__SMTP_PORT": str(mailbox.port),
+            "SERGAS_NOTIFICATIONS__SMTP_SECURITY": "none",
+            "SERGAS_NOTIFICATIONS__FROM_ADDRESS": "Sergas <sergas@demo.sergas.test>",
+            "SERGAS_NOTIFICATIONS__PUBLIC_URL": "https://sergas.example.test",
+        }
+        worker = team.start_worker(**notify)
+        scheduled = team.sergas("schedule", **notify)
+        assert scheduled.returncode == 0, scheduled.stderr
+
+        def reviewed() -> bool:
+            jobs = team.review_jobs()
+            return len(jobs) == 3 and all(j["status"] == "succeeded" for j in jobs)
+
+        wait_for(reviewed, "the three reviews")
+        pending = {
+            r["owner_email"]: r["n"]
+            for r in team.query(
+                "SELECT owner_email, count(*) AS n FROM team_approvals "
+                "WHERE status = 'pending' GROUP BY owner_email"
+            )
+        }
+        wait_for(lambda: all(len(mailbox.to(o)) == 1 for o in pending), "one digest per owner")
+        for owner, count in pending.items():
+            [message] = mailbox.to(owner)
+            body = text_of(message)
+            assert body.count("https://sergas.example.test/a/") == count * 3, body
+        out = _stop(worker)
+    assert "Digest:" in out
+    assert set(pending) <= set(owners)
