@@ -17,48 +17,15 @@ from typing import Any
 
 import psycopg
 
-from sergas_tui.audit.central_conn import (
-    CentralSchemaError,
-    CentralTarget,
-    Connection,
-    connect,
-    convert,
-)
-from sergas_tui.audit.central_schema import (
-    CENTRAL_SCHEMA_VERSION,
-    central_version,
-    migrate_central,
-)
+from sergas_tui.audit.central_store import CentralTableStore
 from sergas_tui.domain.grants import GRANT_COLUMNS, Grant
 
 
-class CentralGrantStore:
+class CentralGrantStore(CentralTableStore):
     """Grants in the central database's ``approval_grants`` table (a connection per call)."""
 
-    def __init__(self, target: CentralTarget, *, migrate: bool = True) -> None:
-        self._target = target
-        self._migrate = migrate
-        self._ready = False
-
-    def _connect(self, action: str) -> Connection:
-        try:
-            # Autocommit: each statement, or each ``transaction()`` block, commits on its own.
-            conn = connect(self._target, autocommit=True)
-            if not self._ready:
-                version = central_version(conn) or 0
-                if version < CENTRAL_SCHEMA_VERSION and self._migrate:
-                    version = migrate_central(conn).to_version
-                if version < 2:
-                    conn.close()
-                    raise CentralSchemaError(
-                        f"The central database {self._target.describe()} has no approval grants "
-                        f"table yet (schema version {version}); run `sergas audit sync` once "
-                        "with a role that may create tables."
-                    )
-                self._ready = True
-            return conn
-        except psycopg.Error as err:
-            raise convert(err, self._target, action) from err
+    needs = 2
+    what = "approval grants"
 
     def _run(self, action: str, sql: str, params: tuple[Any, ...] | list[Any]) -> int:
         conn = self._connect(action)
@@ -67,7 +34,7 @@ class CentralGrantStore:
                 cursor = conn.execute(sql, params)
                 return cursor.rowcount
         except psycopg.Error as err:
-            raise convert(err, self._target, action) from err
+            raise self._convert(err, action) from err
         finally:
             conn.close()
 
@@ -109,7 +76,7 @@ class CentralGrantStore:
                 (approval_id,),
             ).fetchone()
         except psycopg.Error as err:
-            raise convert(err, self._target, "read an approval") from err
+            raise self._convert(err, "read an approval") from err
         finally:
             conn.close()
         return None if row is None else Grant(**dict(zip(GRANT_COLUMNS, row, strict=True)))

@@ -13,14 +13,7 @@ from typing import Literal
 
 import psycopg
 
-from sergas_tui.audit.central_conn import (
-    CentralSchemaError,
-    CentralTarget,
-    Connection,
-    connect,
-    convert,
-)
-from sergas_tui.audit.central_schema import CENTRAL_SCHEMA_VERSION, central_version, migrate_central
+from sergas_tui.audit.central_store import CentralTableStore
 from sergas_tui.domain.people import Person, people_from_rows
 
 PEOPLE_VERSION = 4
@@ -30,38 +23,11 @@ Source = Literal["crm", "admin"]
 _COLUMNS = ("email", "name", "role", "manager_email", "os_users", "source")
 
 
-class CentralPeopleStore:
+class CentralPeopleStore(CentralTableStore):
     """``team_people`` in the central database."""
 
-    def __init__(self, target: CentralTarget, *, migrate: bool = True) -> None:
-        self._target = target
-        self._migrate = migrate
-        self._ready = False
-
-    def describe(self) -> str:
-        return self._target.describe()
-
-    def _connect(self, action: str) -> Connection:
-        try:
-            conn = connect(self._target, autocommit=True)
-            if not self._ready:
-                version = central_version(conn) or 0
-                if version < CENTRAL_SCHEMA_VERSION and self._migrate:
-                    try:
-                        version = migrate_central(conn).to_version
-                    except psycopg.errors.InsufficientPrivilege:
-                        version = central_version(conn) or 0
-                if version < PEOPLE_VERSION:
-                    conn.close()
-                    raise CentralSchemaError(
-                        f"The central database {self._target.describe()} has no team roles table "
-                        f"yet (schema version {version}, roles need {PEOPLE_VERSION}); run "
-                        "`sergas audit sync --migrate-only` once with the schema owner's role."
-                    )
-                self._ready = True
-            return conn
-        except psycopg.Error as err:
-            raise convert(err, self._target, action) from err
+    needs = PEOPLE_VERSION
+    what = "team roles"
 
     def all(self) -> list[Person]:
         """Everyone, by e-mail."""
@@ -73,7 +39,7 @@ class CentralPeopleStore:
                     f"SELECT {', '.join(_COLUMNS)} FROM team_people ORDER BY email"
                 ).fetchall()
         except psycopg.Error as err:
-            raise convert(err, self._target, action) from err
+            raise self._convert(err, action) from err
         finally:
             conn.close()
         return people_from_rows(rows)
@@ -85,7 +51,7 @@ class CentralPeopleStore:
         try:
             rows = conn.execute("SELECT email, source FROM team_people").fetchall()
         except psycopg.Error as err:
-            raise convert(err, self._target, action) from err
+            raise self._convert(err, action) from err
         finally:
             conn.close()
         return {str(r[0]): str(r[1]) for r in rows}
@@ -129,7 +95,7 @@ class CentralPeopleStore:
                 )
                 return max(cur.rowcount, 0)
         except psycopg.Error as err:
-            raise convert(err, self._target, action) from err
+            raise self._convert(err, action) from err
         finally:
             conn.close()
 
@@ -139,7 +105,7 @@ class CentralPeopleStore:
         try:
             cursor = conn.execute("DELETE FROM team_people WHERE email = %s", (email.lower(),))
         except psycopg.Error as err:
-            raise convert(err, self._target, action) from err
+            raise self._convert(err, action) from err
         finally:
             conn.close()
         return cursor.rowcount == 1

@@ -15,7 +15,6 @@ usual wording (:mod:`.central_conn`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,18 +22,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from sergas_tui.audit.central_conn import (
-    CentralSchemaError,
-    CentralTarget,
-    Connection,
-    connect,
-    convert,
-)
-from sergas_tui.audit.central_schema import (
-    CENTRAL_SCHEMA_VERSION,
-    central_version,
-    migrate_central,
-)
+from sergas_tui.audit.central_conn import CentralTarget
+from sergas_tui.audit.central_store import CentralTableStore
 from sergas_tui.domain import Approval, ApprovalStatus, Recommendation
 
 RECORDS_VERSION = 3
@@ -129,40 +118,16 @@ def _row(row: Sequence[Any]) -> TeamApproval:
     )
 
 
-class CentralRecordStore:
+class CentralRecordStore(CentralTableStore):
     """``team_approvals`` in the central database (a connection per call)."""
 
+    needs = RECORDS_VERSION
+    what = "team approvals"
+
     def __init__(self, target: CentralTarget, *, device: str, migrate: bool = True) -> None:
-        self._target = target
-        self._migrate = migrate
-        self._ready = False
+        super().__init__(target, migrate=migrate)
         self.device = device
         """This device's name, stamped on what it publishes and decides."""
-
-    def describe(self) -> str:
-        return self._target.describe()
-
-    def _connect(self, action: str) -> Connection:
-        try:
-            conn = connect(self._target, autocommit=True)
-            if not self._ready:
-                version = central_version(conn) or 0
-                if version < CENTRAL_SCHEMA_VERSION and self._migrate:
-                    # A least-privilege role may not migrate: the check below says what to do.
-                    with suppress(psycopg.errors.InsufficientPrivilege):
-                        version = migrate_central(conn).to_version
-                if version < RECORDS_VERSION:
-                    conn.close()
-                    raise CentralSchemaError(
-                        f"The central database {self._target.describe()} has no team approvals "
-                        f"table yet (schema version {version}, team mode needs "
-                        f"{RECORDS_VERSION}); run `sergas audit sync --migrate-only` once with "
-                        "the schema owner's role."
-                    )
-                self._ready = True
-            return conn
-        except psycopg.Error as err:
-            raise convert(err, self._target, action) from err
 
     # -- publishing ---------------------------------------------------------------------------
 
@@ -208,7 +173,7 @@ class CentralRecordStore:
                 )
                 return max(cur.rowcount, 0)
         except psycopg.Error as err:
-            raise convert(err, self._target, action) from err
+            raise self._convert(err, action) from err
         finally:
             conn.close()
 
@@ -223,7 +188,7 @@ class CentralRecordStore:
                 (approval_id,),
             ).fetchone()
         except psycopg.Error as err:
-            raise convert(err, self._target, action) from err
+            raise self._convert(err, action) from err
         finally:
             conn.close()
         return None if row is None else _row(row)
@@ -251,7 +216,7 @@ class CentralRecordStore:
                 (*params, limit),
             ).fetchall()
         except psycopg.Error as err:
-            raise convert(err, self._target, action) from err
+            raise self._convert(err, action) from err
         finally:
             conn.close()
         return [_row(r) for r in found]
@@ -307,7 +272,7 @@ class CentralRecordStore:
                     (updated.id,),
                 ).fetchone()
         except psycopg.Error as err:
-            raise convert(err, self._target, action) from err
+            raise self._convert(err, action) from err
         finally:
             conn.close()
         if row is None:

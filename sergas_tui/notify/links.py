@@ -19,27 +19,13 @@ import hashlib
 import re
 import secrets
 from collections.abc import Iterable, Sequence
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 import psycopg
 
-from sergas_tui.audit.central_conn import (
-    CentralAuditError,
-    CentralConnectionError,
-    CentralSchemaError,
-    CentralTarget,
-    Connection,
-    connect,
-    convert,
-)
-from sergas_tui.audit.central_schema import (
-    CENTRAL_SCHEMA_VERSION,
-    central_version,
-    migrate_central,
-)
+from sergas_tui.audit.central_store import CentralTableStore
 
 LINKS_VERSION = 4
 """The central schema version that created ``approval_links`` and ``team_notices``."""
@@ -114,58 +100,11 @@ def _link(row: Sequence[Any]) -> Link:
     return Link(*row)
 
 
-class _CentralStore:
-    """A connection per call to the central database, schema checked once."""
-
-    what = "approval links"
-
-    def __init__(self, target: CentralTarget, *, migrate: bool = True) -> None:
-        self._target = target
-        self._migrate = migrate
-        self._ready = False
-
-    def describe(self) -> str:
-        return self._target.describe()
-
-    def _connect(self, action: str) -> Connection:
-        try:
-            conn = connect(self._target, autocommit=True)
-            if not self._ready:
-                version = central_version(conn) or 0
-                if version < CENTRAL_SCHEMA_VERSION and self._migrate:
-                    # A least-privilege role may not migrate: the check below says what to do.
-                    with suppress(psycopg.errors.InsufficientPrivilege):
-                        version = migrate_central(conn).to_version
-                if version < LINKS_VERSION:
-                    conn.close()
-                    raise CentralSchemaError(
-                        f"The central database {self._target.describe()} has no {self.what} "
-                        f"table yet (schema version {version}, notifications need "
-                        f"{LINKS_VERSION}); run `sergas audit sync --migrate-only` once with the "
-                        "schema owner's role."
-                    )
-                self._ready = True
-            return conn
-        except psycopg.Error as err:
-            raise self._convert(err, action) from err
-
-    def _convert(self, err: psycopg.Error, action: str) -> CentralAuditError:
-        found = convert(err, self._target, action)
-        if isinstance(found, CentralConnectionError):  # not the audit outbox's wording
-            return CentralConnectionError(
-                f"Could not {action}: the team's central database {self.describe()} is "
-                f"unreachable or went away ({str(err).strip().splitlines()[0]}). Nothing was "
-                "changed; try again when it is back."
-            )
-        return found
-
-    def check(self) -> None:
-        """Connect once (and create or check the schema): fail early, at start-up."""
-        self._connect("open the team's central database").close()
-
-
-class LinkStore(_CentralStore):
+class LinkStore(CentralTableStore):
     """``approval_links``: issue, read and spend single-use approval links."""
+
+    needs = LINKS_VERSION
+    what = "approval links"
 
     def issue(self, links: Iterable[NewLink]) -> list[str]:
         """Store a fresh link for each item (hashed) and return their tokens, in order."""
@@ -241,9 +180,10 @@ class LinkStore(_CentralStore):
         return cursor.rowcount == 1
 
 
-class NoticeStore(_CentralStore):
+class NoticeStore(CentralTableStore):
     """``team_notices``: each escalation and expiry notice once per approval and recipient."""
 
+    needs = LINKS_VERSION
     what = "team notices"
 
     def claim(self, kind: NoticeKind, recipient: str, approval_ids: Iterable[str]) -> list[str]:
