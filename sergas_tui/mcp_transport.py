@@ -19,9 +19,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import socket
 import sys
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 import structlog
@@ -134,19 +134,61 @@ async def run_http(
     config = uvicorn.Config(
         app, host=host, port=port, log_config=None, access_log=False, lifespan="on"
     )
-    uv = _Uvicorn(config, partial(ready, f"http://{host}:{port}{path}") if ready else None)
-    serving = asyncio.ensure_future(uv.serve())
+
+    def started(bound: int) -> None:
+        if ready is not None:
+            ready(f"http://{host}:{bound}{path}")
+
+    await serve_uvicorn(config, ready=started, title="Cannot start the MCP server")
+
+
+def bind_listening(host: str, port: int, *, title: str, hint: str = "") -> socket.socket:
+    """A TCP socket bound to ``host:port`` (0: any free port) for a server to listen on; a
+    :class:`SergasError` titled ``title`` when it cannot be (``hint``: what to change)."""
+    where = f"{host}:{port}"
+    try:
+        family, kind, proto, _name, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as err:
+        raise SergasError(f"Cannot listen on {where}: {err.strerror}.{hint}", title=title) from err
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as err:
+        sock.close()
+        raise SergasError(
+            f"Cannot listen on {where} ({err.strerror}); is another server using the port?{hint}",
+            title=title,
+        ) from err
+    return sock
+
+
+async def serve_uvicorn(
+    config: uvicorn.Config,
+    *,
+    ready: Callable[[int], None] | None,
+    title: str,
+    hint: str = "",
+) -> None:
+    """Run ``config``'s server until cancelled or interrupted; ``ready`` is called with the
+    port once the socket listens. Cancelling the caller shuts it down gracefully before the
+    cancellation propagates. A port that cannot be bound is a :class:`SergasError` titled
+    ``title`` (``hint``: what to change), raised before anything is served: uvicorn's own bind
+    would end the process instead."""
+    sock = bind_listening(config.host, config.port, title=title, hint=hint)
+    bound = int(sock.getsockname()[1])
+    uv = _Uvicorn(config, (lambda: ready(bound)) if ready is not None else None)
+    serving = asyncio.ensure_future(uv.serve(sockets=[sock]))
     try:
         await asyncio.shield(serving)
     except asyncio.CancelledError:
         uv.should_exit = True
         await serving
         raise
-    except SystemExit as err:  # uvicorn exits when it cannot bind
-        raise SergasError(
-            f"Cannot listen on {host}:{port}; is another server using the port?",
-            title="Cannot start the MCP server",
-        ) from err
+    finally:
+        sock.close()
 
 
 class _Uvicorn(uvicorn.Server):

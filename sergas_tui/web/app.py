@@ -15,9 +15,7 @@ the audit is the proxy's ``X-Forwarded-For`` when the proxy is trusted (uvicorn'
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
-from typing import Any
 from urllib.parse import parse_qsl
 
 import uvicorn
@@ -31,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sergas_tui.errors import SergasError
 from sergas_tui.logs import get_logger
+from sergas_tui.mcp_transport import serve_uvicorn
 from sergas_tui.web import pages
 from sergas_tui.web.desk import Client, LinkDesk
 
@@ -177,30 +176,9 @@ async def serve(
         proxy_headers=True,
         server_header=False,
     )
-    server = _Server(config, (lambda: ready(f"http://{host}:{port}")) if ready else None)
-    serving = asyncio.ensure_future(server.serve())
-    try:
-        await asyncio.shield(serving)
-    except asyncio.CancelledError:
-        server.should_exit = True
-        await serving
-        raise
-    except SystemExit as err:  # uvicorn exits when it cannot bind
-        raise SergasError(
-            f"Cannot listen on {host}:{port}; is another server using the port? Set "
-            "[notifications] serve_port, or pass --port.",
-            title="Cannot start the approval server",
-        ) from err
-
-
-class _Server(uvicorn.Server):
-    """A uvicorn server that reports when it listens."""
-
-    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None] | None) -> None:
-        super().__init__(config)
-        self._on_started = on_started
-
-    async def startup(self, sockets: Any = None) -> None:
-        await super().startup(sockets=sockets)
-        if self.started and self._on_started is not None:
-            self._on_started()
+    await serve_uvicorn(
+        config,
+        ready=(lambda bound: ready(f"http://{host}:{bound}")) if ready else None,
+        title="Cannot start the approval server",
+        hint=" Set [notifications] serve_port, or pass --port.",
+    )
