@@ -71,3 +71,13 @@ def postgres_dsn() -> str:
             pytest.fail(message)
         pytest.skip(message)
     return POSTGRES_DSN
+
+
+@pytest.fixture
+def central_dsn(postgres_dsn: str) -> Iterator[str]:
+    """A DSN of the test server whose search_path is a fresh schema (dropped afterwards): one
+    team's central database."""
+    from tests.fakes.notify_kit import central_schema
+
+    with central_schema(postgres_dsn) as dsn:
+        yield dsn

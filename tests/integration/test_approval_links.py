@@ -29,7 +29,6 @@ from tests.fakes.notify_kit import (
     AE,
     MANAGER,
     Mailbox,
-    central_schema,
     notification_settings,
     review,
     save_roles,
@@ -48,12 +47,6 @@ KEY = b"k" * 32
 TOKEN = re.compile(r"/a/([A-Za-z0-9_-]{43})\?do=approve")
 NONCE = re.compile(r'name="nonce" value="([0-9a-f]{64})"')
 ISSUED = re.compile(r'name="issued" value="(\d+)"')
-
-
-@pytest.fixture
-def central_dsn(postgres_dsn: str) -> Iterator[str]:
-    with central_schema(postgres_dsn) as dsn:
-        yield dsn
 
 
 @pytest.fixture

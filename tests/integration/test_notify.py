@@ -25,7 +25,6 @@ from tests.fakes.notify_kit import (
     MANAGER,
     Mailbox,
     WebhookSink,
-    central_schema,
     html_of,
     notification_settings,
     review,
@@ -42,12 +41,6 @@ pytestmark = pytest.mark.postgres
 
 PUBLIC = "https://sergas.example.test/links"
 LINK = re.compile(re.escape(PUBLIC) + r"/a/([A-Za-z0-9_-]{43})\?do=(approve|reject|adjust)")
-
-
-@pytest.fixture
-def central_dsn(postgres_dsn: str) -> Iterator[str]:
-    with central_schema(postgres_dsn) as dsn:
-        yield dsn
 
 
 @pytest.fixture

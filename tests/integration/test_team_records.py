@@ -7,7 +7,7 @@ devices of one Zoho org) share one central database in a fresh schema.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from uuid import uuid4
 
@@ -31,18 +31,6 @@ from sergas_tui.services import Services, open_services
 from .simkit import NOW
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def central_dsn(postgres_dsn: str) -> Iterator[str]:
-    schema = f"sergas_team_{uuid4().hex[:12]}"
-    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield make_conninfo(postgres_dsn, options=f"-c search_path={schema}")
-    finally:
-        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def _device(root: Path, name: str, dsn: str) -> Services:

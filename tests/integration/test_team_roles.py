@@ -8,12 +8,9 @@ import getpass
 import json
 import re
 import subprocess
-from collections.abc import Iterator
-from uuid import uuid4
 
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
 
 from sergas_tui.domain.people import Person, identify, reports_of
 from sergas_tui.errors import IdentityError
@@ -26,18 +23,6 @@ pytestmark = pytest.mark.postgres
 ME = getpass.getuser()
 WRITE_VERBS = ("POST", "PUT", "UPSERT", "DELETE")
 """The simulator's counter kinds of writes start with these ("POST Tasks", ...)."""
-
-
-@pytest.fixture
-def central_dsn(postgres_dsn: str) -> Iterator[str]:
-    schema = f"sergas_roles_{uuid4().hex[:12]}"
-    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield make_conninfo(postgres_dsn, options=f"-c search_path={schema}")
-    finally:
-        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def ok(*args: str) -> subprocess.CompletedProcess[str]:

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from uuid import uuid4
-
 import psycopg
-import pytest
 from psycopg.conninfo import make_conninfo
 
 from sergas_tui.app import make_app
@@ -14,19 +10,6 @@ from sergas_tui.config import Settings
 from sergas_tui.services import Services
 from sergas_tui.widgets.header import ShellHeader
 from tests.tui.waiting import settle, until
-
-
-@pytest.fixture
-def central_dsn(postgres_dsn: str) -> Iterator[str]:
-    """A fresh schema on the test server, first on the search_path of the returned DSN."""
-    schema = f"sergas_tui_{uuid4().hex[:12]}"
-    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield make_conninfo(postgres_dsn, options=f"-c search_path={schema}")
-    finally:
-        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 async def test_the_app_sends_the_audit_and_says_so(

@@ -6,11 +6,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
-from uuid import uuid4
 
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
 
 from sergas_tui.app import make_app
 from sergas_tui.approvals.service import ApprovalService
@@ -26,18 +24,6 @@ from tests.conftest import FIXED_NOW
 from tests.tui.waiting import settle, until
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def central_dsn(postgres_dsn: str) -> Iterator[str]:
-    schema = f"sergas_tui_team_{uuid4().hex[:12]}"
-    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield make_conninfo(postgres_dsn, options=f"-c search_path={schema}")
-    finally:
-        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def _device(root: Path, name: str, dsn: str) -> tuple[Settings, Services]:
