@@ -352,16 +352,15 @@ def _service_checks(settings: Settings, secrets: SecretStore) -> list[Check]:
 
 def _roles_check(group: str, settings: Settings, secrets: SecretStore) -> Check:
     """Team mode's roles: how many people, and who this OS account is (or why nobody)."""
-    import getpass
-
     from sergas_tui.audit.central_conn import target_from_settings
     from sergas_tui.audit.central_people import CentralPeopleStore
     from sergas_tui.domain.people import identify
+    from sergas_tui.services import os_account
 
     label = "team roles"
     try:
         people = CentralPeopleStore(target_from_settings(settings.central, secrets)).all()
-        me = identify(people, getpass.getuser())
+        me = identify(people, os_account())
     except SergasError as err:
         return Check(group, label, "warn", err.message)
     if me is None:

@@ -468,11 +468,9 @@ class Services:
         if people is None:
             return None
         if not self._identified:
-            import getpass
-
             from sergas_tui.domain.people import identify
 
-            self._identity = identify(people.all(), getpass.getuser())
+            self._identity = identify(people.all(), os_account())
             self._identified = True
         return self._identity
 
@@ -682,3 +680,22 @@ def served_settings(
 
 def demo_workspace_missing(locations: Locations, workspace: str) -> bool:
     return not Path(locations.demo_crm_file(workspace)).exists()
+
+
+def os_account() -> str:
+    """The OS account this process runs as, by its user id (not ``LOGNAME``/``USER``, which
+    anyone may set): who a team device acts for. Where there is no password database
+    (Windows), the login name the OS reports."""
+    import os
+
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except (ImportError, KeyError):
+        import getpass
+
+        try:
+            return getpass.getuser()
+        except OSError:  # no user name at all (some containers)
+            return f"uid-{os.getuid()}" if hasattr(os, "getuid") else "unknown"

@@ -424,6 +424,8 @@ class Executor:
         """At start-up: finish every approval left ``executing`` (found in the CRM or written)."""
         results = []
         for aid in await asyncio.to_thread(self._ids_with, (ApprovalStatus.EXECUTING,)):
+            if self._team is not None and not await asyncio.to_thread(self._team.claimed_here, aid):
+                continue  # another device's write in flight: theirs to finish
             approval = await asyncio.to_thread(self._repo.get_approval, aid)
             if approval is not None and approval.status == ApprovalStatus.EXECUTING:
                 results.append(await self._run(approval, check_first=True))

@@ -380,7 +380,7 @@ class ApprovalService:
         event = self._event(approval, AuditAction.APPROVAL_DECIDED, now, None, None, inputs)
         if self._team is not None:  # the team's records first: another device may have moved it
             await self._io(self._team.decide, approval, updated)
-        await self._store(updated, old, event)
+        await self._stored_or_withdrawn(approval, updated, old, event)
         await self._remember(updated, _S.PENDING, now, who, None)
         if self._grants is not None:
             for n in range(1 + len(approval.also)):
@@ -466,10 +466,25 @@ class ApprovalService:
                 for grant in grants:
                     await self._publish(partial(_publish, grant=grant), grant.approval_id)
             except ApprovalRefusedError as err:
+                if self._team is not None:
+                    await self._io(self._team.withdraw, approval, updated)
                 raise ApprovalError(err.message) from err
-        await self._store(updated, old, event)
+        await self._stored_or_withdrawn(approval, updated, old, event)
         await self._remember(updated, new, now, who, rationale)
         return updated
+
+    async def _stored_or_withdrawn(
+        self, before: Approval, updated: Approval, old: ApprovalStatus, event: AuditEvent
+    ) -> None:
+        """Store the decision here; in team mode, when that fails after the central row took
+        it, the central move is put back so that the team never holds a decision this device
+        did not record (with its audit row)."""
+        try:
+            await self._store(updated, old, event)
+        except BaseException:
+            if self._team is not None:
+                await asyncio.shield(self._io(self._team.withdraw, before, updated))
+            raise
 
     def _who(self, actor: str) -> str:
         """The decider: the identified person when there is one (an ``actor`` naming someone

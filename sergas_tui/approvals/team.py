@@ -21,9 +21,10 @@ run them in a thread.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sergas_tui.approvals.errors import ApprovalError
 from sergas_tui.audit.central_conn import CentralAuditError
@@ -45,8 +46,11 @@ PAGE = 2000
 """Central rows read per request of a pull."""
 _CLAIMABLE = (_S.APPROVED, _S.ADJUSTED, _S.FAILED)
 """Central statuses from which an executor may claim a row."""
-_REPORTED_FROM = (_S.EXECUTING, _S.APPROVED, _S.ADJUSTED, _S.FAILED, _S.PENDING)
-"""Central statuses an outcome reported from here may replace (the row may lag behind)."""
+_REPORTED_FROM = (_S.EXECUTING, _S.APPROVED, _S.ADJUSTED, _S.FAILED)
+"""Central statuses an execution's outcome reported from here may replace (the row may lag
+behind the claim)."""
+PULL_OVERLAP = timedelta(minutes=5)
+"""How far before its mark a pull reads again (transactions in flight at the last pull)."""
 
 
 @dataclass(frozen=True)
@@ -108,31 +112,41 @@ class TeamRecords:
         sent = self.flush()
         key = f"{PULL_KEY}:{owner_email or '*'}"
         mark = self._repo.meta_value(key)
-        since = row_codec.parse_ts(mark) if mark else None
+        # A row's updated_at is taken before its transaction commits, so a publish still in
+        # flight may commit rows older than the newest one seen: each pull reads again from a
+        # while before its mark (taking a row twice changes nothing).
+        seen = row_codec.parse_ts(mark) if mark else None
+        since = seen - PULL_OVERLAP if seen is not None else None
+        after: tuple[datetime, str] | None = None
         new = moved = 0
         while True:
-            page = self._store.changed_since(owner_email, since, limit=PAGE)
+            page = self._store.changed_since(owner_email, since, after=after, limit=PAGE)
             for item in page:
                 added, took = self._take(item)
                 new += added
                 moved += took
-            if page:
-                last = page[-1].updated_at
-                self._repo.set_meta(key, row_codec.ts(last))
-                if len(page) < PAGE or last == since:
-                    break
-                since = last
-            else:
+            if not page:
                 break
+            last = page[-1]
+            self._repo.set_meta(key, row_codec.ts(last.updated_at))
+            if len(page) < PAGE:
+                break
+            after = (last.updated_at, last.approval.id)
         return PullReport(new=new, moved=moved, sent=sent)
 
-    def _take(self, item: TeamApproval) -> tuple[int, int]:
-        """One central row here: (1, 0) when new, (0, 1) when its state was taken."""
+    def _take(self, item: TeamApproval, *, own: bool = False) -> tuple[int, int]:
+        """One central row here: (1, 0) when new, (0, 1) when its state was taken.
+
+        A move this device made itself is not taken back from the central records (its local
+        step follows it, or is in flight in another of its processes) unless ``own``: the
+        refusal of a later move shows that the local row is behind."""
         repo = self._repo
         central = item.approval
         local = repo.get_approval(central.id)
         if local is None:
             with repo.writing("take an approval from the team"):
+                if repo.get_approval(central.id) is not None:  # another process took it first
+                    return 0, 0
                 if item.recommendation is not None and (
                     repo.get_recommendation(item.recommendation.id) is None
                 ):
@@ -145,7 +159,11 @@ class TeamRecords:
             return 1, 0
         if local.status == central.status or self._queued(central.id):
             return 0, 0  # the same, or this device's newer state waits to be sent
-        taken = central.model_copy(update={"token": local.token})
+        if item.updated_by == self.device and not own:
+            return 0, 0
+        # A row moved back to pending gets a fresh single-use token, as an undo here does.
+        token = secrets.token_urlsafe(24) if central.status == _S.PENDING else local.token
+        taken = central.model_copy(update={"token": token})
         event = AuditEvent(
             timestamp=self._clock.now(),
             session_id=f"team-{self.device}",
@@ -188,13 +206,22 @@ class TeamRecords:
             ) from err
         if refused is None:
             return
-        self._take(refused)
-        name = refused.account_name or before.account_id
+        self._take(refused, own=True)
+        name = refused.account_name or self._publication(before).account_name or before.account_id
         raise DecidedElsewhereError(
             f"Approval {_short(before)} ({before.action_type} on {name}) was already "
             f"{refused.decided_text()}; nothing was recorded here. The queue now shows "
             "that decision."
         )
+
+    def withdraw(self, before: Approval, after: Approval) -> None:
+        """Put back a central move of ``before`` to ``after`` whose local step failed (the
+        decision was not recorded here, so it must not stand for the team). Best effort: a
+        failure is logged, and the refusal the person sees still holds locally."""
+        try:
+            self._store.move(before, expected=[after.status], decided_here=True)
+        except (CentralAuditError, LookupError) as err:
+            log.warning("team_withdraw_failed", approval_id=before.id, error=str(err))
 
     def _publication(self, approval: Approval) -> Publication:
         """The approval with what another device needs to show it by name."""
@@ -230,6 +257,16 @@ class TeamRecords:
             return f"it was {refused.decided_text()}; that device writes it"
         return f"it is {refused.status} on {refused.updated_by}"
 
+    def claimed_here(self, approval_id: str) -> bool:
+        """True when the central row is a write this device claimed (reconciling a write left
+        half-done is this device's business only); True too when the records are unreachable
+        or the row is not central (local truth, as before team mode)."""
+        try:
+            row = self._store.get(approval_id)
+        except CentralAuditError:
+            return True
+        return row is None or (row.status == _S.EXECUTING and row.updated_by == self.device)
+
     def report(self, approval: Approval) -> None:
         """Hand an outcome (or an expiry) stored here to the central records; kept in the
         outbox when they cannot take it now."""
@@ -240,11 +277,11 @@ class TeamRecords:
             log.warning("team_report_queued", approval_id=approval.id, error=err.message)
 
     def _send(self, approval: Approval) -> None:
-        expected: Iterable[ApprovalStatus] = (
-            [_S.PENDING] if approval.status == _S.EXPIRED else _REPORTED_FROM
-        )
+        expiry = approval.status == _S.EXPIRED
+        expected: Iterable[ApprovalStatus] = [_S.PENDING] if expiry else _REPORTED_FROM
         try:
-            refused = self._store.move(approval, expected=expected)
+            # An execution's outcome only from the device that claimed the write.
+            refused = self._store.move(approval, expected=expected, claimed_here=not expiry)
         except LookupError:
             self._store.publish([self._publication(approval)])
             return
@@ -255,6 +292,7 @@ class TeamRecords:
                 here=str(approval.status),
                 central=str(refused.status),
             )
+            self._take(refused, own=True)  # the team's state wins: this device was behind
 
     def flush(self) -> int:
         """Send what waits in the outbox; returns how many were delivered."""

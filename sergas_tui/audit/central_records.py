@@ -194,18 +194,27 @@ class CentralRecordStore(CentralTableStore):
         return None if row is None else _row(row)
 
     def changed_since(
-        self, owner_email: str | None, since: datetime | None, *, limit: int = 5000
+        self,
+        owner_email: str | None,
+        since: datetime | None,
+        *,
+        after: tuple[datetime, str] | None = None,
+        limit: int = 5000,
     ) -> list[TeamApproval]:
-        """Rows of an owner (every owner: None) changed at or after ``since`` (every row:
-        None), oldest change first; a caller pages by the last row's ``updated_at``."""
+        """Rows of an owner (every owner: None; e-mails compared without case) changed at or
+        after ``since`` (every row: None), oldest change first; the next page starts ``after``
+        the last row's ``(updated_at, approval_id)``."""
         clauses: list[str] = []
         params: list[object] = []
         if owner_email is not None:
-            clauses.append("owner_email = %s")
+            clauses.append("lower(owner_email) = lower(%s)")
             params.append(owner_email)
         if since is not None:
             clauses.append("updated_at >= %s")
             params.append(since)
+        if after is not None:
+            clauses.append("(updated_at, approval_id) > (%s, %s)")
+            params.extend(after)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         action = "read the team's approvals"
         conn = self._connect(action)
@@ -230,13 +239,15 @@ class CentralRecordStore(CentralTableStore):
         expected: Iterable[ApprovalStatus],
         decided: bool = False,
         decided_here: bool = False,
+        claimed_here: bool = False,
     ) -> TeamApproval | None:
         """Store ``updated`` if the central row's status is still one of ``expected``.
 
         Returns None when it was stored; otherwise the row as it stands (so the caller can say
         who moved it first) — or raises :class:`LookupError` when the row is not central at
         all (publish it first). ``decided`` stamps this device as where the decision was made;
-        ``decided_here`` moves the row only if it was decided on this device (or nowhere).
+        ``decided_here`` moves the row only if it was decided on this device (or nowhere);
+        ``claimed_here`` a row executing only if this device claimed it.
         """
         statuses = [str(s) for s in expected]
         action = "record a decision centrally"
@@ -249,7 +260,9 @@ class CentralRecordStore(CentralTableStore):
                     "WHEN %s::text IS NULL THEN NULL ELSE decided_on END, "
                     "revision = revision + 1, updated_by = %s, updated_at = clock_timestamp() "
                     "WHERE approval_id = %s AND status = ANY(%s) "
-                    "AND (NOT %s OR decided_on IS NULL OR decided_on = %s) RETURNING revision",
+                    "AND (NOT %s OR decided_on IS NULL OR decided_on = %s) "
+                    "AND (NOT %s OR status <> 'executing' OR updated_by = %s) "
+                    "RETURNING revision",
                     (
                         str(updated.status),
                         _approval_json(updated),
@@ -262,6 +275,8 @@ class CentralRecordStore(CentralTableStore):
                         updated.id,
                         statuses,
                         decided_here,
+                        self.device,
+                        claimed_here,
                         self.device,
                     ),
                 ).fetchone()

@@ -148,15 +148,20 @@ def digest(to_email: str, to_label: str, greeting: str, items: Sequence[Item]) -
     if rest:
         lines += [rest, ""]
     lines.append(f"Sergas · sent to {one_line(to_label)}")
+    # A webhook posts into a channel others read: it lists the queue but carries no links
+    # (a link decides as its owner); the owner decides from the e-mail or the app.
     slack = [f"*{mrkdwn_escape(subject)}* — {mrkdwn_escape(to_label)}, best first:"]
     for n, item in enumerate(shown, 1):
-        links = " · ".join(f"<{item.url(do)}|{do.capitalize()}>" for do in DOS)
         slack.append(
             f"{n}. *{mrkdwn_escape(item.account)}* · {mrkdwn_escape(item.priority or 'no')} "
-            f"priority · expires {item.expires}\n    {mrkdwn_escape(item.what)} · {links}"
+            f"priority · expires {item.expires}\n    {mrkdwn_escape(item.what)}"
         )
     if rest:
         slack.append(mrkdwn_escape(rest))
+    slack.append(
+        "Decide in Sergas, or from the approval links in your e-mail digest (links are never "
+        "posted to a channel)."
+    )
     html = _render(
         "digest.html.j2",
         subject=subject,

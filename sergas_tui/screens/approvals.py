@@ -26,8 +26,6 @@ from textual.widgets import DataTable, Input, Static
 from textual.worker import Worker, WorkerState
 
 from sergas_tui.domain import Approval, ApprovalStatus
-from sergas_tui.errors import IdentityError, SergasError
-from sergas_tui.logs import get_logger
 from sergas_tui.screens.approval_modals import (
     AdjustModal,
     BulkApproveModal,
@@ -56,8 +54,6 @@ from sergas_tui.widgets.footer import ShellFooter
 from sergas_tui.widgets.header import ShellHeader
 from sergas_tui.widgets.text import safe_text
 from sergas_tui.widgets.write_preview import WritePreview
-
-log = get_logger("sergas.approvals_screen")
 
 COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("mark", " ", 1),
@@ -403,13 +399,9 @@ class ApprovalsScreen(SergasScreen):
         if self.services.central_audit_configured and self.service.identity is None:
             # Team mode: who is at the keyboard (this OS account's person in the team's roles;
             # an unmapped account is reported and sees nothing). Decisions are theirs.
-            try:
-                me = await asyncio.to_thread(self.services.identity)
-            except IdentityError:
-                raise  # reported; nothing is shown to an unknown person
-            except SergasError as err:  # the team's database is down: the pull says so below
-                log.warning("identity_unknown", error=err.message)
-                me = None
+            # An unknown person, or roles that cannot be read, is reported and sees nothing:
+            # team mode never falls back to the device's configured user.
+            me = await asyncio.to_thread(self.services.identity)
             self.service.identity = me
             if me is not None:
                 self.desk.actor = me.email

@@ -31,7 +31,7 @@ from sergas_tui.errors import SergasError
 from sergas_tui.logs import get_logger
 from sergas_tui.mcp_transport import serve_uvicorn
 from sergas_tui.web import pages
-from sergas_tui.web.desk import Client, LinkDesk
+from sergas_tui.web.desk import Client, LinkDesk, public_message
 
 log = get_logger("sergas.web")
 
@@ -139,7 +139,7 @@ def build_app(desk: LinkDesk) -> ASGIApp:
 
     async def failed(request: Request, exc: Exception) -> Response:
         log.error("web_request_failed", path=request.url.path, error=repr(exc), exc_info=exc)
-        what = exc.message if isinstance(exc, SergasError) else "The server met an error."
+        what = public_message(exc) if isinstance(exc, SergasError) else "The server met an error."
         return _html(
             pages.refusal(
                 500,

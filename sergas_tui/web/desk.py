@@ -29,11 +29,12 @@ from sergas_tui.approvals.service import (
     payload_problems,
 )
 from sergas_tui.approvals.team import TeamUnavailableError
+from sergas_tui.audit.central_conn import CentralAuditError
 from sergas_tui.domain import Approval, ApprovalStatus
 from sergas_tui.domain.names import RecordNames
 from sergas_tui.domain.people import Identity
 from sergas_tui.domain.write_summary import action_line
-from sergas_tui.errors import SergasError
+from sergas_tui.errors import SergasError, StorageError
 from sergas_tui.logs import get_logger
 from sergas_tui.notify.links import Action, Link, LinkStore, token_hash, well_formed
 from sergas_tui.notify.names import directory
@@ -67,6 +68,18 @@ class _Form:
     errors: list[str] = field(default_factory=list)
     values: dict[str, str] = field(default_factory=dict)
     reason: str = ""
+
+
+UNREACHABLE = "The team's records cannot be reached right now; try again in a few minutes."
+"""What a browser is told when the central database fails (its address stays in the log)."""
+
+
+def public_message(err: SergasError) -> str:
+    """What an approval page may say about ``err``: a decision's own refusal as it is, but
+    never the database's address or driver text (those are for the server's log)."""
+    if isinstance(err, TeamUnavailableError | CentralAuditError | StorageError):
+        return UNREACHABLE
+    return err.message
 
 
 def _when(moment: datetime | None) -> str:
@@ -220,14 +233,14 @@ class LinkDesk:
             return pages.refusal(
                 503 if isinstance(err, TeamUnavailableError) else 422,
                 err.title,
-                f"{err.message} The link still works.",
+                f"{public_message(err)} The link still works.",
             )
         except NotAllowedError as err:
             log.warning("link_not_allowed", link=link.id, approval_id=approval.id, ip=client.ip)
             return pages.refusal(403, err.title, err.message)
         except SergasError as err:  # decided elsewhere first, expired meanwhile …
             log.info("link_decision_refused", link=link.id, error=err.message)
-            return pages.refusal(409, err.title, err.message)
+            return pages.refusal(409, err.title, public_message(err))
         log.info("link_used", link=link.id, approval_id=approval.id, action=action, ip=client.ip)
         if not decided.status.is_approved:
             return Page(200, pages.rejected(decided), decided=True)
@@ -286,7 +299,8 @@ class LinkDesk:
                 return pages.refusal(
                     503,
                     service.team_error.title,
-                    f"{service.team_error.message} Nothing was decided; the link still works.",
+                    f"{public_message(service.team_error)} Nothing was decided; the link still "
+                    "works.",
                 )
             return pages.refusal(
                 404,

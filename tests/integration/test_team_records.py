@@ -23,7 +23,7 @@ from sergas_tui.approvals.team import DecidedElsewhereError, TeamUnavailableErro
 from sergas_tui.clock import FixedClock
 from sergas_tui.config import load_settings
 from sergas_tui.demo import generate
-from sergas_tui.domain import AuditAction
+from sergas_tui.domain import ApprovalStatus
 from sergas_tui.locations import Locations
 from sergas_tui.secrets import SecretStore
 from sergas_tui.services import Services, open_services
@@ -153,7 +153,6 @@ async def test_a_second_device_is_refused_with_the_first_decider_named(
     assert mirrored.decided_by == "dana.lee@demo.sergas.test"
     rows = [e for e in a.store.audit_events(limit=500) if e.action_type == "approval_mirrored"]
     assert {e.tool_inputs["approval_id"] for e in rows} == {first.id, second.id}  # type: ignore[index,call-overload]
-    assert AuditAction.APPROVAL_MIRRORED == "approval_mirrored"
     assert not any(
         e.action_type == "approval_decided"
         and e.tool_inputs.get("actor") == "alex.kim@demo.sergas.test"  # type: ignore[union-attr]
@@ -307,3 +306,95 @@ async def test_the_least_privilege_role_runs_team_mode_but_cannot_rewrite_histor
         with psycopg.connect(central_dsn, autocommit=True) as conn:
             conn.execute(f"DROP OWNED BY {role}")
             conn.execute(f"DROP ROLE {role}")
+
+
+async def test_a_pull_in_the_middle_of_a_decision_leaves_it_to_the_deciding_step(
+    laptops: tuple[Services, Services],
+) -> None:
+    a, _b = laptops
+    owner = a.current_user_email()
+    assert owner
+    await _review(a, owner)
+    team = a.team_records()
+    assert team is not None
+    before = a.store.pending_approvals(owner)[0]
+    after = before.model_copy(
+        update={"status": ApprovalStatus.APPROVED, "decided_by": "alex@x.test"}
+    )
+    await asyncio.to_thread(team.decide, before, after)  # the central step of a decision
+    report = await asyncio.to_thread(team.pull, owner)  # another request of this device
+    assert report.moved == 0
+    still = a.store.get_approval(before.id)
+    assert still is not None
+    assert still.status == "pending"  # the decision's own local step stores it, with its row
+
+
+async def test_a_decision_this_device_could_not_store_is_withdrawn_from_the_team(
+    laptops: tuple[Services, Services], central_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, _b = laptops
+    owner = a.current_user_email()
+    assert owner
+    await _review(a, owner)
+    target = a.store.pending_approvals(owner)[0]
+
+    def broken(*_args: object, **_kwargs: object) -> bool:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(a.store, "update_approval", broken)
+    with pytest.raises(OSError, match="disk full"):
+        await _service(a).approve(target.id, actor="alex@x.test")
+    with psycopg.connect(central_dsn) as conn:
+        row = conn.execute(
+            "SELECT status, decided_by FROM team_approvals WHERE approval_id = %s", (target.id,)
+        ).fetchone()
+    assert row == ("pending", None)
+
+
+async def test_a_write_another_device_claimed_is_not_reconciled_here(
+    laptops: tuple[Services, Services],
+) -> None:
+    a, b = laptops
+    owner = a.current_user_email()
+    assert owner
+    await _review(a, owner)
+    target = (await _service(b).pending(owner))[0]
+    await _service(b).approve(target.id, actor="dana.lee@demo.sergas.test")
+    team_b = b.team_records()
+    assert team_b is not None
+    approved = b.store.get_approval(target.id)
+    assert approved is not None
+    executing = approved.model_copy(update={"status": ApprovalStatus.EXECUTING})
+    assert await asyncio.to_thread(team_b.claim, approved, executing) is None  # b is writing
+    await _service(a).pending(owner)  # laptop-a sees b's write in flight
+    seen = a.store.get_approval(target.id)
+    assert seen is not None
+    assert seen.status == "executing"
+    assert await (await _executor(a)).reconcile() == []  # not a's to finish
+
+
+async def test_a_row_committed_late_is_still_pulled(
+    laptops: tuple[Services, Services], central_dsn: str
+) -> None:
+    """A row's updated_at is taken before its transaction commits: a move committed after
+    another device's pull may carry an older time than that pull's mark."""
+    a, b = laptops
+    owner = a.current_user_email()
+    assert owner
+    await _review(a, owner)
+    await _service(b).pending(owner)  # b's mark: the newest row it saw
+    late = a.store.pending_approvals(owner)[0]
+    with psycopg.connect(central_dsn) as conn:
+        conn.execute(
+            "UPDATE team_approvals SET status = 'rejected', decided_by = 'x@y.test', "
+            "approval = jsonb_set(jsonb_set(approval, '{status}', '\"rejected\"'), "
+            "'{decided_by}', '\"x@y.test\"'), updated_by = 'laptop-a', "
+            "updated_at = (SELECT max(updated_at) FROM team_approvals) - interval '2 minutes' "
+            "WHERE approval_id = %s",
+            (late.id,),
+        )
+    await _service(b).pending(owner)
+    taken = b.store.get_approval(late.id)
+    assert taken is not None
+    assert taken.status == "rejected"
+    assert taken.decided_by == "x@y.test"

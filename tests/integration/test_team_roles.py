@@ -4,7 +4,6 @@ a typed name), and only an admin changes roles once there is one."""
 
 from __future__ import annotations
 
-import getpass
 import json
 import re
 import subprocess
@@ -15,12 +14,13 @@ import pytest
 from sergas_tui.domain.people import Person, identify, reports_of
 from sergas_tui.errors import IdentityError
 from sergas_tui.locations import Locations
+from sergas_tui.services import os_account
 
 from .test_cli import run_cli
 
 pytestmark = pytest.mark.postgres
 
-ME = getpass.getuser()
+ME = os_account()
 WRITE_VERBS = ("POST", "PUT", "UPSERT", "DELETE")
 """The simulator's counter kinds of writes start with these ("POST Tasks", ...)."""
 

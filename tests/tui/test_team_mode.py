@@ -147,7 +147,7 @@ async def _import_roles(services: Services, os_user: str | None, who: str) -> st
 async def test_the_queue_is_the_identified_persons_and_an_unknown_account_sees_nothing(
     tmp_path: Path, central_dsn: str
 ) -> None:
-    import getpass
+    from sergas_tui.services import os_account
 
     settings, laptop = _device(tmp_path / "laptop", "laptop", central_dsn)
     _, worker = _device(tmp_path / "worker", "worker-1", central_dsn)
@@ -155,7 +155,7 @@ async def test_the_queue_is_the_identified_persons_and_an_unknown_account_sees_n
         orchestrator = await worker.orchestrator()
         async for _event in orchestrator.review(None):  # every owner
             pass
-        someone = await _import_roles(worker, getpass.getuser(), "ae")
+        someone = await _import_roles(worker, os_account(), "ae")
         local = laptop.current_user_email()
         theirs = {a.id for a in worker.store.pending_approvals(someone)}
         assert theirs
@@ -199,7 +199,7 @@ async def test_the_queue_is_the_identified_persons_and_an_unknown_account_sees_n
                     "the unmapped account told",
                 )
                 message = next(n for n in app2._notifications if n.title == "Who are you?")
-                assert f"--os-user {getpass.getuser()}" in str(message.message)
+                assert f"--os-user {os_account()}" in str(message.message)
                 screen2 = app2.screen
                 assert isinstance(screen2, ApprovalsScreen)
                 assert screen2.table.row_count == 0
