@@ -127,7 +127,12 @@ def _pending(select: str, owner_email: str | None) -> tuple[str, tuple[str, ...]
     sql = f"{select} FROM approvals WHERE status = 'pending'"
     if owner_email is None:
         return sql, ()
-    return sql + " AND owner_email = ?", (owner_email,)
+    return sql + f" AND {OWNER_IS}", (owner_email,)
+
+
+OWNER_IS = "owner_email = ? COLLATE NOCASE"
+"""An owner's rows whatever the case of the e-mail (team roles keep e-mails in lower case, the
+CRM as its users typed them)."""
 
 
 class Repository:
@@ -821,7 +826,7 @@ class Repository:
         sql = f"SELECT * FROM approvals WHERE status IN ({', '.join('?' for _ in wanted)})"
         params: tuple[str, ...] = tuple(wanted)
         if owner_email is not None:
-            sql += " AND owner_email = ?"
+            sql += f" AND {OWNER_IS}"
             params += (owner_email,)
         with self._read("read approvals") as conn:
             found = conn.execute(sql + " ORDER BY created_at, rowid", params).fetchall()

@@ -398,3 +398,16 @@ async def test_a_row_committed_late_is_still_pulled(
     assert taken is not None
     assert taken.status == "rejected"
     assert taken.decided_by == "x@y.test"
+
+
+async def test_an_owners_items_are_found_whatever_the_case_of_the_email(
+    laptops: tuple[Services, Services],
+) -> None:
+    """Team roles keep e-mails in lower case; the CRM keeps them as typed."""
+    a, b = laptops
+    owner = a.current_user_email()
+    assert owner
+    await _review(a, owner)
+    mine = {x.id for x in a.store.pending_approvals(owner)}
+    assert {x.id for x in a.store.pending_approvals(owner.upper())} == mine
+    assert {x.id for x in await _service(b).pending(owner.upper())} == mine
