@@ -172,7 +172,13 @@ async def run_tick(app: App, runtime: WorkerRuntime, context: JobContext, timest
         f"Scheduled run of {slot:%Y-%m-%d %H:%M} ({runtime.schedule.describe()}): queueing one "
         "review per owner…"
     )
-    report = await schedule_reviews(app, runtime, run_id=run_id)
+    try:
+        report = await schedule_reviews(app, runtime, run_id=run_id)
+    except BaseException:
+        # Nothing (or not everything) was queued: give the scheduled time back, so the next
+        # tick, within the catch-up window, queues it (owners already queued are skipped).
+        await _shielded(records.release_slot(db, run_id))
+        raise
     await records.housekeeping(db)
     runtime.say(report.text())
     return report.text()

@@ -90,6 +90,14 @@ async def claim_slot(db: BaseConnector, slot: datetime, requested_by: str) -> in
     return None if row["id"] is None else int(row["id"])
 
 
+async def release_slot(db: BaseConnector, run_id: int) -> None:
+    """Forget a periodic run whose reviews could not be queued, so that the next tick within
+    the catch-up window tries the same scheduled time again."""
+    await db.execute_query_async(
+        "DELETE FROM sergas_schedule_runs WHERE id = %(id)s AND source = 'periodic'", id=run_id
+    )
+
+
 async def start_manual_run(db: BaseConnector, requested_by: str) -> int:
     row = await db.execute_query_one_async(
         "INSERT INTO sergas_schedule_runs (source, requested_by) VALUES ('schedule', %(by)s) "
