@@ -316,11 +316,10 @@ def approvals_pull(
     actor: Annotated[str | None, typer.Option("--as", help=_AS_HELP)] = None,
 ) -> None:
     """Take an item from "more, lower priority" into your approvals queue now."""
-    from sergas_tui.approvals_cli import default_actor
     from sergas_tui.queue_cli import pull_command
 
     state = _state(ctx)
-    raise typer.Exit(pull_command(**_common(state), ident=ident, actor=actor or default_actor()))
+    raise typer.Exit(pull_command(**_common(state), ident=ident, actor=actor))
 
 
 @approvals_app.command("show")

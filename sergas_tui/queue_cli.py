@@ -8,6 +8,7 @@ expected value first; `pull` takes one into the queue now, recorded with who did
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 from rich import box
 from rich.console import Console
@@ -16,7 +17,7 @@ from rich.text import Text
 
 from sergas_tui.approvals.cli_support import fit_label
 from sergas_tui.approvals.service import require_may
-from sergas_tui.approvals_cli import run_with_services
+from sergas_tui.approvals_cli import default_actor, run_with_services
 from sergas_tui.config import Settings
 from sergas_tui.errors import SergasError
 from sergas_tui.locations import Locations
@@ -87,11 +88,14 @@ def pull_command(
     *,
     workspace: str | None,
     ident: str,
-    actor: str,
+    actor: str | None,
 ) -> int:
     async def body(services: Services) -> int:
+        who = actor or default_actor()
         try:
-            approval = await asyncio.to_thread(pull, services, ident, actor)
+            approval = await asyncio.to_thread(
+                partial(pull, services, ident, who, named=actor is not None)
+            )
         except SergasError as err:
             console.print(Text(err.message, style="red"))
             return 1

@@ -439,7 +439,8 @@ class Services:
             central = self.settings.central
             store = CentralRecordStore(
                 target_from_settings(central, self.secrets),
-                device=central.device or socket.gethostname(),
+                # Two workspaces on one host (a server beside workers) are two devices.
+                device=central.device or f"{socket.gethostname()}/{self.workspace}",
             )
             self._team = TeamRecords(self.store, store, clock=self.clock)
         return self._team

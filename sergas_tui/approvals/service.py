@@ -251,8 +251,18 @@ class ApprovalService:
         local mode or when they cannot be reached (``team_error`` then says why)."""
         if self._team is None:
             return None
+        mine = self.identity.owners() if self.identity is not None else None
         try:
-            report = await self._io(self._team.pull, owner_email)
+            if owner_email is None and mine is not None:
+                # Only the owners this person may see are copied to this device.
+                reports = [await self._io(self._team.pull, owner) for owner in sorted(mine)]
+                report = PullReport(
+                    new=sum(r.new for r in reports),
+                    moved=sum(r.moved for r in reports),
+                    sent=sum(r.sent for r in reports),
+                )
+            else:
+                report = await self._io(self._team.pull, owner_email)
         except SergasError as err:
             self.team_error = err
             log.warning("could not pull the team's approvals: %s", err.message)

@@ -67,7 +67,7 @@ def purge_central(
         raise CentralPermissionError(
             f"Purging the central audit needs DELETE on its tables, which the role in "
             f"[central] dsn ({target.describe()}) lacks. Run `sergas audit purge` "
-            "with the owner role's DSN (SERGAS_AUDITING__POSTGRES_DSN); see docs/operations.md."
+            "with the owner role's DSN (SERGAS_CENTRAL__DSN); see docs/operations.md."
         ) from err
     except psycopg.Error as err:
         raise convert(err, target, "purge the central audit") from err

@@ -24,9 +24,9 @@ from sergas_tui.errors import IdentityError
 Role = Literal["ae", "manager", "admin"]
 ROLES: tuple[Role, ...] = ("ae", "manager", "admin")
 
-How = Literal["local", "os_account", "link"]
-"""How the person was established: a local-only workspace's one user, an OS account mapped to
-a CRM user in team mode, or an approval link's token."""
+How = Literal["os_account", "link"]
+"""How the person was established: an OS account mapped to a CRM user in team mode, or an
+approval link's token."""
 
 
 @dataclass(frozen=True)
@@ -69,34 +69,25 @@ class Identity:
     email: str
     name: str | None = None
     role: Role = "ae"
-    how: How = "local"
+    how: How = "os_account"
     team: frozenset[str] = field(default_factory=frozenset)
     """Owners (e-mails, lower case) besides themself whose approvals they may see and decide."""
-    everyone: bool = False
-    """A local-only workspace's single user: every owner of the workspace."""
 
     @classmethod
     def of(cls, person: Person, people: Iterable[Person], how: How) -> Identity:
         team = reports_of(person.email, people) if person.role != "ae" else frozenset()
         return cls(email=person.email, name=person.name, role=person.role, how=how, team=team)
 
-    @classmethod
-    def local(cls, email: str, name: str | None = None) -> Identity:
-        """A local-only workspace's user: one person's laptop, every owner in it."""
-        return cls(email=email, name=name, role="admin", how="local", everyone=True)
-
     def may_act_for(self, owner_email: str | None) -> bool:
         """True when this person may see and decide ``owner_email``'s approvals."""
-        if self.everyone:
-            return True
         if not owner_email:
             return False
         owner = owner_email.lower()
         return owner == self.email.lower() or owner in self.team
 
-    def owners(self) -> frozenset[str] | None:
-        """The owners this person may act for (None: every owner)."""
-        return None if self.everyone else frozenset({self.email.lower(), *self.team})
+    def owners(self) -> frozenset[str]:
+        """The owners (lower case) this person may act for: themself and their team."""
+        return frozenset({self.email.lower(), *self.team})
 
     def label(self) -> str:
         return f"{self.name} <{self.email}>" if self.name else self.email

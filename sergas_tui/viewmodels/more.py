@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sergas_tui.approvals.queue import owner_of, pull_in, resolve_queued
-from sergas_tui.approvals.service import require_may
+from sergas_tui.approvals.service import NotAllowedError, require_may
 from sergas_tui.domain import Approval, EscalationAction, Recommendation
 from sergas_tui.domain.names import RecordNames
 from sergas_tui.errors import SergasError
@@ -103,14 +103,23 @@ async def load_more(
     return await asyncio.to_thread(read_more, services, owner, account_id=account_id)
 
 
-def pull(services: Services, recommendation_id: str, actor: str) -> Approval:
+def pull(
+    services: Services, recommendation_id: str, actor: str, *, named: bool = False
+) -> Approval:
     """Pull a queued recommendation into its owner's queue now (blocking). In team mode only
-    for an owner the person may act for, and the new approval is published to the team."""
+    for an owner the person may act for, recorded under that person (an ``actor`` the command
+    line ``named`` must be them), and the new approval is published to the team."""
     ttl = timedelta(hours=services.settings.orchestrator.approval_timeout_hours)
     me = services.identity()
     if me is not None:
         rec = resolve_queued(services.store, recommendation_id)
         require_may(me, owner_of(services.store, rec), "take items into")
+        if named and actor.strip().lower() != me.email.lower():
+            raise NotAllowedError(
+                f"Items are taken in under the person Sergas identified, {me.label()}, not "
+                f"{actor!r}; nothing changed."
+            )
+        actor = me.email
     _, approval = pull_in(
         services.store, recommendation_id, actor=actor, now=services.clock.now(), ttl=ttl
     )
