@@ -260,6 +260,10 @@ class NotificationSettings(Section):
     webhook: bool = False
     """Also post each digest to a Slack-compatible incoming webhook (its URL, a secret, goes in
     the keyring: `sergas auth set notify_webhook_url`)."""
+    webhook_links: bool = False
+    """Put the approval links in webhook posts too. Only for a webhook that reaches the owner
+    alone (a direct message): anyone reading a shared channel could decide with them. Off,
+    the webhook lists the queue and links go by e-mail only."""
     public_url: str | None = Field(default=None, examples=["https://sergas.example.com"])
     """Where `sergas serve` is reached from the team's browsers: the approval links' base."""
     serve_host: str = "127.0.0.1"

@@ -118,8 +118,16 @@ def _render(template: str, **values: object) -> str:
 # -- the owner's digest ---------------------------------------------------------------------
 
 
-def digest(to_email: str, to_label: str, greeting: str, items: Sequence[Item]) -> Message:
-    """One owner's queue, best first, with an Approve / Reject / Adjust link per item."""
+def digest(
+    to_email: str,
+    to_label: str,
+    greeting: str,
+    items: Sequence[Item],
+    *,
+    webhook_links: bool = False,
+) -> Message:
+    """One owner's queue, best first, with an Approve / Reject / Adjust link per item (in the
+    webhook's form only when ``webhook_links``: a webhook usually posts to a shared channel)."""
     shown, hidden = _listed(items)
     waiting = _count(len(items), "proposed CRM write")
     verb = "waits" if len(items) == 1 else "wait"
@@ -148,20 +156,25 @@ def digest(to_email: str, to_label: str, greeting: str, items: Sequence[Item]) -
     if rest:
         lines += [rest, ""]
     lines.append(f"Sergas · sent to {one_line(to_label)}")
-    # A webhook posts into a channel others read: it lists the queue but carries no links
-    # (a link decides as its owner); the owner decides from the e-mail or the app.
+    # A webhook usually posts into a channel others read: unless it reaches the owner alone
+    # ([notifications] webhook_links), it lists the queue without links (a link decides as
+    # its owner); the owner decides from the e-mail or the app.
     slack = [f"*{mrkdwn_escape(subject)}* — {mrkdwn_escape(to_label)}, best first:"]
     for n, item in enumerate(shown, 1):
+        links = ""
+        if webhook_links:
+            links = " · " + " · ".join(f"<{item.url(do)}|{do.capitalize()}>" for do in DOS)
         slack.append(
             f"{n}. *{mrkdwn_escape(item.account)}* · {mrkdwn_escape(item.priority or 'no')} "
-            f"priority · expires {item.expires}\n    {mrkdwn_escape(item.what)}"
+            f"priority · expires {item.expires}\n    {mrkdwn_escape(item.what)}{links}"
         )
     if rest:
         slack.append(mrkdwn_escape(rest))
-    slack.append(
-        "Decide in Sergas, or from the approval links in your e-mail digest (links are never "
-        "posted to a channel)."
-    )
+    if not webhook_links:
+        slack.append(
+            "Decide in Sergas, or from the approval links in your e-mail digest (links are "
+            "not posted to a channel)."
+        )
     html = _render(
         "digest.html.j2",
         subject=subject,

@@ -160,7 +160,13 @@ async def _digest(
         for a, t in zip(listed, tokens, strict=True)
     ]
     items += [item_of(a, recommendations[a.id], people) for a in ranked[len(listed) :]]
-    message = compose.digest(owner, label, people.first_name(owner), items)
+    message = compose.digest(
+        owner,
+        label,
+        people.first_name(owner),
+        items,
+        webhook_links=services.settings.notifications.webhook_links,
+    )
     deliveries = tuple(await deliver(channels, message))
     report = DigestReport(owner, label, len(ranked), len(tokens), deliveries)
     log.info(

@@ -150,7 +150,7 @@ async def test_one_digest_per_owner_by_email_and_webhook_with_working_links(
         # a channel is shared: the post lists the queue by name but carries no link
         assert "/a/" not in post
         assert all(token not in post for token in links)
-        assert "links are never posted to a channel" in post
+        assert "links are not posted to a channel" in post
     assert not any(token in str(stored) for token in seen_tokens), "only hashes are stored"
 
     # the links work: each opens its approval's page with the account by name
@@ -299,3 +299,21 @@ async def test_an_undelivered_notice_is_sent_by_the_next_run(
     sent = await send_notices(worker)
     assert [s.delivered for s in sent.sent] == [True]
     assert len(mailbox.to(MANAGER)) == 1
+
+
+async def test_a_webhook_that_reaches_the_owner_alone_may_carry_working_links(
+    worker: Services, mailbox: Mailbox, webhook: WebhookSink, central_dsn: str
+) -> None:
+    settings = worker.settings
+    settings.notifications.webhook_links = True
+    report = await send_digest(worker, AE)
+    assert report.ok, report.text()
+    [post] = webhook.texts()
+    tokens = set(re.findall(re.escape(PUBLIC) + r"/a/([A-Za-z0-9_-]{43})\?do=approve\|", post))
+    assert len(tokens) == report.links
+    for token in tokens:
+        for action in ("approve", "reject", "adjust"):
+            assert f"<{PUBLIC}/a/{token}?do={action}|{action.capitalize()}>" in post
+    page = await _page(worker, next(iter(tokens)))
+    assert page.status_code == 200
+    assert "Approve" in page.text
