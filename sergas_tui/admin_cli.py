@@ -124,7 +124,8 @@ def whoami(ctx: typer.Context) -> None:
             )
             return
         out.print(Text(f"{me.label()} — {me.role}, identified by this OS account"))
-        team = sorted(me.team)
+        names = {p.email: p.label() for p in _people(services).all()}
+        team = sorted(names.get(email, email) for email in me.team)
         if team:
             out.print(Text(f"sees and may decide for: {', '.join(team)}"))
         else:
@@ -194,7 +195,8 @@ def roles_import(ctx: typer.Context) -> None:
     managers = sum(1 for p in people if p.role == "manager")
     out.print(
         Text(
-            f"Imported {len(people)} people from the CRM ({managers} managers); roles set by "
+            f"Imported {len(people)} {'person' if len(people) == 1 else 'people'} from the CRM "
+            f"({managers} {'manager' if managers == 1 else 'managers'}); roles set by "
             "an admin were kept. Map OS accounts with `sergas admin roles set EMAIL --os-user "
             "NAME`."
         )
