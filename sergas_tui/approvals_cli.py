@@ -45,14 +45,7 @@ def default_actor() -> str:
 
 def _service(services: Services) -> ApprovalService:
     """The approvals service; in team mode acting for the person this OS account maps to."""
-    return ApprovalService(
-        services.store,
-        clock=services.clock,
-        memory=services.memory(),
-        grants=services.grant_publisher(),
-        team=services.team_records(),
-        identity=services.identity(),
-    )
+    return services.approval_service(identity=services.identity())
 
 
 def actor_for(services: Services, given: str | None) -> str:
@@ -65,14 +58,7 @@ def actor_for(services: Services, given: str | None) -> str:
 
 
 async def _executor(services: Services) -> Executor:
-    return Executor(
-        services.store,
-        await services.crm_gateway(),
-        clock=services.clock,
-        memory=services.memory(),
-        grants=services.grant_publisher(),
-        team=services.team_records(),
-    )
+    return await services.executor()
 
 
 def run_with_services(

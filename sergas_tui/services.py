@@ -24,7 +24,13 @@ from sergas_tui.storage.database import database_version
 from sergas_tui.storage.workspace_lock import WorkspaceUse, exclusive_use
 
 if TYPE_CHECKING:  # the CRM stack (httpx, mcp, starlette) and psycopg load on first use
+    from collections.abc import Mapping
+
+    from pydantic import JsonValue
+
     from sergas_tui.agents.orchestrator import Orchestrator
+    from sergas_tui.approvals.executor import Executor
+    from sergas_tui.approvals.service import ApprovalService
     from sergas_tui.approvals.team import TeamRecords
     from sergas_tui.audit.central_grants import CentralGrantStore
     from sergas_tui.audit.central_people import CentralPeopleStore
@@ -444,6 +450,41 @@ class Services:
             )
             self._team = TeamRecords(self.store, store, clock=self.clock)
         return self._team
+
+    def approval_service(
+        self,
+        *,
+        identity: Identity | None = None,
+        audit_context: Mapping[str, JsonValue] | None = None,
+    ) -> ApprovalService:
+        """The approvals service on this workspace: its memory, grants and team records, acting
+        for ``identity`` (a command's or the app's person, a link's owner; None: a system job,
+        or local-only mode) with ``audit_context`` on its decisions' audit rows."""
+        from sergas_tui.approvals.service import ApprovalService
+
+        return ApprovalService(
+            self.store,
+            clock=self.clock,
+            memory=self.memory(),
+            grants=self.grant_publisher(),
+            team=self.team_records(),
+            identity=identity,
+            audit_context=audit_context,
+        )
+
+    async def executor(self) -> Executor:
+        """The approvals executor on this workspace's CRM gateway (writes each approved action
+        exactly once), with its memory, grants and team records."""
+        from sergas_tui.approvals.executor import Executor
+
+        return Executor(
+            self.store,
+            await self.crm_gateway(),
+            clock=self.clock,
+            memory=self.memory(),
+            grants=self.grant_publisher(),
+            team=self.team_records(),
+        )
 
     def people(self) -> CentralPeopleStore | None:
         """Team mode's roles (who is an AE, a manager, an admin); None in local-only mode."""

@@ -67,13 +67,7 @@ def notice_store(services: Services) -> NoticeStore:
 
 def approval_service(services: Services) -> ApprovalService:
     """The approvals service as a system job uses it (pull, expire; no person decides)."""
-    return ApprovalService(
-        services.store,
-        clock=services.clock,
-        memory=services.memory(),
-        grants=services.grant_publisher(),
-        team=services.team_records(),
-    )
+    return services.approval_service()
 
 
 async def _pending(services: Services, owner_email: str | None) -> list[Approval]:

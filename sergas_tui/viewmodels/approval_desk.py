@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from sergas_tui.approvals.executor import Executor
-from sergas_tui.approvals.service import ApprovalService
 from sergas_tui.domain import Approval
 from sergas_tui.services import Services
 
@@ -25,13 +24,7 @@ class ApprovalDesk:
     def __init__(self, services: Services, actor: str) -> None:
         self.services = services
         self.actor = actor
-        self.service = ApprovalService(
-            services.store,
-            clock=services.clock,
-            memory=services.memory(),
-            grants=services.grant_publisher(),
-            team=services.team_records(),
-        )
+        self.service = services.approval_service()
         self._executor: Executor | None = None
 
     async def decide(
@@ -66,14 +59,7 @@ class ApprovalDesk:
         """The executor on the app's CRM gateway, built on first use."""
         if self._executor is None:
             services = self.services
-            self._executor = Executor(
-                services.store,
-                await services.crm_gateway(),
-                clock=services.clock,
-                memory=services.memory(),
-                grants=services.grant_publisher(),
-                team=services.team_records(),
-            )
+            self._executor = await services.executor()
         return self._executor
 
     async def execute(self, approval_id: str) -> Approval | None:

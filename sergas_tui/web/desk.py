@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sergas_tui.approvals.cli_support import describe_write, one_line, plain
-from sergas_tui.approvals.executor import ExecutionResult, Executor
+from sergas_tui.approvals.executor import ExecutionResult
 from sergas_tui.approvals.service import (
-    ApprovalService,
     InvalidAdjustmentError,
     NotAllowedError,
     payload_problems,
@@ -204,12 +203,7 @@ class LinkDesk:
         client: Client,
     ) -> Page:
         services = self._services
-        service = ApprovalService(
-            services.store,
-            clock=services.clock,
-            memory=services.memory(),
-            grants=services.grant_publisher(),
-            team=services.team_records(),
+        service = services.approval_service(
             identity=Identity(email=link.owner_email, role="ae", how="link"),
             audit_context={
                 "ip": client.ip,
@@ -250,14 +244,7 @@ class LinkDesk:
     async def _execute(self, approval: Approval) -> ExecutionResult:
         services = self._services
         try:
-            executor = Executor(
-                services.store,
-                await services.crm_gateway(),
-                clock=services.clock,
-                memory=services.memory(),
-                grants=services.grant_publisher(),
-                team=services.team_records(),
-            )
+            executor = await services.executor()
             return await executor.execute(approval.id)
         except SergasError as err:
             log.warning("link_write_not_started", approval_id=approval.id, error=err.message)
@@ -288,9 +275,7 @@ class LinkDesk:
     async def _approval(self, link: Link) -> Approval | Page:
         """The link's approval as the team's records have it now, if this link may act on it."""
         services = self._services
-        service = ApprovalService(
-            services.store, clock=services.clock, team=services.team_records()
-        )
+        service = services.approval_service()
         async with self._pulling:  # one pull at a time: two would both add a new approval
             await service.pull(link.owner_email)
         approval = await asyncio.to_thread(services.store.get_approval, link.approval_id)
