@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -83,6 +83,7 @@ class ApprovalsScreen(SergasScreen):
         Binding("escape", "close_filter", "Clear filter", id="approvals.filter_clear", show=False),
         Binding("o", "open_record", "Open in Zoho", id="approvals.open"),
         Binding("m", "more", "More", id="approvals.more"),
+        Binding("t", "team_view", "Team", id="approvals.team", show=False),
         Binding("ctrl+r", "reload", "Reload", id="approvals.reload"),
     ]
 
@@ -114,6 +115,10 @@ class ApprovalsScreen(SergasScreen):
         self._modal_open = False
         self._touched: dict[str, Approval] = {}
         self._status_shown: dict[str, str] = {}
+        self.team_view = False
+        """A manager's view of their team's queues (team mode; ``t``)."""
+        self._people: dict[str, str] = {}
+        """The team's people by e-mail (lower case), read when the team view opens."""
         self._drawn: list[tuple[QueueItem, bool]] | None = None
         """The rows (and their marks) the table was last built from."""
         """Approvals changed since the running load started (fresher than what it read)."""
@@ -207,7 +212,11 @@ class ApprovalsScreen(SergasScreen):
         self._show_preview()
 
     def _show_status(self) -> None:
-        line = queue_status(list(self.items.values()), self.shown, self.marked, self.filter_text)
+        me = self.service.identity
+        whose = f"your team of {len(me.team)}" if self.team_view and me is not None else "you"
+        line = queue_status(
+            list(self.items.values()), self.shown, self.marked, self.filter_text, whose
+        )
         if self.more:
             line += f" · {self.more} more, lower priority (m)"
         self.query_one("#approvals-status", Static).update(safe_text(line))
@@ -276,6 +285,20 @@ class ApprovalsScreen(SergasScreen):
         if (item := self._target("retry")) is not None:
             self.countdowns.cancel(item.id)
             self.execute(item.id)
+
+    def action_team_view(self) -> None:
+        """A manager's team queues, or their own again (team mode only)."""
+        me = self.service.identity
+        if me is None or not me.team:
+            self.notify(
+                "Only a manager in team mode has a team view: the queues of the people who "
+                "report to them.",
+                title="No team view",
+                markup=False,
+            )
+            return
+        self.team_view = not self.team_view
+        self.reload()
 
     def action_toggle_mark(self) -> None:
         item = self.current()
@@ -405,11 +428,18 @@ class ApprovalsScreen(SergasScreen):
             self.service.identity = me
             if me is not None:
                 self.desk.actor = me.email
-        if self.service.identity is not None:  # the person's own queue, not the device's
-            owner = self.service.identity.email
+        me = self.service.identity
+        if me is not None:  # the person's own queue, not the device's
+            owner = me.email
+        owners = sorted(me.owners()) if me is not None and self.team_view else None
+        if owners is not None and not self._people:
+            store = self.services.people()
+            if store is not None:
+                found = await asyncio.to_thread(store.all)
+                self._people = {p.email.lower(): p.label() for p in found}
         # Team mode: what other devices and workers changed first (nothing in local mode).
         failed_before = self.service.team_error is not None
-        await self.service.pull(owner)
+        await self.service.pull(None if owners is not None else owner)
         problem = self.service.team_error
         if problem is not None and not failed_before:  # said once per outage, not per reload
             self.notify(
@@ -420,7 +450,16 @@ class ApprovalsScreen(SergasScreen):
                 markup=False,
             )
         await self.service.expire_due()
-        items = await load_queue(self.services, set(self.session_ids), owner)
+        items = await load_queue(self.services, set(self.session_ids), owner, owners)
+        if owners is not None:
+            people = self._people
+            items = [
+                replace(
+                    i,
+                    owner_label=people.get(i.approval.owner_email.lower(), i.approval.owner_email),
+                )
+                for i in items
+            ]
         more = await asyncio.to_thread(self.services.store.queued_recommendations, owner)
         self.post_message(self.Loaded(items, len(more)))
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -38,6 +38,7 @@ from sergas_tui.domain.money import is_amount_field
 from sergas_tui.domain.names import RecordNames, module_word, short_id
 from sergas_tui.domain.write_summary import also_lines
 from sergas_tui.services import Services
+from sergas_tui.storage import Repository
 from sergas_tui.viewmodels.names import add_memory, load_names
 
 _S = ApprovalStatus
@@ -251,6 +252,8 @@ class QueueItem:
     value_text: str = "—"
     account_url: str | None = None
     names: RecordNames = field(default_factory=RecordNames, compare=False, repr=False)
+    owner_label: str = ""
+    """Whose item it is, shown in a manager's team view (empty: the person's own queue)."""
 
     @property
     def id(self) -> str:
@@ -375,33 +378,62 @@ def recommendations_of(
 
 
 def read_queue(
-    services: Services, keep_ids: Iterable[str] = (), owner: str | None = None
+    services: Services,
+    keep_ids: Iterable[str] = (),
+    owner: str | None = None,
+    owners: Collection[str] | None = None,
 ) -> QueueData:
-    """The owner's (default: the current user's) queue as stored (blocking reads: call from a
-    thread worker).
+    """The owner's (default: the current user's) queue as stored, or the queues of ``owners``
+    (a manager's team view; e-mails in lower case) (blocking reads: call from a thread worker).
 
     Pending approvals plus every approval still needing attention (approved but not written,
     writing, failed, conflict), plus ``keep_ids`` (decided in this session, so their outcome
     stays visible), their recommendations and the workspace's names.
     """
     store = services.store
+    if owners is not None:
+        team = {o.lower() for o in owners}
+        found = {
+            a.id: a
+            for a in (*store.pending_approvals(None), *store.approvals_with_status(OPEN, None))
+            if a.owner_email.lower() in team
+        }
+        approvals = [*found.values(), *_kept(store, keep_ids, found)]
+        listed = sorted(team)
+        return QueueData(
+            approvals,
+            recommendations_of(services, approvals, listed),
+            load_names(services, listed),
+        )
     owner = owner or services.current_user_email()
     found = {a.id: a for a in store.pending_approvals(owner)}
     found |= {a.id: a for a in store.approvals_with_status(OPEN, owner)}
-    for ident in keep_ids:
-        if ident not in found and (kept := store.get_approval(ident)) is not None:
-            found[ident] = kept
-    approvals = list(found.values())
+    approvals = [*found.values(), *_kept(store, keep_ids, found)]
     recommendations = recommendations_of(services, approvals, [owner])
     return QueueData(approvals, recommendations, load_names(services, [owner]))
 
 
+def _kept(
+    store: Repository, keep_ids: Iterable[str], found: Mapping[str, Approval]
+) -> list[Approval]:
+    """The approvals of ``keep_ids`` not in ``found`` (decided in this session: their outcome
+    stays visible)."""
+    kept = []
+    for ident in keep_ids:
+        if ident not in found and (approval := store.get_approval(ident)) is not None:
+            kept.append(approval)
+    return kept
+
+
 async def load_queue(
-    services: Services, keep_ids: Iterable[str] = (), owner: str | None = None
+    services: Services,
+    keep_ids: Iterable[str] = (),
+    owner: str | None = None,
+    owners: Collection[str] | None = None,
 ) -> list[QueueItem]:
-    """The owner's (default: the current user's) queue, sorted, with cited memory items in
-    words."""
-    data = await asyncio.to_thread(read_queue, services, list(keep_ids), owner)
+    """The owner's (default: the current user's) queue, or ``owners``' queues, sorted, with
+    cited memory items in words."""
+    data = await asyncio.to_thread(read_queue, services, list(keep_ids), owner, owners)
     await add_memory(services, data.names, sorted({a.account_id for a in data.approvals}))
     return join_queue(data.approvals, data.recommendations, data.names)
 
@@ -446,11 +478,16 @@ def status_sentence(approval: Approval, seconds_left: int | None = None) -> str:
 
 
 def queue_status(
-    items: Sequence[QueueItem], visible: Sequence[QueueItem], marked: Iterable[str], query: str
+    items: Sequence[QueueItem],
+    visible: Sequence[QueueItem],
+    marked: Iterable[str],
+    query: str,
+    whose: str = "you",
 ) -> str:
-    """The line above the queue: how many wait, how many are marked, what the filter shows."""
+    """The line above the queue: how many wait (for ``whose``: "you", or a manager's "your
+    team of 5"), how many are marked, what the filter shows."""
     waiting = sum(1 for i in items if i.status == _S.PENDING)
-    parts = [f"{waiting} waiting for you" if waiting else "nothing waiting for you"]
+    parts = [f"{waiting} waiting for {whose}" if waiting else f"nothing waiting for {whose}"]
     count = len(set(marked))
     if count:
         parts.append(f"{count} marked")

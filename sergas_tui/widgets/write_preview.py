@@ -43,6 +43,9 @@ def render_item(item: QueueItem, seconds_left: int | None = None) -> Text:
     text.append(f"{item.type_label.upper()}", style="bold reverse")
     label = item.account_label or item.account_name
     text.append(f"  {clean(label, single_line=True)}\n", style="bold")
+    if item.owner_label:  # a manager's team view: whose item it is
+        text.append("Owner: ", style="dim")
+        text.append(clean(item.owner_label, single_line=True) + "\n")
     text.append("At stake: ", style="dim")
     text.append(f"{item.value_text} in open deals\n")
     text.append(clean(preview.heading, single_line=True) + "\n", style="italic")

@@ -184,6 +184,12 @@ async def test_the_queue_is_the_identified_persons_and_an_unknown_account_sees_n
                 ),
                 "a decision recorded under the identified person",
             )
+            await pilot.press("t")  # an AE has no team view
+            await until(
+                pilot,
+                lambda: any(n.title == "No team view" for n in app._notifications),
+                "the AE told there is no team view",
+            )
         # A new import maps no OS account (the CRM knows none): this one is now nobody's, so
         # the app says whom to ask and shows nothing.
         await _import_roles(worker, None, "ae")
@@ -205,6 +211,76 @@ async def test_the_queue_is_the_identified_persons_and_an_unknown_account_sees_n
                 assert screen2.table.row_count == 0
         finally:
             fresh.close()
+    finally:
+        await laptop.aclose()
+        await worker.aclose()
+        laptop.close()
+        worker.close()
+
+
+async def test_a_manager_sees_their_teams_queues_and_decides_for_a_report(
+    tmp_path: Path, central_dsn: str
+) -> None:
+    from sergas_tui.services import os_account
+
+    settings, laptop = _device(tmp_path / "laptop", "laptop", central_dsn)
+    _, worker = _device(tmp_path / "worker", "worker-1", central_dsn)
+    try:
+        orchestrator = await worker.orchestrator()
+        async for _event in orchestrator.review(None):  # every owner
+            pass
+        manager = await _import_roles(worker, os_account(), "manager")
+        people = worker.people()
+        assert people is not None
+        team = {p.email for p in people.all() if p.manager_email == manager}
+        assert team
+        theirs = {a.id for o in team for a in worker.store.pending_approvals(o)}
+        own = {a.id for a in worker.store.pending_approvals(manager)}
+        app = make_app(settings, laptop)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            await pilot.press("3")
+            await until(
+                pilot,
+                lambda: (
+                    isinstance(app.screen, ApprovalsScreen)
+                    and {i.id for i in app.screen.shown} == own
+                ),
+                "the manager's own queue first",
+            )
+            await pilot.press("t")
+            await until(
+                pilot,
+                lambda: (
+                    isinstance(app.screen, ApprovalsScreen)
+                    and {i.id for i in app.screen.shown} == own | theirs
+                ),
+                "the team's queues",
+            )
+            screen = app.screen
+            assert isinstance(screen, ApprovalsScreen)
+            status = str(screen.query_one("#approvals-status").render())
+            assert f"waiting for your team of {len(team)}" in status
+            report = next(i for i in screen.shown if i.approval.owner_email in team)
+            assert report.owner_label.endswith(f"<{report.approval.owner_email}>")
+            screen.table.move_cursor(row=screen.shown.index(report))
+            await settle(pilot)
+            preview = str(screen.query_one("#write-preview-body").render())
+            assert f"Owner: {report.owner_label}" in preview
+            await pilot.press("r")
+            await settle(pilot)
+            await pilot.press("enter")  # the reject dialog: no reason
+            await until(
+                pilot,
+                lambda: (
+                    (s := laptop.store.get_approval(report.id)) is not None
+                    and s.status == ApprovalStatus.REJECTED
+                ),
+                "the report's item rejected",
+            )
+            stored = laptop.store.get_approval(report.id)
+            assert stored is not None
+            assert stored.decided_by == manager
     finally:
         await laptop.aclose()
         await worker.aclose()
