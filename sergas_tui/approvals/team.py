@@ -155,7 +155,10 @@ class TeamRecords:
                     )
                 if item.snapshot is not None and repo.latest_snapshot(central.account_id) is None:
                     repo.save_snapshot(central.account_id, central.owner_email, item.snapshot)
-                repo.add_approval(central)  # a fresh local token (tokens never travel)
+                # A fresh local token (tokens never travel); the recommendation, if it waited
+                # here as "more, lower priority", has landed: this device's own queue filling
+                # must not land it a second time.
+                repo.land_recommendation(central)
             return 1, 0
         if local.status == central.status or self._queued(central.id):
             return 0, 0  # the same, or this device's newer state waits to be sent

@@ -411,3 +411,29 @@ async def test_an_owners_items_are_found_whatever_the_case_of_the_email(
     mine = {x.id for x in a.store.pending_approvals(owner)}
     assert {x.id for x in a.store.pending_approvals(owner.upper())} == mine
     assert {x.id for x in await _service(b).pending(owner.upper())} == mine
+
+
+async def test_an_item_landed_on_another_device_leaves_the_more_queue_here(
+    laptops: tuple[Services, Services],
+) -> None:
+    """Both devices reviewed the owner; laptop-b pulls one of its "more" items into the queue:
+    on laptop-a the same recommendation is no longer queued, so a's queue filling cannot land
+    it a second time."""
+    a, b = laptops
+    for services in laptops:
+        services.settings.review.daily_budget = 2  # so that some wait as "more"
+    owner = a.current_user_email()
+    assert owner
+    await _review(a, owner)
+    await _review(b, owner)
+    queued_a = {r.id for r in a.store.queued_recommendations(owner)}
+    queued_b = b.store.queued_recommendations(owner)
+    assert queued_a, "a queued none"
+    assert queued_b, "b queued none"
+    shared = next(r for r in queued_b if r.id in queued_a)
+    from sergas_tui.viewmodels.more import pull
+
+    landed = await asyncio.to_thread(pull, b, shared.id, "dana.lee@demo.sergas.test")
+    await _service(a).pending(owner)
+    assert a.store.get_approval(landed.id) is not None
+    assert shared.id not in {r.id for r in a.store.queued_recommendations(owner)}
