@@ -29,6 +29,8 @@ class Directory:
 
     names: RecordNames
     people: Mapping[str, Person] = field(default_factory=dict)
+    roles_error: str | None = None
+    """Why the team's roles could not be read (then nobody has a known manager)."""
 
     def person(self, email: str) -> Person | None:
         return self.people.get(email.lower())
@@ -99,10 +101,12 @@ def directory(services: Services, approvals: Iterable[Approval]) -> Directory:
     one is escalated), which is logged."""
     store = services.people()
     people: dict[str, Person] = {}
+    problem = None
     if store is not None:
         try:
             people = {p.email.lower(): p for p in store.all()}
         except SergasError as err:
             log.warning("team_roles_unreadable", error=err.message)
+            problem = err.message
     names = record_names(services, (a.account_id for a in approvals))
-    return Directory(names=names, people=people)
+    return Directory(names=names, people=people, roles_error=problem)

@@ -64,6 +64,8 @@ class NoticeReport:
     """Notices due that were sent before (not sent again)."""
     no_manager: tuple[str, ...] = ()
     """Owners with overdue approvals but no manager in the team's roles (not escalated)."""
+    roles_error: str | None = None
+    """Why the team's roles could not be read (so nobody's manager is known)."""
 
     @property
     def ok(self) -> bool:
@@ -71,7 +73,12 @@ class NoticeReport:
 
     def lines(self) -> list[str]:
         found = [s.text() for s in self.sent]
-        if self.no_manager:
+        if self.no_manager and self.roles_error:
+            found.append(
+                f"Not escalated (the team's roles could not be read: {self.roles_error}): "
+                f"{', '.join(self.no_manager)}"
+            )
+        elif self.no_manager:
             found.append(
                 "Not escalated (no manager in the team's roles; `sergas admin roles set "
                 f"EMAIL --manager MANAGER`): {', '.join(self.no_manager)}"
@@ -140,7 +147,7 @@ async def send_notices(services: Services) -> NoticeReport:
             sent.append(
                 await _send(services, channels, store, (kind, recipient), chosen, people, recs)
             )
-    return NoticeReport(tuple(sent), already, tuple(sorted(lonely)))
+    return NoticeReport(tuple(sent), already, tuple(sorted(lonely)), people.roles_error)
 
 
 async def _send(

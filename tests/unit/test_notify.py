@@ -260,3 +260,14 @@ def test_the_approval_page_escapes_crm_text_and_needs_no_script() -> None:
     assert '<details id="adjust" open>' in html
     assert 'name="f.subject"' in html
     assert "&lt;jordan.avery@demo.sergas.test&gt;" in html
+
+
+def test_notices_say_why_nobody_was_escalated() -> None:
+    from sergas_tui.notify.notices import NoticeReport
+
+    lonely = NoticeReport(no_manager=("ana@x.test",))
+    assert "no manager in the team's roles" in lonely.lines()[0]
+    unreadable = NoticeReport(no_manager=("ana@x.test",), roles_error="permission denied")
+    assert unreadable.lines()[0] == (
+        "Not escalated (the team's roles could not be read: permission denied): ana@x.test"
+    )
