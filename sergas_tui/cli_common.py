@@ -21,6 +21,11 @@ if TYPE_CHECKING:
     from sergas_tui.config import Settings
 
 LAZY_GROUPS: dict[str, tuple[str, str, str]] = {
+    "account": (
+        "sergas_tui.account_cli",
+        "account_app",
+        "One account's data: export it.",
+    ),
     "admin": (
         "sergas_tui.admin_cli",
         "admin_app",

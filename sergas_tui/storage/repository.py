@@ -485,6 +485,15 @@ class Repository:
             found = conn.execute(sql, params).fetchall()
         return {row["account_id"]: rows.snapshot(row) for row in found}
 
+    def snapshots_for(self, account_id: str) -> list[Snapshot]:
+        """Every stored snapshot of the account, oldest first (its data export)."""
+        with self._read("read snapshots") as conn:
+            found = conn.execute(
+                "SELECT * FROM account_snapshots WHERE account_id = ? ORDER BY id",
+                (account_id,),
+            ).fetchall()
+        return [rows.snapshot(row) for row in found]
+
     # -- sync runs --------------------------------------------------------------------------
 
     def start_sync_run(
@@ -891,6 +900,14 @@ class Repository:
         params.append(-1 if limit is None else limit)
         with self._read("read the audit log") as conn:
             found = conn.execute(sql, params).fetchall()
+        return [rows.as_dict(row) for row in found]
+
+    def audit_rows_for(self, account_id: str) -> list[dict[str, Any]]:
+        """The stored audit rows about one account, by seq, as :meth:`audit_rows` gives them."""
+        with self._read("read the audit log") as conn:
+            found = conn.execute(
+                "SELECT * FROM audit_logs WHERE account_id = ? ORDER BY seq", (account_id,)
+            ).fetchall()
         return [rows.as_dict(row) for row in found]
 
     # -- outcomes ---------------------------------------------------------------------------
