@@ -34,6 +34,7 @@ def export_command(state: State, console: Console, *, account: str, out: Path) -
     import asyncio
 
     from sergas_tui.account_export import export_account
+    from sergas_tui.approvals.service import require_may
     from sergas_tui.domain.mutes import MuteError
     from sergas_tui.services import open_services
     from sergas_tui.user_files import output_file
@@ -45,9 +46,11 @@ def export_command(state: State, console: Console, *, account: str, out: Path) -
     async def run() -> dict[str, int]:
         try:
             try:
-                account_id, name, _owner = find_account(services, account)
+                account_id, name, owner = find_account(services, account)
             except MuteError as err:
                 raise UnknownAccountError(err.message) from err
+            # Team mode: only the owner and their managers may take an account's data away.
+            require_may(services.identity(), owner, "export the data and")
             return await export_account(services, account_id, name, out)
         finally:
             await services.aclose()

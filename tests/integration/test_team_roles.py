@@ -101,6 +101,16 @@ def test_an_ae_sees_and_decides_only_their_own_approvals(team: dict[str, str]) -
     text = refused("approvals", "approve", mine, "--no-execute", "--as", other)
     assert "recorded under the person Sergas identified" in text
 
+    with psycopg.connect(dsn) as conn:
+        their_account = conn.execute(
+            "SELECT account_id FROM team_approvals WHERE approval_id = %s", (theirs,)
+        ).fetchone()
+    assert their_account is not None
+    out = Locations.from_env().data_dir / "export.json"
+    text = refused("account", "export", their_account[0], "--out", str(out))
+    assert f"may not export the data and approvals of {other}" in text
+    assert not out.exists()
+
     ok("approvals", "approve", mine, "--no-execute")
     with psycopg.connect(dsn) as conn:
         row = conn.execute(
