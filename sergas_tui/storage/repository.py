@@ -712,9 +712,31 @@ class Repository:
         """
         if not can_transition(expected_status, approval.status):
             raise ValueError(f"an approval cannot go from {expected_status} to {approval.status}")
+        return self._set_approval(approval, expected_status, audit, "update an approval")
+
+    def mirror_approval(
+        self, approval: Approval, *, expected_status: ApprovalStatus, audit: AuditEvent
+    ) -> bool:
+        """Team mode: take the state the central records hold for ``approval`` (moved on
+        another device, so possibly several steps at once: no transition check), if the stored
+        one is still ``expected_status``; ``audit`` in the same transaction. False when it
+        moved here."""
+        return self._set_approval(
+            approval, expected_status, audit, "take an approval's state from the team"
+        )
+
+    def _set_approval(
+        self,
+        approval: Approval,
+        expected_status: ApprovalStatus,
+        audit: AuditEvent | None,
+        action: str,
+    ) -> bool:
+        """The compare-and-set both moves share: store ``approval`` while the stored one is
+        ``expected_status``, with ``audit`` in the same transaction."""
         values = rows.approval_values(approval)
         del values["id"]
-        with self._write("update an approval") as conn:
+        with self._write(action) as conn:
             cursor = conn.execute(
                 f"UPDATE approvals SET {', '.join(f'{c} = ?' for c in values)} "
                 "WHERE id = ? AND status = ?",
@@ -724,25 +746,6 @@ class Repository:
                 return False
             if audit is not None:
                 self._insert_audit(conn, audit)
-            return True
-
-    def mirror_approval(
-        self, approval: Approval, *, expected_status: ApprovalStatus, audit: AuditEvent
-    ) -> bool:
-        """Team mode: take the state the central records hold for ``approval`` (moved on
-        another device, so possibly several steps at once), if the stored one is still
-        ``expected_status``; ``audit`` in the same transaction. False when it moved here."""
-        values = rows.approval_values(approval)
-        del values["id"]
-        with self._write("take an approval's state from the team") as conn:
-            cursor = conn.execute(
-                f"UPDATE approvals SET {', '.join(f'{c} = ?' for c in values)} "
-                "WHERE id = ? AND status = ?",
-                (*values.values(), approval.id, str(expected_status)),
-            )
-            if cursor.rowcount != 1:
-                return False
-            self._insert_audit(conn, audit)
             return True
 
     def get_approval(self, approval_id: str) -> Approval | None:
