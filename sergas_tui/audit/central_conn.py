@@ -19,6 +19,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -125,7 +126,9 @@ _RETRY_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300", "40001", "40P0
 """admin/crash shutdown, cannot connect now, too many connections, serialization, deadlock."""
 
 
-def _first_line(err: BaseException) -> str:
+def first_line(err: BaseException) -> str:
+    """The first non-blank line of an error's text (a driver's message can run to many), or
+    its type's name."""
     text = str(err).strip()
     for line in text.splitlines():
         if line.strip():
@@ -170,7 +173,7 @@ def backoff(
 def convert(err: psycopg.Error, target: CentralTarget, action: str) -> CentralAuditError:
     """The user-facing error for a psycopg failure while doing ``action``."""
     where = target.describe()
-    detail = _first_line(err)
+    detail = first_line(err)
     if is_auth_failure(err):
         return CentralAuthError(
             f"The central audit database {where} refused the login while trying to {action}: "
@@ -190,16 +193,33 @@ def convert(err: psycopg.Error, target: CentralTarget, action: str) -> CentralAu
     return CentralAuditError(f"Could not {action} on {where}: {detail}.")
 
 
-def connect(target: CentralTarget, *, autocommit: bool = False) -> Connection:
-    """One connection to the central audit, with timeouts and an application name that
-    operators (and tests) can find in ``pg_stat_activity``. Raises psycopg errors."""
-    password = None if target.password is None else target.password.get_secret_value()
+def connection_kwargs(
+    target: CentralTarget, *, application_name: str = APPLICATION_NAME
+) -> dict[str, Any]:
+    """What a connection to the central database is opened with besides the DSN: the timeout,
+    an application name operators (and tests) find in ``pg_stat_activity``, the password when
+    the DSN has none (never logged)."""
+    kwargs: dict[str, Any] = {
+        "connect_timeout": target.connect_timeout,
+        "application_name": application_name,
+    }
+    if target.password is not None:
+        kwargs["password"] = target.password.get_secret_value()
+    return kwargs
+
+
+def connect(
+    target: CentralTarget,
+    *,
+    autocommit: bool = False,
+    application_name: str = APPLICATION_NAME,
+) -> Connection:
+    """One connection to the central database, with :func:`connection_kwargs` and a statement
+    timeout. Raises psycopg errors."""
     conn = psycopg.connect(
         target.dsn,
-        password=password,
-        connect_timeout=target.connect_timeout,
-        application_name=APPLICATION_NAME,
         autocommit=autocommit,
+        **connection_kwargs(target, application_name=application_name),
     )
     conn.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
     if not autocommit:

@@ -21,6 +21,7 @@ from sergas_tui.audit.central_conn import (
     Connection,
     connect,
     convert,
+    first_line,
 )
 from sergas_tui.audit.central_schema import (
     CENTRAL_SCHEMA_VERSION,
@@ -72,11 +73,10 @@ class CentralTableStore:
         for an unreachable server: nothing waits in an outbox here)."""
         found = convert(err, self._target, action)
         if isinstance(found, CentralConnectionError):
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             return CentralConnectionError(
                 f"Could not {action}: the team's central database {self.describe()} is "
-                f"unreachable or went away ({first}). Nothing was changed; try again when it "
-                "is back."
+                f"unreachable or went away ({first_line(err)}). Nothing was changed; try "
+                "again when it is back."
             )
         return found
 

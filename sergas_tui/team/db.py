@@ -21,10 +21,10 @@ from typing import Any
 import psycopg
 from psycopg.rows import TupleRow
 
+from sergas_tui.audit import central_conn
 from sergas_tui.audit.central_conn import (
-    CONNECT_TIMEOUT_SECONDS,
-    STATEMENT_TIMEOUT_MS,
     CentralTarget,
+    first_line,
     is_auth_failure,
     should_retry,
 )
@@ -72,38 +72,23 @@ def queue_target(settings: Settings, secrets: SecretStore) -> CentralTarget:
 
 def connection_kwargs(target: CentralTarget) -> dict[str, Any]:
     """What every queue connection is opened with besides the DSN (never logged)."""
-    kwargs: dict[str, Any] = {
-        "connect_timeout": target.connect_timeout or CONNECT_TIMEOUT_SECONDS,
-        "application_name": APPLICATION_NAME,
-    }
-    if target.password is not None:
-        kwargs["password"] = target.password.get_secret_value()
-    return kwargs
+    return central_conn.connection_kwargs(target, application_name=APPLICATION_NAME)
 
 
 def connect(target: CentralTarget, *, autocommit: bool = True) -> Connection:
     """One connection to the queue's database; raises :class:`JobQueueError`."""
     try:
-        conn = psycopg.connect(target.dsn, autocommit=autocommit, **connection_kwargs(target))
-        conn.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
-        if not autocommit:
-            conn.commit()
+        return central_conn.connect(
+            target, autocommit=autocommit, application_name=APPLICATION_NAME
+        )
     except psycopg.Error as err:
         raise convert(err, target, "connect") from err
-    return conn
-
-
-def _first_line(err: BaseException) -> str:
-    for line in str(err).strip().splitlines():
-        if line.strip():
-            return line.strip()
-    return type(err).__name__
 
 
 def convert(err: psycopg.Error, target: CentralTarget, action: str) -> JobQueueError:
     """The user-facing error for a psycopg failure while doing ``action``."""
     where = target.describe()
-    detail = _first_line(err)
+    detail = first_line(err)
     if is_auth_failure(err):
         return JobQueueConnectionError(
             f"The job queue's database {where} refused the login while trying to {action}: "

@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from sergas_tui.audit.central_conn import first_line
 from sergas_tui.config import Settings
 from sergas_tui.doctor import PROBE_TIMEOUT_SECONDS, Check, Status
 from sergas_tui.errors import SergasError
@@ -49,8 +50,8 @@ def worker_checks(
     except SergasError as err:
         checks.append(Check(GROUP, "job queue", "fail", err.message))
     except psycopg.Error as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        checks.append(Check(GROUP, "job queue", "fail", f"cannot read the job queue: {first}"))
+        detail = first_line(err)
+        checks.append(Check(GROUP, "job queue", "fail", f"cannot read the job queue: {detail}"))
     return checks
 
 
