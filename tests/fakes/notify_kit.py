@@ -63,12 +63,13 @@ def device_locations(root: Path) -> Locations:
     return Locations(root / "config", root / "data", root / "log")
 
 
-def make_device_org(root: Path, now: datetime) -> Locations:
-    """The device's directories and its copy of the demo org."""
+def make_device_org(root: Path, now: datetime, *, accounts: int = 40, owners: int = 2) -> Locations:
+    """The device's directories and its copy of the demo org (seed 5: the same org on every
+    device of a test)."""
     locations = device_locations(root)
     org = locations.demo_crm_file("demo")
     org.parent.mkdir(parents=True)
-    generate(org, accounts=40, owners=2, seed=5, now=now)
+    generate(org, accounts=accounts, owners=owners, seed=5, now=now)
     return locations
 
 
@@ -81,15 +82,20 @@ def team_device(
     clock: Clock,
     notifications: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
+    accounts: int = 40,
+    owners: int = 2,
+    overrides: Mapping[str, Any] | None = None,
 ) -> Services:
-    """Services of one team device (its own data dir and demo org copy) on ``clock``."""
-    locations = make_device_org(root, now)
+    """Services of one team device (its own data dir and demo org copy) on ``clock``, named
+    ``name`` in the team's records (``overrides``: more settings tables)."""
+    locations = make_device_org(root, now, accounts=accounts, owners=owners)
     settings = load_settings(
         locations,
         overrides={
             "zoho": {"requests_per_minute": 10_000},
             "central": {"dsn": dsn, "device": name},
             "notifications": dict(notifications or {}),
+            **dict(overrides or {}),
         },
     )
     return open_services(
@@ -110,10 +116,19 @@ def save_roles(services: Services) -> None:
     )
 
 
-async def review(services: Services, owner: str) -> None:
+async def review(services: Services, owner: str | None) -> None:
+    """A rules review of ``owner`` (every owner: None), run to its end."""
     orchestrator = await services.orchestrator()
     async for _event in orchestrator.review(owner):
         pass
+
+
+async def reviewed(services: Services) -> Services:
+    """``services`` with the team's roles saved and both demo owners reviewed."""
+    save_roles(services)
+    for owner in (AE, MANAGER):
+        await review(services, owner)
+    return services
 
 
 # -- SMTP ---------------------------------------------------------------------------------------

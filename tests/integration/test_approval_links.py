@@ -31,7 +31,7 @@ from tests.fakes.notify_kit import (
     Mailbox,
     notification_settings,
     review,
-    save_roles,
+    reviewed,
     smtp_server,
     team_device,
     text_of,
@@ -73,10 +73,7 @@ async def device(
         notifications={**notification_settings(mailbox, PUBLIC), "webhook": False},
     )
     try:
-        save_roles(services)
-        for owner in (AE, MANAGER):
-            await review(services, owner)
-        yield services
+        yield await reviewed(services)
     finally:
         await services.aclose()
         services.close()

@@ -27,8 +27,7 @@ from tests.fakes.notify_kit import (
     WebhookSink,
     html_of,
     notification_settings,
-    review,
-    save_roles,
+    reviewed,
     smtp_server,
     team_device,
     text_of,
@@ -75,10 +74,7 @@ async def worker(
         environ={"SERGAS_NOTIFY_WEBHOOK_URL": webhook.url},
     )
     try:
-        save_roles(services)
-        for owner in (AE, MANAGER):
-            await review(services, owner)
-        yield services
+        yield await reviewed(services)
     finally:
         await services.aclose()
         services.close()

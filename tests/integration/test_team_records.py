@@ -21,12 +21,9 @@ from sergas_tui.approvals.executor import Executor
 from sergas_tui.approvals.service import ApprovalService
 from sergas_tui.approvals.team import DecidedElsewhereError, TeamUnavailableError
 from sergas_tui.clock import FixedClock
-from sergas_tui.config import load_settings
-from sergas_tui.demo import generate
 from sergas_tui.domain import ApprovalStatus
-from sergas_tui.locations import Locations
-from sergas_tui.secrets import SecretStore
-from sergas_tui.services import Services, open_services
+from sergas_tui.services import Services
+from tests.fakes.notify_kit import team_device
 
 from .simkit import NOW
 
@@ -34,20 +31,7 @@ pytestmark = pytest.mark.postgres
 
 
 def _device(root: Path, name: str, dsn: str) -> Services:
-    locations = Locations(root / "config", root / "data", root / "log")
-    org = locations.demo_crm_file("demo")
-    org.parent.mkdir(parents=True)
-    generate(org, accounts=40, owners=2, seed=5, now=NOW)
-    settings = load_settings(
-        locations,
-        overrides={
-            "zoho": {"requests_per_minute": 10_000},
-            "central": {"dsn": dsn, "device": name},
-        },
-    )
-    return open_services(
-        settings, locations, secrets=SecretStore(environ={}), clock=FixedClock(NOW)
-    )
+    return team_device(root, name, dsn, now=NOW, clock=FixedClock(NOW))
 
 
 @pytest.fixture

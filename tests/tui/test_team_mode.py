@@ -13,32 +13,30 @@ import pytest
 from sergas_tui.app import make_app
 from sergas_tui.approvals.service import ApprovalService
 from sergas_tui.clock import FixedClock
-from sergas_tui.config import Settings, load_settings
-from sergas_tui.demo import generate
+from sergas_tui.config import Settings
 from sergas_tui.domain import ApprovalStatus
-from sergas_tui.locations import Locations
 from sergas_tui.screens.approvals import ApprovalsScreen
-from sergas_tui.secrets import SecretStore
-from sergas_tui.services import Services, open_services
+from sergas_tui.services import Services
 from tests.conftest import FIXED_NOW
+from tests.fakes.notify_kit import team_device
 from tests.tui.waiting import settle, until
 
 pytestmark = pytest.mark.postgres
 
 
 def _device(root: Path, name: str, dsn: str) -> tuple[Settings, Services]:
-    locations = Locations(root / "config", root / "data", root / "log")
-    org = locations.demo_crm_file("demo")
-    org.parent.mkdir(parents=True)
-    generate(org, accounts=60, owners=3, seed=5, now=FIXED_NOW)
-    settings = load_settings(
-        locations,
-        overrides={"central": {"dsn": dsn, "device": name}, "ui": {"execute_delay_seconds": 0}},
+    """A team device on a demo org of 3 owners (one a manager), writes at once on approval."""
+    services = team_device(
+        root,
+        name,
+        dsn,
+        now=FIXED_NOW,
+        clock=FixedClock(FIXED_NOW),
+        accounts=60,
+        owners=3,
+        overrides={"ui": {"execute_delay_seconds": 0}},
     )
-    services = open_services(
-        settings, locations, secrets=SecretStore(environ={}), clock=FixedClock(FIXED_NOW)
-    )
-    return settings, services
+    return services.settings, services
 
 
 @pytest.fixture
