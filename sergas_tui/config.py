@@ -143,6 +143,9 @@ class AnthropicSettings(Section):
     SDK) or 'auto' (claude when an Anthropic API key is available, otherwise rules)."""
     model: str = "claude-sonnet-4-5"
     """Model used by the subagents."""
+    model_simple: str | None = Field(default=None, examples=["claude-haiku-4-5"])
+    """A cheaper model for accounts whose facts are simple (few risk signals, no open deal);
+    the others go to `model`. Unset: every account goes to `model`."""
     max_tokens: int = Field(default=8192, ge=256, le=64_000)
     """Maximum output tokens per model turn."""
     temperature: float = Field(default=0.7, ge=0.0, le=1.0)

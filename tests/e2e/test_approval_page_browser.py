@@ -294,40 +294,47 @@ def _account_name(world: World, approval: Approval) -> str:
     return world.accounts[approval.account_id]
 
 
-def _heading(browser: Any) -> Any:
-    """The page's heading element, or None while a page is loading."""
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
-    from selenium.webdriver.common.by import By
+_HEADING_SCRIPT = """
+if (window.sergasLeft) { return null; }
+var title = document.getElementById('title');
+return title ? title.innerText.trim() : null;
+"""
+
+
+def _heading(browser: Any) -> str | None:
+    """The heading of the page now shown, or None while a page is loading or while the
+    page a click is leaving is still on screen.
+
+    One script reads it, so a navigation between finding the element and reading its
+    text cannot leave a dangling node; any driver error during a navigation counts as
+    "not yet"."""
+    from selenium.common.exceptions import WebDriverException
 
     try:
-        element = browser.find_element(By.ID, "title")
-        return element if element.text else None
-    except (NoSuchElementException, StaleElementReferenceException):
+        text = browser.execute_script(_HEADING_SCRIPT)
+    except WebDriverException:
         return None
+    return str(text) if text else None
 
 
 def _open(browser: Any, url: str) -> str:
     """Open ``url`` and return the page's heading once it is shown."""
     browser.get(url)
-    return str(wait_for(f"the page {url}", lambda: _heading(browser)).text)
+    return str(wait_for(f"the page {url}", lambda: _heading(browser)))
 
 
 def _click(browser: Any, element_id: str, then: str) -> str:
-    """Click a button and wait until a new page's heading contains ``then``."""
-    from selenium.common.exceptions import StaleElementReferenceException
+    """Click a button and wait until the next page's heading contains ``then``.
+
+    The page being left is marked first, so the old heading is never taken for the new."""
     from selenium.webdriver.common.by import By
 
-    before = browser.find_element(By.ID, "title")
+    browser.execute_script("window.sergasLeft = true;")
     browser.find_element(By.ID, element_id).click()
 
     def arrived() -> str | None:
         heading = _heading(browser)
-        try:
-            if heading is None or heading == before or then not in heading.text:
-                return None
-            return str(heading.text)
-        except StaleElementReferenceException:
-            return None
+        return heading if heading is not None and then in heading else None
 
     return str(wait_for(f"a page saying {then!r}", arrived))
 
