@@ -4,7 +4,8 @@ A run emits, in order: ``RunStarted``; for each account ``AccountScouted``, ``Ac
 ``AccountAuthored`` (with one ``RecommendationProposed`` per recommendation) or
 ``AccountFailed``; then ``RunFinished`` with the summary and the owner brief. ``AgentText``
 carries free reasoning text for an agent's lane (the Claude engine streams it); ``AgentUsage``
-reports the tokens and cost of one model request (the run's total is ``RunSummary.usage``).
+reports the tokens and cost of one model request and the model it went to (the run's total is
+``RunSummary.usage``, split by model in ``RunSummary.by_model``).
 """
 
 from __future__ import annotations
@@ -133,6 +134,8 @@ class AgentUsage(ReviewEvent):
     agent: Agent
     usage: Usage
     account_ids: tuple[str, ...] = ()
+    model: str | None = None
+    """The model the request went to (the model named in its Messages API request)."""
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,10 @@ class RunSummary:
     failures: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     usage: Usage | None = None
     """Model tokens and cost of the run (``None`` for an engine without a model)."""
+    by_model: dict[str, Usage] = field(default_factory=dict)
+    """``usage`` split by the model the requests went to (``[anthropic] model`` and
+    ``model_simple``); the parts add up to ``usage``. Costs are the CLI's own figures. Empty
+    for an engine without a model."""
     fallbacks: int = 0
     """Accounts the model engine handed to the rules engine (errors, budget, time limit)."""
     zoho_calls: ZohoCalls = field(default_factory=ZohoCalls)

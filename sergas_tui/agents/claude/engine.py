@@ -12,7 +12,12 @@ with other accounts (``[orchestrator] author_batch_size``) by a :class:`MicroBat
    (:mod:`.schemas`) into ``Recommendation`` models that become pending approvals.
 
 Each role runs in pooled CLI sessions (:mod:`.sessions`) with its own prompt, tools, policy and
-hooks. Robustness: a request has a timeout and the run a time limit; API errors come back as
+hooks. With ``[anthropic] model_simple`` set, each account is routed once, from its facts
+(:mod:`.routing`), to the cheaper model or to ``model``: every role then has one batcher and
+its own sessions per model, so a request only ever carries accounts of one model, and the run's
+usage is kept per model (``RunSummary.by_model``, from the CLI's reported cost).
+
+Robustness: a request has a timeout and the run a time limit; API errors come back as
 :class:`AgentError` after the CLI's bounded retries; an invalid or missing structured output is
 asked for once more; whatever still fails goes to the rules engine for those accounts, and the
 run's events say so. A Scout or Analyst failure only removes that assessment; an Author
@@ -22,6 +27,7 @@ failure, the budget or the time limit hands the account to the rules engine.
 from __future__ import annotations
 
 import asyncio
+import functools
 import shutil
 import tempfile
 import uuid
@@ -40,6 +46,7 @@ from sergas_tui.agents.claude.budget import Budget, CostTracker, usage_of_result
 from sergas_tui.agents.claude.hooks import AuditTrail, audit_hooks, permission_gate
 from sergas_tui.agents.claude.options import MAX_TURNS, ClaudeConfig, cli_env
 from sergas_tui.agents.claude.policy import MEMORY_SERVER, ZOHO_SERVER
+from sergas_tui.agents.claude.routing import model_for
 from sergas_tui.agents.claude.schemas import (
     ASSESSMENT_SCHEMA,
     AUTHOR_SCHEMA,
@@ -79,6 +86,8 @@ SCHEMAS: Mapping[Role, dict[str, Any]] = {
     "analyst": ASSESSMENT_SCHEMA,
     "author": AUTHOR_SCHEMA,
 }
+Kind = tuple[Role, str]
+"""A session's kind: its role and its model."""
 
 
 @dataclass(frozen=True)
@@ -111,14 +120,16 @@ class _Run:
     emit: Emit
     budget: Budget
     trail: AuditTrail
-    pool: SessionPool
+    pool: SessionPool[Kind]
     flow: Flow
-    scouts: MicroBatcher[AccountFacts, str | None]
-    analysts: MicroBatcher[_AnalystItem, str | None]
-    authors: MicroBatcher[_AuthorItem, AuthorOutcome]
+    scouts: dict[str, MicroBatcher[AccountFacts, str | None]]
+    analysts: dict[str, MicroBatcher[_AnalystItem, str | None]]
+    authors: dict[str, MicroBatcher[_AuthorItem, AuthorOutcome]]
+    """One batcher per model and role: a batch holds accounts of one model."""
     root: Path
     temp_root: bool
     costs: dict[int, CostTracker] = field(default_factory=dict)
+    by_model: dict[str, Usage] = field(default_factory=dict)
     notes: dict[str, str | None] = field(default_factory=dict)
     failures_in_a_row: int = 0
     stopped: str | None = None
@@ -146,15 +157,19 @@ class ClaudeEngine:
         self.config = config
         self.prompts = {role: load_prompt(role, config.prompts_dir) for role in SCHEMAS}
         self._flagged: set[str] = set()
+        self._models: dict[str, str] = {}
+        """The model each account of the current scout batch is routed to."""
         self._account_fields: ModuleFields | None = None
         """The org's Accounts field metadata for this run (None: not read yet)."""
         self._run: _Run | None = None
         self.processes_started = 0
         """CLI processes started over the engine's life (for benchmarks and tests)."""
-        lanes = max(1, config.pool_size // len(SCHEMAS))
-        self.accounts_in_flight = len(SCHEMAS) * lanes * config.batch_size
-        """Accounts the orchestrator should keep in flight so every role can fill a batch
-        (coroutines waiting on a batch are cheap; processes stay bounded by the pool)."""
+        kinds = len(SCHEMAS) * len(config.models)
+        lanes = max(1, config.pool_size // kinds)
+        self.accounts_in_flight = kinds * lanes * config.batch_size
+        """Accounts the orchestrator should keep in flight so every role can fill a batch of
+        each model (coroutines waiting on a batch are cheap; processes stay bounded by the
+        pool)."""
 
     @property
     def memory(self) -> MemoryStore:
@@ -173,33 +188,32 @@ class ClaudeEngine:
         deadline = None if config.run_timeout is None else loop.time() + config.run_timeout
         flow = Flow()
         size, idle = config.batch_size, config.flush_idle
-        lanes = max(1, config.pool_size // len(SCHEMAS))
+        kinds = len(SCHEMAS) * len(config.models)
+        lanes = max(1, config.pool_size // kinds)
+
+        def batchers(role: Role, run_batch: Callable[..., Any]) -> dict[str, Any]:
+            return {
+                model: MicroBatcher(
+                    functools.partial(run_batch, model),
+                    size=size,
+                    idle=idle,
+                    flow=flow,
+                    name=f"{role} ({model})",
+                    concurrency=lanes,
+                )
+                for model in config.models
+            }
+
         self._run = _Run(
             run_id=run_id,
             emit=emit,
             budget=Budget(config.max_cost_usd, deadline, clock=loop.time),
             trail=AuditTrail(self.repository, self.clock, run_id),
-            pool=SessionPool(self._open_session, config.pool_size),
+            pool=SessionPool(self._open_session, config.pool_size, kinds=kinds),
             flow=flow,
-            scouts=MicroBatcher(
-                self._scout_batch, size=size, idle=idle, flow=flow, name="scout", concurrency=lanes
-            ),
-            analysts=MicroBatcher(
-                self._analyst_batch,
-                size=size,
-                idle=idle,
-                flow=flow,
-                name="analyst",
-                concurrency=lanes,
-            ),
-            authors=MicroBatcher(
-                self._author_batch,
-                size=size,
-                idle=idle,
-                flow=flow,
-                name="author",
-                concurrency=lanes,
-            ),
+            scouts=batchers("scout", self._scout_batch),
+            analysts=batchers("analyst", self._analyst_batch),
+            authors=batchers("author", self._author_batch),
             root=root,
             temp_root=temp,
         )
@@ -207,6 +221,10 @@ class ClaudeEngine:
     def usage(self) -> Usage | None:
         """Tokens and cost of the current (or last) run."""
         return None if self._run is None else self._run.budget.spent
+
+    def usage_by_model(self) -> dict[str, Usage]:
+        """The run's usage split by the model the requests went to (adds up to :meth:`usage`)."""
+        return {} if self._run is None else dict(self._run.by_model)
 
     def fallbacks(self) -> int:
         return 0 if self._run is None else self._run.fallbacks
@@ -216,8 +234,9 @@ class ClaudeEngine:
         run = self._run
         if run is None or run.pool.closed:
             return
-        for batcher in (run.scouts, run.analysts, run.authors):
-            await batcher.aclose()
+        for batchers in (run.scouts, run.analysts, run.authors):
+            for batcher in batchers.values():
+                await batcher.aclose()
         await run.pool.aclose()
         if run.temp_root:
             await asyncio.to_thread(shutil.rmtree, run.root, True)
@@ -240,6 +259,12 @@ class ClaudeEngine:
     async def scout(self, batch: SyncBatch, previous: Mapping[str, Snapshot]) -> list[AccountFacts]:
         facts = await self.rules.scout(batch, previous)
         self._flagged = {f.account_id for f in facts if f.changes or f.signals}
+        config = self.config
+        self._models = {
+            f.account_id: model_for(f, config.model, config.model_simple)
+            for f in facts
+            if f.account_id in self._flagged
+        }
         # What the org's Accounts fields take (the metadata cache: at most one call a day), so
         # that an update_account the model writes never proposes a value the org lacks.
         self._account_fields = await fields_or_unknown(self.gateway, "Accounts")
@@ -252,10 +277,11 @@ class ClaudeEngine:
         if facts.account_id not in self._flagged:
             return context, refs
         run = await self._ensure_run()
+        model = self._model_of(facts.account_id)
         run.flow.enter()
         try:
-            scout = await run.scouts.submit(facts)
-            analyst = await run.analysts.submit(_AnalystItem(facts, context, refs, scout))
+            scout = await run.scouts[model].submit(facts)
+            analyst = await run.analysts[model].submit(_AnalystItem(facts, context, refs, scout))
         except BaseException:
             run.flow.leave()
             raise
@@ -285,7 +311,8 @@ class ClaudeEngine:
                 run.notes.pop(f"analyst:{account_id}", None),
             )
             try:
-                outcome: AuthorOutcome = await run.authors.submit(item)
+                batcher = run.authors[self._model_of(account_id)]
+                outcome: AuthorOutcome = await batcher.submit(item)
             except AgentError as err:
                 outcome = err.message
         finally:
@@ -299,6 +326,11 @@ class ClaudeEngine:
     async def remember(self, account_id: str, recommendations: Sequence[Recommendation]) -> None:
         await self.rules.remember(account_id, recommendations)
 
+    def _model_of(self, account_id: str) -> str:
+        """The model an account was routed to (``model`` for one not routed in this run)."""
+        model = self._models.get(account_id, self.config.model)
+        return model if model in self.config.models else self.config.model
+
     def _priors(self, account_id: str, approvals: Sequence[Approval]) -> list[PriorRec]:
         if not approvals:
             return []
@@ -311,12 +343,12 @@ class ClaudeEngine:
 
     # -- the three roles ----------------------------------------------------------------------
 
-    async def _scout_batch(self, items: list[AccountFacts]) -> list[str | None]:
+    async def _scout_batch(self, model: str, items: list[AccountFacts]) -> list[str | None]:
         blocks = [render.AccountBlock(f) for f in items]
         prompt = render.batch_prompt(render.SCOUT_TASK, blocks)
-        return await self._assessments("scout", prompt, [f.account_id for f in items])
+        return await self._assessments("scout", model, prompt, [f.account_id for f in items])
 
-    async def _analyst_batch(self, items: list[_AnalystItem]) -> list[str | None]:
+    async def _analyst_batch(self, model: str, items: list[_AnalystItem]) -> list[str | None]:
         blocks = [
             render.AccountBlock(
                 i.facts,
@@ -331,17 +363,21 @@ class ClaudeEngine:
             for i in items
         ]
         prompt = render.batch_prompt(render.ANALYST_TASK, blocks)
-        return await self._assessments("analyst", prompt, [i.facts.account_id for i in items])
+        ids = [i.facts.account_id for i in items]
+        return await self._assessments("analyst", model, prompt, ids)
 
-    async def _assessments(self, role: Role, prompt: str, ids: list[str]) -> list[str | None]:
+    async def _assessments(
+        self, role: Role, model: str, prompt: str, ids: list[str]
+    ) -> list[str | None]:
         run = self._state()
         try:
-            reply = await self._ask(role, prompt, ids)
+            reply = await self._ask(role, model, prompt, ids)
             try:
                 found = parse_assessments(reply.structured, ids)
             except OutputError as err:
                 run.emit(AgentText(run.run_id, role, f"{err.message} Asking once more."))
-                found = parse_assessments((await self._ask(role, prompt, ids)).structured, ids)
+                again = await self._ask(role, model, prompt, ids)
+                found = parse_assessments(again.structured, ids)
         except AgentError as err:
             if run.stopped is None:
                 run.emit(AgentText(run.run_id, role, f"no assessment for this batch: {err}"))
@@ -350,7 +386,7 @@ class ClaudeEngine:
             run.emit(AgentText(run.run_id, role, text, account_id))
         return [found.get(i) for i in ids]
 
-    async def _author_batch(self, items: list[_AuthorItem]) -> list[AuthorOutcome]:
+    async def _author_batch(self, model: str, items: list[_AuthorItem]) -> list[AuthorOutcome]:
         run = self._state()
         blocks = [
             render.AccountBlock(
@@ -369,14 +405,14 @@ class ClaudeEngine:
         ids = [i.facts.account_id for i in items]
         inputs = [AuthorInput(i.facts, i.memory_refs, i.priors) for i in items]
         try:
-            reply = await self._ask("author", prompt, ids)
+            reply = await self._ask("author", model, prompt, ids)
             try:
                 parsed = parse_recommendations(
                     reply.structured, inputs, self.clock.now(), account_fields=self._account_fields
                 )
             except OutputError as err:
                 run.emit(AgentText(run.run_id, "author", f"{err.message} Asking once more."))
-                reply = await self._ask("author", prompt, ids)
+                reply = await self._ask("author", model, prompt, ids)
                 parsed = parse_recommendations(
                     reply.structured, inputs, self.clock.now(), account_fields=self._account_fields
                 )
@@ -411,8 +447,9 @@ class ClaudeEngine:
 
     # -- one request ----------------------------------------------------------------------------
 
-    async def _ask(self, role: Role, prompt: str, account_ids: Sequence[str]) -> Reply:
-        """One request on a pooled session; usage, audit and stop conditions handled here."""
+    async def _ask(self, role: Role, model: str, prompt: str, account_ids: Sequence[str]) -> Reply:
+        """One request on a pooled session of ``model``; usage (per model), audit and stop
+        conditions handled here."""
         run = self._state()
         reason = run.stopped or run.budget.stop_reason()
         if reason is not None:
@@ -422,7 +459,7 @@ class ClaudeEngine:
         timeout = self.config.request_timeout
         if remaining is not None:
             timeout = max(1.0, min(timeout, remaining))
-        session = await run.pool.acquire(role)
+        session = await run.pool.acquire((role, model))
         reason = run.stopped or run.budget.stop_reason()  # again: we may have waited
         if reason is not None:
             await run.pool.release(session)
@@ -449,12 +486,16 @@ class ClaudeEngine:
             result.usage, tracker.delta(result.session_id, result.total_cost_usd)
         )
         run.budget.add(usage)
-        run.emit(AgentUsage(run.run_id, role, usage, tuple(account_ids)))
+        run.by_model[model] = run.by_model.get(model, Usage()) + usage
+        others = sorted(set(result.model_usage or {}) - {model})
+        if others:  # not seen with our options (no subagents, no built-in tools)
+            log.warning("claude_other_models_reported", model=model, others=others)
+        run.emit(AgentUsage(run.run_id, role, usage, tuple(account_ids), model=model))
         await run.trail.append(
             run.trail.event(
                 role,
                 AuditAction.MODEL_USAGE,
-                tool_name=self.config.model,
+                tool_name=model,
                 tool_inputs={"account_ids": list(account_ids), "prompt_chars": len(prompt)},
                 tool_outputs={
                     "input_tokens": usage.input_tokens,
@@ -501,7 +542,7 @@ class ClaudeEngine:
 
     # -- sessions ----------------------------------------------------------------------------------
 
-    def _options(self, role: Role) -> ClaudeAgentOptions:
+    def _options(self, role: Role, model: str) -> ClaudeAgentOptions:
         run = self._state()
         config = self.config
         servers: dict[str, Any] = {}
@@ -510,7 +551,7 @@ class ClaudeEngine:
         elif role == "analyst":
             servers[MEMORY_SERVER] = memory_read_server(self.memory, self.clock)
         return ClaudeAgentOptions(
-            model=config.model,
+            model=model,
             system_prompt=self.prompts[role],
             tools=[],
             setting_sources=[],
@@ -525,8 +566,9 @@ class ClaudeEngine:
             cwd=run.root / "work",
         )
 
-    async def _open_session(self, role: Role) -> Session:
-        session = Session(role, self._options(role))
+    async def _open_session(self, kind: Kind) -> Session:
+        role, model = kind
+        session = Session(role, self._options(role, model))
         self.processes_started += 1
         await session.start()
         return session

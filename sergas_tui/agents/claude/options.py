@@ -33,13 +33,16 @@ class ClaudeConfig:
     """How the engine talks to the model (built from ``Settings`` by :meth:`from_settings`)."""
 
     model: str = "claude-sonnet-4-5"
+    model_simple: str | None = None
+    """The model for simple accounts (:func:`~.routing.is_simple`); ``None``: ``model`` for all."""
     max_tokens: int = 8192
     base_url: str | None = None
     api_key: SecretStr | None = None
     max_cost_usd: float | None = None
     batch_size: int = 8
     pool_size: int = 3
-    """CLI processes at most (default: one per role, capped by max_parallel_subagents)."""
+    """CLI processes at most (default: one per role and model, capped by
+    max_parallel_subagents)."""
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT
     run_timeout: float | None = 1800.0
     max_retries: int = DEFAULT_MAX_RETRIES
@@ -61,17 +64,26 @@ class ClaudeConfig:
     ) -> ClaudeConfig:
         anthropic = settings.anthropic
         orchestrator = settings.orchestrator
+        models = len({anthropic.model, anthropic.model_simple or anthropic.model})
         return cls(
             model=anthropic.model,
+            model_simple=anthropic.model_simple,
             max_tokens=anthropic.max_tokens,
             base_url=anthropic.base_url,
             api_key=api_key,
             max_cost_usd=anthropic.max_cost_usd,
             batch_size=orchestrator.author_batch_size,
-            pool_size=max(1, min(3, orchestrator.max_parallel_subagents)),
+            pool_size=max(1, min(3 * models, orchestrator.max_parallel_subagents)),
             run_timeout=orchestrator.session_timeout_minutes * 60.0,
             prompts_dir=prompts_dir,
         )
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """The models a run may use: ``model`` first, then ``model_simple`` when it differs."""
+        if self.model_simple and self.model_simple != self.model:
+            return (self.model, self.model_simple)
+        return (self.model,)
 
     def with_(self, **changes: Any) -> ClaudeConfig:
         return replace(self, **changes)

@@ -15,15 +15,20 @@ not reset anything: the CLI keeps one conversation.) ``/clear`` makes no API req
 
 A request is bounded by a timeout; a timeout or a broken CLI marks the session unusable (its
 process is ended) and the pool starts a new one for the next request.
+
+A session runs one model (``ClaudeAgentOptions.model``) for its whole life, so the engine pools
+sessions by *kind*, a role and a model (``("author", "claude-haiku-4-5")``): an account routed
+to the cheaper model (:mod:`.routing`) is asked on a session of that model, never on one of the
+main model.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from claude_agent_sdk import (
     AssistantMessage,
@@ -43,6 +48,8 @@ from sergas_tui.errors import AgentError
 from sergas_tui.logs import get_logger
 
 log = get_logger("sergas.claude")
+
+K = TypeVar("K", bound=Hashable)
 
 CONNECT_TIMEOUT = 90.0
 """Seconds a CLI process may take to start and initialise."""
@@ -106,6 +113,8 @@ class Session:
 
     def __init__(self, role: Role, options: ClaudeAgentOptions) -> None:
         self.role = role
+        self.model = options.model
+        """The model every request of this session goes to (``None``: the CLI's default)."""
         self._options = options
         self._jobs: asyncio.Queue[_Job | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -217,28 +226,29 @@ class Session:
                 await asyncio.wait_for(task, 5)
 
 
-class SessionPool:
-    """At most ``capacity`` sessions in total, reused per role.
+class SessionPool(Generic[K]):
+    """At most ``capacity`` sessions in total, reused per kind (a role, or a role and a model).
 
-    Each role may hold ``capacity // roles`` sessions (at least one); a request of a role that
+    Each kind may hold ``capacity // kinds`` sessions (at least one); a request of a kind that
     already has its share waits for one of them. Only when the pool is smaller than the
-    number of roles is an idle session of another role closed to make room.
+    number of kinds is an idle session of another kind closed to make room.
     """
 
     def __init__(
         self,
-        open_session: Callable[[Role], Awaitable[Session]],
+        open_session: Callable[[K], Awaitable[Session]],
         capacity: int,
         *,
-        roles: int = 3,
+        kinds: int = 3,
     ) -> None:
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
         self._open = open_session
         self.capacity = capacity
-        self.per_role = max(1, capacity // max(1, roles))
-        self._idle: dict[Role, list[Session]] = {}
-        self._owned: dict[Role, int] = {}
+        self.per_kind = max(1, capacity // max(1, kinds))
+        self._idle: dict[K, list[Session]] = {}
+        self._owned: dict[K, int] = {}
+        self._kind_of: dict[int, K] = {}
         self._slots = 0
         self._all: list[Session] = []
         self._cond = asyncio.Condition()
@@ -246,48 +256,54 @@ class SessionPool:
         """CLI processes started by this pool."""
         self.closed = False
 
-    async def acquire(self, role: Role) -> Session:
+    def kinds_started(self) -> set[K]:
+        """The kinds this pool has started a session for."""
+        return set(self._kind_of.values())
+
+    async def acquire(self, kind: K) -> Session:
         victim: Session | None = None
         async with self._cond:
             while True:
                 if self.closed:
                     raise AgentError("The Claude engine is closed.")
-                idle = self._idle.get(role)
+                idle = self._idle.get(kind)
                 if idle:
                     return idle.pop()
-                owned = self._owned.get(role, 0)
-                if self._slots < self.capacity and owned < self.per_role:
+                owned = self._owned.get(kind, 0)
+                if self._slots < self.capacity and owned < self.per_kind:
                     self._slots += 1
                     break
-                others = [s for r, ss in self._idle.items() if r != role for s in ss]
+                others = [(k, s) for k, ss in self._idle.items() if k != kind for s in ss]
                 if not owned and others:
-                    victim = others[0]
-                    self._idle[victim.role].remove(victim)
-                    self._owned[victim.role] -= 1
+                    victim_kind, victim = others[0]
+                    self._idle[victim_kind].remove(victim)
+                    self._owned[victim_kind] -= 1
                     break  # the victim's slot passes to the new session
                 await self._cond.wait()
-            self._owned[role] = self._owned.get(role, 0) + 1
+            self._owned[kind] = self._owned.get(kind, 0) + 1
         if victim is not None:
             await victim.aclose()
         try:
             self.started += 1
-            session = await self._open(role)
+            session = await self._open(kind)
         except BaseException:
             async with self._cond:
                 self._slots -= 1
-                self._owned[role] -= 1
+                self._owned[kind] -= 1
                 self._cond.notify_all()
             raise
+        self._kind_of[id(session)] = kind
         self._all.append(session)
         return session
 
     async def release(self, session: Session) -> None:
+        kind = self._kind_of[id(session)]
         async with self._cond:
             if session.usable and not self.closed:
-                self._idle.setdefault(session.role, []).append(session)
+                self._idle.setdefault(kind, []).append(session)
             else:
                 self._slots -= 1
-                self._owned[session.role] -= 1
+                self._owned[kind] -= 1
             self._cond.notify_all()
         if not session.usable:
             await session.aclose()
