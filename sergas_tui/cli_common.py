@@ -8,6 +8,7 @@ what it uses in its body, so `sergas --help` and the TUI's first paint stay fast
 from __future__ import annotations
 
 import importlib
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -19,6 +20,7 @@ from sergas_tui.logs import get_logger
 
 if TYPE_CHECKING:
     from sergas_tui.config import Settings
+    from sergas_tui.metrics import Exporter
 
 LAZY_GROUPS: dict[str, tuple[str, str, str]] = {
     "account": (
@@ -117,6 +119,25 @@ class State:
 
     def workspace_name(self, settings: Settings) -> str:
         return self.workspace or settings.workspace_name()
+
+
+def warn(message: str) -> None:
+    """A warning on stderr: something did not work, and the command goes on without it."""
+    from rich.text import Text
+
+    err_console.print(Text(message, style="yellow"), soft_wrap=True)
+
+
+def metrics_served(settings: Settings) -> AbstractContextManager[Exporter | None]:
+    """Serve this process's Prometheus metrics while the block runs, when ``[monitoring]
+    prometheus_port`` is set (for `sergas review`, `sergas worker`, `sergas serve` and the MCP
+    servers); the address goes to stderr, where a stdio MCP server's protocol is not."""
+    from sergas_tui import metrics
+
+    def tell(message: str) -> None:
+        err_console.print(message, markup=False, soft_wrap=True)
+
+    return metrics.exposed(settings.monitoring, warn=warn, tell=tell)
 
 
 def state_of(ctx: typer.Context) -> State:

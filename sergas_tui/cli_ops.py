@@ -22,6 +22,7 @@ from sergas_tui.cli_common import (
     export_app,
     mcp_app,
     memory_app,
+    metrics_served,
     out,
     state_of,
 )
@@ -67,6 +68,14 @@ def review(
     markdown_dir: Annotated[
         Path | None, typer.Option("--markdown", help="Write one Markdown brief per owner here.")
     ] = None,
+    metrics_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--metrics-file",
+            help="Write the review's Prometheus metrics here at the end (textfile collector "
+            "format; default [monitoring] metrics_file).",
+        ),
+    ] = None,
 ) -> None:
     """Run a review headless: sync, signals, memory, recommendations (pending approval), brief."""
     from sergas_tui.review_cli import review_command
@@ -81,6 +90,7 @@ def review(
         engine=engine,
         json_file=json_file,
         markdown_dir=markdown_dir,
+        metrics_file=metrics_file,
     )
     _sync_quietly(state)
     raise typer.Exit(code)
@@ -673,7 +683,8 @@ def mcp_zoho(
             await services.aclose()
 
     try:
-        asyncio.run(serve())
+        with metrics_served(services.settings):
+            asyncio.run(serve())
     finally:
         services.close()
 
@@ -708,16 +719,17 @@ def mcp_memory(
         err_console.print(f"Memory MCP server on {url}", markup=False, soft_wrap=True)
 
     try:
-        asyncio.run(
-            run_memory_server(
-                services.memory(),
-                http_port=http,
-                token=token,
-                read_only=read_only,
-                host=host,
-                clock=services.clock,
-                ready=ready,
+        with metrics_served(services.settings):
+            asyncio.run(
+                run_memory_server(
+                    services.memory(),
+                    http_port=http,
+                    token=token,
+                    read_only=read_only,
+                    host=host,
+                    clock=services.clock,
+                    ready=ready,
+                )
             )
-        )
     finally:
         services.close()

@@ -277,11 +277,24 @@ class NotificationSettings(Section):
 
 class MonitoringSettings(Section):
     metrics_enabled: bool = True
-    """Collect run metrics (durations, calls, recommendations) into the audit and doctor."""
+    """Record Prometheus metrics (runs, subagents, Zoho calls, memory queries, recommendations,
+    decisions; see docs/operations.md "Metrics and alerts"); false records none, so nothing is
+    served or written either."""
     cost_tracking_enabled: bool = True
-    """Record model token use and cost per run."""
-    prometheus_port: int | None = Field(default=None, ge=1, le=65_535, examples=[9090])
-    """Expose Prometheus metrics on this loopback port during headless reviews."""
+    """Include the model's tokens and cost by model (anthropic_tokens_used_total,
+    anthropic_api_cost_usd) in the metrics."""
+    prometheus_port: int | None = Field(default=None, ge=0, le=65_535, examples=[9464])
+    """Serve the metrics on http://127.0.0.1:<port>/metrics while a headless review (`sergas
+    review`), a worker, `sergas serve` or an MCP server runs (0: any free port, shown when it
+    starts); unset: not served."""
+    prometheus_host: str = "127.0.0.1"
+    """Where the metrics endpoint listens; keep it on loopback unless a firewall or proxy
+    guards it (the metrics name no account, but tell how busy the team is)."""
+    metrics_file: str | None = Field(
+        default=None, examples=["/var/lib/node_exporter/textfile/sergas.prom"]
+    )
+    """After a one-shot `sergas review`, write its metrics to this file (the node exporter's
+    textfile collector format) for reviews run from cron; unset: no file."""
 
 
 class SignalSettings(Section):

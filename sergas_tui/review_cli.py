@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from sergas_tui import metrics
 from sergas_tui.agents.events import (
     AccountAuthored,
     AccountFailed,
@@ -154,6 +156,7 @@ def review_command(
     engine: str | None,
     json_file: Path | None,
     markdown_dir: Path | None,
+    metrics_file: Path | None = None,
 ) -> int:
     if owner and everyone:
         raise ConfigError("Use either --owner or --all, not both.", title="Bad arguments")
@@ -161,6 +164,11 @@ def review_command(
         output_file(json_file, "--json", special_ok=True)
     if markdown_dir is not None:
         output_dir(markdown_dir, "--markdown")
+    configured = settings.monitoring.metrics_file
+    if metrics_file is not None:
+        output_file(metrics_file, "--metrics-file")
+    elif configured and settings.monitoring.metrics_enabled:
+        metrics_file = output_file(Path(configured).expanduser(), "[monitoring] metrics_file")
     if engine is not None:
         settings = settings.model_copy(
             update={"anthropic": settings.anthropic.model_copy(update={"engine": engine})}
@@ -186,9 +194,28 @@ def review_command(
             finally:
                 await services.aclose()
 
-        return asyncio.run(main())
+        return run_metered(settings, console, main, metrics_file)
     finally:
         services.close()
+
+
+def run_metered(
+    settings: Settings,
+    console: Console,
+    main: Callable[[], Coroutine[Any, Any, int]],
+    metrics_file: Path | None,
+) -> int:
+    """Run a one-shot review with its metrics served on ``[monitoring] prometheus_port``
+    meanwhile, and written to ``metrics_file`` (if any) at the end, whether the review worked
+    or not: a cron job's monitoring sees failures too."""
+    from sergas_tui.cli_common import err_console, metrics_served, warn
+
+    with metrics_served(settings):
+        try:
+            return asyncio.run(main())
+        finally:
+            if metrics.dump_to(metrics_file, warn=warn):
+                err_console.print(Text(f"Wrote the review's metrics to {metrics_file}"))
 
 
 def export_brief_command(

@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from sergas_tui import metrics
 from sergas_tui.clock import Clock, SystemClock
 from sergas_tui.config import Settings
 from sergas_tui.demo import DemoInfo, DemoStore
@@ -635,6 +636,10 @@ def open_services(
     secrets = secrets or SecretStore()
     name = workspace or settings.workspace_name()
     demo_from: str | None = None
+    monitoring = settings.monitoring
+    metrics.configure(
+        enabled=monitoring.metrics_enabled, cost_tracking=monitoring.cost_tracking_enabled
+    )
     if serving:
         settings, demo_from = served_settings(settings, locations, name)
     check_required_secrets(settings, secrets)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.text import Text
 
-from sergas_tui.cli_common import State, out, state_of
+from sergas_tui.cli_common import State, metrics_served, out, state_of
 from sergas_tui.errors import ConfigError, WorkspaceError
 
 if TYPE_CHECKING:
@@ -167,7 +167,8 @@ def worker(
         f"{concurrency} at a time: {plan}. A killed worker's review runs again within "
         f"{retry_bound(stalled_after):.0f} s."
     )
-    asyncio.run(run_worker(runtime, options))
+    with metrics_served(settings):
+        asyncio.run(run_worker(runtime, options))
     if until_idle:
         say("Nothing left to run: stopping.")
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from sergas_tui import metrics
 from sergas_tui.domain import AccountFacts, HistoricalContext, Recommendation, RecordRef
 from sergas_tui.memory import MemoryStore
 
@@ -31,7 +32,8 @@ class MemoryAnalyst:
     ) -> tuple[HistoricalContext, list[RecordRef]]:
         """Ingest ``facts``, then return the account's history and its memory references."""
         await self.memory.ingest(facts)
-        recollection = await self.memory.recall(facts.account_id, now=now)
+        with metrics.memory_query():
+            recollection = await self.memory.recall(facts.account_id, now=now)
         return recollection.context, list(recollection.refs)
 
     async def remember(self, account_id: str, recommendations: Sequence[Recommendation]) -> None:

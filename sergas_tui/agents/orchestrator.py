@@ -20,12 +20,21 @@ import asyncio
 import functools
 import gc
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
+from sergas_tui import metrics
 from sergas_tui.agents.author_problems import problem_of
 from sergas_tui.agents.events import (
     AccountAuthored,
@@ -33,6 +42,7 @@ from sergas_tui.agents.events import (
     AccountRecalled,
     AccountScouted,
     AgentText,
+    AgentUsage,
     CrmWaiting,
     RecommendationProposed,
     ReviewEvent,
@@ -89,6 +99,7 @@ if TYPE_CHECKING:
     from sergas_tui.approvals.team import TeamRecords
 
 log = get_logger("sergas.orchestrator")
+T = TypeVar("T")
 
 PERSIST_CHUNK = 256
 """Accounts per transaction of a review's writer (a crash loses at most one open chunk)."""
@@ -121,6 +132,12 @@ def _rare_full_collections() -> Iterator[None]:
         _reviews_running -= 1
         if _reviews_running == 0:
             gc.set_threshold(first, second, third)
+
+
+async def _metered(agent_name: str, work: Awaitable[T]) -> T:
+    """``work`` as one invocation of the subagent ``agent_name`` in the metrics."""
+    with metrics.subagent(agent_name):
+        return await work
 
 
 class ReviewEngine(Protocol):
@@ -170,6 +187,13 @@ class _Sink:
     queue: asyncio.Queue[ReviewEvent | None] | None = None
 
     def put(self, event: ReviewEvent) -> None:
+        if isinstance(event, AgentUsage):  # each model request's tokens and cost, as it ends
+            usage = event.usage
+            metrics.model_usage(
+                getattr(event, "model", None),
+                tokens=usage.input_tokens + usage.output_tokens,
+                cost_usd=usage.cost_usd,
+            )
         if self.queue is None:
             self.pending.append(event)
         else:
@@ -256,6 +280,7 @@ class Orchestrator:
         yield RunStarted(run.id, owner_email, self.engine.name, now)
         await self._audit(run.id, AuditAction.REVIEW_STARTED, owner_email, None, {})
         status: SyncStatus = "failed"
+        errored = False
         sink = _Sink()
         scope = ExitStack()  # the run's context: its audit session, call tally, wait watch
         scope.enter_context(_rare_full_collections())
@@ -283,7 +308,9 @@ class Orchestrator:
             add_calls("sync", batch.calls)
             yield Synced(run.id, len(batch.accounts), batch.calls, batch.full)
             previous = await asyncio.to_thread(repo.latest_snapshots, owner_email)
-            scouting = asyncio.ensure_future(self.engine.scout(batch, previous))
+            scouting = asyncio.ensure_future(
+                _metered("zoho_scout", self.engine.scout(batch, previous))
+            )
             async for event in _live(scouting, sink):
                 yield event
             facts = scouting.result()
@@ -341,6 +368,8 @@ class Orchestrator:
                 None,
                 {"accounts": summary.accounts, "recommendations": summary.recommendations},
             )
+            pending = await asyncio.to_thread(repo.pending_approval_count)
+            metrics.pending_approvals(pending)
             yield RunFinished(run.id, summary, briefs)
         except (asyncio.CancelledError, GeneratorExit):
             # The person stopped the run: say so in the audit (the sync run stays 'failed',
@@ -349,7 +378,11 @@ class Orchestrator:
                 self._audit(run.id, AuditAction.REVIEW_CANCELLED, owner_email, None, {})
             )
             raise
+        except Exception:
+            errored = True
+            raise
         finally:
+            metrics.run_ended(time.perf_counter() - started, failed=errored)
             scope.close()
             if aware is not None:  # end the engine's processes, even on cancel
                 await asyncio.shield(aware.end_run())
@@ -465,6 +498,7 @@ class Orchestrator:
                     )
                     return
                 reviews.append(review)
+                metrics.account_processed()
                 counts.done += 1
                 counts.recommendations += len(review.recommendations)
                 counts.landed += sum(1 for r in review.recommendations if r.status == "pending")
@@ -515,7 +549,8 @@ class Orchestrator:
         )
         now = self.clock.now()
         await self._assess_outcomes(self._unmuted.get(facts.account_id, facts), now)
-        context, memory_refs = await self.engine.recall(facts, now)
+        with metrics.subagent("memory_analyst"):
+            context, memory_refs = await self.engine.recall(facts, now)
         await queue.put(
             AccountRecalled(
                 run_id,
@@ -525,7 +560,8 @@ class Orchestrator:
             )
         )
         prior = self._inputs.approvals.get(account.id, [])
-        recommendations = await self.engine.author(facts, context, memory_refs, prior)
+        with metrics.subagent("recommendation_author"):
+            recommendations = await self.engine.author(facts, context, memory_refs, prior)
         recommendations = [self._valued(r, facts, owner, now) for r in recommendations]
         waiting = self._inputs.queued.get(account.id, [])
         recommendations, new = refresh_queued(recommendations, waiting)
@@ -535,6 +571,7 @@ class Orchestrator:
         fresh = [r for r in recommendations if r.id in new]
         await self.engine.remember(account.id, fresh)
         for rec in fresh:
+            metrics.recommendation_generated(rec.type)
             approval_id = landed.get(rec.id)
             await queue.put(RecommendationProposed(run_id, account.id, rec, approval_id))
         # The run keeps every account's review until its briefs are compiled: only what they

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from pydantic import JsonValue, ValidationError
 
+from sergas_tui import metrics
 from sergas_tui.approvals.errors import ApprovalError
 from sergas_tui.approvals.executor import part_id, plan_write, plan_writes, write_approval
 from sergas_tui.approvals.team import PullReport, TeamRecords
@@ -480,6 +481,9 @@ class ApprovalService:
                     await self._io(self._team.withdraw, approval, updated)
                 raise ApprovalError(err.message) from err
         await self._stored_or_withdrawn(approval, updated, old, event)
+        metrics.decided(approved=new.is_approved)
+        if metrics.enabled():
+            metrics.pending_approvals(await self._io(self._repo.pending_approval_count))
         await self._remember(updated, new, now, who, rationale)
         return updated
 

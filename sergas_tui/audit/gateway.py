@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, JsonValue
 
+from sergas_tui import metrics
 from sergas_tui.clock import Clock
 from sergas_tui.crm.call_tally import add_calls
 from sergas_tui.crm.gateway import SyncBatch
@@ -138,7 +139,7 @@ class AuditedGateway:
         error: BaseException | None = None
         result: Any = None
         try:
-            with count_calls() as counter:
+            with count_calls() as counter, metrics.zoho_tool(f"zoho_{tool}"):
                 try:
                     result = await call()
                 finally:

@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import time
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
@@ -45,7 +46,7 @@ from typing import Literal, Protocol
 
 import httpx
 
-from sergas_tui import __version__
+from sergas_tui import __version__, metrics
 from sergas_tui.crm.errors_map import (
     REQUEST_ID_HEADERS,
     decode_json,
@@ -369,6 +370,7 @@ def tell_wait(wait: CrmWait) -> None:
 
 
 def _tell_wait(wait: CrmWait) -> None:
+    metrics.zoho_wait(wait.kind)
     for observer in _WAIT_OBSERVERS.get():
         with contextlib.suppress(Exception):  # an observer never breaks a call
             observer(wait)
@@ -530,7 +532,15 @@ class Sender:
             return await self.client.send(request)
         async with self.limiter.slot() as waited:
             self.stats.throttled_seconds += waited
-            return await self.client.send(request)
+            started = time.perf_counter()
+            try:
+                response = await self.client.send(request)
+            except httpx.TransportError as err:
+                failure = "TIMEOUT" if isinstance(err, httpx.TimeoutException) else "NETWORK"
+                metrics.zoho_call(time.perf_counter() - started, failure)
+                raise
+            metrics.zoho_call(time.perf_counter() - started, _error_code(response))
+            return response
 
     def _rate_limit_delay(self, response: httpx.Response, waits: int) -> float:
         delay = retry_after_seconds(response.headers)
@@ -613,6 +623,14 @@ class Sender:
             self.stats.retries += 1
             self.stats.backoff_seconds += delay
             await self._sleep(delay)
+
+
+def _error_code(response: httpx.Response) -> str | None:
+    """None for a successful answer; else Zoho's error code, or ``HTTP_<status>``."""
+    if response.is_success:
+        return None
+    parsed = parse_error_body(decode_json(response))
+    return parsed.code if parsed is not None else f"HTTP_{response.status_code}"
 
 
 def timeout_for(seconds: float) -> httpx.Timeout:

@@ -41,6 +41,7 @@ from mcp.client.stdio import StdioServerParameters
 from pydantic import BaseModel, JsonValue, TypeAdapter, ValidationError
 from pydantic_core import to_jsonable_python
 
+from sergas_tui import metrics
 from sergas_tui.crm import mcp_tools as t
 from sergas_tui.crm import mcp_wire as wire
 from sergas_tui.crm.approval_gate import ApprovalRefusedError, RefusalReason, grant_for
@@ -320,15 +321,16 @@ class McpGateway:
         if name not in self.tools:
             raise CrmError(f"The MCP server at {self.target} does not offer {name}.")
         note_api_call()  # one tool call: the review's tally counts it (crm.call_tally)
-        try:
-            result = await self._session.call_tool(
-                name, arguments, read_timeout_seconds=read_timeout or self._call_timeout
-            )
-        except Exception as err:
-            raise to_crm_error(err, self.target) from err
-        if result.is_error:
-            envelope = (result.meta or {}).get(wire.ERROR_META_KEY) or result.structured_content
-            raise wire.error_from_envelope(envelope, _text_of(result))
+        with metrics.zoho_timed():
+            try:
+                result = await self._session.call_tool(
+                    name, arguments, read_timeout_seconds=read_timeout or self._call_timeout
+                )
+            except Exception as err:
+                raise to_crm_error(err, self.target) from err
+            if result.is_error:
+                envelope = (result.meta or {}).get(wire.ERROR_META_KEY) or result.structured_content
+                raise wire.error_from_envelope(envelope, _text_of(result))
         if result.structured_content is not None:
             return result.structured_content
         try:  # a server that only answers in text

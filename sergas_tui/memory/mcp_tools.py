@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from functools import cache
@@ -32,6 +33,7 @@ from typing import Any, Literal, cast, get_args
 import mcp_types as types
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from sergas_tui import metrics
 from sergas_tui.clock import Clock
 from sergas_tui.domain import Outcome
 from sergas_tui.errors import CrmValidationError, SergasError
@@ -589,9 +591,10 @@ async def call_tool(
         code: ErrorCode = "too_large" if _too_large(err) else "invalid_arguments"
         return ToolOutcome(error_data(_invalid(name, err), code), is_error=True)
     try:
-        if pages is not None and paging:
-            return ToolOutcome(await _page(spec, store, args, clock, pages, max_bytes))
-        data = await spec.function(store, args, clock)
+        with metrics.memory_query() if name in READ_TOOL_NAMES else nullcontext():
+            if pages is not None and paging:
+                return ToolOutcome(await _page(spec, store, args, clock, pages, max_bytes))
+            data = await spec.function(store, args, clock)
     except MemoryToolError as err:
         return ToolOutcome(error_data(err.message, err.code), is_error=True)
     except CrmValidationError as err:  # an unknown or expired page_token

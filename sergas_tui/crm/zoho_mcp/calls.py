@@ -22,6 +22,7 @@ import structlog
 from mcp.client.session import ClientSession
 from pydantic import JsonValue
 
+from sergas_tui import metrics
 from sergas_tui.crm.fields import fields_param
 from sergas_tui.crm.http import (
     MAX_RATE_LIMIT_WAIT_SECONDS,
@@ -206,27 +207,28 @@ class ToolCaller:
             counter.calls += 1
         note_api_call()
         mark = len(self._statuses)
-        async with self._limit:
+        with metrics.zoho_timed():  # an error answer counts as a failed call
+            async with self._limit:
+                try:
+                    result = await self._session.call_tool(
+                        name, arguments, read_timeout_seconds=read_timeout or self._call_timeout
+                    )
+                except Exception as err:
+                    refused = self._refused(mark)
+                    if refused is not None:
+                        raise CrmAuthError(
+                            f"Zoho's MCP server at {self.target} refused {name} "
+                            f"(HTTP {refused}). {AUTH_ADVICE}",
+                            status_code=refused,
+                        ) from None
+                    cleaned = self.scrub(to_crm_error(err, self.target))
+                    if self._scrubber is not None:
+                        raise cleaned from None
+                    raise cleaned from err
             try:
-                result = await self._session.call_tool(
-                    name, arguments, read_timeout_seconds=read_timeout or self._call_timeout
-                )
-            except Exception as err:
-                refused = self._refused(mark)
-                if refused is not None:
-                    raise CrmAuthError(
-                        f"Zoho's MCP server at {self.target} refused {name} (HTTP {refused}). "
-                        f"{AUTH_ADVICE}",
-                        status_code=refused,
-                    ) from None
-                cleaned = self.scrub(to_crm_error(err, self.target))
-                if self._scrubber is not None:
-                    raise cleaned from None
-                raise cleaned from err
-        try:
-            return decode_tool_result(name, result)
-        except CrmError as err:
-            raise self.scrub(err) from None
+                return decode_tool_result(name, result)
+            except CrmError as err:
+                raise self.scrub(err) from None
 
     async def pages(
         self,

@@ -1,0 +1,351 @@
+"""Prometheus metrics on the product path: the exporter scraped over HTTP during and after a
+review of the demo org (the rules engine over the simulator), decisions through the approval
+service, and the textfile a one-shot `sergas review` leaves for cron.
+
+The registry is the process's own, shared by every test in it: each test compares scrapes
+taken before and after what it does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from sergas_tui import metrics
+from sergas_tui.agents.events import (
+    AccountAuthored,
+    RecommendationProposed,
+    ReviewEvent,
+    RunFinished,
+)
+from sergas_tui.clock import FixedClock
+from sergas_tui.config import load_settings
+from sergas_tui.crm.simulator import SimulatorConfig, create_simulator
+from sergas_tui.demo import generate
+from sergas_tui.errors import CrmError
+from sergas_tui.locations import Locations
+from sergas_tui.secrets import SecretStore
+from sergas_tui.services import SIMULATOR_URL, Services, open_services
+
+NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+
+FOUNDING = {
+    # name as exposed → its labels (besides Prometheus' own ``le`` on histogram buckets)
+    "orchestrator_runs_total": set(),
+    "orchestrator_run_duration_seconds": set(),
+    "orchestrator_run_failures_total": set(),
+    "subagent_invocations_total": {"agent_name"},
+    "subagent_duration_seconds": {"agent_name"},
+    "subagent_errors_total": {"agent_name"},
+    "zoho_api_requests_total": {"tool_name"},
+    "zoho_api_latency_seconds": {"tool_name"},
+    "zoho_api_errors_total": {"error_code"},
+    "cognee_queries_total": set(),
+    "cognee_latency_seconds": set(),
+    "accounts_processed_total": set(),
+    "recommendations_generated_total": {"type"},
+    "recommendations_approved_total": set(),
+    "recommendations_rejected_total": set(),
+    "anthropic_tokens_used_total": {"model"},
+    "anthropic_api_cost_usd": set(),
+}
+
+
+@dataclass(frozen=True)
+class Scrape:
+    """One scrape: every sample by (name, sorted labels without ``le``)."""
+
+    samples: dict[tuple[str, tuple[tuple[str, str], ...]], float]
+    families: dict[str, set[str]]
+    """Every family's samples' names (``x_total``, ``x_count``, ``x_bucket``, …)."""
+
+    def value(self, name: str, **labels: str) -> float:
+        return self.samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+    def total(self, name: str, **labels: str) -> float:
+        """The sum over every series of ``name`` whose labels include ``labels``."""
+        wanted = set(labels.items())
+        return sum(v for (n, ls), v in self.samples.items() if n == name and wanted <= set(ls))
+
+    def by(self, name: str, label: str) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for (n, ls), v in self.samples.items():
+            if n == name:
+                key = dict(ls).get(label)
+                if key is not None:
+                    out[key] = out.get(key, 0.0) + v
+        return out
+
+
+def parse(text: str) -> Scrape:
+    samples: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+    families: dict[str, set[str]] = {}
+    for family in text_string_to_metric_families(text):
+        names = families.setdefault(family.name, set())
+        for sample in family.samples:
+            names.add(sample.name)
+            if sample.name.endswith("_bucket") or sample.name.endswith("_created"):
+                continue
+            labels = tuple(sorted(sample.labels.items()))
+            samples[(sample.name, labels)] = sample.value
+    return Scrape(samples, families)
+
+
+def scrape(url: str) -> Scrape:
+    response = httpx.get(url, timeout=10)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/plain")
+    return parse(response.text)
+
+
+def delta(after: Scrape, before: Scrape, name: str, **labels: str) -> float:
+    return after.total(name, **labels) - before.total(name, **labels)
+
+
+@pytest.fixture
+def exporter() -> Iterator[metrics.Exporter]:
+    served = metrics.serve(0)
+    try:
+        yield served
+    finally:
+        served.close()
+
+
+@pytest.fixture
+def locations() -> Locations:
+    locations = Locations.from_env()
+    path = locations.demo_crm_file("demo")
+    path.parent.mkdir(parents=True)
+    generate(path, accounts=40, owners=2, seed=11, now=NOW)
+    return locations
+
+
+def open_demo(locations: Locations) -> Services:
+    settings = load_settings(locations, overrides={"zoho": {"requests_per_minute": 10_000}})
+    services = open_services(
+        settings, locations, secrets=SecretStore(environ={}), clock=FixedClock(NOW)
+    )
+    services.simulator = create_simulator(
+        locations.demo_crm_file("demo"),
+        SimulatorConfig(api_domain=SIMULATOR_URL, clock=lambda: NOW),
+    )
+    return services
+
+
+async def test_a_scrape_during_and_after_a_review_finds_every_metric_with_true_figures(
+    locations: Locations, exporter: metrics.Exporter
+) -> None:
+    services = open_demo(locations)
+    try:
+        orchestrator = await services.orchestrator()
+        before = await asyncio.to_thread(scrape, exporter.url)
+        during: Scrape | None = None
+        events: list[ReviewEvent] = []
+        async for event in orchestrator.review(None):
+            events.append(event)
+            if during is None and isinstance(event, AccountAuthored):
+                # The run is under way: the scout has run, accounts are being authored.
+                during = await asyncio.to_thread(scrape, exporter.url)
+        after = await asyncio.to_thread(scrape, exporter.url)
+        finished = events[-1]
+        assert isinstance(finished, RunFinished)
+        summary = finished.summary
+        assert services.simulator is not None
+        simulator = services.simulator.counters
+
+        assert during is not None
+        assert delta(during, before, "orchestrator_runs_total") == 0, "the run has not ended"
+        assert delta(during, before, "subagent_invocations_total", agent_name="zoho_scout") == 1
+        assert delta(during, before, "zoho_api_requests_total", tool_name="zoho_sync") > 0
+
+        # Every founding-design metric, with its labels.
+        for name, labels in FOUNDING.items():
+            family = name.removesuffix("_total")
+            assert family in after.families, f"{name} is not exposed"
+            for (sample, sample_labels), _value in after.samples.items():
+                if sample.startswith(family) and sample in (name, f"{name}_count", f"{name}_sum"):
+                    assert {k for k, _ in sample_labels} == labels, (name, sample_labels)
+        for agent in metrics.AGENTS:
+            assert ("subagent_invocations_total", (("agent_name", agent),)) in after.samples
+
+        # The run.
+        assert delta(after, before, "orchestrator_runs_total") == 1
+        assert delta(after, before, "orchestrator_run_duration_seconds_count") == 1
+        took = delta(after, before, "orchestrator_run_duration_seconds_sum")
+        assert 0 < took <= summary.seconds + 1
+        assert delta(after, before, "orchestrator_run_failures_total") == 0
+
+        # Zoho: every call the simulator answered, by the operation that made it.
+        assert delta(after, before, "zoho_api_requests_total") == simulator.total_calls
+        assert simulator.total_calls == summary.calls
+        calls = summary.zoho_calls
+        assert delta(after, before, "zoho_api_requests_total", tool_name="zoho_sync") == calls.sync
+        assert (
+            delta(after, before, "zoho_api_requests_total", tool_name="zoho_get_stage_history")
+            == calls.stage_history
+        )
+        assert (
+            delta(after, before, "zoho_api_requests_total", tool_name="zoho_get_fields")
+            == calls.metadata
+        )
+        assert delta(after, before, "zoho_api_latency_seconds_count") == simulator.total_calls
+        assert delta(after, before, "zoho_api_errors_total") == 0
+
+        # Subagents and memory: the scout once, the analyst and the author per account.
+        reviewed = summary.accounts - summary.failed
+        assert reviewed > 0
+        for agent, count in (
+            ("zoho_scout", 1),
+            ("memory_analyst", reviewed),
+            ("recommendation_author", reviewed),
+        ):
+            assert delta(after, before, "subagent_invocations_total", agent_name=agent) == count
+            assert delta(after, before, "subagent_duration_seconds_count", agent_name=agent) == (
+                count
+            )
+            assert delta(after, before, "subagent_errors_total", agent_name=agent) == 0
+        assert delta(after, before, "cognee_queries_total") == reviewed
+        assert delta(after, before, "cognee_latency_seconds_count") == reviewed
+        assert delta(after, before, "accounts_processed_total") == reviewed
+
+        # Recommendations: as many as the run summary says, by type as the events say.
+        assert delta(after, before, "recommendations_generated_total") == summary.recommendations
+        assert summary.recommendations > 0
+        proposed = Counter(
+            str(e.recommendation.type) for e in events if isinstance(e, RecommendationProposed)
+        )
+        grown = {
+            kind: value - before.by("recommendations_generated_total", "type").get(kind, 0.0)
+            for kind, value in after.by("recommendations_generated_total", "type").items()
+        }
+        assert {k: v for k, v in grown.items() if v} == proposed
+        pending = services.store.pending_approval_count()
+        assert after.value("pending_approvals_count") == pending > 0
+
+        # Decisions through the approval service: one approved, one rejected.
+        service = services.approval_service()
+        first, second = (await service.pending())[:2]
+        await service.approve(first.id, actor="ae")
+        await service.reject(second.id, actor="ae", reason="not now")
+        decided = await asyncio.to_thread(scrape, exporter.url)
+        assert delta(decided, after, "recommendations_approved_total") == 1
+        assert delta(decided, after, "recommendations_rejected_total") == 1
+        assert decided.value("pending_approvals_count") == pending - 2
+    finally:
+        await services.aclose()
+        services.close()
+
+
+async def test_zoho_errors_are_counted_by_zoho_code(
+    locations: Locations, exporter: metrics.Exporter
+) -> None:
+    services = open_demo(locations)
+    try:
+        crm = await services.crm()
+        before = await asyncio.to_thread(scrape, exporter.url)
+        with pytest.raises(CrmError):
+            await crm.get_stage_history("not-a-deal-id")
+        after = await asyncio.to_thread(scrape, exporter.url)
+        grown = {
+            code: value - before.by("zoho_api_errors_total", "error_code").get(code, 0.0)
+            for code, value in after.by("zoho_api_errors_total", "error_code").items()
+        }
+        failed = {code: n for code, n in grown.items() if n}
+        assert sum(failed.values()) >= 1
+        assert all(code.isupper() for code in failed), failed
+        assert (
+            delta(after, before, "zoho_api_requests_total", tool_name="zoho_get_stage_history") >= 1
+        )
+    finally:
+        await services.aclose()
+        services.close()
+
+
+def test_metrics_disabled_records_nothing(locations: Locations) -> None:
+    metrics.configure(enabled=False)
+    try:
+        before = parse(metrics.render())
+        metrics.run_ended(3.0, failed=True)
+        metrics.zoho_call(0.1, "INVALID_DATA")
+        metrics.decided(approved=True)
+        after = parse(metrics.render())
+        assert after.samples == before.samples
+    finally:
+        metrics.configure()
+
+
+def test_cost_tracking_off_leaves_the_model_metrics_out() -> None:
+    metrics.configure(enabled=True, cost_tracking=False)
+    try:
+        before = parse(metrics.render())
+        metrics.model_usage("claude-sonnet-4-5", tokens=1000, cost_usd=0.5)
+        after = parse(metrics.render())
+        assert after.total("anthropic_tokens_used_total") == before.total(
+            "anthropic_tokens_used_total"
+        )
+        assert after.value("anthropic_api_cost_usd") == before.value("anthropic_api_cost_usd")
+    finally:
+        metrics.configure()
+    before = parse(metrics.render())
+    metrics.model_usage("claude-haiku-4-5", tokens=1000, cost_usd=0.25)
+    after = parse(metrics.render())
+    assert delta(after, before, "anthropic_tokens_used_total", model="claude-haiku-4-5") == 1000
+    assert delta(after, before, "anthropic_api_cost_usd") == pytest.approx(0.25)
+
+
+def _cli_env(**extra: str) -> dict[str, str]:
+    """The test's environment (its own Sergas directories), without model credentials."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
+    env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+    env.update(extra)
+    return env
+
+
+def test_a_one_shot_review_writes_its_metrics_for_the_textfile_collector(
+    locations: Locations, tmp_path: Path
+) -> None:
+    target = tmp_path / "textfile" / "sergas.prom"
+    target.parent.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-m", "sergas_tui", "review", "--all", "--metrics-file", str(target)],
+        env=_cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Wrote the review's metrics to" in done.stderr
+    written = parse(target.read_text(encoding="utf-8"))
+    assert written.value("orchestrator_runs_total") == 1
+    assert written.value("orchestrator_run_failures_total") == 0
+    assert written.total("zoho_api_requests_total") > 0
+    assert written.total("accounts_processed_total") == 40
+    assert not list(target.parent.glob(".*.tmp")), "no temporary file left behind"
+
+
+def test_a_taken_port_is_a_warning_and_the_review_still_runs(
+    locations: Locations, tmp_path: Path, exporter: metrics.Exporter
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "sergas_tui", "review", "--all"],
+        env=_cli_env(SERGAS_MONITORING__PROMETHEUS_PORT=str(exporter.port)),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"cannot be served on 127.0.0.1:{exporter.port}" in " ".join(done.stderr.split())
+    assert "Review finished" in done.stdout
