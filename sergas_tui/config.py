@@ -144,12 +144,14 @@ class AnthropicSettings(Section):
     model: str = "claude-sonnet-4-5"
     """Model used by the subagents."""
     model_simple: str | None = Field(default=None, examples=["claude-haiku-4-5"])
-    """A cheaper model for accounts whose facts are simple (few risk signals, no open deal);
-    the others go to `model`. Unset: every account goes to `model`."""
+    """A cheaper model for simple accounts: no open deal and at most one risk signal, of
+    severity info or warning. The others go to `model`. Unset: every account goes to
+    `model`."""
     max_tokens: int = Field(default=8192, ge=256, le=64_000)
     """Maximum output tokens per model turn."""
-    temperature: float = Field(default=0.7, ge=0.0, le=1.0)
-    """Sampling temperature."""
+    temperature: float | None = Field(default=None, ge=0.0, le=1.0, deprecated=True)
+    """Deprecated, no effect: the Claude Code CLI that runs the engine offers no temperature
+    option or setting. Still accepted in a config file; `deprecations()` says so."""
     base_url: str | None = Field(default=None, examples=["https://llm-gateway.example.com"])
     """Override of the Messages API URL (for a gateway or proxy)."""
     max_cost_usd: float | None = Field(default=None, gt=0, examples=[5.0])
@@ -423,6 +425,12 @@ class Settings(BaseSettings):
                     "[auditing] postgres_dsn is deprecated and ignored because [central] dsn is "
                     "set: remove it from the config file."
                 )
+        if self.anthropic.__dict__.get("temperature") is not None:
+            notes.append(
+                "[anthropic] temperature is deprecated and has no effect: the Claude Code CLI "
+                "that runs the Claude engine offers no temperature option or setting (it "
+                "decides the sampling temperature itself). Remove it from the config file."
+            )
         return notes
 
     def workspace_name(self) -> str:

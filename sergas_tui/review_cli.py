@@ -29,7 +29,9 @@ from sergas_tui.agents.events import (
     CrmWaiting,
     RunFinished,
     RunStarted,
+    RunSummary,
     Synced,
+    Usage,
 )
 from sergas_tui.briefs.markdown import render_brief
 from sergas_tui.config import Settings
@@ -41,6 +43,40 @@ from sergas_tui.services import Services, open_services
 from sergas_tui.user_files import make_output_dir, output_dir, output_file, write_text_file
 from sergas_tui.viewmodels.brief import current_brief
 from sergas_tui.viewmodels.names import names_for_brief
+
+
+def usage_text(usage: Usage) -> str:
+    """'12,345 in / 678 out · 9 requests · $0.0421' (the cost as the Claude Code CLI reported)."""
+    cost = "cost unknown" if usage.cost_usd is None else f"${usage.cost_usd:.4f}"
+    return (
+        f"{usage.input_tokens:,} in / {usage.output_tokens:,} out · "
+        f"{usage.requests} requests · {cost}"
+    )
+
+
+def summary_table(summary: RunSummary) -> Table:
+    """The run's figures as the CLI prints them; the model's usage split by model when more
+    than one model was used."""
+    table = Table(title="Review finished", show_header=False)
+    table.add_row("accounts reviewed", str(summary.accounts))
+    table.add_row("with changes", str(summary.with_changes))
+    table.add_row("at risk", str(summary.at_risk))
+    table.add_row("new recommendations", str(summary.recommendations))
+    table.add_row("landed in the approvals queue", str(summary.landed))
+    table.add_row("more, lower priority (`sergas approvals more`)", str(summary.queued))
+    table.add_row("failed accounts", str(summary.failed))
+    if summary.sync:
+        table.add_row("Zoho sync", summary.sync)
+    table.add_row("Zoho API calls", summary.zoho_calls.text())
+    if summary.usage is not None:
+        table.add_row("model tokens", usage_text(summary.usage))
+        if len(summary.by_model) > 1:  # [anthropic] model_simple took some accounts
+            for model, usage in sorted(summary.by_model.items()):
+                table.add_row(f"  {model}", usage_text(usage))
+    if summary.fallbacks:
+        table.add_row("accounts handed to the rules engine", str(summary.fallbacks))
+    table.add_row("time", f"{summary.seconds:.1f} s")
+    return table
 
 
 def brief_file_name(owner_email: str) -> str:
@@ -90,29 +126,7 @@ async def run_review(
                 finished = event
     assert finished is not None
     summary = finished.summary
-    table = Table(title="Review finished", show_header=False)
-    table.add_row("accounts reviewed", str(summary.accounts))
-    table.add_row("with changes", str(summary.with_changes))
-    table.add_row("at risk", str(summary.at_risk))
-    table.add_row("new recommendations", str(summary.recommendations))
-    table.add_row("landed in the approvals queue", str(summary.landed))
-    table.add_row("more, lower priority (`sergas approvals more`)", str(summary.queued))
-    table.add_row("failed accounts", str(summary.failed))
-    if summary.sync:
-        table.add_row("Zoho sync", summary.sync)
-    table.add_row("Zoho API calls", summary.zoho_calls.text())
-    if summary.usage is not None:
-        usage = summary.usage
-        cost = "cost unknown" if usage.cost_usd is None else f"${usage.cost_usd:.4f}"
-        table.add_row(
-            "model tokens",
-            f"{usage.input_tokens:,} in / {usage.output_tokens:,} out · "
-            f"{usage.requests} requests · {cost}",
-        )
-    if summary.fallbacks:
-        table.add_row("accounts handed to the rules engine", str(summary.fallbacks))
-    table.add_row("time", f"{summary.seconds:.1f} s")
-    console.print(table)
+    console.print(summary_table(summary))
     for account_id, error in summary.failures[:20]:
         console.print(Text(f"failed: {account_id}: {error}", style="red"))
     briefs = await asyncio.to_thread(current_briefs, services, finished.briefs)

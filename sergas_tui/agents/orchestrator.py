@@ -174,6 +174,8 @@ class RunAware(Protocol):
 
     def usage(self) -> Usage | None: ...
 
+    def usage_by_model(self) -> Mapping[str, Usage]: ...
+
     def fallbacks(self) -> int: ...
 
     async def end_run(self) -> None: ...
@@ -357,6 +359,7 @@ class Orchestrator:
                 seconds=time.perf_counter() - started,
                 failures=tuple(failures),
                 usage=None if aware is None else aware.usage(),
+                by_model={} if aware is None else dict(aware.usage_by_model()),
                 fallbacks=0 if aware is None else aware.fallbacks(),
                 zoho_calls=zoho_calls,
                 sync=synced.reason,

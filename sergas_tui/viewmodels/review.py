@@ -97,6 +97,11 @@ def usage_of(event: object) -> Usage | None:
     raw = getattr(event, "usage", None)
     if raw is None and isinstance(event, RunFinished):
         raw = getattr(event.summary, "usage", None)
+    return usage_of_raw(raw)
+
+
+def usage_of_raw(raw: object) -> Usage | None:
+    """A :class:`Usage` from anything with ``input_tokens``, ``output_tokens``, ``cost_usd``."""
     if raw is None:
         return None
     cost = getattr(raw, "cost_usd", None)
@@ -184,6 +189,8 @@ class ReviewProgress:
     """The latest run-level activity (syncing, synced, orchestrator text)."""
     error: str | None = None
     usage: Usage | None = None
+    by_model: dict[str, Usage] = field(default_factory=dict)
+    """``usage`` split by the model the requests went to (``[anthropic] model_simple``)."""
     summary: RunSummary | None = None
     failures: list[Failure] = field(default_factory=list)
     names: dict[str, str] = field(default_factory=dict)
@@ -312,7 +319,23 @@ class ReviewProgress:
         )
         if usage.cost_usd is not None:
             text += f" · ${usage.cost_usd:.2f}"
+        if len(self.by_model) > 1:
+            text += " (" + "; ".join(self._model_texts()) + ")"
         return text
+
+    def _model_texts(self) -> list[str]:
+        """'claude-haiku-4-5: 1.2k in / 300 out · $0.01' per model, main spenders first."""
+        texts = []
+        ranked = sorted(self.by_model.items(), key=lambda kv: (-(kv[1].cost_usd or 0.0), kv[0]))
+        for model, usage in ranked:
+            text = (
+                f"{model}: {tokens_text(usage.input_tokens)} in / "
+                f"{tokens_text(usage.output_tokens)} out"
+            )
+            if usage.cost_usd is not None:
+                text += f" · ${usage.cost_usd:.2f}"
+            texts.append(text)
+        return texts
 
     def summary_text(self, now: datetime) -> str:
         """One sentence once the run has ended (empty while it runs)."""
@@ -369,6 +392,11 @@ class ReviewProgress:
             self.usage = usage  # the run's own figure is the total
         else:
             self.usage = self.usage + usage
+        if isinstance(event, RunFinished):
+            split = getattr(event.summary, "by_model", None) or {}
+            self.by_model = {m: u for m, raw in split.items() if (u := usage_of_raw(raw))}
+        elif isinstance(model := getattr(event, "model", None), str):
+            self.by_model[model] = self.by_model.get(model, Usage()) + usage
 
     def _scouted(self, event: AccountScouted) -> LaneLine:
         self.names[event.account_id] = event.account_name or "(no name)"
