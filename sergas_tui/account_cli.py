@@ -1,6 +1,9 @@
 """`sergas account ...`: one account's data.
 
     sergas account export ACCOUNT --out FILE.json    everything the workspace holds about it
+    sergas account forget ACCOUNT [--yes]            remove everything the workspace holds
+                                                     about it (memory, records, files, logs;
+                                                     its audit rows erased, hashes kept)
 
 ACCOUNT is the account's id or enough of its name to name one account (as `sergas signals`
 takes it). The document's layout is described in :mod:`sergas_tui.account_export`.
@@ -9,7 +12,7 @@ takes it). The document's layout is described in :mod:`sergas_tui.account_export
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -18,7 +21,10 @@ from rich.text import Text
 from sergas_tui.cli_common import State, state_of
 from sergas_tui.errors import SergasError
 
-account_app = typer.Typer(help="One account's data: export it.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from sergas_tui.services import Services
+
+account_app = typer.Typer(help="One account's data: export or forget it.", no_args_is_help=True)
 
 _ACCOUNT_HELP = "The account: its id, or enough of its name to name one account."
 
@@ -74,3 +80,130 @@ def account_export(
 ) -> None:
     """Export everything this workspace holds about one account as one JSON document."""
     raise typer.Exit(export_command(state_of(ctx), Console(stderr=True), account=account, out=out))
+
+
+def _plan(services: Services, account_id: str, name: str) -> str:
+    """What forgetting the account removes, in words (for the confirmation)."""
+    from sergas_tui.account_forget import account_names, workspace_files
+    from sergas_tui.storage.erasure import audit_rows_about, needles_of
+    from sergas_tui.storage.mutes import list_mutes
+
+    store = services.store
+    names = [name, *account_names(services, account_id)]
+    counts = {
+        "snapshots": len(store.snapshots_for(account_id)),
+        "recommendations": len(store.recommendations_for(account_id)),
+        "approvals": len(store.approvals_for(account_id)),
+        "outcomes": len(store.outcomes_for(account_id)),
+        "signal mutes": len(
+            list_mutes(store, now=services.clock.now(), active_only=False, account_id=account_id)
+        ),
+        "audit rows to erase": audit_rows_about(store, account_id, names),
+        "files": len(workspace_files(services, needles_of(account_id, names))),
+    }
+    return ", ".join(f"{kind} {count}" for kind, count in counts.items())
+
+
+def forget_command(state: State, console: Console, *, account: str, yes: bool) -> int:
+    import asyncio
+
+    from sergas_tui.account_forget import ForgetReport, forget_account
+    from sergas_tui.approvals.service import require_may
+    from sergas_tui.domain.mutes import MuteError
+    from sergas_tui.services import open_services
+    from sergas_tui.viewmodels.mutes import find_account
+
+    services = open_services(state.settings(), state.locations, workspace=state.workspace)
+    try:
+        try:
+            account_id, name, owner = find_account(services, account)
+        except MuteError as err:
+            raise UnknownAccountError(err.message) from err
+        # Team mode: only the owner and their managers may erase an account's data.
+        require_may(services.identity(), owner, "forget the data and")
+        if not yes:
+            console.print(
+                Text(
+                    f"Forget {name} ({account_id}) in workspace {services.workspace}: its "
+                    f"memory, {_plan(services, account_id, name)}, and its mentions in the "
+                    "logs. Audit rows keep their hashes; their content is replaced by an "
+                    "erasure marker. This cannot be undone (export it first with `sergas "
+                    "account export`)."
+                ),
+                soft_wrap=True,
+            )
+            if not typer.confirm(f"Forget {name}?", default=False, err=True):
+                console.print(Text(f"Nothing was changed; {name} is kept."))
+                return 1
+
+        async def run() -> ForgetReport:
+            try:
+                return await forget_account(services, account_id, name)
+            finally:
+                await services.aclose()
+
+        report = asyncio.run(run())
+    finally:
+        services.close()
+    database = report.database
+    removed = {**database.deleted}
+    removed = {kind: n for kind, n in removed.items() if n}
+    listed = ", ".join(f"{kind.replace('_', ' ')} {n}" for kind, n in removed.items()) or "none"
+    event = database.event
+    console.print(
+        Text(
+            f"Forgot {name} ({account_id}): memory items {report.memory_items}; records "
+            f"{listed}; briefs rewritten {database.briefs_rewritten}; audit rows erased "
+            f"{database.audit_rows_erased} (recorded as audit event "
+            f"{event.id if event else '-'}, seq {event.seq if event else '-'}); files deleted "
+            f"{len(report.files_deleted)}; log files scrubbed {len(report.logs_scrubbed)}."
+        ),
+        soft_wrap=True,
+    )
+    for note in report.notes:
+        console.print(Text(note), soft_wrap=True)
+    code = 0
+    if report.central is not None:
+        central = report.central
+        console.print(
+            Text(
+                f"Central audit: {central.audit_rows_erased} rows erased, "
+                f"{central.outcome_versions_deleted} outcome versions and "
+                f"{central.team_records_deleted} team records deleted."
+            ),
+            soft_wrap=True,
+        )
+        if central.elsewhere:
+            console.print(
+                Text(
+                    f"Other workspaces still hold {name} in the central audit: "
+                    f"{'; '.join(central.elsewhere)}. Run `sergas account forget` there too."
+                ),
+                soft_wrap=True,
+            )
+    if report.central_error is not None:
+        console.print(
+            Text(
+                f"{name} is forgotten here, but not yet in the central audit "
+                f"({report.central_error.title}): {report.central_error.message}"
+            ),
+            soft_wrap=True,
+        )
+        code = 1
+    console.print(
+        Text(
+            f"{name} stays in the CRM: the next review reads it again unless it is deleted there."
+        ),
+        soft_wrap=True,
+    )
+    return code
+
+
+@account_app.command("forget")
+def account_forget(
+    ctx: typer.Context,
+    account: Annotated[str, typer.Argument(help=_ACCOUNT_HELP)],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Remove everything this workspace holds about one account (its audit rows erased)."""
+    raise typer.Exit(forget_command(state_of(ctx), Console(stderr=True), account=account, yes=yes))

@@ -168,6 +168,22 @@ def checkpoint_problems(
                 "the database was rewritten to match the shorter log",
             )
         ]
+    start = state.start
+    if start is not None and checkpoint.seq < start.seq:
+        # The checkpointed row went with a retention purge; the recorded start links to the
+        # last purged row, so a checkpoint at that row is still compared.
+        if checkpoint.seq == start.seq - 1 and checkpoint.row_hash not in (None, start.prev_hash):
+            return [
+                Problem(
+                    start.seq,
+                    None,
+                    "edited",
+                    f"the chain's recorded start links to row_hash {short_hash(start.prev_hash)}, "
+                    f"but the head {since} was seq {checkpoint.seq} with "
+                    f"{checkpoint.short_hash}: the log was rewritten before its start",
+                )
+            ]
+        return []
     if checkpoint.seq > 0 and state.at_seq is None:
         return [
             Problem(

@@ -34,7 +34,8 @@ See "The audit log" in docs/security.md.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,9 +43,16 @@ from sergas_tui.audit.anchor import compare
 from sergas_tui.domain.audit_chain import (
     GENESIS,
     LEGACY_META_KEY,
+    LOCAL_PURGE_TOOL,
+    PURGE_ACTION,
     AuditHead,
+    ChainStart,
+    ErasedEntry,
     Problem,
     ProblemKind,
+    content_digest,
+    erased_by,
+    erasure_entries,
     row_hash,
 )
 from sergas_tui.storage import Repository
@@ -117,14 +125,72 @@ def _unchained(run: list[Row], started: bool) -> Problem:
     )
 
 
-def verify_chain(rows: Iterable[Row], *, legacy_rows: int = 0) -> VerifyResult:
+@dataclass(frozen=True)
+class _Voucher:
+    """An intact erasure event's word for one row: what it listed and where it stands."""
+
+    entry: ErasedEntry
+    event_seq: int
+    event_id: str
+
+
+def _vouchers(ordered: list[Row]) -> dict[int, _Voucher]:
+    """The erased rows listed by erasure events that are themselves intact (their content
+    hashes to their ``row_hash``), by seq; a row listed twice keeps the later listing."""
+    found: dict[int, _Voucher] = {}
+    for r in ordered:
+        entries = erasure_entries(r)
+        if entries and isinstance(r["seq"], int) and _hashes_as(r, r["seq"]):
+            for entry in entries:
+                found[entry.seq] = _Voucher(entry, int(r["seq"]), str(r["id"]))
+    return found
+
+
+def _erasure_problem(r: Row, seq: int, by: str, vouchers: Mapping[int, _Voucher]) -> str | None:
+    """Why the erased row ``r`` is not vouched for by a later intact erasure event, if so."""
+    voucher = vouchers.get(seq)
+    name = _name(r)
+    if voucher is None or voucher.event_seq <= seq:
+        return (
+            f"audit row {name} claims to be erased by event {by}, but no intact account_erased "
+            "event after it lists it: its content was replaced outside Sergas (or the erasure "
+            "event was removed or edited)"
+        )
+    entry = voucher.entry
+    where = f"the erasure event seq {voucher.event_seq} (id {voucher.event_id})"
+    if voucher.event_id != by:
+        return f"audit row {name} names erasure event {by}, but {where} is the one that lists it"
+    if entry.id != r["id"] or entry.row_hash != r["row_hash"]:
+        return (
+            f"audit row {name} is erased, but its id or row_hash differs from what {where} "
+            "recorded: the row was replaced"
+        )
+    if content_digest(r) != entry.erased_digest:
+        return (
+            f"audit row {name} was edited after its erasure: its erased content no longer "
+            f"matches the digest {where} recorded"
+        )
+    return None
+
+
+def verify_chain(
+    rows: Iterable[Row], *, legacy_rows: int = 0, start: ChainStart | None = None
+) -> VerifyResult:
     """Verify audit rows given in ``seq`` order (as :meth:`Repository.audit_rows` returns them),
     each a mapping of every ``audit_logs`` column to its stored value. Up to ``legacy_rows``
-    rows without hashes are tolerated at the start (see :data:`LEGACY_META_KEY`)."""
+    rows without hashes are tolerated at the start (see :data:`LEGACY_META_KEY`).
+
+    ``start``: where a local retention purge left the chain's start (its first kept seq and
+    the ``prev_hash`` that row links to); without it the chain starts at seq 1 from
+    :data:`GENESIS`. An erased row (its ``tool_inputs`` the erasure marker) is accepted when a
+    later intact ``account_erased`` event lists its seq, id, ``row_hash`` and the digest of its
+    erased content; its own hash cannot be recomputed, its links still are."""
     ordered = list(rows)
     by_hash = {r["row_hash"]: r for r in ordered if isinstance(r["row_hash"], str)}
+    vouchers = _vouchers(ordered)
     problems: list[Problem] = []
-    expected_seq = 1
+    expected_seq = start.seq if start is not None else 1
+    first_prev = start.prev_hash if start is not None and start.prev_hash else GENESIS
     legacy = 0
     foreign = 0  # rows without hashes that are not legacy rows
     run: list[Row] = []  # the current run of such rows
@@ -174,7 +240,12 @@ def verify_chain(rows: Iterable[Row], *, legacy_rows: int = 0) -> VerifyResult:
             run = []
 
         clean = True
-        if not _hashes_as(r, seq):
+        erasure = erased_by(r)
+        why = None if erasure is None else _erasure_problem(r, seq, erasure, vouchers)
+        if why is not None:
+            clean = False
+            problems.append(Problem(seq, r["id"], "edited", why))
+        elif erasure is None and not _hashes_as(r, seq):
             clean = False
             original = _appended_as(r, seq, by_hash)
             if original is not None:
@@ -213,16 +284,21 @@ def verify_chain(rows: Iterable[Row], *, legacy_rows: int = 0) -> VerifyResult:
                 )
             )
         elif not broken_seq and last_clean and not after_run:
-            expected_prev = GENESIS if last is None else last["row_hash"]
+            expected_prev = first_prev if last is None else last["row_hash"]
             if r["prev_hash"] != expected_prev:
                 if last is None:
+                    where = (
+                        "its start"
+                        if start is None
+                        else f"the start recorded by the last retention purge (seq {start.seq})"
+                    )
                     problems.append(
                         Problem(
                             seq,
                             r["id"],
                             "edited",
                             f"audit row {_name(r)} is the first of the chain but does not "
-                            "link to its start",
+                            f"link to {where}",
                         )
                     )
                 else:
@@ -243,13 +319,80 @@ def verify_chain(rows: Iterable[Row], *, legacy_rows: int = 0) -> VerifyResult:
     return VerifyResult(ok=not problems, checked=len(ordered), problems=problems, unchained=legacy)
 
 
+def _start_problems(
+    rows: Sequence[Row], start: ChainStart | None, error: str | None
+) -> list[Problem]:
+    """Whether the recorded chain start is the one the last local retention purge recorded
+    in its own (chained) event: a start moved by hand, without a purge, shows."""
+    if error is not None:
+        return [Problem(0, None, "anchor", error)]
+    purges = [
+        r
+        for r in rows
+        if r["action_type"] == PURGE_ACTION
+        and r["tool_name"] == LOCAL_PURGE_TOOL
+        and erased_by(r) is None
+    ]
+    if start is None:
+        if purges:
+            last = purges[-1]
+            return [
+                Problem(
+                    int(last["seq"]),
+                    last["id"],
+                    "anchor",
+                    f"audit row {_name(last)} records a retention purge, but the chain's start "
+                    "is not recorded (meta 'audit_chain_start' is missing): the database was "
+                    "edited outside Sergas",
+                )
+            ]
+        return []
+    if not purges:
+        return [
+            Problem(
+                start.seq,
+                None,
+                "anchor",
+                f"the chain is recorded to start at seq {start.seq} (rows before it purged), "
+                "but no audit_purged event records that purge: rows were removed from the start "
+                "of the log outside Sergas",
+            )
+        ]
+    last = purges[-1]
+    try:
+        recorded = ChainStart.from_value(json.loads(last["tool_inputs"]).get("chain_start"))
+    except (ValueError, TypeError, AttributeError):
+        recorded = None
+    if recorded != start:
+        return [
+            Problem(
+                int(last["seq"]),
+                last["id"],
+                "anchor",
+                f"the chain's recorded start (seq {start.seq}) is not the one the last retention "
+                f"purge, audit row {_name(last)}, recorded: the start was moved outside Sergas",
+            )
+        ]
+    return []
+
+
 def verify_database(repository: Repository) -> VerifyResult:
     """Verify the whole audit log of ``repository``: its chain, its recorded head and the
     checkpoint file. An intact log moves the checkpoint forward (when the file can be written)."""
     legacy = repository.meta_value(LEGACY_META_KEY)
+    start, start_error = repository.audit_chain_start()
+    stored = repository.audit_rows()
     chain = verify_chain(
-        repository.audit_rows(), legacy_rows=int(legacy) if legacy and legacy.isdigit() else 0
+        stored, legacy_rows=int(legacy) if legacy and legacy.isdigit() else 0, start=start
     )
+    starting = _start_problems(stored, start, start_error)
+    if starting:
+        chain = VerifyResult(
+            ok=False,
+            checked=chain.checked,
+            problems=sorted([*chain.problems, *starting], key=lambda p: p.seq),
+            unchained=chain.unchained,
+        )
     anchor = compare(repository, chain.problems)
     return VerifyResult(
         ok=not anchor.problems,

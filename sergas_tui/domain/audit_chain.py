@@ -163,3 +163,172 @@ def short_hash(digest: str | None) -> str:
 def _natural(*values: int) -> bool:
     """True when every value is a whole number that is not negative (JSON ``true`` is not)."""
     return all(not isinstance(v, bool) and v >= 0 for v in values)
+
+
+# -- erasure and retention -------------------------------------------------------------------
+
+ERASURE_ACTION = "account_erased"
+"""The ``action_type`` of the event that records an account's erasure (``sergas account
+forget``): ``tool_inputs`` holds the account id and one :class:`ErasedEntry` per erased row."""
+
+ERASED_BY = "erased_by"
+"""The one key of an erased row's ``tool_inputs``: the id of the erasure event that erased it."""
+
+ERASED_TEXT = "erased"
+"""What replaces a kept text column (``session_id``, ``tool_name``...) that named the account."""
+
+ERASED_COLUMNS: tuple[str, ...] = (
+    "account_id",
+    "tool_inputs",
+    "tool_outputs",
+    "decision_rationale",
+    "error_message",
+)
+"""The content columns an erasure always replaces (``tool_inputs`` by the marker, the others by
+NULL). The other content columns are kept unless they name the account."""
+
+PURGE_ACTION = "audit_purged"
+"""The ``action_type`` of a retention purge's event (central and local)."""
+
+LOCAL_PURGE_TOOL = "local_audit_purge"
+"""The ``tool_name`` of a local retention purge's event; its ``tool_inputs`` record the
+:class:`ChainStart` the purge left."""
+
+START_META_KEY = "audit_chain_start"
+"""The ``meta`` key holding the :class:`ChainStart` after a local retention purge."""
+
+
+def erased_marker(erasure_id: str) -> str:
+    """The stored ``tool_inputs`` of a row erased by the erasure event ``erasure_id``."""
+    return canonical_json({ERASED_BY: erasure_id})
+
+
+def erased_by(row: Mapping[str, Any]) -> str | None:
+    """The erasure event id an erased stored row names (None: the row is not erased)."""
+    text = row.get("tool_inputs")
+    if not isinstance(text, str) or ERASED_BY not in text:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    if isinstance(value, dict) and set(value) == {ERASED_BY}:
+        found = value[ERASED_BY]
+        return found if isinstance(found, str) else None
+    return None
+
+
+def mentions(value: Any, needles: tuple[str, ...]) -> bool:
+    """True when the text of ``value`` holds any of ``needles`` (case-insensitive)."""
+    if value is None or not needles:
+        return False
+    text = str(value).casefold()
+    return any(needle.casefold() in text for needle in needles if needle)
+
+
+def erased_form(
+    row: Mapping[str, Any], erasure_id: str, needles: tuple[str, ...]
+) -> dict[str, Any]:
+    """The content columns of stored ``row`` once erased by ``erasure_id``: the columns of
+    :data:`ERASED_COLUMNS` replaced, any other column that names one of ``needles`` (the
+    account's id and name) replaced by :data:`ERASED_TEXT`; ``id``, ``seq`` and ``timestamp``
+    are kept."""
+    values = {column: row[column] for column in CONTENT_COLUMNS}
+    for column in ERASED_COLUMNS:
+        values[column] = None
+    values["tool_inputs"] = erased_marker(erasure_id)
+    for column in ("session_id", "agent_name", "action_type", "owner_email", "tool_name"):
+        if mentions(values[column], needles):
+            values[column] = ERASED_TEXT
+    if mentions(values["decision"], needles):  # cannot happen: the column is an enumeration
+        values["decision"] = None
+    return values
+
+
+def content_digest(row: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of a stored row's canonical content: an erasure event records it for the
+    erased form of each row it erased, so the erased row cannot be edited unseen."""
+    return hashlib.sha256(canonical(row)).hexdigest()
+
+
+@dataclass(frozen=True)
+class ErasedEntry:
+    """One row an erasure event vouches for: where it is, its unchanged ``row_hash`` and the
+    digest of its erased content."""
+
+    seq: int
+    id: str
+    row_hash: str | None
+    erased_digest: str
+
+    def dump(self) -> dict[str, Any]:
+        return {
+            "erased_digest": self.erased_digest,
+            "id": self.id,
+            "row_hash": self.row_hash,
+            "seq": self.seq,
+        }
+
+    @classmethod
+    def load(cls, value: Any) -> ErasedEntry | None:
+        """An entry from an erasure event's JSON (None when malformed)."""
+        if not isinstance(value, dict):
+            return None
+        seq, row_id = value.get("seq"), value.get("id")
+        digest, erased = value.get("row_hash"), value.get("erased_digest")
+        if not isinstance(seq, int) or isinstance(seq, bool) or not isinstance(row_id, str):
+            return None
+        if not isinstance(erased, str) or not (digest is None or isinstance(digest, str)):
+            return None
+        return cls(seq=seq, id=row_id, row_hash=digest, erased_digest=erased)
+
+
+def erasure_entries(row: Mapping[str, Any]) -> list[ErasedEntry]:
+    """The rows a stored erasure event lists (empty for any other row)."""
+    if row.get("action_type") != ERASURE_ACTION or not isinstance(row.get("tool_inputs"), str):
+        return []
+    try:
+        inputs = json.loads(row["tool_inputs"])
+    except json.JSONDecodeError:
+        return []
+    listed = inputs.get("erased") if isinstance(inputs, dict) else None
+    if not isinstance(listed, list):
+        return []
+    return [entry for item in listed if (entry := ErasedEntry.load(item)) is not None]
+
+
+@dataclass(frozen=True)
+class ChainStart:
+    """Where the chain starts after a local retention purge: its first kept ``seq``, the
+    ``prev_hash`` that row links to (the last purged row's ``row_hash``), and how many rows
+    the purges removed in all."""
+
+    seq: int
+    prev_hash: str | None
+    purged_rows: int
+
+    def dumps(self) -> str:
+        return canonical_json(
+            {"prev_hash": self.prev_hash, "purged_rows": self.purged_rows, "seq": self.seq}
+        )
+
+    @classmethod
+    def loads(cls, text: str) -> ChainStart:
+        """Parse :meth:`dumps` output (or a purge event's ``chain_start``); ``ValueError``
+        when malformed."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"not JSON: {err}") from err
+        return cls.from_value(data)
+
+    @classmethod
+    def from_value(cls, data: Any) -> ChainStart:
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        seq, prev, purged = data.get("seq"), data.get("prev_hash"), data.get("purged_rows")
+        if not (isinstance(seq, int) and isinstance(purged, int)) or not _natural(seq, purged):
+            raise ValueError("seq and purged_rows must be whole numbers, not negative")
+        if prev is not None and not isinstance(prev, str):
+            raise ValueError("prev_hash must be text or null")
+        return cls(seq=seq, prev_hash=prev, purged_rows=purged)

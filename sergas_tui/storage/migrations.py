@@ -346,6 +346,40 @@ CREATE TABLE IF NOT EXISTS team_outbox (
 );
 """
 
+# Version 11: erasure and retention of the audit log (docs/security.md, "The audit log").
+# - An update may turn a row into its erased form only (``sergas account forget``): the same
+#   id, seq, timestamp and hashes, no account, no outputs, ``tool_inputs`` the erasure marker
+#   ``{"erased_by": ...}``. The erasure event that vouches for it is appended in the same
+#   transaction (storage/erasure.py); verification checks both.
+# - A row may be deleted only below the chain start recorded in ``meta.audit_chain_start`` (a
+#   local retention purge writes it first, in the same transaction, with its audit event).
+_V11 = """
+DROP TRIGGER IF EXISTS audit_logs_no_update;
+CREATE TRIGGER audit_logs_no_update BEFORE UPDATE OF
+    id, seq, timestamp, session_id, agent_name, action_type, account_id, owner_email,
+    tool_name, tool_inputs, tool_outputs, decision, decision_rationale, execution_time_ms,
+    error_message, prev_hash, row_hash ON audit_logs
+WHEN NOT (
+    NEW.id IS OLD.id AND NEW.seq IS OLD.seq AND NEW.timestamp IS OLD.timestamp
+    AND NEW.prev_hash IS OLD.prev_hash AND NEW.row_hash IS OLD.row_hash
+    AND NEW.account_id IS NULL AND NEW.tool_outputs IS NULL
+    AND NEW.decision_rationale IS NULL AND NEW.error_message IS NULL
+    AND json_valid(NEW.tool_inputs)
+    AND json_type(NEW.tool_inputs, '$.erased_by') = 'text'
+)
+BEGIN
+    SELECT RAISE(ABORT, 'audit_logs is append-only');
+END;
+DROP TRIGGER IF EXISTS audit_logs_no_delete;
+CREATE TRIGGER audit_logs_no_delete BEFORE DELETE ON audit_logs
+WHEN OLD.seq >= coalesce(
+    (SELECT json_extract(value, '$.seq') FROM meta WHERE key = 'audit_chain_start'), 0
+)
+BEGIN
+    SELECT RAISE(ABORT, 'audit_logs is append-only');
+END;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1),
     Migration(2, "owner briefs", _V2),
@@ -357,6 +391,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "audit chain head and immutable hashes", _V8),
     Migration(9, "indexes for a review's lookups", _V9),
     Migration(10, "team mode outbox", _V10),
+    Migration(11, "audit erasure and local retention", _V11),
 )
 """Every migration, in order; ``MIGRATIONS[i].version == i + 1``."""
 

@@ -52,7 +52,9 @@ from sergas_tui.domain.audit_chain import (
     GENESIS,
     HEAD_META_KEY,
     LEGACY_META_KEY,
+    START_META_KEY,
     AuditHead,
+    ChainStart,
     row_hash,
 )
 from sergas_tui.domain.redaction import redact
@@ -1001,6 +1003,12 @@ class Repository:
             finally:
                 conn.execute("COMMIT")
 
+    def audit_chain_start(self) -> tuple[ChainStart | None, str | None]:
+        """Where the chain starts after local retention purges (None: at seq 1), or None and
+        why the recorded start could not be read."""
+        with self._read("read the audit chain start") as conn:
+            return chain_start(conn)
+
     def unsynced_audit_values(self, limit: int, after_seq: int = 0) -> list[tuple[Any, ...]]:
         """The oldest ``limit`` audit rows (with ``seq > after_seq``) not yet in the central
         audit, by ``seq``: each the values of :data:`OUTBOX_AUDIT_COLUMNS` as stored (plain
@@ -1093,6 +1101,8 @@ class AuditChainState:
     """(id, row_hash) of the row at the seq asked for, None when no row holds it."""
     after_head: tuple[int, str] | None = None
     """(seq, id) of the first row after the recorded head, None when there is none."""
+    start: ChainStart | None = None
+    """Where the chain starts after local retention purges (None: at seq 1)."""
 
 
 def _stored_event(event: AuditEvent, seq: int) -> AuditEvent:
@@ -1133,11 +1143,31 @@ def _chain_head(conn: sqlite3.Connection) -> AuditHead:
     recorded, _ = _recorded_head(conn)
     if recorded is not None:
         return AuditHead(max(recorded.seq, last), recorded.count, recorded.row_hash)
-    count = int(conn.execute("SELECT count(*) FROM audit_logs").fetchone()[0])
+    count = _appended_count(conn)
     chained = conn.execute(
         "SELECT row_hash FROM audit_logs WHERE row_hash IS NOT NULL ORDER BY seq DESC LIMIT 1"
     ).fetchone()
     return AuditHead(last, count, None if chained is None else str(chained[0]))
+
+
+def chain_start(conn: sqlite3.Connection) -> tuple[ChainStart | None, str | None]:
+    """The chain start a local retention purge recorded (None before any purge), or None and
+    why it could not be read."""
+    text = _meta(conn, START_META_KEY)
+    if text is None:
+        return None, None
+    try:
+        return ChainStart.loads(text), None
+    except ValueError as err:
+        return None, f"the chain's recorded start (meta '{START_META_KEY}') is unreadable: {err}"
+
+
+def _appended_count(conn: sqlite3.Connection) -> int:
+    """How many rows were ever appended: those stored plus those a retention purge removed
+    (the head's ``count`` keeps counting them, so a purge never looks like a cut)."""
+    count = int(conn.execute("SELECT count(*) FROM audit_logs").fetchone()[0])
+    start, _ = chain_start(conn)
+    return count + (start.purged_rows if start is not None else 0)
 
 
 def _set_chain_head(conn: sqlite3.Connection, head: AuditHead) -> None:
@@ -1150,7 +1180,8 @@ def _set_chain_head(conn: sqlite3.Connection, head: AuditHead) -> None:
 
 def _chain_state(conn: sqlite3.Connection, at_seq: int | None) -> AuditChainState:
     recorded, error = _recorded_head(conn)
-    count = int(conn.execute("SELECT count(*) FROM audit_logs").fetchone()[0])
+    count = _appended_count(conn)
+    start, _ = chain_start(conn)
     last = conn.execute(
         "SELECT id, seq, row_hash FROM audit_logs ORDER BY seq DESC LIMIT 1"
     ).fetchone()
@@ -1180,4 +1211,5 @@ def _chain_state(conn: sqlite3.Connection, at_seq: int | None) -> AuditChainStat
         legacy_rows=int(legacy) if legacy is not None and legacy.isdigit() else 0,
         at_seq=at,
         after_head=after,
+        start=start,
     )

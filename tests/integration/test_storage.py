@@ -247,6 +247,7 @@ def test_migrations_are_numbered_in_order() -> None:
         "audit chain head and immutable hashes",
         "indexes for a review's lookups",
         "team mode outbox",
+        "audit erasure and local retention",
     ]
 
 

@@ -1,0 +1,250 @@
+"""Forgetting one account: everything the workspace holds about it goes (right to erasure).
+
+:func:`forget_account` removes, in this order:
+
+1. **memory** — every backend the workspace has files for, whichever is configured now: the
+   local memory (``memory.db``) and the Cognee data dir (``cognee/``: graph nodes and
+   vectors), plus a shared memory server when ``[memory] endpoint`` is set;
+2. **the workspace database** (one transaction, :mod:`sergas_tui.storage.erasure`): snapshots,
+   recommendations, approvals, outcomes, signal mutes, approval grants, the team outbox, the
+   sync mirror and cached CRM reads (stage histories, timelines), the stored briefs rewritten
+   without it, and the audit rows about it erased (content replaced, hashes kept) with one
+   chained ``account_erased`` event recording what was erased (:mod:`sergas_tui.audit.erasure`);
+3. **files** — exported Markdown briefs (``briefs/``), the portfolio cache (``ui-cache/``) and
+   database backups from earlier upgrades (``*.bak-v*``) that name it are deleted;
+4. **deleted bytes** — the SQLite files are checkpointed (WAL emptied) and vacuumed, the Cognee
+   vector tables rewritten without deleted rows and their old versions removed;
+5. **logs** — mentions of its id or names in the log files (Sergas's log dir and Cognee's) are
+   replaced by ``[erased]``;
+6. **the central copy** (with ``[central] dsn``): the same erasure applied there through the
+   owner role (:func:`sergas_tui.audit.erasure.apply_central_erasures`).
+
+The account stays in the CRM: the next review reads it again unless it is deleted there too.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sergas_tui.audit.erasure import CentralErasureReport
+from sergas_tui.domain import new_id
+from sergas_tui.errors import SergasError
+from sergas_tui.storage.erasure import (
+    ERASED_PLACEHOLDER,
+    ErasureReport,
+    needles_of,
+    replace_mentions,
+)
+
+if TYPE_CHECKING:
+    from sergas_tui.services import Services
+
+BACKUP_GLOB = "*.bak-v*"
+"""Database copies a schema upgrade kept (``sergas.db.bak-v7``, ``memory.db.bak-v2``...)."""
+
+
+@dataclass
+class ForgetReport:
+    """What :func:`forget_account` removed, and what it could not reach."""
+
+    account_id: str
+    name: str
+    memory_items: int = 0
+    database: ErasureReport = field(default_factory=ErasureReport)
+    files_deleted: list[Path] = field(default_factory=list)
+    logs_scrubbed: list[Path] = field(default_factory=list)
+    central: CentralErasureReport | None = None
+    central_error: SergasError | None = None
+    """Why the central copy still holds the account (the local erasure is complete)."""
+    notes: list[str] = field(default_factory=list)
+
+
+def account_names(services: Services, account_id: str) -> list[str]:
+    """Every name the workspace's snapshots knew the account by, newest first."""
+    names: list[str] = []
+    for snapshot in reversed(services.store.snapshots_for(account_id)):
+        name = snapshot.data.get("Account_Name")
+        if isinstance(name, str) and name.strip() and name.strip() not in names:
+            names.append(name.strip())
+    return names
+
+
+def actor_of(services: Services) -> str:
+    """Who forgets: the identified person in team mode, else this OS account."""
+    identity = services.identity()
+    return identity.email if identity is not None else getpass.getuser()
+
+
+def _mentions(path: Path, needles: tuple[str, ...]) -> bool:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False
+    lowered = data.lower()
+    return any(n.encode("utf-8").lower() in lowered for n in needles)
+
+
+def workspace_files(services: Services, needles: tuple[str, ...]) -> list[Path]:
+    """The workspace's exported briefs, cached portfolio rows and database backups that name
+    the account: the files :func:`forget_account` deletes."""
+    locations, name = services.locations, services.workspace
+    candidates: list[Path] = []
+    for folder in (locations.briefs_dir(name), locations.ui_cache_dir(name)):
+        if folder.is_dir():
+            candidates += sorted(p for p in folder.rglob("*") if p.is_file())
+    candidates += sorted(locations.workspace_dir(name).glob(BACKUP_GLOB))
+    return [p for p in candidates if _mentions(p, needles)]
+
+
+async def _forget_memory(services: Services, account_id: str, report: ForgetReport) -> None:
+    from sergas_tui.memory.factory import cognee_dir, open_cognee
+    from sergas_tui.memory.local import LocalMemory
+    from sergas_tui.memory.schema import memory_path
+
+    settings, locations, workspace = services.settings, services.locations, services.workspace
+    local = memory_path(locations.database_file(workspace))
+    if local.exists():
+        store = LocalMemory(local, stale_after_days=settings.memory.stale_after_days)
+        try:
+            report.memory_items += await store.forget(account_id)
+        finally:
+            await store.close()
+    root = cognee_dir(locations, workspace)
+    if root.is_dir():
+        from sergas_tui.memory.cognee_setup import cognee_available
+
+        if not cognee_available():
+            report.notes.append(
+                f"The Cognee memory in {root} was not changed: Cognee is not installed "
+                "(pip install 'sergas[cognee]'), so the account's memory there is still kept."
+            )
+        else:
+            cognee = open_cognee(settings, locations, workspace, services.clock, pin=False)
+            try:
+                report.memory_items += await cognee.forget(account_id)
+            finally:
+                await cognee.close()
+    if settings.memory.endpoint:
+        report.memory_items += await services.memory().forget(account_id)
+        report.notes.append(
+            f"The shared memory server {settings.memory.endpoint} forgot the account; its own "
+            "files are compacted by whoever runs it."
+        )
+
+
+def _compact_all(services: Services, report: ForgetReport) -> None:
+    from sergas_tui.memory.factory import cognee_dir
+    from sergas_tui.memory.schema import memory_path
+    from sergas_tui.storage.erasure import compact
+
+    database = services.locations.database_file(services.workspace)
+    compact(database)
+    compact(memory_path(database))
+    root = cognee_dir(services.locations, services.workspace)
+    if root.is_dir():
+        from sergas_tui.memory.cognee_setup import cognee_available
+
+        if cognee_available():
+            from sergas_tui.memory.cognee_files import compact_cognee
+
+            compact_cognee(root)
+
+
+def log_files(services: Services) -> list[Path]:
+    """Sergas's log files (the log dir: ``sergas.log`` and its rotations) and Cognee's."""
+    from sergas_tui.memory.factory import cognee_dir
+
+    found: list[Path] = []
+    log_dir = services.locations.log_dir
+    if log_dir.is_dir():
+        found += sorted(p for p in log_dir.glob(services.locations.log_file.name + "*"))
+    cognee_logs = cognee_dir(services.locations, services.workspace) / "logs"
+    if cognee_logs.is_dir():
+        found += sorted(p for p in cognee_logs.rglob("*") if p.is_file())
+    return [p for p in found if p.is_file()]
+
+
+def scrub_text_file(path: Path, needles: tuple[str, ...]) -> bool:
+    """Replace every mention of ``needles`` in a text file by ``[erased]``, in place (the same
+    file, so a process appending to it keeps appending to it). True when it changed."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False
+    text = data.decode("utf-8", errors="surrogateescape")
+    cleaned = replace_mentions(text, needles)
+    if cleaned == text:
+        return False
+    encoded = cleaned.encode("utf-8", errors="surrogateescape")
+    with path.open("r+b") as handle:
+        handle.write(encoded)
+        handle.truncate()
+        handle.flush()
+        os.fsync(handle.fileno())
+    return True
+
+
+def _delete(paths: Iterable[Path]) -> list[Path]:
+    gone = []
+    for path in paths:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        gone.append(path)
+    return gone
+
+
+async def forget_account(services: Services, account_id: str, name: str) -> ForgetReport:
+    """Forget the account everywhere the workspace holds it (see the module docstring).
+
+    ``name`` is the name the person used for it; every name its snapshots knew is erased too.
+    Raises :class:`SergasError` when a local step fails; a central step that fails leaves the
+    local erasure complete and is reported in ``central_error``.
+    """
+    from sergas_tui.audit.erasure import apply_central_erasures, erase_account_locally
+
+    names = [name, *account_names(services, account_id)]
+    needles = needles_of(account_id, names)
+    report = ForgetReport(account_id=account_id, name=name)
+    actor = actor_of(services)
+    files = workspace_files(services, needles)
+    await _forget_memory(services, account_id, report)
+    report.database = erase_account_locally(
+        services.store,
+        account_id,
+        names,
+        actor=actor,
+        now=services.clock.now(),
+        workspace=services.workspace,
+        erasure_id=new_id(),
+        central=services.central_audit_configured,
+    )
+    report.files_deleted = _delete(files)
+    _compact_all(services, report)
+    report.logs_scrubbed = [p for p in log_files(services) if scrub_text_file(p, needles)]
+    if services.central_audit_configured:
+        from sergas_tui.audit.central_conn import target_from_settings
+
+        try:
+            target = target_from_settings(services.settings.central, services.secrets)
+            report.central = apply_central_erasures(services.store, target)
+        except SergasError as err:
+            report.central_error = err
+    return report
+
+
+__all__ = [
+    "ERASED_PLACEHOLDER",
+    "ForgetReport",
+    "account_names",
+    "forget_account",
+    "log_files",
+    "scrub_text_file",
+    "workspace_files",
+]
