@@ -1,7 +1,8 @@
 """Benchmark the Claude engine: a 500-account review, real SDK + CLI, a fake model that uses tools.
 
     python bench/claude_engine.py [--accounts 500] [--owners 5] [--latency 0.3] [--batch 8]
-                                  [--no-tools]
+                                  [--no-tools] [--routing off|on|both]
+                                  [--model claude-sonnet-4-5] [--model-simple claude-haiku-4-5]
 
 Generates the demo org into a temporary workspace, starts the fake Messages API
 (``tests/fakes/anthropic_api.py``) with every model turn answered after ``--latency`` seconds,
@@ -30,7 +31,13 @@ Prints the result as JSON on stdout and a readable summary on stderr: requests, 
 tool results and input/output tokens per role (input broken down by part), input tokens per
 flagged account, CLI processes started (counted by the engine and, independently, by sampling
 this process's children in /proc), wall time and the machine's load average before, during
-and after. Targets: processes ≤ pool size + 1; input tokens per flagged account ≤ 3,000. Exits 1
+and after. Tokens and cost are also reported per model: ``--routing on`` sets ``[anthropic]
+model_simple`` (simple accounts go to the cheaper model), ``off`` leaves it unset, ``both``
+(the default) runs the review twice, off then on, and reports each. Costs are the CLI's own
+(its price table for the model ids the fake answers as), the tokens per model are
+cross-checked with the fake's count of the requests that named each model.
+
+Targets: processes ≤ pool size + 1; input tokens per flagged account ≤ 3,000. Exits 1
 when a target is missed.
 """
 
@@ -281,10 +288,21 @@ class Options:
     latency: float = 0.3
     batch: int = 8
     tools: bool = True
+    model: str = "claude-sonnet-4-5"
+    model_simple: str | None = None
+    """``[anthropic] model_simple`` for the run (``None``: routing off)."""
 
     @classmethod
-    def from_args(cls, args: argparse.Namespace) -> Options:
-        return cls(args.accounts, args.owners, args.latency, args.batch, not args.no_tools)
+    def from_args(cls, args: argparse.Namespace, *, routing: bool) -> Options:
+        return cls(
+            args.accounts,
+            args.owners,
+            args.latency,
+            args.batch,
+            not args.no_tools,
+            args.model,
+            args.model_simple if routing else None,
+        )
 
 
 @dataclass
@@ -307,6 +325,21 @@ def _distribution(values: Sequence[float]) -> dict[str, int]:
         "p90": round(ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]),
         "max": round(ordered[-1]),
     }
+
+
+def fake_tokens_by_model(fake: FakeAnthropic) -> dict[str, dict[str, int]]:
+    """The fake's own token count of the requests that named each model."""
+    by: dict[str, dict[str, int]] = {}
+    for record in fake.message_requests():
+        if not record.completed or record.body is None:
+            continue
+        counts = by.setdefault(
+            str(record.body.get("model")), {"requests": 0, "input_tokens": 0, "output_tokens": 0}
+        )
+        counts["requests"] += 1
+        counts["input_tokens"] += record.input_tokens
+        counts["output_tokens"] += record.output_tokens
+    return by
 
 
 def per_account_input(fake: FakeAnthropic) -> dict[str, float]:
@@ -332,7 +365,12 @@ async def review(root: Path, options: Options) -> Bench:
         script_model(fake, options.accounts, options.latency, options.tools)
         overrides = {
             "zoho": {"requests_per_minute": 10_000},
-            "anthropic": {"engine": "claude", "base_url": fake.base_url},
+            "anthropic": {
+                "engine": "claude",
+                "base_url": fake.base_url,
+                "model": options.model,
+                "model_simple": options.model_simple,
+            },
             "orchestrator": {"author_batch_size": options.batch},
         }
         services = open_services(
@@ -408,6 +446,8 @@ async def review(root: Path, options: Options) -> Bench:
             "latency_per_turn_s": options.latency,
             "batch": options.batch,
             "model_calls_tools": options.tools,
+            "model": options.model,
+            "model_simple": options.model_simple,
         },
         "accounts": summary.accounts,
         "flagged_accounts": len(flagged),
@@ -432,6 +472,17 @@ async def review(root: Path, options: Options) -> Bench:
             "input_tokens": summary.usage.input_tokens if summary.usage else 0,
             "output_tokens": summary.usage.output_tokens if summary.usage else 0,
         },
+        "product_cost_usd": summary.usage.cost_usd if summary.usage else None,
+        "by_model": {
+            model: {
+                "queries": usage.requests,
+                "input_tokens": usage.input_tokens,
+                "output_tokens": usage.output_tokens,
+                "cost_usd": usage.cost_usd,
+            }
+            for model, usage in sorted(summary.by_model.items())
+        },
+        "fake_tokens_by_model": fake_tokens_by_model(fake),
         "wall_seconds": round(seconds, 1),
         "load_average": {
             "cpus": os.cpu_count(),
@@ -460,7 +511,8 @@ def readable(report: Mapping[str, Any]) -> str:
         f"Claude engine: {report['accounts']} accounts, {options['owners']} owners, "
         f"{report['flagged_accounts']} flagged; batch {options['batch']}, "
         f"{options['latency_per_turn_s']} s per model turn, "
-        f"model calls tools: {'yes' if options['model_calls_tools'] else 'no'}",
+        f"model calls tools: {'yes' if options['model_calls_tools'] else 'no'}; routing "
+        + (f"on (simple: {options['model_simple']})" if options["model_simple"] else "off"),
         f"{'role':<8} {'requests':>8} {'tools':>6} {'results':>7} {'errors':>6} "
         f"{'input tok':>10} {'output tok':>10} {'tool-result tok':>15}",
     ]
@@ -486,6 +538,12 @@ def readable(report: Mapping[str, Any]) -> str:
         f"CLI processes: {report['cli_processes_started']} started, "
         f"{report['cli_processes_seen_in_proc']} seen in /proc, peak {report['cli_processes_peak']}"
         f" (target ≤ {targets['cli_processes_max']}: {'met' if met['processes'] else 'MISSED'})",
+        *(
+            f"{model}: {u['queries']} queries, {u['input_tokens']:,} in / "
+            f"{u['output_tokens']:,} out tokens, "
+            + ("cost unknown" if u["cost_usd"] is None else f"${u['cost_usd']:.4f}")
+            for model, u in report["by_model"].items()
+        ),
         f"recommendations {report['recommendations']}, fallbacks {report['fallbacks']}, "
         f"failed {report['failed']}; wall {report['wall_seconds']} s; load average "
         f"{load_avg['before']} before, {load_avg['max_1min_during']} max during, "
@@ -503,17 +561,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-tools", action="store_true", help="the model answers without calling any tool"
     )
+    parser.add_argument("--model", default="claude-sonnet-4-5", help="[anthropic] model")
+    parser.add_argument(
+        "--model-simple", default="claude-haiku-4-5", help="[anthropic] model_simple (routing on)"
+    )
+    parser.add_argument(
+        "--routing",
+        choices=("off", "on", "both"),
+        default="both",
+        help="model_simple unset, set, or one run of each",
+    )
     args = parser.parse_args(argv)
-    # The product's log lines go to stderr with the summary: stdout is the JSON alone.
-    with (
-        tempfile.TemporaryDirectory(prefix="sergas-bench-claude-") as tmp,
-        contextlib.redirect_stdout(sys.stderr),
-    ):
-        bench = asyncio.run(review(Path(tmp), Options.from_args(args)))
-    print(json.dumps(bench.report, indent=2))
-    print(readable(bench.report), file=sys.stderr)
-    met = bench.report["targets_met"]
-    return 0 if all(met.values()) else 1
+    runs = {"off": [False], "on": [True], "both": [False, True]}[args.routing]
+    reports = {}
+    for routing in runs:
+        # The product's log lines go to stderr with the summary: stdout is the JSON alone.
+        with (
+            tempfile.TemporaryDirectory(prefix="sergas-bench-claude-") as tmp,
+            contextlib.redirect_stdout(sys.stderr),
+        ):
+            options = Options.from_args(args, routing=routing)
+            bench = asyncio.run(review(Path(tmp), options))
+        reports["routing_on" if routing else "routing_off"] = bench.report
+        print(readable(bench.report), file=sys.stderr)
+    print(json.dumps(reports if len(reports) > 1 else bench.report, indent=2))
+    met = [all(r["targets_met"].values()) for r in reports.values()]
+    return 0 if all(met) else 1
 
 
 if __name__ == "__main__":
