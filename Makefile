@@ -2,14 +2,14 @@
 #   make run    creates .venv, installs Sergas, opens it on the demo workspace
 #   make test   creates .venv with the dev and Cognee extras (and, when node and npm are there, the
 #               pinned MCP Inspector in tests/inspector; as root on Debian, chromium and
-#               chromedriver for the approval page's browser tests), runs ruff, mypy, the import
-#               contracts and pytest
+#               chromedriver for the approval page's browser tests and promtool for the alert
+#               rules), runs ruff, mypy, the import contracts and pytest
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 
-.PHONY: run test lint typecheck contracts pytest bench clean snapshots browser
+.PHONY: run test lint typecheck contracts pytest bench clean snapshots debian-tools
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Sergas needs Python 3.11 or newer (found " + sys.version.split()[0] + ")")'
@@ -46,22 +46,26 @@ typecheck: $(VENV)/.dev-installed
 contracts: $(VENV)/.dev-installed
 	$(BIN)/lint-imports
 
-pytest: $(VENV)/.dev-installed browser
+pytest: $(VENV)/.dev-installed debian-tools
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# The approval page's browser tests drive Debian's chromium through Debian's chromedriver (same
-# source package, so always the same version). As root with apt-get (CI, containers) they are
-# installed here; otherwise those tests skip and say how to install them.
-browser:
-	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+# Debian tools some tests drive: chromium and chromedriver for the approval page's browser tests
+# (same source package, so always the same version), and promtool (package prometheus) for the
+# alert rules in docs/monitoring/. As root with apt-get (CI, containers) they are installed
+# here; otherwise those tests skip and say how to install them.
+DEBIAN_TOOLS := chromium chromium-driver prometheus
+
+debian-tools:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 \
+		&& command -v promtool >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "apt-get install -y chromium chromium-driver"; \
+		echo "apt-get install -y $(DEBIAN_TOOLS)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			chromium chromium-driver >/dev/null \
-			|| echo "warning: could not install chromium; the browser tests will skip"; \
+			$(DEBIAN_TOOLS) >/dev/null \
+			|| echo "warning: could not install $(DEBIAN_TOOLS); the tests that need them skip"; \
 	else \
-		echo "note: the browser tests skip without chromium and chromedriver" \
-			"(sudo apt-get install chromium chromium-driver)"; \
+		echo "note: the browser and alert-rule tests skip without chromium, chromedriver" \
+			"and promtool (sudo apt-get install $(DEBIAN_TOOLS))"; \
 	fi
 
 snapshots: $(VENV)/.dev-installed

@@ -110,6 +110,9 @@ def run_checks(
     from sergas_tui.team.status import worker_checks  # team mode: the workers and their queue
 
     checks += worker_checks(settings, secrets)
+    from sergas_tui.doctor_metrics import metrics_checks
+
+    checks += metrics_checks(settings, locations, workspace or settings.workspace_name())
     return checks
 
 

@@ -59,6 +59,17 @@ if TYPE_CHECKING:
 
     from sergas_tui.config import MonitoringSettings
 
+# The alert rules' thresholds (docs/monitoring/prometheus-alerts.yml; a test keeps them equal),
+# which `sergas doctor` also applies to the workspace's own records.
+ALERT_ZOHO_ERRORS_5M = 10
+"""More failed Zoho calls than this within 5 minutes: SergasZohoErrors."""
+ALERT_RUN_SECONDS = 600
+"""A review longer than this: SergasSlowReview."""
+ALERT_PENDING_APPROVALS = 50
+"""More approvals than this waiting for a decision: SergasApprovalBacklog."""
+ALERT_MEMORY_SILENT_MINUTES = 10
+"""Accounts processed without one memory query for this long: SergasMemoryDown."""
+
 AGENTS = ("zoho_scout", "memory_analyst", "recommendation_author")
 """The ``agent_name`` label's values (as the audit log names the subagents)."""
 
@@ -80,8 +91,15 @@ _tool: ContextVar[str] = ContextVar("sergas_zoho_tool", default="zoho_other")
 
 class _Instruments:
     def __init__(self) -> None:
-        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+        from prometheus_client import (
+            CollectorRegistry,
+            Counter,
+            Gauge,
+            Histogram,
+            disable_created_metrics,
+        )
 
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # no *_created series
         self.registry = r = CollectorRegistry()
         self.runs = Counter("orchestrator_runs", "Review runs that ended.", registry=r)
         self.run_seconds = Histogram(

@@ -349,3 +349,78 @@ def test_a_taken_port_is_a_warning_and_the_review_still_runs(
     assert done.returncode == 0, done.stderr
     assert f"cannot be served on 127.0.0.1:{exporter.port}" in " ".join(done.stderr.split())
     assert "Review finished" in done.stdout
+
+
+# --- `sergas doctor`'s summary ---------------------------------------------------------------
+
+
+def doctor_lines(locations: Locations) -> dict[str, tuple[str, str]]:
+    """`sergas doctor`'s metrics lines, as of an hour after the demo's clock."""
+    from datetime import timedelta
+
+    from sergas_tui.doctor_metrics import metrics_checks
+
+    checks = metrics_checks(
+        load_settings(locations), locations, "demo", now=NOW + timedelta(hours=1)
+    )
+    return {c.name: (c.status, c.detail) for c in checks}
+
+
+async def test_doctor_summarises_the_reviews_and_judges_the_alerts(locations: Locations) -> None:
+    services = open_demo(locations)
+    try:
+        orchestrator = await services.orchestrator()
+        events = [event async for event in orchestrator.review(None)]
+        finished = events[-1]
+        assert isinstance(finished, RunFinished)
+        pending = services.store.pending_approval_count()
+        service = services.approval_service()
+        first = (await service.pending())[0]
+        await service.reject(first.id, actor="ae", reason="not now")
+    finally:
+        await services.aclose()
+        services.close()
+    lines = doctor_lines(locations)
+    assert "not served" in lines["metrics"][1]
+    detail = lines["last 24 h"][1]
+    assert detail.startswith("1 review(s) (0 failed")
+    assert f"{finished.summary.calls:,} Zoho calls, 0 failed" in detail
+    assert f"0 approved, 1 rejected; {pending - 1} waiting for a decision" in detail
+    assert lines["alert: Zoho errors"][0] == "ok"
+    assert lines["alert: slow review"][0] == "ok"
+    backlog = "warn" if pending - 1 > metrics.ALERT_PENDING_APPROVALS else "ok"
+    assert lines["alert: approval backlog"] == (
+        backlog,
+        f"{pending - 1} waiting (fires above {metrics.ALERT_PENDING_APPROVALS})",
+    )
+    assert lines["alert: memory"][0] == "info"
+
+
+def test_doctor_reads_a_live_exporter_and_says_when_nothing_serves(
+    locations: Locations, exporter: metrics.Exporter
+) -> None:
+    config = locations.config_file
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(f"[monitoring]\nprometheus_port = {exporter.port}\n", encoding="utf-8")
+    metrics.account_processed()
+    lines = doctor_lines(locations)
+    assert lines["exporter"][0] == "ok"
+    assert f"127.0.0.1:{exporter.port}/metrics answers" in lines["exporter"][1]
+    exporter.close()
+    lines = doctor_lines(locations)
+    assert lines["exporter"] == (
+        "info",
+        f"nothing serves http://127.0.0.1:{exporter.port}/metrics now (only while a review, "
+        "worker or server runs)",
+    )
+
+
+def test_the_worst_five_minutes_of_zoho_errors() -> None:
+    from datetime import timedelta
+
+    from sergas_tui.storage.run_figures import _worst_window
+
+    start = NOW
+    moments = [start + timedelta(minutes=m) for m in (0, 1, 2, 7, 8, 8.5, 9, 11.9, 30)]
+    assert _worst_window(moments) == 5  # 7, 8, 8.5, 9 and 11.9
+    assert _worst_window([]) == 0
