@@ -192,7 +192,7 @@ class _Sink:
         if isinstance(event, AgentUsage):  # each model request's tokens and cost, as it ends
             usage = event.usage
             metrics.model_usage(
-                getattr(event, "model", None),
+                event.model,
                 tokens=usage.input_tokens + usage.output_tokens,
                 cost_usd=usage.cost_usd,
             )
