@@ -424,3 +424,47 @@ def test_the_worst_five_minutes_of_zoho_errors() -> None:
     moments = [start + timedelta(minutes=m) for m in (0, 1, 2, 7, 8, 8.5, 9, 11.9, 30)]
     assert _worst_window(moments) == 5  # 7, 8, 8.5, 9 and 11.9
     assert _worst_window([]) == 0
+
+
+def test_an_mcp_server_serves_its_metrics_while_it_runs(locations: Locations) -> None:
+    import re
+    import threading
+    import time
+
+    server = subprocess.Popen(
+        [sys.executable, "-m", "sergas_tui", "mcp", "zoho"],
+        env=_cli_env(SERGAS_MONITORING__PROMETHEUS_PORT="0"),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    said: list[str] = []
+
+    def read() -> None:
+        assert server.stderr is not None
+        for line in server.stderr:
+            said.append(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 60
+        url = None
+        while url is None:
+            found = re.search(
+                r"Prometheus metrics on (http://127\.0\.0\.1:\d+/metrics)", "".join(said)
+            )
+            url = found.group(1) if found else None
+            assert server.poll() is None, "".join(said)
+            assert time.monotonic() < deadline, "the server never said where its metrics are"
+            time.sleep(0.05)
+        figures = scrape(url)
+        for name in FOUNDING:
+            assert name.removesuffix("_total") in figures.families
+    finally:
+        assert server.stdin is not None
+        server.stdin.close()  # end of the stdio session: the server stops
+        server.wait(timeout=60)
+        reader.join(timeout=30)
+    assert "Traceback" not in "".join(said)

@@ -520,3 +520,47 @@ def test_after_each_review_a_worker_sends_the_owner_one_digest(team: Team) -> No
         out = _stop(worker)
     assert "Digest:" in out
     assert set(pending) <= set(owners)
+
+
+def test_a_worker_serves_its_metrics_while_it_runs(team: Team) -> None:
+    import re
+    import threading
+
+    from tests.integration.test_metrics import scrape
+
+    owners = team.generate(accounts=60, owners=2)
+    worker = team.start_worker(SERGAS_MONITORING__PROMETHEUS_PORT="0")
+    assert worker.stdout is not None
+    output: list[str] = []
+
+    def read() -> None:
+        assert worker.stdout is not None
+        for line in worker.stdout:
+            output.append(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+
+    def announced() -> str | None:
+        found = re.search(
+            r"Prometheus metrics on (http://127\.0\.0\.1:\d+/metrics)", "".join(output)
+        )
+        return found.group(1) if found else None
+
+    url = wait_for(announced, "the worker to say where its metrics are")
+    scheduled = team.sergas("schedule")
+    assert scheduled.returncode == 0, scheduled.stderr
+
+    def reviewed() -> Any:
+        figures = scrape(url)
+        return figures if figures.total("orchestrator_runs_total") == len(owners) else None
+
+    figures = wait_for(reviewed, "both owners' reviews in the worker's metrics", timeout=120)
+    assert figures.total("orchestrator_run_failures_total") == 0
+    assert figures.total("accounts_processed_total") == 60
+    assert figures.total("zoho_api_requests_total", tool_name="zoho_sync") > 0
+    assert figures.total("subagent_invocations_total", agent_name="zoho_scout") == 2
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=60) == 0
+    reader.join(timeout=30)
+    assert "Traceback" not in "".join(output)
