@@ -32,6 +32,7 @@ from sergas_tui.widgets.text import clean
 if TYPE_CHECKING:
     from sergas_tui.audit.central import MigratePolicy, SyncReport
     from sergas_tui.audit.central_conn import CentralTarget
+    from sergas_tui.audit.retention import LocalPurgeReport
     from sergas_tui.config import Settings
     from sergas_tui.memory.store import MemoryStore
     from sergas_tui.storage import Repository
@@ -83,6 +84,7 @@ def review(
     if engine is not None and engine not in ("rules", "claude"):
         raise ConfigError(f"--engine must be 'rules' or 'claude', not {engine!r}.")
     state = _state(ctx)
+    _retention_quietly(state)
     code = review_command(
         **_common(state),
         owner=owner,
@@ -94,6 +96,51 @@ def review(
     )
     _sync_quietly(state)
     raise typer.Exit(code)
+
+
+def _retention_quietly(state: State) -> None:
+    """Before a headless review: purge local audit rows past [auditing] retention_days, at most
+    once a UTC day (audit/retention.py). A failure only warns: the review still runs."""
+    from sergas_tui.audit.retention import purge_local_if_due
+    from sergas_tui.domain import utc_now
+    from sergas_tui.storage import Repository
+
+    settings = state.settings()
+    database = state.locations.database_file(state.workspace_name(settings))
+    if not database.exists():
+        return
+    try:
+        with Repository.open(database) as repository:
+            report = purge_local_if_due(
+                repository,
+                retention_days=settings.auditing.retention_days,
+                keep_unsynced=bool(settings.central.dsn),
+                now=utc_now(),
+            )
+    except SergasError as err:
+        err_console.print(
+            Text(f"Warning: the local audit retention did not run ({err.title}): {err.message}"),
+            soft_wrap=True,
+        )
+        return
+    if report is not None and report.rows_deleted:
+        err_console.print(Text(_purged_text(report)), soft_wrap=True)
+
+
+def _purged_text(report: LocalPurgeReport) -> str:
+    start = report.start
+    event = report.event
+    text = (
+        f"Purged {report.rows_deleted:,} local audit rows older than "
+        f"{report.cutoff:%Y-%m-%d %H:%M} UTC; the chain now starts at seq "
+        f"{start.seq if start else 1}; recorded as audit event {event.id if event else '-'}."
+    )
+    if not report.compacted:
+        text += (
+            " The database could not be compacted now (another process was reading it): the "
+            "purged rows' text leaves the file at the next compaction."
+        )
+    return text
 
 
 def _sync_quietly(state: State) -> None:
@@ -561,19 +608,40 @@ def _verify_remote(state: State) -> int:
 def audit_purge(
     ctx: typer.Context,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    local: Annotated[
+        bool,
+        typer.Option(
+            "--local",
+            help="Purge the local audit log instead (rows older than retention_days; with a "
+            "central audit, only rows already synced).",
+        ),
+    ] = False,
 ) -> None:
-    """Delete central audit rows older than [auditing] retention_days (owner role); audited."""
+    """Delete central audit rows older than [auditing] retention_days (owner role) and finish
+    pending account erasures there; --local: the local log. Audited."""
     from sergas_tui.audit.central import purge_central
+    from sergas_tui.audit.erasure import apply_central_erasures, pending_erasures
 
     state = _state(ctx)
     settings = state.settings()
     days = settings.auditing.retention_days
+    if local:
+        _purge_local(state, settings, yes=yes)
+        return
     repository, target, _ = _central(state, settings)
     try:
         if not yes and not typer.confirm(
             f"Delete central audit rows older than {days} days from {target.describe()}?"
         ):
             raise typer.Abort()
+        if pending_erasures(repository):
+            erased = apply_central_erasures(repository, target)
+            out.print(
+                f"Finished {erased.erasures} account erasures in the central audit: "
+                f"{erased.audit_rows_erased} rows erased, {erased.outcome_versions_deleted} "
+                f"outcome versions and {erased.team_records_deleted} team records deleted.",
+                markup=False,
+            )
         report = purge_central(repository, target, retention_days=days)
     finally:
         repository.close()
@@ -583,6 +651,34 @@ def audit_purge(
         f"{report.cutoff:%Y-%m-%d %H:%M} UTC; recorded as audit event {report.audit_event.id}.",
         markup=False,
     )
+    _sync_quietly(state)
+
+
+def _purge_local(state: State, settings: Settings, *, yes: bool) -> None:
+    from sergas_tui.audit.retention import purge_local
+    from sergas_tui.domain import utc_now
+    from sergas_tui.storage import Repository
+
+    days = settings.auditing.retention_days
+    database = state.locations.database_file(state.workspace_name(settings))
+    if not yes and not typer.confirm(
+        f"Delete local audit rows older than {days} days from {database}?"
+    ):
+        raise typer.Abort()
+    with Repository.open(database) as repository:
+        report = purge_local(
+            repository,
+            retention_days=days,
+            keep_unsynced=bool(settings.central.dsn),
+            now=utc_now(),
+        )
+    if not report.rows_deleted:
+        out.print(
+            f"No local audit rows older than {report.cutoff:%Y-%m-%d %H:%M} UTC to purge.",
+            markup=False,
+        )
+        return
+    out.print(_purged_text(report), markup=False)
     _sync_quietly(state)
 
 
