@@ -182,7 +182,8 @@ class OrchestratorSettings(Section):
     max_parallel_subagents: int = Field(default=10, ge=1, le=64)
     """Upper bound on concurrent subagent sessions (Claude CLI processes) and on the accounts the
     rules engine processes at once; the Claude engine keeps up to 3 × author_batch_size accounts
-    in flight so that its requests carry full batches."""
+    in flight per model ([anthropic] model_simple makes two) so that its requests carry full
+    batches."""
     session_timeout_minutes: int = Field(default=30, ge=1, le=1440)
     """A review run is stopped after this long."""
     approval_timeout_hours: int = Field(default=72, ge=1, le=24 * 30)
