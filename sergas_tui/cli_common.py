@@ -26,7 +26,7 @@ LAZY_GROUPS: dict[str, tuple[str, str, str]] = {
     "account": (
         "sergas_tui.account_cli",
         "account_app",
-        "One account's data: export it.",
+        "One account's data: export or forget it.",
     ),
     "admin": (
         "sergas_tui.admin_cli",
