@@ -115,6 +115,7 @@ class SergasApp(App[None]):
         if services.central_audit_configured:
             self.sync_audit()
             self.set_interval(self.settings.auditing.sync_interval_seconds, self.sync_audit)
+        self._audit_retention()
 
     async def _label_engine(self) -> None:
         self.sub_title = await asyncio.to_thread(self.services.header_label)
@@ -226,6 +227,30 @@ class SergasApp(App[None]):
         finally:
             if not self._stop_sync.is_set():
                 self.call_from_thread(self._load_status)
+
+    @work(thread=True, group="audit-retention", exit_on_error=False)
+    def _audit_retention(self) -> None:
+        """The local audit's retention ([auditing] retention_days), at most once a day, off the
+        first paint; a failure is a warning, the app goes on."""
+        try:
+            report = self.services.audit_retention()
+        except SergasError as err:
+            self.call_from_thread(
+                self.notify,
+                f"The local audit's retention did not run: {err.message}",
+                title=err.title,
+                severity="warning",
+                markup=False,
+            )
+            return
+        if report is not None and report.rows_deleted:
+            self.call_from_thread(
+                self.notify,
+                f"Purged {report.rows_deleted:,} audit rows older than "
+                f"{report.cutoff:%Y-%m-%d} ([auditing] retention_days).",
+                title="Audit retention",
+                markup=False,
+            )
 
     @work(thread=True, group="keymap", exit_on_error=False)
     def _check_keymap(self) -> None:

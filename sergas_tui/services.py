@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # the CRM stack (httpx, mcp, starlette) and psycopg load on f
     from sergas_tui.audit.central_grants import CentralGrantStore
     from sergas_tui.audit.central_people import CentralPeopleStore
     from sergas_tui.audit.central_status import SyncReport
+    from sergas_tui.audit.retention import LocalPurgeReport
     from sergas_tui.crm.gateway import CrmReader
     from sergas_tui.crm.simulator import Simulator
     from sergas_tui.crm.writer import CrmGateway
@@ -542,6 +543,18 @@ class Services:
             workspace=self.workspace,
             batch_size=auditing.sync_batch_size,
             stop=stop,
+        )
+
+    def audit_retention(self) -> LocalPurgeReport | None:
+        """Purge local audit rows past ``[auditing] retention_days`` unless that already ran
+        today (UTC); blocking: call from a thread. None when it did not run today."""
+        from sergas_tui.audit.retention import purge_local_if_due
+
+        return purge_local_if_due(
+            self.store,
+            retention_days=self.settings.auditing.retention_days,
+            keep_unsynced=bool(self.settings.central.dsn),
+            now=self.clock.now(),
         )
 
     def engine(self) -> tuple[Engine, str]:

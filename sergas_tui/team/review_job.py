@@ -186,6 +186,20 @@ async def review_owner(
     return await loop.run_in_executor(runtime.executor, _review_in_thread, runtime, owner, who)
 
 
+async def _retention(services: Services) -> None:
+    """The local audit's retention, at most once a day, before a review (as `sergas review`
+    does); a failure is logged and the review goes on."""
+    try:
+        report = await asyncio.to_thread(services.audit_retention)
+    except SergasError as err:
+        log.warning("local audit retention before a review job failed: %s", err.message)
+        return
+    if report is not None and report.rows_deleted:
+        log.info(
+            "local audit retention purged %d rows older than %s", report.rows_deleted, report.cutoff
+        )
+
+
 def _review_in_thread(runtime: WorkerRuntime, owner: str, who: str) -> ReviewResult:
     return asyncio.run(_review(runtime, owner, who))
 
@@ -200,6 +214,7 @@ async def _review(runtime: WorkerRuntime, owner: str, who: str) -> ReviewResult:
     digest: str | None = None
     try:
         try:
+            await _retention(services)
             orchestrator = await services.orchestrator()
             async for event in orchestrator.review(owner):
                 if isinstance(event, AccountFailed):

@@ -51,3 +51,28 @@ async def test_a_failing_sync_warns_once_and_keeps_the_rows(
         assert len(warnings) == 1, [n.message for n in warnings]
         assert "kept locally" in warnings[0].message
     assert reviewed.store.outbox_counts()[0] > 0
+
+
+async def test_the_app_applies_the_local_audit_retention_once_a_day(
+    settings: Settings, reviewed: Services
+) -> None:
+    from datetime import timedelta
+
+    from sergas_tui.audit.verify import verify_database
+    from sergas_tui.clock import FixedClock
+    from tests.conftest import FIXED_NOW
+
+    settings.auditing.retention_days = 30
+    # The review's rows were written at FIXED_NOW; the app opens 40 days later.
+    reviewed.clock = FixedClock(FIXED_NOW + timedelta(days=40))
+    old = len(reviewed.store.audit_rows())
+    app = make_app(settings, reviewed)
+    async with app.run_test(size=(120, 40)) as pilot:
+
+        def purged() -> list[str]:
+            return [n.message for n in app._notifications if n.title == "Audit retention"]
+
+        await until(pilot, lambda: purged(), "the retention's notification")
+        assert purged()[0].startswith(f"Purged {old:,} audit rows older than")
+    assert verify_database(reviewed.store).ok
+    assert reviewed.audit_retention() is None, "once a day"
