@@ -11,6 +11,7 @@ takes it). The document's layout is described in :mod:`sergas_tui.account_export
 
 from __future__ import annotations
 
+from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -83,13 +84,16 @@ def account_export(
 
 
 def _plan(services: Services, account_id: str, name: str) -> str:
-    """What forgetting the account removes, in words (for the confirmation)."""
-    from sergas_tui.account_forget import account_names, workspace_files
-    from sergas_tui.storage.erasure import audit_rows_about, needles_of
+    """What forgetting the account removes, in words (for the confirmation); what matches
+    only by its name is spelled out, so a name shared with other text shows before erasing."""
+    from sergas_tui.account_forget import account_mentions, workspace_files
+    from sergas_tui.storage.erasure import audit_rows_about
     from sergas_tui.storage.mutes import list_mutes
 
     store = services.store
-    names = [name, *account_names(services, account_id)]
+    mentions = account_mentions(services, account_id, name)
+    audit = audit_rows_about(store, mentions)
+    files = workspace_files(services, mentions)
     counts = {
         "snapshots": len(store.snapshots_for(account_id)),
         "recommendations": len(store.recommendations_for(account_id)),
@@ -98,10 +102,34 @@ def _plan(services: Services, account_id: str, name: str) -> str:
         "signal mutes": len(
             list_mutes(store, now=services.clock.now(), active_only=False, account_id=account_id)
         ),
-        "audit rows to erase": audit_rows_about(store, account_id, names),
-        "files": len(workspace_files(services, needles_of(account_id, names))),
+        "audit rows to erase": len(audit.seqs),
+        "cache files to delete": len(files.delete),
     }
-    return ", ".join(f"{kind} {count}" for kind, count in counts.items())
+    text = ", ".join(f"{kind} {count}" for kind, count in counts.items())
+    named = " or ".join(repr(n) for n in mentions.names)
+    if audit.by_name:
+        seqs = ", ".join(str(s) for s in audit.by_name[:10])
+        more = f" and {len(audit.by_name) - 10} more" if len(audit.by_name) > 10 else ""
+        text += (
+            f". Of the audit rows, {len(audit.by_name)} are erased only because they name "
+            f"{named} (they record no account): seq {seqs}{more}"
+        )
+    if mentions.shadows:
+        text += (
+            f". Mentions inside {', '.join(repr(s) for s in mentions.shadows)} are another "
+            "account's and stay"
+        )
+    if files.rewrite:
+        text += (
+            f". Exported briefs that name {named}, rewritten without it: "
+            f"{', '.join(p.name for p in files.rewrite)}"
+        )
+    if files.keep:
+        text += (
+            f". Database backups that name {named}, kept (they hold every account; delete them "
+            f"yourself if they must go): {', '.join(str(p) for p in files.keep)}"
+        )
+    return text
 
 
 def forget_command(state: State, console: Console, *, account: str, yes: bool) -> int:
@@ -150,16 +178,30 @@ def forget_command(state: State, console: Console, *, account: str, yes: bool) -
     removed = {kind: n for kind, n in removed.items() if n}
     listed = ", ".join(f"{kind.replace('_', ' ')} {n}" for kind, n in removed.items()) or "none"
     event = database.event
+    recorded = (
+        f"the erasure of {event.timestamp.astimezone(UTC):%Y-%m-%d %H:%M} UTC (seq {event.seq})"
+        if event is not None
+        else "-"
+    )
     console.print(
         Text(
             f"Forgot {name} ({account_id}): memory items {report.memory_items}; records "
             f"{listed}; briefs rewritten {database.briefs_rewritten}; audit rows erased "
-            f"{database.audit_rows_erased} (recorded as audit event "
-            f"{event.id if event else '-'}, seq {event.seq if event else '-'}); files deleted "
-            f"{len(report.files_deleted)}; log files scrubbed {len(report.logs_scrubbed)}."
+            f"{database.audit_rows_erased} (recorded as {recorded}); files deleted "
+            f"{len(report.files_deleted)}; exported briefs rewritten "
+            f"{len(report.files_rewritten)}; log files scrubbed {len(report.logs_scrubbed)}."
         ),
         soft_wrap=True,
     )
+    if report.files_kept:
+        console.print(
+            Text(
+                f"Database backups still hold {name} (they hold every account, so they were "
+                f"kept): {', '.join(str(p) for p in report.files_kept)}. Delete them if they "
+                "must go."
+            ),
+            soft_wrap=True,
+        )
     for note in report.notes:
         console.print(Text(note), soft_wrap=True)
     code = 0

@@ -10,14 +10,25 @@
    sync mirror and cached CRM reads (stage histories, timelines), the stored briefs rewritten
    without it, and the audit rows about it erased (content replaced, hashes kept) with one
    chained ``account_erased`` event recording what was erased (:mod:`sergas_tui.audit.erasure`);
-3. **files** — exported Markdown briefs (``briefs/``), the portfolio cache (``ui-cache/``) and
-   database backups from earlier upgrades (``*.bak-v*``) that name it are deleted;
+3. **files** — exported Markdown briefs (``briefs/``) that name it are rewritten without its
+   items and with its other mentions replaced (the brief stays: it is the owner's, not the
+   account's); portfolio cache files (``ui-cache/``) that name it are deleted (they are rebuilt
+   on the next open); database backups from earlier upgrades (``*.bak-v*``) hold the whole
+   workspace and are kept, and the report names them;
 4. **deleted bytes** — the SQLite files are checkpointed (WAL emptied) and vacuumed, the Cognee
    vector tables rewritten without deleted rows and their old versions removed;
 5. **logs** — mentions of its id or names in the log files (Sergas's log dir and Cognee's) are
    replaced by ``[erased]``;
 6. **the central copy** (with ``[central] dsn``): the same erasure applied there through the
    owner role (:func:`sergas_tui.audit.erasure.apply_central_erasures`).
+
+What names the account is decided by :class:`~sergas_tui.domain.mentions.Mentions`: its id,
+and its names as whole words outside the longer names of the workspace's other accounts.
+
+Forgetting holds the workspace alone from start to end
+(:func:`~sergas_tui.storage.workspace_lock.exclusive_use`): with the app, a review or a server
+using it, it refuses before changing anything, since compacting the files afterwards needs
+every other reader gone and Cognee's old versions may be removed only while nobody writes.
 
 The account stays in the CRM: the next review reads it again unless it is deleted there too.
 """
@@ -26,20 +37,17 @@ from __future__ import annotations
 
 import getpass
 import os
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sergas_tui.audit.erasure import CentralErasureReport
 from sergas_tui.domain import new_id
+from sergas_tui.domain.mentions import ERASED_PLACEHOLDER, Mentions
 from sergas_tui.errors import SergasError
-from sergas_tui.storage.erasure import (
-    ERASED_PLACEHOLDER,
-    ErasureReport,
-    needles_of,
-    replace_mentions,
-)
+from sergas_tui.storage.erasure import ErasureReport
 
 if TYPE_CHECKING:
     from sergas_tui.services import Services
@@ -57,6 +65,9 @@ class ForgetReport:
     memory_items: int = 0
     database: ErasureReport = field(default_factory=ErasureReport)
     files_deleted: list[Path] = field(default_factory=list)
+    files_rewritten: list[Path] = field(default_factory=list)
+    files_kept: list[Path] = field(default_factory=list)
+    """Database backups that name the account and were left (they hold every account)."""
     logs_scrubbed: list[Path] = field(default_factory=list)
     central: CentralErasureReport | None = None
     central_error: SergasError | None = None
@@ -74,31 +85,80 @@ def account_names(services: Services, account_id: str) -> list[str]:
     return names
 
 
+def account_mentions(services: Services, account_id: str, name: str) -> Mentions:
+    """What names the account: its id, ``name`` and every name its snapshots knew, shadowed by
+    the names of the workspace's other accounts that contain one of them."""
+    others = [
+        str(snapshot.data.get("Account_Name") or "")
+        for other, snapshot in services.store.latest_snapshots().items()
+        if other != account_id
+    ]
+    return Mentions.of(account_id, [name, *account_names(services, account_id)], others)
+
+
 def actor_of(services: Services) -> str:
     """Who forgets: the identified person in team mode, else this OS account."""
     identity = services.identity()
     return identity.email if identity is not None else getpass.getuser()
 
 
-def _mentions(path: Path, needles: tuple[str, ...]) -> bool:
+def _names_it(path: Path, mentions: Mentions) -> bool:
     try:
-        data = path.read_bytes()
+        text = path.read_bytes().decode("utf-8", errors="surrogateescape")
     except OSError:
         return False
-    lowered = data.lower()
-    return any(n.encode("utf-8").lower() in lowered for n in needles)
+    return mentions.names_it(text)
 
 
-def workspace_files(services: Services, needles: tuple[str, ...]) -> list[Path]:
+@dataclass(frozen=True)
+class FilePlan:
+    """What forgetting does to the workspace's files that name the account."""
+
+    delete: list[Path]
+    """Portfolio cache files (rebuilt on the next open)."""
+    rewrite: list[Path]
+    """Exported Markdown briefs: rewritten without the account (:func:`rewrite_brief`)."""
+    keep: list[Path]
+    """Database backups: they hold every account, so they are kept and named in the report."""
+
+
+def workspace_files(services: Services, mentions: Mentions) -> FilePlan:
     """The workspace's exported briefs, cached portfolio rows and database backups that name
-    the account: the files :func:`forget_account` deletes."""
+    the account, and what :func:`forget_account` does to each."""
     locations, name = services.locations, services.workspace
-    candidates: list[Path] = []
-    for folder in (locations.briefs_dir(name), locations.ui_cache_dir(name)):
-        if folder.is_dir():
-            candidates += sorted(p for p in folder.rglob("*") if p.is_file())
-    candidates += sorted(locations.workspace_dir(name).glob(BACKUP_GLOB))
-    return [p for p in candidates if _mentions(p, needles)]
+
+    def files(folder: Path) -> list[Path]:
+        if not folder.is_dir():
+            return []
+        return sorted(p for p in folder.rglob("*") if p.is_file() and _names_it(p, mentions))
+
+    backups = sorted(locations.workspace_dir(name).glob(BACKUP_GLOB))
+    return FilePlan(
+        delete=files(locations.ui_cache_dir(name)),
+        rewrite=files(locations.briefs_dir(name)),
+        keep=[p for p in backups if _names_it(p, mentions)],
+    )
+
+
+_ITEM = re.compile(r"(?:[-*+]|\d+\.)\s")
+
+
+def rewrite_brief(text: str, mentions: Mentions) -> str:
+    """A Markdown brief without the account: each top-level list item whose first line names
+    it goes with its indented lines, and every other mention is replaced by ``[erased]``
+    (other accounts' items stay, whatever they say)."""
+    out: list[str] = []
+    dropping = False
+    for line in text.splitlines(keepends=True):
+        top = not line[:1].isspace()
+        if top and _ITEM.match(line):
+            dropping = mentions.names_it(line)
+        elif top and line.strip():
+            dropping = False
+        if dropping:
+            continue
+        out.append(mentions.replace(line))
+    return "".join(out)
 
 
 async def _forget_memory(services: Services, account_id: str, report: ForgetReport) -> None:
@@ -137,7 +197,7 @@ async def _forget_memory(services: Services, account_id: str, report: ForgetRepo
         )
 
 
-def _compact_all(services: Services, report: ForgetReport) -> None:
+def _compact_all(services: Services) -> None:
     from sergas_tui.memory.factory import cognee_dir
     from sergas_tui.memory.schema import memory_path
     from sergas_tui.storage.erasure import compact
@@ -152,7 +212,8 @@ def _compact_all(services: Services, report: ForgetReport) -> None:
         if cognee_available():
             from sergas_tui.memory.cognee_files import compact_cognee
 
-            compact_cognee(root)
+            # The workspace is held alone (forget_account): nobody may be reviewing now.
+            compact_cognee(root, others=lambda: _other_users(services))
 
 
 def log_files(services: Services) -> list[Path]:
@@ -169,15 +230,28 @@ def log_files(services: Services) -> list[Path]:
     return [p for p in found if p.is_file()]
 
 
-def scrub_text_file(path: Path, needles: tuple[str, ...]) -> bool:
-    """Replace every mention of ``needles`` in a text file by ``[erased]``, in place (the same
+def _other_users(services: Services) -> list[str]:
+    from sergas_tui.storage.workspace_lock import other_users
+
+    use = services.workspace_use
+    workspace = services.locations.workspace_dir(services.workspace)
+    return other_users(workspace, mine=use.path if use is not None else None)
+
+
+def scrub_text_file(path: Path, mentions: Mentions) -> bool:
+    """Replace every mention of the account in a text file by ``[erased]``, in place (the same
     file, so a process appending to it keeps appending to it). True when it changed."""
+    return rewrite_text_file(path, mentions.replace)
+
+
+def rewrite_text_file(path: Path, rewrite: Callable[[str], str]) -> bool:
+    """Rewrite a text file in place with ``rewrite``; True when it changed."""
     try:
         data = path.read_bytes()
     except OSError:
         return False
     text = data.decode("utf-8", errors="surrogateescape")
-    cleaned = replace_mentions(text, needles)
+    cleaned = rewrite(text)
     if cleaned == text:
         return False
     encoded = cleaned.encode("utf-8", errors="surrogateescape")
@@ -204,30 +278,45 @@ async def forget_account(services: Services, account_id: str, name: str) -> Forg
     """Forget the account everywhere the workspace holds it (see the module docstring).
 
     ``name`` is the name the person used for it; every name its snapshots knew is erased too.
-    Raises :class:`SergasError` when a local step fails; a central step that fails leaves the
-    local erasure complete and is reported in ``central_error``.
+    Raises :class:`~sergas_tui.errors.WorkspaceError`, before changing anything, while another
+    process uses the workspace, and :class:`SergasError` when a local step fails; a central
+    step that fails leaves the local erasure complete and is reported in ``central_error``.
     """
+    from sergas_tui.storage.workspace_lock import exclusive_use
+
+    use = services.workspace_use
+    with exclusive_use(
+        services.locations.workspace_dir(services.workspace),
+        f"forget {name}",
+        mine=use.path if use is not None else None,
+    ):
+        return await _forget(services, account_id, name)
+
+
+async def _forget(services: Services, account_id: str, name: str) -> ForgetReport:
     from sergas_tui.audit.erasure import apply_central_erasures, erase_account_locally
 
-    names = [name, *account_names(services, account_id)]
-    needles = needles_of(account_id, names)
+    mentions = account_mentions(services, account_id, name)
     report = ForgetReport(account_id=account_id, name=name)
     actor = actor_of(services)
-    files = workspace_files(services, needles)
+    files = workspace_files(services, mentions)
     await _forget_memory(services, account_id, report)
     report.database = erase_account_locally(
         services.store,
-        account_id,
-        names,
+        mentions,
         actor=actor,
         now=services.clock.now(),
         workspace=services.workspace,
         erasure_id=new_id(),
         central=services.central_audit_configured,
     )
-    report.files_deleted = _delete(files)
-    _compact_all(services, report)
-    report.logs_scrubbed = [p for p in log_files(services) if scrub_text_file(p, needles)]
+    report.files_deleted = _delete(files.delete)
+    report.files_rewritten = [
+        p for p in files.rewrite if rewrite_text_file(p, lambda t: rewrite_brief(t, mentions))
+    ]
+    report.files_kept = files.keep
+    _compact_all(services)
+    report.logs_scrubbed = [p for p in log_files(services) if scrub_text_file(p, mentions)]
     if services.central_audit_configured:
         from sergas_tui.audit.central_conn import target_from_settings
 
@@ -241,10 +330,14 @@ async def forget_account(services: Services, account_id: str, name: str) -> Forg
 
 __all__ = [
     "ERASED_PLACEHOLDER",
+    "FilePlan",
     "ForgetReport",
+    "account_mentions",
     "account_names",
     "forget_account",
     "log_files",
+    "rewrite_brief",
+    "rewrite_text_file",
     "scrub_text_file",
     "workspace_files",
 ]

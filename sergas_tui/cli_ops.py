@@ -130,10 +130,15 @@ def _retention_quietly(state: State) -> None:
 def _purged_text(report: LocalPurgeReport) -> str:
     start = report.start
     event = report.event
+    recorded = (
+        f"the purge of {event.timestamp.astimezone(UTC):%Y-%m-%d %H:%M} UTC (seq {event.seq})"
+        if event is not None
+        else "-"
+    )
     text = (
         f"Purged {report.rows_deleted:,} local audit rows older than "
         f"{report.cutoff:%Y-%m-%d %H:%M} UTC; the chain now starts at seq "
-        f"{start.seq if start else 1}; recorded as audit event {event.id if event else '-'}."
+        f"{start.seq if start else 1}; recorded as {recorded}."
     )
     if not report.compacted:
         text += (

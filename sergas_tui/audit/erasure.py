@@ -8,8 +8,10 @@ Verification (:mod:`.verify`) accepts an erased row only when a later intact era
 vouches for it.
 
 Centrally (:func:`apply_central_erasures`, needs the owner role like ``sergas audit purge``):
-the rows of this chain that the central audit already holds get the same erased content
-(their hashes stay), this chain's outcome versions of the account are deleted, and the team's
+every row the erasure event lists that the central audit holds gets the same erased form
+(:func:`~sergas_tui.domain.audit_chain.erased_values`; hashes stay), also rows local
+retention purged since; the event itself is read from the central copy when retention purged
+it locally, this chain's outcome versions of the account are deleted, and the team's
 shared records of the account (``team_approvals``, their ``approval_links`` and
 ``team_notices``, ``approval_grants``) are deleted, in one transaction. Erasures wait in
 ``meta.audit_erasures_central`` until that succeeds, so ``sergas audit purge`` can finish one
@@ -19,9 +21,11 @@ that the first attempt could not.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -38,30 +42,17 @@ from sergas_tui.audit.central_schema import CENTRAL_SCHEMA_VERSION, central_vers
 from sergas_tui.domain import AuditEvent
 from sergas_tui.domain.audit_chain import (
     ERASURE_ACTION,
+    NEVER_ERASED,
     ErasedEntry,
+    erased_values,
     erasure_entries,
 )
+from sergas_tui.domain.mentions import Mentions
 from sergas_tui.storage import Repository
 from sergas_tui.storage.erasure import ErasureReport, erase_account
 
 PENDING_META_KEY = "audit_erasures_central"
 """The ``meta`` key listing (JSON) the ids of erasure events not yet applied centrally."""
-
-_KEPT = (
-    "session_id",
-    "agent_name",
-    "action_type",
-    "account_id",
-    "owner_email",
-    "tool_name",
-    "tool_inputs",
-    "tool_outputs",
-    "decision",
-    "decision_rationale",
-    "execution_time_ms",
-    "error_message",
-)
-"""The content columns an erasure may change (``id``, ``seq``, ``timestamp``, hashes stay)."""
 
 
 def erasure_event_builder(
@@ -93,8 +84,7 @@ def erasure_event_builder(
 
 def erase_account_locally(
     repository: Repository,
-    account_id: str,
-    names: Sequence[str],
+    mentions: Mentions,
     *,
     actor: str,
     now: datetime,
@@ -102,24 +92,35 @@ def erase_account_locally(
     erasure_id: str,
     central: bool,
 ) -> ErasureReport:
-    """Erase the account from the workspace database (one transaction) and, when a central
-    audit is configured (``central``), note the erasure as waiting to be applied there."""
-    report = erase_account(
+    """Erase the account from the workspace database and, when a central audit is configured
+    (``central``), note the erasure as waiting to be applied there, in the same transaction
+    (an erasure is never left unnoted)."""
+
+    def note_pending(conn: sqlite3.Connection) -> None:
+        found = conn.execute("SELECT value FROM meta WHERE key = ?", (PENDING_META_KEY,))
+        row = found.fetchone()
+        pending = _pending_list(row[0] if row else None)
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (PENDING_META_KEY, json.dumps([*pending, erasure_id])),
+        )
+
+    return erase_account(
         repository,
-        account_id,
-        names,
-        erasure_event_builder(account_id, actor=actor, now=now, workspace=workspace),
+        mentions,
+        erasure_event_builder(mentions.account_id, actor=actor, now=now, workspace=workspace),
         erasure_id=erasure_id,
+        also=note_pending if central else None,
     )
-    if central:
-        pending = pending_erasures(repository)
-        repository.set_meta(PENDING_META_KEY, json.dumps([*pending, erasure_id]))
-    return report
 
 
 def pending_erasures(repository: Repository) -> list[str]:
     """Erasure event ids not yet applied to the central audit, oldest first."""
-    text = repository.meta_value(PENDING_META_KEY)
+    return _pending_list(repository.meta_value(PENDING_META_KEY))
+
+
+def _pending_list(text: str | None) -> list[str]:
     try:
         value = json.loads(text) if text else []
     except json.JSONDecodeError:
@@ -172,6 +173,26 @@ def apply_central_erasures(repository: Repository, target: CentralTarget) -> Cen
     return report
 
 
+def _erasure_event(
+    repository: Repository, conn: Connection, chain_id: str, erasure_id: str
+) -> tuple[str, list[ErasedEntry]] | None:
+    """The account and entries of an erasure event: from the local log, or, when local
+    retention purged it since, from its synced copy in the central audit."""
+    local = next((r for r in repository.audit_rows() if r["id"] == erasure_id), None)
+    if local is not None:
+        return str(local["account_id"]), erasure_entries(local)
+    found = conn.execute(
+        "SELECT account_id, tool_inputs FROM audit_logs "
+        "WHERE chain_id = %s AND id = %s AND action_type = %s",
+        (chain_id, erasure_id, ERASURE_ACTION),
+    ).fetchone()
+    if found is None:
+        return None
+    inputs: Any = found[1]
+    row = {"action_type": ERASURE_ACTION, "tool_inputs": json.dumps(inputs)}
+    return str(found[0]), erasure_entries(row)
+
+
 def _apply_one(
     repository: Repository,
     conn: Connection,
@@ -179,26 +200,21 @@ def _apply_one(
     erasure_id: str,
     report: CentralErasureReport,
 ) -> None:
-    event = next(
-        (r for r in repository.audit_rows() if r["id"] == erasure_id),
-        None,
-    )
-    if event is None:  # purged by retention since: its rows went with it
+    """Erase centrally every row the erasure event lists (whether or not local retention
+    purged it since), by chain, id and unchanged ``row_hash``, into the one erased form."""
+    found = _erasure_event(repository, conn, chain_id, erasure_id)
+    if found is None:  # purged locally and never synced: no central row to erase
         return
-    account_id = str(event["account_id"])
-    entries = {entry.seq: entry for entry in erasure_entries(event)}
-    for row in repository.audit_rows():
-        entry = entries.get(int(row["seq"]))
-        if entry is None:
-            continue
-        values = [
-            Jsonb(json.loads(row[c])) if c in ("tool_inputs", "tool_outputs") and row[c] else row[c]
-            for c in _KEPT
-        ]
+    account_id, entries = found
+    fixed = erased_values(erasure_id)
+    columns = list(fixed)
+    values = [Jsonb(json.loads(fixed[c])) if c == "tool_inputs" else fixed[c] for c in columns]
+    for entry in entries:
         report.audit_rows_erased += conn.execute(
-            f"UPDATE audit_logs SET {', '.join(f'{c} = %s' for c in _KEPT)} "
-            "WHERE chain_id = %s AND id = %s AND row_hash IS NOT DISTINCT FROM %s",
-            (*values, chain_id, entry.id, entry.row_hash),
+            f"UPDATE audit_logs SET {', '.join(f'{c} = %s' for c in columns)} "
+            "WHERE chain_id = %s AND id = %s AND seq = %s "
+            "AND row_hash IS NOT DISTINCT FROM %s AND action_type NOT IN (%s, %s)",
+            (*values, chain_id, entry.id, entry.seq, entry.row_hash, *NEVER_ERASED),
         ).rowcount
     report.outcome_versions_deleted += conn.execute(
         "DELETE FROM recommendation_outcome_versions WHERE chain_id = %s AND account_id = %s",

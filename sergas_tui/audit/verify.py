@@ -44,6 +44,7 @@ from sergas_tui.domain.audit_chain import (
     GENESIS,
     LEGACY_META_KEY,
     LOCAL_PURGE_TOOL,
+    NEVER_ERASED,
     PURGE_ACTION,
     AuditHead,
     ChainStart,
@@ -54,10 +55,18 @@ from sergas_tui.domain.audit_chain import (
     erased_by,
     erasure_entries,
     row_hash,
+    unlike_erased_form,
 )
 from sergas_tui.storage import Repository
 
-__all__ = ["Problem", "ProblemKind", "VerifyResult", "verify_chain", "verify_database"]
+__all__ = [
+    "Problem",
+    "ProblemKind",
+    "VerifyResult",
+    "describe_event",
+    "verify_chain",
+    "verify_database",
+]
 
 
 @dataclass(frozen=True)
@@ -146,20 +155,52 @@ def _vouchers(ordered: list[Row]) -> dict[int, _Voucher]:
     return found
 
 
-def _erasure_problem(r: Row, seq: int, by: str, vouchers: Mapping[int, _Voucher]) -> str | None:
+def describe_event(row: Row) -> str:
+    """An audit event as people read it: its kind, UTC time and seq (not its id)."""
+    kind = {
+        "account_erased": "the erasure",
+        PURGE_ACTION: "the retention purge",
+    }.get(str(row["action_type"]), f"the {row['action_type']} event")
+    stamp = str(row["timestamp"])[:16].replace("T", " ")
+    return f"{kind} of {stamp} UTC (seq {row['seq']})"
+
+
+def _erasure_problem(
+    r: Row, seq: int, by: str, vouchers: Mapping[int, _Voucher], events: Mapping[str, Row]
+) -> str | None:
     """Why the erased row ``r`` is not vouched for by a later intact erasure event, if so."""
     voucher = vouchers.get(seq)
     name = _name(r)
+    named = events.get(by)
+    claimed = describe_event(named) if named is not None else "an erasure that is not in the log"
+    if r["action_type"] in NEVER_ERASED:
+        return (
+            f"audit row {name} is a {r['action_type']} event, which is never erased, yet claims "
+            f"to be erased by {claimed}: it was replaced outside Sergas"
+        )
+    unlike = unlike_erased_form(r, by)
+    if unlike:
+        return (
+            f"audit row {name} claims to be erased by {claimed}, but its "
+            f"{', '.join(unlike)} {'is' if len(unlike) == 1 else 'are'} not as an erasure "
+            "leaves them (erasure keeps only id, seq, timestamp and action_type): the row was "
+            "changed outside Sergas"
+        )
     if voucher is None or voucher.event_seq <= seq:
         return (
-            f"audit row {name} claims to be erased by event {by}, but no intact account_erased "
+            f"audit row {name} claims to be erased by {claimed}, but no intact account_erased "
             "event after it lists it: its content was replaced outside Sergas (or the erasure "
             "event was removed or edited)"
         )
     entry = voucher.entry
-    where = f"the erasure event seq {voucher.event_seq} (id {voucher.event_id})"
+    listing = events.get(voucher.event_id)
+    where = (
+        describe_event(listing)
+        if listing is not None
+        else f"the erasure event at seq {voucher.event_seq}"
+    )
     if voucher.event_id != by:
-        return f"audit row {name} names erasure event {by}, but {where} is the one that lists it"
+        return f"audit row {name} names {claimed}, but {where} is the one that lists it"
     if entry.id != r["id"] or entry.row_hash != r["row_hash"]:
         return (
             f"audit row {name} is erased, but its id or row_hash differs from what {where} "
@@ -188,6 +229,7 @@ def verify_chain(
     ordered = list(rows)
     by_hash = {r["row_hash"]: r for r in ordered if isinstance(r["row_hash"], str)}
     vouchers = _vouchers(ordered)
+    events = {str(r["id"]): r for r in ordered if erasure_entries(r)}
     problems: list[Problem] = []
     expected_seq = start.seq if start is not None else 1
     first_prev = start.prev_hash if start is not None and start.prev_hash else GENESIS
@@ -241,7 +283,7 @@ def verify_chain(
 
         clean = True
         erasure = erased_by(r)
-        why = None if erasure is None else _erasure_problem(r, seq, erasure, vouchers)
+        why = None if erasure is None else _erasure_problem(r, seq, erasure, vouchers, events)
         if why is not None:
             clean = False
             problems.append(Problem(seq, r["id"], "edited", why))

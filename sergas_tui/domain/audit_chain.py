@@ -175,17 +175,13 @@ ERASED_BY = "erased_by"
 """The one key of an erased row's ``tool_inputs``: the id of the erasure event that erased it."""
 
 ERASED_TEXT = "erased"
-"""What replaces a kept text column (``session_id``, ``tool_name``...) that named the account."""
+"""What an erased row holds in its ``session_id`` and ``agent_name`` (columns that may not be
+NULL)."""
 
-ERASED_COLUMNS: tuple[str, ...] = (
-    "account_id",
-    "tool_inputs",
-    "tool_outputs",
-    "decision_rationale",
-    "error_message",
-)
-"""The content columns an erasure always replaces (``tool_inputs`` by the marker, the others by
-NULL). The other content columns are kept unless they name the account."""
+KEPT_COLUMNS: tuple[str, ...] = ("id", "seq", "timestamp", "action_type")
+"""The content columns an erasure keeps verbatim: where the row is, when, and what kind of
+event it was (an enumeration Sergas sets, such as ``tool_invocation``, which names no account).
+Every other content column takes the fixed value of :func:`erased_values`."""
 
 PURGE_ACTION = "audit_purged"
 """The ``action_type`` of a retention purge's event (central and local)."""
@@ -218,31 +214,37 @@ def erased_by(row: Mapping[str, Any]) -> str | None:
     return None
 
 
-def mentions(value: Any, needles: tuple[str, ...]) -> bool:
-    """True when the text of ``value`` holds any of ``needles`` (case-insensitive)."""
-    if value is None or not needles:
-        return False
-    text = str(value).casefold()
-    return any(needle.casefold() in text for needle in needles if needle)
+NEVER_ERASED: tuple[str, ...] = (ERASURE_ACTION, PURGE_ACTION)
+"""The ``action_type`` of events an erasure never touches: they are the record of erasures and
+purges, and verification depends on them."""
 
 
-def erased_form(
-    row: Mapping[str, Any], erasure_id: str, needles: tuple[str, ...]
-) -> dict[str, Any]:
-    """The content columns of stored ``row`` once erased by ``erasure_id``: the columns of
-    :data:`ERASED_COLUMNS` replaced, any other column that names one of ``needles`` (the
-    account's id and name) replaced by :data:`ERASED_TEXT`; ``id``, ``seq`` and ``timestamp``
-    are kept."""
-    values = {column: row[column] for column in CONTENT_COLUMNS}
-    for column in ERASED_COLUMNS:
-        values[column] = None
+def erased_values(erasure_id: str) -> dict[str, Any]:
+    """The fixed content of an erased row, every column but :data:`KEPT_COLUMNS`: ``tool_inputs``
+    the marker naming ``erasure_id``, ``session_id`` and ``agent_name`` :data:`ERASED_TEXT`,
+    the rest NULL."""
+    values: dict[str, Any] = dict.fromkeys(CONTENT_COLUMNS)
+    for column in KEPT_COLUMNS:
+        del values[column]
+    values["session_id"] = ERASED_TEXT
+    values["agent_name"] = ERASED_TEXT
     values["tool_inputs"] = erased_marker(erasure_id)
-    for column in ("session_id", "agent_name", "action_type", "owner_email", "tool_name"):
-        if mentions(values[column], needles):
-            values[column] = ERASED_TEXT
-    if mentions(values["decision"], needles):  # cannot happen: the column is an enumeration
-        values["decision"] = None
     return values
+
+
+def erased_form(row: Mapping[str, Any], erasure_id: str) -> dict[str, Any]:
+    """The content columns of stored ``row`` once erased by ``erasure_id``: the columns of
+    :data:`KEPT_COLUMNS` as they were, every other one as :func:`erased_values` fixes it."""
+    values = {column: row[column] for column in CONTENT_COLUMNS}
+    values.update(erased_values(erasure_id))
+    return values
+
+
+def unlike_erased_form(row: Mapping[str, Any], erasure_id: str) -> list[str]:
+    """The content columns in which stored ``row`` differs from the erased form (empty: it is
+    in that form)."""
+    fixed = erased_values(erasure_id)
+    return [column for column, value in fixed.items() if row[column] != value]
 
 
 def content_digest(row: Mapping[str, Any]) -> str:

@@ -10,15 +10,18 @@ Deleting an account's nodes and vectors (``CogneeMemory.forget``) leaves their b
 
 :func:`compact_cognee` rewrites every LanceDB table's fragments without their deleted rows
 (``materialize_deletions_threshold=0``: any deletion), removes every version but the current
-one, then checkpoints and vacuums the graph file. Call it with the memory closed and no other
-process using the data dir. ``lance`` (LanceDB's storage library, installed with Cognee) is
-imported here only, through :mod:`importlib`.
+one, then checkpoints and vacuums the graph file. Removing every old version while another
+process writes a table (a review adding memory) would delete that process's new files, so the
+caller holds the workspace alone (``exclusive_use``) and passes who else uses it: with anyone
+else there, it refuses before touching a file. ``lance`` (LanceDB's storage library,
+installed with Cognee) is imported here only, through :mod:`importlib`.
 """
 
 from __future__ import annotations
 
 import importlib
 import sqlite3
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import timedelta
@@ -37,9 +40,17 @@ class CompactReport:
     bytes_removed: int
 
 
-def compact_cognee(root: Path) -> CompactReport:
+def compact_cognee(root: Path, *, others: Callable[[], Sequence[str]]) -> CompactReport:
     """Rewrite the vector tables and the graph file under ``root`` so that deleted items leave
-    no bytes behind (see the module docstring)."""
+    no bytes behind (see the module docstring). ``others`` lists the other processes using the
+    workspace; any at all and nothing is touched (:class:`StorageError`)."""
+    users = list(others())
+    if users:
+        raise StorageError(
+            f"Did not compact the Cognee memory in {root}: {'; '.join(users)} "
+            "uses the workspace, and removing old versions now could delete its new files. "
+            "Close it and run the command again."
+        )
     tables = removed = freed = 0
     vectors = root / VECTOR_DIR
     if vectors.is_dir():

@@ -4,12 +4,14 @@
 
 - deletes the account's rows from every table that holds them by account (snapshots,
   recommendations, approvals, outcomes, signal mutes, approval grants, the team outbox) and the
-  cached CRM reads that name it (the sync mirror's row, stage histories, timelines);
+  cached CRM reads that hold its id (the sync mirror's row, stage histories, timelines);
 - rewrites the stored briefs that mention it without it (:func:`scrub`);
-- replaces the content of every audit row about it (its ``account_id``, or any content column
-  naming its id or name) by the erased form (:func:`~sergas_tui.domain.audit_chain.erased_form`;
-  hashes kept) and appends the ``account_erased`` event that lists each such row's ``seq``,
-  ``row_hash`` and the digest of its erased form, so verification can vouch for it.
+- replaces the content of every audit row about it (recorded for its ``account_id``, or
+  recorded for no account with a free-text column naming its id or name as a word, see
+  :class:`~sergas_tui.domain.mentions.Mentions`) by the one erased form
+  (:func:`~sergas_tui.domain.audit_chain.erased_form`; hashes kept) and appends the
+  ``account_erased`` event that lists each such row's ``seq``, ``row_hash`` and the digest of
+  its erased form, so verification can vouch for it.
 
 :func:`purge_audit` deletes the oldest audit rows (a prefix of the chain) older than a cutoff,
 records where the chain now starts (``meta.audit_chain_start``) and appends the
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,17 +35,17 @@ from typing import Any
 
 from sergas_tui.domain import AuditEvent
 from sergas_tui.domain.audit_chain import (
-    CONTENT_COLUMNS,
     ERASED_TEXT,
-    ERASURE_ACTION,
     LEGACY_META_KEY,
+    NEVER_ERASED,
     START_META_KEY,
     ChainStart,
     ErasedEntry,
     content_digest,
+    erased_by,
     erased_form,
-    mentions,
 )
+from sergas_tui.domain.mentions import ERASED_PLACEHOLDER, Mentions
 from sergas_tui.errors import StorageError
 from sergas_tui.storage import rows
 from sergas_tui.storage.repository import Repository, chain_start
@@ -59,8 +61,17 @@ BY_ACCOUNT: tuple[str, ...] = (
 """The tables whose rows belong to one account through their ``account_id`` (``approvals``
 last: the team outbox is found through it)."""
 
-ERASED_PLACEHOLDER = "[erased]"
-"""What replaces a mention of the account inside a kept text (a brief's summary line)."""
+NAMED_COLUMNS: tuple[str, ...] = (
+    "session_id",
+    "owner_email",
+    "tool_inputs",
+    "tool_outputs",
+    "decision_rationale",
+    "error_message",
+)
+"""The audit columns searched for the account's id or name in rows that name no account:
+free text and data, never ``agent_name``, ``tool_name`` or ``action_type`` (Sergas's own
+words, which an account with a short name such as "Audit" would otherwise match)."""
 
 
 @dataclass
@@ -76,26 +87,26 @@ class ErasureReport:
         return sum(self.deleted.values()) + self.briefs_rewritten + self.audit_rows_erased
 
 
-def _like(needles: tuple[str, ...]) -> tuple[str, list[str]]:
-    """A WHERE fragment matching ``payload`` text that holds any needle (LIKE ignores ASCII
+def _like(needle: str) -> tuple[str, list[str]]:
+    """A WHERE fragment matching ``payload`` text that holds ``needle`` (LIKE ignores ASCII
     case; the exact check follows in Python)."""
-    escaped = [n.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") for n in needles]
-    clause = " OR ".join("payload LIKE ? ESCAPE '\\'" for _ in escaped)
-    return f"({clause})", [f"%{n}%" for n in escaped]
+    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return "payload LIKE ? ESCAPE '\\'", [f"%{escaped}%"]
 
 
-def scrub(value: Any, needles: tuple[str, ...]) -> Any:
-    """``value`` (JSON data) without the account: list items that name it are dropped, object
-    members whose key names it are dropped, and other strings that name it have each mention
-    replaced by :data:`ERASED_PLACEHOLDER`."""
+def scrub(value: Any, mentions: Mentions) -> Any:
+    """``value`` (JSON data) without the account: list items that hold its id are dropped,
+    object members whose key names it are dropped, and other strings that name it have each
+    mention replaced by :data:`ERASED_PLACEHOLDER` (another account's item that merely names
+    it is kept, without the mention)."""
     if isinstance(value, dict):
         return {
-            key: scrub(item, needles) for key, item in value.items() if not mentions(key, needles)
+            key: scrub(item, mentions) for key, item in value.items() if not mentions.names_it(key)
         }
     if isinstance(value, list):
-        return [scrub(item, needles) for item in value if not mentions(_text(item), needles)]
-    if isinstance(value, str) and mentions(value, needles):
-        return replace_mentions(value, needles)
+        return [scrub(item, mentions) for item in value if not mentions.names_id(_text(item))]
+    if isinstance(value, str):
+        return mentions.replace(value)
     return value
 
 
@@ -103,62 +114,66 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
-def replace_mentions(text: str, needles: tuple[str, ...]) -> str:
-    """``text`` with every mention of a needle (any case) replaced by ``[erased]``."""
-    for needle in needles:
-        if not needle:
-            continue
-        lowered, start, pieces = text.casefold(), 0, []
-        target = needle.casefold()
-        while (at := lowered.find(target, start)) >= 0:
-            pieces.append(text[start:at] + ERASED_PLACEHOLDER)
-            start = at + len(needle)
-        text = "".join(pieces) + text[start:]
-    return text
+@dataclass(frozen=True)
+class AuditMatch:
+    """The audit rows an erasure erases: those recorded for the account (``account_id``) and
+    those that record no account but name it (``by_name``, shown before erasing)."""
+
+    by_account: list[int]
+    by_name: list[int]
+
+    @property
+    def seqs(self) -> list[int]:
+        return sorted([*self.by_account, *self.by_name])
 
 
 def _audit_rows_about(
-    conn: sqlite3.Connection, account_id: str, needles: tuple[str, ...]
-) -> Iterator[dict[str, Any]]:
-    """The stored audit rows about the account (by ``account_id`` or naming it in any content
-    column), by seq; erasure events are never among them (they are the record)."""
+    conn: sqlite3.Connection, mentions: Mentions
+) -> Iterator[tuple[dict[str, Any], bool]]:
+    """The stored audit rows about the account, by seq, each with whether it matched only by
+    name: rows recorded for it (``account_id``), and rows recorded for no account whose
+    :data:`NAMED_COLUMNS` name it. Erasure and purge events are never among them (they are the
+    record), nor rows already erased or recorded for another account."""
+    marks = ", ".join("?" for _ in NEVER_ERASED)
     for found in conn.execute(
-        "SELECT * FROM audit_logs WHERE action_type IS NOT ? ORDER BY seq", (ERASURE_ACTION,)
+        f"SELECT * FROM audit_logs WHERE action_type NOT IN ({marks}) "
+        "AND (account_id IS NULL OR account_id = ?) ORDER BY seq",
+        (*NEVER_ERASED, mentions.account_id),
     ):
         row = rows.as_dict(found)
-        if row["account_id"] == account_id or any(
-            mentions(row[column], needles) for column in CONTENT_COLUMNS
-        ):
-            yield row
+        if erased_by(row) is not None:
+            continue
+        if row["account_id"] == mentions.account_id:
+            yield row, False
+        elif any(mentions.names_it(row[column]) for column in NAMED_COLUMNS):
+            yield row, True
 
 
-def audit_rows_about(repository: Repository, account_id: str, names: Sequence[str]) -> int:
-    """How many audit rows :func:`erase_account` would erase."""
-    needles = needles_of(account_id, names)
+def audit_rows_about(repository: Repository, mentions: Mentions) -> AuditMatch:
+    """The audit rows :func:`erase_account` would erase."""
+    by_account: list[int] = []
+    by_name: list[int] = []
     with repository.reading("count the audit rows about an account") as conn:
-        return sum(1 for _ in _audit_rows_about(conn, account_id, needles))
-
-
-def needles_of(account_id: str, names: Sequence[str]) -> tuple[str, ...]:
-    """What names the account in stored text: its id and every name it was known by."""
-    found = [account_id, *(n.strip() for n in names)]
-    return tuple(dict.fromkeys(n for n in found if n))
+        for row, named in _audit_rows_about(conn, mentions):
+            (by_name if named else by_account).append(int(row["seq"]))
+    return AuditMatch(by_account, by_name)
 
 
 def erase_account(
     repository: Repository,
-    account_id: str,
-    names: Sequence[str],
+    mentions: Mentions,
     event: Callable[[str, list[ErasedEntry], dict[str, int]], AuditEvent],
     *,
     erasure_id: str,
+    also: Callable[[sqlite3.Connection], None] | None = None,
 ) -> ErasureReport:
     """Remove the account from the workspace database (see the module docstring).
 
     ``event(erasure_id, entries, deleted)`` builds the ``account_erased`` event from what was
-    erased; it is appended with id ``erasure_id`` in the same transaction.
+    erased; it is appended with id ``erasure_id`` in the same transaction, and so is whatever
+    ``also`` writes (a note that the central copy still waits for the erasure).
     """
-    needles = needles_of(account_id, names)
+    account_id = mentions.account_id
     report = ErasureReport()
     with repository.writing("forget an account") as conn:
         conn.execute("PRAGMA secure_delete = ON")  # inside a transaction: takes effect anyway
@@ -178,23 +193,21 @@ def erase_account(
             report.deleted[table] = conn.execute(
                 f"DELETE FROM {table} WHERE account_id = ?", (account_id,)
             ).rowcount
-        clause, params = _like(needles)
+        clause, params = _like(account_id)
         cached = conn.execute(
             f"SELECT kind, record_id, payload FROM crm_read_cache WHERE record_id = ? OR {clause}",
             (account_id, *params),
         ).fetchall()
-        gone = [
-            (r[0], r[1])
-            for r in cached
-            if r[1] == account_id or mentions(r[2], needles) or mentions(r[1], needles)
-        ]
+        # Cached CRM reads are the account's when they hold its id (its own record, its deals'
+        # stage histories, its timeline); another account's record naming it stays.
+        gone = [(r[0], r[1]) for r in cached if r[1] == account_id or mentions.names_id(r[2])]
         conn.executemany("DELETE FROM crm_read_cache WHERE kind = ? AND record_id = ?", gone)
         report.deleted["crm_read_cache"] = len(gone)
-        report.briefs_rewritten = _scrub_briefs(conn, needles)
-        report.deleted["meta"] = _scrub_meta(conn, needles)
+        report.briefs_rewritten = _scrub_briefs(conn, mentions)
+        report.deleted["meta"] = _scrub_meta(conn, mentions)
         entries: list[ErasedEntry] = []
-        for row in list(_audit_rows_about(conn, account_id, needles)):
-            values = erased_form(row, erasure_id, needles)
+        for row, _ in list(_audit_rows_about(conn, mentions)):
+            values = erased_form(row, erasure_id)
             conn.execute(
                 f"UPDATE audit_logs SET {', '.join(f'{c} = ?' for c in values)} WHERE seq = ?",
                 (*values.values(), row["seq"]),
@@ -210,17 +223,19 @@ def erase_account(
         report.audit_rows_erased = len(entries)
         built = event(erasure_id, entries, dict(report.deleted))
         report.event = Repository._insert_audit(conn, built)
+        if also is not None:
+            also(conn)
     return report
 
 
-def _scrub_briefs(conn: sqlite3.Connection, needles: tuple[str, ...]) -> int:
+def _scrub_briefs(conn: sqlite3.Connection, mentions: Mentions) -> int:
     """Rewrite each stored brief that mentions the account without it (see :func:`scrub`)."""
     rewritten = 0
     for brief_id, data in conn.execute("SELECT id, data FROM briefs").fetchall():
-        if not mentions(data, needles):
+        if not mentions.names_it(data):
             continue
         try:
-            cleaned = rows.canonical_json(scrub(json.loads(data), needles))
+            cleaned = rows.canonical_json(scrub(json.loads(data), mentions))
         except json.JSONDecodeError:
             conn.execute("DELETE FROM briefs WHERE id = ?", (brief_id,))
         else:
@@ -229,15 +244,15 @@ def _scrub_briefs(conn: sqlite3.Connection, needles: tuple[str, ...]) -> int:
     return rewritten
 
 
-def _scrub_meta(conn: sqlite3.Connection, needles: tuple[str, ...]) -> int:
+def _scrub_meta(conn: sqlite3.Connection, mentions: Mentions) -> int:
     """Scrub ``meta`` values that name the account (none do today; a safeguard)."""
     changed = 0
     for key, value in conn.execute("SELECT key, value FROM meta").fetchall():
-        if mentions(value, needles):
+        if mentions.names_it(value):
             try:
-                cleaned = rows.canonical_json(scrub(json.loads(value), needles))
+                cleaned = rows.canonical_json(scrub(json.loads(value), mentions))
             except json.JSONDecodeError:
-                cleaned = replace_mentions(str(value), needles)
+                cleaned = mentions.replace(str(value))
             conn.execute("UPDATE meta SET value = ? WHERE key = ?", (cleaned, key))
             changed += 1
     return changed
@@ -353,14 +368,15 @@ def _checkpoint(conn: sqlite3.Connection, path: Path) -> None:
 
 
 __all__ = [
+    "ERASED_PLACEHOLDER",
     "ERASED_TEXT",
+    "NAMED_COLUMNS",
+    "AuditMatch",
     "ErasureReport",
     "PurgeResult",
     "audit_rows_about",
     "compact",
     "erase_account",
-    "needles_of",
     "purge_audit",
-    "replace_mentions",
     "scrub",
 ]

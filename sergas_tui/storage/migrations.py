@@ -347,9 +347,11 @@ CREATE TABLE IF NOT EXISTS team_outbox (
 """
 
 # Version 11: erasure and retention of the audit log (docs/security.md, "The audit log").
-# - An update may turn a row into its erased form only (``sergas account forget``): the same
-#   id, seq, timestamp and hashes, no account, no outputs, ``tool_inputs`` the erasure marker
-#   ``{"erased_by": ...}``. The erasure event that vouches for it is appended in the same
+# - An update may turn a row into its one erased form only (``sergas account forget``,
+#   domain/audit_chain.py ``erased_values``): the same id, seq, timestamp, action_type and
+#   hashes; session_id and agent_name 'erased'; ``tool_inputs`` exactly the erasure marker
+#   ``{"erased_by": ...}``; every other content column NULL. Erasure and purge events are
+#   never erased. The erasure event that vouches for the row is appended in the same
 #   transaction (storage/erasure.py); verification checks both.
 # - A row may be deleted only below the chain start recorded in ``meta.audit_chain_start`` (a
 #   local retention purge writes it first, in the same transaction, with its audit event).
@@ -361,11 +363,17 @@ CREATE TRIGGER audit_logs_no_update BEFORE UPDATE OF
     error_message, prev_hash, row_hash ON audit_logs
 WHEN NOT (
     NEW.id IS OLD.id AND NEW.seq IS OLD.seq AND NEW.timestamp IS OLD.timestamp
+    AND NEW.action_type IS OLD.action_type
     AND NEW.prev_hash IS OLD.prev_hash AND NEW.row_hash IS OLD.row_hash
-    AND NEW.account_id IS NULL AND NEW.tool_outputs IS NULL
-    AND NEW.decision_rationale IS NULL AND NEW.error_message IS NULL
+    AND OLD.action_type NOT IN ('account_erased', 'audit_purged')
+    AND NEW.session_id IS 'erased' AND NEW.agent_name IS 'erased'
+    AND NEW.account_id IS NULL AND NEW.owner_email IS NULL AND NEW.tool_name IS NULL
+    AND NEW.tool_outputs IS NULL AND NEW.decision IS NULL
+    AND NEW.decision_rationale IS NULL AND NEW.execution_time_ms IS NULL
+    AND NEW.error_message IS NULL
     AND json_valid(NEW.tool_inputs)
     AND json_type(NEW.tool_inputs, '$.erased_by') = 'text'
+    AND NEW.tool_inputs IS json_object('erased_by', json_extract(NEW.tool_inputs, '$.erased_by'))
 )
 BEGIN
     SELECT RAISE(ABORT, 'audit_logs is append-only');

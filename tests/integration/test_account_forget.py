@@ -23,6 +23,7 @@ from sergas_tui.domain.audit_chain import ERASURE_ACTION
 from sergas_tui.locations import Locations
 from sergas_tui.memory.cognee_setup import cognee_available
 from sergas_tui.storage import Repository
+from sergas_tui.storage.workspace_lock import WorkspaceUse
 from tests.integration.test_account_export import SMALL, _account
 from tests.integration.test_cli import run_cli
 
@@ -141,9 +142,23 @@ def test_forget_leaves_no_byte_of_the_account(workspace: tuple[str, str], tmp_pa
     assert f"Forget {name}" in refused.stderr
     assert "Nothing was changed" in refused.stderr
 
+    # With the app open on the workspace, forgetting refuses before changing anything (it
+    # could not compact the files afterwards, nor remove Cognee's old versions safely).
+    with WorkspaceUse.register(Locations.from_env().workspace_dir("demo")):
+        busy = run_cli("account", "forget", name, "--yes")
+    assert busy.returncode != 0
+    assert "is in use by process" in " ".join(busy.stderr.split())
+    assert "nothing was changed" in " ".join(busy.stderr.split())
+    assert _export(name, tmp_path / "busy.json") == document
+
     forgot = run_cli("account", "forget", name, "--yes")
     assert forgot.returncode == 0, forgot.stderr
-    assert f"Forgot {name} ({account_id})" in " ".join(forgot.stderr.split())
+    summary = " ".join(forgot.stderr.split())
+    assert f"Forgot {name} ({account_id})" in summary
+    assert "recorded as the erasure of " in summary
+    assert "exported briefs rewritten 1" in summary
+    brief = Locations.from_env().briefs_dir("demo") / "brief.md"
+    assert brief.read_text(encoding="utf-8").startswith("# Account brief")  # the owner's stays
 
     needles = [name.encode(), name.lower().encode(), name.upper().encode()]
     for path in _scanned_files():
