@@ -8,10 +8,11 @@ that start (its seq, that hash, how many rows purges removed in all) is recorded
 purge appends (``tool_name`` ``local_audit_purge``). Verification starts the chain there and
 checks that the recorded start is the one the last purge event recorded.
 
-:func:`purge_local_if_due` runs it at most once a UTC day (``sergas review`` calls it before a
-run); ``sergas audit purge --local`` runs it on demand. After a purge that removed rows, the
-database is compacted (their text leaves the file) and the checkpoint file moves to the new
-head.
+:func:`purge_local_if_due` runs it at most once a UTC day: ``sergas review`` calls it before a
+run, the app at start (a background thread, see ``Services.audit_retention``) and a worker
+before each review job; ``sergas audit purge --local`` runs it on demand. After a purge that
+removed rows, the database is compacted (their text leaves the file) and the checkpoint file
+moves to the new head.
 """
 
 from __future__ import annotations
