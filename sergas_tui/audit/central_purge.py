@@ -15,12 +15,11 @@ import psycopg
 
 from sergas_tui.audit.central_conn import (
     CentralPermissionError,
-    CentralSchemaError,
     CentralTarget,
     connect,
     convert,
 )
-from sergas_tui.audit.central_schema import CENTRAL_SCHEMA_VERSION, central_version
+from sergas_tui.audit.central_schema import require_current
 from sergas_tui.domain import AuditEvent, utc_now
 from sergas_tui.storage import Repository
 
@@ -48,13 +47,7 @@ def purge_central(
     started = time.perf_counter()
     try:
         with connect(target) as conn:
-            version = central_version(conn)
-            if version != CENTRAL_SCHEMA_VERSION:
-                raise CentralSchemaError(
-                    f"The central audit {target.describe()} is at schema "
-                    f"{'(none)' if version is None else f'v{version}'}, not "
-                    f"v{CENTRAL_SCHEMA_VERSION}: run `sergas audit sync --migrate-only` first."
-                )
+            require_current(conn, target)
             with conn.transaction():
                 audit = conn.execute(
                     "DELETE FROM audit_logs WHERE timestamp < %s", (cutoff,)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
-from sergas_tui.audit.central_conn import Connection
+from sergas_tui.audit.central_conn import CentralSchemaError, CentralTarget, Connection
 
 VERSION_TABLE = "sergas_schema_version"
 LOCK_KEY = 0x5E62A5  # pg_advisory_xact_lock key: "sergas audit"
@@ -221,6 +221,19 @@ def central_version(conn: Connection) -> int | None:
         sql.SQL("SELECT coalesce(max(version), 0) FROM {}").format(sql.Identifier(VERSION_TABLE))
     ).fetchone()
     return int(row[0]) if row else 0
+
+
+def require_current(conn: Connection, target: CentralTarget) -> None:
+    """Raise :class:`CentralSchemaError` unless the central database is at
+    :data:`CENTRAL_SCHEMA_VERSION` (for work that needs the owner role, which never migrates
+    by itself)."""
+    version = central_version(conn)
+    if version != CENTRAL_SCHEMA_VERSION:
+        raise CentralSchemaError(
+            f"The central audit {target.describe()} is at schema "
+            f"{'(none)' if version is None else f'v{version}'}, not "
+            f"v{CENTRAL_SCHEMA_VERSION}: run `sergas audit sync --migrate-only` first."
+        )
 
 
 @dataclass(frozen=True)

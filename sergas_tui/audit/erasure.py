@@ -32,13 +32,12 @@ from psycopg.types.json import Jsonb
 
 from sergas_tui.audit.central_conn import (
     CentralPermissionError,
-    CentralSchemaError,
     CentralTarget,
     Connection,
     connect,
     convert,
 )
-from sergas_tui.audit.central_schema import CENTRAL_SCHEMA_VERSION, central_version
+from sergas_tui.audit.central_schema import require_current
 from sergas_tui.domain import AuditEvent
 from sergas_tui.domain.audit_chain import (
     ERASURE_ACTION,
@@ -150,13 +149,7 @@ def apply_central_erasures(repository: Repository, target: CentralTarget) -> Cen
     chain_id = repository.audit_chain_id()
     try:
         with connect(target) as conn:
-            version = central_version(conn)
-            if version != CENTRAL_SCHEMA_VERSION:
-                raise CentralSchemaError(
-                    f"The central audit {target.describe()} is at schema "
-                    f"{'(none)' if version is None else f'v{version}'}, not "
-                    f"v{CENTRAL_SCHEMA_VERSION}: run `sergas audit sync --migrate-only` first."
-                )
+            require_current(conn, target)
             with conn.transaction():
                 for erasure_id in pending:
                     _apply_one(repository, conn, chain_id, erasure_id, report)
