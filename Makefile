@@ -3,13 +3,13 @@
 #   make test   creates .venv with the dev and Cognee extras (and, when node and npm are there, the
 #               pinned MCP Inspector in tests/inspector; as root on Debian, chromium and
 #               chromedriver for the approval page's browser tests and promtool for the alert
-#               rules), runs ruff, mypy, the import contracts and pytest
+#               rules), runs ruff, mypy, the import contracts, deptry and pytest
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 
-.PHONY: run test lint typecheck contracts pytest bench clean snapshots debian-tools
+.PHONY: run test lint typecheck contracts deps pytest bench clean snapshots debian-tools
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Sergas needs Python 3.11 or newer (found " + sys.version.split()[0] + ")")'
@@ -34,7 +34,7 @@ run: $(VENV)/.run-installed
 	$(BIN)/sergas
 
 test: $(VENV)/.dev-installed
-	$(MAKE) lint typecheck contracts pytest
+	$(MAKE) lint typecheck contracts deps pytest
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
@@ -45,6 +45,13 @@ typecheck: $(VENV)/.dev-installed
 
 contracts: $(VENV)/.dev-installed
 	$(BIN)/lint-imports
+
+# Dependencies ([tool.deptry] in pyproject.toml): the package imports only what [project]
+# dependencies declare, none of the dev extra, and uses all of it; tests and benchmarks import
+# only what is declared in either.
+deps: $(VENV)/.dev-installed
+	$(BIN)/deptry sergas_tui
+	$(BIN)/deptry tests bench --ignore DEP002,DEP004
 
 pytest: $(VENV)/.dev-installed debian-tools
 	$(PY) -m pytest $(PYTEST_ARGS)
