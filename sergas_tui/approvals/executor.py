@@ -97,6 +97,7 @@ from sergas_tui.domain import (
     RecommendationOutcome,
     new_id,
 )
+from sergas_tui.domain.approval import APPROVED_STATUSES
 from sergas_tui.domain.grants import approval_marker
 from sergas_tui.domain.metadata import ModuleFields, check_changes
 from sergas_tui.domain.outputs import (
@@ -415,9 +416,7 @@ class Executor:
 
     async def execute_pending(self) -> list[ExecutionResult]:
         """Execute every approved/adjusted approval that has not been executed yet."""
-        ids = await asyncio.to_thread(
-            self._ids_with, (ApprovalStatus.APPROVED, ApprovalStatus.ADJUSTED)
-        )
+        ids = await asyncio.to_thread(self._ids_with, APPROVED_STATUSES)
         return [await self.execute(aid) for aid in ids]
 
     async def reconcile(self) -> list[ExecutionResult]:

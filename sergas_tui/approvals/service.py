@@ -45,6 +45,7 @@ from sergas_tui.domain import (
     new_id,
 )
 from sergas_tui.domain.action_checks import MULTI_LINE_MAX, SINGLE_LINE_MAX, action_problems
+from sergas_tui.domain.approval import APPROVED_STATUSES, UNDOABLE
 from sergas_tui.domain.grants import Grant
 from sergas_tui.domain.people import Identity
 from sergas_tui.errors import SergasError
@@ -66,7 +67,6 @@ MIN_PREFIX = 4
 """The shortest id prefix :meth:`ApprovalService.get` resolves."""
 
 _S = ApprovalStatus
-_UNDOABLE = frozenset({_S.APPROVED, _S.ADJUSTED, _S.REJECTED})
 _VERB = {_S.APPROVED: "approve", _S.ADJUSTED: "adjust", _S.REJECTED: "reject"}
 _ORIGINAL_PAYLOAD = "original_payload"
 """Key in ``Approval.details`` keeping the proposed payload while an adjusted one replaces it."""
@@ -274,9 +274,7 @@ class ApprovalService:
     async def decided_not_executed(self, owner_email: str | None = None) -> list[Approval]:
         """Approved or adjusted approvals waiting to be written to the CRM, oldest first."""
         self._may(owner_email, "see")
-        found = await self._io(
-            self._repo.approvals_with_status, (_S.APPROVED, _S.ADJUSTED), owner_email
-        )
+        found = await self._io(self._repo.approvals_with_status, APPROVED_STATUSES, owner_email)
         return [a for a in found if self._allowed(a.owner_email)]
 
     def _allowed(self, owner_email: str | None) -> bool:
@@ -357,7 +355,7 @@ class ApprovalService:
         approval = await self.get(approval_id)
         self._may(approval.owner_email, "decide")
         old = approval.status
-        if old not in _UNDOABLE or not can_transition(old, _S.PENDING):
+        if old not in UNDOABLE or not can_transition(old, _S.PENDING):
             raise ApprovalError(self._undo_refusal(approval))
         details = dict(approval.details or {})
         for key in _FEEDBACK_KEYS:  # the feedback went with the decision

@@ -31,6 +31,7 @@ from sergas_tui.audit.central_conn import CentralAuditError
 from sergas_tui.audit.central_records import CentralRecordStore, Publication, TeamApproval
 from sergas_tui.clock import Clock
 from sergas_tui.domain import Approval, ApprovalStatus, AuditAction, AuditEvent
+from sergas_tui.domain.approval import EXECUTABLE
 from sergas_tui.logs import get_logger
 from sergas_tui.storage import Repository
 from sergas_tui.storage import rows as row_codec
@@ -44,8 +45,6 @@ PULL_KEY = "team_pulled_until"
 """Meta key (``:owner`` appended) of the central ``updated_at`` a pull has reached."""
 PAGE = 2000
 """Central rows read per request of a pull."""
-_CLAIMABLE = (_S.APPROVED, _S.ADJUSTED, _S.FAILED)
-"""Central statuses from which an executor may claim a row."""
 _REPORTED_FROM = (_S.EXECUTING, _S.APPROVED, _S.ADJUSTED, _S.FAILED)
 """Central statuses an execution's outcome reported from here may replace (the row may lag
 behind the claim)."""
@@ -247,16 +246,16 @@ class TeamRecords:
         never leaves it; or the central records are unreachable)."""
         try:
             try:
-                refused = self._store.move(executing, expected=_CLAIMABLE, decided_here=True)
+                refused = self._store.move(executing, expected=EXECUTABLE, decided_here=True)
             except LookupError:
                 self._store.publish([self._publication(approval)])
-                refused = self._store.move(executing, expected=_CLAIMABLE, decided_here=True)
+                refused = self._store.move(executing, expected=EXECUTABLE, decided_here=True)
         except CentralAuditError as err:
             return f"the team's central records are unreachable ({err.message}); not written yet"
         if refused is None:
             return None
         self._take(refused)
-        if refused.status in _CLAIMABLE and refused.decided_on not in (None, self.device):
+        if refused.status in EXECUTABLE and refused.decided_on not in (None, self.device):
             return f"it was {refused.decided_text()}; that device writes it"
         return f"it is {refused.status} on {refused.updated_by}"
 

@@ -6,7 +6,10 @@ or rejects it; unanswered it ``expired``s after 72 hours. Approved work then mov
 ``conflict`` when the CRM record changed since it was read (the owner decides again on the
 new values). A decision that has not executed yet can be undone (back to ``pending``). The
 allowed moves live in one table, :data:`TRANSITIONS`, and :func:`can_transition` is the only
-check.
+check. The groups other modules ask about are defined here too (:data:`DECIDABLE`,
+:data:`UNDOABLE` and :data:`EXECUTABLE` read off the table; :data:`APPROVED_STATUSES`,
+:data:`OPEN`), as are :data:`Verb`, what a person may ask of an approval, and
+:data:`Decision`, the part of it an approval link offers.
 Tokens are single-use: a token is spent as soon as the approval leaves ``pending``.
 """
 
@@ -17,7 +20,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, Field, JsonValue, model_validator
 
@@ -49,7 +52,7 @@ class ApprovalStatus(StrEnum):
     @property
     def is_approved(self) -> bool:
         """True for ``approved`` and ``adjusted`` (approved with edits)."""
-        return self in (ApprovalStatus.APPROVED, ApprovalStatus.ADJUSTED)
+        return self in APPROVED_STATUSES
 
     @property
     def is_terminal(self) -> bool:
@@ -73,6 +76,32 @@ TRANSITIONS: Mapping[ApprovalStatus, frozenset[ApprovalStatus]] = MappingProxyTy
     }
 )
 """For each status, the statuses it may move to. Staying put is not a transition."""
+
+
+def _can_reach(target: ApprovalStatus) -> frozenset[ApprovalStatus]:
+    return frozenset(old for old, moves in TRANSITIONS.items() if target in moves)
+
+
+DECIDABLE: frozenset[ApprovalStatus] = _can_reach(_S.APPROVED)
+"""Statuses a person can approve, adjust or reject: ``pending`` and ``conflict``."""
+UNDOABLE: frozenset[ApprovalStatus] = _can_reach(_S.PENDING)
+"""Statuses whose decision can still be undone: ``approved``, ``adjusted``, ``rejected``."""
+EXECUTABLE: frozenset[ApprovalStatus] = _can_reach(_S.EXECUTING)
+"""Statuses an executor may start writing from: ``approved``, ``adjusted``, ``failed``."""
+APPROVED_STATUSES: tuple[ApprovalStatus, ...] = (_S.APPROVED, _S.ADJUSTED)
+"""Approved as proposed or with edits (:attr:`ApprovalStatus.is_approved`); waiting to be
+written."""
+OPEN: tuple[ApprovalStatus, ...] = (_S.APPROVED, _S.ADJUSTED, _S.EXECUTING, _S.FAILED, _S.CONFLICT)
+"""Decided (or in conflict) but not finished: they still need the owner's attention, so the
+queue always lists them."""
+
+Decision = Literal["approve", "reject", "adjust"]
+"""A person's decision on an approval; what an approval link or page offers."""
+DECISIONS: tuple[Decision, ...] = get_args(Decision)
+"""The decisions in the order they are offered."""
+Verb = Literal[Decision, "undo", "retry"]
+"""Everything a person may ask of an approval: a decision, undoing one, or writing an approved
+(or failed) one now."""
 
 
 def can_transition(old: ApprovalStatus | str, new: ApprovalStatus | str) -> bool:

@@ -17,13 +17,12 @@ import jinja2
 
 from sergas_tui.approvals.cli_support import one_line
 from sergas_tui.domain import Approval
+from sergas_tui.domain.approval import DECISIONS, Decision
 
 TEMPLATES = Path(__file__).parent / "templates"
 WHEN = "%Y-%m-%d %H:%M UTC"
 LISTED_MAX = 40
 """Items one message lists; the rest are counted ("and 3 more: open Sergas")."""
-Do = Literal["approve", "reject", "adjust"]
-DOS: tuple[Do, ...] = ("approve", "reject", "adjust")
 
 _ENV = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -89,7 +88,7 @@ class Item:
             extra = f" — and {self.more_writes} more {noun} with this decision"
         return self.write + extra
 
-    def url(self, do: Do) -> str:
+    def url(self, do: Decision) -> str:
         assert self.link is not None
         return f"{self.link}?do={do}"
 
@@ -163,7 +162,7 @@ def digest(
     for n, item in enumerate(shown, 1):
         links = ""
         if webhook_links:
-            links = " · " + " · ".join(f"<{item.url(do)}|{do.capitalize()}>" for do in DOS)
+            links = " · " + " · ".join(f"<{item.url(do)}|{do.capitalize()}>" for do in DECISIONS)
         slack.append(
             f"{n}. *{mrkdwn_escape(item.account)}* · {mrkdwn_escape(item.priority or 'no')} "
             f"priority · expires {item.expires}\n    {mrkdwn_escape(item.what)}{links}"
@@ -183,7 +182,7 @@ def digest(
         items=shown,
         rest=rest,
         to_label=one_line(to_label),
-        dos=DOS,
+        dos=DECISIONS,
     )
     return Message(to_email, to_label, subject, "\n".join(lines), html, "\n".join(slack))
 

@@ -26,6 +26,7 @@ from typing import Any, Literal
 import psycopg
 
 from sergas_tui.audit.central_store import CentralTableStore
+from sergas_tui.domain.approval import Decision
 
 LINKS_VERSION = 4
 """The central schema version that created ``approval_links`` and ``team_notices``."""
@@ -37,7 +38,6 @@ TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{40,64}")
 AGENT_MAX = 512
 """The longest user agent kept with a used link (and in the audit row)."""
 
-Action = Literal["approve", "reject", "adjust"]
 NoticeKind = Literal["escalation", "expiry"]
 
 _LINK_COLUMNS = (
@@ -145,7 +145,7 @@ class LinkStore(CentralTableStore):
         return None if row is None else _link(row)
 
     def spend(
-        self, hashed: str, *, action: Action, now: datetime, ip: str | None, agent: str | None
+        self, hashed: str, *, action: Decision, now: datetime, ip: str | None, agent: str | None
     ) -> Link | None:
         """Use the link once: None when it is unknown, used or expired (nothing changed)."""
         what = "use an approval link"

@@ -13,7 +13,7 @@ import asyncio
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
@@ -26,6 +26,7 @@ from textual.widgets import DataTable, Input, Static
 from textual.worker import Worker, WorkerState
 
 from sergas_tui.domain import Approval, ApprovalStatus
+from sergas_tui.domain.approval import Verb
 from sergas_tui.screens.approval_modals import (
     AdjustModal,
     BulkApproveModal,
@@ -35,7 +36,7 @@ from sergas_tui.screens.approval_modals import (
 from sergas_tui.screens.base import SergasScreen
 from sergas_tui.screens.more import MoreModal
 from sergas_tui.services import Services
-from sergas_tui.viewmodels.approval_desk import ApprovalDesk, Verb
+from sergas_tui.viewmodels.approval_desk import ApprovalDesk
 from sergas_tui.viewmodels.approvals import (
     Countdowns,
     QueueItem,
@@ -232,9 +233,7 @@ class ApprovalsScreen(SergasScreen):
 
     # -- actions --------------------------------------------------------------------------------
 
-    def _target(
-        self, verb: Literal["approve", "adjust", "reject", "undo", "retry"]
-    ) -> QueueItem | None:
+    def _target(self, verb: Verb) -> QueueItem | None:
         item = self.current()
         if item is None:
             self.notify("The queue is empty.", title="Approvals", markup=False)

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 from sergas_tui.approvals.executor import Executor
 from sergas_tui.domain import Approval
+from sergas_tui.domain.approval import Verb
 from sergas_tui.services import Services
-
-Verb = Literal["approve", "reject", "adjust", "undo"]
 
 
 class ApprovalDesk:
@@ -51,8 +50,10 @@ class ApprovalDesk:
                 )
             elif verb == "adjust":
                 decided.append(await service.adjust(ident, payload or {}, actor=actor))
-            else:
+            elif verb == "undo":
                 decided.append(await service.undo(ident, actor=actor))
+            else:
+                raise ValueError(f"{verb!r} is no decision; the executor writes")
         return decided
 
     async def executor(self) -> Executor:

@@ -33,6 +33,7 @@ from sergas_tui.domain import (
     UpdateAccountAction,
     action_checks,
 )
+from sergas_tui.domain.approval import DECIDABLE, OPEN, UNDOABLE, Verb
 from sergas_tui.domain.evidence import EvidenceItem, describe_evidence, field_label
 from sergas_tui.domain.money import is_amount_field
 from sergas_tui.domain.names import RecordNames, module_word, short_id
@@ -63,11 +64,6 @@ TASK_PRIORITIES = action_checks.TASK_PRIORITIES
 """Zoho's task priority picklist (an adjustment must use one of these exactly, or none)."""
 
 _MODULE = {"create_task": "Tasks", "add_note": "Notes", "update_account": "Accounts"}
-DECIDABLE = frozenset({_S.PENDING, _S.CONFLICT})
-"""Statuses a person can approve, adjust or reject from the queue."""
-UNDOABLE = frozenset({_S.APPROVED, _S.ADJUSTED, _S.REJECTED})
-OPEN = (_S.APPROVED, _S.ADJUSTED, _S.EXECUTING, _S.FAILED, _S.CONFLICT)
-"""Non-pending statuses that still need the owner's attention, so the queue always lists them."""
 
 
 # -- the exact write ------------------------------------------------------------------------
@@ -544,9 +540,7 @@ def bulk_summary(marked_ids: Iterable[str], visible_ids: Iterable[str]) -> str:
     return text + "?"
 
 
-def refusal(
-    item: QueueItem, verb: Literal["approve", "adjust", "reject", "undo", "retry"]
-) -> str | None:
+def refusal(item: QueueItem, verb: Verb) -> str | None:
     """Why ``verb`` cannot apply to ``item`` right now (None when it can)."""
     status = item.status
     if verb == "retry":  # a failed write, or an approved one not written yet (write it now)

@@ -29,13 +29,14 @@ from sergas_tui.approvals.service import (
 )
 from sergas_tui.approvals.team import TeamUnavailableError
 from sergas_tui.audit.central_conn import CentralAuditError
-from sergas_tui.domain import Approval, ApprovalStatus
+from sergas_tui.domain import Approval
+from sergas_tui.domain.approval import DECIDABLE, DECISIONS, Decision
 from sergas_tui.domain.names import RecordNames
 from sergas_tui.domain.people import Identity
 from sergas_tui.domain.write_summary import action_line
 from sergas_tui.errors import SergasError, StorageError
 from sergas_tui.logs import get_logger
-from sergas_tui.notify.links import Action, Link, LinkStore, token_hash, well_formed
+from sergas_tui.notify.links import Link, LinkStore, token_hash, well_formed
 from sergas_tui.notify.names import directory
 from sergas_tui.services import Services
 from sergas_tui.viewmodels.approvals import FormField, form_fields, payload_from_form
@@ -46,10 +47,7 @@ from sergas_tui.web.pages import Page
 
 log = get_logger("sergas.web")
 
-_S = ApprovalStatus
-DECIDABLE = (_S.PENDING, _S.CONFLICT)
-ACTIONS: tuple[Action, ...] = ("approve", "reject", "adjust")
-_ACTION_OF: dict[str, Action] = {a: a for a in ACTIONS}
+_ACTION_OF: dict[str, Decision] = {a: a for a in DECISIONS}
 REASON_MAX = 2000
 VIA = "approval link"
 
@@ -137,7 +135,7 @@ class LinkDesk:
         issued = int(self._now().timestamp())
         html = pages.approval(
             view,
-            want=want if want in ACTIONS else None,
+            want=want if want in DECISIONS else None,
             nonce=self._nonces.make(link.token_hash, issued),
             issued=issued,
             errors=form.errors,
@@ -197,7 +195,7 @@ class LinkDesk:
         self,
         link: Link,
         approval: Approval,
-        action: Action,
+        action: Decision,
         payload: dict[str, object] | None,
         reason: str | None,
         client: Client,
