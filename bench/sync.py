@@ -39,6 +39,7 @@ import httpx
 from sergas_tui.agents.events import RunFinished
 from sergas_tui.clock import FixedClock
 from sergas_tui.config import load_settings
+from sergas_tui.crm.factory import SIMULATOR_URL
 from sergas_tui.crm.simulator import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
@@ -50,7 +51,7 @@ from sergas_tui.crm.simulator import (
 from sergas_tui.demo import DemoStore, generate
 from sergas_tui.locations import Locations
 from sergas_tui.secrets import SecretStore
-from sergas_tui.services import SIMULATOR_URL, open_services
+from sergas_tui.services import open_services
 
 SEED = 7
 FIRST_SYNC_TARGET = 60

@@ -1,12 +1,16 @@
 """Services: built once, injected into the app and the CLI (``make_app(settings, services)``).
 
-This is where configuration turns into running adapters: the workspace database, the CRM
-(the demo org for now), secrets and the clock. Tests build ``Services`` with their own parts.
+This is where configuration turns into running adapters, and nothing more: the workspace
+database, the CRM (built by ``crm/factory.py``), the memory (``memory/factory.py``), the team's
+central stores, secrets, and one clock that every one of them is given. What a ``Services``
+opens on first use it closes (``aclose``, then ``close``). Tests build ``Services`` with their
+own parts.
 """
 
 from __future__ import annotations
 
 import threading
+from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -41,6 +45,7 @@ if TYPE_CHECKING:  # the CRM stack (httpx, mcp, starlette) and psycopg load on f
     from sergas_tui.crm.simulator import Simulator
     from sergas_tui.crm.writer import CrmGateway
     from sergas_tui.domain.people import Identity
+    from sergas_tui.memory.local import LocalMemory
     from sergas_tui.memory.store import MemoryStore
 
 Engine = Literal["rules", "claude"]
@@ -89,11 +94,6 @@ def _claude_cli_available() -> bool:
     return bundled.exists() or shutil.which("claude") is not None
 
 
-# The in-process simulator is reached through httpx's ASGI transport: this host name never
-# leaves the process (".invalid" is reserved and cannot resolve).
-SIMULATOR_URL = "http://zoho-simulator.invalid"
-
-
 def check_required_secrets(settings: Settings, secrets: SecretStore) -> None:
     """Fail early (SecretError, exit 2) when a configured service lacks its credential."""
     mode = settings.zoho.resolved_mode()
@@ -137,7 +137,8 @@ def trusted_ratings(*, demo: bool) -> frozenset[str]:
 
 @dataclass(frozen=True)
 class AccountRow:
-    """One line of the portfolio table, already reduced to what the screen shows."""
+    """One of the current owner's accounts as :meth:`Services.portfolio_rows` reads it (the
+    review screen counts them; the portfolio screen has its own rows, ``viewmodels/``)."""
 
     account_id: str
     name: str
@@ -147,24 +148,6 @@ class AccountRow:
     annual_revenue: float | None
     last_activity: datetime | None
     days_since_activity: int | None
-
-    @property
-    def last_activity_text(self) -> str:
-        if self.days_since_activity is None:
-            return "never"
-        if self.days_since_activity == 0:
-            return "today"
-        return f"{self.days_since_activity} d ago"
-
-    @property
-    def revenue_text(self) -> str:
-        if self.annual_revenue is None:
-            return "—"
-        value = self.annual_revenue
-        for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
-            if abs(value) >= size:
-                return f"${value / size:,.1f}{unit}"
-        return f"${value:,.0f}"
 
 
 @dataclass
@@ -190,6 +173,10 @@ class Services:
     _people: CentralPeopleStore | None = field(default=None, repr=False)
     _identity: Identity | None = field(default=None, repr=False)
     _identified: bool = field(default=False, repr=False)
+    _opened: ExitStack = field(init=False, default_factory=ExitStack, repr=False)
+    """What was opened on first use and closes synchronously (the local memory)."""
+    _opened_async: AsyncExitStack = field(init=False, default_factory=AsyncExitStack, repr=False)
+    """What was opened on first use and closes on an event loop (CRM gateway, other memory)."""
 
     async def crm(self) -> CrmReader:
         """The CRM, read-only, for everything but the executor (built on first use; async for
@@ -201,120 +188,31 @@ class Services:
     async def crm_gateway(self) -> CrmGateway:
         """The whole CRM backend, reads and writes: for the approvals executor (whose writes
         each name their approval) and for our MCP server (whose writes pass its gate)."""
-        if self._crm is None:
+        if (crm := self._crm) is None:
             from sergas_tui.audit.gateway import AuditedGateway
+            from sergas_tui.crm.factory import open_crm, open_simulator
             from sergas_tui.crm.metadata_cache import FieldsCache, FieldsCaching
 
-            backend = await self._open_crm()
+            demo_workspace = self.demo_workspace or self.workspace
+            if self.settings.zoho.resolved_mode() == "demo" and self.simulator is None:
+                self.simulator = open_simulator(self.locations, demo_workspace)
+            backend = await open_crm(
+                self.settings,
+                self.locations,
+                self.secrets,
+                self.clock,
+                simulator=self.simulator,
+                demo_workspace=demo_workspace,
+                child_environment=self.child_environment,
+            )
             if isinstance(backend, FieldsCaching):  # field metadata: once a day, on disk
                 backend.use_fields_cache(
                     FieldsCache(self.locations.zoho_metadata_dir(self.workspace))
                 )
-            self._crm = AuditedGateway(
-                backend, self.store, default_agent="sergas", clock=self.clock
-            )
-        return self._crm
-
-    async def _open_crm(self) -> CrmGateway:
-        import httpx
-        from pydantic import SecretStr
-
-        from sergas_tui.crm.budget import demo_budget_file
-        from sergas_tui.crm.oauth import ZohoCredentials
-        from sergas_tui.crm.simulator import (
-            DEMO_CLIENT_ID,
-            DEMO_CLIENT_SECRET,
-            DEMO_REFRESH_TOKEN,
-            SimulatorConfig,
-            create_simulator,
-        )
-        from sergas_tui.crm.zoho_rest import ZohoRestGateway
-
-        zoho = self.settings.zoho
-        mode = zoho.resolved_mode()
-        if mode == "demo":
-            path = self.locations.demo_crm_file(self.demo_workspace or self.workspace)
-            if self.simulator is None:
-                # The demo org enforces Zoho's own limits for its edition (Enterprise: credits
-                # per rolling 24 hours, 20 calls in flight, 10 heavy ones), not the client's
-                # politeness settings, which keep working on the client side as against Zoho.
-                config = SimulatorConfig(api_domain=SIMULATOR_URL)
-                self.simulator = create_simulator(path, config)
-            credentials = ZohoCredentials(
-                client_id=DEMO_CLIENT_ID,
-                client_secret=SecretStr(DEMO_CLIENT_SECRET),
-                refresh_token=SecretStr(DEMO_REFRESH_TOKEN),
-            )
-            # The demo org records buying roles in a custom Contacts field, as many orgs do.
-            extra = {"Contacts": ["Contact_Role"], **zoho.extra_fields}
-            demo_zoho = zoho.model_copy(
-                update={"accounts_url": SIMULATOR_URL, "api_domain": None, "extra_fields": extra}
-            )
-            transport = httpx.ASGITransport(app=self.simulator.app)
-            # Every process reviewing this demo org shares one call budget, as with Zoho.
-            return ZohoRestGateway(
-                demo_zoho,
-                credentials,
-                transport=transport,
-                clock=self.clock,
-                budget_file=demo_budget_file(self.locations.data_dir, path),
-            )
-        if mode == "rest":
-            return ZohoRestGateway.from_settings(
-                zoho, self.secrets, clock=self.clock, data_dir=self.locations.data_dir
-            )
-        # The MCP client stack is heavy to import (~0.4 s): only MCP workspaces pay for it.
-        from sergas_tui.crm.mcp_client import McpGateway
-        from sergas_tui.crm.zoho_mcp import (
-            connect_mcp_http,
-            connect_mcp_stdio,
-            connect_zoho_mcp,
-            redact_url,
-        )
-
-        # [zoho] mcp_flavour: 'sergas' is our catalog (zoho_*), 'zoho' Zoho's hosted server
-        # (ZohoCRM_*, its URL holds a key), 'auto' tells them apart by the tools listed.
-        flavour = zoho.mcp_flavour
-        bearer = self.secrets.get(SecretName.ZOHO_MCP_TOKEN)
-        extra = zoho.extra_fields
-        if zoho.mcp_endpoint:
-            if flavour == "zoho":
-                return await connect_zoho_mcp(
-                    zoho.mcp_endpoint,
-                    bearer_token=bearer.get_secret_value() if bearer else None,
-                    clock=self.clock,
-                    extra_fields=extra,
-                )
-            token = self.secrets.require(
-                SecretName.ZOHO_MCP_TOKEN,
-                f"The Zoho MCP endpoint {redact_url(zoho.mcp_endpoint)}",
-            )
-            if flavour == "sergas":
-                return await McpGateway.connect_http(zoho.mcp_endpoint, token.get_secret_value())
-            return await connect_mcp_http(
-                zoho.mcp_endpoint, token.get_secret_value(), clock=self.clock, extra_fields=extra
-            )
-        stored_url = self.secrets.get(SecretName.ZOHO_MCP_URL) if flavour == "zoho" else None
-        if flavour == "zoho" and (stored_url is not None or not zoho.mcp_command):
-            url = stored_url or self.secrets.require(
-                SecretName.ZOHO_MCP_URL, "Zoho's hosted MCP server (mcp_flavour = 'zoho')"
-            )
-            return await connect_zoho_mcp(
-                url.get_secret_value(),
-                bearer_token=bearer.get_secret_value() if bearer else None,
-                clock=self.clock,
-                extra_fields=extra,
-            )
-        assert zoho.mcp_command, "mode 'mcp' resolves only with an endpoint, command or flavour"
-        if flavour == "sergas":
-            return await McpGateway.connect_stdio(zoho.mcp_command, self.child_environment())
-        return await connect_mcp_stdio(
-            zoho.mcp_command,
-            self.child_environment(),
-            flavour=flavour,
-            clock=self.clock,
-            extra_fields=extra,
-        )
+            crm = AuditedGateway(backend, self.store, default_agent="sergas", clock=self.clock)
+            self._crm = crm
+            self._opened_async.push_async_callback(self._close_crm, crm)
+        return crm
 
     def child_environment(self) -> dict[str, str]:
         """What a stdio MCP server started for this workspace must know: the same config,
@@ -398,27 +296,40 @@ class Services:
     def memory(self) -> MemoryStore:
         """The workspace's memory, per ``[memory]``: local SQLite (``memory.db`` beside the
         workspace database), Cognee (``sergas[cognee]``) or a shared memory server."""
-        if self._memory is None:
+        if (memory := self._memory) is None:
             from sergas_tui.memory.factory import open_memory
+            from sergas_tui.memory.local import LocalMemory
 
-            self._memory = open_memory(
+            memory = open_memory(
                 self.settings, self.locations, self.workspace, self.clock, self.secrets
             )
-        return self._memory
+            self._memory = memory
+            if isinstance(memory, LocalMemory):  # a file beside the database: closed with it
+                self._opened.callback(self._close_local_memory, memory)
+            else:  # a Cognee store or a memory server's session: closed on an event loop
+                self._opened_async.push_async_callback(self._close_memory, memory)
+        return memory
 
     async def aclose(self) -> None:
-        """Close the CRM gateway (and its session or simulator) and a non-local memory."""
-        if self._crm is not None:
-            crm, self._crm = self._crm, None
-            await crm.aclose()
-        if self._memory is not None and not self._memory_is_local():
-            memory, self._memory = self._memory, None
-            await memory.close()
+        """Close what was opened on an event loop: the CRM gateway (its session or transport)
+        and a memory other than the local file. Each is built afresh if asked for again."""
+        opened, self._opened_async = self._opened_async, AsyncExitStack()
+        await opened.aclose()
 
-    def _memory_is_local(self) -> bool:
-        from sergas_tui.memory.local import LocalMemory
+    async def _close_crm(self, crm: CrmGateway) -> None:
+        if self._crm is crm:
+            self._crm = None
+        await crm.aclose()
 
-        return isinstance(self._memory, LocalMemory)
+    async def _close_memory(self, memory: MemoryStore) -> None:
+        if self._memory is memory:
+            self._memory = None
+        await memory.close()
+
+    def _close_local_memory(self, memory: LocalMemory) -> None:
+        if self._memory is memory:
+            self._memory = None
+        memory.close_now()
 
     @property
     def is_demo(self) -> bool:
@@ -615,21 +526,25 @@ class Services:
         return sorted(rows, key=lambda row: row.name.casefold())
 
     def close(self) -> None:
-        """Close the synchronous resources; call ``aclose()`` first when a gateway was used."""
-        self.store.close()
-        if self._memory is not None and self._memory_is_local():
-            from sergas_tui.memory.local import LocalMemory
+        """Close the synchronous resources; call ``aclose()`` first when a gateway was used.
 
-            assert isinstance(self._memory, LocalMemory)
-            self._memory.close_now()
-            self._memory = None
-        if self.demo is not None:
-            self.demo.close()
-        if self.simulator is not None:
-            self.simulator.close()
-        if self.workspace_use is not None:
-            self.workspace_use.release()
+        In order, each even when an earlier one fails: the workspace database, the local
+        memory, the demo org, the simulator (whoever set it), this process's registration."""
+        with ExitStack() as closing:  # last in, first closed
+            if self.workspace_use is not None:
+                closing.callback(self.workspace_use.release)
+            if self.simulator is not None:
+                closing.callback(self._close_simulator, self.simulator)
+            if self.demo is not None:
+                closing.callback(self.demo.close)
+            opened, self._opened = self._opened, ExitStack()
+            closing.push(opened)
+            closing.callback(self.store.close)
+
+    def _close_simulator(self, simulator: Simulator) -> None:
+        if self.simulator is simulator:
             self.simulator = None
+        simulator.close()
 
 
 def open_services(
@@ -674,6 +589,7 @@ def _open_registered(
     use: WorkspaceUse,
 ) -> Services:
     demo: DemoStore | None = None
+    clock = clock or SystemClock()
     mode = settings.zoho.resolved_mode()
     if mode == "demo":
         demo = DemoStore.open(locations.demo_crm_file(demo_from or name))
@@ -700,7 +616,7 @@ def _open_registered(
         workspace=name,
         store=store,
         secrets=secrets,
-        clock=clock or SystemClock(),
+        clock=clock,
         demo=demo,
         demo_workspace=demo_from,
         workspace_use=use,

@@ -9,11 +9,11 @@ owner; a review that fails keeps the old watermark (``agents/incremental.py``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -22,13 +22,14 @@ from sergas_tui.agents.incremental import ReviewSync
 from sergas_tui.agents.scout import group_batch
 from sergas_tui.clock import FixedClock
 from sergas_tui.config import load_settings
+from sergas_tui.crm.factory import SIMULATOR_URL
 from sergas_tui.crm.simulator import Simulator, SimulatorConfig, create_simulator
 from sergas_tui.demo import DemoStore, generate
 from sergas_tui.domain import AccountFacts
 from sergas_tui.domain.bundle import Bundle
 from sergas_tui.locations import Locations
 from sergas_tui.secrets import SecretStore
-from sergas_tui.services import SIMULATOR_URL, Services, open_services
+from sergas_tui.services import Services, open_services
 from sergas_tui.storage.sync_mirror import SyncMirror, scope_of
 from tests.integration.simkit import api_for
 
@@ -372,7 +373,7 @@ async def test_a_failed_review_keeps_the_watermark(world: World) -> None:
         async for event in stream:
             if isinstance(event, Synced):
                 break
-        await stream.aclose()
+        await cast(AsyncGenerator[object, None], stream).aclose()
     finally:
         await services.aclose()
         services.close()

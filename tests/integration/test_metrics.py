@@ -31,12 +31,13 @@ from sergas_tui.agents.events import (
 )
 from sergas_tui.clock import FixedClock
 from sergas_tui.config import load_settings
+from sergas_tui.crm.factory import SIMULATOR_URL
 from sergas_tui.crm.simulator import SimulatorConfig, create_simulator
 from sergas_tui.demo import generate
 from sergas_tui.errors import CrmError
 from sergas_tui.locations import Locations
 from sergas_tui.secrets import SecretStore
-from sergas_tui.services import SIMULATOR_URL, Services, open_services
+from sergas_tui.services import Services, open_services
 
 NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 

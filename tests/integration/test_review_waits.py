@@ -6,10 +6,10 @@ import asyncio
 from pathlib import Path
 
 from sergas_tui.agents.events import AccountScouted, CrmWaiting, RunFinished, Synced
+from sergas_tui.crm.factory import SIMULATOR_URL
 from sergas_tui.crm.simulator import SimulatorConfig, create_simulator
 from sergas_tui.crm.simulator.faults import FaultPlan
 from sergas_tui.locations import Locations
-from sergas_tui.services import SIMULATOR_URL
 from sergas_tui.viewmodels.review import ReviewProgress
 from tests.integration.simkit import NOW, demo_services
 
