@@ -47,6 +47,7 @@ from sergas_tui.domain import Deal, RiskSignal
 from sergas_tui.domain.common import Priority, RecommendationType, Severity
 from sergas_tui.domain.metadata import ModuleFields, check_value
 from sergas_tui.domain.money import format_money
+from sergas_tui.domain.picklists import TaskPriority
 
 Scope = Literal["account", "deal"]
 EvidenceKind = Literal["event", "absence"]
@@ -66,7 +67,7 @@ TYPE_ORDER: tuple[RecommendationType, ...] = (
     "update_account",
     "add_note",
 )
-ZOHO_TASK_PRIORITY: Mapping[Priority, str] = MappingProxyType(
+ZOHO_TASK_PRIORITY: Mapping[Priority, TaskPriority] = MappingProxyType(
     {"critical": "Highest", "high": "High", "medium": "Normal", "low": "Low"}
 )
 """Our priority → Zoho's default Tasks ``Priority`` picklist value."""

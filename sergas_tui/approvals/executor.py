@@ -108,6 +108,7 @@ from sergas_tui.domain.outputs import (
     SuggestedAction,
     UpdateAccountAction,
 )
+from sergas_tui.domain.picklists import task_priority
 from sergas_tui.errors import (
     CrmConflictError,
     CrmConnectionError,
@@ -140,7 +141,6 @@ def _worth_another_attempt(err: CrmError) -> bool:
     return isinstance(err, TRANSIENT_ERRORS)
 
 
-_PRIORITIES = ("Highest", "High", "Normal", "Low", "Lowest")
 """Zoho field names whose Account attribute is not simply the lower-cased name."""
 
 ExecutionStatus = Literal["executed", "already_executed", "failed", "conflict", "skipped"]
@@ -256,12 +256,11 @@ def plan_writes(approval: Approval) -> list[PlannedWrite]:
 
 def _plan(payload: SuggestedAction, account: str, aid: str) -> PlannedWrite:
     if isinstance(payload, CreateTaskAction):
-        priority = payload.priority if payload.priority in _PRIORITIES else "Normal"
         task = TaskDraft(
             account_id=account,
             subject=payload.subject,
             due_date=payload.due_date,
-            priority=priority,  # type: ignore[arg-type]
+            priority=task_priority(payload.priority),
             description=_with_marker(payload.description, aid),
         )
         return PlannedWrite("create_task", task=task, marker_id=aid)

@@ -32,6 +32,7 @@ from sergas_tui.domain import (
     StageChange,
 )
 from sergas_tui.domain.metadata import ModuleFields
+from sergas_tui.domain.picklists import CLOSED_STAGES as CLOSED_STAGES
 from sergas_tui.errors import CrmError
 
 log = structlog.get_logger("sergas.zoho")
@@ -48,10 +49,6 @@ READ_OPERATIONS: tuple[str, ...] = (
 )
 WRITE_OPERATIONS: tuple[str, ...] = ("update_account", "create_task", "add_note")
 """The writer's operations (:mod:`sergas_tui.crm.writer`); listed here for audit and policy."""
-
-CLOSED_STAGES: frozenset[str] = frozenset(
-    {"Closed Won", "Closed Lost", "Closed Lost to Competition"}
-)
 
 
 @dataclass

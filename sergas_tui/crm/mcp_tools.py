@@ -33,6 +33,7 @@ from sergas_tui.domain import (
     Timestamp,
 )
 from sergas_tui.domain.metadata import ModuleFields
+from sergas_tui.domain.picklists import TaskPriority
 
 # --- arguments ---------------------------------------------------------------------------------
 
@@ -184,9 +185,7 @@ class CreateTaskArgs(WriteArgs):
     account_id: str = Field(min_length=1, description="Zoho record id of the account.")
     subject: str = Field(min_length=1, description="Task subject, as approved.")
     due_date: date | None = Field(None, description="Due date (YYYY-MM-DD), as approved.")
-    priority: Literal["Highest", "High", "Normal", "Low", "Lowest"] = Field(
-        "Normal", description="Zoho task priority, as approved."
-    )
+    priority: TaskPriority = Field("Normal", description="Zoho task priority, as approved.")
     description: str | None = Field(None, description="Task description, as approved.")
     deal_id: str | None = Field(None, description="Deal of the account to attach the task to.")
     contact_id: str | None = Field(None, description="Contact the task is about.")

@@ -32,10 +32,7 @@ from pydantic import JsonValue
 from sergas_tui.crm.gateway import CrmReader
 from sergas_tui.domain import Account
 from sergas_tui.domain.grants import approval_marker
-
-TaskPriority = Literal["Highest", "High", "Normal", "Low", "Lowest"]
-TASK_PRIORITIES: tuple[TaskPriority, ...] = ("Highest", "High", "Normal", "Low", "Lowest")
-"""Zoho's task priorities, highest first."""
+from sergas_tui.domain.picklists import TASK_PRIORITIES, TaskPriority
 
 
 @dataclass(frozen=True)

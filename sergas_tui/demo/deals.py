@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sergas_tui.demo import zoho
 from sergas_tui.demo.model import JsonDict
+from sergas_tui.domain.picklists import STAGE_PROBABILITY
 
 if TYPE_CHECKING:
     from sergas_tui.demo.builder import OrgBuilder
@@ -78,8 +79,8 @@ def replay(b: OrgBuilder, account: JsonDict, plan: DealPlan) -> tuple[JsonDict, 
             "$deal_id": deal_id,
             "Stage": stage,
             "Amount": amount,
-            "Probability": zoho.PROBABILITY[stage],
-            "Expected_Revenue": zoho.expected_revenue(amount, zoho.PROBABILITY[stage]),
+            "Probability": STAGE_PROBABILITY[stage],
+            "Expected_Revenue": zoho.expected_revenue(amount, STAGE_PROBABILITY[stage]),
             "Close_Date": None if closing is None else zoho.day(closing),
             "Modified_Time": zoho.iso(at),
             "Modified_By": zoho.user_ref(by),
@@ -97,7 +98,7 @@ def replay(b: OrgBuilder, account: JsonDict, plan: DealPlan) -> tuple[JsonDict, 
         new_stage = change.stage is not None and change.stage != stage
         if change.stage is not None and new_stage:
             diff.append(("Stage", stage, change.stage))
-            old_p, new_p = zoho.PROBABILITY[stage], zoho.PROBABILITY[change.stage]
+            old_p, new_p = STAGE_PROBABILITY[stage], STAGE_PROBABILITY[change.stage]
             if old_p != new_p:
                 diff.append(("Probability", old_p, new_p))
             stage = change.stage
@@ -116,7 +117,7 @@ def replay(b: OrgBuilder, account: JsonDict, plan: DealPlan) -> tuple[JsonDict, 
         if new_stage:
             stage_row(change.at, change.by)
 
-    probability = zoho.PROBABILITY[stage]
+    probability = STAGE_PROBABILITY[stage]
     modified_time, modified_by = deal.pop("Modified_Time"), deal.pop("Modified_By")
     lost = stage == "Closed Lost"
     deal.update(

@@ -17,6 +17,7 @@ from sergas_tui.demo.builder import OrgBuilder
 from sergas_tui.demo.deals import DealChange, DealPlan
 from sergas_tui.demo.fields import back, between, company_fields, contact_fields, office_hours
 from sergas_tui.demo.model import JsonDict
+from sergas_tui.domain.picklists import OPEN_STAGES, WON_OR_LOST
 
 ARCHETYPES: tuple[str, ...] = (
     "healthy", "quiet", "stalled", "slipping", "single", "souring", "shrinking",
@@ -58,7 +59,7 @@ def add_random_account(
     domain = f"{text.slug(name)}.example"
     contacts = add_random_contacts(b, account, owner, domain, count, created)
     deals = add_random_deals(b, account, owner, contacts, archetype, account_type)
-    open_deals = [d for d in deals if d["Stage"] in zoho.OPEN_STAGES]
+    open_deals = [d for d in deals if d["Stage"] in OPEN_STAGES]
     latest = add_random_activities(b, account, owner, contacts, open_deals, archetype)
     add_random_notes(b, account, owner, contacts, deals, archetype, latest)
     return account
@@ -114,7 +115,7 @@ def _stage_path(rng: Random, outcome: str) -> list[str]:
     end = 5 if outcome == "won" else rng.randint(start, 5)
     path = [
         stage
-        for i, stage in enumerate(zoho.OPEN_STAGES[start : end + 1])
+        for i, stage in enumerate(OPEN_STAGES[start : end + 1])
         if i == 0 or start + i == end or rng.random() < 0.8
     ]
     if outcome == "won":
@@ -140,8 +141,8 @@ def random_deal_plan(
     path = _stage_path(rng, outcome)
     if archetype == "stalled" and len(path) == 1:
         # A stalled deal has moved at least once, so it has a stage it is stuck in.
-        index = zoho.OPEN_STAGES.index(path[0])
-        path = [zoho.OPEN_STAGES[index - 1], path[0]] if index else [path[0], zoho.OPEN_STAGES[1]]
+        index = OPEN_STAGES.index(path[0])
+        path = [OPEN_STAGES[index - 1], path[0]] if index else [path[0], OPEN_STAGES[1]]
     if outcome == "open":
         last_ago = rng.uniform(40, 100) if archetype == "stalled" else rng.uniform(1, 30)
     else:
@@ -169,7 +170,7 @@ def random_deal_plan(
             new_amount = round(amount * rng.uniform(0.55, 0.85) / 500) * 500
         elif rng.random() < 0.08:
             new_amount = round(amount * rng.uniform(1.05, 1.4) / 500) * 500
-        closing_change = at.date() if stage in zoho.CLOSED_STAGES else None
+        closing_change = at.date() if stage in WON_OR_LOST else None
         changes.append(
             DealChange(at, owner, stage=stage, amount=new_amount, closing_date=closing_change)
         )

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from sergas_tui.domain import picklists
+from sergas_tui.domain.picklists import picklist_values
+
 FIRST_NAMES: tuple[str, ...] = (
     "Aaliyah", "Aaron", "Abigail", "Adrian", "Aisha", "Alejandro", "Alice", "Amara", "Amir",
     "Ana", "Andre", "Anika", "Arjun", "Astrid", "Beatriz", "Ben", "Bianca", "Bruno", "Camila",
@@ -109,7 +112,10 @@ ACCOUNT_TYPES: tuple[str, ...] = (
 )  # fmt: skip
 ACCOUNT_TYPE_WEIGHTS: tuple[int, ...] = (55, 25, 7, 6, 3, 2, 2)
 
-RATINGS: tuple[str, ...] = ("Active", "Acquired", "Market Failed", "Project Cancelled")
+# Accounts Rating values the demo draws (all Zoho defaults but Shut Down), in draw order.
+RATINGS = picklist_values(
+    picklists.RATINGS, "Active", "Acquired", "Market Failed", "Project Cancelled"
+)
 RATING_WEIGHTS: tuple[int, ...] = (80, 8, 6, 6)
 
 OWNERSHIPS: tuple[str, ...] = ("Public", "Private", "Privately Held", "Partnership", "Other")
@@ -158,10 +164,11 @@ TASK_SUBJECTS: tuple[str, ...] = (
     "Book onboarding kickoff", "Check in after go-live", "Send ROI summary",
     "Update mutual action plan", "Chase signed order form", "Introduce support lead",
 )  # fmt: skip
-TASK_STATUSES_OPEN: tuple[str, ...] = (
-    "Not Started", "In Progress", "Waiting for input", "Deferred",
-)  # fmt: skip
-PRIORITIES: tuple[str, ...] = ("Highest", "High", "Normal", "Low", "Lowest")
+# Open task statuses (all but Completed), in the order the demo draws them.
+TASK_STATUSES_OPEN = picklist_values(
+    picklists.TASK_STATUSES, "Not Started", "In Progress", "Waiting for input", "Deferred"
+)
+PRIORITIES: tuple[str, ...] = picklists.TASK_PRIORITIES
 PRIORITY_WEIGHTS: tuple[int, ...] = (5, 25, 50, 15, 5)
 
 EVENT_TITLES: tuple[str, ...] = (

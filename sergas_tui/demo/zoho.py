@@ -34,29 +34,6 @@ MODULE_IDS: Mapping[str, str] = {
     module: fixed_id(100 + i) for i, module in enumerate((*MODULES, "Leads", "Campaigns"))
 }
 
-# Zoho's default "Standard" pipeline with its default probabilities.
-STAGES: tuple[str, ...] = (
-    "Qualification",
-    "Needs Analysis",
-    "Value Proposition",
-    "Identify Decision Makers",
-    "Proposal/Price Quote",
-    "Negotiation/Review",
-    "Closed Won",
-    "Closed Lost",
-)
-OPEN_STAGES: tuple[str, ...] = STAGES[:6]
-CLOSED_STAGES: tuple[str, ...] = STAGES[6:]
-PROBABILITY: Mapping[str, int] = {
-    "Qualification": 10,
-    "Needs Analysis": 20,
-    "Value Proposition": 40,
-    "Identify Decision Makers": 60,
-    "Proposal/Price Quote": 75,
-    "Negotiation/Review": 90,
-    "Closed Won": 100,
-    "Closed Lost": 0,
-}
 PIPELINE = "Standard (Standard)"
 DEMO_AT_RISK_RATING = "At Risk"
 """The demo org's own Accounts Rating value for an account at risk (orgs add one to Zoho's

@@ -27,6 +27,7 @@ from sergas_tui.domain.outputs import (
     SuggestedAction,
     UpdateAccountAction,
 )
+from sergas_tui.domain.picklists import TASK_PRIORITIES
 
 SINGLE_LINE_MAX = 255
 """Characters a Zoho single-line text field takes (a task's ``Subject``, a note's title)."""
@@ -41,8 +42,6 @@ MARKER_ROOM = 100
 TEXT_MAX = MULTI_LINE_MAX - MARKER_ROOM
 """The longest text a person may put in a field that is written with the marker."""
 
-TASK_PRIORITIES: tuple[str, ...] = ("Highest", "High", "Normal", "Low", "Lowest")
-"""Zoho's default Tasks ``Priority`` picklist, exactly as Zoho spells it."""
 
 SINGLE_LINE_ACCOUNT_FIELDS = frozenset(
     {
@@ -170,7 +169,6 @@ __all__ = [
     "MULTI_LINE_MAX",
     "SINGLE_LINE_ACCOUNT_FIELDS",
     "SINGLE_LINE_MAX",
-    "TASK_PRIORITIES",
     "TEXT_MAX",
     "action_problems",
     "date_problem",

@@ -16,23 +16,12 @@ from datetime import datetime
 from types import MappingProxyType
 
 from sergas_tui.config import SignalSettings
+from sergas_tui.domain.picklists import CLOSED_STAGES, OPEN_STAGES
 from sergas_tui.domain.records import Deal, StageChange
 
-OPEN_STAGES: tuple[str, ...] = (
-    "Qualification",
-    "Needs Analysis",
-    "Value Proposition",
-    "Identify Decision Makers",
-    "Proposal/Price Quote",
-    "Negotiation/Review",
-)
-"""Zoho's default pipeline, earliest stage first."""
-
-CLOSED_STAGES: frozenset[str] = frozenset(
-    {"Closed Won", "Closed Lost", "Closed Lost to Competition"}
-)
-LATE_STAGES: frozenset[str] = frozenset({"Proposal/Price Quote", "Negotiation/Review"})
-"""Stages where a deal without a next step is a risk."""
+LATE_STAGES: frozenset[str] = frozenset(OPEN_STAGES[-2:])
+"""Stages where a deal without a next step is a risk (Proposal/Price Quote,
+Negotiation/Review)."""
 
 _RANK: Mapping[str, int] = MappingProxyType(
     {stage.casefold(): index for index, stage in enumerate(OPEN_STAGES)}

@@ -31,12 +31,12 @@ from sergas_tui.domain import (
     FollowUpEmailAction,
     Recommendation,
     UpdateAccountAction,
-    action_checks,
 )
 from sergas_tui.domain.approval import DECIDABLE, OPEN, UNDOABLE, Verb
 from sergas_tui.domain.evidence import EvidenceItem, describe_evidence, field_label
 from sergas_tui.domain.money import is_amount_field
 from sergas_tui.domain.names import RecordNames, module_word, short_id
+from sergas_tui.domain.picklists import TASK_PRIORITIES
 from sergas_tui.domain.write_summary import also_lines
 from sergas_tui.services import Services
 from sergas_tui.storage import Repository
@@ -60,8 +60,6 @@ TYPE_LABEL: Mapping[str, str] = {
     "escalation": "escal.",
     "update_account": "update",
 }
-TASK_PRIORITIES = action_checks.TASK_PRIORITIES
-"""Zoho's task priority picklist (an adjustment must use one of these exactly, or none)."""
 
 _MODULE = {"create_task": "Tasks", "add_note": "Notes", "update_account": "Accounts"}
 

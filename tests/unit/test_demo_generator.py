@@ -13,7 +13,7 @@ import pytest
 
 from sergas_tui.demo import HOSTILE_KEYS, SCENARIO_KEYS, TOUCH_KEYS, build_org
 from sergas_tui.demo.model import DemoOrg, JsonDict
-from sergas_tui.demo.zoho import OPEN_STAGES, PROBABILITY, STAGES
+from sergas_tui.domain.picklists import DEAL_STAGES, OPEN_STAGES, STAGE_PROBABILITY
 
 NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 ID = re.compile(r"^\d{18,19}$")
@@ -245,7 +245,7 @@ def test_stage_history_matches_deal_and_timeline(org: Org) -> None:
         rows = org.stage_history(deal["id"])
         assert rows
         assert rows[-1]["Stage"] == deal["Stage"]
-        assert deal["Probability"] == PROBABILITY[deal["Stage"]]
+        assert deal["Probability"] == STAGE_PROBABILITY[deal["Stage"]]
         assert rows[0]["Modified_Time"] == deal["Created_Time"]
         for row, following in itertools.pairwise(rows):
             days = (when(following["Modified_Time"]) - when(row["Modified_Time"])).days
@@ -254,7 +254,7 @@ def test_stage_history_matches_deal_and_timeline(org: Org) -> None:
         stage_moves = changes(org.timeline("Deals", deal["id"]), "Stage")
         assert [m["new"] for m in stage_moves] == [r["Stage"] for r in rows[1:]]
         assert [m["at"] for m in stage_moves] == [when(r["Modified_Time"]) for r in rows[1:]]
-        assert all(stage in STAGES for stage in (r["Stage"] for r in rows))
+        assert all(stage in DEAL_STAGES for stage in (r["Stage"] for r in rows))
 
 
 def test_portfolio_mixes_healthy_and_at_risk_accounts(org: Org) -> None:

@@ -38,6 +38,7 @@ from sergas_tui.crm.simulator.schema import CATALOGUE, NAME_FIELDS, RECORD_MODUL
 from sergas_tui.crm.simulator.sqlexpr import utc_text
 from sergas_tui.demo import zoho
 from sergas_tui.demo.model import JsonDict
+from sergas_tui.domain.picklists import STAGE_PROBABILITY, WON_OR_LOST
 
 Handler = Callable[[Ctx], Awaitable[Response]]
 
@@ -164,8 +165,8 @@ def _pick_list_values(field: Field) -> list[JsonDict]:
             "id": ids[(field.module, field.api_name, value)],
         }
         if field.module == "Deals" and field.api_name == "Stage" and value != NONE:
-            entry["probability"] = zoho.PROBABILITY[value]
-            entry["forecast_type"] = "Closed" if value in zoho.CLOSED_STAGES else "Open"
+            entry["probability"] = STAGE_PROBABILITY[value]
+            entry["forecast_type"] = "Closed" if value in WON_OR_LOST else "Open"
         out.append(entry)
     return out
 

@@ -2,7 +2,9 @@
 
 The metadata API (``/settings/fields``) answers these, writes check values against them, and
 the demo generator draws its records' values from the same words, so the three never disagree
-(``tests/unit/test_simulator_metadata.py`` checks every value of a generated org). Zoho lists
+(``tests/unit/test_simulator_metadata.py`` checks every value of a generated org). Zoho's
+defaults that the rest of Sergas uses too (task priorities and statuses, deal stages, ratings)
+come from :mod:`sergas_tui.domain.picklists`. Zoho lists
 ``-None-`` first in every picklist; it stands for an empty value.
 """
 
@@ -12,7 +14,8 @@ from collections.abc import Mapping
 
 from sergas_tui.demo import words
 from sergas_tui.demo.deals import LOSS_REASONS
-from sergas_tui.demo.zoho import DEMO_AT_RISK_RATING, PIPELINE, STAGES
+from sergas_tui.demo.zoho import DEMO_AT_RISK_RATING, PIPELINE
+from sergas_tui.domain import picklists
 
 NONE = "-None-"
 
@@ -40,19 +43,7 @@ _INDUSTRIES = tuple(
         )
     )
 )
-_RATINGS = tuple(
-    dict.fromkeys(
-        (
-            "Acquired",
-            "Active",
-            "Market Failed",
-            "Project Cancelled",
-            "Shut Down",
-            *words.RATINGS,
-            DEMO_AT_RISK_RATING,
-        )
-    )
-)
+_RATINGS = tuple(dict.fromkeys((*picklists.RATINGS, *words.RATINGS, DEMO_AT_RISK_RATING)))
 
 _VALUES: dict[tuple[str, str], tuple[str, ...]] = {
     ("Accounts", "Account_Type"): (
@@ -93,20 +84,14 @@ _VALUES: dict[tuple[str, str], tuple[str, ...]] = {
         "Not Qualified",
     ),
     ("Leads", "Industry"): _INDUSTRIES,
-    ("Leads", "Rating"): ("Acquired", "Active", "Market Failed", "Project Cancelled", "Shut Down"),
-    ("Deals", "Stage"): STAGES,
+    ("Leads", "Rating"): picklists.RATINGS,
+    ("Deals", "Stage"): picklists.DEAL_STAGES,
     ("Deals", "Type"): ("Existing Business", "New Business", "Renewal"),
     ("Deals", "Pipeline"): (PIPELINE,),
     ("Deals", "Lead_Source"): _LEAD_SOURCES,
     ("Deals", "Reason_For_Loss__s"): LOSS_REASONS,
-    ("Tasks", "Status"): (
-        "Not Started",
-        "Deferred",
-        "In Progress",
-        "Completed",
-        "Waiting for input",
-    ),
-    ("Tasks", "Priority"): tuple(words.PRIORITIES),
+    ("Tasks", "Status"): picklists.TASK_STATUSES,
+    ("Tasks", "Priority"): picklists.TASK_PRIORITIES,
     ("Calls", "Call_Type"): ("Outbound", "Inbound", "Missed"),
     ("Calls", "Call_Purpose"): tuple(words.CALL_PURPOSES),
     ("Calls", "Call_Result"): tuple(words.CALL_RESULTS),

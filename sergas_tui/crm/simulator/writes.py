@@ -65,7 +65,8 @@ from sergas_tui.crm.simulator.validate import (
     timeline_data_type,
     user_ref,
 )
-from sergas_tui.demo.zoho import MODULE_IDS, PIPELINE, PROBABILITY, system_fields
+from sergas_tui.demo.zoho import MODULE_IDS, PIPELINE, system_fields
+from sergas_tui.domain.picklists import STAGE_PROBABILITY
 
 MAX_RECORDS = 100
 NOTE_PARENTS = ("Accounts", "Deals", "Contacts", "Leads")
@@ -245,8 +246,8 @@ class Batch:
                 check_probability(record.get("Probability"), f"{path}.Probability")
             stage = record.get("Stage")
             moved = stage != before.get("Stage") and "Probability" not in sent
-            if moved and isinstance(stage, str) and stage in PROBABILITY:
-                record["Probability"] = PROBABILITY[stage]
+            if moved and isinstance(stage, str) and stage in STAGE_PROBABILITY:
+                record["Probability"] = STAGE_PROBABILITY[stage]
             amount, probability = record.get("Amount"), record.get("Probability")
             if amount is not None and probability is not None:
                 record["Expected_Revenue"] = round(amount * probability / 100, 2)
