@@ -29,7 +29,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
@@ -59,9 +59,9 @@ from sergas_tui.audit.gateway import audit_session
 from sergas_tui.briefs.compile import compile_brief, review_order
 from sergas_tui.clock import Clock
 from sergas_tui.config import Settings
-from sergas_tui.crm.call_tally import add_calls, tally_calls
+from sergas_tui.crm.call_tally import CallTally, add_calls, tally_calls
 from sergas_tui.crm.gateway import CrmReader, SyncBatch
-from sergas_tui.crm.http import watch_waits
+from sergas_tui.crm.http import CrmWait, watch_waits
 from sergas_tui.domain import (
     AccountFacts,
     AccountReview,
@@ -132,6 +132,25 @@ def _rare_full_collections() -> Iterator[None]:
         _reviews_running -= 1
         if _reviews_running == 0:
             gc.set_threshold(first, second, third)
+
+
+@contextmanager
+def _run_scope(run_id: str, sink: _Sink) -> Iterator[CallTally]:
+    """The context of one run: rare full garbage collections, short SQLite work without
+    thread hand-offs, the run's audit session, the tally of every Zoho call of the run by
+    kind (yielded), and Zoho's waits shown as events."""
+
+    def waiting(wait: CrmWait) -> None:
+        sink.put(CrmWaiting(run_id, wait.seconds, wait.reason, wait.kind))
+
+    with (
+        _rare_full_collections(),
+        run_inline(),
+        audit_session(run_id, "zoho_scout"),
+        tally_calls() as tally,
+        watch_waits(waiting),
+    ):
+        yield tally
 
 
 async def _metered(agent_name: str, work: Awaitable[T]) -> T:
@@ -213,7 +232,12 @@ async def _live(work: asyncio.Future[Any], sink: _Sink) -> AsyncIterator[ReviewE
     for early in sink.drain():
         live.put_nowait(early)
     sink.queue = live
-    work.add_done_callback(lambda _: live.put_nowait(None))
+
+    def done(_: object) -> None:
+        sink.queue = None  # later engine events wait in the sink
+        live.put_nowait(None)
+
+    work.add_done_callback(done)
     try:
         while (event := await live.get()) is not None:
             yield event
@@ -224,12 +248,17 @@ async def _live(work: asyncio.Future[Any], sink: _Sink) -> AsyncIterator[ReviewE
             await asyncio.gather(work, return_exceptions=True)
 
 
-@dataclass
-class _Counts:
-    done: int = 0
-    recommendations: int = 0
-    failed: int = 0
-    landed: int = 0
+@dataclass(frozen=True)
+class _Accounts:
+    """What the review of a run's accounts returns."""
+
+    reviews: list[AccountReview]
+    """The accounts reviewed, in the order they finished."""
+    failures: list[tuple[str, str]]
+    """Each failed account's id and why."""
+    recommendations: int
+    landed: int
+    """Critical recommendations that landed at once as pending approvals."""
 
 
 class Orchestrator:
@@ -283,113 +312,109 @@ class Orchestrator:
         await self._audit(run.id, AuditAction.REVIEW_STARTED, owner_email, None, {})
         status: SyncStatus = "failed"
         errored = False
+        calls = 0
         sink = _Sink()
-        scope = ExitStack()  # the run's context: its audit session, call tally, wait watch
-        scope.enter_context(_rare_full_collections())
-        scope.enter_context(run_inline())  # short SQLite work without thread hand-offs
-        scope.enter_context(audit_session(run.id, "zoho_scout"))
-        tally = scope.enter_context(tally_calls())  # every Zoho call of the run, by kind
-        scope.enter_context(
-            watch_waits(lambda w: sink.put(CrmWaiting(run.id, w.seconds, w.reason, w.kind)))
-        )
         aware = self.engine if isinstance(self.engine, RunAware) else None
         try:
-            if self.team is not None:
-                note = await self._team_step(self.team.pull, owner_email, "read")
-                if note is not None:
-                    yield AgentText(run.id, "orchestrator", note)
-            if aware is not None:
-                await aware.begin_run(run.id, sink.put)
-            # The sync and the Data Scout run as tasks so that what happens meanwhile (a wait
-            # for Zoho's limits, an engine's own events) is shown as it happens.
-            fetching = asyncio.ensure_future(self.syncer.fetch(owner_email))
-            async for event in _live(fetching, sink):
-                yield event
-            synced = fetching.result()
-            batch = synced.batch
-            add_calls("sync", batch.calls)
-            yield Synced(run.id, len(batch.accounts), batch.calls, batch.full)
-            previous = await asyncio.to_thread(repo.latest_snapshots, owner_email)
-            scouting = asyncio.ensure_future(
-                _metered("zoho_scout", self.engine.scout(batch, previous))
-            )
-            async for event in _live(scouting, sink):
-                yield event
-            facts = scouting.result()
-            for event in sink.drain():
-                yield event
-            if account_ids is not None:
-                wanted = set(account_ids)
-                facts = [f for f in facts if f.account_id in wanted]
-            # Snoozed and dismissed signals leave the review here, for every engine; outcomes
-            # are still judged on everything the CRM shows.
-            mutes = await asyncio.to_thread(active_mutes, repo, now)
-            self._unmuted = {f.account_id: f for f in facts}
-            facts = [without_muted(f, mutes, now) for f in facts]
-            reviews: list[AccountReview] = []
-            failures: list[tuple[str, str]] = []
-            counts = _Counts()
-            self._histories = await asyncio.to_thread(self._owner_histories, facts, now)
-            async for event in self._review_accounts(
-                run.id, facts, reviews, counts, failures, sink
-            ):
-                yield event
-            for event in sink.drain():
-                yield event
-            counts.landed += await asyncio.to_thread(self._fill_queues, run.id, reviews)
-            queued = await asyncio.to_thread(self._queued_count, reviews)
-            if self.team is not None:
-                note = await self._team_step(self.team.publish, owner_email, "publish")
-                if note is not None:
-                    yield AgentText(run.id, "orchestrator", note)
-            briefs = await self._briefs(run.id, owner_email, reviews)
-            status = "partial" if failures else "ok"
-            # The next review asks from here (a failed or cancelled run never gets this far).
-            await self.syncer.commit(synced)
-            zoho_calls = tally.counts()
-            summary = RunSummary(
-                accounts=len(facts),
-                with_changes=sum(1 for f in facts if f.changes),
-                at_risk=sum(1 for f in facts if f.signals),
-                recommendations=counts.recommendations,
-                landed=counts.landed,
-                queued=queued,
-                failed=counts.failed,
-                calls=zoho_calls.total,
-                seconds=time.perf_counter() - started,
-                failures=tuple(failures),
-                usage=None if aware is None else aware.usage(),
-                by_model={} if aware is None else dict(aware.usage_by_model()),
-                fallbacks=0 if aware is None else aware.fallbacks(),
-                zoho_calls=zoho_calls,
-                sync=synced.reason,
-            )
-            await self._audit(
-                run.id,
-                AuditAction.REVIEW_COMPLETED,
-                owner_email,
-                None,
-                {"accounts": summary.accounts, "recommendations": summary.recommendations},
-            )
-            pending = await asyncio.to_thread(repo.pending_approval_count)
-            metrics.pending_approvals(pending)
-            yield RunFinished(run.id, summary, briefs)
-        except (asyncio.CancelledError, GeneratorExit):
-            # The person stopped the run: say so in the audit (the sync run stays 'failed',
-            # i.e. not completed; every account finished before the cancel is fully stored).
-            await asyncio.shield(
-                self._audit(run.id, AuditAction.REVIEW_CANCELLED, owner_email, None, {})
-            )
-            raise
-        except Exception:
-            errored = True
-            raise
+            with _run_scope(run.id, sink) as tally:
+                try:
+                    if self.team is not None:
+                        note = await self._team_step(self.team.pull, owner_email, "read")
+                        if note is not None:
+                            yield AgentText(run.id, "orchestrator", note)
+                    if aware is not None:
+                        await aware.begin_run(run.id, sink.put)
+                    # The sync, the Data Scout and the accounts run as tasks so that what happens
+                    # meanwhile (a wait for Zoho's limits, an engine's own events) is shown as it
+                    # happens.
+                    fetching = asyncio.ensure_future(self.syncer.fetch(owner_email))
+                    async for event in _live(fetching, sink):
+                        yield event
+                    synced = fetching.result()
+                    batch = synced.batch
+                    add_calls("sync", batch.calls)
+                    yield Synced(run.id, len(batch.accounts), batch.calls, batch.full)
+                    previous = await asyncio.to_thread(repo.latest_snapshots, owner_email)
+                    scouting = asyncio.ensure_future(
+                        _metered("zoho_scout", self.engine.scout(batch, previous))
+                    )
+                    async for event in _live(scouting, sink):
+                        yield event
+                    facts = scouting.result()
+                    for event in sink.drain():
+                        yield event
+                    if account_ids is not None:
+                        wanted = set(account_ids)
+                        facts = [f for f in facts if f.account_id in wanted]
+                    # Snoozed and dismissed signals leave the review here, for every engine;
+                    # outcomes are still judged on everything the CRM shows.
+                    mutes = await asyncio.to_thread(active_mutes, repo, now)
+                    self._unmuted = {f.account_id: f for f in facts}
+                    facts = [without_muted(f, mutes, now) for f in facts]
+                    self._histories = await asyncio.to_thread(self._owner_histories, facts, now)
+                    reviewing = asyncio.ensure_future(self._review_accounts(run.id, facts, sink))
+                    async for event in _live(reviewing, sink):
+                        yield event
+                    done = reviewing.result()
+                    reviews, failures = done.reviews, done.failures
+                    for event in sink.drain():
+                        yield event
+                    landed = done.landed
+                    landed += await asyncio.to_thread(self._fill_queues, run.id, reviews)
+                    queued = await asyncio.to_thread(self._queued_count, reviews)
+                    if self.team is not None:
+                        note = await self._team_step(self.team.publish, owner_email, "publish")
+                        if note is not None:
+                            yield AgentText(run.id, "orchestrator", note)
+                    briefs = await self._briefs(run.id, owner_email, reviews)
+                    status = "partial" if failures else "ok"
+                    # The next review asks from here (a failed or cancelled run never gets
+                    # this far).
+                    await self.syncer.commit(synced)
+                    zoho_calls = tally.counts()
+                    summary = RunSummary(
+                        accounts=len(facts),
+                        with_changes=sum(1 for f in facts if f.changes),
+                        at_risk=sum(1 for f in facts if f.signals),
+                        recommendations=done.recommendations,
+                        landed=landed,
+                        queued=queued,
+                        failed=len(failures),
+                        calls=zoho_calls.total,
+                        seconds=time.perf_counter() - started,
+                        failures=tuple(failures),
+                        usage=None if aware is None else aware.usage(),
+                        by_model={} if aware is None else dict(aware.usage_by_model()),
+                        fallbacks=0 if aware is None else aware.fallbacks(),
+                        zoho_calls=zoho_calls,
+                        sync=synced.reason,
+                    )
+                    await self._audit(
+                        run.id,
+                        AuditAction.REVIEW_COMPLETED,
+                        owner_email,
+                        None,
+                        {"accounts": summary.accounts, "recommendations": summary.recommendations},
+                    )
+                    pending = await asyncio.to_thread(repo.pending_approval_count)
+                    metrics.pending_approvals(pending)
+                    yield RunFinished(run.id, summary, briefs)
+                except (asyncio.CancelledError, GeneratorExit):
+                    # The person stopped the run: say so in the audit (the sync run stays 'failed',
+                    # i.e. not completed; every account finished before the cancel is fully stored).
+                    await asyncio.shield(
+                        self._audit(run.id, AuditAction.REVIEW_CANCELLED, owner_email, None, {})
+                    )
+                    raise
+                except Exception:
+                    errored = True
+                    raise
+                finally:
+                    metrics.run_ended(time.perf_counter() - started, failed=errored)
+                    calls = tally.counts().total
         finally:
-            metrics.run_ended(time.perf_counter() - started, failed=errored)
-            scope.close()
             if aware is not None:  # end the engine's processes, even on cancel
                 await asyncio.shield(aware.end_run())
-            calls = tally.counts().total
             await asyncio.shield(
                 asyncio.to_thread(repo.finish_sync_run, run.id, status=status, calls=calls)
             )
@@ -444,14 +469,10 @@ class Orchestrator:
         return tuple(briefs)
 
     async def _review_accounts(
-        self,
-        run_id: str,
-        facts: list[AccountFacts],
-        reviews: list[AccountReview],
-        counts: _Counts,
-        failures: list[tuple[str, str]],
-        sink: _Sink | None = None,
-    ) -> AsyncIterator[ReviewEvent]:
+        self, run_id: str, facts: list[AccountFacts], sink: _Sink
+    ) -> _Accounts:
+        """Review every account, riskiest first, with bounded concurrency; their events go to
+        ``sink`` as they happen. A failed account is recorded and the others go on."""
         ordered = sorted(
             facts,
             key=lambda f: review_order(
@@ -468,66 +489,48 @@ class Orchestrator:
         memory = self.memory if isinstance(self.memory, BatchingMemory) else None
         if memory is not None:  # the memory's writes too, in shared transactions
             await memory.begin_batch()
-        # No await from here to the try below, which always closes the writer.
-        writer = self.repository.write_batch(chunk=PERSIST_CHUNK, max_delay=PERSIST_DELAY)
-        self._writer = writer
-        queue: asyncio.Queue[ReviewEvent | None] = asyncio.Queue()
-        if sink is not None:
-            for early in sink.drain():
-                queue.put_nowait(early)
-            sink.queue = queue
         # An engine that batches accounts per model request (the Claude engine) asks for
         # more accounts in flight than it has subagent sessions; the rules engine does not.
         wanted = getattr(self.engine, "accounts_in_flight", None)
         parallel = self.settings.orchestrator.max_parallel_subagents
         limit = asyncio.Semaphore(max(parallel, wanted) if isinstance(wanted, int) else parallel)
+        reviews: list[AccountReview] = []
+        failures: list[tuple[str, str]] = []
+        finished = 0
 
         async def one(f: AccountFacts) -> None:
+            nonlocal finished
             async with limit:
                 try:
-                    review = await self._review_account(run_id, f, queue, total)
+                    review = await self._review_account(run_id, f, sink, total)
                 except asyncio.CancelledError:
                     raise
                 except Exception as err:  # one account never stops the run
                     message = err.message if isinstance(err, SergasError) else repr(err)
                     log.warning("account_failed", account_id=f.account_id, error=repr(err))
-                    counts.failed += 1
-                    counts.done += 1
+                    finished += 1
                     failures.append((f.account_id, message))
-                    await queue.put(
+                    sink.put(
                         AccountFailed(
-                            run_id, f.account_id, f.account.name, message, counts.done, total
+                            run_id, f.account_id, f.account.name, message, finished, total
                         )
                     )
                     return
                 reviews.append(review)
                 metrics.account_processed()
-                counts.done += 1
-                counts.recommendations += len(review.recommendations)
-                counts.landed += sum(1 for r in review.recommendations if r.status == "pending")
-                await queue.put(
+                finished += 1
+                sink.put(
                     AccountAuthored(
-                        run_id, f.account_id, len(review.recommendations), counts.done, total
+                        run_id, f.account_id, len(review.recommendations), finished, total
                     )
                 )
 
-        async def all_accounts() -> None:
-            try:
-                await asyncio.gather(*(one(f) for f in ordered))
-            finally:
-                if sink is not None:
-                    sink.queue = None  # later engine events wait in the sink
-                await queue.put(None)
-
-        worker = asyncio.create_task(all_accounts())
+        # No await from here to the try below, which always closes the writer.
+        writer = self.repository.write_batch(chunk=PERSIST_CHUNK, max_delay=PERSIST_DELAY)
+        self._writer = writer
         try:
-            while (event := await queue.get()) is not None:
-                yield event
-            await worker
+            await asyncio.gather(*(one(f) for f in ordered))
         finally:
-            if not worker.done():
-                worker.cancel()
-                await asyncio.gather(worker, return_exceptions=True)
             # Whatever happened, what was handed over is stored whole and committed.
             self._writer = None
             try:
@@ -535,17 +538,20 @@ class Orchestrator:
             finally:
                 if memory is not None:
                     await asyncio.shield(memory.end_batch())
+        recommendations = [r for review in reviews for r in review.recommendations]
+        return _Accounts(
+            reviews=reviews,
+            failures=failures,
+            recommendations=len(recommendations),
+            landed=sum(1 for r in recommendations if r.status == "pending"),
+        )
 
     async def _review_account(
-        self,
-        run_id: str,
-        facts: AccountFacts,
-        queue: asyncio.Queue[ReviewEvent | None],
-        total: int,
+        self, run_id: str, facts: AccountFacts, sink: _Sink, total: int
     ) -> AccountReview:
         account = facts.account
         owner = account.owner.email if account.owner and account.owner.email else "*"
-        await queue.put(
+        sink.put(
             AccountScouted(
                 run_id, account.id, account.name, tuple(facts.signals), len(facts.changes), total
             )
@@ -554,7 +560,7 @@ class Orchestrator:
         await self._assess_outcomes(self._unmuted.get(facts.account_id, facts), now)
         with metrics.subagent("memory_analyst"):
             context, memory_refs = await self.engine.recall(facts, now)
-        await queue.put(
+        sink.put(
             AccountRecalled(
                 run_id,
                 account.id,
@@ -576,7 +582,7 @@ class Orchestrator:
         for rec in fresh:
             metrics.recommendation_generated(rec.type)
             approval_id = landed.get(rec.id)
-            await queue.put(RecommendationProposed(run_id, account.id, rec, approval_id))
+            sink.put(RecommendationProposed(run_id, account.id, rec, approval_id))
         # The run keeps every account's review until its briefs are compiled: only what they
         # read of the memory's answer (its history's lists stay with the memory).
         kept = HistoricalContext(
