@@ -113,6 +113,26 @@ AuthorOutcome = list[Recommendation] | str
 
 
 @dataclass
+class _InFlight:
+    """The one owner of the run's :class:`Flow` count: the accounts between their recall
+    (admitted before their Scout request) and the end of their Author request (released; or at
+    once when the recall fails). Releasing an account not admitted changes nothing."""
+
+    flow: Flow
+    accounts: set[str] = field(default_factory=set)
+
+    def admit(self, account_id: str) -> None:
+        if account_id not in self.accounts:
+            self.accounts.add(account_id)
+            self.flow.enter()
+
+    def release(self, account_id: str) -> None:
+        if account_id in self.accounts:
+            self.accounts.remove(account_id)
+            self.flow.leave()
+
+
+@dataclass
 class _Run:
     """Everything that lives for one review run."""
 
@@ -121,7 +141,7 @@ class _Run:
     budget: Budget
     trail: AuditTrail
     pool: SessionPool[Kind]
-    flow: Flow
+    in_flight: _InFlight
     scouts: dict[str, MicroBatcher[AccountFacts, str | None]]
     analysts: dict[str, MicroBatcher[_AnalystItem, str | None]]
     authors: dict[str, MicroBatcher[_AuthorItem, AuthorOutcome]]
@@ -210,7 +230,7 @@ class ClaudeEngine:
             budget=Budget(config.max_cost_usd, deadline, clock=loop.time),
             trail=AuditTrail(self.repository, self.clock, run_id),
             pool=SessionPool(self._open_session, config.pool_size, kinds=kinds),
-            flow=flow,
+            in_flight=_InFlight(flow),
             scouts=batchers("scout", self._scout_batch),
             analysts=batchers("analyst", self._analyst_batch),
             authors=batchers("author", self._author_batch),
@@ -278,12 +298,12 @@ class ClaudeEngine:
             return context, refs
         run = await self._ensure_run()
         model = self._model_of(facts.account_id)
-        run.flow.enter()
+        run.in_flight.admit(facts.account_id)
         try:
             scout = await run.scouts[model].submit(facts)
             analyst = await run.analysts[model].submit(_AnalystItem(facts, context, refs, scout))
         except BaseException:
-            run.flow.leave()
+            run.in_flight.release(facts.account_id)
             raise
         run.notes[facts.account_id] = scout
         run.notes[f"analyst:{facts.account_id}"] = analyst
@@ -316,7 +336,7 @@ class ClaudeEngine:
             except AgentError as err:
                 outcome = err.message
         finally:
-            run.flow.leave()
+            run.in_flight.release(account_id)
         if isinstance(outcome, list):
             return outcome
         run.fallbacks += 1
