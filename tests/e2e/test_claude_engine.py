@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import pytest_asyncio
@@ -232,8 +232,13 @@ async def test_happy_path_lands_approvals_with_audit_usage_and_lanes(
     ):
         rows = [e for e in result.audit(AuditAction.MODEL_USAGE) if e.agent_name == agent]
         outputs = [r.tool_outputs for r in rows if isinstance(r.tool_outputs, dict)]
-        assert sum(int(o["input_tokens"]) for o in outputs) == fake.usage(lane).input_tokens  # type: ignore[arg-type]
-        assert sum(int(o["output_tokens"]) for o in outputs) == fake.usage(lane).output_tokens  # type: ignore[arg-type]
+        assert (
+            sum(int(cast(Any, o["input_tokens"])) for o in outputs) == fake.usage(lane).input_tokens
+        )
+        assert (
+            sum(int(cast(Any, o["output_tokens"])) for o in outputs)
+            == fake.usage(lane).output_tokens
+        )
     # Context is reset between batches: later requests do not carry earlier batches.
     for request in fake.message_requests("author")[1:]:
         assert request.body is not None

@@ -154,7 +154,7 @@ class Mailbox:
     async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
         parsed = message_from_bytes(envelope.content, policy=policy.default)
         with self._lock:
-            self.received.append((list(envelope.rcpt_tos), cast(EmailMessage, parsed)))
+            self.received.append((list(envelope.rcpt_tos), parsed))
         return "250 Message accepted"
 
 

@@ -119,7 +119,7 @@ def _name(device: Services, approval: Approval) -> str:
 
 def _decisions(device: Services, approval_id: str) -> list[dict[str, object]]:
     return [
-        dict(e.tool_inputs)  # type: ignore[arg-type]
+        dict(e.tool_inputs)
         for e in device.store.audit_events(limit=2000)
         if e.action_type == "approval_decided"
         and isinstance(e.tool_inputs, dict)
@@ -281,7 +281,7 @@ async def test_the_documented_grants_run_links_and_notices_but_cannot_rewrite_a_
 
     with connect(CentralTarget(central_dsn), autocommit=False) as conn:  # the owner migrates
         migrate_central(conn)
-    schema = conninfo_to_dict(central_dsn)["options"].split("=")[-1]
+    schema = str(conninfo_to_dict(central_dsn)["options"]).split("=")[-1]
     role = f"sergas_links_{uuid4().hex[:10]}"
     database = conninfo_to_dict(postgres_dsn).get("dbname", "test")
     with psycopg.connect(central_dsn, autocommit=True) as conn:

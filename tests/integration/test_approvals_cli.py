@@ -156,9 +156,9 @@ def test_list_and_show_read_well_at_80_columns(monkeypatch: pytest.MonkeyPatch) 
             continue
         seen.add(kind)
         approval = pending[ident]
-        shown = run_cli("approvals", "show", ident)
-        assert shown.returncode == 0, shown.stderr
-        out = shown.stdout
+        result = run_cli("approvals", "show", ident)
+        assert result.returncode == 0, result.stderr
+        out = result.stdout
         assert all(cell_len(line) <= 80 for line in out.splitlines()), out
         assert not ZOHO_ID.search(out), out
         name = str(snapshots[approval.account_id].data["Account_Name"])

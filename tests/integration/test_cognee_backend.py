@@ -12,6 +12,7 @@ import sys
 import textwrap
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -136,7 +137,7 @@ def test_a_stdio_mcp_stream_stays_clean(tmp_path: Path) -> None:
     )
     assert proc.stdin is not None
     assert proc.stdout is not None
-    lines = []
+    lines: list[dict[str, Any]] = []
     try:
         proc.stdin.write("".join(json.dumps(m) + "\n" for m in messages))
         proc.stdin.flush()

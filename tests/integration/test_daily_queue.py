@@ -7,9 +7,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import cast
 
 import pytest
 import pytest_asyncio
+from pydantic import JsonValue
 
 from sergas_tui.agents.events import RecommendationProposed, RunFinished
 from sergas_tui.approvals.queue import QueueError, pull_in
@@ -174,7 +176,7 @@ async def test_pulling_in_an_item_past_the_budget(world: World) -> None:
         and e.tool_inputs.get("recommendation_id") == chosen.id
     ]
     assert len(audit) == 1
-    assert audit[0].tool_inputs["pulled_in_by"] == "ana"  # type: ignore[index]
+    assert cast(dict[str, JsonValue], audit[0].tool_inputs)["pulled_in_by"] == "ana"
     with pytest.raises(QueueError, match="is pending, not waiting"):
         pull_in(repo, chosen.id, actor="ana", now=world.clock.now(), ttl=TTL)
     with pytest.raises(QueueError, match="No recommendation 'nope1234'"):
@@ -256,6 +258,7 @@ async def test_critical_stays_rare_and_means_a_near_term_loss(world: World) -> N
     accounts = finished.summary.accounts
     assert 0 < len(critical_accounts) <= 0.05 * accounts
     for account_id in critical_accounts:
+        assert account_id is not None
         critical = [r for r in world.live(account_id) if r.priority == "critical"]
         assert all("closes in" in r.rationale for r in critical)
 

@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
 import pytest_asyncio
-from pydantic import SecretStr
+from pydantic import JsonValue, SecretStr
 
 from sergas_tui.approvals.executor import Executor, marker, plan_writes
 from sergas_tui.config import ZohoSettings
@@ -404,7 +404,8 @@ async def test_a_write_set_writes_each_record_once_and_audits_each(world: World)
     assert stored is not None
     assert stored.status == ApprovalStatus.EXECUTED
     assert stored.details is not None
-    assert [w["module"] for w in stored.details["writes"]] == ["Tasks", "Notes"]  # type: ignore[index]
+    writes = cast(list[dict[str, JsonValue]], stored.details["writes"])
+    assert [w["module"] for w in writes] == ["Tasks", "Notes"]
     executed = [e for e in world.repo.audit_events(limit=50) if e.action_type == "action_executed"]
     assert sorted(e.tool_name or "" for e in executed) == ["add_note", "create_task"]
     again = await world.executor.execute(approval.id)

@@ -133,13 +133,13 @@ async def open_harness(kind: str, source: Path, home: Path) -> AsyncIterator[Har
         "SERGAS_DATA_DIR": str(locations.data_dir),
         "SERGAS_LOG_DIR": str(locations.log_dir),
     }
-    gateway = await McpGateway.connect_stdio(
+    mcp_gateway = await McpGateway.connect_stdio(
         [sys.executable, "-m", "sergas_tui", "mcp", "zoho"], env=env
     )
     try:
-        yield Harness(gateway, org)
+        yield Harness(mcp_gateway, org)
     finally:
-        await gateway.aclose()
+        await mcp_gateway.aclose()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module", params=KINDS)
@@ -347,14 +347,15 @@ async def test_mcp_writes_without_a_valid_approval_are_refused(
         gateway = harness.gateway
         assert isinstance(gateway, McpGateway)
         marked = f"Sneaky {approval_marker('sneaky')}"
-        for tool, arguments in [
+        sneaky: list[tuple[str, dict[str, Any]]] = [
             (
                 "zoho_create_task",
                 {"account_id": account_id, "subject": "Sneaky", "description": marked},
             ),
             ("zoho_add_note", {"parent_id": account_id, "content": marked}),
             ("zoho_update_account", {"account_id": account_id, "changes": {"Rating": "Shutdown"}}),
-        ]:
+        ]
+        for tool, arguments in sneaky:
             with pytest.raises(CrmError, match=r"not|approval"):
                 await gateway.call(
                     tool, arguments | {"approval_id": "sneaky", "approval_token": token}

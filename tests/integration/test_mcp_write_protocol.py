@@ -5,7 +5,7 @@ marker; an outcome that cannot be recorded, or is unknown, never leads to a seco
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -154,7 +154,7 @@ class Rig:
 
     def gate(self) -> ApprovalGate:
         return ApprovalGate(
-            self.store,  # type: ignore[arg-type]
+            self.store,
             audit=self.audit.append,
             sleep=self.sleeps.append,
         )
@@ -374,7 +374,12 @@ async def test_recording_a_completed_write_is_retried(rig: Rig) -> None:
 async def test_a_completion_never_recorded_makes_the_next_call_find_the_record(
     rig: Rig, kind: str
 ) -> None:
-    request: WriteRequest = {"task": task_of, "note": note_of, "update": update_of}[kind](rig)
+    makers: dict[str, Callable[[Rig], WriteRequest]] = {
+        "task": task_of,
+        "note": note_of,
+        "update": update_of,
+    }
+    request = makers[kind](rig)
     approval = rig.publish(request)
     rig.store.busy = -1  # the grants database stays locked
     async with connected(build_zoho_server(rig.crm, rig.gate())) as session:

@@ -128,11 +128,11 @@ async def test_one_digest_per_owner_by_email_and_webhook_with_working_links(
         links = _links(body)
         assert len(links) == len(pending), "a fresh link per item"
         assert all(actions == {"approve", "reject", "adjust"} for actions in links.values())
-        for approval in pending:
-            snapshot = worker.store.latest_snapshot(approval.account_id)
+        for item in pending:
+            snapshot = worker.store.latest_snapshot(item.account_id)
             assert snapshot is not None
             assert str(snapshot.data["Account_Name"]) in body, "accounts by name"
-            assert approval.id[:8] in body
+            assert item.id[:8] in body
         for token in links:  # stored hashed, bound to the approval and its owner
             approval_id, link_owner, expires = stored[hashlib.sha256(token.encode()).hexdigest()]
             approval = worker.store.get_approval(approval_id)

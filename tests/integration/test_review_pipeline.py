@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 import pytest
 import pytest_asyncio
@@ -204,7 +205,7 @@ async def test_cancelling_a_review_stops_cleanly(services: Services) -> None:
         seen += 1
         if isinstance(event, AccountScouted) and seen > 5:
             break
-    await stream.aclose()
+    await cast(AsyncGenerator[object, None], stream).aclose()
     last = services.store.last_sync(me)
     assert last is None or last.status == "ok"  # the cancelled run did not finish ok
     # A fresh review still works afterwards.

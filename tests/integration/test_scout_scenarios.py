@@ -185,7 +185,9 @@ def test_quiet_counts_customer_touches_only(
     assert touch is not None
     assert (quiet.basis, quiet.since) == ("touch", touch.at)
     assert (touch.kind, touch.ref.module, (NOW - touch.at).days) == (kind, module, days)
-    assert touch.ref.record() in {r.ref() for r in [*facts.activities, *facts.deals]}
+    assert touch.ref.record() in {r.ref() for r in facts.activities} | {
+        d.ref() for d in facts.deals
+    }
     # The snapshot the portfolio reads keeps the same touch.
     assert scouted.run.snapshots[facts.account_id]["_quiet"] == quiet.model_dump(mode="json")
     for signal in facts.signals:

@@ -9,6 +9,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -87,7 +88,7 @@ def test_a_batch_commits_whole_units_in_chunks(
     batch = repo.write_batch(chunk=3, max_delay=60)
     try:
         for i in range(7):
-            batch.submit(lambda i=i: _account_unit(repo, f"acct-{i}", fixed_now)).result()
+            batch.submit(partial(_account_unit, repo, f"acct-{i}", fixed_now)).result()
         # Two chunks of three are committed; the seventh unit waits in the open chunk.
         assert _committed_snapshots(db_path) == 6
         # The writer thread's own reads see it already (inside its unit, on its connection).
@@ -352,7 +353,7 @@ def test_audit_rows_written_in_a_batch_keep_their_times(
     with repo.write_batch(chunk=2, max_delay=60) as batch:
         for i in range(5):
             when = fixed_now + timedelta(seconds=i)
-            batch.submit(lambda i=i, when=when: repo.append_audit(_event(f"a{i}", when)))
+            batch.submit(partial(repo.append_audit, _event(f"a{i}", when)))
     events = repo.audit_events()
     assert [e.timestamp for e in events] == [fixed_now + timedelta(seconds=i) for i in range(5)]
     assert verify_database(repo).ok

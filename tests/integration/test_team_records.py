@@ -254,7 +254,7 @@ async def test_the_least_privilege_role_runs_team_mode_but_cannot_rewrite_histor
 
     with connect(CentralTarget(central_dsn), autocommit=False) as conn:  # the owner migrates
         migrate_central(conn)
-    schema = conninfo_to_dict(central_dsn)["options"].split("=")[-1]
+    schema = str(conninfo_to_dict(central_dsn)["options"]).split("=")[-1]
     role = f"sergas_sync_{uuid4().hex[:10]}"
     database = conninfo_to_dict(postgres_dsn).get("dbname", "test")
     with psycopg.connect(central_dsn, autocommit=True) as conn:

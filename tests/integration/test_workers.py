@@ -121,7 +121,7 @@ class Team:
 
     def query(self, sql: str, *params: Any) -> list[dict[str, Any]]:
         with psycopg.connect(self.dsn, autocommit=True, row_factory=dict_row) as conn:
-            return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+            return conn.execute(sql, params).fetchall()
 
     def table_exists(self, name: str) -> bool:
         return bool(self.query("SELECT to_regclass(%s) IS NOT NULL AS x", name)[0]["x"])
@@ -488,7 +488,7 @@ def test_after_each_review_a_worker_sends_the_owner_one_digest(team: Team) -> No
 
     owners = team.generate(accounts=120, owners=3)
     with smtp_server() as mailbox:
-        notify = {
+        notify: dict[str, Any] = {
             "SERGAS_NOTIFICATIONS__EMAIL": "true",
             "SERGAS_NOTIFICATIONS__SMTP_HOST": mailbox.host,
             "SERGAS_NOTIFICATIONS__SMTP_PORT": str(mailbox.port),

@@ -15,7 +15,7 @@ from sergas_tui.errors import CrmError
 from sergas_tui.screens.approval_modals import AdjustModal, BulkApproveModal, RejectModal
 from sergas_tui.screens.approvals import ApprovalsScreen
 from sergas_tui.services import Services
-from tests.tui.test_portfolio import settle
+from tests.tui.waiting import settle
 
 S = ApprovalStatus
 
@@ -393,10 +393,9 @@ async def test_queue_names_records_and_never_shows_a_bare_zoho_id(
             cells = " ".join(str(cell) for cell in screen.table.get_row_at(row))
             assert not LONG_ID.search(cells), cells
         for index, item in enumerate(screen.shown):
-            assert (
-                item.account_name
-                == reviewed.store.latest_snapshot(item.approval.account_id).data["Account_Name"]
-            )  # type: ignore[union-attr]
+            snapshot = reviewed.store.latest_snapshot(item.approval.account_id)
+            assert snapshot is not None
+            assert item.account_name == snapshot.data["Account_Name"]
             screen.table.move_cursor(row=index)
             await pilot.pause()
             body = str(screen.query_one("#write-preview-body", Static).render())

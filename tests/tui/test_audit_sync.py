@@ -72,7 +72,7 @@ async def test_the_app_applies_the_local_audit_retention_once_a_day(
         def purged() -> list[str]:
             return [n.message for n in app._notifications if n.title == "Audit retention"]
 
-        await until(pilot, lambda: purged(), "the retention's notification")
+        await until(pilot, lambda: bool(purged()), "the retention's notification")
         assert purged()[0].startswith(f"Purged {old:,} audit rows older than")
     assert verify_database(reviewed.store).ok
     assert reviewed.audit_retention() is None, "once a day"

@@ -4,8 +4,10 @@ them by name, and `p` pulls one into the queue, recorded with who did it."""
 from __future__ import annotations
 
 import asyncio
+from typing import cast
 
 import pytest
+from pydantic import JsonValue
 from textual.widgets import DataTable, Static
 
 from sergas_tui.app import make_app
@@ -16,7 +18,7 @@ from sergas_tui.screens.more import MoreModal
 from sergas_tui.services import Services
 from tests.tui.conftest import review_current_owner
 from tests.tui.test_approvals import open_queue
-from tests.tui.test_portfolio import settle
+from tests.tui.waiting import settle
 
 
 @pytest.fixture
@@ -52,7 +54,9 @@ async def test_more_lists_by_name_and_pulls_one_in(settings: Settings, reviewed:
         assert first.id == queued[0].id  # best expected value first
         cells = [str(c) for c in table.get_row_at(0)]
         assert first.account_name[:10] in cells[2]
-        assert not any(queued[0].account_id in c for c in cells)  # a name, not a raw id
+        raw_id = queued[0].account_id
+        assert raw_id is not None
+        assert not any(raw_id in c for c in cells)  # a name, not a raw id
         await pilot.press("p")
         await settle(pilot)
         assert table.row_count == len(queued) - 1
@@ -74,7 +78,9 @@ async def test_more_lists_by_name_and_pulls_one_in(settings: Settings, reviewed:
         and isinstance(e.tool_inputs, dict)
         and e.tool_inputs.get("recommendation_id") == first.id
     ]
-    assert [e.tool_inputs["pulled_in_by"] for e in audit] == [app.actor()]  # type: ignore[index]
+    assert [cast(dict[str, JsonValue], e.tool_inputs)["pulled_in_by"] for e in audit] == [
+        app.actor()
+    ]
 
 
 async def test_the_account_screen_shows_what_waits_and_pulls_it(

@@ -3,6 +3,7 @@ changed: the same table objects, no CRM read for an account read a moment ago.""
 
 from __future__ import annotations
 
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Static
 
 from sergas_tui.app import make_app
@@ -39,15 +40,18 @@ async def test_audit_table_is_not_rebuilt_when_nothing_changed(
         screen = app.screen
         assert isinstance(screen, AuditScreen)
         table = screen.query_one("#audit-table", DataTable)
-        first_row = table.coordinate_to_cell_key((0, 0)).row_key
+        first_row = table.coordinate_to_cell_key(Coordinate(0, 0)).row_key
         page = screen.page
+        assert page is not None
         await pilot.press("1")
         await settle(pilot)
         await pilot.press("4")
         await settle(pilot)
         assert app.screen is screen
         assert screen.page is page  # not read again: the log's head did not move
-        assert table.coordinate_to_cell_key((0, 0)).row_key is first_row  # same rows, kept
+        assert (
+            table.coordinate_to_cell_key(Coordinate(0, 0)).row_key is first_row
+        )  # same rows, kept
 
         await pilot.press("1")
         await settle(pilot)

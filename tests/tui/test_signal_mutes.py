@@ -14,7 +14,8 @@ from sergas_tui.screens.signal_modals import SnoozeSignalModal, UnmuteSignalModa
 from sergas_tui.services import Services
 from sergas_tui.storage.mutes import list_mutes
 from sergas_tui.viewmodels.mutes import MuteRequest, account_mutes, save_mute
-from tests.tui.test_account import open_account, scenario_id, settle, shown
+from tests.tui.test_account import open_account, scenario_id, shown
+from tests.tui.waiting import settle
 
 SPONSOR = "exec_sponsor_changed"
 ME = "Jordan Avery <jordan.avery@demo.sergas.test>"
@@ -146,7 +147,8 @@ async def test_u_unmutes_a_signal(settings: Settings, reviewed: Services) -> Non
         assert "Executive sponsor change:" not in overview.split("Snoozed or dismissed")[0]
         await pilot.press("u")
         await pilot.pause()
-        assert isinstance(app.screen, UnmuteSignalModal)
+        modal = app.screen
+        assert isinstance(modal, UnmuteSignalModal)
         await pilot.press("enter")
         await settle(pilot)
         assert app.screen is screen

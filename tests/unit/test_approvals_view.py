@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pydantic import JsonValue
 
 from sergas_tui.domain import Approval, ApprovalStatus, Recommendation
 from sergas_tui.domain.names import RecordNames
@@ -69,7 +70,7 @@ def recommendation(priority: str = "high", **overrides: Any) -> Recommendation:
 def names_for(name: str = "Acme", account_id: str = "123", deal_amount: float = 0) -> RecordNames:
     """Names that know one account (and, with an amount, one open deal of it)."""
     names = RecordNames()
-    deals = {
+    deals: dict[str, JsonValue] = {
         f"{account_id}-d": {"Deal_Name": "Renewal", "Stage": "Qualification", "Amount": deal_amount}
     }
     names.add_snapshot(account_id, {"Account_Name": name, "Deals": deals if deal_amount else {}})
@@ -166,7 +167,10 @@ def test_update_preview_shows_amounts_with_the_currency() -> None:
 
 def test_email_recipient_is_named_from_the_account_contacts() -> None:
     names = RecordNames()
-    contacts = {"c1": {"Full_Name": "Liam Murphy"}, "c2": {"Full_Name": "Rosa Rossi"}}
+    contacts: dict[str, JsonValue] = {
+        "c1": {"Full_Name": "Liam Murphy"},
+        "c2": {"Full_Name": "Rosa Rossi"},
+    }
     names.add_snapshot("123", {"Account_Name": "Acme", "Contacts": contacts})
     email = {**EMAIL, "recipient": "liam.murphy@acme.example"}
     fields = write_preview(approval("follow_up_email", email), names).fields

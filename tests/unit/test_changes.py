@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from pydantic import JsonValue
@@ -94,7 +94,7 @@ def test_snapshot_is_minimal_deterministic_and_json() -> None:
          [("Contacts", "C1", "role", "Champion", "Executive Sponsor")]),
         # An older snapshot with volatile fields, or an int where we now store a float.
         ({**snap(), "Modified_Time": "2026-01-01T00:00:00Z", "_version": 0}, snap(), []),
-        ({**snap(), "Deals": {"D1": {**snap()["Deals"]["D1"], "Amount": 100_000}}},  # type: ignore[dict-item]
+        ({**snap(), "Deals": {"D1": {**cast(Any, snap()["Deals"])["D1"], "Amount": 100_000}}},
          snap(), []),
         # A sensitive field never shows its values.
         ({**snap(), "Tax_ID": "123"}, {**snap(), "Tax_ID": "456"},
@@ -112,7 +112,7 @@ def test_diff_snapshots(
 def test_snapshot_is_redacted() -> None:
     data = snapshot_of(acct(), [], [])
     assert "Tax_ID" not in data
-    poisoned = {**data, "Deals": {"D1": {"Bank_Account": "DE00 1234"}}}
+    poisoned: dict[str, JsonValue] = {**data, "Deals": {"D1": {"Bank_Account": "DE00 1234"}}}
     assert summary(diff({**data, "Deals": {}}, poisoned)) == [
         ("Deals", "D1", RECORD_FIELD, None, None)
     ]

@@ -40,7 +40,7 @@ async def test_a_partial_batch_goes_after_the_idle_window() -> None:
     loop = asyncio.get_running_loop()
     started = loop.time()
     results = await asyncio.gather(batcher.submit(1), batcher.submit(2))
-    assert results == [10, 20]
+    assert list(results) == [10, 20]
     assert run.batches == [[1, 2]]
     assert 0.04 <= loop.time() - started < 1
 
@@ -55,7 +55,7 @@ async def test_everyone_waiting_flushes_without_the_timer() -> None:
     await asyncio.sleep(0)
     assert run.batches == []  # one account in flight has not arrived yet
     results = await asyncio.wait_for(asyncio.gather(first, batcher.submit(2)), 1)
-    assert results == [10, 20]
+    assert list(results) == [10, 20]
     assert run.batches == [[1, 2]]
 
 

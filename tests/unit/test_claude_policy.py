@@ -42,11 +42,12 @@ def expected(tool: str, role: Role) -> bool:
 
 CANDIDATES = sorted(
     {
-        mcp_tool_name(server, spec.name)
+        mcp_tool_name(server, name)
         for server in (ZOHO_SERVER, MEMORY_SERVER, "other")
-        for spec in (*ZOHO_TOOLS, *MEMORY_TOOLS)
+        for name in (*(spec.name for spec in ZOHO_TOOLS), *(spec.name for spec in MEMORY_TOOLS))
     }
-    | {spec.name for spec in (*ZOHO_TOOLS, *MEMORY_TOOLS)}
+    | {spec.name for spec in ZOHO_TOOLS}
+    | {spec.name for spec in MEMORY_TOOLS}
     | BUILTIN_TOOLS
     | {STRUCTURED_OUTPUT, "frobnicate", "mcp__zoho", "mcp____x", ""}
 )

@@ -15,7 +15,7 @@ MAIN, SIMPLE = "main-model", "simple-model"
 
 
 def sig(severity: str, key: str = "no_activity") -> RiskSignal:
-    return RiskSignal(key=key, severity=severity, message=f"a {severity} signal")  # type: ignore[arg-type]
+    return RiskSignal(key=key, severity=severity, message=f"a {severity} signal")
 
 
 CLOSED = [make_deal().model_copy(update={"stage": "Closed Won"})]

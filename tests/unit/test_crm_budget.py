@@ -22,7 +22,12 @@ from sergas_tui.crm.budget import (
     open_budget,
     read_budget,
 )
-from sergas_tui.crm.http import RATE_WINDOW_MARGIN_SECONDS, RATE_WINDOW_SECONDS, watch_waits
+from sergas_tui.crm.http import (
+    RATE_WINDOW_MARGIN_SECONDS,
+    RATE_WINDOW_SECONDS,
+    CrmWait,
+    watch_waits,
+)
 from tests.conftest import FIXED_NOW
 from tests.fakes.zoho_http import FakeTime
 
@@ -58,7 +63,7 @@ async def test_two_holders_of_the_file_share_one_per_minute_budget(
     for holder in (first, second, first):
         async with holder.slot() as waited:
             assert waited == 0
-    told = []
+    told: list[CrmWait] = []
     with watch_waits(told.append):
         async with second.slot() as waited:
             pass

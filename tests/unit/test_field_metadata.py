@@ -91,6 +91,7 @@ RATING = FieldMeta(
     picklist=("Acquired", "Active", "Market Failed", "Project Cancelled", "Shut Down", "At Risk"),
 )
 WITH_AT_RISK = fields_with(RATING)
+assert RATING.picklist is not None
 WITHOUT_AT_RISK = fields_with(RATING.model_copy(update={"picklist": RATING.picklist[:5]}))
 READ_ONLY = fields_with(RATING.model_copy(update={"read_only": True}))
 NO_RATING = fields_with(None)
@@ -288,11 +289,11 @@ async def test_the_guard_narrows_the_policy_and_falls_back_without_metadata() ->
     fake = FakeGateway.seeded()
     fake.fields["Accounts"] = WITHOUT_AT_RISK
     narrowed = await RatingGuard(fake).narrow(POLICY)
-    assert narrowed.rating_values == {"Active"}
+    assert narrowed.rating_values == frozenset({"Active"})
     assert narrowed.at_risk_rating == "At Risk"
     fake.fields_error = CrmAuthError("lacks ZohoCRM.settings.fields.READ", status_code=401)
     guard = RatingGuard(fake, trusted=frozenset({"At Risk", "Active"}))
-    assert (await guard.narrow(POLICY)).rating_values == {"At Risk", "Active"}
+    assert (await guard.narrow(POLICY)).rating_values == frozenset({"At Risk", "Active"})
     assert guard.last is not None
     assert "lacks ZohoCRM.settings.fields.READ" in guard.last.notes[0]
     assert (await RatingGuard(fake).narrow(POLICY)).rating_values == frozenset()

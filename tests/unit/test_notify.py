@@ -31,7 +31,7 @@ from sergas_tui.web.nonce import NONCE_TTL_SECONDS, Nonces
 NOW = dt.datetime(2026, 11, 2, 9, 30, tzinfo=dt.UTC)
 HOSTILE = "<script>alert(1)</script> & <!channel> <https://evil.test|click> \x1b[31mred\u202e"
 WEBHOOK = {"SERGAS_NOTIFY_WEBHOOK_URL": "https://hooks.example.test/services/T0/B0/secret"}
-EMAIL = {
+EMAIL: dict[str, Any] = {
     "email": True,
     "smtp_host": "smtp.example.test",
     "from_address": "Sergas <sergas@example.test>",

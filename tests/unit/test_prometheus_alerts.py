@@ -38,7 +38,7 @@ def rules() -> list[dict[str, Any]]:
 
 def exposed_names() -> set[str]:
     """Every sample name the registry exposes (``x_total``, ``x_bucket``, gauges, …)."""
-    names = set()
+    names: set[str] = set()
     for line in metrics.render().splitlines():
         if line.startswith("# TYPE "):
             family, kind = line.split()[2:4]

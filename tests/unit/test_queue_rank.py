@@ -55,7 +55,7 @@ def decided(status: ApprovalStatus, kind: str = "create_task", days_ago: int = 5
         recommendation_id="R",
         account_id="A1",
         owner_email="ana@x.test",
-        action_type=kind,  # type: ignore[arg-type]
+        action_type=kind,
         payload=CreateTaskAction(subject="x"),
         status=status,
         created_at=when,

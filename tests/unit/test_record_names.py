@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from pydantic import JsonValue
 
 from sergas_tui.briefs.markdown import change_text, mdlink, render_brief
 from sergas_tui.domain import (
@@ -165,7 +166,7 @@ def test_recipients_are_named_when_the_contact_is_certain(
 
 def test_two_contacts_with_the_same_name_name_no_one() -> None:
     names = RecordNames()
-    twins = {"c1": {"Full_Name": "Sam Lee"}, "c2": {"Full_Name": "Sam Lee"}}
+    twins: dict[str, JsonValue] = {"c1": {"Full_Name": "Sam Lee"}, "c2": {"Full_Name": "Sam Lee"}}
     names.add_snapshot("a", {"Account_Name": "A", "Contacts": twins})
     assert names.recipient("sam.lee@a.example", "a") == "sam.lee@a.example"
 

@@ -52,7 +52,7 @@ def test_redact(value: Any, expected: Any) -> None:
 
 
 def test_redact_never_mutates_its_input() -> None:
-    value = {"a": [{"SSN": "1", "b": {"Tax_ID": "2"}}], "c": {"x"}}
+    value: dict[str, Any] = {"a": [{"SSN": "1", "b": {"Tax_ID": "2"}}], "c": {"x"}}
     before = copy.deepcopy(value)
     result = redact(value)
     assert value == before

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import pytest
 
@@ -195,7 +196,7 @@ def test_usage_on_future_events_is_summed_and_the_run_total_wins() -> None:
     p = started("claude")
     p.apply(_BilledText(RUN, "scout", "x", None, _FutureUsage(1200, 300, 0.01)), T0)
     p.apply(_BilledText(RUN, "author", "y", None, _FutureUsage(800, 200, 0.02)), T0)
-    assert p.usage == Usage(2000, 500, pytest.approx(0.03))
+    assert p.usage == Usage(2000, 500, cast(float, pytest.approx(0.03)))
     assert p.cost_text() == "engine: claude · 2.0k in / 500 out tokens · $0.03"
 
     @dataclass(frozen=True)

@@ -62,7 +62,7 @@ def test_missing_secret_message_is_actionable() -> None:
 
 
 def test_no_keyring_backend_explains_env_fallback() -> None:
-    keyring.set_keyring(fail.Keyring())
+    keyring.set_keyring(fail.Keyring())  # type: ignore[no-untyped-call]
     store = SecretStore(environ={"SERGAS_POSTGRES_PASSWORD": "pw"})
     assert store.keyring_problem() is not None
     with pytest.raises(SecretError) as info:

@@ -38,9 +38,9 @@ def _aliases(tree: ast.AST, sections: Mapping[str, type[BaseModel]]) -> dict[str
     for node in ast.walk(tree):
         if isinstance(node, ast.arg) and node.annotation is not None:
             annotation = ast.unparse(node.annotation)
-            for cls, section in by_class.items():
+            for cls, owner in by_class.items():
                 if cls in annotation:
-                    aliases[node.arg] = section
+                    aliases[node.arg] = owner
     changed = True
     while changed:  # x = settings.zoho; y = x; self._z = y …
         changed = False

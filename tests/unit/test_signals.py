@@ -98,7 +98,7 @@ def contact(cid: str, *, role: str | None = None, created: float = 900) -> Conta
 
 def touch(aid: str, who: str | None, days_ago: float, kind: str = "call") -> Activity:
     link = Link(id=who, module="Contacts") if who else None
-    return Activity(id=aid, kind=kind, subject="Call", when=ago(days_ago), who=link)  # type: ignore[arg-type]
+    return Activity(id=aid, kind=kind, subject="Call", when=ago(days_ago), who=link)
 
 
 def note(nid: str, days_ago: float, content: str) -> Note:
@@ -553,7 +553,7 @@ def test_detect_all_sorts_most_severe_first_and_uses_catalog_keys() -> None:
 
 
 def signal(severity: str) -> RiskSignal:
-    return RiskSignal(key="x", severity=severity, message="x")  # type: ignore[arg-type]
+    return RiskSignal(key="x", severity=severity, message="x")
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import cast
 
 import pytest
 from rich.console import Console
@@ -70,8 +71,8 @@ def test_review_screen_splits_cost_by_model_live_and_takes_the_runs_figures_at_t
         usage=final_main + SIMPLE_USE, by_model={MAIN: final_main, SIMPLE: SIMPLE_USE}
     )
     p.apply(RunFinished(RUN, summary, ()), T0)
-    assert p.by_model[MAIN] == ShownUsage(10_000, 1500, pytest.approx(0.05))
-    assert p.usage == ShownUsage(14_000, 2100, pytest.approx(0.057))
+    assert p.by_model[MAIN] == ShownUsage(10_000, 1500, cast(float, pytest.approx(0.05)))
+    assert p.usage == ShownUsage(14_000, 2100, cast(float, pytest.approx(0.057)))
 
 
 def test_review_screen_without_model_names_shows_no_split() -> None:
