@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.text import Text
 
 from sergas_tui.cli_common import State, state_of
-from sergas_tui.errors import SergasError
+from sergas_tui.errors import UnknownAccountError as UnknownAccountError
 
 if TYPE_CHECKING:
     from sergas_tui.services import Services
@@ -28,13 +28,6 @@ if TYPE_CHECKING:
 account_app = typer.Typer(help="One account's data: export or forget it.", no_args_is_help=True)
 
 _ACCOUNT_HELP = "The account: its id, or enough of its name to name one account."
-
-
-class UnknownAccountError(SergasError):
-    """ACCOUNT names no account of the workspace, or several; nothing was written."""
-
-    title = "Unknown account"
-    exit_code = 2
 
 
 def export_command(state: State, console: Console, *, account: str, out: Path) -> int:

@@ -23,7 +23,8 @@ from rich.table import Table
 from rich.text import Text
 
 from sergas_tui.cli_common import err_console, out, state_of
-from sergas_tui.errors import ConfigError, SergasError
+from sergas_tui.errors import ConfigError
+from sergas_tui.errors import RolesError as RolesError
 
 if TYPE_CHECKING:
     from sergas_tui.audit.central_people import CentralPeopleStore
@@ -35,11 +36,6 @@ admin_app = typer.Typer(
 )
 roles_app = typer.Typer(help="Show or change the team's roles.", no_args_is_help=True)
 admin_app.add_typer(roles_app, name="roles")
-
-
-class RolesError(SergasError):
-    title = "Roles not changed"
-    exit_code = 2
 
 
 def _services(ctx: typer.Context) -> Services:

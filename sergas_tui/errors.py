@@ -24,13 +24,54 @@ exceptions at their boundary with ``raise ... from err`` so callers only see the
             ├── CrmRateLimitedError  429 TOO_MANY_REQUESTS
             └── CrmServerError       5xx
 
+The errors of one layer follow, each defined here and imported by the module named after it
+(which re-exports it, so either import works):
+
+    SergasError
+    ├── AgentError
+    │   └── OutputError                  agents/claude/schemas.py: the model's output
+    ├── CrmError ── CrmStatusError ── CrmPermissionError
+    │                                 └── ApprovalRefusedError  crm/approval_gate.py
+    ├── StorageError
+    │   ├── RemoteToolError              memory/remote.py: the memory server refused a call
+    │   └── RemoteToolMissingError       memory/remote.py: ... or lacks a tool
+    ├── ApprovalError                    approvals/errors.py, approvals/service.py
+    │   ├── NotAllowedError              approvals/service.py
+    │   ├── InvalidAdjustmentError       approvals/service.py
+    │   ├── DecidedElsewhereError        approvals/team.py
+    │   └── TeamUnavailableError         approvals/team.py
+    ├── QueueError                       approvals/queue.py
+    ├── CentralAuditError                audit/central_conn.py
+    │   ├── CentralConnectionError
+    │   ├── CentralAuthError
+    │   ├── CentralSchemaError
+    │   └── CentralPermissionError
+    ├── JobQueueError                    team/db.py
+    │   ├── JobQueueConnectionError
+    │   ├── JobQueueSchemaError
+    │   └── JobQueuePermissionError
+    ├── ReviewIncomplete                 team/review_job.py
+    ├── UnknownOwnerError                team/scheduling.py
+    ├── MemoryToolError                  memory/mcp_tools.py
+    ├── MuteError                        domain/mutes.py
+    ├── UserInputError                   user_files.py
+    ├── UnknownAccountError              account_cli.py
+    └── RolesError                       admin_cli.py
+
+Not part of the hierarchy: the Zoho simulator's own errors (``crm/simulator``: ``ZohoError``,
+``ItemError``, ``UnknownField``, ``BadValue``), which never reach a person — the simulator
+turns them into Zoho's JSON error responses, and a client sees those as ``CrmStatusError``.
+``tests/unit/test_one_home.py`` fails when a module defines a ``SergasError`` elsewhere.
+
 ``exit_code`` is what the CLI exits with: 2 for problems the user must fix in their set-up
 (configuration, secrets, storage), 1 for everything else.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
+
+from sergas_tui import __version__
 
 
 class SergasError(Exception):
@@ -159,3 +200,220 @@ class CrmRateLimitedError(CrmStatusError):
 
 class CrmServerError(CrmStatusError):
     title = "CRM server error"
+
+
+# -- the approval gate of our Zoho MCP server (crm/approval_gate.py) ----------------------------
+
+APPROVAL_REFUSED_CODE = "APPROVAL_REFUSED"
+"""The ``code`` of every :class:`ApprovalRefusedError`."""
+
+
+class ApprovalRefusedError(CrmPermissionError):
+    """A write was refused because its approval does not allow it (nothing was sent).
+    ``reason`` is one of ``crm.approval_gate.RefusalReason``."""
+
+    title = "Write not approved"
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message, status_code=403, code=APPROVAL_REFUSED_CODE)
+        self.reason = reason
+
+
+# -- the Claude engine (agents/claude/schemas.py) ----------------------------------------------
+
+
+class OutputError(AgentError):
+    """The model's structured output is missing or not shaped like the schema."""
+
+    title = "Invalid model output"
+
+
+# -- approvals (approvals/service.py, team.py, queue.py) ---------------------------------------
+
+
+class ApprovalError(SergasError):
+    """An approval cannot be found, or cannot take the decision asked of it."""
+
+    title = "Approval"
+    exit_code = 1
+
+
+class NotAllowedError(ApprovalError):
+    """The identified person may not see or decide this owner's approvals; nothing changed."""
+
+    title = "Not allowed"
+    exit_code = 2
+
+
+class InvalidAdjustmentError(ApprovalError):
+    """An edited action that is not its type's shape, or that Zoho would refuse; nothing was
+    stored. Bad input, so the CLI exits with 2."""
+
+    title = "Adjustment not saved"
+    exit_code = 2
+
+
+class DecidedElsewhereError(ApprovalError):
+    """Another device (or person) moved the approval first; nothing was recorded here."""
+
+    title = "Already decided"
+
+
+class TeamUnavailableError(ApprovalError):
+    """The central records could not be reached, so a decision could not be checked against
+    the team's other devices; nothing was recorded."""
+
+    title = "Team records unreachable"
+
+
+class QueueError(SergasError):
+    """A recommendation could not be pulled into the queue."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, title="Cannot pull that in")
+
+
+# -- the central PostgreSQL (audit/central_conn.py) --------------------------------------------
+
+
+class CentralAuditError(SergasError):
+    title = "Central audit error"
+
+
+class CentralConnectionError(CentralAuditError):
+    title = "Cannot reach the central audit database"
+
+
+class CentralAuthError(CentralAuditError):
+    title = "Central audit login refused"
+    exit_code = 2
+
+
+class CentralSchemaError(CentralAuditError):
+    title = "Central audit schema not ready"
+    exit_code = 2
+
+
+class CentralPermissionError(CentralAuditError):
+    title = "Central audit permission denied"
+    exit_code = 2
+
+
+# -- the workers' job queue (team/db.py, review_job.py, scheduling.py) -------------------------
+
+
+class JobQueueError(SergasError):
+    title = "Job queue error"
+
+
+class JobQueueConnectionError(JobQueueError):
+    title = "Cannot reach the job queue"
+    exit_code = 2
+
+
+class JobQueueSchemaError(JobQueueError):
+    title = "Job queue not ready"
+    exit_code = 2
+
+
+class JobQueuePermissionError(JobQueueError):
+    title = "Job queue permission denied"
+    exit_code = 2
+
+
+class ReviewIncomplete(SergasError):
+    """Some of the owner's accounts failed: the job fails so that the owner is tried again."""
+
+    title = "Review incomplete"
+
+
+class UnknownOwnerError(SergasError):
+    title = "Unknown owner"
+    exit_code = 2
+
+
+# -- memory tools and the memory server (memory/mcp_tools.py, memory/remote.py) ----------------
+
+MemoryErrorCode = Literal[
+    "unknown_tool",
+    "invalid_arguments",
+    "unknown_account",
+    "unknown_recommendation",
+    "too_large",
+    "failed",
+]
+"""``error.code`` of a memory tool's is_error result: ``failed`` is anything else (storage, a
+bug)."""
+
+
+class MemoryToolError(SergasError):
+    """An expected failure of a memory tool (reported to the caller as an ``is_error`` result)."""
+
+    def __init__(self, message: str, code: MemoryErrorCode = "invalid_arguments") -> None:
+        super().__init__(message, title="Memory tool error")
+        self.code: MemoryErrorCode = code
+
+
+class RemoteToolError(StorageError):
+    """The memory server answered a tool call with an error (``code`` as in ``mcp_tools``)."""
+
+    def __init__(self, tool: str, message: str, code: str | None = None) -> None:
+        super().__init__(f"The memory server refused {tool}: {message}", title="Memory error")
+        self.tool = tool
+        self.detail = message
+        self.code = code
+
+    @property
+    def unknown_account(self) -> bool:
+        # servers before error codes said it only in the message
+        return self.code == "unknown_account" or (
+            self.code is None and "knows no account" in self.detail
+        )
+
+    @property
+    def unknown_recommendation(self) -> bool:
+        return self.code == "unknown_recommendation" or (
+            self.code is None and "knows no recommendation" in self.detail
+        )
+
+
+class RemoteToolMissingError(StorageError):
+    """The memory server does not offer a tool this client needs."""
+
+    def __init__(self, url: str, tool: str) -> None:
+        super().__init__(
+            f"The memory server {url} has no tool {tool}, which the app needs to use it as "
+            f"its memory. Upgrade Sergas where the server runs to {__version__} or later and "
+            "restart `sergas mcp memory --http PORT` without --read-only.",
+            title="Memory server too old",
+        )
+        self.tool = tool
+
+
+# -- a person's input (domain/mutes.py, user_files.py, account_cli.py, admin_cli.py) -----------
+
+
+class MuteError(SergasError):
+    """A mute cannot be made, found or lifted as asked; nothing was changed."""
+
+    title = "Snooze or dismiss"
+    exit_code = 1
+
+
+class UserInputError(SergasError):
+    """A path, file or argument given on the command line cannot be used; nothing was done."""
+
+    title = "Bad input"
+    exit_code = 2
+
+
+class UnknownAccountError(SergasError):
+    """ACCOUNT names no account of the workspace, or several; nothing was written."""
+
+    title = "Unknown account"
+    exit_code = 2
+
+
+class RolesError(SergasError):
+    title = "Roles not changed"
+    exit_code = 2

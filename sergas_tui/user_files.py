@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sergas_tui.errors import SergasError
+from sergas_tui.errors import UserInputError as UserInputError
 
 MAX_JSON_BYTES = 1_000_000
 """The largest JSON file :func:`read_json_file` reads (an action payload is a few kilobytes;
@@ -32,13 +32,6 @@ Zoho's largest text field takes 32,000 characters)."""
 
 MAX_JSON_DEPTH = 32
 """How deeply :func:`read_json_file` lets arrays and objects nest."""
-
-
-class UserInputError(SergasError):
-    """A path, file or argument given on the command line cannot be used; nothing was done."""
-
-    title = "Bad input"
-    exit_code = 2
 
 
 SHOWN_CHARS = 120

@@ -1,12 +1,5 @@
-"""The error every approval decision reports to a person."""
+"""The error every approval decision reports to a person (defined in :mod:`sergas_tui.errors`)."""
 
 from __future__ import annotations
 
-from sergas_tui.errors import SergasError
-
-
-class ApprovalError(SergasError):
-    """An approval cannot be found, or cannot take the decision asked of it."""
-
-    title = "Approval"
-    exit_code = 1
+from sergas_tui.errors import ApprovalError as ApprovalError

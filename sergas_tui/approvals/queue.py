@@ -18,15 +18,8 @@ from pydantic import JsonValue
 
 from sergas_tui.domain import Approval, AuditAction, AuditEvent, Recommendation
 from sergas_tui.domain.queue import open_slots, queue_order
-from sergas_tui.errors import SergasError
+from sergas_tui.errors import QueueError as QueueError
 from sergas_tui.storage import Repository
-
-
-class QueueError(SergasError):
-    """A recommendation could not be pulled into the queue."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, title="Cannot pull that in")
 
 
 def approval_id_for(recommendation_id: str) -> str:

@@ -22,7 +22,6 @@ from typing import Any, TypeVar
 from pydantic import JsonValue, ValidationError
 
 from sergas_tui import metrics
-from sergas_tui.approvals.errors import ApprovalError
 from sergas_tui.approvals.executor import part_id, plan_write, plan_writes, write_approval
 from sergas_tui.approvals.team import PullReport, TeamRecords
 from sergas_tui.clock import Clock
@@ -48,7 +47,9 @@ from sergas_tui.domain.action_checks import MULTI_LINE_MAX, SINGLE_LINE_MAX, act
 from sergas_tui.domain.approval import APPROVED_STATUSES, UNDOABLE
 from sergas_tui.domain.grants import Grant
 from sergas_tui.domain.people import Identity
-from sergas_tui.errors import SergasError
+from sergas_tui.errors import ApprovalError, SergasError
+from sergas_tui.errors import InvalidAdjustmentError as InvalidAdjustmentError
+from sergas_tui.errors import NotAllowedError as NotAllowedError
 from sergas_tui.memory.store import MemoryStore
 from sergas_tui.storage import Repository
 from sergas_tui.storage.mutes import FEEDBACK_SIGNALS, NOT_USEFUL
@@ -82,26 +83,11 @@ def _require_actor(actor: str) -> str:
     return actor.strip()
 
 
-class NotAllowedError(ApprovalError):
-    """The identified person may not see or decide this owner's approvals; nothing changed."""
-
-    title = "Not allowed"
-    exit_code = 2
-
-
 def require_may(identity: Identity | None, owner_email: str | None, what: str) -> None:
     """Refuse (:class:`NotAllowedError`) when ``identity`` may not ``what`` the owner's items;
     no identity (local-only mode) allows everything."""
     if identity is not None and not identity.may_act_for(owner_email):
         raise NotAllowedError(identity.refusal(owner_email, what))
-
-
-class InvalidAdjustmentError(ApprovalError):
-    """An edited action that is not its type's shape, or that Zoho would refuse; nothing was
-    stored. Bad input, so the CLI exits with 2."""
-
-    title = "Adjustment not saved"
-    exit_code = 2
 
 
 def _field_errors(err: ValidationError) -> list[str]:

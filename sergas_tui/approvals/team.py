@@ -26,12 +26,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sergas_tui.approvals.errors import ApprovalError
 from sergas_tui.audit.central_conn import CentralAuditError
 from sergas_tui.audit.central_records import CentralRecordStore, Publication, TeamApproval
 from sergas_tui.clock import Clock
 from sergas_tui.domain import Approval, ApprovalStatus, AuditAction, AuditEvent
 from sergas_tui.domain.approval import EXECUTABLE
+from sergas_tui.errors import DecidedElsewhereError as DecidedElsewhereError
+from sergas_tui.errors import TeamUnavailableError as TeamUnavailableError
 from sergas_tui.logs import get_logger
 from sergas_tui.storage import Repository
 from sergas_tui.storage import rows as row_codec
@@ -60,19 +61,6 @@ class PullReport:
     moved: int = 0
     sent: int = 0
     """Outbox entries delivered on the way."""
-
-
-class DecidedElsewhereError(ApprovalError):
-    """Another device (or person) moved the approval first; nothing was recorded here."""
-
-    title = "Already decided"
-
-
-class TeamUnavailableError(ApprovalError):
-    """The central records could not be reached, so a decision could not be checked against
-    the team's other devices; nothing was recorded."""
-
-    title = "Team records unreachable"
 
 
 def _short(approval: Approval) -> str:

@@ -27,7 +27,12 @@ from psycopg.rows import TupleRow
 from pydantic import SecretStr
 
 from sergas_tui.config import CentralSettings
-from sergas_tui.errors import ConfigError, SergasError
+from sergas_tui.errors import CentralAuditError as CentralAuditError
+from sergas_tui.errors import CentralAuthError as CentralAuthError
+from sergas_tui.errors import CentralConnectionError as CentralConnectionError
+from sergas_tui.errors import CentralPermissionError as CentralPermissionError
+from sergas_tui.errors import CentralSchemaError as CentralSchemaError
+from sergas_tui.errors import ConfigError
 from sergas_tui.secrets import SecretName, SecretStore
 
 # -- defaults ------------------------------------------------------------------------------
@@ -44,29 +49,6 @@ BACKOFF_JITTER = 0.25
 APPLICATION_NAME = "sergas-audit-sync"
 
 Connection = psycopg.Connection[TupleRow]
-
-
-class CentralAuditError(SergasError):
-    title = "Central audit error"
-
-
-class CentralConnectionError(CentralAuditError):
-    title = "Cannot reach the central audit database"
-
-
-class CentralAuthError(CentralAuditError):
-    title = "Central audit login refused"
-    exit_code = 2
-
-
-class CentralSchemaError(CentralAuditError):
-    title = "Central audit schema not ready"
-    exit_code = 2
-
-
-class CentralPermissionError(CentralAuditError):
-    title = "Central audit permission denied"
-    exit_code = 2
 
 
 @dataclass(frozen=True)

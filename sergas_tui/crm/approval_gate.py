@@ -62,12 +62,12 @@ from sergas_tui.crm.writer import (
 )
 from sergas_tui.domain import AuditAction, AuditEvent, utc_now
 from sergas_tui.domain.grants import Grant, approval_marker
-from sergas_tui.errors import CrmPermissionError, SergasError
+from sergas_tui.errors import APPROVAL_REFUSED_CODE as APPROVAL_REFUSED_CODE
+from sergas_tui.errors import ApprovalRefusedError as ApprovalRefusedError
+from sergas_tui.errors import SergasError
 
 log = structlog.get_logger("sergas.mcp")
 
-APPROVAL_REFUSED_CODE = "APPROVAL_REFUSED"
-"""The ``code`` of every :class:`ApprovalRefusedError`."""
 
 CLAIM_LEASE = timedelta(minutes=5)
 """How long a claimed grant whose write never reported back stays locked to its first caller
@@ -108,16 +108,6 @@ class RefusalReason(StrEnum):
     PAYLOAD_MISMATCH = "payload_mismatch"
     BAD_GRANT = "bad_grant"
     DECIDED_ELSEWHERE = "decided_elsewhere"
-
-
-class ApprovalRefusedError(CrmPermissionError):
-    """A write was refused because its approval does not allow it (nothing was sent)."""
-
-    title = "Write not approved"
-
-    def __init__(self, reason: RefusalReason | str, message: str) -> None:
-        super().__init__(message, status_code=403, code=APPROVAL_REFUSED_CODE)
-        self.reason = reason
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from sergas_tui.domain.common import Timestamp, ensure_aware, new_id
 from sergas_tui.domain.facts import AccountFacts
 from sergas_tui.domain.records import RiskSignal
 from sergas_tui.domain.signals import SIGNALS
-from sergas_tui.errors import SergasError
+from sergas_tui.errors import MuteError as MuteError
 
 MuteKind = Literal["snooze", "dismiss"]
 """``snooze``: until a date; ``dismiss``: until lifted (or until a date, when given)."""
@@ -41,13 +41,6 @@ MAX_SNOOZE_DAYS = 366
 
 MUTE_AGENT = "owner"
 """``agent_name`` of the audit rows of mutes: a person did it (as for approval decisions)."""
-
-
-class MuteError(SergasError):
-    """A mute cannot be made, found or lifted as asked; nothing was changed."""
-
-    title = "Snooze or dismiss"
-    exit_code = 1
 
 
 def _required(value: str, what: str) -> str:

@@ -36,7 +36,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sergas_tui import metrics
 from sergas_tui.clock import Clock
 from sergas_tui.domain import Outcome
-from sergas_tui.errors import CrmValidationError, SergasError
+from sergas_tui.errors import CrmValidationError, MemoryErrorCode, SergasError
+from sergas_tui.errors import MemoryToolError as MemoryToolError
 from sergas_tui.mcp_paging import DEFAULT_PAGE_BYTES, PageCache
 from sergas_tui.memory.store import (
     DECISION_STATUSES,
@@ -54,28 +55,13 @@ CONTENT_NOTICE = (
 )
 
 
-ErrorCode = Literal[
-    "unknown_tool",
-    "invalid_arguments",
-    "unknown_account",
-    "unknown_recommendation",
-    "too_large",
-    "failed",
-]
+ErrorCode = MemoryErrorCode
 ERROR_CODES: tuple[ErrorCode, ...] = get_args(ErrorCode)
 """``error.code`` of an is_error result: ``failed`` is anything else (storage, a bug)."""
 
 
 ERROR_META_KEY = "sergas/error"
 """Where an MCP error result's ``_meta`` carries :func:`error_data` (clients may ignore it)."""
-
-
-class MemoryToolError(SergasError):
-    """An expected failure of a memory tool (reported to the caller as an ``is_error`` result)."""
-
-    def __init__(self, message: str, code: ErrorCode = "invalid_arguments") -> None:
-        super().__init__(message, title="Memory tool error")
-        self.code: ErrorCode = code
 
 
 # --- arguments ---------------------------------------------------------------------------------

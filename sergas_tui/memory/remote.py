@@ -63,6 +63,8 @@ from sergas_tui.domain import (
     RecordRef,
     ensure_aware,
 )
+from sergas_tui.errors import RemoteToolError as RemoteToolError
+from sergas_tui.errors import RemoteToolMissingError as RemoteToolMissingError
 from sergas_tui.errors import StorageError
 from sergas_tui.mcp_paging import merge_page
 from sergas_tui.memory.derive import clip
@@ -93,43 +95,8 @@ SSE_READ_SECONDS = 300.0
 CLOSE_SECONDS = 5.0
 """Seconds to end a session politely before cancelling it."""
 MAX_PAGES = 10_000
-_UNKNOWN = "knows no account"
 _UNKNOWN_TOOL = "Unknown tool"
 _TERM = re.compile(r"\w+")
-
-
-class RemoteToolError(StorageError):
-    """The memory server answered a tool call with an error (``code`` as in ``mcp_tools``)."""
-
-    def __init__(self, tool: str, message: str, code: str | None = None) -> None:
-        super().__init__(f"The memory server refused {tool}: {message}", title="Memory error")
-        self.tool = tool
-        self.detail = message
-        self.code = code
-
-    @property
-    def unknown_account(self) -> bool:
-        # servers before error codes said it only in the message
-        return self.code == "unknown_account" or (self.code is None and _UNKNOWN in self.detail)
-
-    @property
-    def unknown_recommendation(self) -> bool:
-        return self.code == "unknown_recommendation" or (
-            self.code is None and "knows no recommendation" in self.detail
-        )
-
-
-class RemoteToolMissingError(StorageError):
-    """The memory server does not offer a tool this client needs."""
-
-    def __init__(self, url: str, tool: str) -> None:
-        super().__init__(
-            f"The memory server {url} has no tool {tool}, which the app needs to use it as "
-            f"its memory. Upgrade Sergas where the server runs to {__version__} or later and "
-            "restart `sergas mcp memory --http PORT` without --read-only.",
-            title="Memory server too old",
-        )
-        self.tool = tool
 
 
 class _Session:

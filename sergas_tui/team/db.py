@@ -29,30 +29,15 @@ from sergas_tui.audit.central_conn import (
     should_retry,
 )
 from sergas_tui.config import Settings
-from sergas_tui.errors import ConfigError, SergasError
+from sergas_tui.errors import ConfigError
+from sergas_tui.errors import JobQueueConnectionError as JobQueueConnectionError
+from sergas_tui.errors import JobQueueError as JobQueueError
+from sergas_tui.errors import JobQueuePermissionError as JobQueuePermissionError
+from sergas_tui.errors import JobQueueSchemaError as JobQueueSchemaError
 from sergas_tui.secrets import SecretStore
 
 APPLICATION_NAME = "sergas-worker"
 Connection = psycopg.Connection[TupleRow]
-
-
-class JobQueueError(SergasError):
-    title = "Job queue error"
-
-
-class JobQueueConnectionError(JobQueueError):
-    title = "Cannot reach the job queue"
-    exit_code = 2
-
-
-class JobQueueSchemaError(JobQueueError):
-    title = "Job queue not ready"
-    exit_code = 2
-
-
-class JobQueuePermissionError(JobQueueError):
-    title = "Job queue permission denied"
-    exit_code = 2
 
 
 def queue_target(settings: Settings, secrets: SecretStore) -> CentralTarget:

@@ -33,6 +33,7 @@ from sergas_tui.errors import (
     SergasError,
     WorkspaceError,
 )
+from sergas_tui.errors import ReviewIncomplete as ReviewIncomplete
 from sergas_tui.locations import Locations
 from sergas_tui.team.cron import Schedule
 
@@ -64,12 +65,6 @@ class WorkerRuntime:
     """Tells the person running the worker what happens (one line per event)."""
     executor: Executor | None = None
     """The threads reviews run on (one per concurrent review); None: asyncio's default."""
-
-
-class ReviewIncomplete(SergasError):
-    """Some of the owner's accounts failed: the job fails so that the owner is tried again."""
-
-    title = "Review incomplete"
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from procrastinate.exceptions import AlreadyEnqueued
 
-from sergas_tui.errors import SergasError
+from sergas_tui.errors import UnknownOwnerError as UnknownOwnerError
 from sergas_tui.team import records
 from sergas_tui.team.owners import (
     OwnerToReview,
@@ -44,11 +44,6 @@ PRIORITY_UNCHANGED = 0
 def review_lock(owner_email: str) -> str:
     """The queueing lock and lock of an owner's review job."""
     return f"sergas-review:{owner_key(owner_email)}"
-
-
-class UnknownOwnerError(SergasError):
-    title = "Unknown owner"
-    exit_code = 2
 
 
 @dataclass

@@ -37,7 +37,7 @@ from sergas_tui.domain import (
     UpdateAccountAction,
 )
 from sergas_tui.domain.metadata import ModuleFields, check_changes
-from sergas_tui.errors import AgentError
+from sergas_tui.errors import OutputError as OutputError
 
 MAX_ASSESSMENT_CHARS = 1200
 MAX_RATIONALE_CHARS = 2000
@@ -125,12 +125,6 @@ AUTHOR_SCHEMA: dict[str, Any] = {
     "required": ["accounts"],
 }
 """Author: ``{"accounts": [{"account_id", "recommendations": [seed §3.4 items]}]}``."""
-
-
-class OutputError(AgentError):
-    """The model's structured output is missing or not shaped like the schema."""
-
-    title = "Invalid model output"
 
 
 def clean_text(value: object, limit: int) -> str:
