@@ -463,10 +463,9 @@ class ApprovalsScreen(SergasScreen):
         self.post_message(self.Loaded(items, len(more)))
 
     # Decisions and writes are not exclusive: a second key press must never cancel the first.
-    # A decision runs on its own event loop in a worker thread, so a busy UI loop (repainting
-    # the queue) cannot delay the moment it is stored.
-    @work(thread=True, group="approvals-decide", exit_on_error=False)
-    def decide(
+    # A decision is an async worker on the app's loop; its database work runs in threads.
+    @work(group="approvals-decide", exit_on_error=False)
+    async def decide(
         self,
         approval_ids: list[str],
         verb: Verb,
@@ -477,15 +476,13 @@ class ApprovalsScreen(SergasScreen):
     ) -> None:
         done: list[Approval] = []
         try:
-            asyncio.run(
-                self.desk.decide(
-                    approval_ids,
-                    verb,
-                    reason=reason,
-                    payload=payload,
-                    done=done,
-                    not_useful=not_useful,
-                )
+            await self.desk.decide(
+                approval_ids,
+                verb,
+                reason=reason,
+                payload=payload,
+                done=done,
+                not_useful=not_useful,
             )
         finally:
             if done:
