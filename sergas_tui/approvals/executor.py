@@ -59,7 +59,6 @@ executor is alive (at start-up), since ``executing`` doubles as the lock.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -118,11 +117,12 @@ from sergas_tui.errors import (
     CrmTimeoutError,
     SergasError,
 )
+from sergas_tui.logs import get_logger
 from sergas_tui.memory.store import MemoryStore
 from sergas_tui.storage.repository import Repository
 
 AGENT_NAME = "executor"
-log = logging.getLogger(__name__)
+log = get_logger("sergas.executor")
 TRANSIENT_ERRORS: tuple[type[CrmError], ...] = (
     CrmConnectionError,
     CrmTimeoutError,
@@ -495,9 +495,7 @@ class Executor:
         update's values; nothing is sent then."""
         fields = await fields_or_unknown(self._gateway, "Accounts")
         if not fields.known:
-            log.warning(
-                "approval %s: the update is sent unchecked: %s", approval.id, fields.unknown
-            )
+            log.warning("update_sent_unchecked", approval_id=approval.id, reason=fields.unknown)
             return
         refusal = refusal_of(fields, plan.changes or {})
         if refusal is not None:
@@ -688,4 +686,4 @@ class Executor:
                 actor=AGENT_NAME,
             )
         except SergasError as err:  # the write is recorded; memory catches up on re-ingest
-            log.warning("could not record execution of %s in memory: %s", approval.id, err)
+            log.warning("memory_execution_not_recorded", approval_id=approval.id, error=str(err))

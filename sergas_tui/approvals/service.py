@@ -12,7 +12,6 @@ awaited.
 from __future__ import annotations
 
 import asyncio
-import logging
 import secrets
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
@@ -50,11 +49,12 @@ from sergas_tui.domain.people import Identity
 from sergas_tui.errors import ApprovalError, SergasError
 from sergas_tui.errors import InvalidAdjustmentError as InvalidAdjustmentError
 from sergas_tui.errors import NotAllowedError as NotAllowedError
+from sergas_tui.logs import get_logger
 from sergas_tui.memory.store import MemoryStore
 from sergas_tui.storage import Repository
 from sergas_tui.storage.mutes import FEEDBACK_SIGNALS, NOT_USEFUL
 
-log = logging.getLogger(__name__)
+log = get_logger("sergas.approvals")
 
 T = TypeVar("T")
 
@@ -252,7 +252,7 @@ class ApprovalService:
                 report = await self._io(self._team.pull, owner_email)
         except SergasError as err:
             self.team_error = err
-            log.warning("could not pull the team's approvals: %s", err.message)
+            log.warning("team_pull_failed", error=err.message)
             return None
         self.team_error = None
         return report
@@ -527,7 +527,7 @@ class ApprovalService:
         except ApprovalRefusedError:
             raise
         except SergasError as err:
-            log.warning("could not publish the decision on %s centrally: %s", approval_id, err)
+            log.warning("central_publish_failed", approval_id=approval_id, error=str(err))
 
     async def _expire(self, approval: Approval, now: datetime) -> bool:
         """Expire one pending approval; False when someone decided it meanwhile."""
@@ -599,7 +599,7 @@ class ApprovalService:
                 rationale=rationale,
             )
         except (SergasError, ValueError) as err:
-            log.warning("memory did not record the decision on %s: %s", approval.id, err)
+            log.warning("memory_decision_not_recorded", approval_id=approval.id, error=str(err))
 
     @staticmethod
     def _refusal(approval: Approval, new: ApprovalStatus) -> str:

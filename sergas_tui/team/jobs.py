@@ -18,12 +18,12 @@ closures over it.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 
 from procrastinate import App, JobContext, PsycopgConnector
 
+from sergas_tui.logs import get_logger
 from sergas_tui.team import records
 from sergas_tui.team.db import connection_kwargs
 from sergas_tui.team.records import REVIEW_TASK, TICK_TASK, describe_args
@@ -37,7 +37,7 @@ from sergas_tui.team.review_job import (
 )
 from sergas_tui.team.scheduling import QUEUE, schedule_reviews
 
-log = logging.getLogger("sergas.worker")
+log = get_logger("sergas.worker")
 
 TICK_CRON = "* * * * *"
 TICK_PERIODIC_ID = "sergas-schedule"
@@ -130,7 +130,7 @@ async def run_review_job(
             runtime.say(f"The review of {label} failed ({tries}): {detail} Trying again at {when}.")
         else:
             runtime.say(f"The review of {label} FAILED ({tries}, not retried): {detail}")
-        log.error("review job of %s failed (%s, %s): %s", label, tries, outcome, detail)
+        log.error("review_job_failed", owner=label, tries=tries, outcome=outcome, detail=detail)
         raise
     await records.finish_attempt(
         db,

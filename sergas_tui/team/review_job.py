@@ -12,7 +12,6 @@ already has pending).
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -35,12 +34,13 @@ from sergas_tui.errors import (
 )
 from sergas_tui.errors import ReviewIncomplete as ReviewIncomplete
 from sergas_tui.locations import Locations
+from sergas_tui.logs import get_logger
 from sergas_tui.team.cron import Schedule
 
 if TYPE_CHECKING:  # the review stack loads when a job runs, not when the worker starts
     from sergas_tui.services import Services
 
-log = logging.getLogger("sergas.worker")
+log = get_logger("sergas.worker")
 
 RETRY_ATTEMPTS = 4
 """Tries per owner job (the first included) before it fails for good."""
@@ -187,12 +187,10 @@ async def _retention(services: Services) -> None:
     try:
         report = await asyncio.to_thread(services.audit_retention)
     except SergasError as err:
-        log.warning("local audit retention before a review job failed: %s", err.message)
+        log.warning("audit_retention_failed", error=err.message)
         return
     if report is not None and report.rows_deleted:
-        log.info(
-            "local audit retention purged %d rows older than %s", report.rows_deleted, report.cutoff
-        )
+        log.info("audit_retention_purged", rows=report.rows_deleted, cutoff=str(report.cutoff))
 
 
 def _review_in_thread(runtime: WorkerRuntime, owner: str, who: str) -> ReviewResult:
@@ -257,7 +255,7 @@ async def _digest(services: Services, owner: str) -> str | None:
     try:
         report = await send_digest(services, owner)
     except SergasError as err:
-        log.warning("digest after a review job failed: %s", err.message)
+        log.warning("digest_failed", error=err.message)
         return f"the digest could not be sent ({err.title}: {err.message})"
     return report.text()
 
@@ -285,7 +283,7 @@ def send_due_notices(runtime: WorkerRuntime) -> str | None:
     try:
         return asyncio.run(send())
     except SergasError as err:
-        log.warning("notices could not be sent: %s", err.message)
+        log.warning("notices_failed", error=err.message)
         return f"notices could not be sent ({err.title}: {err.message})"
 
 
@@ -296,7 +294,7 @@ def _sync_audit(services: Services) -> str | None:
     try:
         services.sync_central_audit()
     except SergasError as err:
-        log.warning("central audit sync after a review job failed: %s", err.message)
+        log.warning("central_sync_failed", error=err.message)
         return (
             f"the central audit sync failed ({err.title}: {err.message}); the rows wait in the "
             "workspace's outbox for the next sync"

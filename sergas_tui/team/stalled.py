@@ -20,18 +20,18 @@ second time; a review yields to the loop between accounts, so pauses stay far be
 from __future__ import annotations
 
 import asyncio
-import logging
 
 from procrastinate import App
 from procrastinate.exceptions import ConnectorException
 from procrastinate.jobs import Status
 
+from sergas_tui.logs import get_logger
 from sergas_tui.team import records
 from sergas_tui.team.records import describe_args
 from sergas_tui.team.review_job import WorkerRuntime
 from sergas_tui.team.scheduling import QUEUE
 
-log = logging.getLogger("sergas.worker")
+log = get_logger("sergas.worker")
 
 DEFAULT_STALLED_AFTER = 30.0
 MAX_INTERRUPTIONS = 5
@@ -75,7 +75,7 @@ async def sweep(app: App, runtime: WorkerRuntime, stalled_after: float) -> int:
         await records.interrupt_attempts(db, job.id, detail)
         if who is not None:
             runtime.say(f"The review of {who} (job {job.id}) was interrupted: {detail}.")
-        log.warning("stalled job %s (%s): %s", job.id, who or job.task_name, detail)
+        log.warning("stalled_job", job_id=job.id, who=who or job.task_name, detail=detail)
     return moved
 
 
@@ -86,5 +86,5 @@ async def sweep_forever(app: App, runtime: WorkerRuntime, stalled_after: float) 
         try:
             await sweep(app, runtime, stalled_after)
         except ConnectorException as err:
-            log.warning("stalled-job sweep failed: %s", err)
+            log.warning("stalled_sweep_failed", error=str(err))
         await asyncio.sleep(heartbeat_interval(stalled_after))

@@ -11,7 +11,6 @@ items say (async, one recall per account).
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Iterable
 
 from pydantic import JsonValue
@@ -22,9 +21,10 @@ from sergas_tui.domain.names import CrmUser, RecordNames
 from sergas_tui.domain.outputs import OwnerBrief
 from sergas_tui.domain.record_links import ZohoWeb, zoho_web
 from sergas_tui.domain.records import RecordRef
+from sergas_tui.logs import get_logger
 from sergas_tui.services import Services
 
-log = logging.getLogger(__name__)
+log = get_logger("sergas.viewmodels")
 
 
 def web_of(services: Services) -> ZohoWeb:
@@ -94,7 +94,7 @@ async def add_memory(services: Services, names: RecordNames, account_ids: Iterab
     try:
         memory = services.memory()
     except Exception as err:  # no memory backend at all: the evidence just stays generic
-        log.warning("memory unavailable for evidence: %s", err)
+        log.warning("memory_unavailable_for_evidence", error=str(err))
         return
     now = services.clock.now()
     gate = asyncio.Semaphore(MEMORY_CONCURRENCY)
@@ -104,7 +104,7 @@ async def add_memory(services: Services, names: RecordNames, account_ids: Iterab
             try:
                 found = await memory.recall(account_id, now=now)
             except Exception as err:  # any backend error: the evidence just stays generic
-                log.warning("memory recall for %s failed: %s", account_id, err)
+                log.warning("memory_recall_failed", account_id=account_id, error=str(err))
                 return
         refs: list[RecordRef] = list(found.refs)
         names.add_memory(memory_descriptions(found.context, refs))
