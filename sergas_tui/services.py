@@ -607,9 +607,9 @@ def _open_registered(
         # An upgrade rewrites the schema: not while another process has the database open.
         what = f"upgrade the workspace database to schema version {SCHEMA_VERSION}"
         with exclusive_use(locations.workspace_dir(name), what, mine=use.path):
-            store = Repository.open(database)
+            store = Repository.open(database, clock=clock)
     else:
-        store = Repository.open(database)
+        store = Repository.open(database, clock=clock)
     return Services(
         settings=settings,
         locations=locations,

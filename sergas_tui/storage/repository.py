@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel
 
 from sergas_tui import __version__
+from sergas_tui.clock import Clock, SystemClock
 from sergas_tui.domain import (
     Approval,
     ApprovalStatus,
@@ -45,7 +46,6 @@ from sergas_tui.domain import (
     SyncStatus,
     can_transition,
     new_id,
-    utc_now,
 )
 from sergas_tui.domain.audit_chain import (
     CONTENT_COLUMNS,
@@ -86,8 +86,6 @@ TABLES = (
     "briefs",
 )
 """The tables whose row counts ``sergas doctor`` shows."""
-
-Clock = Callable[[], datetime]
 
 OUTBOX_AUDIT_COLUMNS: tuple[str, ...] = (*CONTENT_COLUMNS, "prev_hash", "row_hash")
 """The ``audit_logs`` columns the central audit receives, in the order
@@ -145,13 +143,14 @@ class Repository:
         connection: sqlite3.Connection,
         path: Path,
         *,
-        clock: Clock = utc_now,
+        clock: Clock | None = None,
         busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
     ):
         self._conn = connection
         """The writer connection (every write; reads inside a write)."""
         self._path = path
-        self._clock = clock
+        self._clock: Clock = clock or SystemClock()
+        """The time source of the rows this repository stamps (the services' one clock)."""
         self._busy_timeout_ms = busy_timeout_ms
         self._lock = threading.RLock()
         """Held for the whole of a write (and of a batch unit): one writer at a time."""
@@ -173,7 +172,7 @@ class Repository:
         path: Path,
         *,
         app_version: str = __version__,
-        clock: Clock = utc_now,
+        clock: Clock | None = None,
         busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
         quick_check: bool = True,
     ) -> Repository:
@@ -456,7 +455,7 @@ class Repository:
                 (
                     account_id,
                     owner_email,
-                    rows.ts(self._clock()),
+                    rows.ts(self._clock.now()),
                     run_id,
                     digest,
                     rows.canonical_json(payload),
@@ -503,7 +502,7 @@ class Repository:
     ) -> SyncRun:
         """Record that a fetch for ``owner_email`` (``"*"``: everyone) has started."""
         run = SyncRun(
-            owner_email=owner_email, started_at=self._clock(), modified_since=modified_since
+            owner_email=owner_email, started_at=self._clock.now(), modified_since=modified_since
         )
         with self._write("start a sync run") as conn:
             conn.execute(
@@ -525,7 +524,7 @@ class Repository:
         with self._write("finish a sync run") as conn:
             conn.execute(
                 "UPDATE sync_runs SET finished_at = ?, status = ?, calls = ? WHERE id = ?",
-                (rows.ts(self._clock()), status, calls, run_id),
+                (rows.ts(self._clock.now()), status, calls, run_id),
             )
             updated = conn.execute("SELECT * FROM sync_runs WHERE id = ?", (run_id,)).fetchone()
         if updated is None:

@@ -12,6 +12,7 @@ from typing import Any
 import mcp_types as types
 import pytest
 
+from sergas_tui.clock import FixedClock
 from sergas_tui.crm.approval_gate import ApprovalGate, grant_for
 from sergas_tui.crm.http import CrmWait, current_patience, rate_limit_patience, watch_waits
 from sergas_tui.crm.mcp_client import McpGateway
@@ -72,7 +73,7 @@ class Throttled(FakeGateway):
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Any:
-    with Repository.open(tmp_path / "sergas.db", clock=lambda: NOW) as repository:
+    with Repository.open(tmp_path / "sergas.db", clock=FixedClock(NOW)) as repository:
         yield repository
 
 

@@ -16,6 +16,7 @@ from mcp.client.session import ClientSession
 from mcp.server import Server, ServerRequestContext
 from mcp.shared.exceptions import MCPError
 
+from sergas_tui.clock import FixedClock
 from sergas_tui.crm.approval_gate import (
     ApprovalGate,
     ApprovalRefusedError,
@@ -63,7 +64,7 @@ EXTRA_TOOLS = {"zoho_get_stage_history", "zoho_get_timeline", "zoho_sync", "zoho
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Iterator[Repository]:
-    with Repository.open(tmp_path / "sergas.db", clock=lambda: NOW) as repository:
+    with Repository.open(tmp_path / "sergas.db", clock=FixedClock(NOW)) as repository:
         yield repository
 
 

@@ -77,7 +77,7 @@ async def sync_and_scout(org: Path, workspace: Path) -> Scouted:
         scenarios = {s.key: s for s in store.scenarios()}
     try:
         batch = await gateway.sync(me)
-        with Repository.open(workspace, clock=lambda: NOW) as repo:
+        with Repository.open(workspace, clock=FixedClock(NOW)) as repo:
             scout = DataScout(
                 gateway, repo, SignalSettings(), FixedClock(NOW), timeline_budget=TIMELINE_BUDGET
             )
@@ -248,7 +248,7 @@ def test_nothing_sensitive_leaks(scouted: Scouted) -> None:
 async def test_second_run_compares_with_the_stored_snapshots(scouted: Scouted) -> None:
     gateway, sim = gateway_for(scouted.org)
     try:
-        with Repository.open(scouted.workspace, clock=lambda: NOW) as repo:
+        with Repository.open(scouted.workspace, clock=FixedClock(NOW)) as repo:
             owner = scouted.batch.owner_email or "*"
             for account_id, data in scouted.run.snapshots.items():
                 repo.save_snapshot(account_id, owner, data)

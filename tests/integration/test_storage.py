@@ -29,11 +29,11 @@ class StepClock:
     """A clock that starts at ``start`` and moves one second per reading."""
 
     def __init__(self, start: datetime) -> None:
-        self.now = start
+        self.current = start
 
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=1)
-        return self.now
+    def now(self) -> datetime:
+        self.current += timedelta(seconds=1)
+        return self.current
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from sergas_tui.audit.verify import verify_database
+from sergas_tui.clock import FixedClock
 from sergas_tui.domain import Approval, AuditEvent, Recommendation, new_id
 from sergas_tui.errors import StorageError
 from sergas_tui.storage import MIGRATIONS, SCHEMA_VERSION, Repository, backup_path
@@ -27,7 +28,7 @@ def db_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def repo(db_path: Path, fixed_now: datetime) -> Iterator[Repository]:
-    with Repository.open(db_path, clock=lambda: fixed_now) as repository:
+    with Repository.open(db_path, clock=FixedClock(fixed_now)) as repository:
         yield repository
 
 
@@ -276,12 +277,12 @@ def test_a_version_8_workspace_is_upgraded_and_its_chain_still_verifies(
         patch.setattr(migrations, "MIGRATIONS", eight)
         patch.setattr(migrations, "SCHEMA_VERSION", 8)
         patch.setattr(database, "SCHEMA_VERSION", 8)
-        with Repository.open(db_path, clock=lambda: fixed_now) as old:
+        with Repository.open(db_path, clock=FixedClock(fixed_now)) as old:
             assert old.schema_version() == 8
             for i in range(3):
                 _account_unit(old, f"acct-{i}", fixed_now)
             old.add_approval(_approval(fixed_now, "acct-1"))
-    with Repository.open(db_path, clock=lambda: fixed_now) as repo:
+    with Repository.open(db_path, clock=FixedClock(fixed_now)) as repo:
         assert repo.schema_version() == SCHEMA_VERSION >= 9
         with repo.reading("test") as conn:
             names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}

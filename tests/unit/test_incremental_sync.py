@@ -203,7 +203,7 @@ class StubGateway:
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Repository:
-    return Repository.open(tmp_path / "ws.sqlite", clock=lambda: NOW)
+    return Repository.open(tmp_path / "ws.sqlite", clock=FixedClock(NOW))
 
 
 async def test_an_incremental_review_reads_only_changed_records(repo: Repository) -> None:

@@ -86,7 +86,7 @@ def batch(**records: Any) -> SyncBatch:
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Repository:
-    return Repository.open(tmp_path / "ws.sqlite", clock=lambda: NOW)
+    return Repository.open(tmp_path / "ws.sqlite", clock=FixedClock(NOW))
 
 
 def scout_with(gateway: StubGateway, repo: Repository, **kw: Any) -> DataScout:
