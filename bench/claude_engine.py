@@ -70,7 +70,6 @@ from sergas_tui.domain import AuditAction
 from sergas_tui.locations import Locations
 from sergas_tui.secrets import SecretStore
 from sergas_tui.services import open_services
-from tests.e2e.test_claude_engine_script import ACCOUNT_ID, recommend
 from tests.fakes.anthropic_api import (
     ApiRequest,
     FakeAnthropic,
@@ -81,6 +80,7 @@ from tests.fakes.anthropic_api import (
     thinking,
 )
 from tests.fakes.sdk_env import DUMMY_API_KEY, LOOPBACK, PROXY_VARIABLES
+from tests.helpers.claude import ACCOUNT_ID, recommend
 
 ANCHOR = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 MAX_TOKENS_PER_ACCOUNT = 3000

@@ -8,14 +8,24 @@ SDK wheel carries no bundled CLI (the CLI is what makes these tests end to end).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import claude_agent_sdk
 import pytest
+import pytest_asyncio
 
+from sergas_tui.clock import FixedClock
+from sergas_tui.config import load_settings
+from sergas_tui.demo import generate
+from sergas_tui.locations import Locations
+from sergas_tui.secrets import SecretStore
+from sergas_tui.services import Services, open_services
+from tests.conftest import FIXED_NOW
 from tests.fakes.anthropic_api import FakeAnthropic
-from tests.fakes.sdk_env import SdkSandbox, sdk_sandbox
+from tests.fakes.sdk_env import DUMMY_API_KEY, SdkSandbox, sdk_sandbox
+from tests.helpers.claude import MAIN, OpenServices
 
 BUNDLED_CLI = Path(claude_agent_sdk.__file__).parent / "_bundled" / "claude"
 
@@ -33,3 +43,42 @@ def sdk(tmp_path: Path, fake_anthropic: FakeAnthropic) -> SdkSandbox:
     return sdk_sandbox(
         tmp_path / "sdk", fake_anthropic.base_url, proxy_trap=fake_anthropic.base_url
     )
+
+
+@pytest_asyncio.fixture
+async def make_services(
+    tmp_path: Path, fake_anthropic: FakeAnthropic
+) -> AsyncIterator[OpenServices]:
+    """Opens Services on a 24-account demo workspace whose Claude engine talks to the fake
+    API (``[anthropic]`` overrides as keywords); closes every one after the test."""
+    opened: list[Services] = []
+    locations = Locations.from_env()
+    path = locations.demo_crm_file("demo")
+    path.parent.mkdir(parents=True)
+    generate(path, accounts=24, owners=1, seed=7, now=FIXED_NOW)
+
+    def make(**anthropic: Any) -> Services:
+        overrides = {
+            "zoho": {"requests_per_minute": 10_000},
+            "anthropic": {
+                "engine": "claude",
+                "base_url": fake_anthropic.base_url,
+                "model": MAIN,
+                **anthropic,
+            },
+        }
+        built = open_services(
+            load_settings(locations, overrides=overrides),
+            locations,
+            secrets=SecretStore(environ={"ANTHROPIC_API_KEY": DUMMY_API_KEY}),
+            clock=FixedClock(FIXED_NOW),
+        )
+        opened.append(built)
+        return built
+
+    try:
+        yield make
+    finally:
+        for built in opened:
+            await built.aclose()
+            built.close()

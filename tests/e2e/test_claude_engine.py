@@ -12,7 +12,6 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -22,7 +21,6 @@ import pytest_asyncio
 from sergas_tui.agents.claude import ClaudeEngine
 from sergas_tui.agents.events import (
     AccountScouted,
-    AgentText,
     AgentUsage,
     ReviewEvent,
     RunFinished,
@@ -33,14 +31,13 @@ from sergas_tui.clock import FixedClock
 from sergas_tui.config import load_settings
 from sergas_tui.demo import generate
 from sergas_tui.demo.hostile import INJECTION_NOTES
-from sergas_tui.domain import AuditAction, AuditEvent
+from sergas_tui.domain import AuditAction
 from sergas_tui.locations import Locations
 from sergas_tui.screens.review import ReviewScreen
 from sergas_tui.secrets import SecretStore
 from sergas_tui.services import Services, open_services
 from sergas_tui.widgets.agent_lane import AgentLane
 from tests.conftest import FIXED_NOW
-from tests.e2e.test_claude_engine_script import assess, batch_ids, many, recommend, task_for
 from tests.fakes.anthropic_api import (
     ApiRequest,
     FakeAnthropic,
@@ -51,40 +48,19 @@ from tests.fakes.anthropic_api import (
     text,
     tool_call,
 )
-from tests.fakes.sdk_env import DUMMY_API_KEY, LOOPBACK, PROXY_VARIABLES
+from tests.fakes.sdk_env import DUMMY_API_KEY
+from tests.helpers.claude import (
+    RUN_TIMEOUT,
+    Review,
+    assess,
+    batch_ids,
+    cli_env_for,
+    many,
+    recommend,
+    task_for,
+)
 
 pytestmark = pytest.mark.timeout(120)
-
-RUN_TIMEOUT = 90.0
-
-
-@dataclass
-class Review:
-    services: Services
-    engine: ClaudeEngine
-    events: list[ReviewEvent]
-    finished: RunFinished
-
-    def texts(self, agent: str) -> list[AgentText]:
-        return [e for e in self.events if isinstance(e, AgentText) and e.agent == agent]
-
-    def audit(self, action: AuditAction) -> list[AuditEvent]:
-        return [
-            e for e in self.services.store.audit_events(limit=100_000) if e.action_type == action
-        ]
-
-
-def cli_env_for(fake: FakeAnthropic, **extra: str) -> dict[str, str]:
-    """CLI env for tests: no retries by default, the CLI's 10 s idle floor, the proxy trap."""
-    env = {
-        "CLAUDE_CODE_MAX_RETRIES": "0",
-        "CLAUDE_BYTE_STREAM_IDLE_TIMEOUT_MS": "10000",
-        "NO_PROXY": LOOPBACK,
-        "no_proxy": LOOPBACK,
-        **dict.fromkeys(PROXY_VARIABLES, fake.base_url),
-    }
-    env.update(extra)
-    return env
 
 
 @pytest_asyncio.fixture

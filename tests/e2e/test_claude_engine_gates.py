@@ -120,8 +120,8 @@ def test_review_cli_runs_the_claude_engine_and_shows_tokens(
     from sergas_tui.demo import generate
     from sergas_tui.locations import Locations
     from sergas_tui.review_cli import review_command
-    from tests.e2e.test_claude_engine_script import assess, many, recommend
     from tests.fakes.sdk_env import DUMMY_API_KEY
+    from tests.helpers.claude import assess, many, recommend
 
     monkeypatch.setenv("ANTHROPIC_API_KEY", DUMMY_API_KEY)
     monkeypatch.setenv("CLAUDE_CODE_MAX_RETRIES", "0")

@@ -9,19 +9,16 @@ from pathlib import Path
 import pytest
 
 from sergas_tui import metrics
-from tests.e2e.test_claude_model_routing import (
+from tests.fakes.anthropic_api import FakeAnthropic
+from tests.helpers.claude import (
     MAIN,
     SIMPLE,
     OpenServices,
     fake_tokens_by_model,
-    make_services,
     run_review,
     script,
 )
-from tests.fakes.anthropic_api import FakeAnthropic
-from tests.integration.test_metrics import delta, scrape
-
-__all__ = ["make_services"]  # the fixture, used by name below
+from tests.helpers.metrics import delta, scrape
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -9,122 +9,27 @@ adds up to the run's usage and matches the fake's token counts per model.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
-import pytest_asyncio
 
-from sergas_tui.agents.claude import ClaudeEngine
 from sergas_tui.agents.claude.routing import model_for
-from sergas_tui.agents.events import AgentUsage, ReviewEvent, RunFinished, Usage
-from sergas_tui.clock import FixedClock
-from sergas_tui.config import load_settings
-from sergas_tui.crm.gateway import SyncBatch
-from sergas_tui.demo import generate
-from sergas_tui.domain import AccountFacts
-from sergas_tui.locations import Locations
-from sergas_tui.secrets import SecretStore
-from sergas_tui.services import Services, open_services
-from tests.conftest import FIXED_NOW
-from tests.e2e.test_claude_engine import RUN_TIMEOUT, Review, cli_env_for
-from tests.e2e.test_claude_engine_script import assess, batch_ids, many, recommend
-from tests.fakes.anthropic_api import ApiRequest, FakeAnthropic, RecordedRequest
-from tests.fakes.sdk_env import DUMMY_API_KEY
+from sergas_tui.agents.events import AgentUsage, Usage
+from tests.fakes.anthropic_api import ApiRequest, FakeAnthropic
+from tests.helpers.claude import (
+    MAIN,
+    SIMPLE,
+    OpenServices,
+    Review,
+    batch_ids,
+    fake_tokens_by_model,
+    model_requests,
+    run_review,
+    script,
+)
 
 pytestmark = pytest.mark.timeout(180)
-
-MAIN = "claude-sonnet-4-5"
-SIMPLE = "claude-haiku-4-5"
-"""Real model ids, so that the CLI prices them (its own price table): the cost per model in the
-summary is the CLI's."""
-
-OpenServices = Callable[..., Services]
-
-
-@pytest_asyncio.fixture
-async def make_services(
-    tmp_path: Path, fake_anthropic: FakeAnthropic
-) -> AsyncIterator[OpenServices]:
-    opened: list[Services] = []
-    locations = Locations.from_env()
-    path = locations.demo_crm_file("demo")
-    path.parent.mkdir(parents=True)
-    generate(path, accounts=24, owners=1, seed=7, now=FIXED_NOW)
-
-    def make(**anthropic: Any) -> Services:
-        overrides = {
-            "zoho": {"requests_per_minute": 10_000},
-            "anthropic": {
-                "engine": "claude",
-                "base_url": fake_anthropic.base_url,
-                "model": MAIN,
-                **anthropic,
-            },
-        }
-        built = open_services(
-            load_settings(locations, overrides=overrides),
-            locations,
-            secrets=SecretStore(environ={"ANTHROPIC_API_KEY": DUMMY_API_KEY}),
-            clock=FixedClock(FIXED_NOW),
-        )
-        opened.append(built)
-        return built
-
-    try:
-        yield make
-    finally:
-        for built in opened:
-            await built.aclose()
-            built.close()
-
-
-def script(fake: FakeAnthropic) -> None:
-    fake.script(*many(assess()), lane="scout")
-    fake.script(*many(assess("History of {id}: steady.")), lane="analyst")
-    fake.script(*many(recommend()), lane="author")
-
-
-async def run_review(
-    services: Services, fake: FakeAnthropic, tmp_path: Path
-) -> tuple[Review, list[AccountFacts]]:
-    """A review on the Claude engine; also the facts its Data Scout produced (what routing is
-    decided on)."""
-    orchestrator = await services.orchestrator()
-    engine = orchestrator.engine
-    assert isinstance(engine, ClaudeEngine)
-    engine.config = engine.config.with_(env=cli_env_for(fake), workdir=tmp_path / "claude")
-    seen: list[AccountFacts] = []
-    scout = engine.rules.scout
-
-    async def keep(batch: SyncBatch, previous: Any) -> list[AccountFacts]:
-        facts = [simplify(f) if n % 2 else f for n, f in enumerate(await scout(batch, previous))]
-        seen.extend(facts)
-        return facts
-
-    engine.rules.scout = keep  # type: ignore[method-assign]
-
-    async def run() -> list[ReviewEvent]:
-        owner = services.current_user_email()
-        return [e async for e in orchestrator.review(owner)]
-
-    events = await asyncio.wait_for(run(), RUN_TIMEOUT)
-    finished = events[-1]
-    assert isinstance(finished, RunFinished)
-    return Review(services, engine, events, finished), seen
-
-
-def simplify(facts: AccountFacts) -> AccountFacts:
-    """``facts`` with every deal closed: the demo's flagged accounts all have an open deal, so
-    half of them are made simple this way (those with at most one info/warning signal)."""
-    closed = [d.model_copy(update={"stage": "Closed Won"}) for d in facts.deals]
-    return facts.model_copy(update={"deals": closed})
-
-
-def model_requests(fake: FakeAnthropic) -> list[RecordedRequest]:
-    return [r for r in fake.message_requests() if r.completed and r.body is not None]
 
 
 def total(parts: Sequence[Usage]) -> Usage:
@@ -144,15 +49,6 @@ def same(a: Usage, b: Usage) -> bool:
     )
     assert a.cost_usd == pytest.approx(b.cost_usd, rel=1e-9)
     return True
-
-
-def fake_tokens_by_model(fake: FakeAnthropic) -> dict[str, tuple[int, int]]:
-    by: dict[str, tuple[int, int]] = {}
-    for r in model_requests(fake):
-        assert r.body is not None
-        tokens_in, tokens_out = by.get(r.body["model"], (0, 0))
-        by[r.body["model"]] = (tokens_in + r.input_tokens, tokens_out + r.output_tokens)
-    return by
 
 
 def check_usage_adds_up(result: Review, fake: FakeAnthropic) -> dict[str, Usage]:

@@ -22,7 +22,7 @@ from sergas_tui.crm.mcp_client import McpGateway
 from sergas_tui.domain import ApprovalStatus
 from sergas_tui.secrets import SecretStore
 from sergas_tui.services import Services, open_services
-from tests.e2e.test_shared_zoho_mcp import SERVER_TOKEN, Home, records_with_markers, zoho_server
+from tests.helpers.zoho_mcp import SERVER_TOKEN, Home, records_with_markers, zoho_server
 
 pytestmark = pytest.mark.slow
 

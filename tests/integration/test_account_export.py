@@ -11,12 +11,11 @@ from typing import Any
 import pytest
 
 from sergas_tui.domain.redaction import REDACTED
-from sergas_tui.locations import Locations
 from sergas_tui.memory.schema import memory_path
 from sergas_tui.storage import Repository
-from tests.integration.test_cli import assert_one_paragraph_error, run_cli
+from tests.helpers.account_export import SMALL, _account, _database
+from tests.helpers.cli import assert_one_paragraph_error, run_cli
 
-SMALL = ["--accounts", "40", "--owners", "2", "--seed", "5"]
 SECRET = "123-45-6789"
 """A sensitive value planted in a stored audit row of the account (under ``Tax_ID``)."""
 
@@ -25,25 +24,6 @@ SECRET = "123-45-6789"
 def reviewed() -> None:
     assert run_cli("demo", "generate", *SMALL).returncode == 0
     assert run_cli("review").returncode == 0
-
-
-def _database() -> Path:
-    return Locations.from_env().database_file("demo")
-
-
-def _account() -> tuple[str, str]:
-    """(id, name) of an account with approvals whose full name names it alone."""
-    with Repository.open(_database()) as repo:
-        names = {i: str(s.data.get("Account_Name", "")) for i, s in repo.latest_snapshots().items()}
-        unique = [
-            i
-            for i, n in names.items()
-            if sum(n.casefold() in m.casefold() for m in names.values()) == 1
-        ]
-        best = max(unique, key=lambda i: (len(repo.approvals_for(i)), i))
-        assert repo.approvals_for(best)
-        assert repo.recommendations_for(best)
-    return best, names[best]
 
 
 def _count(path: Path, table: str, account_id: str) -> int:

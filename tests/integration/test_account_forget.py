@@ -24,8 +24,8 @@ from sergas_tui.locations import Locations
 from sergas_tui.memory.cognee_setup import cognee_available
 from sergas_tui.storage import Repository
 from sergas_tui.storage.workspace_lock import WorkspaceUse
-from tests.integration.test_account_export import SMALL, _account
-from tests.integration.test_cli import run_cli
+from tests.helpers.account_export import SMALL, _account
+from tests.helpers.cli import run_cli
 
 pytestmark = pytest.mark.skipif(
     not cognee_available(), reason="cognee is not installed (pip install 'sergas[cognee]')"

@@ -13,36 +13,12 @@ from rich.cells import cell_len
 from sergas_tui.demo import DemoStore
 from sergas_tui.locations import Locations
 from sergas_tui.storage import Repository
-from tests.integration.test_cli import run_cli
+from tests.helpers.cli import listed_rows, pending_ids, run_cli
 
 SMALL = ["--accounts", "90", "--owners", "3", "--seed", "7"]
 SENSITIVE = ("Tax_ID", "Bank_Account", "Personal_Email", "Home_Address", "Date_of_Birth")
-ROW = re.compile(
-    r"^([0-9a-f]{8})\s+(crit|high|med|low|-)\s+(.+?)\s+(task|email|note|escal\.|update)\s+"
-    r"(\S+ [\d,.]+|—)\s+(\d\d-\d\d \d\d:\d\d)$",
-    re.MULTILINE,
-)
-TYPES = {
-    "task": "create_task",
-    "email": "follow_up_email",
-    "note": "add_note",
-    "escal.": "escalation",
-    "update": "update_account",
-}
 ZOHO_ID = re.compile(r"(?<![\d…])\d{19}(?!\d)")
 PRIORITY = ("crit", "high", "med", "low", "-")
-
-
-def listed_rows() -> list[tuple[str, ...]]:
-    """The rows of `sergas approvals list`: (id, priority, account, type, at stake, expires)."""
-    listed = run_cli("approvals", "list")
-    assert listed.returncode == 0, listed.stderr
-    return [tuple(m) for m in ROW.findall(listed.stdout)]
-
-
-def pending_ids() -> list[tuple[str, str]]:
-    """(id, action type) of the pending approvals, read from `sergas approvals list`."""
-    return [(row[0], TYPES[row[3]]) for row in listed_rows()]
 
 
 def test_review_then_approve_reject_and_audit(tmp_path: Path) -> None:

@@ -13,8 +13,7 @@ import pytest
 
 from sergas_tui.locations import Locations
 from sergas_tui.storage import Repository
-from tests.integration.test_approvals_cli import pending_ids
-from tests.integration.test_cli import assert_one_paragraph_error, run_cli
+from tests.helpers.cli import assert_one_paragraph_error, pending_ids, run_cli
 
 SMALL = ["--accounts", "60", "--owners", "3", "--seed", "11"]
 

@@ -5,16 +5,12 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 from uuid import uuid4
 
 import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from psycopg.rows import dict_row
 
 from sergas_tui.audit.central import (
     SyncProgress,
@@ -23,7 +19,6 @@ from sergas_tui.audit.central import (
     sync_once,
 )
 from sergas_tui.audit.central_conn import (
-    APPLICATION_NAME,
     CentralAuthError,
     CentralConnectionError,
     CentralPermissionError,
@@ -31,86 +26,18 @@ from sergas_tui.audit.central_conn import (
     CentralTarget,
 )
 from sergas_tui.audit.central_schema import CENTRAL_SCHEMA_VERSION
-from sergas_tui.audit.central_verify import central_stored_form, verify_remote
-from sergas_tui.domain import AuditEvent, RecommendationOutcome
+from sergas_tui.audit.central_verify import verify_remote
+from sergas_tui.domain import AuditEvent
 from sergas_tui.storage import Repository
-from tests.integration.test_cli import run_cli
-
-AUDIT_COLUMNS_COMPARED = (
-    "id",
-    "seq",
-    "timestamp",
-    "session_id",
-    "agent_name",
-    "action_type",
-    "account_id",
-    "owner_email",
-    "tool_name",
-    "tool_inputs",
-    "tool_outputs",
-    "decision",
-    "decision_rationale",
-    "execution_time_ms",
-    "error_message",
-    "prev_hash",
-    "row_hash",
+from tests.helpers.central_audit import (
+    Central,
+    assert_central_equals_local,
+    event,
+    fill,
+    outcome,
+    terminate_sync_backends,
 )
-
-
-@dataclass
-class Central:
-    """A fresh schema on the test server; ``dsn`` puts it first on the search_path."""
-
-    admin_dsn: str
-    schema: str
-    roles: list[str] = field(default_factory=list)
-
-    @property
-    def dsn(self) -> str:
-        return make_conninfo(self.admin_dsn, options=f"-c search_path={self.schema}")
-
-    def target(self, **overrides: Any) -> CentralTarget:
-        return CentralTarget(make_conninfo(self.dsn, **overrides))
-
-    def admin(self) -> psycopg.Connection[Any]:
-        return psycopg.connect(self.dsn, autocommit=True, row_factory=dict_row)
-
-    def sync_role(self) -> CentralTarget:
-        """A least-privilege role (INSERT and SELECT only), as docs/operations.md creates."""
-        role = f"sergas_sync_{uuid4().hex[:10]}"
-        self.roles.append(role)
-        database = conninfo_to_dict(self.admin_dsn).get("dbname", "test")
-        with self.admin() as conn:
-            conn.execute(f"CREATE ROLE {role} LOGIN")
-            conn.execute(f"GRANT CONNECT, TEMPORARY ON DATABASE {database} TO {role}")
-            conn.execute(f"GRANT USAGE ON SCHEMA {self.schema} TO {role}")
-            conn.execute(f"GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA {self.schema} TO {role}")
-        return self.target(user=role)
-
-    def count(self, table: str) -> int:
-        with self.admin() as conn:
-            row = conn.execute(f"SELECT count(*) AS n FROM {table}").fetchone()
-        assert row is not None
-        return int(row["n"])
-
-    def audit_rows(self) -> list[dict[str, Any]]:
-        with self.admin() as conn:
-            return conn.execute("SELECT * FROM audit_logs ORDER BY seq").fetchall()
-
-
-@pytest.fixture
-def central(postgres_dsn: str) -> Iterator[Central]:
-    made = Central(postgres_dsn, f"sergas_t_{uuid4().hex[:12]}")
-    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {made.schema}")
-    try:
-        yield made
-    finally:
-        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {made.schema} CASCADE")
-            for role in made.roles:
-                conn.execute(f"DROP OWNED BY {role}")
-                conn.execute(f"DROP ROLE {role}")
+from tests.helpers.cli import run_cli
 
 
 @pytest.fixture
@@ -120,47 +47,6 @@ def repo(tmp_path: Path) -> Iterator[Repository]:
         yield repository
     finally:
         repository.close()
-
-
-def event(i: int, *, when: datetime | None = None) -> AuditEvent:
-    return AuditEvent(
-        session_id=f"session-{i // 10}",
-        agent_name="zoho_scout",
-        action_type="tool_invocation",
-        account_id=f"acc-{i % 7}",
-        owner_email="ae@demo.sergas.test",
-        tool_name="zoho_get_account_details",
-        tool_inputs={"account_id": f"acc-{i % 7}", "n": i, "ratio": i / 3, "tags": ["a", "é"]},
-        tool_outputs={"count": i, "nested": {"z": None, "a": True}},
-        execution_time_ms=i,
-        **({} if when is None else {"timestamp": when}),
-    )
-
-
-def fill(repo: Repository, n: int, start: int = 0) -> None:
-    repo.append_audit_batch(event(i) for i in range(start, start + n))
-
-
-def outcome(i: int, **changes: Any) -> RecommendationOutcome:
-    base = RecommendationOutcome(
-        recommendation_id=f"rec-{i}",
-        account_id=f"acc-{i}",
-        created_at=datetime(2026, 10, 1, 12, i, tzinfo=UTC),
-        recommendation_type="follow_up_email",
-        data_sources=[f"zoho:Accounts:acc-{i}"],
-    )
-    return base.model_copy(update=changes)
-
-
-def assert_central_equals_local(central: Central, repo: Repository) -> None:
-    local = repo.audit_rows()
-    rows = central.audit_rows()
-    assert len({r["id"] for r in rows}) == len(rows)
-    assert len({r["seq"] for r in rows}) == len(rows), "a seq was stored twice"
-    assert [central_stored_form(r) for r in rows] == [
-        {c: row[c] for c in AUDIT_COLUMNS_COMPARED} for row in local
-    ]
-    assert all(row["synced_at"] is not None for row in local)
 
 
 def test_sync_sends_every_row_once_and_marks_it(central: Central, repo: Repository) -> None:
@@ -302,16 +188,6 @@ def test_a_refused_login_is_not_retried(central: Central, repo: Repository) -> N
     with pytest.raises(CentralAuthError, match="refused the login"):
         sync_once(repo, target, workspace="ws", sleep=sleeps.append)
     assert sleeps == []
-
-
-def terminate_sync_backends(central: Central) -> int:
-    with central.admin() as conn:
-        rows = conn.execute(
-            "SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity "
-            "WHERE application_name = %s AND pid <> pg_backend_pid()",
-            (APPLICATION_NAME,),
-        ).fetchall()
-    return sum(1 for r in rows if r["done"])
 
 
 def test_the_server_dropping_the_connection_mid_sync_is_survived(

@@ -17,10 +17,9 @@ from sergas_tui.audit.central import outbox_status, sync_once
 from sergas_tui.audit.central_verify import verify_remote
 from sergas_tui.storage import Repository
 from tests.fakes.central_sync_crash import CRASH_ENV
-from tests.integration.test_central_audit import (
+from tests.helpers.central_audit import (
     Central,
     assert_central_equals_local,
-    central,
     fill,
     outcome,
     terminate_sync_backends,
@@ -28,7 +27,6 @@ from tests.integration.test_central_audit import (
 
 pytestmark = pytest.mark.slow
 
-__all__ = ["central"]  # the fixture, imported for this module's tests
 
 TRIALS = 24
 BATCH = 10

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -13,32 +12,9 @@ import pytest
 from sergas_tui import __version__
 from sergas_tui.cli import main
 from sergas_tui.locations import Locations
+from tests.helpers.cli import assert_one_paragraph_error, run_cli
 
 SMALL = ["--accounts", "60", "--owners", "3", "--seed", "11"]
-
-
-def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
-    env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
-    return subprocess.run(
-        [sys.executable, "-m", "sergas_tui", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        input=stdin,
-        timeout=120,
-        check=False,
-    )
-
-
-def assert_one_paragraph_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
-    assert result.returncode == 2, result
-    assert "Traceback" not in result.stderr
-    assert "Traceback" not in result.stdout
-    text = " ".join(result.stderr.split())
-    for fragment in fragments:
-        assert fragment in text, text
-    assert result.stderr.strip().count("\n\n") == 0
 
 
 def test_version() -> None:

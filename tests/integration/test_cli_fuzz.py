@@ -29,8 +29,7 @@ from sergas_tui import cli, cli_common
 from sergas_tui.cli import main
 from sergas_tui.demo import DemoStore
 from sergas_tui.locations import Locations
-from tests.integration.test_approvals_cli import pending_ids
-from tests.integration.test_cli import run_cli
+from tests.helpers.cli import pending_ids, run_cli
 
 SMALL = ["--accounts", "60", "--owners", "3", "--seed", "11"]
 EXAMPLES = 24

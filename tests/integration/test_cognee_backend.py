@@ -21,7 +21,7 @@ from sergas_tui.domain import Contact
 from sergas_tui.errors import ConfigError
 from sergas_tui.memory.cognee_embed import EmbedderSpec, resolve_spec
 from sergas_tui.memory.cognee_setup import cognee_available
-from tests.integration.test_local_memory import NOW, make_facts
+from tests.helpers.memory import NOW, make_facts
 
 pytestmark = pytest.mark.skipif(
     not cognee_available(), reason="cognee is not installed (pip install 'sergas[cognee]')"
@@ -47,7 +47,7 @@ QUIET_SCRIPT = textwrap.dedent(
     from sergas_tui.clock import FixedClock
     from sergas_tui.memory.cognee_backend import CogneeMemory
     from sergas_tui.memory.cognee_embed import resolve_spec
-    from tests.integration.test_local_memory import NOW, make_facts
+    from tests.helpers.memory import NOW, make_facts
 
     async def main(root):
         store = CogneeMemory(root, embedder=resolve_spec("offline", None), clock=FixedClock(NOW),
@@ -92,7 +92,7 @@ def test_a_stdio_mcp_stream_stays_clean(tmp_path: Path) -> None:
         from sergas_tui.memory.cognee_backend import CogneeMemory
         from sergas_tui.memory.cognee_embed import resolve_spec
         from sergas_tui.memory.mcp_server import run_memory_server
-        from tests.integration.test_local_memory import NOW, make_facts
+        from tests.helpers.memory import NOW, make_facts
 
         async def main():
             configure_logging(Path(sys.argv[1]).parent / "sergas.log")  # as `sergas mcp` does

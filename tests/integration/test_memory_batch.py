@@ -15,7 +15,7 @@ from sergas_tui.errors import StorageError
 from sergas_tui.memory import LocalMemory
 from sergas_tui.memory import local as local_module
 from sergas_tui.memory.store import BatchingMemory
-from tests.integration.test_local_memory import NOW, STABLE, make_facts, recommendation
+from tests.helpers.memory import NOW, STABLE, make_facts, recommendation
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.integration.test_cli import run_cli
+from tests.helpers.cli import run_cli
 
 SMALL = ("demo", "generate", "--accounts", "40", "--owners", "2", "--seed", "3")
 

@@ -24,8 +24,7 @@ from tests.fakes.notify_kit import (
     smtp_server,
     team_device,
 )
-
-from .test_cli import assert_one_paragraph_error, run_cli
+from tests.helpers.cli import assert_one_paragraph_error, run_cli
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from sergas_tui.domain import OwnerBrief
-from tests.integration.test_cli import assert_one_paragraph_error, run_cli
+from tests.helpers.cli import assert_one_paragraph_error, run_cli
 
 SMALL = ["--accounts", "90", "--owners", "3", "--seed", "7"]
 

@@ -22,7 +22,7 @@ from sergas_tui.crm.simulator.config import (
     DEMO_CLIENT_SECRET,
     DEMO_REFRESH_TOKEN,
 )
-from tests.integration.test_zoho_sdk import SERGAS, demo_serve
+from tests.helpers.zoho_sdk import SERGAS, demo_serve
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ from rich.cells import cell_len
 from sergas_tui.locations import Locations
 from sergas_tui.storage import Repository
 from sergas_tui.storage.mutes import list_mutes
-from tests.integration.test_cli import run_cli
+from tests.helpers.cli import run_cli
 
 SMALL = ["--accounts", "90", "--owners", "3", "--seed", "7"]
 ZOHO_ID = re.compile(r"(?<![\d…])\d{19}(?!\d)")

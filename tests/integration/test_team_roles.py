@@ -15,8 +15,7 @@ from sergas_tui.domain.people import Person, identify, reports_of
 from sergas_tui.errors import IdentityError
 from sergas_tui.locations import Locations
 from sergas_tui.services import os_account
-
-from .test_cli import run_cli
+from tests.helpers.cli import run_cli
 
 pytestmark = pytest.mark.postgres
 

@@ -526,7 +526,7 @@ def test_a_worker_serves_its_metrics_while_it_runs(team: Team) -> None:
     import re
     import threading
 
-    from tests.integration.test_metrics import scrape
+    from tests.helpers.metrics import scrape
 
     owners = team.generate(accounts=60, owners=2)
     worker = team.start_worker(SERGAS_MONITORING__PROMETHEUS_PORT="0")

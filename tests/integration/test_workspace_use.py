@@ -14,7 +14,7 @@ from sergas_tui.locations import Locations
 from sergas_tui.secrets import SecretStore
 from sergas_tui.services import open_services
 from sergas_tui.storage.workspace_lock import WorkspaceUse, other_users
-from tests.integration.test_cli import run_cli
+from tests.helpers.cli import run_cli
 
 HOLD = """
 import sys, time

@@ -13,25 +13,8 @@ from sergas_tui.screens.account import AccountScreen
 from sergas_tui.screens.portfolio import PortfolioScreen
 from sergas_tui.services import Services
 from sergas_tui.widgets.note_card import NoteCard
+from tests.helpers.tui import open_account, scenario_id, shown
 from tests.tui.waiting import settle
-
-
-def scenario_id(services: Services, key: str) -> str:
-    assert services.demo is not None
-    return {s.key: s.account_id for s in services.demo.scenarios()}[key]
-
-
-async def open_account(pilot: Any, account_id: str) -> AccountScreen:
-    await settle(pilot)
-    pilot.app.open_account(account_id)
-    await settle(pilot)
-    screen = pilot.app.screen
-    assert isinstance(screen, AccountScreen)
-    return screen
-
-
-def shown(screen: AccountScreen, selector: str) -> str:
-    return str(screen.query_one(selector, Static).render())
 
 
 def everything_shown(screen: AccountScreen) -> str:

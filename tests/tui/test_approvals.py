@@ -15,18 +15,10 @@ from sergas_tui.errors import CrmError
 from sergas_tui.screens.approval_modals import AdjustModal, BulkApproveModal, RejectModal
 from sergas_tui.screens.approvals import ApprovalsScreen
 from sergas_tui.services import Services
+from tests.helpers.tui import open_queue
 from tests.tui.waiting import settle
 
 S = ApprovalStatus
-
-
-async def open_queue(pilot: Any) -> ApprovalsScreen:
-    await settle(pilot)
-    await pilot.press("3")
-    await settle(pilot)
-    screen = pilot.app.screen
-    assert isinstance(screen, ApprovalsScreen)
-    return screen
 
 
 def status_of(services: Services, approval_id: str) -> ApprovalStatus:

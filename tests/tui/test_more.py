@@ -16,8 +16,8 @@ from sergas_tui.domain import ApprovalStatus, AuditAction
 from sergas_tui.screens.account import AccountScreen
 from sergas_tui.screens.more import MoreModal
 from sergas_tui.services import Services
+from tests.helpers.tui import open_queue
 from tests.tui.conftest import review_current_owner
-from tests.tui.test_approvals import open_queue
 from tests.tui.waiting import settle
 
 

@@ -14,7 +14,7 @@ from sergas_tui.screens.signal_modals import SnoozeSignalModal, UnmuteSignalModa
 from sergas_tui.services import Services
 from sergas_tui.storage.mutes import list_mutes
 from sergas_tui.viewmodels.mutes import MuteRequest, account_mutes, save_mute
-from tests.tui.test_account import open_account, scenario_id, shown
+from tests.helpers.tui import open_account, scenario_id, shown
 from tests.tui.waiting import settle
 
 SPONSOR = "exec_sponsor_changed"
