@@ -14,6 +14,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from sergas_tui.clock import FixedClock
 from sergas_tui.config import ZohoSettings
 from sergas_tui.crm.gateway import SyncBatch
 from sergas_tui.crm.oauth import ZohoCredentials
@@ -64,7 +65,9 @@ def canonical(batch: SyncBatch) -> dict[str, Any]:
 async def full_sync(sim: Simulator) -> SyncBatch:
     settings = ZohoSettings(accounts_url=BASE)  # defaults: 120/min, 5 in flight, 3 retries
     transport = httpx.ASGITransport(app=sim.app)
-    async with ZohoRestGateway(settings, CREDENTIALS, transport=transport) as gateway:
+    # The org's clock, not the wall clock: the 90-day window must not move between two syncs.
+    clock = FixedClock(NOW)
+    async with ZohoRestGateway(settings, CREDENTIALS, transport=transport, clock=clock) as gateway:
         return await gateway.sync(history_days=90)
 
 

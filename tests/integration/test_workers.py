@@ -42,6 +42,9 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 REVIEW_TASK = "sergas.review_owner"
 NEVER = "0 0 29 2 *"
 """A schedule that is not due while the tests run (29 February, midnight)."""
+STARTUP = 180.0
+"""How long a worker process may take to start and register: an interpreter importing the
+review stack, which on a busy 2-core CI machine took more than 45 s."""
 
 
 def wait_for(
@@ -203,7 +206,7 @@ def test_two_workers_review_ten_owners_each_exactly_once(team: Team) -> None:
     owners = team.generate(accounts=400, owners=10)
     first = team.start_worker("--concurrency", "2")  # two reviews at once in one process
     second = team.start_worker()
-    wait_for(lambda: team.live_workers() == 2, "both workers to register")
+    wait_for(lambda: team.live_workers() == 2, "both workers to register", timeout=STARTUP)
 
     scheduled = team.sergas("schedule")
     assert scheduled.returncode == 0, scheduled.stderr
@@ -269,7 +272,7 @@ def test_a_killed_workers_review_is_retried_without_duplicate_approvals(team: Te
     owner = owners[0]
     fast = ("--stalled-after", "4")
     workers = [team.start_worker(*fast), team.start_worker(*fast)]
-    wait_for(lambda: team.live_workers() == 2, "both workers to register")
+    wait_for(lambda: team.live_workers() == 2, "both workers to register", timeout=STARTUP)
     scheduled = team.sergas("schedule", "--owner", owner)
     assert scheduled.returncode == 0, scheduled.stderr
 
@@ -547,7 +550,7 @@ def test_a_worker_serves_its_metrics_while_it_runs(team: Team) -> None:
         )
         return found.group(1) if found else None
 
-    url = wait_for(announced, "the worker to say where its metrics are")
+    url = wait_for(announced, "the worker to say where its metrics are", timeout=STARTUP)
     scheduled = team.sergas("schedule")
     assert scheduled.returncode == 0, scheduled.stderr
 
