@@ -131,7 +131,8 @@ async def test_a_scrape_during_and_after_a_review_finds_every_metric_with_true_f
         assert delta(after, before, "orchestrator_runs_total") == 1
         assert delta(after, before, "orchestrator_run_duration_seconds_count") == 1
         took = delta(after, before, "orchestrator_run_duration_seconds_sum")
-        assert 0 < took <= summary.seconds + 1
+        # Timed from the same start as the summary's, and ended after it was taken.
+        assert took >= summary.seconds > 0
         assert delta(after, before, "orchestrator_run_failures_total") == 0
 
         # Zoho: every call the simulator answered, by the operation that made it.
