@@ -17,27 +17,10 @@ from sergas_tui.audit.central_conn import (
 )
 from sergas_tui.audit.central_verify import central_stored_form
 from sergas_tui.domain import AuditEvent, RecommendationOutcome
+from sergas_tui.domain.audit_chain import CONTENT_COLUMNS
 from sergas_tui.storage import Repository
 
-AUDIT_COLUMNS_COMPARED = (
-    "id",
-    "seq",
-    "timestamp",
-    "session_id",
-    "agent_name",
-    "action_type",
-    "account_id",
-    "owner_email",
-    "tool_name",
-    "tool_inputs",
-    "tool_outputs",
-    "decision",
-    "decision_rationale",
-    "execution_time_ms",
-    "error_message",
-    "prev_hash",
-    "row_hash",
-)
+AUDIT_COLUMNS_COMPARED = (*CONTENT_COLUMNS, "prev_hash", "row_hash")
 
 
 @dataclass
