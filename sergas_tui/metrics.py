@@ -46,6 +46,7 @@ docs/prometheus-alerts.yml.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -207,8 +208,14 @@ def zoho_tool(tool_name: str) -> Iterator[None]:
         _tool.reset(reset)
 
 
+_ERROR_CODE = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
+
+
 def zoho_call(seconds: float, error_code: str | None = None) -> None:
-    """One Zoho API call (an attempt) under the current tool name; ``error_code`` if it failed."""
+    """One Zoho API call (an attempt) under the current tool name; ``error_code`` if it failed.
+
+    A code that does not look like Zoho's (upper-case words joined by ``_``) counts as
+    ``OTHER``: an answer's body must not be able to mint label values without end."""
     if not _switches.metrics:
         return
     m = _m()
@@ -216,7 +223,8 @@ def zoho_call(seconds: float, error_code: str | None = None) -> None:
     m.zoho_calls.labels(tool).inc()
     m.zoho_seconds.labels(tool).observe(seconds)
     if error_code is not None:
-        m.zoho_errors.labels(error_code).inc()
+        code = error_code if _ERROR_CODE.fullmatch(error_code) else "OTHER"
+        m.zoho_errors.labels(code).inc()
 
 
 def error_code_of(err: BaseException) -> str:

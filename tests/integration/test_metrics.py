@@ -417,3 +417,13 @@ def test_an_mcp_server_serves_its_metrics_while_it_runs(locations: Locations) ->
         server.wait(timeout=60)
         reader.join(timeout=30)
     assert "Traceback" not in "".join(said)
+
+
+def test_an_error_code_that_is_not_zohos_counts_as_other() -> None:
+    before = parse(metrics.render())
+    metrics.zoho_call(0.01, "INVALID_DATA")
+    metrics.zoho_call(0.01, 'bad"code\n{with} junk')
+    metrics.zoho_call(0.01, "HTTP_502")
+    after = parse(metrics.render())
+    for code in ("INVALID_DATA", "OTHER", "HTTP_502"):
+        assert delta(after, before, "zoho_api_errors_total", error_code=code) == 1, code
