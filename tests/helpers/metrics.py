@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import IO
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -57,3 +60,42 @@ def scrape(url: str) -> Scrape:
 
 def delta(after: Scrape, before: Scrape, name: str, **labels: str) -> float:
     return after.total(name, **labels) - before.total(name, **labels)
+
+
+_ANNOUNCED = re.compile(r"Prometheus metrics on (http://127\.0\.0\.1:\d+/metrics)")
+
+
+@dataclass
+class Followed:
+    """The lines a process writes to one of its streams, read by a thread as they come."""
+
+    lines: list[str] = field(default_factory=list)
+    thread: threading.Thread | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self.lines)
+
+    def metrics_url(self) -> str | None:
+        """The address the process said it serves its metrics on, once it has said it."""
+        found = _ANNOUNCED.search(self.text)
+        return found.group(1) if found else None
+
+    def join(self) -> str:
+        """Everything the stream held, once it is closed."""
+        if self.thread is not None:
+            self.thread.join(timeout=30)
+        return self.text
+
+
+def follow(stream: IO[str] | None) -> Followed:
+    assert stream is not None
+    followed = Followed()
+
+    def read() -> None:
+        for line in stream:
+            followed.lines.append(line)
+
+    followed.thread = threading.Thread(target=read, daemon=True)
+    followed.thread.start()
+    return followed

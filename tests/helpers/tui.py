@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from textual.widgets import Static
 
@@ -10,6 +10,8 @@ from sergas_tui.screens.account import AccountScreen
 from sergas_tui.screens.approvals import ApprovalsScreen
 from sergas_tui.services import Services
 from tests.tui.waiting import settle
+
+S = TypeVar("S")
 
 
 def scenario_id(services: Services, key: str) -> str:
@@ -30,10 +32,15 @@ def shown(screen: AccountScreen, selector: str) -> str:
     return str(screen.query_one(selector, Static).render())
 
 
-async def open_queue(pilot: Any) -> ApprovalsScreen:
+async def open_view(pilot: Any, key: str, kind: type[S]) -> S:
+    """Press a view's number key and return the screen it shows."""
     await settle(pilot)
-    await pilot.press("3")
+    await pilot.press(key)
     await settle(pilot)
     screen = pilot.app.screen
-    assert isinstance(screen, ApprovalsScreen)
+    assert isinstance(screen, kind)
     return screen
+
+
+async def open_queue(pilot: Any) -> ApprovalsScreen:
+    return await open_view(pilot, "3", ApprovalsScreen)

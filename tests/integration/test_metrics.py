@@ -35,7 +35,8 @@ from sergas_tui.errors import CrmError
 from sergas_tui.locations import Locations
 from sergas_tui.secrets import SecretStore
 from sergas_tui.services import Services, open_services
-from tests.helpers.metrics import Scrape, delta, parse, scrape
+from tests.helpers.metrics import Scrape, delta, follow, parse, scrape
+from tests.helpers.waiting import wait_for
 
 NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 
@@ -376,10 +377,6 @@ def test_the_worst_five_minutes_of_zoho_errors() -> None:
 
 
 def test_an_mcp_server_serves_its_metrics_while_it_runs(locations: Locations) -> None:
-    import re
-    import threading
-    import time
-
     server = subprocess.Popen(
         [sys.executable, "-m", "sergas_tui", "mcp", "zoho"],
         env=_cli_env(SERGAS_MONITORING__PROMETHEUS_PORT="0"),
@@ -388,26 +385,14 @@ def test_an_mcp_server_serves_its_metrics_while_it_runs(locations: Locations) ->
         stderr=subprocess.PIPE,
         text=True,
     )
-    said: list[str] = []
-
-    def read() -> None:
-        assert server.stderr is not None
-        for line in server.stderr:
-            said.append(line)
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
+    said = follow(server.stderr)
     try:
-        deadline = time.monotonic() + 60
-        url = None
-        while url is None:
-            found = re.search(
-                r"Prometheus metrics on (http://127\.0\.0\.1:\d+/metrics)", "".join(said)
-            )
-            url = found.group(1) if found else None
-            assert server.poll() is None, "".join(said)
-            assert time.monotonic() < deadline, "the server never said where its metrics are"
-            time.sleep(0.05)
+
+        def announced() -> str | None:
+            assert server.poll() is None, said.text
+            return said.metrics_url()
+
+        url = wait_for(announced, "the server to say where its metrics are", timeout=60)
         figures = scrape(url)
         for name in FOUNDING:
             assert name.removesuffix("_total") in figures.families
@@ -415,8 +400,7 @@ def test_an_mcp_server_serves_its_metrics_while_it_runs(locations: Locations) ->
         assert server.stdin is not None
         server.stdin.close()  # end of the stdio session: the server stops
         server.wait(timeout=60)
-        reader.join(timeout=30)
-    assert "Traceback" not in "".join(said)
+    assert "Traceback" not in said.join()
 
 
 def test_an_error_code_that_is_not_zohos_counts_as_other() -> None:

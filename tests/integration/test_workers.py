@@ -13,9 +13,8 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from sergas_tui.team.cron import parse_schedule
 from sergas_tui.team.review_job import WorkerRuntime
 from sergas_tui.team.runner import WorkerOptions, run_worker
 from sergas_tui.team.status import worker_checks
+from tests.helpers.waiting import wait_for
 from tests.integration.simkit import NOW
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -45,21 +45,6 @@ NEVER = "0 0 29 2 *"
 STARTUP = 180.0
 """How long a worker process may take to start and register: an interpreter importing the
 review stack, which on a busy 2-core CI machine took more than 45 s."""
-
-
-def wait_for(
-    condition: Callable[[], Any], what: str, *, timeout: float = 45.0, every: float = 0.05
-) -> Any:
-    """Poll ``condition`` until it returns something truthy; fail naming ``what`` after
-    ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = condition()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(every)
 
 
 @dataclass
@@ -526,31 +511,13 @@ def test_after_each_review_a_worker_sends_the_owner_one_digest(team: Team) -> No
 
 
 def test_a_worker_serves_its_metrics_while_it_runs(team: Team) -> None:
-    import re
-    import threading
-
-    from tests.helpers.metrics import scrape
+    from tests.helpers.metrics import follow, scrape
 
     owners = team.generate(accounts=60, owners=2)
     worker = team.start_worker(SERGAS_MONITORING__PROMETHEUS_PORT="0")
-    assert worker.stdout is not None
-    output: list[str] = []
+    output = follow(worker.stdout)
 
-    def read() -> None:
-        assert worker.stdout is not None
-        for line in worker.stdout:
-            output.append(line)
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-
-    def announced() -> str | None:
-        found = re.search(
-            r"Prometheus metrics on (http://127\.0\.0\.1:\d+/metrics)", "".join(output)
-        )
-        return found.group(1) if found else None
-
-    url = wait_for(announced, "the worker to say where its metrics are", timeout=STARTUP)
+    url = wait_for(output.metrics_url, "the worker to say where its metrics are", timeout=STARTUP)
     scheduled = team.sergas("schedule")
     assert scheduled.returncode == 0, scheduled.stderr
 
@@ -565,5 +532,4 @@ def test_a_worker_serves_its_metrics_while_it_runs(team: Team) -> None:
     assert figures.total("subagent_invocations_total", agent_name="zoho_scout") == 2
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=60) == 0
-    reader.join(timeout=30)
-    assert "Traceback" not in "".join(output)
+    assert "Traceback" not in output.join()

@@ -22,6 +22,7 @@ from sergas_tui.screens.audit import AuditDetailScreen, AuditScreen
 from sergas_tui.services import Services
 from tests.conftest import FIXED_NOW
 from tests.fakes.audit_head import reseal
+from tests.helpers.tui import open_view
 from tests.tui.waiting import settle
 
 STATUS, ACCOUNT, SUMMARY, ACTION, SEQ = 1, 2, 3, 4, 6
@@ -29,12 +30,7 @@ STATUS, ACCOUNT, SUMMARY, ACTION, SEQ = 1, 2, 3, 4, 6
 
 
 async def open_audit(pilot: Any) -> AuditScreen:
-    await settle(pilot)
-    await pilot.press("4")
-    await settle(pilot)
-    screen = pilot.app.screen
-    assert isinstance(screen, AuditScreen)
-    return screen
+    return await open_view(pilot, "4", AuditScreen)
 
 
 def table_of(screen: AuditScreen) -> DataTable[object]:
