@@ -84,6 +84,8 @@ _AGENT_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120, 300
 class _Switches:
     metrics: bool = True
     cost: bool = True
+    served: bool = False
+    """An exporter of this process is (or was) up: figures that cost a query are worth it."""
 
 
 _switches = _Switches()
@@ -191,8 +193,10 @@ def configure(*, enabled: bool = True, cost_tracking: bool = True) -> None:
     _switches.cost = enabled and cost_tracking
 
 
-def enabled() -> bool:
-    return _switches.metrics
+def served() -> bool:
+    """True once this process serves its metrics (:func:`serve`): only then is a figure that
+    costs a database query (the backlog after each decision) worth reading."""
+    return _switches.metrics and _switches.served
 
 
 # --- recording ------------------------------------------------------------------------------
@@ -368,6 +372,7 @@ def serve(port: int, host: str = "127.0.0.1") -> Exporter:
             "another one with SERGAS_MONITORING__PROMETHEUS_PORT, or leave [monitoring] "
             "prometheus_port unset."
         ) from err
+    _switches.served = True
     return Exporter(host, int(server.server_address[1]), server)
 
 

@@ -466,7 +466,7 @@ class ApprovalService:
                 raise ApprovalError(err.message) from err
         await self._stored_or_withdrawn(approval, updated, old, event)
         metrics.decided(approved=new.is_approved)
-        if metrics.enabled():
+        if metrics.served():  # a query per decision only when someone can scrape it
             metrics.pending_approvals(await self._io(self._repo.pending_approval_count))
         await self._remember(updated, new, now, who, rationale)
         return updated
