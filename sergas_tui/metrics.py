@@ -32,9 +32,10 @@ What records what:
 =========================================  ==================================================
 
 Ours, beside them: ``pending_approvals_count`` (approvals waiting for a decision in the
-workspace, set after each review and decision; the design's backlog alert reads it),
-``anthropic_api_cost_usd_by_model{model}`` and ``zoho_api_waits_total{reason}`` (waits for
-Zoho's limits: ``rate_limited`` after a 429, ``paced`` by the shared budget).
+workspace, set after each review, and after each decision once :func:`serve` runs; the
+design's backlog alert reads it), ``anthropic_api_cost_usd_by_model{model}`` and
+``zoho_api_waits_total{reason}`` (waits for Zoho's limits: ``rate_limited`` after a 429,
+``paced`` by the shared budget).
 
 ``[monitoring] metrics_enabled = false`` records nothing; ``cost_tracking_enabled = false``
 leaves the ``anthropic_*`` metrics out. :func:`serve` exposes the registry on
