@@ -13,13 +13,13 @@ and faulted only when the fault plan asks.
 from __future__ import annotations
 
 import json
-import logging
 import secrets
 import sqlite3
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 import anyio
+import structlog
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -53,7 +53,7 @@ from sergas_tui.crm.simulator.orgdb import OrgDb
 from sergas_tui.crm.simulator.paging import PageTokens
 from sergas_tui.crm.simulator.schema import COQL_MODULES, canonical_module
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger("sergas.simulator")
 
 Handler = Callable[[Ctx], Awaitable[Response]]
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -271,11 +271,11 @@ class Simulator:
         except sqlite3.Error as err:
             # The org file on this machine failed, not "Zoho": say so (the client maps this
             # code to a local-problem message).
-            log.exception("simulator storage failed: %s", ctx.kind)
+            log.exception("simulator_storage_failed", kind=ctx.kind)
             what = f"the demo CRM file {self.db.path} failed: {err}"
             return ZohoError(500, LOCAL_FILE_ERROR, what).response()
         except Exception:
-            log.exception("simulator handler failed: %s", ctx.kind)
+            log.exception("simulator_handler_failed", kind=ctx.kind)
             return ZohoError(500, "INTERNAL_ERROR", "Internal Server Error").response()
 
     async def _inject(self) -> Response | None:
