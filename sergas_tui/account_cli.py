@@ -128,7 +128,7 @@ def _plan(services: Services, account_id: str, name: str) -> str:
 def forget_command(state: State, console: Console, *, account: str, yes: bool) -> int:
     import asyncio
 
-    from sergas_tui.account_forget import ForgetReport, forget_account
+    from sergas_tui.account_forget import ForgetReport, PendingForget, forget_account
     from sergas_tui.approvals.service import require_may
     from sergas_tui.domain.mutes import MuteError
     from sergas_tui.services import open_services
@@ -136,13 +136,27 @@ def forget_command(state: State, console: Console, *, account: str, yes: bool) -
 
     services = open_services(state.settings(), state.locations, workspace=state.workspace)
     try:
-        try:
-            account_id, name, owner = find_account(services, account)
-        except MuteError as err:
-            raise UnknownAccountError(err.message) from err
+        pending = PendingForget.read(services)
+        if pending is not None and pending.matches(account):
+            # An earlier run began and stopped; the database may no longer name the account.
+            account_id, name, owner = pending.account_id, pending.name, pending.owner
+        else:
+            pending = None
+            try:
+                account_id, name, owner = find_account(services, account)
+            except MuteError as err:
+                raise UnknownAccountError(err.message) from err
         # Team mode: only the owner and their managers may erase an account's data.
         require_may(services.identity(), owner, "forget the data and")
-        if not yes:
+        if pending is not None:
+            console.print(
+                Text(
+                    f"Finishing the forgetting of {name} ({account_id}) that an earlier "
+                    "`sergas account forget` began and did not finish."
+                ),
+                soft_wrap=True,
+            )
+        elif not yes:
             console.print(
                 Text(
                     f"Forget {name} ({account_id}) in workspace {services.workspace}: its "
@@ -159,7 +173,7 @@ def forget_command(state: State, console: Console, *, account: str, yes: bool) -
 
         async def run() -> ForgetReport:
             try:
-                return await forget_account(services, account_id, name)
+                return await forget_account(services, account_id, name, owner=owner)
             finally:
                 await services.aclose()
 
@@ -176,12 +190,16 @@ def forget_command(state: State, console: Console, *, account: str, yes: bool) -
         if event is not None
         else "-"
     )
+    records = (
+        "records, briefs and audit rows erased by the earlier run"
+        if report.resumed and event is None
+        else f"records {listed}; briefs rewritten {database.briefs_rewritten}; audit rows erased "
+        f"{database.audit_rows_erased} (recorded as {recorded})"
+    )
     console.print(
         Text(
-            f"Forgot {name} ({account_id}): memory items {report.memory_items}; records "
-            f"{listed}; briefs rewritten {database.briefs_rewritten}; audit rows erased "
-            f"{database.audit_rows_erased} (recorded as {recorded}); files deleted "
-            f"{len(report.files_deleted)}; exported briefs rewritten "
+            f"Forgot {name} ({account_id}): memory items {report.memory_items}; {records}; "
+            f"files deleted {len(report.files_deleted)}; exported briefs rewritten "
             f"{len(report.files_rewritten)}; log files scrubbed {len(report.logs_scrubbed)}."
         ),
         soft_wrap=True,

@@ -30,27 +30,38 @@ Forgetting holds the workspace alone from start to end
 using it, it refuses before changing anything, since compacting the files afterwards needs
 every other reader gone and Cognee's old versions may be removed only while nobody writes.
 
+A forget that stops part-way (a disk full while compacting, the process killed) is finished by
+running the same command again: before changing anything it writes ``forget-pending.json`` in
+the workspace (:class:`PendingForget`: the id, the names that mention it, the erasure's id and
+whether the database step committed), and removes it once every step is done. A second run finds
+the account through that record even though the database no longer names it, skips the steps
+already done and does the rest; a forget of another account refuses until it is finished.
+
 The account stays in the CRM: the next review reads it again unless it is deleted there too.
 """
 
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sergas_tui.audit.erasure import CentralErasureReport
 from sergas_tui.domain import new_id
 from sergas_tui.domain.mentions import ERASED_PLACEHOLDER, Mentions
-from sergas_tui.errors import SergasError
+from sergas_tui.errors import SergasError, WorkspaceError
 from sergas_tui.storage.erasure import ErasureReport
 
 if TYPE_CHECKING:
     from sergas_tui.services import Services
+
+PENDING_FILE_NAME = "forget-pending.json"
+"""The record of a forget not yet finished, in the workspace directory (:class:`PendingForget`)."""
 
 BACKUP_GLOB = "*.bak-v*"
 """Database copies a schema upgrade kept (``sergas.db.bak-v7``, ``memory.db.bak-v2``...)."""
@@ -73,6 +84,102 @@ class ForgetReport:
     central_error: SergasError | None = None
     """Why the central copy still holds the account (the local erasure is complete)."""
     notes: list[str] = field(default_factory=list)
+    resumed: bool = False
+    """The forget finished one that an earlier run began (its database step was then skipped
+    when that run had committed it)."""
+
+
+@dataclass(frozen=True)
+class PendingForget:
+    """A forget that began and has not finished: enough to finish it once the database no
+    longer names the account (its names and the other accounts' names that shadow them)."""
+
+    account_id: str
+    name: str
+    owner: str | None
+    names: tuple[str, ...]
+    shadows: tuple[str, ...]
+    erasure_id: str
+    database_done: bool = False
+
+    @property
+    def mentions(self) -> Mentions:
+        return Mentions(account_id=self.account_id, names=self.names, shadows=self.shadows)
+
+    def matches(self, text: str) -> bool:
+        """Whether ``text`` (what a person typed) names this account: its id or one of its
+        names, in any case."""
+        wanted = text.strip().casefold()
+        return wanted != "" and wanted in {
+            self.account_id.casefold(),
+            *(n.casefold() for n in self.names),
+        }
+
+    @staticmethod
+    def path(services: Services) -> Path:
+        return services.locations.workspace_dir(services.workspace) / PENDING_FILE_NAME
+
+    @classmethod
+    def read(cls, services: Services) -> PendingForget | None:
+        """The workspace's unfinished forget, if any. A record that cannot be read is an error
+        (guessing would leave the account half forgotten)."""
+        path = cls.path(services)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            raise WorkspaceError(
+                f"Could not read {path}, the record of an unfinished `sergas account forget`: "
+                f"{err}."
+            ) from err
+        try:
+            data = json.loads(text)
+            return cls(
+                account_id=str(data["account_id"]),
+                name=str(data["name"]),
+                owner=None if data.get("owner") is None else str(data["owner"]),
+                names=tuple(str(n) for n in data["names"]),
+                shadows=tuple(str(n) for n in data.get("shadows", [])),
+                erasure_id=str(data["erasure_id"]),
+                database_done=bool(data.get("database_done", False)),
+            )
+        except (ValueError, KeyError, TypeError) as err:
+            raise WorkspaceError(
+                f"{path}, the record of an unfinished `sergas account forget`, is damaged "
+                f"({err}). Restore it from a backup, or delete it and forget the account again "
+                "by its id."
+            ) from err
+
+    def write(self, services: Services) -> None:
+        """Store the record (a new file renamed over the old, synced, so a crash leaves the old
+        record or the new one, never half of one)."""
+        path = self.path(services)
+        data = {
+            "account_id": self.account_id,
+            "name": self.name,
+            "owner": self.owner,
+            "names": list(self.names),
+            "shadows": list(self.shadows),
+            "erasure_id": self.erasure_id,
+            "database_done": self.database_done,
+        }
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            with temporary.open("w", encoding="utf-8") as handle:
+                json.dump(data, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, path)
+        except OSError as err:
+            temporary.unlink(missing_ok=True)
+            raise WorkspaceError(
+                f"Could not write {path}, the record that lets an interrupted forget be "
+                f"finished: {err}. Free some space and run the command again."
+            ) from err
+
+    def clear(self, services: Services) -> None:
+        self.path(services).unlink(missing_ok=True)
 
 
 def account_names(services: Services, account_id: str) -> list[str]:
@@ -274,12 +381,17 @@ def _delete(paths: Iterable[Path]) -> list[Path]:
     return gone
 
 
-async def forget_account(services: Services, account_id: str, name: str) -> ForgetReport:
+async def forget_account(
+    services: Services, account_id: str, name: str, *, owner: str | None = None
+) -> ForgetReport:
     """Forget the account everywhere the workspace holds it (see the module docstring).
 
     ``name`` is the name the person used for it; every name its snapshots knew is erased too.
-    Raises :class:`~sergas_tui.errors.WorkspaceError`, before changing anything, while another
-    process uses the workspace, and :class:`SergasError` when a local step fails; a central
+    ``owner`` (its owner's e-mail) is kept in the pending record so a second run can check who
+    may finish it. When the workspace holds an unfinished forget of this account, this finishes
+    it. Raises :class:`~sergas_tui.errors.WorkspaceError`, before changing anything, while
+    another process uses the workspace or while another account's forget is unfinished, and
+    :class:`SergasError` when a local step fails (running it again finishes the work); a central
     step that fails leaves the local erasure complete and is reported in ``central_error``.
     """
     from sergas_tui.storage.workspace_lock import exclusive_use
@@ -290,26 +402,40 @@ async def forget_account(services: Services, account_id: str, name: str) -> Forg
         f"forget {name}",
         mine=use.path if use is not None else None,
     ):
-        return await _forget(services, account_id, name)
+        return await _forget(services, account_id, name, owner)
 
 
-async def _forget(services: Services, account_id: str, name: str) -> ForgetReport:
-    from sergas_tui.audit.erasure import apply_central_erasures, erase_account_locally
-
+def _begin(
+    services: Services, account_id: str, name: str, owner: str | None
+) -> tuple[PendingForget, bool]:
+    """The pending record of this forget, and whether an earlier run began it: the unfinished
+    one of this account, or a new one written before anything changes."""
+    pending = PendingForget.read(services)
+    if pending is not None:
+        if pending.account_id != account_id:
+            raise WorkspaceError(
+                f"An earlier `sergas account forget` of {pending.name} ({pending.account_id}) did "
+                f"not finish. Run `sergas account forget {pending.account_id}` to finish it "
+                f"first; nothing was changed for {name}."
+            )
+        return pending, True
     mentions = account_mentions(services, account_id, name)
-    report = ForgetReport(account_id=account_id, name=name)
-    actor = actor_of(services)
-    files = workspace_files(services, mentions)
-    await _forget_memory(services, account_id, report)
-    report.database = erase_account_locally(
-        services.store,
-        mentions,
-        actor=actor,
-        now=services.clock.now(),
-        workspace=services.workspace,
+    pending = PendingForget(
+        account_id=account_id,
+        name=name,
+        owner=owner,
+        names=mentions.names,
+        shadows=mentions.shadows,
         erasure_id=new_id(),
-        central=services.central_audit_configured,
     )
+    pending.write(services)
+    return pending, False
+
+
+def _finish_locally(
+    services: Services, files: FilePlan, mentions: Mentions, report: ForgetReport
+) -> None:
+    """The steps after the database erasure: files, compaction, logs. Each can run again."""
     report.files_deleted = _delete(files.delete)
     report.files_rewritten = [
         p for p in files.rewrite if rewrite_text_file(p, lambda t: rewrite_brief(t, mentions))
@@ -317,6 +443,40 @@ async def _forget(services: Services, account_id: str, name: str) -> ForgetRepor
     report.files_kept = files.keep
     _compact_all(services)
     report.logs_scrubbed = [p for p in log_files(services) if scrub_text_file(p, mentions)]
+
+
+async def _forget(
+    services: Services, account_id: str, name: str, owner: str | None
+) -> ForgetReport:
+    from sergas_tui.audit.erasure import apply_central_erasures, erase_account_locally
+
+    pending, resumed = _begin(services, account_id, name, owner)
+    mentions = pending.mentions
+    report = ForgetReport(account_id=account_id, name=pending.name, resumed=resumed)
+    files = workspace_files(services, mentions)
+    await _forget_memory(services, account_id, report)
+    if not pending.database_done:
+        report.database = erase_account_locally(
+            services.store,
+            mentions,
+            actor=actor_of(services),
+            now=services.clock.now(),
+            workspace=services.workspace,
+            erasure_id=pending.erasure_id,
+            central=services.central_audit_configured,
+        )
+        pending = replace(pending, database_done=True)
+        pending.write(services)
+    try:
+        _finish_locally(services, files, mentions, report)
+    except (SergasError, OSError) as err:
+        reason = err.message if isinstance(err, SergasError) else str(err)
+        raise WorkspaceError(
+            f"{pending.name}'s records are erased from the workspace database, but forgetting "
+            f"stopped before the files were cleaned: {reason} Run `sergas account forget "
+            f"{account_id}` again to finish (the workspace keeps a record of what is left)."
+        ) from err
+    pending.clear(services)
     if services.central_audit_configured:
         from sergas_tui.audit.central_conn import target_from_settings
 
@@ -332,6 +492,7 @@ __all__ = [
     "ERASED_PLACEHOLDER",
     "FilePlan",
     "ForgetReport",
+    "PendingForget",
     "account_mentions",
     "account_names",
     "forget_account",
