@@ -13,7 +13,7 @@ import pytest
 from sergas_tui.audit.erasure import erase_account_locally
 from sergas_tui.audit.retention import purge_local, purge_local_if_due
 from sergas_tui.audit.verify import verify_database
-from sergas_tui.cli_ops import _purged_text
+from sergas_tui.cli.ops import _purged_text
 from sergas_tui.domain import AuditEvent
 from sergas_tui.domain.audit_chain import (
     CONTENT_COLUMNS,

@@ -24,17 +24,17 @@ if TYPE_CHECKING:
 
 LAZY_GROUPS: dict[str, tuple[str, str, str]] = {
     "account": (
-        "sergas_tui.account_cli",
+        "sergas_tui.cli.account",
         "account_app",
         "One account's data: export or forget it.",
     ),
     "admin": (
-        "sergas_tui.admin_cli",
+        "sergas_tui.cli.admin",
         "admin_app",
         "Team roles: who is an AE, a manager or an admin (team mode).",
     ),
     "signals": (
-        "sergas_tui.signals_cli",
+        "sergas_tui.cli.signals",
         "signals_app",
         "Snooze or dismiss an account's risk signals (they stay out of reviews meanwhile).",
     ),

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.text import Text
 
-from sergas_tui.cli_common import State, metrics_served, out, state_of
+from sergas_tui.cli.common import State, metrics_served, out, state_of
 from sergas_tui.errors import ConfigError, WorkspaceError
 
 if TYPE_CHECKING:

@@ -43,7 +43,7 @@ SECRET_NAMES = (
 )
 """The values of ``secrets.SecretName``, for help texts (a test keeps them in step)."""
 
-from sergas_tui.cli_common import (  # noqa: E402
+from sergas_tui.cli.common import (  # noqa: E402
     State,
     app,
     auth_app,
@@ -484,15 +484,15 @@ def demo_serve(
     serve(path, host=host, port=port, config=config, on_ready=announce)
 
 
-import sergas_tui.cli_ops  # noqa: E402,F401  (registers the operational commands)
-from sergas_tui import worker_cli  # noqa: E402
+import sergas_tui.cli.ops  # noqa: E402,F401  (registers the operational commands)
+from sergas_tui.cli import worker  # noqa: E402
 
-worker_cli.register(app)  # `sergas worker`, `sergas schedule` (team mode)
-from sergas_tui import notify_cli  # noqa: E402
+worker.register(app)  # `sergas worker`, `sergas schedule` (team mode)
+from sergas_tui.cli import notify  # noqa: E402
 
-notify_cli.register(app)  # `sergas notify`, `sergas serve` (team mode)
+notify.register(app)  # `sergas notify`, `sergas serve` (team mode)
 
-# `sergas signals` is registered in cli_common.LAZY_GROUPS: its module loads on first use.
+# `sergas signals` is registered in common.LAZY_GROUPS: its module loads on first use.
 
 # --- entry point --------------------------------------------------------------------------
 

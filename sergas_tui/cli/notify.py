@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.text import Text
 
-from sergas_tui.cli_common import err_console, metrics_served, out, state_of
+from sergas_tui.cli.common import err_console, metrics_served, out, state_of
 from sergas_tui.errors import ConfigError
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.text import Text
 
-from sergas_tui.cli_common import (
+from sergas_tui.cli.common import (
     State,
     app,
     approvals_app,
@@ -79,7 +79,7 @@ def review(
     ] = None,
 ) -> None:
     """Run a review headless: sync, signals, memory, recommendations (pending approval), brief."""
-    from sergas_tui.review_cli import review_command
+    from sergas_tui.cli.review_run import review_command
 
     if engine is not None and engine not in ("rules", "claude"):
         raise ConfigError(f"--engine must be 'rules' or 'claude', not {engine!r}.")
@@ -176,7 +176,7 @@ def export_brief(
     owner: Annotated[str | None, typer.Option("--owner", help="Owner email.")] = None,
 ) -> None:
     """Write an owner's brief to Markdown: the queue and statuses as they are now."""
-    from sergas_tui.review_cli import export_brief_command
+    from sergas_tui.cli.review_run import export_brief_command
 
     state = _state(ctx)
     code = export_brief_command(
@@ -347,7 +347,7 @@ def approvals_list(
     everyone: Annotated[bool, typer.Option("--all", help="Every owner's approvals.")] = False,
 ) -> None:
     """Pending approvals, with their ids."""
-    from sergas_tui.approvals_cli import list_command
+    from sergas_tui.cli.approvals_run import list_command
 
     state = _state(ctx)
     raise typer.Exit(
@@ -365,7 +365,7 @@ def approvals_more(
     owner: Annotated[str | None, typer.Option(help="Owner email (default: you).")] = None,
 ) -> None:
     """What waits beyond today's budget ("more, lower priority"), best first."""
-    from sergas_tui.queue_cli import more_command
+    from sergas_tui.cli.queue_run import more_command
 
     state = _state(ctx)
     raise typer.Exit(more_command(**_common(state), owner=owner))
@@ -378,7 +378,7 @@ def approvals_pull(
     actor: Annotated[str | None, typer.Option("--as", help=_AS_HELP)] = None,
 ) -> None:
     """Take an item from "more, lower priority" into your approvals queue now."""
-    from sergas_tui.queue_cli import pull_command
+    from sergas_tui.cli.queue_run import pull_command
 
     state = _state(ctx)
     raise typer.Exit(pull_command(**_common(state), ident=ident, actor=actor))
@@ -387,7 +387,7 @@ def approvals_pull(
 @approvals_app.command("show")
 def approvals_show(ctx: typer.Context, ident: Annotated[str, typer.Argument()]) -> None:
     """The exact write an approval would make."""
-    from sergas_tui.approvals_cli import show_command
+    from sergas_tui.cli.approvals_run import show_command
 
     state = _state(ctx)
     raise typer.Exit(show_command(**_common(state), ident=ident))
@@ -403,7 +403,7 @@ def _decide(
     execute: bool = True,
     not_useful: bool = False,
 ) -> None:
-    from sergas_tui.approvals_cli import decide_command
+    from sergas_tui.cli.approvals_run import decide_command
 
     state = _state(ctx)
     raise typer.Exit(
@@ -476,7 +476,7 @@ def approvals_undo(
 @approvals_app.command("execute")
 def approvals_execute(ctx: typer.Context) -> None:
     """Finish interrupted writes and write every approved action not yet written."""
-    from sergas_tui.approvals_cli import execute_command
+    from sergas_tui.cli.approvals_run import execute_command
 
     state = _state(ctx)
     raise typer.Exit(
@@ -497,7 +497,7 @@ def audit_verify(
     ] = False,
 ) -> None:
     """Check the hash chain; names any edited, deleted or reordered row (exit 1)."""
-    from sergas_tui.approvals_cli import verify_command
+    from sergas_tui.cli.approvals_run import verify_command
 
     state = _state(ctx)
     code = verify_command(**_common(state))
@@ -696,7 +696,7 @@ def audit_export(
     out_file: Annotated[Path | None, typer.Option("--out", help="File (default: stdout).")] = None,
 ) -> None:
     """Export the audit log as JSON lines."""
-    from sergas_tui.approvals_cli import export_command
+    from sergas_tui.cli.approvals_run import export_command
 
     state = _state(ctx)
     when = since.replace(tzinfo=UTC) if since is not None and since.tzinfo is None else since
