@@ -1,4 +1,5 @@
-"""What every `sergas` command shares: the Typer apps, the consoles and per-run state.
+"""What the `sergas` commands share: the consoles, per-run state and the demo workspace's
+generation (the TUI's first run and `sergas demo` both make it).
 
 The CLI modules import only what every command needs (Typer, Rich's console); a command imports
 what it uses in its body, so `sergas --help` and the TUI's first paint stay fast (see
@@ -7,13 +8,12 @@ what it uses in its body, so `sergas --help` and the TUI's first paint stay fast
 
 from __future__ import annotations
 
-import importlib
 from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
-from typer.core import TyperCommand, TyperGroup
 
 from sergas_tui.locations import Locations
 from sergas_tui.logs import get_logger
@@ -22,83 +22,9 @@ if TYPE_CHECKING:
     from sergas_tui.config import Settings
     from sergas_tui.metrics import Exporter
 
-LAZY_GROUPS: dict[str, tuple[str, str, str]] = {
-    "account": (
-        "sergas_tui.cli.account",
-        "account_app",
-        "One account's data: export or forget it.",
-    ),
-    "admin": (
-        "sergas_tui.cli.admin",
-        "admin_app",
-        "Team roles: who is an AE, a manager or an admin (team mode).",
-    ),
-    "signals": (
-        "sergas_tui.cli.signals",
-        "signals_app",
-        "Snooze or dismiss an account's risk signals (they stay out of reviews meanwhile).",
-    ),
-}
-"""Command groups whose module is imported only when the group runs: name → (module, Typer app
-attribute, its help as `sergas --help` lists it; a test keeps the help in step)."""
-
-
-class RootGroup(TyperGroup):
-    """The root command: lists the lazy groups by their help, loads one only to run it."""
-
-    def __init__(self, **attrs: Any) -> None:
-        super().__init__(**attrs)
-        for name, (_module, _attribute, help_text) in LAZY_GROUPS.items():
-            if name not in self.commands:
-                self.commands[name] = TyperCommand(name=name, help=help_text)
-
-    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
-        if args and args[0] in LAZY_GROUPS:
-            self.commands[args[0]] = lazy_group(args[0])
-        return super().resolve_command(ctx, args)
-
-
-def lazy_group(name: str) -> Any:
-    """The click group of one of :data:`LAZY_GROUPS` (imports its module)."""
-    module, attribute, _help = LAZY_GROUPS[name]
-    group = typer.main.get_group(getattr(importlib.import_module(module), attribute))
-    group.name = name
-    # Plain help like every other command (a sub-Typer added to `app` inherits this).
-    pending: list[Any] = [group]
-    while pending:
-        command = pending.pop()
-        command.rich_markup_mode = app.rich_markup_mode
-        pending.extend(getattr(command, "commands", {}).values())
-    return group
-
-
-app = typer.Typer(
-    name="sergas",
-    cls=RootGroup,
-    help="Account reviews for account executives: Zoho CRM, agents, approvals, audit.",
-    no_args_is_help=False,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
-config_app = typer.Typer(help="Show or create the configuration file.", no_args_is_help=True)
-auth_app = typer.Typer(help="Store credentials in the OS keyring.", no_args_is_help=True)
-demo_app = typer.Typer(help="The generated demo workspace.", no_args_is_help=True)
-mcp_app = typer.Typer(help="Run Sergas's MCP servers.", no_args_is_help=True)
-export_app = typer.Typer(help="Export briefs.", no_args_is_help=True)
-memory_app = typer.Typer(help="The workspace's account memory.", no_args_is_help=True)
-approvals_app = typer.Typer(
-    help="Decide proposed CRM writes without the TUI.", no_args_is_help=True
-)
-audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
-app.add_typer(config_app, name="config")
-app.add_typer(auth_app, name="auth")
-app.add_typer(demo_app, name="demo")
-app.add_typer(mcp_app, name="mcp")
-app.add_typer(export_app, name="export")
-app.add_typer(memory_app, name="memory")
-app.add_typer(approvals_app, name="approvals")
-app.add_typer(audit_app, name="audit")
+DEFAULT_DEMO_ACCOUNTS = 5000
+DEFAULT_DEMO_OWNERS = 50
+DEFAULT_DEMO_SEED = 7
 
 out = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -144,3 +70,39 @@ def state_of(ctx: typer.Context) -> State:
     state = ctx.find_root().obj
     assert isinstance(state, State)
     return state
+
+
+def body_arguments(state: State) -> dict[str, Any]:
+    """The arguments every command body takes: settings, locations, console, workspace."""
+    return {
+        "settings": state.settings(),
+        "locations": state.locations,
+        "console": out,
+        "workspace": state.workspace,
+    }
+
+
+def generate_demo(
+    locations: Locations, workspace: str, accounts: int, owners: int, seed: int
+) -> None:
+    """Write the workspace's demo CRM (not while another process uses the workspace) and say
+    what it holds."""
+    from sergas_tui.demo import generate
+    from sergas_tui.storage.workspace_lock import exclusive_use
+
+    path = locations.demo_crm_file(workspace)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    started = datetime.now(UTC)
+    # Replacing the org file under a live process would break it: not while one uses it.
+    with (
+        exclusive_use(path.parent, "rebuild the demo CRM"),
+        err_console.status("Generating the demo CRM…"),
+    ):
+        info = generate(path, accounts=accounts, owners=owners, seed=seed, now=started)
+    seconds = (datetime.now(UTC) - started).total_seconds()
+    log.info("demo_generated", workspace=workspace, accounts=accounts, owners=owners, seed=seed)
+    out.print(
+        f"Demo workspace {workspace!r}: {info.accounts:,} accounts, {info.owners} owners "
+        f"(seed {info.seed}) in {seconds:.1f} s → {path}. You are {info.current_user_email}.",
+        markup=False,
+    )

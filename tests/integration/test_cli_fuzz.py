@@ -25,7 +25,6 @@ import typer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sergas_tui.cli import common as cli_common
 from sergas_tui.cli import main as cli_main
 from sergas_tui.cli.main import main
 from sergas_tui.demo import DemoStore
@@ -146,7 +145,7 @@ def ws(workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 @functools.cache
 def _command() -> Any:
-    return typer.main.get_command(cli_common.app)
+    return typer.main.get_command(cli_main.app)
 
 
 def invoke(argv: list[str], stdin: str = "") -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sergas_tui.cli.common import LAZY_GROUPS
+from sergas_tui.cli.main import LAZY_GROUPS
 
 HEAVY = (
     "sergas_tui.services",
@@ -24,7 +24,12 @@ HEAVY = (
     "sergas_tui.crm",
     "sergas_tui.agents",
     "sergas_tui.memory",
+    "sergas_tui.cli.account",
+    "sergas_tui.cli.admin",
     "sergas_tui.cli.signals",
+    "sergas_tui.cli.review_run",
+    "sergas_tui.cli.approvals_run",
+    "sergas_tui.cli.queue_run",
     "textual",
     "structlog",
     "anthropic",
@@ -76,14 +81,14 @@ def test_the_app_and_its_first_screen_load_no_adapter() -> None:
 
 @pytest.mark.parametrize("name", sorted(LAZY_GROUPS))
 def test_lazy_groups_are_listed_with_their_own_help(name: str) -> None:
-    from sergas_tui.cli.common import lazy_group
+    from sergas_tui.cli.main import lazy_group
 
     module, attribute, listed = LAZY_GROUPS[name]
     assert lazy_group(name).help == listed, f"update LAZY_GROUPS[{name!r}] to {module}.{attribute}"
 
 
 def test_secret_names_in_help_texts_match_the_secrets_module() -> None:
-    from sergas_tui.cli.main import SECRET_NAMES
+    from sergas_tui.cli.auth import SECRET_NAMES
     from sergas_tui.secrets import SecretName
 
     assert tuple(name.value for name in SecretName) == SECRET_NAMES
