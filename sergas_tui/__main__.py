@@ -1,5 +1,5 @@
 """`python -m sergas_tui` runs the CLI."""
 
-from sergas_tui.cli import main
+from sergas_tui.cli.main import main
 
 main()

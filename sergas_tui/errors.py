@@ -55,8 +55,8 @@ The errors of one layer follow, each defined here and imported by the module nam
     ├── MemoryToolError                  memory/mcp_tools.py
     ├── MuteError                        domain/mutes.py
     ├── UserInputError                   user_files.py
-    ├── UnknownAccountError              account_cli.py
-    └── RolesError                       admin_cli.py
+    ├── UnknownAccountError              cli/account.py
+    └── RolesError                       cli/admin.py
 
 Not part of the hierarchy: the Zoho simulator's own errors (``crm/simulator``: ``ZohoError``,
 ``ItemError``, ``UnknownField``, ``BadValue``), which never reach a person — the simulator
@@ -390,7 +390,7 @@ class RemoteToolMissingError(StorageError):
         self.tool = tool
 
 
-# -- a person's input (domain/mutes.py, user_files.py, account_cli.py, admin_cli.py) -----------
+# -- a person's input (domain/mutes.py, user_files.py, cli/account.py, cli/admin.py) -----------
 
 
 class MuteError(SergasError):

@@ -116,10 +116,10 @@ def test_review_cli_runs_the_claude_engine_and_shows_tokens(
 
     from rich.console import Console
 
+    from sergas_tui.cli.review_run import review_command
     from sergas_tui.config import load_settings
     from sergas_tui.demo import generate
     from sergas_tui.locations import Locations
-    from sergas_tui.review_cli import review_command
     from tests.fakes.sdk_env import DUMMY_API_KEY
     from tests.helpers.claude import assess, many, recommend
 

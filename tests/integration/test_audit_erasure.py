@@ -13,7 +13,7 @@ import pytest
 from sergas_tui.audit.erasure import erase_account_locally
 from sergas_tui.audit.retention import purge_local, purge_local_if_due
 from sergas_tui.audit.verify import verify_database
-from sergas_tui.cli_ops import _purged_text
+from sergas_tui.cli.audit_upkeep import purged_text
 from sergas_tui.domain import AuditEvent
 from sergas_tui.domain.audit_chain import (
     CONTENT_COLUMNS,
@@ -190,7 +190,7 @@ def test_local_retention_purges_a_prefix_and_the_chain_still_verifies(
     last = rows[-1]
     assert (last["action_type"], last["tool_name"]) == ("audit_purged", "local_audit_purge")
     assert json.loads(last["tool_inputs"])["chain_start"]["seq"] == 6
-    said = _purged_text(report)  # people read the purge's time and seq, not its id
+    said = purged_text(report)  # people read the purge's time and seq, not its id
     assert "recorded as the purge of 2026-01-16 00:00 UTC (seq 13)." in said
     assert str(last["id"]) not in said
     result = verify_database(repo)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sergas_tui import __version__
-from sergas_tui.cli import main
+from sergas_tui.cli.main import main
 from sergas_tui.locations import Locations
 from tests.helpers.cli import assert_one_paragraph_error, run_cli
 

@@ -2,9 +2,9 @@
 are not UTF-8, odd paths, any JSON — Sergas answers in words with exit code 0, 1 or 2, never
 "Unexpected error … please report".
 
-The CLI runs in-process (``sergas_tui.cli.main``, the console script's own error handling) on
-one generated and reviewed demo workspace, a few examples per argument (bounded, derandomized),
-from a scratch working directory so that relative paths land in ``tmp_path``.
+The CLI runs in-process (``sergas_tui.cli.main.main``, the console script's own error
+handling) on one generated and reviewed demo workspace, a few examples per argument (bounded,
+derandomized), from a scratch working directory so that relative paths land in ``tmp_path``.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import typer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sergas_tui import cli, cli_common
-from sergas_tui.cli import main
+from sergas_tui.cli import main as cli_main
+from sergas_tui.cli.main import main
 from sergas_tui.demo import DemoStore
 from sergas_tui.locations import Locations
 from tests.helpers.cli import pending_ids, run_cli
@@ -139,13 +139,13 @@ def ws(workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("COLUMNS", "100")
     # Typer builds the click command tree on every call (two thirds of an in-process run);
     # build it once. ``main`` and its error handling are unchanged.
-    monkeypatch.setattr(cli, "app", _command())
+    monkeypatch.setattr(cli_main, "app", _command())
     return workspace
 
 
 @functools.cache
 def _command() -> Any:
-    return typer.main.get_command(cli_common.app)
+    return typer.main.get_command(cli_main.app)
 
 
 def invoke(argv: list[str], stdin: str = "") -> None:

@@ -10,7 +10,7 @@ import secrets
 import pytest
 from mcp.server import Server
 
-from sergas_tui.cli import main
+from sergas_tui.cli.main import main
 from sergas_tui.errors import SecretError
 from sergas_tui.mcp_transport import run_http
 from sergas_tui.secrets import (

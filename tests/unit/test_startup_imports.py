@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sergas_tui.cli_common import LAZY_GROUPS
+from sergas_tui.cli.main import LAZY_GROUPS
 
 HEAVY = (
     "sergas_tui.services",
@@ -24,7 +24,12 @@ HEAVY = (
     "sergas_tui.crm",
     "sergas_tui.agents",
     "sergas_tui.memory",
-    "sergas_tui.signals_cli",
+    "sergas_tui.cli.account",
+    "sergas_tui.cli.admin",
+    "sergas_tui.cli.signals",
+    "sergas_tui.cli.review_run",
+    "sergas_tui.cli.approvals_run",
+    "sergas_tui.cli.queue_run",
     "textual",
     "structlog",
     "anthropic",
@@ -63,25 +68,27 @@ def imported(modules: set[str], package: str) -> bool:
 
 
 def test_importing_the_cli_loads_no_heavy_module() -> None:
-    modules = loaded_after("import sergas_tui.cli")
+    modules = loaded_after("import sergas_tui.cli.main")
     assert [name for name in HEAVY if imported(modules, name)] == []
 
 
 def test_the_app_and_its_first_screen_load_no_adapter() -> None:
-    modules = loaded_after("import sergas_tui.cli, sergas_tui.app, sergas_tui.screens.portfolio")
+    modules = loaded_after(
+        "import sergas_tui.cli.main, sergas_tui.app, sergas_tui.screens.portfolio"
+    )
     assert [name for name in FIRST_PAINT_HEAVY if imported(modules, name)] == []
 
 
 @pytest.mark.parametrize("name", sorted(LAZY_GROUPS))
 def test_lazy_groups_are_listed_with_their_own_help(name: str) -> None:
-    from sergas_tui.cli_common import lazy_group
+    from sergas_tui.cli.main import lazy_group
 
     module, attribute, listed = LAZY_GROUPS[name]
     assert lazy_group(name).help == listed, f"update LAZY_GROUPS[{name!r}] to {module}.{attribute}"
 
 
 def test_secret_names_in_help_texts_match_the_secrets_module() -> None:
-    from sergas_tui.cli import SECRET_NAMES
+    from sergas_tui.cli.auth import SECRET_NAMES
     from sergas_tui.secrets import SecretName
 
     assert tuple(name.value for name in SecretName) == SECRET_NAMES

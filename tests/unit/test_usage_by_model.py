@@ -9,7 +9,7 @@ import pytest
 from rich.console import Console
 
 from sergas_tui.agents.events import AgentUsage, RunFinished, RunStarted, RunSummary, Usage
-from sergas_tui.review_cli import summary_table
+from sergas_tui.cli.review_run import summary_table
 from sergas_tui.viewmodels.review import ReviewProgress
 from sergas_tui.viewmodels.review import Usage as ShownUsage
 

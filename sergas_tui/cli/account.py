@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from sergas_tui.cli_common import State, state_of
+from sergas_tui.cli.common import State, state_of
 from sergas_tui.errors import UnknownAccountError as UnknownAccountError
 
 if TYPE_CHECKING:

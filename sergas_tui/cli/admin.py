@@ -22,7 +22,7 @@ from pydantic import JsonValue
 from rich.table import Table
 from rich.text import Text
 
-from sergas_tui.cli_common import err_console, out, state_of
+from sergas_tui.cli.common import err_console, out, state_of
 from sergas_tui.errors import ConfigError
 from sergas_tui.errors import RolesError as RolesError
 

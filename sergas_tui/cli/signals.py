@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from sergas_tui.cli_common import State, out, state_of
+from sergas_tui.cli.common import State, out, state_of
 from sergas_tui.domain.mutes import (
     MAX_SNOOZE_DAYS,
     MuteError,
@@ -51,7 +51,7 @@ def _services(state: State) -> Services:
 
 
 def _actor(actor: str | None) -> str:
-    from sergas_tui.approvals_cli import default_actor
+    from sergas_tui.cli.approvals_run import default_actor
 
     return (actor or "").strip() or default_actor()
 
@@ -65,7 +65,7 @@ def _names(services: Services) -> RecordNames:
 def _print(console: Console, line: str, *, indent: int = 0) -> None:
     """One line of plain text (control characters removed), folded at the console's width."""
     from sergas_tui.approvals.cli_support import one_line
-    from sergas_tui.approvals_cli import fold
+    from sergas_tui.cli.approvals_run import fold
 
     for part in fold(" " * indent + one_line(line), console):
         console.print(part, soft_wrap=True)

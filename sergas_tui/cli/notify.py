@@ -1,7 +1,8 @@
 """`sergas notify digest|notices` and `sergas serve`: team mode's notifications and the pages
 behind their approval links.
 
-Registered on the root app by :func:`register` (called from :mod:`sergas_tui.cli`). Like the
+:mod:`sergas_tui.cli.main` adds the `notify` group and the top-level `serve` command to the
+root app; they live together because `serve` answers the links the digests send. Like the
 other CLI modules this one imports only Typer and Rich at module level; the notifiers, the web
 server and psycopg load when a command runs.
 """
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.text import Text
 
-from sergas_tui.cli_common import err_console, metrics_served, out, state_of
+from sergas_tui.cli.common import err_console, metrics_served, out, state_of
 from sergas_tui.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -24,12 +25,6 @@ notify_app = typer.Typer(
     "notices (e-mail and/or webhook).",
     no_args_is_help=True,
 )
-
-
-def register(app: typer.Typer) -> None:
-    """Add `sergas notify …` and `sergas serve` to the root app."""
-    app.add_typer(notify_app, name="notify")
-    app.command("serve")(serve)
 
 
 def _check(ctx: typer.Context, *, links: bool) -> None:

@@ -222,7 +222,7 @@ def run_metered(
     """Run a one-shot review with its metrics served on ``[monitoring] prometheus_port``
     meanwhile, and written to ``metrics_file`` (if any) at the end, whether the review worked
     or not: a cron job's monitoring sees failures too."""
-    from sergas_tui.cli_common import err_console, metrics_served, warn
+    from sergas_tui.cli.common import err_console, metrics_served, warn
 
     with metrics_served(settings):
         try:

@@ -1,8 +1,9 @@
 """`sergas worker` and `sergas schedule`: team mode's review workers and their scheduling.
 
-Registered on the root app by :func:`register` (called from :mod:`sergas_tui.cli`). Like the
-other CLI modules this one imports only Typer and Rich at module level; the job engine
-(procrastinate, psycopg) loads when one of these commands runs.
+Both are top-level commands, added to the root app by :mod:`sergas_tui.cli.main`; they share
+how a worker's workspace is found and prepared, so they live together. Like the other CLI
+modules this one imports only Typer and Rich at module level; the job engine (procrastinate,
+psycopg) loads when one of these commands runs.
 """
 
 from __future__ import annotations
@@ -13,18 +14,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.text import Text
 
-from sergas_tui.cli_common import State, metrics_served, out, state_of
+from sergas_tui.cli.common import State, metrics_served, out, state_of
 from sergas_tui.errors import ConfigError, WorkspaceError
 
 if TYPE_CHECKING:
     from sergas_tui.config import Settings
     from sergas_tui.team.scheduling import ScheduleReport
-
-
-def register(app: typer.Typer) -> None:
-    """Add the commands to the root app."""
-    app.command("worker")(worker)
-    app.command("schedule")(schedule)
 
 
 def say(text: str) -> None:

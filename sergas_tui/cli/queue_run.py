@@ -17,7 +17,7 @@ from rich.text import Text
 
 from sergas_tui.approvals.cli_support import fit_label
 from sergas_tui.approvals.service import require_may
-from sergas_tui.approvals_cli import default_actor, run_with_services
+from sergas_tui.cli.approvals_run import default_actor, run_with_services
 from sergas_tui.config import Settings
 from sergas_tui.errors import SergasError
 from sergas_tui.locations import Locations
