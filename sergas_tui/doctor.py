@@ -119,7 +119,7 @@ def run_checks(
 def _budget_checks(settings: Settings, locations: Locations, name: str) -> list[Check]:
     """The org's Zoho call budget, shared by every Sergas process of this machine."""
     from sergas_tui.crm.budget import demo_budget_file, read_budget, rest_budget_file
-    from sergas_tui.crm.zoho_rest import zoho_host
+    from sergas_tui.crm.rest.gateway import zoho_host
 
     zoho = settings.zoho
     mode = zoho.resolved_mode()
