@@ -36,8 +36,8 @@ from pydantic import SecretStr
 
 from sergas_tui.config import ZohoSettings
 from sergas_tui.crm.approval_gate import ApprovalGate
-from sergas_tui.crm.mcp_client import McpGateway
-from sergas_tui.crm.mcp_server import build_zoho_server
+from sergas_tui.crm.mcp.client import McpGateway
+from sergas_tui.crm.mcp.server import build_zoho_server
 from sergas_tui.crm.oauth import ZohoCredentials
 from sergas_tui.crm.rest.gateway import ZohoRestGateway
 from sergas_tui.crm.simulator import (

@@ -739,7 +739,7 @@ def mcp_zoho(
     import asyncio
 
     from sergas_tui.crm.approval_gate import ApprovalGate, GrantStore
-    from sergas_tui.crm.mcp_server import build_zoho_server, run_http, run_stdio
+    from sergas_tui.crm.mcp.server import build_zoho_server, run_http, run_stdio
     from sergas_tui.secrets import SecretName, SecretStore
     from sergas_tui.services import open_services
     from sergas_tui.storage.grants import LocalGrantStore

@@ -113,7 +113,7 @@ async def _open_mcp(
     clock: Clock,
     child_environment: Callable[[], dict[str, str]],
 ) -> CrmGateway:
-    from sergas_tui.crm.mcp_client import McpGateway
+    from sergas_tui.crm.mcp.client import McpGateway
     from sergas_tui.crm.zoho_mcp import (
         connect_mcp_http,
         connect_mcp_stdio,

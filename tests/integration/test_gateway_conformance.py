@@ -27,8 +27,8 @@ from pydantic import SecretStr
 
 from sergas_tui.config import ZohoSettings
 from sergas_tui.crm.approval_gate import grant_for
-from sergas_tui.crm.mcp_client import McpGateway
-from sergas_tui.crm.mcp_tools import REGISTER_TOOL
+from sergas_tui.crm.mcp.client import McpGateway
+from sergas_tui.crm.mcp.tools import REGISTER_TOOL
 from sergas_tui.crm.oauth import ZohoCredentials
 from sergas_tui.crm.rest.gateway import ZohoRestGateway
 from sergas_tui.crm.simulator import (

@@ -23,7 +23,7 @@ import pytest
 from pydantic import TypeAdapter
 
 from sergas_tui.crm.approval_gate import grant_for
-from sergas_tui.crm.mcp_client import McpGateway
+from sergas_tui.crm.mcp.client import McpGateway
 from sergas_tui.crm.rest.gateway import ZohoRestGateway
 from sergas_tui.crm.simulator import SimulatorConfig, create_simulator
 from sergas_tui.crm.simulator.server import start_in_thread

@@ -18,10 +18,10 @@ from mcp.client.session import ClientSession
 from pydantic import JsonValue
 
 from sergas_tui.approvals.executor import _with_marker as executor_marker
-from sergas_tui.crm import mcp_tools as t
 from sergas_tui.crm.approval_gate import ApprovalGate, GrantStore, grant_for
-from sergas_tui.crm.mcp_server import build_zoho_server
-from sergas_tui.crm.mcp_wire import ERROR_META_KEY
+from sergas_tui.crm.mcp import tools as t
+from sergas_tui.crm.mcp.server import build_zoho_server
+from sergas_tui.crm.mcp.wire import ERROR_META_KEY
 from sergas_tui.crm.rest.gateway import ZohoRestGateway
 from sergas_tui.crm.simulator import SimulatorConfig, create_simulator
 from sergas_tui.crm.simulator.server import start_in_thread

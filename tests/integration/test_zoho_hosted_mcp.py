@@ -29,7 +29,7 @@ from sergas_tui.clock import FixedClock
 from sergas_tui.config import ZohoSettings, load_settings
 from sergas_tui.crm.gateway import CrmReader, ReadOnlyCrm
 from sergas_tui.crm.http import CrmWait, watch_waits
-from sergas_tui.crm.mcp_client import McpGateway
+from sergas_tui.crm.mcp.client import McpGateway
 from sergas_tui.crm.oauth import ZohoCredentials
 from sergas_tui.crm.rest.gateway import ZohoRestGateway
 from sergas_tui.crm.simulator import (
