@@ -104,8 +104,8 @@ def open_store(kind: str, directory: Path) -> MemoryStore:
     clock = FixedClock(ANCHOR)
     if kind == "local":
         return LocalMemory(directory / "memory.db", clock=clock)
-    from sergas_tui.memory.cognee_backend import CogneeMemory
-    from sergas_tui.memory.cognee_embed import resolve_spec
+    from sergas_tui.memory.cognee.backend import CogneeMemory
+    from sergas_tui.memory.cognee.embed import resolve_spec
 
     return CogneeMemory(
         directory / "cognee",

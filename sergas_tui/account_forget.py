@@ -176,7 +176,7 @@ async def _forget_memory(services: Services, account_id: str, report: ForgetRepo
             await store.close()
     root = cognee_dir(locations, workspace)
     if root.is_dir():
-        from sergas_tui.memory.cognee_setup import cognee_available
+        from sergas_tui.memory.cognee.setup import cognee_available
 
         if not cognee_available():
             report.notes.append(
@@ -207,10 +207,10 @@ def _compact_all(services: Services) -> None:
     compact(memory_path(database))
     root = cognee_dir(services.locations, services.workspace)
     if root.is_dir():
-        from sergas_tui.memory.cognee_setup import cognee_available
+        from sergas_tui.memory.cognee.setup import cognee_available
 
         if cognee_available():
-            from sergas_tui.memory.cognee_files import compact_cognee
+            from sergas_tui.memory.cognee.files import compact_cognee
 
             # The workspace is held alone (forget_account): nobody may be reviewing now.
             compact_cognee(root, others=lambda: _other_users(services))
