@@ -318,7 +318,7 @@ async def _forget(services: Services, account_id: str, name: str) -> ForgetRepor
     _compact_all(services)
     report.logs_scrubbed = [p for p in log_files(services) if scrub_text_file(p, mentions)]
     if services.central_audit_configured:
-        from sergas_tui.audit.central_conn import target_from_settings
+        from sergas_tui.audit.central.conn import target_from_settings
 
         try:
             target = target_from_settings(services.settings.central, services.secrets)

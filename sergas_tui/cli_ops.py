@@ -30,8 +30,8 @@ from sergas_tui.errors import ConfigError, SergasError
 from sergas_tui.widgets.text import clean
 
 if TYPE_CHECKING:
-    from sergas_tui.audit.central import MigratePolicy, SyncReport
-    from sergas_tui.audit.central_conn import CentralTarget
+    from sergas_tui.audit.central.conn import CentralTarget
+    from sergas_tui.audit.central.sync import MigratePolicy, SyncReport
     from sergas_tui.audit.retention import LocalPurgeReport
     from sergas_tui.config import Settings
     from sergas_tui.memory.store import MemoryStore
@@ -511,7 +511,7 @@ def audit_verify(
 
 def _central(state: State, settings: Settings) -> tuple[Repository, CentralTarget, str]:
     """The workspace database, the configured central target and the workspace name."""
-    from sergas_tui.audit.central_conn import target_from_settings
+    from sergas_tui.audit.central.conn import target_from_settings
     from sergas_tui.secrets import SecretStore
     from sergas_tui.storage import Repository
 
@@ -527,7 +527,7 @@ def _run_sync(
     migrate: MigratePolicy = "auto",
     batch_size: int | None = None,
 ) -> SyncReport:
-    from sergas_tui.audit.central import sync_once
+    from sergas_tui.audit.central.sync import sync_once
 
     repository, target, name = _central(state, settings)
     try:
@@ -558,8 +558,8 @@ def audit_sync(
     ] = None,
 ) -> None:
     """Send the local audit outbox to the central PostgreSQL ([central] dsn)."""
-    from sergas_tui.audit.central import outbox_status
-    from sergas_tui.audit.central_schema import CENTRAL_SCHEMA_VERSION
+    from sergas_tui.audit.central.schema import CENTRAL_SCHEMA_VERSION
+    from sergas_tui.audit.central.sync import outbox_status
     from sergas_tui.storage import Repository
 
     state = _state(ctx)
@@ -582,7 +582,7 @@ def audit_sync(
 
 
 def _verify_remote(state: State) -> int:
-    from sergas_tui.audit.central_verify import verify_remote
+    from sergas_tui.audit.central.verify import verify_remote
 
     settings = state.settings()
     repository, target, _ = _central(state, settings)
@@ -624,7 +624,7 @@ def audit_purge(
 ) -> None:
     """Delete central audit rows older than [auditing] retention_days (owner role) and finish
     pending account erasures there; --local: the local log. Audited."""
-    from sergas_tui.audit.central import purge_central
+    from sergas_tui.audit.central.sync import purge_central
     from sergas_tui.audit.erasure import apply_central_erasures, pending_erasures
 
     state = _state(ctx)
@@ -754,8 +754,8 @@ def mcp_zoho(
     services = open_services(settings, state.locations, workspace=state.workspace, serving=True)
     store: GrantStore
     if services.central_audit_configured:
-        from sergas_tui.audit.central_conn import target_from_settings
-        from sergas_tui.audit.central_grants import CentralGrantStore
+        from sergas_tui.audit.central.conn import target_from_settings
+        from sergas_tui.audit.central.grants import CentralGrantStore
 
         store = CentralGrantStore(target_from_settings(services.settings.central, services.secrets))
     else:

@@ -20,7 +20,7 @@ from sergas_tui.storage import Repository
 
 if TYPE_CHECKING:
     from sergas_tui.audit.anchor import AnchorCheck
-    from sergas_tui.audit.central_status import OutboxStatus
+    from sergas_tui.audit.central.status import OutboxStatus
 
 Status = Literal["ok", "warn", "fail", "info"]
 PROBE_TIMEOUT_SECONDS = 3.0
@@ -56,7 +56,7 @@ def probe_postgres(dsn: str, password: str | None) -> tuple[bool, str]:
     """Log in to the central audit and read its schema version (a real login, not a ping)."""
     import psycopg
 
-    from sergas_tui.audit.central_schema import CENTRAL_SCHEMA_VERSION, central_version
+    from sergas_tui.audit.central.schema import CENTRAL_SCHEMA_VERSION, central_version
 
     try:
         with psycopg.connect(
@@ -225,7 +225,7 @@ def _workspace_checks(settings: Settings, locations: Locations, name: str) -> li
             checks.append(Check(group, "database", "fail", err.message))
         else:
             from sergas_tui.audit.anchor import check_anchor
-            from sergas_tui.audit.central_status import outbox_status
+            from sergas_tui.audit.central.status import outbox_status
 
             try:
                 db_info = repo.info()
@@ -355,8 +355,8 @@ def _service_checks(settings: Settings, secrets: SecretStore) -> list[Check]:
 
 def _roles_check(group: str, settings: Settings, secrets: SecretStore) -> Check:
     """Team mode's roles: how many people, and who this OS account is (or why nobody)."""
-    from sergas_tui.audit.central_conn import target_from_settings
-    from sergas_tui.audit.central_people import CentralPeopleStore
+    from sergas_tui.audit.central.conn import target_from_settings
+    from sergas_tui.audit.central.people import CentralPeopleStore
     from sergas_tui.domain.people import identify
     from sergas_tui.services import os_account
 
