@@ -153,7 +153,7 @@ def _budget_checks(settings: Settings, locations: Locations, name: str) -> list[
 def _rating_checks(settings: Settings, locations: Locations, name: str) -> list[Check]:
     """The review's Rating value against the org's Accounts picklist, from the workspace's
     metadata cache (no CRM call: the next review reads the metadata when it is a day old)."""
-    from sergas_tui.agents.author_rules import AuthorPolicy, rating_writes
+    from sergas_tui.agents.author.rules import AuthorPolicy, rating_writes
     from sergas_tui.crm.metadata_cache import FieldsCache, cached_state
     from sergas_tui.domain.metadata import ModuleFields
     from sergas_tui.services import at_risk_rating_for, trusted_ratings

@@ -241,7 +241,7 @@ class Services:
         each run (the orchestrator ends them, even when a run is cancelled).
         """
         from sergas_tui.agents.analyst import MemoryAnalyst
-        from sergas_tui.agents.author import AuthorPolicy, RuleAuthor
+        from sergas_tui.agents.author.core import AuthorPolicy, RuleAuthor
         from sergas_tui.agents.drafting import TemplateSet
         from sergas_tui.agents.orchestrator import Orchestrator, ReviewEngine
         from sergas_tui.agents.rating_guard import RatingGuard
