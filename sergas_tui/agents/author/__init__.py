@@ -1,5 +1,6 @@
-"""The rules Recommendation Author: :mod:`.core` (``RuleAuthor``), its rule table
-(:mod:`.rules`), the evidence it accepts (:mod:`.evidence`), what became of earlier
-recommendations (:mod:`.prior`), one decision per problem (:mod:`.problems`) and its
-words (:mod:`.text`).
+"""The rules Recommendation Author.
+
+:mod:`.core` is ``RuleAuthor``; :mod:`.rules` its rule table and policy; :mod:`.evidence` which
+references count; :mod:`.prior` what became of earlier recommendations; :mod:`.problems` folds
+the proposals into one decision per problem; :mod:`.text` puts them in words.
 """

@@ -1,6 +1,8 @@
-"""The Cognee memory backend (the ``sergas[cognee]`` extra): :mod:`.backend`
-(``CogneeMemory``), the graph's nodes and edges (:mod:`.points`), the local memory's
-rules run on a scratch copy (:mod:`.mirror`), Cognee's stores and its set-up
-(:mod:`.stores`, :mod:`.setup`), embedders and their pin (:mod:`.embed`) and compacting
-a data dir on disk (:mod:`.files`). Cognee itself is imported on first use only.
+"""The Cognee memory backend (the ``sergas[cognee]`` extra).
+
+:mod:`.backend` is ``CogneeMemory``; :mod:`.points` the graph's nodes and edges; :mod:`.mirror`
+runs the local memory's rules on a scratch copy; :mod:`.stores` opens Cognee's graph and vector
+stores, set up by :mod:`.setup`; :mod:`.embed` holds the embedders and their pin; :mod:`.files`
+compacts a data dir on disk. Cognee itself is imported on first use, never by importing this
+package.
 """
