@@ -27,8 +27,8 @@ from uuid import uuid4
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from sergas_tui.audit.central import SyncProgress, sync_once
-from sergas_tui.audit.central_conn import CentralTarget
+from sergas_tui.audit.central.conn import CentralTarget
+from sergas_tui.audit.central.sync import SyncProgress, sync_once
 from sergas_tui.domain import AuditEvent
 from sergas_tui.storage import Repository
 

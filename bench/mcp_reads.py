@@ -36,9 +36,10 @@ from pydantic import SecretStr
 
 from sergas_tui.config import ZohoSettings
 from sergas_tui.crm.approval_gate import ApprovalGate
-from sergas_tui.crm.mcp_client import McpGateway
-from sergas_tui.crm.mcp_server import build_zoho_server
+from sergas_tui.crm.mcp.client import McpGateway
+from sergas_tui.crm.mcp.server import build_zoho_server
 from sergas_tui.crm.oauth import ZohoCredentials
+from sergas_tui.crm.rest.gateway import ZohoRestGateway
 from sergas_tui.crm.simulator import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
@@ -46,7 +47,6 @@ from sergas_tui.crm.simulator import (
     SimulatorConfig,
     create_simulator,
 )
-from sergas_tui.crm.zoho_rest import ZohoRestGateway
 from sergas_tui.demo import DemoStore, generate
 from sergas_tui.storage import Repository
 from sergas_tui.storage.grants import LocalGrantStore

@@ -32,6 +32,7 @@ from sergas_tui.agents.scout import DataScout
 from sergas_tui.clock import FixedClock
 from sergas_tui.config import SignalSettings, ZohoSettings
 from sergas_tui.crm.oauth import ZohoCredentials
+from sergas_tui.crm.rest.gateway import ZohoRestGateway
 from sergas_tui.crm.simulator import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
@@ -39,7 +40,6 @@ from sergas_tui.crm.simulator import (
     SimulatorConfig,
     create_simulator,
 )
-from sergas_tui.crm.zoho_rest import ZohoRestGateway
 from sergas_tui.demo import generate
 from sergas_tui.domain import AccountFacts
 from sergas_tui.memory import LocalMemory, MemoryStore
@@ -104,8 +104,8 @@ def open_store(kind: str, directory: Path) -> MemoryStore:
     clock = FixedClock(ANCHOR)
     if kind == "local":
         return LocalMemory(directory / "memory.db", clock=clock)
-    from sergas_tui.memory.cognee_backend import CogneeMemory
-    from sergas_tui.memory.cognee_embed import resolve_spec
+    from sergas_tui.memory.cognee.backend import CogneeMemory
+    from sergas_tui.memory.cognee.embed import resolve_spec
 
     return CogneeMemory(
         directory / "cognee",

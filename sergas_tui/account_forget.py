@@ -283,7 +283,7 @@ async def _forget_memory(services: Services, account_id: str, report: ForgetRepo
             await store.close()
     root = cognee_dir(locations, workspace)
     if root.is_dir():
-        from sergas_tui.memory.cognee_setup import cognee_available
+        from sergas_tui.memory.cognee.setup import cognee_available
 
         if not cognee_available():
             report.notes.append(
@@ -314,10 +314,10 @@ def _compact_all(services: Services) -> None:
     compact(memory_path(database))
     root = cognee_dir(services.locations, services.workspace)
     if root.is_dir():
-        from sergas_tui.memory.cognee_setup import cognee_available
+        from sergas_tui.memory.cognee.setup import cognee_available
 
         if cognee_available():
-            from sergas_tui.memory.cognee_files import compact_cognee
+            from sergas_tui.memory.cognee.files import compact_cognee
 
             # The workspace is held alone (forget_account): nobody may be reviewing now.
             compact_cognee(root, others=lambda: _other_users(services))
@@ -478,7 +478,7 @@ async def _forget(
         ) from err
     pending.clear(services)
     if services.central_audit_configured:
-        from sergas_tui.audit.central_conn import target_from_settings
+        from sergas_tui.audit.central.conn import target_from_settings
 
         try:
             target = target_from_settings(services.settings.central, services.secrets)

@@ -20,7 +20,7 @@ from sergas_tui.storage import Repository
 
 if TYPE_CHECKING:
     from sergas_tui.audit.anchor import AnchorCheck
-    from sergas_tui.audit.central_status import OutboxStatus
+    from sergas_tui.audit.central.status import OutboxStatus
 
 Status = Literal["ok", "warn", "fail", "info"]
 PROBE_TIMEOUT_SECONDS = 3.0
@@ -56,7 +56,7 @@ def probe_postgres(dsn: str, password: str | None) -> tuple[bool, str]:
     """Log in to the central audit and read its schema version (a real login, not a ping)."""
     import psycopg
 
-    from sergas_tui.audit.central_schema import CENTRAL_SCHEMA_VERSION, central_version
+    from sergas_tui.audit.central.schema import CENTRAL_SCHEMA_VERSION, central_version
 
     try:
         with psycopg.connect(
@@ -119,7 +119,7 @@ def run_checks(
 def _budget_checks(settings: Settings, locations: Locations, name: str) -> list[Check]:
     """The org's Zoho call budget, shared by every Sergas process of this machine."""
     from sergas_tui.crm.budget import demo_budget_file, read_budget, rest_budget_file
-    from sergas_tui.crm.zoho_rest import zoho_host
+    from sergas_tui.crm.rest.gateway import zoho_host
 
     zoho = settings.zoho
     mode = zoho.resolved_mode()
@@ -153,7 +153,7 @@ def _budget_checks(settings: Settings, locations: Locations, name: str) -> list[
 def _rating_checks(settings: Settings, locations: Locations, name: str) -> list[Check]:
     """The review's Rating value against the org's Accounts picklist, from the workspace's
     metadata cache (no CRM call: the next review reads the metadata when it is a day old)."""
-    from sergas_tui.agents.author_rules import AuthorPolicy, rating_writes
+    from sergas_tui.agents.author.rules import AuthorPolicy, rating_writes
     from sergas_tui.crm.metadata_cache import FieldsCache, cached_state
     from sergas_tui.domain.metadata import ModuleFields
     from sergas_tui.services import at_risk_rating_for, trusted_ratings
@@ -225,7 +225,7 @@ def _workspace_checks(settings: Settings, locations: Locations, name: str) -> li
             checks.append(Check(group, "database", "fail", err.message))
         else:
             from sergas_tui.audit.anchor import check_anchor
-            from sergas_tui.audit.central_status import outbox_status
+            from sergas_tui.audit.central.status import outbox_status
 
             try:
                 db_info = repo.info()
@@ -355,8 +355,8 @@ def _service_checks(settings: Settings, secrets: SecretStore) -> list[Check]:
 
 def _roles_check(group: str, settings: Settings, secrets: SecretStore) -> Check:
     """Team mode's roles: how many people, and who this OS account is (or why nobody)."""
-    from sergas_tui.audit.central_conn import target_from_settings
-    from sergas_tui.audit.central_people import CentralPeopleStore
+    from sergas_tui.audit.central.conn import target_from_settings
+    from sergas_tui.audit.central.people import CentralPeopleStore
     from sergas_tui.domain.people import identify
     from sergas_tui.services import os_account
 

@@ -41,7 +41,7 @@ The errors of one layer follow, each defined here and imported by the module nam
     │   ├── DecidedElsewhereError        approvals/team.py
     │   └── TeamUnavailableError         approvals/team.py
     ├── QueueError                       approvals/queue.py
-    ├── CentralAuditError                audit/central_conn.py
+    ├── CentralAuditError                audit/central/conn.py
     │   ├── CentralConnectionError
     │   ├── CentralAuthError
     │   ├── CentralSchemaError
@@ -273,7 +273,7 @@ class QueueError(SergasError):
         super().__init__(message, title="Cannot pull that in")
 
 
-# -- the central PostgreSQL (audit/central_conn.py) --------------------------------------------
+# -- the central PostgreSQL (audit/central/conn.py) --------------------------------------------
 
 
 class CentralAuditError(SergasError):

@@ -37,9 +37,9 @@ if TYPE_CHECKING:  # the CRM stack (httpx, mcp, starlette) and psycopg load on f
     from sergas_tui.approvals.executor import Executor
     from sergas_tui.approvals.service import ApprovalService
     from sergas_tui.approvals.team import TeamRecords
-    from sergas_tui.audit.central_grants import CentralGrantStore
-    from sergas_tui.audit.central_people import CentralPeopleStore
-    from sergas_tui.audit.central_status import SyncReport
+    from sergas_tui.audit.central.grants import CentralGrantStore
+    from sergas_tui.audit.central.people import CentralPeopleStore
+    from sergas_tui.audit.central.status import SyncReport
     from sergas_tui.audit.retention import LocalPurgeReport
     from sergas_tui.crm.gateway import CrmReader
     from sergas_tui.crm.simulator import Simulator
@@ -241,7 +241,7 @@ class Services:
         each run (the orchestrator ends them, even when a run is cancelled).
         """
         from sergas_tui.agents.analyst import MemoryAnalyst
-        from sergas_tui.agents.author import AuthorPolicy, RuleAuthor
+        from sergas_tui.agents.author.core import AuthorPolicy, RuleAuthor
         from sergas_tui.agents.drafting import TemplateSet
         from sergas_tui.agents.orchestrator import Orchestrator, ReviewEngine
         from sergas_tui.agents.rating_guard import RatingGuard
@@ -352,8 +352,8 @@ class Services:
             import socket
 
             from sergas_tui.approvals.team import TeamRecords
-            from sergas_tui.audit.central_conn import target_from_settings
-            from sergas_tui.audit.central_records import CentralRecordStore
+            from sergas_tui.audit.central.conn import target_from_settings
+            from sergas_tui.audit.central.records import CentralRecordStore
 
             central = self.settings.central
             store = CentralRecordStore(
@@ -404,8 +404,8 @@ class Services:
         if not self.central_audit_configured:
             return None
         if self._people is None:
-            from sergas_tui.audit.central_conn import target_from_settings
-            from sergas_tui.audit.central_people import CentralPeopleStore
+            from sergas_tui.audit.central.conn import target_from_settings
+            from sergas_tui.audit.central.people import CentralPeopleStore
 
             self._people = CentralPeopleStore(
                 target_from_settings(self.settings.central, self.secrets)
@@ -435,8 +435,8 @@ class Services:
         if not self.central_audit_configured:
             return None
         if self._grants is None:
-            from sergas_tui.audit.central_conn import target_from_settings
-            from sergas_tui.audit.central_grants import CentralGrantStore
+            from sergas_tui.audit.central.conn import target_from_settings
+            from sergas_tui.audit.central.grants import CentralGrantStore
 
             target = target_from_settings(self.settings.central, self.secrets)
             self._grants = CentralGrantStore(target)
@@ -444,8 +444,8 @@ class Services:
 
     def sync_central_audit(self, stop: threading.Event | None = None) -> SyncReport:
         """Send the audit outbox to the central PostgreSQL (blocking: call from a thread)."""
-        from sergas_tui.audit.central import sync_once
-        from sergas_tui.audit.central_conn import target_from_settings
+        from sergas_tui.audit.central.conn import target_from_settings
+        from sergas_tui.audit.central.sync import sync_once
 
         auditing = self.settings.auditing
         return sync_once(

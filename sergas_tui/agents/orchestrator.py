@@ -35,7 +35,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from sergas_tui import metrics
-from sergas_tui.agents.author_problems import problem_of
+from sergas_tui.agents.author.problems import problem_of
 from sergas_tui.agents.events import (
     AccountAuthored,
     AccountFailed,

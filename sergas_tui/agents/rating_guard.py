@@ -1,12 +1,12 @@
 """The author's Rating values against the org's picklist, checked once per review run.
 
 The rules author proposes ``update_account`` writes of the Accounts ``Rating``: to
-:attr:`~sergas_tui.agents.author_rules.AuthorPolicy.at_risk_rating` on high-risk accounts and
-back to :attr:`~sergas_tui.agents.author_rules.AuthorPolicy.recovered_rating` once they
+:attr:`~sergas_tui.agents.author.rules.AuthorPolicy.at_risk_rating` on high-risk accounts and
+back to :attr:`~sergas_tui.agents.author.rules.AuthorPolicy.recovered_rating` once they
 recovered. A value the org's picklist lacks would be refused by Zoho or, in an unrestricted
 picklist, quietly added to it. :class:`RatingGuard` reads the Accounts field metadata through
 the review's CRM reader (the metadata cache: at most one API call a day, audited like every
-other), decides with :func:`~sergas_tui.agents.author_rules.rating_writes` and narrows the
+other), decides with :func:`~sergas_tui.agents.author.rules.rating_writes` and narrows the
 author's policy to the values the org has, logging why. Without the metadata (a token without
 ``ZohoCRM.settings.fields.READ``, a failed call, a server without the read) the review goes on:
 only the trusted values (the demo org's own) are proposed, nothing else.
@@ -18,7 +18,7 @@ from dataclasses import replace
 
 import structlog
 
-from sergas_tui.agents.author_rules import AuthorPolicy, RatingWrites, rating_writes
+from sergas_tui.agents.author.rules import AuthorPolicy, RatingWrites, rating_writes
 from sergas_tui.crm.gateway import CrmReader, fields_or_unknown
 
 log = structlog.get_logger("sergas.author")

@@ -2,7 +2,7 @@
 
 It composes the three subagents — :class:`~sergas_tui.agents.scout.DataScout`,
 :class:`~sergas_tui.agents.analyst.MemoryAnalyst` and
-:class:`~sergas_tui.agents.author.RuleAuthor` — behind the orchestrator's ``ReviewEngine``
+:class:`~sergas_tui.agents.author.core.RuleAuthor` — behind the orchestrator's ``ReviewEngine``
 interface, the same one the Claude engine implements. With a
 :class:`~sergas_tui.agents.rating_guard.RatingGuard`, each run first narrows the author's
 policy to the Rating values the org's picklist has.
@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from sergas_tui.agents.analyst import MemoryAnalyst
-from sergas_tui.agents.author import RuleAuthor
-from sergas_tui.agents.author_prior import PriorRec, target_of
+from sergas_tui.agents.author.core import RuleAuthor
+from sergas_tui.agents.author.prior import PriorRec, target_of
 from sergas_tui.agents.rating_guard import RatingGuard
 from sergas_tui.agents.scout import DataScout
 from sergas_tui.crm.gateway import SyncBatch

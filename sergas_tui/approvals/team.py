@@ -1,7 +1,7 @@
 """Team mode: one approval queue per AE across devices and workers.
 
 With ``[central] dsn`` set, the workspace's approvals are mirrored in the central records
-(``audit/central_records.py``):
+(``audit/central/records.py``):
 
 - a review publishes the approvals it leaves open (:meth:`TeamRecords.publish`), and pulls
   what other devices changed before it starts (:meth:`TeamRecords.pull`), as does the app when
@@ -26,8 +26,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sergas_tui.audit.central_conn import CentralAuditError
-from sergas_tui.audit.central_records import CentralRecordStore, Publication, TeamApproval
+from sergas_tui.audit.central.conn import CentralAuditError
+from sergas_tui.audit.central.records import CentralRecordStore, Publication, TeamApproval
 from sergas_tui.clock import Clock
 from sergas_tui.domain import Approval, ApprovalStatus, AuditAction, AuditEvent
 from sergas_tui.domain.approval import EXECUTABLE

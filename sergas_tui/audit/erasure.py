@@ -30,14 +30,14 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from sergas_tui.audit.central_conn import (
+from sergas_tui.audit.central.conn import (
     CentralPermissionError,
     CentralTarget,
     Connection,
     connect,
     convert,
 )
-from sergas_tui.audit.central_schema import require_current
+from sergas_tui.audit.central.schema import require_current
 from sergas_tui.domain import AuditEvent
 from sergas_tui.domain.audit_chain import (
     ERASURE_ACTION,

@@ -27,7 +27,7 @@ from sergas_tui.errors import ConfigError
 from sergas_tui.errors import RolesError as RolesError
 
 if TYPE_CHECKING:
-    from sergas_tui.audit.central_people import CentralPeopleStore
+    from sergas_tui.audit.central.people import CentralPeopleStore
     from sergas_tui.domain.people import Person
     from sergas_tui.services import Services
 

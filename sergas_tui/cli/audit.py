@@ -55,8 +55,8 @@ def audit_sync(
     ] = None,
 ) -> None:
     """Send the local audit outbox to the central PostgreSQL ([central] dsn)."""
-    from sergas_tui.audit.central import outbox_status
-    from sergas_tui.audit.central_schema import CENTRAL_SCHEMA_VERSION
+    from sergas_tui.audit.central.schema import CENTRAL_SCHEMA_VERSION
+    from sergas_tui.audit.central.sync import outbox_status
     from sergas_tui.storage import Repository
 
     state = state_of(ctx)
@@ -79,7 +79,7 @@ def audit_sync(
 
 
 def _verify_remote(state: State) -> int:
-    from sergas_tui.audit.central_verify import verify_remote
+    from sergas_tui.audit.central.verify import verify_remote
 
     settings = state.settings()
     repository, target, _ = open_central(state, settings)
@@ -121,7 +121,7 @@ def audit_purge(
 ) -> None:
     """Delete central audit rows older than [auditing] retention_days (owner role) and finish
     pending account erasures there; --local: the local log. Audited."""
-    from sergas_tui.audit.central import purge_central
+    from sergas_tui.audit.central.sync import purge_central
     from sergas_tui.audit.erasure import apply_central_erasures, pending_erasures
 
     state = state_of(ctx)

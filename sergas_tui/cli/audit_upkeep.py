@@ -12,8 +12,8 @@ from sergas_tui.cli.common import State, err_console
 from sergas_tui.errors import SergasError
 
 if TYPE_CHECKING:
-    from sergas_tui.audit.central import MigratePolicy, SyncReport
-    from sergas_tui.audit.central_conn import CentralTarget
+    from sergas_tui.audit.central.conn import CentralTarget
+    from sergas_tui.audit.central.sync import MigratePolicy, SyncReport
     from sergas_tui.audit.retention import LocalPurgeReport
     from sergas_tui.config import Settings
     from sergas_tui.storage import Repository
@@ -93,7 +93,7 @@ def sync_quietly(state: State) -> None:
 
 def open_central(state: State, settings: Settings) -> tuple[Repository, CentralTarget, str]:
     """The workspace database, the configured central target and the workspace name."""
-    from sergas_tui.audit.central_conn import target_from_settings
+    from sergas_tui.audit.central.conn import target_from_settings
     from sergas_tui.secrets import SecretStore
     from sergas_tui.storage import Repository
 
@@ -111,7 +111,7 @@ def run_sync(
 ) -> SyncReport:
     """Send the local outbox to the central audit once (``migrate``: whether the central schema
     may be created or upgraded first, or only that)."""
-    from sergas_tui.audit.central import sync_once
+    from sergas_tui.audit.central.sync import sync_once
 
     repository, target, name = open_central(state, settings)
     try:

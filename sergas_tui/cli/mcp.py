@@ -41,7 +41,7 @@ def mcp_zoho(
     import asyncio
 
     from sergas_tui.crm.approval_gate import ApprovalGate, GrantStore
-    from sergas_tui.crm.mcp_server import build_zoho_server, run_http, run_stdio
+    from sergas_tui.crm.mcp.server import build_zoho_server, run_http, run_stdio
     from sergas_tui.secrets import SecretName, SecretStore
     from sergas_tui.services import open_services
     from sergas_tui.storage.grants import LocalGrantStore
@@ -56,8 +56,8 @@ def mcp_zoho(
     services = open_services(settings, state.locations, workspace=state.workspace, serving=True)
     store: GrantStore
     if services.central_audit_configured:
-        from sergas_tui.audit.central_conn import target_from_settings
-        from sergas_tui.audit.central_grants import CentralGrantStore
+        from sergas_tui.audit.central.conn import target_from_settings
+        from sergas_tui.audit.central.grants import CentralGrantStore
 
         store = CentralGrantStore(target_from_settings(services.settings.central, services.secrets))
     else:

@@ -4,7 +4,7 @@ When a person approves a write, the deciding app publishes a :class:`Grant`: the
 account, owner, decider, the exact write's digest (:func:`~sergas_tui.crm.writer.write_digest`),
 the token's SHA-256 and the expiry. Grants live in a :class:`GrantStore`:
 
-- the central PostgreSQL when one is configured (``audit/central_grants.py``): every server and
+- the central PostgreSQL when one is configured (``audit/central/grants.py``): every server and
   every client of a team sees the same grants, so a token is single-use across all of them;
 - otherwise the workspace the server serves (``storage/grants.py``), registered by the client
   over MCP (``sergas_register_approval``) just before its write: one machine, one server.

@@ -62,7 +62,7 @@ async def open_crm(
             raise ValueError("mode 'demo' needs the demo org's simulator and workspace")
         return _open_demo(settings, locations, clock, simulator, demo_workspace)
     if mode == "rest":
-        from sergas_tui.crm.zoho_rest import ZohoRestGateway
+        from sergas_tui.crm.rest.gateway import ZohoRestGateway
 
         return ZohoRestGateway.from_settings(
             settings.zoho, secrets, clock=clock, data_dir=locations.data_dir
@@ -82,8 +82,8 @@ def _open_demo(
 
     from sergas_tui.crm.budget import demo_budget_file
     from sergas_tui.crm.oauth import ZohoCredentials
+    from sergas_tui.crm.rest.gateway import ZohoRestGateway
     from sergas_tui.crm.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN
-    from sergas_tui.crm.zoho_rest import ZohoRestGateway
 
     zoho = settings.zoho
     credentials = ZohoCredentials(
@@ -113,7 +113,7 @@ async def _open_mcp(
     clock: Clock,
     child_environment: Callable[[], dict[str, str]],
 ) -> CrmGateway:
-    from sergas_tui.crm.mcp_client import McpGateway
+    from sergas_tui.crm.mcp.client import McpGateway
     from sergas_tui.crm.zoho_mcp import (
         connect_mcp_http,
         connect_mcp_stdio,

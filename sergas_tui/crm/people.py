@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from contextlib import aclosing
 from typing import Any, Protocol, runtime_checkable
 
-from sergas_tui.crm.rest_api import ZohoApi
+from sergas_tui.crm.rest.api import ZohoApi
 from sergas_tui.domain.people import Person, Role
 
 ADMIN_PROFILE = "Administrator"

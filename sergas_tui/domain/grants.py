@@ -3,7 +3,7 @@
 A grant carries what a server needs to check a write against a decision made elsewhere (the
 approval id, account, owner, decider, the write's digest and canonical spelling, the token's
 SHA-256 and the expiry), never the token itself. ``crm/approval_gate.py`` holds the rule;
-``storage/grants.py`` and ``audit/central_grants.py`` keep grants.
+``storage/grants.py`` and ``audit/central/grants.py`` keep grants.
 """
 
 from __future__ import annotations

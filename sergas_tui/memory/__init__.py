@@ -10,8 +10,9 @@
   and our memory MCP server offering them (stdio or streamable HTTP; read-only on request);
   :mod:`.mcp_write_tools` adds the ``sergas_*`` tools a shared server needs so that the apps
   using it (:mod:`.remote`) can ingest, record decisions and outcomes, forget and count;
-- :mod:`.cognee_backend` — :class:`CogneeMemory` (the ``sergas[cognee]`` extra, imported
-  lazily); :mod:`.factory` — ``open_memory``: the store ``[memory]`` asks for.
+- :mod:`.cognee` — the Cognee backend, :class:`CogneeMemory` in :mod:`.cognee.backend` (the
+  ``sergas[cognee]`` extra, imported lazily); :mod:`.factory` — ``open_memory``: the store
+  ``[memory]`` asks for.
 """
 
 from sergas_tui.memory.local import LocalMemory

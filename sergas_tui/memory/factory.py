@@ -2,7 +2,7 @@
 
 - :func:`open_memory` — the store ``[memory]`` asks for: a shared memory MCP server when
   ``endpoint`` is set (:class:`~.remote.RemoteMemory`), else ``backend = 'cognee'``
-  (:class:`~.cognee_backend.CogneeMemory` in ``<workspace>/cognee/``) or the local SQLite file.
+  (:class:`~.cognee.backend.CogneeMemory` in ``<workspace>/cognee/``) or the local SQLite file.
   Cognee is imported only when a Cognee store is first used.
 - :func:`backfill` — ingest a workspace's facts (from a sync and the Data Scout) with progress.
 - :func:`import_local` — copy a workspace's local ``memory.db`` (its whole history: key events,
@@ -25,14 +25,14 @@ from sergas_tui.config import Settings
 from sergas_tui.domain import AccountFacts
 from sergas_tui.errors import ConfigError
 from sergas_tui.locations import Locations
-from sergas_tui.memory import cognee_points as p
-from sergas_tui.memory.cognee_embed import resolve_spec
+from sergas_tui.memory.cognee import points as p
+from sergas_tui.memory.cognee.embed import resolve_spec
 from sergas_tui.memory.local import LocalMemory
 from sergas_tui.memory.schema import memory_path
 from sergas_tui.memory.store import MemoryStore
 
 if TYPE_CHECKING:
-    from sergas_tui.memory.cognee_backend import CogneeMemory
+    from sergas_tui.memory.cognee.backend import CogneeMemory
 
 COGNEE_DIR = "cognee"
 MEMORY_TOKEN_ENV = "SERGAS_MEMORY_TOKEN"
@@ -52,8 +52,8 @@ def open_cognee(
     *,
     pin: bool = True,
 ) -> CogneeMemory:
-    from sergas_tui.memory.cognee_backend import CogneeMemory
-    from sergas_tui.memory.cognee_setup import cognee_available
+    from sergas_tui.memory.cognee.backend import CogneeMemory
+    from sergas_tui.memory.cognee.setup import cognee_available
 
     if not cognee_available():
         raise ConfigError(
@@ -121,7 +121,7 @@ async def backfill(
     progress: Progress | None = None,
 ) -> BackfillReport:
     """Ingest every account's facts into ``store`` (Cognee in batches); report the count."""
-    from sergas_tui.memory.cognee_backend import CogneeMemory
+    from sergas_tui.memory.cognee.backend import CogneeMemory
 
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -153,7 +153,7 @@ async def ingest_workspace(
 ) -> BackfillReport:
     """``sergas memory ingest``: for a Cognee store, first copy the workspace's local memory
     file (its history) when there is one; then ingest the facts of a fresh sync."""
-    from sergas_tui.memory.cognee_backend import CogneeMemory
+    from sergas_tui.memory.cognee.backend import CogneeMemory
 
     copy = isinstance(store, CogneeMemory) and local_file is not None
     if copy and local_file is not None and await asyncio.to_thread(local_file.exists):

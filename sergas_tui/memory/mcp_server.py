@@ -19,7 +19,7 @@ carries the error (``{"error": {"title", "message", "code"}}`` under :data:`ERRO
 :class:`~.remote.RemoteMemory`; never exceptions that end the session. A tool the server does not
 offer (a write tool on a ``read_only`` server) is the protocol's "Unknown tool" error.
 
-Transports, mirroring :mod:`sergas_tui.crm.mcp_server` (the layer contract keeps ``memory``
+Transports, mirroring :mod:`sergas_tui.crm.mcp.server` (the layer contract keeps ``memory``
 from importing ``crm``): stdio (the protocol owns stdout; anything else printed goes to stderr)
 and streamable HTTP on loopback by default, where every request must carry
 ``Authorization: Bearer <token>`` or gets 401. :func:`run_memory_server` picks one.

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from sergas_tui.approvals.cli_support import one_line
 from sergas_tui.approvals.service import ApprovalService
-from sergas_tui.audit.central_conn import target_from_settings
+from sergas_tui.audit.central.conn import target_from_settings
 from sergas_tui.briefs.compile import queue_rank
 from sergas_tui.domain import Approval, Recommendation
 from sergas_tui.domain.write_summary import action_line

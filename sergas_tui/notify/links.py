@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 import psycopg
 
-from sergas_tui.audit.central_store import CentralTableStore
+from sergas_tui.audit.central.store import CentralTableStore
 from sergas_tui.domain.approval import Decision
 
 LINKS_VERSION = 4

@@ -11,7 +11,7 @@ The errors a person sees when the job queue is unusable::
 
 Connections carry the application name ``sergas-worker`` (``pg_stat_activity``) and the same
 timeouts as the central audit's; the password comes from the keyring when the DSN has none
-(:func:`sergas_tui.audit.central_conn.target_from_settings`).
+(:func:`sergas_tui.audit.central.conn.target_from_settings`).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import TupleRow
 
-from sergas_tui.audit import central_conn
-from sergas_tui.audit.central_conn import (
+from sergas_tui.audit.central import conn as central_conn
+from sergas_tui.audit.central.conn import (
     CentralTarget,
     first_line,
     is_auth_failure,
@@ -42,7 +42,7 @@ Connection = psycopg.Connection[TupleRow]
 
 def queue_target(settings: Settings, secrets: SecretStore) -> CentralTarget:
     """The central PostgreSQL the workers share; ConfigError when ``[central] dsn`` is unset."""
-    from sergas_tui.audit.central_conn import target_from_settings
+    from sergas_tui.audit.central.conn import target_from_settings
 
     if not settings.central.dsn:
         raise ConfigError(

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from procrastinate import BaseRetryStrategy, RetryDecision, RetryStrategy
 from procrastinate.jobs import Job
 
-from sergas_tui.audit.central_conn import CentralTarget
+from sergas_tui.audit.central.conn import CentralTarget
 from sergas_tui.config import Settings
 from sergas_tui.errors import (
     ConfigError,

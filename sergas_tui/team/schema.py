@@ -30,7 +30,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import tuple_row
 
-from sergas_tui.audit.central_conn import CentralTarget
+from sergas_tui.audit.central.conn import CentralTarget
 from sergas_tui.team.db import (
     Connection,
     JobQueueError,

@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from sergas_tui.audit.central_conn import first_line
+from sergas_tui.audit.central.conn import first_line
 from sergas_tui.config import Settings
 from sergas_tui.doctor import PROBE_TIMEOUT_SECONDS, Check, Status
 from sergas_tui.errors import SergasError

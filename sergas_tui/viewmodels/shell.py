@@ -75,7 +75,7 @@ def shell_status(services: Services) -> ShellStatus:
     audit: str | None = None
     failing = False
     if services.central_audit_configured:
-        from sergas_tui.audit.central_status import outbox_status
+        from sergas_tui.audit.central.status import outbox_status
 
         outbox = outbox_status(services.store)
         failing = outbox.last_error is not None

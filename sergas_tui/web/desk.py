@@ -28,7 +28,7 @@ from sergas_tui.approvals.service import (
     payload_problems,
 )
 from sergas_tui.approvals.team import TeamUnavailableError
-from sergas_tui.audit.central_conn import CentralAuditError
+from sergas_tui.audit.central.conn import CentralAuditError
 from sergas_tui.domain import Approval
 from sergas_tui.domain.approval import DECIDABLE, DECISIONS, Decision
 from sergas_tui.domain.names import RecordNames

@@ -18,7 +18,7 @@ import pytest
 from sergas_tui.approvals.executor import Executor
 from sergas_tui.approvals.service import ApprovalService
 from sergas_tui.config import load_settings
-from sergas_tui.crm.mcp_client import McpGateway
+from sergas_tui.crm.mcp.client import McpGateway
 from sergas_tui.domain import ApprovalStatus
 from sergas_tui.secrets import SecretStore
 from sergas_tui.services import Services, open_services

@@ -20,8 +20,8 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 from sergas_tui.crm.approval_gate import ApprovalRefusedError
-from sergas_tui.crm.mcp_client import McpGateway
-from sergas_tui.crm.mcp_tools import REGISTER_TOOL
+from sergas_tui.crm.mcp.client import McpGateway
+from sergas_tui.crm.mcp.tools import REGISTER_TOOL
 from sergas_tui.demo import DemoStore
 from sergas_tui.domain import Approval, ApprovalStatus
 from sergas_tui.domain.grants import approval_marker

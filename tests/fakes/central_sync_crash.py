@@ -21,8 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sergas_tui.audit.central import sync_once
-from sergas_tui.audit.central_conn import CentralTarget
+from sergas_tui.audit.central.conn import CentralTarget
+from sergas_tui.audit.central.sync import sync_once
 from sergas_tui.storage import Repository
 
 CRASH_ENV = "SERGAS_CRASH_AT"

@@ -22,8 +22,8 @@ from sergas_tui.approvals.executor import Executor
 from sergas_tui.clock import SystemClock
 from sergas_tui.config import ZohoSettings
 from sergas_tui.crm.oauth import ZohoCredentials
+from sergas_tui.crm.rest.gateway import ZohoRestGateway
 from sergas_tui.crm.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN
-from sergas_tui.crm.zoho_rest import ZohoRestGateway
 from sergas_tui.storage import Repository
 
 CRASH_ENV = "SERGAS_CRASH_AT"

@@ -16,7 +16,7 @@ from pathlib import Path
 import anyio
 
 from sergas_tui.crm.approval_gate import ApprovalGate
-from sergas_tui.crm.mcp_server import build_zoho_server, run_stdio
+from sergas_tui.crm.mcp.server import build_zoho_server, run_stdio
 from sergas_tui.storage import Repository
 from sergas_tui.storage.grants import LocalGrantStore
 from tests.fakes.executor_crash import CRASH_ENV, arm, open_gateway

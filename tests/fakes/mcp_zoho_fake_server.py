@@ -13,7 +13,7 @@ from pathlib import Path
 import anyio
 
 from sergas_tui.crm.approval_gate import ApprovalGate
-from sergas_tui.crm.mcp_server import build_zoho_server, run_stdio
+from sergas_tui.crm.mcp.server import build_zoho_server, run_stdio
 from sergas_tui.domain import Note
 from sergas_tui.logs import configure_logging
 from sergas_tui.storage import Repository

@@ -24,8 +24,8 @@ from uuid import uuid4
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from sergas_tui.audit.central_conn import target_from_settings
-from sergas_tui.audit.central_people import CentralPeopleStore
+from sergas_tui.audit.central.conn import target_from_settings
+from sergas_tui.audit.central.people import CentralPeopleStore
 from sergas_tui.clock import Clock
 from sergas_tui.config import load_settings
 from sergas_tui.demo import generate

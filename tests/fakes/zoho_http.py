@@ -24,7 +24,7 @@ from pydantic import SecretStr
 from sergas_tui.clock import FixedClock
 from sergas_tui.config import ZohoSettings
 from sergas_tui.crm.oauth import ZohoCredentials
-from sergas_tui.crm.zoho_rest import ZohoRestGateway
+from sergas_tui.crm.rest.gateway import ZohoRestGateway
 
 Handler = Callable[[httpx.Request], httpx.Response | Awaitable[httpx.Response]]
 

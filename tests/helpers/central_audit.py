@@ -11,11 +11,11 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 
-from sergas_tui.audit.central_conn import (
+from sergas_tui.audit.central.conn import (
     APPLICATION_NAME,
     CentralTarget,
 )
-from sergas_tui.audit.central_verify import central_stored_form
+from sergas_tui.audit.central.verify import central_stored_form
 from sergas_tui.domain import AuditEvent, RecommendationOutcome
 from sergas_tui.domain.audit_chain import CONTENT_COLUMNS
 from sergas_tui.storage import Repository

@@ -21,7 +21,7 @@ import pytest
 
 from sergas_tui.domain.audit_chain import ERASURE_ACTION
 from sergas_tui.locations import Locations
-from sergas_tui.memory.cognee_setup import cognee_available
+from sergas_tui.memory.cognee.setup import cognee_available
 from sergas_tui.storage import Repository
 from sergas_tui.storage.workspace_lock import WorkspaceUse
 from tests.helpers.account_export import SMALL, _account

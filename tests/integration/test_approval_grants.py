@@ -15,8 +15,8 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from sergas_tui.audit.central_conn import CentralTarget
-from sergas_tui.audit.central_grants import CentralGrantStore
+from sergas_tui.audit.central.conn import CentralTarget
+from sergas_tui.audit.central.grants import CentralGrantStore
 from sergas_tui.crm.approval_gate import (
     CLAIM_LEASE,
     ApprovalGate,

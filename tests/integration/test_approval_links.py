@@ -275,8 +275,8 @@ async def test_the_documented_grants_run_links_and_notices_but_cannot_rewrite_a_
 ) -> None:
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-    from sergas_tui.audit.central_conn import CentralTarget, connect
-    from sergas_tui.audit.central_schema import migrate_central
+    from sergas_tui.audit.central.conn import CentralTarget, connect
+    from sergas_tui.audit.central.schema import migrate_central
     from sergas_tui.notify.notices import send_notices
 
     with connect(CentralTarget(central_dsn), autocommit=False) as conn:  # the owner migrates
@@ -341,8 +341,8 @@ async def test_the_documented_grants_run_links_and_notices_but_cannot_rewrite_a_
 
 def save_roles_as_owner(dsn: str) -> None:
     """The team's roles, written with the schema owner's role (the test's role may not)."""
-    from sergas_tui.audit.central_conn import CentralTarget
-    from sergas_tui.audit.central_people import CentralPeopleStore
+    from sergas_tui.audit.central.conn import CentralTarget
+    from sergas_tui.audit.central.people import CentralPeopleStore
     from sergas_tui.domain.people import Person
 
     CentralPeopleStore(CentralTarget(dsn)).save(

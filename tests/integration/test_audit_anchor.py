@@ -24,8 +24,8 @@ from psycopg.conninfo import make_conninfo
 
 from sergas_tui.audit import check_anchor, verify_database
 from sergas_tui.audit.anchor import checkpoint_path, read_checkpoint
-from sergas_tui.audit.central import sync_once
-from sergas_tui.audit.central_conn import CentralTarget
+from sergas_tui.audit.central.conn import CentralTarget
+from sergas_tui.audit.central.sync import sync_once
 from sergas_tui.cli.main import main
 from sergas_tui.doctor import run_checks
 from sergas_tui.domain import AuditEvent

@@ -12,21 +12,21 @@ from uuid import uuid4
 import psycopg
 import pytest
 
-from sergas_tui.audit.central import (
-    SyncProgress,
-    outbox_status,
-    purge_central,
-    sync_once,
-)
-from sergas_tui.audit.central_conn import (
+from sergas_tui.audit.central.conn import (
     CentralAuthError,
     CentralConnectionError,
     CentralPermissionError,
     CentralSchemaError,
     CentralTarget,
 )
-from sergas_tui.audit.central_schema import CENTRAL_SCHEMA_VERSION
-from sergas_tui.audit.central_verify import verify_remote
+from sergas_tui.audit.central.schema import CENTRAL_SCHEMA_VERSION
+from sergas_tui.audit.central.sync import (
+    SyncProgress,
+    outbox_status,
+    purge_central,
+    sync_once,
+)
+from sergas_tui.audit.central.verify import verify_remote
 from sergas_tui.domain import AuditEvent
 from sergas_tui.storage import Repository
 from tests.helpers.central_audit import (

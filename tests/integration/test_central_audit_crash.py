@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from sergas_tui.audit.central import outbox_status, sync_once
-from sergas_tui.audit.central_verify import verify_remote
+from sergas_tui.audit.central.sync import outbox_status, sync_once
+from sergas_tui.audit.central.verify import verify_remote
 from sergas_tui.storage import Repository
 from tests.fakes.central_sync_crash import CRASH_ENV
 from tests.helpers.central_audit import (

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import psycopg
 
-from sergas_tui.audit.central import sync_once
-from sergas_tui.audit.central_conn import CentralTarget
-from sergas_tui.audit.central_verify import verify_remote
+from sergas_tui.audit.central.conn import CentralTarget
+from sergas_tui.audit.central.sync import sync_once
+from sergas_tui.audit.central.verify import verify_remote
 from sergas_tui.audit.erasure import (
     apply_central_erasures,
     erase_account_locally,

@@ -19,8 +19,8 @@ import pytest
 from sergas_tui.clock import FixedClock
 from sergas_tui.domain import Contact
 from sergas_tui.errors import ConfigError
-from sergas_tui.memory.cognee_embed import EmbedderSpec, resolve_spec
-from sergas_tui.memory.cognee_setup import cognee_available
+from sergas_tui.memory.cognee.embed import EmbedderSpec, resolve_spec
+from sergas_tui.memory.cognee.setup import cognee_available
 from tests.helpers.memory import NOW, make_facts
 
 pytestmark = pytest.mark.skipif(
@@ -33,7 +33,7 @@ OFFLINE = resolve_spec("offline", None, {})
 
 @pytest.fixture
 async def memory(tmp_path: Path) -> AsyncIterator[object]:
-    from sergas_tui.memory.cognee_backend import CogneeMemory
+    from sergas_tui.memory.cognee.backend import CogneeMemory
 
     store = CogneeMemory(tmp_path / "cognee", embedder=OFFLINE, clock=CLOCK)
     yield store
@@ -45,8 +45,8 @@ QUIET_SCRIPT = textwrap.dedent(
     import asyncio, sys
     from pathlib import Path
     from sergas_tui.clock import FixedClock
-    from sergas_tui.memory.cognee_backend import CogneeMemory
-    from sergas_tui.memory.cognee_embed import resolve_spec
+    from sergas_tui.memory.cognee.backend import CogneeMemory
+    from sergas_tui.memory.cognee.embed import resolve_spec
     from tests.helpers.memory import NOW, make_facts
 
     async def main(root):
@@ -89,8 +89,8 @@ def test_a_stdio_mcp_stream_stays_clean(tmp_path: Path) -> None:
         from pathlib import Path
         from sergas_tui.clock import FixedClock
         from sergas_tui.logs import configure_logging
-        from sergas_tui.memory.cognee_backend import CogneeMemory
-        from sergas_tui.memory.cognee_embed import resolve_spec
+        from sergas_tui.memory.cognee.backend import CogneeMemory
+        from sergas_tui.memory.cognee.embed import resolve_spec
         from sergas_tui.memory.mcp_server import run_memory_server
         from tests.helpers.memory import NOW, make_facts
 
@@ -158,7 +158,7 @@ def test_a_stdio_mcp_stream_stays_clean(tmp_path: Path) -> None:
 async def test_the_embedding_factory_hook_reaches_cognee(memory: object) -> None:
     import importlib
 
-    from sergas_tui.memory.cognee_embed import LocalEngine
+    from sergas_tui.memory.cognee.embed import LocalEngine
 
     await memory.stats()  # type: ignore[attr-defined]  # opens (imports) Cognee
     module = importlib.import_module(
@@ -173,7 +173,7 @@ async def test_the_embedding_factory_hook_reaches_cognee(memory: object) -> None
 
 
 async def test_another_embedder_needs_a_reindex(tmp_path: Path) -> None:
-    from sergas_tui.memory.cognee_backend import CogneeMemory
+    from sergas_tui.memory.cognee.backend import CogneeMemory
 
     root = tmp_path / "cognee"
     store = CogneeMemory(root, embedder=OFFLINE, clock=CLOCK)
@@ -193,8 +193,8 @@ async def test_another_embedder_needs_a_reindex(tmp_path: Path) -> None:
 
 
 async def test_forget_keeps_a_contact_another_account_uses(memory: object) -> None:
-    from sergas_tui.memory import cognee_points as p
-    from sergas_tui.memory.cognee_backend import CogneeMemory
+    from sergas_tui.memory.cognee import points as p
+    from sergas_tui.memory.cognee.backend import CogneeMemory
 
     assert isinstance(memory, CogneeMemory)
     shared = Contact(id="c-shared", name="Dana Lee", title="CFO", role="Executive Sponsor")
@@ -219,7 +219,7 @@ async def test_forget_keeps_a_contact_another_account_uses(memory: object) -> No
 
 async def test_import_of_a_local_memory_file(tmp_path: Path) -> None:
     from sergas_tui.memory import LocalMemory
-    from sergas_tui.memory.cognee_backend import CogneeMemory
+    from sergas_tui.memory.cognee.backend import CogneeMemory
     from sergas_tui.memory.factory import import_local
 
     local = LocalMemory(tmp_path / "memory.db", clock=CLOCK)

@@ -16,6 +16,7 @@ from pydantic import JsonValue, SecretStr
 from sergas_tui.approvals.executor import Executor, marker, plan_writes
 from sergas_tui.config import ZohoSettings
 from sergas_tui.crm.oauth import ZohoCredentials
+from sergas_tui.crm.rest.gateway import ZohoRestGateway
 from sergas_tui.crm.simulator import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
@@ -26,7 +27,6 @@ from sergas_tui.crm.simulator import (
     create_simulator,
 )
 from sergas_tui.crm.writer import NoteDraft, TaskDraft
-from sergas_tui.crm.zoho_rest import ZohoRestGateway
 from sergas_tui.demo import generate
 from sergas_tui.domain import Approval, ApprovalStatus, AuditAction
 from sergas_tui.storage import Repository

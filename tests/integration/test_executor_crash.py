@@ -18,6 +18,7 @@ from sergas_tui.approvals.executor import Executor, marker
 from sergas_tui.clock import SystemClock
 from sergas_tui.config import ZohoSettings
 from sergas_tui.crm.oauth import ZohoCredentials
+from sergas_tui.crm.rest.gateway import ZohoRestGateway
 from sergas_tui.crm.simulator import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
@@ -26,7 +27,6 @@ from sergas_tui.crm.simulator import (
     create_simulator,
 )
 from sergas_tui.crm.simulator.server import start_in_thread
-from sergas_tui.crm.zoho_rest import ZohoRestGateway
 from sergas_tui.demo import generate
 from sergas_tui.domain import Approval, ApprovalStatus
 from sergas_tui.storage import Repository

@@ -27,9 +27,10 @@ from pydantic import SecretStr
 
 from sergas_tui.config import ZohoSettings
 from sergas_tui.crm.approval_gate import grant_for
-from sergas_tui.crm.mcp_client import McpGateway
-from sergas_tui.crm.mcp_tools import REGISTER_TOOL
+from sergas_tui.crm.mcp.client import McpGateway
+from sergas_tui.crm.mcp.tools import REGISTER_TOOL
 from sergas_tui.crm.oauth import ZohoCredentials
+from sergas_tui.crm.rest.gateway import ZohoRestGateway
 from sergas_tui.crm.simulator import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
@@ -40,7 +41,6 @@ from sergas_tui.crm.simulator import (
 from sergas_tui.crm.simulator.metadata import module_fields
 from sergas_tui.crm.simulator.server import start_in_thread
 from sergas_tui.crm.writer import CrmGateway, NoteDraft, TaskDraft, WriteApproval, WriteResult
-from sergas_tui.crm.zoho_rest import ZohoRestGateway
 from sergas_tui.demo import DemoStore, generate
 from sergas_tui.domain.grants import approval_marker
 from sergas_tui.domain.metadata import module_fields_from_zoho

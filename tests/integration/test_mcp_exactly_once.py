@@ -23,7 +23,8 @@ import pytest
 from pydantic import TypeAdapter
 
 from sergas_tui.crm.approval_gate import grant_for
-from sergas_tui.crm.mcp_client import McpGateway
+from sergas_tui.crm.mcp.client import McpGateway
+from sergas_tui.crm.rest.gateway import ZohoRestGateway
 from sergas_tui.crm.simulator import SimulatorConfig, create_simulator
 from sergas_tui.crm.simulator.server import start_in_thread
 from sergas_tui.crm.writer import (
@@ -35,7 +36,6 @@ from sergas_tui.crm.writer import (
     canonical_write,
     write_fields,
 )
-from sergas_tui.crm.zoho_rest import ZohoRestGateway
 from sergas_tui.demo import generate
 from sergas_tui.domain.grants import approval_marker
 from sergas_tui.errors import CrmConnectionError

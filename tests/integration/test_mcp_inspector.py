@@ -33,7 +33,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sergas_tui.crm.mcp_tools import TOOLS as ZOHO_TOOLS
+from sergas_tui.crm.mcp.tools import TOOLS as ZOHO_TOOLS
 from sergas_tui.memory.mcp_tools import READ_TOOL_NAMES as MEMORY_READ_TOOLS
 from sergas_tui.memory.mcp_write_tools import SERVER_TOOLS as MEMORY_TOOLS
 from tests.fakes.reviewed_memory import ReviewedMemory, build_reviewed_memory

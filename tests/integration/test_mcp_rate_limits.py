@@ -15,14 +15,14 @@ import pytest
 from sergas_tui.clock import FixedClock
 from sergas_tui.crm.approval_gate import ApprovalGate, grant_for
 from sergas_tui.crm.http import CrmWait, current_patience, rate_limit_patience, watch_waits
-from sergas_tui.crm.mcp_client import McpGateway
-from sergas_tui.crm.mcp_server import (
+from sergas_tui.crm.mcp.client import McpGateway
+from sergas_tui.crm.mcp.server import (
     SYNC_RATE_LIMIT_PATIENCE_SECONDS,
     TOOL_RATE_LIMIT_PATIENCE_SECONDS,
     build_zoho_server,
 )
-from sergas_tui.crm.mcp_session import CALL_TIMEOUT, SYNC_TIMEOUT
-from sergas_tui.crm.mcp_wire import ERROR_META_KEY
+from sergas_tui.crm.mcp.session import CALL_TIMEOUT, SYNC_TIMEOUT
+from sergas_tui.crm.mcp.wire import ERROR_META_KEY
 from sergas_tui.crm.writer import NoteDraft, WriteApproval, WriteResult
 from sergas_tui.domain import Account
 from sergas_tui.domain.grants import approval_marker

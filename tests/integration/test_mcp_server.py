@@ -23,10 +23,10 @@ from sergas_tui.crm.approval_gate import (
     RefusalReason,
     grant_for,
 )
-from sergas_tui.crm.mcp_client import McpGateway
-from sergas_tui.crm.mcp_server import build_zoho_server
-from sergas_tui.crm.mcp_tools import READ_TOOL_NAMES, REGISTER_TOOL, TOOLS, WRITE_TOOL_NAMES
-from sergas_tui.crm.mcp_wire import ERROR_META_KEY
+from sergas_tui.crm.mcp.client import McpGateway
+from sergas_tui.crm.mcp.server import build_zoho_server
+from sergas_tui.crm.mcp.tools import READ_TOOL_NAMES, REGISTER_TOOL, TOOLS, WRITE_TOOL_NAMES
+from sergas_tui.crm.mcp.wire import ERROR_META_KEY
 from sergas_tui.crm.writer import (
     AccountUpdate,
     CrmGateway,

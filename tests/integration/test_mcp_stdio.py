@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from sergas_tui.crm.approval_gate import ApprovalGate, ApprovalRefusedError
-from sergas_tui.crm.mcp_client import McpGateway
-from sergas_tui.crm.mcp_server import build_zoho_server, run_http
+from sergas_tui.crm.mcp.client import McpGateway
+from sergas_tui.crm.mcp.server import build_zoho_server, run_http
 from sergas_tui.crm.writer import NoteDraft, WriteApproval
 from sergas_tui.domain import utc_now
 from sergas_tui.domain.grants import approval_marker

@@ -18,10 +18,11 @@ from mcp.client.session import ClientSession
 from pydantic import JsonValue
 
 from sergas_tui.approvals.executor import _with_marker as executor_marker
-from sergas_tui.crm import mcp_tools as t
 from sergas_tui.crm.approval_gate import ApprovalGate, GrantStore, grant_for
-from sergas_tui.crm.mcp_server import build_zoho_server
-from sergas_tui.crm.mcp_wire import ERROR_META_KEY
+from sergas_tui.crm.mcp import tools as t
+from sergas_tui.crm.mcp.server import build_zoho_server
+from sergas_tui.crm.mcp.wire import ERROR_META_KEY
+from sergas_tui.crm.rest.gateway import ZohoRestGateway
 from sergas_tui.crm.simulator import SimulatorConfig, create_simulator
 from sergas_tui.crm.simulator.server import start_in_thread
 from sergas_tui.crm.writer import (
@@ -35,7 +36,6 @@ from sergas_tui.crm.writer import (
     with_marker,
     write_fields,
 )
-from sergas_tui.crm.zoho_rest import ZohoRestGateway
 from sergas_tui.demo import generate
 from sergas_tui.domain import AuditEvent
 from sergas_tui.domain.grants import Grant, approval_marker

@@ -34,7 +34,7 @@ from sergas_tui.demo import generate
 from sergas_tui.domain import AccountFacts, Recommendation
 from sergas_tui.locations import Locations
 from sergas_tui.memory import LocalMemory, MemoryStore, memory_path
-from sergas_tui.memory.cognee_setup import cognee_available
+from sergas_tui.memory.cognee.setup import cognee_available
 from sergas_tui.secrets import SecretStore
 from sergas_tui.services import open_services
 from tests.fakes.reviewed_memory import FAST, NOW
@@ -118,8 +118,8 @@ def reviewed(tmp_path_factory: pytest.TempPathFactory) -> Reviewed:
     root = tmp_path_factory.mktemp("conformance")
     result = _review(root)
     if cognee_available():
-        from sergas_tui.memory.cognee_backend import CogneeMemory
-        from sergas_tui.memory.cognee_embed import resolve_spec
+        from sergas_tui.memory.cognee.backend import CogneeMemory
+        from sergas_tui.memory.cognee.embed import resolve_spec
 
         result.cognee = root / "cognee"
 
@@ -208,8 +208,8 @@ async def store(
     if kind == "cognee":
         if reviewed.cognee is None:
             pytest.skip("cognee is not installed (pip install 'sergas[cognee]')")
-        from sergas_tui.memory.cognee_backend import CogneeMemory
-        from sergas_tui.memory.cognee_embed import resolve_spec
+        from sergas_tui.memory.cognee.backend import CogneeMemory
+        from sergas_tui.memory.cognee.embed import resolve_spec
 
         copy = tmp_path / "cognee"
         shutil.copytree(reviewed.cognee, copy)
@@ -437,8 +437,8 @@ async def test_stats_count_the_same_items(store: MemoryStore, expected: LocalMem
 
 @needs_cognee
 async def test_cognee_ingest_again_changes_nothing(reviewed: Reviewed, tmp_path: Path) -> None:
-    from sergas_tui.memory.cognee_backend import CogneeMemory
-    from sergas_tui.memory.cognee_embed import resolve_spec
+    from sergas_tui.memory.cognee.backend import CogneeMemory
+    from sergas_tui.memory.cognee.embed import resolve_spec
 
     assert reviewed.cognee is not None
     copy = tmp_path / "cognee"

@@ -20,6 +20,7 @@ from sergas_tui.config import ZohoSettings, load_settings
 from sergas_tui.crm.gateway import fields_or_unknown
 from sergas_tui.crm.metadata_cache import FieldsCache, cached_state
 from sergas_tui.crm.oauth import ZohoCredentials
+from sergas_tui.crm.rest.gateway import ZohoRestGateway
 from sergas_tui.crm.simulator import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
@@ -29,7 +30,6 @@ from sergas_tui.crm.simulator import (
     create_simulator,
 )
 from sergas_tui.crm.simulator.config import DEMO_CLIENT, FULL_SCOPES, OAuthClient
-from sergas_tui.crm.zoho_rest import ZohoRestGateway
 from sergas_tui.demo import generate
 from sergas_tui.doctor import run_checks
 from sergas_tui.domain import FieldChange, UpdateAccountAction

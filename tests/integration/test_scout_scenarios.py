@@ -24,6 +24,7 @@ from sergas_tui.clock import FixedClock
 from sergas_tui.config import SignalSettings, ZohoSettings
 from sergas_tui.crm.gateway import SyncBatch
 from sergas_tui.crm.oauth import ZohoCredentials
+from sergas_tui.crm.rest.gateway import ZohoRestGateway
 from sergas_tui.crm.simulator import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
@@ -31,7 +32,6 @@ from sergas_tui.crm.simulator import (
     SimulatorConfig,
     create_simulator,
 )
-from sergas_tui.crm.zoho_rest import ZohoRestGateway
 from sergas_tui.demo import DemoStore, generate
 from sergas_tui.demo.model import HOSTILE_KEYS, SCENARIO_KEYS, TOUCH_KEYS, Scenario
 from sergas_tui.domain import AccountFacts, RiskSignal

@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from sergas_tui.clock import FixedClock
 from sergas_tui.config import ZohoSettings
 from sergas_tui.crm.oauth import ZohoCredentials
-from sergas_tui.crm.rest_api import ZohoApi
+from sergas_tui.crm.rest.api import ZohoApi
 from sergas_tui.crm.simulator import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,

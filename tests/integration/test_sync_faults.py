@@ -18,6 +18,7 @@ from sergas_tui.clock import FixedClock
 from sergas_tui.config import ZohoSettings
 from sergas_tui.crm.gateway import SyncBatch
 from sergas_tui.crm.oauth import ZohoCredentials
+from sergas_tui.crm.rest.gateway import ZohoRestGateway
 from sergas_tui.crm.simulator import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
@@ -27,7 +28,6 @@ from sergas_tui.crm.simulator import (
     SimulatorConfig,
     create_simulator,
 )
-from sergas_tui.crm.zoho_rest import ZohoRestGateway
 from sergas_tui.demo import generate
 
 pytestmark = pytest.mark.slow

@@ -249,8 +249,8 @@ async def test_the_least_privilege_role_runs_team_mode_but_cannot_rewrite_histor
 ) -> None:
     from psycopg.conninfo import conninfo_to_dict
 
-    from sergas_tui.audit.central_conn import CentralTarget, connect
-    from sergas_tui.audit.central_schema import migrate_central
+    from sergas_tui.audit.central.conn import CentralTarget, connect
+    from sergas_tui.audit.central.schema import migrate_central
 
     with connect(CentralTarget(central_dsn), autocommit=False) as conn:  # the owner migrates
         migrate_central(conn)

@@ -192,8 +192,8 @@ async def test_the_mcp_server_offers_no_way_to_decide_or_write_another_owners_it
     refused and writes nothing."""
     from sergas_tui.config import load_settings
     from sergas_tui.crm.approval_gate import ApprovalGate
-    from sergas_tui.crm.mcp_server import build_zoho_server
-    from sergas_tui.crm.mcp_tools import REGISTER_TOOL
+    from sergas_tui.crm.mcp.server import build_zoho_server
+    from sergas_tui.crm.mcp.tools import REGISTER_TOOL
     from sergas_tui.domain.grants import approval_marker
     from sergas_tui.services import open_services
     from tests.fakes.mcp_harness import connected

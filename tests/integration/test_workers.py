@@ -25,7 +25,7 @@ import pytest
 from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 
-from sergas_tui.audit.central_conn import CentralTarget
+from sergas_tui.audit.central.conn import CentralTarget
 from sergas_tui.config import load_settings
 from sergas_tui.demo import DemoStore, generate
 from sergas_tui.locations import Locations

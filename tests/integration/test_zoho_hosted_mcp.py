@@ -29,8 +29,9 @@ from sergas_tui.clock import FixedClock
 from sergas_tui.config import ZohoSettings, load_settings
 from sergas_tui.crm.gateway import CrmReader, ReadOnlyCrm
 from sergas_tui.crm.http import CrmWait, watch_waits
-from sergas_tui.crm.mcp_client import McpGateway
+from sergas_tui.crm.mcp.client import McpGateway
 from sergas_tui.crm.oauth import ZohoCredentials
+from sergas_tui.crm.rest.gateway import ZohoRestGateway
 from sergas_tui.crm.simulator import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
@@ -50,7 +51,6 @@ from sergas_tui.crm.zoho_mcp import (
     decode_tool_result,
     redact_url,
 )
-from sergas_tui.crm.zoho_rest import ZohoRestGateway
 from sergas_tui.demo import DemoInfo, DemoStore, generate
 from sergas_tui.domain import Approval, ApprovalStatus
 from sergas_tui.errors import (

@@ -14,6 +14,7 @@ from pydantic import SecretStr
 from sergas_tui.clock import FixedClock
 from sergas_tui.config import ZohoSettings
 from sergas_tui.crm.oauth import ZohoCredentials
+from sergas_tui.crm.rest.gateway import ZohoRestGateway
 from sergas_tui.crm.simulator import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
@@ -25,7 +26,6 @@ from sergas_tui.crm.simulator import (
 )
 from sergas_tui.crm.simulator.server import start_in_thread
 from sergas_tui.crm.writer import NoteDraft, TaskDraft
-from sergas_tui.crm.zoho_rest import ZohoRestGateway
 from sergas_tui.demo import DemoInfo, DemoStore
 from sergas_tui.demo.generator import generate
 from sergas_tui.errors import CrmConflictError

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sergas_tui.agents.author import RuleAuthor
-from sergas_tui.agents.author_rules import AuthorPolicy
+from sergas_tui.agents.author.core import RuleAuthor
+from sergas_tui.agents.author.rules import AuthorPolicy
 from sergas_tui.agents.drafting import TemplateSet
 from sergas_tui.clock import FixedClock
 from sergas_tui.domain import (

@@ -7,8 +7,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from sergas_tui.agents.author_prior import PriorRec, target_of
-from sergas_tui.agents.author_rules import RULES, AuthorPolicy
+from sergas_tui.agents.author.prior import PriorRec, target_of
+from sergas_tui.agents.author.rules import RULES, AuthorPolicy
 from sergas_tui.domain import (
     AccountFacts,
     Approval,

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from sergas_tui.agents.author import RuleAuthor
-from sergas_tui.agents.author_rules import AuthorPolicy
+from sergas_tui.agents.author.core import RuleAuthor
+from sergas_tui.agents.author.rules import AuthorPolicy
 from sergas_tui.agents.drafting import TemplateSet, clean, default_template_names
 from sergas_tui.clock import FixedClock
 from sergas_tui.domain import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sergas_tui.agents.author_problems import MAX_PER_ACCOUNT, fold_problems, problem_of
+from sergas_tui.agents.author.problems import MAX_PER_ACCOUNT, fold_problems, problem_of
 from sergas_tui.domain import (
     AddNoteAction,
     CreateTaskAction,

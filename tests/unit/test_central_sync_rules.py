@@ -5,8 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from sergas_tui.audit.central import SyncReport, outcome_version_hash
-from sergas_tui.audit.central_conn import (
+from sergas_tui.audit.central.conn import (
     CentralAuthError,
     CentralConnectionError,
     CentralPermissionError,
@@ -16,6 +15,7 @@ from sergas_tui.audit.central_conn import (
     should_retry,
     target_from_settings,
 )
+from sergas_tui.audit.central.sync import SyncReport, outcome_version_hash
 from sergas_tui.config import CentralSettings
 from sergas_tui.errors import ConfigError
 from sergas_tui.secrets import SecretName, SecretStore

@@ -18,9 +18,9 @@ from sergas_tui.agents.claude.policy import (
     split_mcp_name,
 )
 from sergas_tui.agents.prompts import ROLES, Role
-from sergas_tui.crm.mcp_tools import REGISTER_TOOL
-from sergas_tui.crm.mcp_tools import TOOLS as ZOHO_TOOLS
-from sergas_tui.crm.mcp_tools import WRITE_TOOL_NAMES as ZOHO_WRITES
+from sergas_tui.crm.mcp.tools import REGISTER_TOOL
+from sergas_tui.crm.mcp.tools import TOOLS as ZOHO_TOOLS
+from sergas_tui.crm.mcp.tools import WRITE_TOOL_NAMES as ZOHO_WRITES
 from sergas_tui.memory.mcp_tools import TOOLS as MEMORY_TOOLS
 from sergas_tui.memory.mcp_tools import WRITE_TOOL_NAMES as MEMORY_WRITES
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from sergas_tui.agents.author_prior import PriorRec
+from sergas_tui.agents.author.prior import PriorRec
 from sergas_tui.agents.claude.render import AccountBlock, batch_prompt, data_text
 from sergas_tui.agents.claude.schemas import (
     AuthorInput,

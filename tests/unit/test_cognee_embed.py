@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sergas_tui.errors import ConfigError
-from sergas_tui.memory.cognee_embed import (
+from sergas_tui.memory.cognee.embed import (
     HASHING_PROVIDER,
     EmbedderSpec,
     HashingEmbedder,
@@ -89,7 +89,7 @@ def test_importing_memory_does_not_import_cognee() -> None:
 
     code = (
         "import sys, sergas_tui.memory, sergas_tui.memory.factory, "
-        "sergas_tui.memory.cognee_backend, sergas_tui.memory.remote; "
+        "sergas_tui.memory.cognee.backend, sergas_tui.memory.remote; "
         "print('cognee' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

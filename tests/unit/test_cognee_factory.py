@@ -12,7 +12,7 @@ from sergas_tui.config import load_settings
 from sergas_tui.errors import ConfigError
 from sergas_tui.locations import Locations
 from sergas_tui.memory import LocalMemory
-from sergas_tui.memory.cognee_setup import cognee_available
+from sergas_tui.memory.cognee.setup import cognee_available
 from sergas_tui.memory.factory import cognee_dir, open_memory
 from sergas_tui.memory.remote import RemoteMemory
 from sergas_tui.secrets import SecretStore
@@ -52,7 +52,7 @@ def test_cognee_without_the_extra_says_how_to_install(locations: Locations) -> N
 
 @pytest.mark.skipif(not cognee_available(), reason="cognee is not installed")
 def test_cognee_lives_in_the_workspace(locations: Locations) -> None:
-    from sergas_tui.memory.cognee_backend import CogneeMemory
+    from sergas_tui.memory.cognee.backend import CogneeMemory
 
     settings = load_settings(locations, overrides={"memory": {"backend": "cognee"}})
     store = open_memory(settings, locations, "demo", NOW_CLOCK)

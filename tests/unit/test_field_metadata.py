@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from sergas_tui.agents.author_rules import AuthorPolicy, rating_writes
+from sergas_tui.agents.author.rules import AuthorPolicy, rating_writes
 from sergas_tui.agents.rating_guard import RatingGuard
 from sergas_tui.approvals.executor import refusal_of
 from sergas_tui.crm.gateway import fields_or_unknown

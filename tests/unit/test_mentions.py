@@ -9,7 +9,7 @@ import pytest
 from sergas_tui.account_forget import rewrite_brief
 from sergas_tui.domain.mentions import Mentions
 from sergas_tui.errors import StorageError
-from sergas_tui.memory.cognee_files import compact_cognee
+from sergas_tui.memory.cognee.files import compact_cognee
 from sergas_tui.storage.erasure import scrub
 
 ACME = Mentions.of("5725767000009000011", ["Acme"], others=["Acme Logistics", "Zeta"])

@@ -39,7 +39,7 @@ from typing import Any
 
 from claude_agent_sdk import ClaudeAgentOptions
 
-from sergas_tui.agents.author_prior import PriorRec, target_of
+from sergas_tui.agents.author.prior import PriorRec, target_of
 from sergas_tui.agents.claude import render
 from sergas_tui.agents.claude.batching import Flow, MicroBatcher
 from sergas_tui.agents.claude.budget import Budget, CostTracker, usage_of_result

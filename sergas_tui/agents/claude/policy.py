@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sergas_tui.agents.prompts import Role
-from sergas_tui.crm.mcp_tools import REGISTER_TOOL
-from sergas_tui.crm.mcp_tools import WRITE_TOOL_NAMES as CRM_WRITE_TOOLS
+from sergas_tui.crm.mcp.tools import REGISTER_TOOL
+from sergas_tui.crm.mcp.tools import WRITE_TOOL_NAMES as CRM_WRITE_TOOLS
 from sergas_tui.memory.mcp_tools import READ_TOOL_NAMES as MEMORY_READ_TOOLS
 from sergas_tui.memory.mcp_tools import WRITE_TOOL_NAMES as MEMORY_WRITE_TOOLS
 from sergas_tui.memory.mcp_write_tools import SERGAS_WRITE_TOOL_NAMES as MEMORY_SYNC_TOOLS

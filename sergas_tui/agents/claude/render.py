@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sergas_tui.agents.author_prior import PriorRec
+from sergas_tui.agents.author.prior import PriorRec
 from sergas_tui.domain import AccountFacts, HistoricalContext, RecordRef
 from sergas_tui.domain.pipeline import is_open
 

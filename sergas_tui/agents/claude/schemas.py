@@ -26,9 +26,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from sergas_tui.agents.author_evidence import Evidence
-from sergas_tui.agents.author_prior import PriorRec
-from sergas_tui.agents.author_rules import AuthorPolicy, recommendation_id
+from sergas_tui.agents.author.evidence import Evidence
+from sergas_tui.agents.author.prior import PriorRec
+from sergas_tui.agents.author.rules import AuthorPolicy, recommendation_id
 from sergas_tui.domain import (
     AccountFacts,
     FollowUpEmailAction,

@@ -24,9 +24,9 @@ from pydantic import BaseModel, ValidationError
 from sergas_tui.agents.claude.policy import MEMORY_SERVER, SCOUT_TOOLS, ZOHO_SERVER
 from sergas_tui.audit.gateway import audit_session
 from sergas_tui.clock import Clock
-from sergas_tui.crm import mcp_tools as zoho
 from sergas_tui.crm.gateway import CrmReader
-from sergas_tui.crm.mcp_wire import dump_result
+from sergas_tui.crm.mcp import tools as zoho
+from sergas_tui.crm.mcp.wire import dump_result
 from sergas_tui.errors import SergasError
 from sergas_tui.memory import mcp_tools as memory_tools
 from sergas_tui.memory.store import MemoryStore

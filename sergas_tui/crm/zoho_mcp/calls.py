@@ -33,7 +33,7 @@ from sergas_tui.crm.http import (
     tell_wait,
     wait_text,
 )
-from sergas_tui.crm.mcp_session import SessionRunner, to_crm_error
+from sergas_tui.crm.mcp.session import SessionRunner, to_crm_error
 from sergas_tui.crm.queries import CoqlQuery
 from sergas_tui.crm.zoho_mcp.catalog import TOOL_LABEL, ZohoCatalog
 from sergas_tui.crm.zoho_mcp.redaction import UrlScrubber

@@ -21,7 +21,7 @@ import structlog
 from mcp.client.stdio import StdioServerParameters
 
 from sergas_tui.clock import Clock
-from sergas_tui.crm.mcp_session import (
+from sergas_tui.crm.mcp.session import (
     CALL_TIMEOUT,
     CONNECT_TIMEOUT,
     TransportStreams,
@@ -89,8 +89,8 @@ async def _connect_detected(
     clock: Clock | None,
     extra_fields: Mapping[str, Sequence[str]] | None,
 ) -> CrmGateway:
-    from sergas_tui.crm import mcp_tools
-    from sergas_tui.crm.mcp_client import McpGateway
+    from sergas_tui.crm.mcp import tools as mcp_tools
+    from sergas_tui.crm.mcp.client import McpGateway
 
     runner, session, tools = await open_session(
         transport,

@@ -26,7 +26,7 @@ from pydantic import JsonValue
 
 from sergas_tui.clock import Clock, SystemClock
 from sergas_tui.crm.gateway import SyncBatch
-from sergas_tui.crm.mcp_session import (
+from sergas_tui.crm.mcp.session import (
     CALL_TIMEOUT,
     CONNECT_TIMEOUT,
     SessionRunner,

@@ -21,7 +21,7 @@ import mcp_types as types
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
-from sergas_tui.crm.mcp_session import (
+from sergas_tui.crm.mcp.session import (
     HTTP_TIMEOUT,
     MAX_SSE_EVENT_BYTES,
     SessionRunner,
@@ -94,7 +94,7 @@ async def keyless_http_transport(
     url: str, on_response: Callable[[httpx2.Response], Awaitable[None]]
 ) -> AsyncIterator[TransportStreams]:
     """Streamable HTTP without an Authorization header (the URL's key is the credential, as in
-    Zoho's "authorization via connection" mode); otherwise as ``mcp_session.http_transport``."""
+    Zoho's "authorization via connection" mode); otherwise as ``mcp.session.http_transport``."""
     client = httpx2.AsyncClient(timeout=HTTP_TIMEOUT, event_hooks={"response": [on_response]})
     async with (
         client,

@@ -1,4 +1,4 @@
-"""The bulk sync: the REST sync's plan (``rest_sync.run_sync``) through Zoho's MCP tools.
+"""The bulk sync: the REST sync's plan (``rest.sync.run_sync``) through Zoho's MCP tools.
 
 The Data Scout's :meth:`~sergas_tui.crm.gateway.CrmReader.sync` wants every account, contact,
 deal, activity and note of an owner changed in a window with the fewest calls. With COQL,
@@ -71,7 +71,7 @@ class ZohoSync:
         *,
         history_days: int = 90,
     ) -> SyncBatch:
-        """The REST sync's plan (``rest_sync.run_sync``) through Zoho's tools.
+        """The REST sync's plan (``rest.sync.run_sync``) through Zoho's tools.
 
         With COQL: users, six COQL queries (Accounts, Contacts, Deals by owner; Tasks, Events,
         Calls by owner and modified in the window), and the Notes module newest first until

@@ -17,9 +17,9 @@ from typing import Any
 
 from pydantic import JsonValue
 
-from sergas_tui.crm import rest_writes
 from sergas_tui.crm.errors_map import ZohoErrorBody, parse_error_body
 from sergas_tui.crm.queries import zoho_datetime
+from sergas_tui.crm.rest import writes as rest_writes
 from sergas_tui.crm.writer import NoteDraft, TaskDraft, WriteApproval, WriteResult
 from sergas_tui.crm.zoho_mcp.calls import ToolCaller
 from sergas_tui.crm.zoho_mcp.results import Row, modified_of, rows_of, zoho_tool_error

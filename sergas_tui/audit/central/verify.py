@@ -29,10 +29,10 @@ from typing import Any, Literal
 import psycopg
 from psycopg.rows import dict_row
 
-from sergas_tui.audit.central import AUDIT_COLUMNS, outcome_version_hash
-from sergas_tui.audit.central_conn import CentralSchemaError, CentralTarget, connect, convert
-from sergas_tui.audit.central_schema import CENTRAL_SCHEMA_VERSION, central_version
-from sergas_tui.audit.central_text import storable_mapping
+from sergas_tui.audit.central.conn import CentralSchemaError, CentralTarget, connect, convert
+from sergas_tui.audit.central.schema import CENTRAL_SCHEMA_VERSION, central_version
+from sergas_tui.audit.central.sync import AUDIT_COLUMNS, outcome_version_hash
+from sergas_tui.audit.central.text import storable_mapping
 from sergas_tui.domain import utc_now
 from sergas_tui.domain.audit_chain import canonical_json, iso_utc, row_hash
 from sergas_tui.storage import Repository
@@ -128,7 +128,7 @@ def _compare(
         after = int(page[-1]["seq"])
         for row in page:
             result.local_rows += 1
-            # Compared as the central copy can hold it (see audit/central_text.py).
+            # Compared as the central copy can hold it (see audit/central/text.py).
             values = storable_mapping(
                 {column: row[column] for column in AUDIT_COLUMNS}, ("tool_inputs", "tool_outputs")
             )

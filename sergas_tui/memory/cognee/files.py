@@ -28,7 +28,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from sergas_tui.errors import StorageError
-from sergas_tui.memory.cognee_stores import GRAPH_FILE, VECTOR_DIR
+from sergas_tui.memory.cognee.stores import GRAPH_FILE, VECTOR_DIR
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sergas_tui.agents.author_rules import CONTACT_ROLES, RULES
+from sergas_tui.agents.author.rules import CONTACT_ROLES, RULES
 from sergas_tui.agents.drafting import NAME_LIMIT, SNIPPET_LIMIT, clean, clean_name
 from sergas_tui.domain import AccountFacts, Contact, Deal, HistoricalContext, RecordRef, RiskSignal
 from sergas_tui.domain.money import DEFAULT_CURRENCY, format_money

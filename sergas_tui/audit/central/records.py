@@ -9,7 +9,7 @@ when), so a second device's decision is refused with the first decider named.
 
 The store is synchronous (psycopg, a connection per call, like the grant store); callers on an
 event loop run it in a thread. Failures are :class:`CentralAuditError` subclasses with the
-usual wording (:mod:`.central_conn`).
+usual wording (:mod:`.conn`).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from sergas_tui.audit.central_conn import CentralTarget
-from sergas_tui.audit.central_store import CentralTableStore
+from sergas_tui.audit.central.conn import CentralTarget
+from sergas_tui.audit.central.store import CentralTableStore
 from sergas_tui.domain import Approval, ApprovalStatus, Recommendation
 
 RECORDS_VERSION = 3

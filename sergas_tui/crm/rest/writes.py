@@ -16,7 +16,7 @@ from urllib.parse import quote
 from pydantic import JsonValue, TypeAdapter, ValidationError
 
 from sergas_tui.crm.queries import zoho_datetime
-from sergas_tui.crm.rest_api import ZohoApi, rows_of
+from sergas_tui.crm.rest.api import ZohoApi, rows_of
 from sergas_tui.crm.writer import NoteDraft, TaskDraft, WriteResult
 from sergas_tui.domain.redaction import redact
 from sergas_tui.errors import CrmConflictError, CrmError

@@ -13,7 +13,7 @@ from typing import Literal
 
 import psycopg
 
-from sergas_tui.audit.central_store import CentralTableStore
+from sergas_tui.audit.central.store import CentralTableStore
 from sergas_tui.domain.people import Person, people_from_rows
 
 PEOPLE_VERSION = 4

@@ -2,7 +2,7 @@
 
 A type the owner rejected often is proposed at a lower priority; a (type, target) that is still
 pending, or was executed or approved recently, is not proposed again; and the same (type,
-target) is proposed at most once a day, since its id (:func:`.author_rules.recommendation_id`)
+target) is proposed at most once a day, since its id (:func:`.rules.recommendation_id`)
 depends only on the account, type, target and day.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import MappingProxyType
 
-from sergas_tui.agents.author_rules import AuthorPolicy
+from sergas_tui.agents.author.rules import AuthorPolicy
 from sergas_tui.domain import Approval, ApprovalStatus, Recommendation
 from sergas_tui.domain.common import RecommendationType
 from sergas_tui.domain.outputs import RecommendationStatus

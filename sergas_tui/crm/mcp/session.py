@@ -1,4 +1,4 @@
-"""The MCP client session behind :class:`~sergas_tui.crm.mcp_client.McpGateway`.
+"""The MCP client session behind :class:`~sergas_tui.crm.mcp.client.McpGateway`.
 
 :class:`SessionRunner` keeps a transport and a ``ClientSession`` open in one background task;
 :func:`stdio_transport` and :func:`http_transport` are the two transports; :func:`to_crm_error`

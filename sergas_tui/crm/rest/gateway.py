@@ -3,10 +3,11 @@
 Facts from ``reference/zoho-crm.md``. Layers, top down:
 
 - this module: the protocol's reads and writes, in domain models;
-- :mod:`.rest_sync`: the bulk sync plan (call-count formula in ``run_sync``);
-- :mod:`.rest_api`: token header, INVALID_TOKEN refresh, paging, COQL, single-record writes;
-- :mod:`.http` (limits, retries, counters), :mod:`.oauth` (tokens), :mod:`.errors_map`
-  (typed errors), :mod:`.queries` (COQL/search builders), :mod:`.fields` (field lists).
+- :mod:`.sync`: the bulk sync plan (call-count formula in ``run_sync``);
+- :mod:`.api`: token header, INVALID_TOKEN refresh, paging, COQL, single-record writes;
+- :mod:`sergas_tui.crm.http` (limits, retries, counters), :mod:`sergas_tui.crm.oauth` (tokens),
+  :mod:`sergas_tui.crm.errors_map` (typed errors), :mod:`sergas_tui.crm.queries` (COQL/search
+  builders), :mod:`sergas_tui.crm.fields` (field lists).
 
 Use it as an async context manager, or call :meth:`ZohoRestGateway.aclose`.
 """
@@ -28,7 +29,6 @@ from pydantic import JsonValue, ValidationError
 
 from sergas_tui.clock import Clock, SystemClock
 from sergas_tui.config import ZohoSettings
-from sergas_tui.crm import rest_writes
 from sergas_tui.crm.budget import rest_budget_file
 from sergas_tui.crm.fields import (
     ACCOUNT_FIELDS,
@@ -61,9 +61,10 @@ from sergas_tui.crm.records import (
     users_from_rows,
     with_what_module,
 )
-from sergas_tui.crm.rest_api import PAGE_NUMBER_REACH, PAGE_SIZE, Row, ZohoApi, rows_of
-from sergas_tui.crm.rest_sync import fetch_users, gather_rows, run_sync
-from sergas_tui.crm.rest_writes import segment
+from sergas_tui.crm.rest import writes as rest_writes
+from sergas_tui.crm.rest.api import PAGE_NUMBER_REACH, PAGE_SIZE, Row, ZohoApi, rows_of
+from sergas_tui.crm.rest.sync import fetch_users, gather_rows, run_sync
+from sergas_tui.crm.rest.writes import segment
 from sergas_tui.crm.writer import NoteDraft, TaskDraft, WriteApproval, WriteResult
 from sergas_tui.domain import (
     ACTIVITY_MODULES,
@@ -416,7 +417,7 @@ class ZohoRestGateway:
         history_days: int = 90,
     ) -> SyncBatch:
         """Bulk fetch with the fewest calls; the plan and call counts are in
-        :func:`sergas_tui.crm.rest_sync.run_sync`."""
+        :func:`sergas_tui.crm.rest.sync.run_sync`."""
         return await run_sync(
             self._api,
             self._users,

@@ -33,7 +33,7 @@ from sergas_tui.crm.records import (
     users_from_rows,
     with_what_module,
 )
-from sergas_tui.crm.rest_api import Row, ZohoApi
+from sergas_tui.crm.rest.api import Row, ZohoApi
 from sergas_tui.domain import ACTIVITY_MODULES, Activity, Note, Owner, ensure_aware
 from sergas_tui.errors import CrmPermissionError
 

@@ -2,7 +2,7 @@
 
 :class:`CogneeStores` owns the Turso graph adapter (``graph.db``) and the LanceDB vector adapter
 (``vectors.lancedb``) of a Cognee memory, and knows how to read accounts from them and write
-:class:`~.cognee_points.Changes` back. :class:`~.cognee_backend.CogneeMemory` holds the rules.
+:class:`~.points.Changes` back. :class:`~.backend.CogneeMemory` holds the rules.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from sergas_tui.memory import cognee_points as p
-from sergas_tui.memory.cognee_embed import EmbedderSpec, engine_for
-from sergas_tui.memory.cognee_setup import CogneeApi, cognee_environment, load_cognee
+from sergas_tui.memory.cognee import points as p
+from sergas_tui.memory.cognee.embed import EmbedderSpec, engine_for
+from sergas_tui.memory.cognee.setup import CogneeApi, cognee_environment, load_cognee
 from sergas_tui.memory.store import MemoryHit
 
 GRAPH_FILE = "graph.db"
@@ -62,7 +62,7 @@ class CogneeStores:
     async def read(self, account_id: str) -> tuple[p.Snapshot, bool]:
         """The account's rows from the graph, and whether its account node exists.
 
-        The account node lists its items' node ids (see :func:`.cognee_points.writes`), so
+        The account node lists its items' node ids (see :func:`.points.writes`), so
         this is two primary-key lookups however large the graph grows.
         """
         snapshot = p.Snapshot()

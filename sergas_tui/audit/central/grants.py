@@ -5,7 +5,7 @@ The deciding app publishes a grant (approval id, account, owner, decider, the ex
 digest, the token's SHA-256, expiry); any number of our Zoho MCP servers verify and spend it.
 Every state change is one compare-and-set ``UPDATE … WHERE state = …``, so a token is spent once
 across every server and client, and a replayed token is refused everywhere. The table is created
-by the central schema's migrations (``central_schema.py``, version 2). Publishing again keeps a
+by the central schema's migrations (:mod:`.schema`, version 2). Publishing again keeps a
 stored ``error`` (the sign that an earlier attempt may have written).
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 
 import psycopg
 
-from sergas_tui.audit.central_store import CentralTableStore
+from sergas_tui.audit.central.store import CentralTableStore
 from sergas_tui.domain.grants import GRANT_COLUMNS, Grant
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
-from sergas_tui.audit.central_conn import CentralSchemaError, CentralTarget, Connection
+from sergas_tui.audit.central.conn import CentralSchemaError, CentralTarget, Connection
 
 VERSION_TABLE = "sergas_schema_version"
 LOCK_KEY = 0x5E62A5  # pg_advisory_xact_lock key: "sergas audit"

@@ -3,10 +3,10 @@
 One pydantic model per tool's arguments is the single source of its JSON input schema (what
 agents read) and of the server's argument validation; one result model per tool is the source
 of its output schema, of the server's structured result and of the client's parsing. Both the
-server (:mod:`.mcp_server`) and the client (:mod:`.mcp_client`) import this module, so the two
+server (:mod:`.server`) and the client (:mod:`.client`) import this module, so the two
 cannot drift apart.
 
-How results and errors travel on the wire is in :mod:`.mcp_wire`.
+How results and errors travel on the wire is in :mod:`.wire`.
 """
 
 from __future__ import annotations

@@ -13,13 +13,13 @@ from datetime import datetime, timedelta
 
 import psycopg
 
-from sergas_tui.audit.central_conn import (
+from sergas_tui.audit.central.conn import (
     CentralPermissionError,
     CentralTarget,
     connect,
     convert,
 )
-from sergas_tui.audit.central_schema import require_current
+from sergas_tui.audit.central.schema import require_current
 from sergas_tui.domain import AuditEvent, utc_now
 from sergas_tui.storage import Repository
 

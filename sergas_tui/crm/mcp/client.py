@@ -42,8 +42,6 @@ from pydantic import BaseModel, JsonValue, TypeAdapter, ValidationError
 from pydantic_core import to_jsonable_python
 
 from sergas_tui import metrics
-from sergas_tui.crm import mcp_tools as t
-from sergas_tui.crm import mcp_wire as wire
 from sergas_tui.crm.approval_gate import ApprovalRefusedError, RefusalReason, grant_for
 from sergas_tui.crm.gateway import SyncBatch
 from sergas_tui.crm.http import (
@@ -54,7 +52,9 @@ from sergas_tui.crm.http import (
     tell_wait,
     wait_text,
 )
-from sergas_tui.crm.mcp_session import (
+from sergas_tui.crm.mcp import tools as t
+from sergas_tui.crm.mcp import wire
+from sergas_tui.crm.mcp.session import (
     CALL_TIMEOUT,
     CONNECT_TIMEOUT,
     SYNC_TIMEOUT,

@@ -4,15 +4,15 @@
 embedded stores, all inside ``<workspace>/cognee/``: the graph on Cognee's Turso graph adapter
 (``graph.db``; its ingest stays linear where the default Ladybug store grows quadratically) and
 the vectors in LanceDB (``vectors.lancedb``). Nodes and edges are described in
-:mod:`.cognee_points`; no LLM is used: items are written as DataPoints directly
+:mod:`.points`; no LLM is used: items are written as DataPoints directly
 (``add_nodes``/``add_edges`` and ``index_data_points``), never through ``cognify``.
 
 Every operation reads the accounts it touches from the graph, applies the local memory's rules
-to them in a :class:`~.cognee_mirror.MirrorMemory` and writes back only what changed, so both
+to them in a :class:`~.mirror.MirrorMemory` and writes back only what changed, so both
 backends give the same answers (the conformance suite checks it). Search is Cognee vector search
 (scoped to one account through ``belongs_to_set``) with the configured embedder, pinned per data
-dir (:mod:`.cognee_embed`). Cognee itself is imported on first use, never when Sergas starts
-(:mod:`.cognee_setup`). One asyncio lock serialises operations: Cognee's stores serialise
+dir (:mod:`.embed`). Cognee itself is imported on first use, never when Sergas starts
+(:mod:`.setup`). One asyncio lock serialises operations: Cognee's stores serialise
 writes anyway, and the mirror is one scratch database.
 """
 
@@ -28,10 +28,10 @@ from typing import Any, TypeVar
 from sergas_tui.clock import Clock, SystemClock
 from sergas_tui.domain import AccountFacts, HistoricalContext, Outcome, Recommendation, RecordRef
 from sergas_tui.errors import SergasError, StorageError
-from sergas_tui.memory import cognee_points as p
-from sergas_tui.memory.cognee_embed import EmbedderSpec, check_pin, write_pin
-from sergas_tui.memory.cognee_mirror import MirrorMemory
-from sergas_tui.memory.cognee_stores import TERM, CogneeStores
+from sergas_tui.memory.cognee import points as p
+from sergas_tui.memory.cognee.embed import EmbedderSpec, check_pin, write_pin
+from sergas_tui.memory.cognee.mirror import MirrorMemory
+from sergas_tui.memory.cognee.stores import TERM, CogneeStores
 from sergas_tui.memory.store import (
     AccountHistory,
     ContextItem,

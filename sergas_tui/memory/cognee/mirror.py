@@ -7,7 +7,7 @@ HistoricalContext holds, in what order, the sentiment trend, the insights) must 
 for every backend: the conformance suite holds them to it. So instead of writing them twice,
 each operation loads the accounts it touches from the graph into this mirror, runs the very
 same :class:`~sergas_tui.memory.local.LocalMemory` code on it, and writes back what changed
-(:func:`~sergas_tui.memory.cognee_points.diff`).
+(:func:`~sergas_tui.memory.cognee.points.diff`).
 
 A node's ``seq`` is the row's rowid here, so "newest first, then last inserted first" orders
 items exactly as the local file does.
@@ -20,7 +20,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from sergas_tui.clock import Clock
-from sergas_tui.memory.cognee_points import NODE_TYPES, SEARCHABLE, Row, Snapshot, row_key
+from sergas_tui.memory.cognee.points import NODE_TYPES, SEARCHABLE, Row, Snapshot, row_key
 from sergas_tui.memory.local import LocalMemory
 
 _KIND_TABLE = {kind: table for table, kind in SEARCHABLE.items()}

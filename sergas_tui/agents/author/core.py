@@ -3,7 +3,7 @@
 :class:`RuleAuthor` turns one account's :class:`~sergas_tui.domain.AccountFacts` (risk
 signals with evidence), the Memory Analyst's :class:`~sergas_tui.domain.HistoricalContext`
 and earlier recommendations (:class:`PriorRec`) into recommendations. It is pure given its
-inputs and the clock. The rules (:mod:`.author_rules`) look only at signal keys, severities
+inputs and the clock. The rules (:mod:`.rules`) look only at signal keys, severities
 and structured fields; note text appears only as quoted, sanitized evidence in a rationale or
 an internal note, so an instruction written in the CRM never changes what is proposed.
 
@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sergas_tui.agents.author_evidence import Evidence
-from sergas_tui.agents.author_prior import PriorRec
-from sergas_tui.agents.author_problems import fold_problems
-from sergas_tui.agents.author_rules import (
+from sergas_tui.agents.author.evidence import Evidence
+from sergas_tui.agents.author.prior import PriorRec
+from sergas_tui.agents.author.problems import fold_problems
+from sergas_tui.agents.author.rules import (
     DUE_BUSINESS_DAYS,
     ESCALATION,
     RULES,
@@ -43,7 +43,7 @@ from sergas_tui.agents.author_rules import (
     renewal_within,
     shift_priority,
 )
-from sergas_tui.agents.author_text import (
+from sergas_tui.agents.author.text import (
     best_contact,
     memory_sentence,
     rationale,
@@ -115,7 +115,7 @@ class RuleAuthor:
         prior: Sequence[PriorRec | Approval] = (),
     ) -> list[Recommendation]:
         """Recommendations for one account, one per problem, most urgent first; none without
-        evidence (the rule table's :meth:`proposals`, folded by :mod:`.author_problems`)."""
+        evidence (the rule table's :meth:`proposals`, folded by :mod:`.problems`)."""
         now = self.clock.now()
         priors = [p if isinstance(p, PriorRec) else PriorRec.from_approval(p, now) for p in prior]
         recs = self.proposals(

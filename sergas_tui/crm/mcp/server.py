@@ -1,13 +1,13 @@
 """Our Zoho MCP server: the seed's tool catalog over any :class:`CrmGateway`.
 
 ``build_zoho_server(gateway, gate)`` returns an MCP low-level ``Server`` offering the tools of
-:mod:`.mcp_tools`: eight read tools (plus four for the Sergas gateway: stage history, timeline,
+:mod:`.tools`: eight read tools (plus four for the Sergas gateway: stage history, timeline,
 bulk sync, field metadata), three write tools and, when grants are kept in the served
 workspace, the apps' ``sergas_register_approval``. Every write goes through the
 :class:`ApprovalGate` first: no recorded approval of exactly that write (every argument), no call
 to the CRM. Writes are exactly once, as the executor's: the claimed grant is the write-ahead,
 the text sent carries the approval's marker, a write that might repeat is first looked for in
-the CRM, and only a committed write spends the grant (see :mod:`.approval_gate`).
+the CRM, and only a committed write spends the grant (see :mod:`sergas_tui.crm.approval_gate`).
 
 On the wire (what official MCP clients validate): a result is its JSON as one text block, sent
 once, with no structured copy; list tools answer in pages of about 100 KB
@@ -37,10 +37,10 @@ from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel, ValidationError
 
 from sergas_tui import __version__
-from sergas_tui.crm import mcp_tools as t
-from sergas_tui.crm import mcp_wire as wire
 from sergas_tui.crm.approval_gate import ApprovalGate, ApprovalRefusedError, RefusalReason
 from sergas_tui.crm.http import rate_limit_patience
+from sergas_tui.crm.mcp import tools as t
+from sergas_tui.crm.mcp import wire
 from sergas_tui.crm.writer import (
     CrmGateway,
     NoteDraft,

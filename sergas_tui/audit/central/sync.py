@@ -12,8 +12,8 @@ Outcomes are insert-only centrally (the sync role may not UPDATE): each distinct
 outcome is a row of ``recommendation_outcome_versions`` keyed ``(id, version_hash)``. Locally,
 saving an outcome resets its ``synced_at``, so its new state is queued again.
 
-Connection failures are retried with exponential backoff (:mod:`.central_conn`); progress
-resets the count. :func:`outbox_status` (from :mod:`.central_status`) reads only the local
+Connection failures are retried with exponential backoff (:mod:`.conn`); progress
+resets the count. :func:`outbox_status` (from :mod:`.status`) reads only the local
 database, cheaply enough for a TUI header; :func:`sync_once_async` runs a sync in a thread for
 an async caller.
 """
@@ -36,7 +36,7 @@ from typing import Any, Literal
 import psycopg
 
 from sergas_tui.audit.anchor import check_anchor
-from sergas_tui.audit.central_conn import (
+from sergas_tui.audit.central.conn import (
     MAX_ATTEMPTS,
     CentralAuditError,
     CentralSchemaError,
@@ -48,9 +48,9 @@ from sergas_tui.audit.central_conn import (
     should_retry,
     target_from_settings,
 )
-from sergas_tui.audit.central_purge import PurgeReport, purge_central
-from sergas_tui.audit.central_schema import CENTRAL_SCHEMA_VERSION, central_version, migrate_central
-from sergas_tui.audit.central_status import (
+from sergas_tui.audit.central.purge import PurgeReport, purge_central
+from sergas_tui.audit.central.schema import CENTRAL_SCHEMA_VERSION, central_version, migrate_central
+from sergas_tui.audit.central.status import (
     META_LAST_ERROR,
     META_LAST_SYNC,
     OutboxStatus,
@@ -58,7 +58,7 @@ from sergas_tui.audit.central_status import (
     SyncReport,
     outbox_status,
 )
-from sergas_tui.audit.central_text import storable_row
+from sergas_tui.audit.central.text import storable_row
 from sergas_tui.domain import utc_now
 from sergas_tui.domain.audit_chain import canonical_json
 from sergas_tui.errors import StorageError
@@ -375,7 +375,7 @@ def sync_once(
     ``migrate``: ``"auto"`` creates or upgrades the central schema when it is missing or old
     (which needs the owner role), ``"never"`` refuses instead, ``"only"`` migrates and sends
     nothing. ``stop`` ends the run after the current batch. Raises a
-    :class:`~sergas_tui.audit.central_conn.CentralAuditError` subclass; what was committed
+    :class:`~sergas_tui.audit.central.conn.CentralAuditError` subclass; what was committed
     and marked before the failure stays done.
     """
     sync = CentralSync(

@@ -13,7 +13,7 @@ from typing import ClassVar
 
 import psycopg
 
-from sergas_tui.audit.central_conn import (
+from sergas_tui.audit.central.conn import (
     CentralAuditError,
     CentralConnectionError,
     CentralSchemaError,
@@ -23,7 +23,7 @@ from sergas_tui.audit.central_conn import (
     convert,
     first_line,
 )
-from sergas_tui.audit.central_schema import (
+from sergas_tui.audit.central.schema import (
     CENTRAL_SCHEMA_VERSION,
     central_version,
     migrate_central,

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from sergas_tui.audit.central_schema import CentralMigrationResult
+    from sergas_tui.audit.central.schema import CentralMigrationResult
     from sergas_tui.storage import Repository
 
 META_LAST_SYNC = "central_audit_last_sync_at"

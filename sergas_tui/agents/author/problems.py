@@ -1,6 +1,6 @@
 """One recommendation per problem: the rules author's proposals folded into a short queue.
 
-The rule table (:mod:`.author_rules`) proposes, per signal, a task, an email and a note for the
+The rule table (:mod:`.rules`) proposes, per signal, a task, an email and a note for the
 same deal or account. A person wants one decision per problem, so the proposals aimed at one
 target (a deal, or the account) become one recommendation: the best action (a task, else the
 email, else the note) with the email's draft riding in the task's description and the note as a
