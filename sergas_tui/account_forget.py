@@ -38,6 +38,10 @@ the account through that record even though the database no longer names it, ski
 already done and does the rest; a forget of another account refuses until it is finished.
 
 The account stays in the CRM: the next review reads it again unless it is deleted there too.
+
+Why one module: the forget's steps run in a fixed order against one pending record; the order,
+the record and the rewriting of files sit together so a reader can check that each step may run
+again after an interruption and that none is skipped.
 """
 
 from __future__ import annotations

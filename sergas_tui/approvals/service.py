@@ -7,6 +7,11 @@ memory store is given, the decision is remembered there too so later reviews lea
 
 The public methods are ``async``: repository calls run in a worker thread, memory calls are
 awaited.
+
+Why one module: every way an approval leaves ``pending`` by a person's hand (approve, reject,
+adjust, undo, and the checks of an adjusted payload) goes through one class's compare-and-set and
+its audit row in the same transaction; kept together, a reader sees that no path skips the actor,
+the permission check or the audit, and a new decision cannot be added beside them without them.
 """
 
 from __future__ import annotations

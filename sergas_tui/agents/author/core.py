@@ -11,6 +11,11 @@ No evidence, no recommendation: a signal is used only when at least one of its e
 references points at a record in the facts, and every recommendation cites those references
 (plus the account, plus memory references when memory context shaped it). References that do
 not resolve are dropped.
+
+Why one module: :class:`RuleAuthor`'s steps (grouping signals, choosing priority and
+confidence, drafting the action) share one authoring pass's state for one account; the rules,
+the texts, the evidence, the prior recommendations and the problems are already modules of
+their own in this package.
 """
 
 from __future__ import annotations

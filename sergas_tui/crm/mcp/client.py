@@ -20,6 +20,11 @@ Errors: ``isError`` results become the typed :class:`CrmError` the server report
 result's ``_meta`` (a refused approval is an :class:`ApprovalRefusedError`, a
 ``CrmPermissionError``); a dead or unreachable server is a :class:`CrmConnectionError`, a slow
 one a :class:`CrmTimeoutError`.
+
+Why one module: :class:`McpGateway` is one class with a method per
+:class:`~sergas_tui.crm.gateway.CrmGateway` operation, each one tool call and the parsing of its
+result; the session, the wire format and the tool catalog already live in :mod:`.session`,
+:mod:`.wire` and :mod:`.tools`, so what remains is the protocol read top to bottom.
 """
 
 from __future__ import annotations

@@ -7,6 +7,10 @@ server (:mod:`.server`) and the client (:mod:`.client`) import this module, so t
 cannot drift apart.
 
 How results and errors travel on the wire is in :mod:`.wire`.
+
+Why one module: the catalog is the single source of the server's and the client's schemas; one
+file is what keeps them from drifting, and lets a reader compare a tool's arguments, its result
+and its annotations side by side.
 """
 
 from __future__ import annotations

@@ -10,6 +10,10 @@ Facts from ``reference/zoho-crm.md``. Layers, top down:
   builders), :mod:`sergas_tui.crm.fields` (field lists).
 
 Use it as an async context manager, or call :meth:`ZohoRestGateway.aclose`.
+
+Why one module: :class:`ZohoRestGateway` is one class with a method per
+:class:`~sergas_tui.crm.gateway.CrmGateway` operation; the sync plan, the API mechanics and the
+writes are already :mod:`.sync`, :mod:`.api` and :mod:`.writes`.
 """
 
 from __future__ import annotations
