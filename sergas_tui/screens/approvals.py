@@ -474,19 +474,12 @@ class ApprovalsScreen(SergasScreen):
         payload: dict[str, Any] | None = None,
         not_useful: bool = False,
     ) -> None:
-        done: list[Approval] = []
-        try:
-            await self.desk.decide(
-                approval_ids,
-                verb,
-                reason=reason,
-                payload=payload,
-                done=done,
-                not_useful=not_useful,
-            )
-        finally:
-            if done:
-                self.post_message(self.Decided(done))
+        decisions = await self.desk.decide(
+            approval_ids, verb, reason=reason, payload=payload, not_useful=not_useful
+        )
+        if decisions.decided:  # shown even when a refusal stopped the rest
+            self.post_message(self.Decided(decisions.decided))
+        decisions.raise_error()
 
     @work(group="approvals-execute", exit_on_error=False)
     async def reconcile(self) -> None:
