@@ -1,8 +1,9 @@
 """What the approvals queue does when a key is pressed: decide, write, reconcile.
 
-The screen owns the keys and the countdown; this owns the calls into the approval service and
-the executor, so the rules (one actor per decision, the executor built once on the app's CRM
-connection, half-done writes finished by reconciliation) live outside Textual.
+The screen owns the keys, and :class:`~.approval_queue.ApprovalQueue` the queue's state and the
+countdown; this owns the calls into the approval service and the executor, so the rules (one
+actor per decision, the executor built once on the app's CRM connection, half-done writes
+finished by reconciliation) live outside Textual.
 """
 
 from __future__ import annotations

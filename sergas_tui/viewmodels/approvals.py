@@ -3,12 +3,12 @@
 Pure code (no Textual): the join of approvals with recommendations and the workspace's names
 (:class:`~sergas_tui.domain.names.RecordNames`: accounts, deals, contacts and people by name,
 amounts with their currency, evidence in words with links to Zoho), sorting (priority, then the
-value at stake), filtering, the row status wording, the bulk-approve sentence, what a verb
-may not do to a row and the undo countdown. :func:`read_queue` does blocking SQLite reads (a
-worker thread); :func:`load_queue` adds what the memory says about cited memory items.
+value at stake), filtering, the row status wording, the bulk-approve sentence and what a verb
+may not do to a row. :func:`read_queue` does blocking SQLite reads (a worker thread);
+:func:`load_queue` adds what the memory says about cited memory items.
 
-Next to it: the exact write's preview (:mod:`.approval_preview`) and the adjust form
-(:mod:`.approval_form`).
+Next to it: the exact write's preview (:mod:`.approval_preview`), the adjust form
+(:mod:`.approval_form`) and the queue's state as keys change it (:mod:`.approval_queue`).
 """
 
 from __future__ import annotations
@@ -386,39 +386,6 @@ def refusal(item: QueueItem, verb: Verb) -> str | None:
     if status in UNDOABLE:
         return f"This write is already {status}; press u to undo that first."
     return f"This write is {status}; it can no longer be {verb}d."
-
-
-# -- the undo window ------------------------------------------------------------------------
-
-
-@dataclass
-class Countdowns:
-    """When each approved write is due (monotonic seconds): the undo window before writing."""
-
-    deadlines: dict[str, float] = field(default_factory=dict)
-
-    def start(self, approval_id: str, now: float, delay: float) -> None:
-        self.deadlines[approval_id] = now + delay
-
-    def cancel(self, approval_id: str) -> bool:
-        """Stop the countdown; False when there was none (the write may have started)."""
-        return self.deadlines.pop(approval_id, None) is not None
-
-    def seconds_left(self, approval_id: str, now: float) -> int | None:
-        deadline = self.deadlines.get(approval_id)
-        if deadline is None:
-            return None
-        return max(int(-(-(deadline - now) // 1)), 0)
-
-    def pop_due(self, now: float) -> list[str]:
-        """The ids whose time has come, removed from the countdown."""
-        due = [ident for ident, deadline in self.deadlines.items() if deadline <= now]
-        for ident in due:
-            del self.deadlines[ident]
-        return due
-
-    def __bool__(self) -> bool:
-        return bool(self.deadlines)
 
 
 def ids_of(items: Sequence[QueueItem]) -> list[str]:

@@ -18,8 +18,8 @@ from sergas_tui.viewmodels.approval_preview import (
     conflict_values,
     write_preview,
 )
+from sergas_tui.viewmodels.approval_queue import Countdowns
 from sergas_tui.viewmodels.approvals import (
-    Countdowns,
     QueueItem,
     bulk_summary,
     filter_queue,
