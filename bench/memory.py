@@ -72,7 +72,7 @@ TARGETS = {"local": (30.0, 20.0), "cognee": (300.0, 100.0)}
 async def scout_facts(directory: Path, accounts: int, owners: int) -> list[AccountFacts]:
     org = directory / "org.sqlite"
     generate(org, accounts=accounts, owners=owners, seed=7, now=ANCHOR)
-    sim = create_simulator(org, SimulatorConfig(api_domain=BASE, clock=lambda: ANCHOR))
+    sim = create_simulator(org, SimulatorConfig(api_domain=BASE, clock=FixedClock(ANCHOR)))
     repository = Repository.open(directory / "sergas.db")
     try:
         settings = ZohoSettings(accounts_url=BASE, requests_per_minute=10_000)

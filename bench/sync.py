@@ -63,7 +63,7 @@ ANCHOR = datetime.fromisoformat("2026-11-02T09:30:00+00:00")
 
 def simulator_for(locations: Locations, clock: FixedClock) -> Simulator:
     """The demo simulator as services build it, on the demo's clock."""
-    config = SimulatorConfig(api_domain=SIMULATOR_URL, clock=clock.now)
+    config = SimulatorConfig(api_domain=SIMULATOR_URL, clock=clock)
     return create_simulator(locations.demo_crm_file("demo"), config)
 
 

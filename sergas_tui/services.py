@@ -195,7 +195,7 @@ class Services:
 
             demo_workspace = self.demo_workspace or self.workspace
             if self.settings.zoho.resolved_mode() == "demo" and self.simulator is None:
-                self.simulator = open_simulator(self.locations, demo_workspace)
+                self.simulator = open_simulator(self.locations, demo_workspace, self.clock)
             backend = await open_crm(
                 self.settings,
                 self.locations,

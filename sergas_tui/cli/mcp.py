@@ -64,7 +64,7 @@ def mcp_zoho(
         store = LocalGrantStore(services.store)
     gate = ApprovalGate(
         store,
-        clock=services.clock.now,
+        clock=services.clock,
         audit=services.store.append_audit,
         accepts_registration=not services.central_audit_configured,
     )

@@ -48,6 +48,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from sergas_tui.clock import Clock, SystemClock
 from sergas_tui.crm import claimers
 from sergas_tui.crm.http import backoff
 from sergas_tui.crm.writer import (
@@ -60,7 +61,7 @@ from sergas_tui.crm.writer import (
     token_digest,
     write_digest,
 )
-from sergas_tui.domain import AuditAction, AuditEvent, utc_now
+from sergas_tui.domain import AuditAction, AuditEvent
 from sergas_tui.domain.grants import Grant, approval_marker
 from sergas_tui.errors import APPROVAL_REFUSED_CODE as APPROVAL_REFUSED_CODE
 from sergas_tui.errors import ApprovalRefusedError as ApprovalRefusedError
@@ -303,12 +304,14 @@ class ApprovalGate:
     The methods block on the store (and on the backoff between tries at recording an outcome);
     async callers run them in a worker thread. ``audit`` (the serving workspace's
     ``append_audit``) receives a row per completion, release, unknown outcome and refusal.
+    ``clock`` (the serving process's, as everywhere else) says when a call arrives: grant
+    expiry, claim leases and audit stamps.
     """
 
     def __init__(
         self,
         store: GrantStore,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock | None = None,
         *,
         audit: AuditSink | None = None,
         server: str = "zoho_mcp_server",
@@ -318,7 +321,7 @@ class ApprovalGate:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._store = store
-        self._clock = clock
+        self._clock = clock or SystemClock()
         self._audit = audit
         self._server = server
         self._lease = lease
@@ -360,7 +363,7 @@ class ApprovalGate:
         :class:`ApprovalRefusedError` (the grant is left as it was).
         """
         grant = self._store.get_grant(approval_id) if approval_id and token else None
-        now = self._clock()
+        now = self._clock.now()
         stopped = (
             grant is not None and grant.state == "claimed" and claimers.stopped(grant.claimed_by)
         )
@@ -533,7 +536,7 @@ class ApprovalGate:
         if self._audit is None:
             return
         event = AuditEvent(
-            timestamp=self._clock(),
+            timestamp=self._clock.now(),
             session_id="mcp",
             agent_name=self._server,
             action_type=action,

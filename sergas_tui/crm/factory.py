@@ -28,8 +28,9 @@ SIMULATOR_URL = "http://zoho-simulator.invalid"
 leaves the process (".invalid" is reserved and cannot resolve)."""
 
 
-def open_simulator(locations: Locations, workspace: str) -> Simulator:
-    """The simulator serving ``workspace``'s demo org file.
+def open_simulator(locations: Locations, workspace: str, clock: Clock) -> Simulator:
+    """The simulator serving ``workspace``'s demo org file, on the caller's ``clock`` (tokens,
+    the credits window and write stamps tell the same time as the rest of the process).
 
     The demo org enforces Zoho's own limits for its edition (Enterprise: credits per rolling
     24 hours, 20 calls in flight, 10 heavy ones), not the client's politeness settings, which
@@ -37,7 +38,7 @@ def open_simulator(locations: Locations, workspace: str) -> Simulator:
     """
     from sergas_tui.crm.simulator import SimulatorConfig, create_simulator
 
-    config = SimulatorConfig(api_domain=SIMULATOR_URL)
+    config = SimulatorConfig(api_domain=SIMULATOR_URL, clock=clock)
     return create_simulator(locations.demo_crm_file(workspace), config)
 
 

@@ -21,13 +21,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static, TextArea
 
 from sergas_tui.domain import Approval
-from sergas_tui.viewmodels.approvals import (
-    TYPE_LABEL,
+from sergas_tui.viewmodels.approval_form import (
     FormField,
     form_fields,
     form_problems,
     payload_from_form,
 )
+from sergas_tui.viewmodels.approvals import TYPE_LABEL
 from sergas_tui.widgets.text import clean, safe_text
 
 CSS_PATH = Path(__file__).with_name("approvals.tcss")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 from textual.worker import Worker, WorkerState
 
-from sergas_tui.domain import Approval, ApprovalStatus
+from sergas_tui.domain import Approval
 from sergas_tui.domain.approval import Verb
 from sergas_tui.screens.approval_modals import (
     AdjustModal,
@@ -37,19 +37,14 @@ from sergas_tui.screens.base import SergasScreen
 from sergas_tui.screens.more import MoreModal
 from sergas_tui.services import Services
 from sergas_tui.viewmodels.approval_desk import ApprovalDesk
-from sergas_tui.viewmodels.approvals import (
+from sergas_tui.viewmodels.approval_queue import (
+    EMPTY,
+    ApprovalQueue,
     Countdowns,
-    QueueItem,
-    bulk_summary,
-    filter_queue,
-    ids_of,
-    load_queue,
-    queue_status,
-    refusal,
-    sort_queue,
-    status_text,
-    with_approval,
+    Refused,
+    write_failure,
 )
+from sergas_tui.viewmodels.approvals import QueueItem, load_queue, status_text
 from sergas_tui.viewmodels.names import no_web_page
 from sergas_tui.widgets.footer import ShellFooter
 from sergas_tui.widgets.header import ShellHeader
@@ -105,24 +100,27 @@ class ApprovalsScreen(SergasScreen):
     def __init__(self, services: Services) -> None:
         super().__init__()
         self.services = services
-        self.items: dict[str, QueueItem] = {}
-        self.shown: list[QueueItem] = []
-        self.marked: set[str] = set()
-        self.session_ids: set[str] = set()
-        self.countdowns = Countdowns()
-        self.filter_text = ""
-        self._first_load = True
-        self.more = 0
+        self.queue = ApprovalQueue()
+        """The queue's state and its rules (no Textual): this screen draws what it says."""
         self._modal_open = False
-        self._touched: dict[str, Approval] = {}
-        self._status_shown: dict[str, str] = {}
-        self.team_view = False
-        """A manager's view of their team's queues (team mode; ``t``)."""
-        self._people: dict[str, str] = {}
-        """The team's people by e-mail (lower case), read when the team view opens."""
-        self._drawn: list[tuple[QueueItem, bool]] | None = None
-        """The rows (and their marks) the table was last built from."""
-        """Approvals changed since the running load started (fresher than what it read)."""
+
+    # What the queue holds, readable on the screen (as the Pilot tests read it).
+
+    @property
+    def items(self) -> dict[str, QueueItem]:
+        return self.queue.items
+
+    @property
+    def shown(self) -> list[QueueItem]:
+        return self.queue.shown
+
+    @property
+    def marked(self) -> set[str]:
+        return self.queue.marked
+
+    @property
+    def countdowns(self) -> Countdowns:
+        return self.queue.countdowns
 
     def compose(self) -> ComposeResult:
         yield ShellHeader("Approvals")
@@ -151,7 +149,7 @@ class ApprovalsScreen(SergasScreen):
         if self._modal_open:  # back from our own dialog: nothing new to read
             self._modal_open = False
             return
-        self.reload(quiet=not self._first_load)
+        self.reload(quiet=not self.queue.first_load)
 
     def _ask(self, modal: Any, callback: Any) -> None:
         self._modal_open = True
@@ -164,17 +162,14 @@ class ApprovalsScreen(SergasScreen):
         return self.query_one("#approvals-table", DataTable)
 
     def current(self) -> QueueItem | None:
-        table = self.table
-        if not self.shown or table.cursor_row < 0 or table.cursor_row >= len(self.shown):
-            return None
-        return self.shown[table.cursor_row]
+        return self.queue.item_at(self.table.cursor_row)
 
     def _cells(self, item: QueueItem) -> list[Text]:
-        left = self.countdowns.seconds_left(item.id, time.monotonic())
+        left = self.queue.seconds_left(item.id, time.monotonic())
         widths = {key: width for key, _label, width in COLUMNS}
         priority_style = "bold" if item.priority in ("critical", "high") else ""
         return [
-            Text("●" if item.id in self.marked else " "),
+            Text("●" if item.id in self.queue.marked else " "),
             Text(item.priority_label, style=priority_style),
             Text(item.type_label),
             safe_text(item.account_name, limit=widths["account"]),
@@ -184,47 +179,31 @@ class ApprovalsScreen(SergasScreen):
 
     def _show_rows(self) -> None:
         table = self.table
-        keep = self.current()
-        shown = filter_queue(sort_queue(self.items.values()), self.filter_text)
-        drawn = [(item, item.id in self.marked) for item in shown]
-        if drawn == self._drawn and table.row_count == len(shown):
-            self.shown = shown  # the same rows: the table stays as it is
-            self._show_status()
-            self._show_preview()
-            return
-        self.shown = shown
-        self._drawn = drawn
-        table.clear()
-        for item in self.shown:
-            table.add_row(*self._cells(item), key=item.id)
-        ids = ids_of(self.shown)
-        if keep is not None and keep.id in ids:
-            table.move_cursor(row=ids.index(keep.id))
+        rows = self.queue.arrange(table.cursor_row)
+        if not (rows.unchanged and table.row_count == len(rows.items)):
+            table.clear()
+            for item in rows.items:
+                table.add_row(*self._cells(item), key=item.id)
+            if rows.cursor is not None:
+                table.move_cursor(row=rows.cursor)
         self._show_status()
         self._show_preview()
 
     def _show_row(self, item: QueueItem) -> None:
-        if item.id not in ids_of(self.shown):
+        if not self.queue.shows(item.id):
             return
-        self.shown = [item if v.id == item.id else v for v in self.shown]
-        self._drawn = None  # the table no longer shows what it was built from
         for (key, _label, _width), cell in zip(COLUMNS, self._cells(item), strict=True):
             self.table.update_cell(item.id, key, cell)
         self._show_preview()
 
     def _show_status(self) -> None:
         me = self.service.identity
-        whose = f"your team of {len(me.team)}" if self.team_view and me is not None else "you"
-        line = queue_status(
-            list(self.items.values()), self.shown, self.marked, self.filter_text, whose
-        )
-        if self.more:
-            line += f" · {self.more} more, lower priority (m)"
+        line = self.queue.status_line(None if me is None else len(me.team))
         self.query_one("#approvals-status", Static).update(safe_text(line))
 
     def _show_preview(self) -> None:
         item = self.current()
-        left = None if item is None else self.countdowns.seconds_left(item.id, time.monotonic())
+        left = None if item is None else self.queue.seconds_left(item.id, time.monotonic())
         self.query_one(WritePreview).show(item, left)
 
     @on(DataTable.RowHighlighted, "#approvals-table")
@@ -234,15 +213,14 @@ class ApprovalsScreen(SergasScreen):
     # -- actions --------------------------------------------------------------------------------
 
     def _target(self, verb: Verb) -> QueueItem | None:
-        item = self.current()
-        if item is None:
-            self.notify("The queue is empty.", title="Approvals", markup=False)
+        found = self.queue.target(self.table.cursor_row, verb)
+        if isinstance(found, Refused):
+            self._say(found)
             return None
-        problem = refusal(item, verb)
-        if problem is not None:
-            self.notify(problem, title=f"Cannot {verb}", severity="warning", markup=False)
-            return None
-        return item
+        return found
+
+    def _say(self, refused: Refused) -> None:
+        self.notify(refused.message, title=refused.title, severity=refused.severity, markup=False)
 
     def action_approve(self) -> None:
         if (item := self._target("approve")) is not None:
@@ -277,12 +255,12 @@ class ApprovalsScreen(SergasScreen):
 
     def action_undo(self) -> None:
         if (item := self._target("undo")) is not None:
-            self.countdowns.cancel(item.id)
+            self.queue.cancel_countdown(item.id)
             self.decide([item.id], "undo")
 
     def action_retry(self) -> None:
         if (item := self._target("retry")) is not None:
-            self.countdowns.cancel(item.id)
+            self.queue.cancel_countdown(item.id)
             self.execute(item.id)
 
     def action_team_view(self) -> None:
@@ -296,21 +274,20 @@ class ApprovalsScreen(SergasScreen):
                 markup=False,
             )
             return
-        self.team_view = not self.team_view
+        self.queue.toggle_team_view()
         self.reload()
 
     def action_toggle_mark(self) -> None:
         item = self.current()
         if item is None:
             return
-        self.marked ^= {item.id}
+        self.queue.toggle_mark(item.id)
         self._show_row(item)
         self._show_status()
         self.table.action_cursor_down()
 
     def action_approve_marked(self) -> None:
-        marked = [i for i in ids_of(sort_queue(self.items.values())) if i in self.marked]
-        ready = [i for i in marked if self.items[i].decidable]
+        ready = self.queue.marked_ready()
         if not ready:
             self.notify(
                 "Mark pending writes with space first.", title="Nothing marked", markup=False
@@ -321,8 +298,7 @@ class ApprovalsScreen(SergasScreen):
             if yes:
                 self.decide(ready, "approve")
 
-        question = bulk_summary(ready, ids_of(self.shown))
-        self._ask(BulkApproveModal(question), confirmed)
+        self._ask(BulkApproveModal(self.queue.bulk_question(ready)), confirmed)
 
     def action_filter(self) -> None:
         box = self.query_one("#approvals-filter", Input)
@@ -344,7 +320,7 @@ class ApprovalsScreen(SergasScreen):
         """Open the selected write's account in Zoho's web UI (in the browser)."""
         item = self.current()
         if item is None:
-            self.notify("The queue is empty.", title="Approvals", markup=False)
+            self._say(EMPTY)
             return
         if item.account_url is None:
             self.notify(no_web_page(self.services), title="No Zoho page", markup=False)
@@ -363,7 +339,7 @@ class ApprovalsScreen(SergasScreen):
 
     @on(Input.Changed, "#approvals-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        self.filter_text = event.value
+        self.queue.set_filter(event.value)
         self._show_rows()
 
     @on(Input.Submitted, "#approvals-filter")
@@ -375,34 +351,21 @@ class ApprovalsScreen(SergasScreen):
     def schedule(self, approval_ids: list[str]) -> None:
         """Write these approved ids after the undo delay (at once when the delay is 0)."""
         delay = self.services.settings.ui.execute_delay_seconds
-        if not approval_ids:
-            return
-        if delay <= 0:
-            for ident in approval_ids:
-                self.execute(ident)
-            return
-        now = time.monotonic()
-        for ident in approval_ids:
-            self.countdowns.start(ident, now, delay)
-        self._ticker.resume()
+        for ident in self.queue.schedule(approval_ids, delay, time.monotonic()):
+            self.execute(ident)
+        if self.queue.countdowns:
+            self._ticker.resume()
 
     def _tick(self) -> None:
-        now = time.monotonic()
-        for ident in self.countdowns.pop_due(now):
+        tick = self.queue.tick(time.monotonic())
+        for ident in tick.due:
             self.execute(ident)
-        shown = set(ids_of(self.shown))
-        for ident in self.countdowns.deadlines:  # only the status cell, only when it changes
-            item = self.items.get(ident)
-            if item is None or ident not in shown:
-                continue
-            text = status_text(item.approval, self.countdowns.seconds_left(ident, now))
-            if self._status_shown.get(ident) != text:
-                self._status_shown[ident] = text
-                self.table.update_cell(ident, "status", Text(text))
+        for ident, text in tick.statuses:  # only the status cell, only when it changes
+            self.table.update_cell(ident, "status", Text(text))
         current = self.current()
-        if current is not None and current.id in self.countdowns.deadlines:
+        if current is not None and self.queue.counting_down(current.id):
             self._show_preview()
-        if not self.countdowns:
+        if not tick.running:
             self._ticker.pause()
 
     # -- workers --------------------------------------------------------------------------------
@@ -412,7 +375,7 @@ class ApprovalsScreen(SergasScreen):
         meanwhile, and a queue that did not change is not redrawn."""
         if not quiet:
             self.add_class("-busy")
-        self._touched = {}
+        self.queue.begin_load()
         self._load()
 
     @work(exclusive=True, group="approvals-load", exit_on_error=False)
@@ -430,12 +393,11 @@ class ApprovalsScreen(SergasScreen):
         me = self.service.identity
         if me is not None:  # the person's own queue, not the device's
             owner = me.email
-        owners = sorted(me.owners()) if me is not None and self.team_view else None
-        if owners is not None and not self._people:
+        owners = self.queue.owners_to_read(me)
+        if self.queue.needs_people(owners):
             store = self.services.people()
             if store is not None:
-                found = await asyncio.to_thread(store.all)
-                self._people = {p.email.lower(): p.label() for p in found}
+                self.queue.set_people(await asyncio.to_thread(store.all))
         # Team mode: what other devices and workers changed first (nothing in local mode).
         failed_before = self.service.team_error is not None
         await self.service.pull(None if owners is not None else owner)
@@ -449,16 +411,9 @@ class ApprovalsScreen(SergasScreen):
                 markup=False,
             )
         await self.service.expire_due()
-        items = await load_queue(self.services, set(self.session_ids), owner, owners)
+        items = await load_queue(self.services, set(self.queue.session_ids), owner, owners)
         if owners is not None:
-            people = self._people
-            items = [
-                replace(
-                    i,
-                    owner_label=people.get(i.approval.owner_email.lower(), i.approval.owner_email),
-                )
-                for i in items
-            ]
+            items = self.queue.with_owners(items)
         more = await asyncio.to_thread(self.services.store.queued_recommendations, owner)
         self.post_message(self.Loaded(items, len(more)))
 
@@ -474,19 +429,12 @@ class ApprovalsScreen(SergasScreen):
         payload: dict[str, Any] | None = None,
         not_useful: bool = False,
     ) -> None:
-        done: list[Approval] = []
-        try:
-            await self.desk.decide(
-                approval_ids,
-                verb,
-                reason=reason,
-                payload=payload,
-                done=done,
-                not_useful=not_useful,
-            )
-        finally:
-            if done:
-                self.post_message(self.Decided(done))
+        decisions = await self.desk.decide(
+            approval_ids, verb, reason=reason, payload=payload, not_useful=not_useful
+        )
+        if decisions.decided:  # shown even when a refusal stopped the rest
+            self.post_message(self.Decided(decisions.decided))
+        decisions.raise_error()
 
     @work(group="approvals-execute", exit_on_error=False)
     async def reconcile(self) -> None:
@@ -496,8 +444,7 @@ class ApprovalsScreen(SergasScreen):
 
     @work(group="approvals-execute", exit_on_error=False)
     async def execute(self, approval_id: str) -> None:
-        if (item := self.items.get(approval_id)) is not None:
-            writing = item.approval.model_copy(update={"status": ApprovalStatus.EXECUTING})
+        if (writing := self.queue.writing(approval_id)) is not None:
             self.post_message(self.Executed(writing))
         stored = await self.desk.execute(approval_id)
         if stored is not None:
@@ -516,64 +463,42 @@ class ApprovalsScreen(SergasScreen):
 
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:
-        self.items = {item.id: item for item in message.items}
-        self.more = message.more
-        for ident, approval in self._touched.items():
-            if ident in self.items:
-                self.items[ident] = with_approval(self.items[ident], approval)
-        self.marked &= set(self.items)
+        first = self.queue.loaded(message.items, message.more)
         self._show_rows()
         self.remove_class("-busy")
-        if self._first_load:
-            self._first_load = False
-            if any(i.approval.status == ApprovalStatus.EXECUTING for i in message.items):
-                self.reconcile()
-            left = [
-                i.id
-                for i in message.items
-                if i.status.is_approved and i.id not in self.countdowns.deadlines
-            ]
-            if left:
-                delay = self.services.settings.ui.execute_delay_seconds
-                self.notify(
-                    f"{len(left)} write(s) you approved earlier are not in the CRM yet; "
-                    f"writing them in {delay:g} s (u undoes one).",
-                    title="Approved writes waiting",
-                    markup=False,
-                )
-                self.schedule(left)
+        if first is None:
+            return
+        if first.reconcile:
+            self.reconcile()
+        if first.unwritten:
+            delay = self.services.settings.ui.execute_delay_seconds
+            self.notify(
+                f"{len(first.unwritten)} write(s) you approved earlier are not in the CRM yet; "
+                f"writing them in {delay:g} s (u undoes one).",
+                title="Approved writes waiting",
+                markup=False,
+            )
+            self.schedule(first.unwritten)
 
     @on(Decided)
     def _decided(self, message: Decided) -> None:
-        approved: list[str] = []
-        for approval in message.approvals:
-            self.session_ids.add(approval.id)
-            self.marked.discard(approval.id)
-            if approval.status.is_approved:
-                approved.append(approval.id)
+        approved, changed = self.queue.decided(message.approvals)
         self.schedule(approved)
-        for approval in message.approvals:
-            self._touched[approval.id] = approval
-            if (item := self.items.get(approval.id)) is not None:
-                self.items[approval.id] = with_approval(item, approval)
-                self._show_row(self.items[approval.id])
+        for item in changed:
+            self._show_row(item)
         self._show_status()
         self.shell.refresh_status()
 
     @on(Executed)
     def _executed(self, message: Executed) -> None:
-        approval = message.approval
-        self._touched[approval.id] = approval
-        item = self.items.get(approval.id)
+        item = self.queue.changed(message.approval)
         if item is None:
             return
-        self.items[approval.id] = with_approval(item, approval)
-        self._show_row(self.items[approval.id])
-        if approval.status in (ApprovalStatus.FAILED, ApprovalStatus.CONFLICT):
-            what = f"{item.account_label or item.account_name} — {item.summary}"
+        self._show_row(item)
+        if (failure := write_failure(item)) is not None:
             self.notify(
-                f"{what}: {approval.error_message or 'The CRM refused the write.'}",
-                title=f"Write {approval.status}",
+                failure,
+                title=f"Write {item.status}",
                 severity="error",
                 markup=False,
             )

@@ -2,44 +2,36 @@
 
 Pure code (no Textual): the join of approvals with recommendations and the workspace's names
 (:class:`~sergas_tui.domain.names.RecordNames`: accounts, deals, contacts and people by name,
-amounts with their currency, evidence in words with links to Zoho), the structured preview of
-the exact CRM write, sorting (priority, then the value at stake), filtering, the row status
-wording, the bulk-approve sentence, the adjust form's fields and the undo countdown.
-:func:`read_queue` does blocking SQLite reads (a worker thread); :func:`load_queue` adds what
-the memory says about cited memory items.
+amounts with their currency, evidence in words with links to Zoho), sorting (priority, then the
+value at stake), filtering, the row status wording, the bulk-approve sentence and what a verb
+may not do to a row. :func:`read_queue` does blocking SQLite reads (a worker thread);
+:func:`load_queue` adds what the memory says about cited memory items.
+
+Next to it: the exact write's preview (:mod:`.approval_preview`), the adjust form
+(:mod:`.approval_form`) and the queue's state as keys change it (:mod:`.approval_queue`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
-
-from pydantic import JsonValue
+from typing import Any
 
 from sergas_tui.approvals.executor import plan_write
-from sergas_tui.approvals.service import payload_problems
-from sergas_tui.domain import (
-    AddNoteAction,
-    Approval,
-    ApprovalStatus,
-    CreateTaskAction,
-    EscalationAction,
-    FollowUpEmailAction,
-    Recommendation,
-    UpdateAccountAction,
-)
+from sergas_tui.domain import Approval, ApprovalStatus, Recommendation
 from sergas_tui.domain.approval import DECIDABLE, OPEN, UNDOABLE, Verb
-from sergas_tui.domain.evidence import EvidenceItem, describe_evidence, field_label
-from sergas_tui.domain.money import is_amount_field
+from sergas_tui.domain.evidence import EvidenceItem, describe_evidence
 from sergas_tui.domain.names import RecordNames, module_word, short_id
-from sergas_tui.domain.picklists import TASK_PRIORITIES
-from sergas_tui.domain.write_summary import also_lines
 from sergas_tui.services import Services
 from sergas_tui.storage import Repository
+from sergas_tui.viewmodels.approval_preview import (
+    WRITE_MODULE,
+    WritePreview,
+    summary,
+    write_preview,
+)
 from sergas_tui.viewmodels.names import add_memory, load_names
 
 _S = ApprovalStatus
@@ -60,166 +52,6 @@ TYPE_LABEL: Mapping[str, str] = {
     "escalation": "escal.",
     "update_account": "update",
 }
-
-_MODULE = {"create_task": "Tasks", "add_note": "Notes", "update_account": "Accounts"}
-
-
-# -- the exact write ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PreviewField:
-    """One labelled value of the write; ``multiline`` values (bodies) keep their newlines."""
-
-    label: str
-    value: str
-    multiline: bool = False
-
-
-@dataclass(frozen=True)
-class FieldDiff:
-    """One field of an account update: the value read from the CRM and the value to write."""
-
-    field: str
-    old: str
-    new: str
-
-
-@dataclass(frozen=True)
-class WritePreview:
-    """The exact CRM write an approval stands for (as the executor will perform it)."""
-
-    heading: str
-    module: str
-    record: str
-    fields: tuple[PreviewField, ...] = ()
-    changes: tuple[FieldDiff, ...] = ()
-    also: tuple[str, ...] = ()
-    """The further writes of the same decision, one line each (see ``Approval.also``)."""
-
-
-def show_value(value: JsonValue) -> str:
-    """A field value as the preview shows it: strings quoted, nothing as ``(empty)``."""
-    if value is None or value == "":
-        return "(empty)"
-    if isinstance(value, str):
-        return repr(value)
-    return json.dumps(value, ensure_ascii=False)
-
-
-def diff_value(names: RecordNames, approval: Approval, name: str, value: JsonValue) -> str:
-    """An update's old or new value: amounts with the account's currency, others as stored."""
-    if is_amount_field(name) and isinstance(value, int | float) and not isinstance(value, bool):
-        return names.money(value, "Accounts", approval.account_id)
-    return show_value(value)
-
-
-def write_preview(approval: Approval, names: RecordNames) -> WritePreview:
-    """The writes ``approval`` makes: module, record and the fields of the main write (built
-    from ``plan_write``), and the further writes of the same decision."""
-    preview = _main_write(approval, names)
-    also = also_lines(approval.also, names, approval.account_id, approval.owner_email)
-    return replace(preview, also=tuple(also)) if also else preview
-
-
-def _main_write(approval: Approval, names: RecordNames) -> WritePreview:
-    plan = plan_write(approval)
-    action = approval.payload
-    module = _MODULE[plan.method]
-    account = names.account(approval.account_id)
-    if isinstance(action, UpdateAccountAction):
-        return WritePreview(
-            heading="Update the account's fields",
-            module=module,
-            record=account,
-            changes=tuple(
-                FieldDiff(
-                    c.field,
-                    diff_value(names, approval, c.field, c.old),
-                    diff_value(names, approval, c.field, c.new),
-                )
-                for c in action.field_changes
-            ),
-        )
-    if isinstance(action, FollowUpEmailAction):
-        subject = plan.task.subject if plan.task else action.subject
-        fields = [
-            PreviewField("To", names.recipient(action.recipient, approval.account_id)),
-            PreviewField("Subject", action.subject),
-            PreviewField("Body", action.draft_body, multiline=True),
-        ]
-        if action.next_steps:
-            steps = "\n".join(f"- {step}" for step in action.next_steps)
-            fields.append(PreviewField("Next steps", steps, multiline=True))
-        fields.append(PreviewField("Logged as task", subject))
-        return WritePreview(
-            heading="Follow-up email draft, logged as a task (not sent)",
-            module=module,
-            record=f"new task on {account}",
-            fields=tuple(fields),
-        )
-    if isinstance(action, CreateTaskAction):
-        priority = plan.task.priority if plan.task else "Normal"
-        return WritePreview(
-            heading="Create a task",
-            module=module,
-            record=f"new task on {account}",
-            fields=(
-                PreviewField("Subject", action.subject),
-                PreviewField("Due", action.due_date.isoformat() if action.due_date else "—"),
-                PreviewField("Priority", priority),
-                PreviewField("Description", action.description or "—", multiline=True),
-            ),
-        )
-    if isinstance(action, AddNoteAction):
-        return WritePreview(
-            heading="Add a note",
-            module=module,
-            record=f"new note on {account}",
-            fields=(
-                PreviewField("Title", action.title),
-                PreviewField("Content", action.content, multiline=True),
-            ),
-        )
-    if isinstance(action, EscalationAction):
-        return WritePreview(
-            heading="Escalate the account, logged as a High task",
-            module=module,
-            record=f"new task on {account}",
-            fields=(
-                PreviewField("To", names.person(action.escalate_to, approval.owner_email)),
-                PreviewField("Reason", action.reason, multiline=True),
-            ),
-        )
-    raise ValueError(f"no preview for {type(action).__name__}")  # pragma: no cover
-
-
-def summary(approval: Approval, names: RecordNames | None = None) -> str:
-    """A one-line description for the queue's table (people by name when ``names`` knows)."""
-    action = approval.payload
-    if isinstance(action, FollowUpEmailAction | CreateTaskAction):
-        return action.subject
-    if isinstance(action, AddNoteAction):
-        return action.title
-    if isinstance(action, EscalationAction):
-        who = names.person(action.escalate_to, approval.owner_email) if names else None
-        return f"to {who or action.escalate_to}: {action.reason}"
-    if names is None:
-        return ", ".join(f"{c.field} → {show_value(c.new)}" for c in action.field_changes)
-    return ", ".join(
-        f"{field_label(c.field)} → {diff_value(names, approval, c.field, c.new)}"
-        for c in action.field_changes
-    )
-
-
-def conflict_values(approval: Approval) -> list[tuple[str, str]]:
-    """The CRM's current values stored on a ``conflict`` approval, as (field, value) pairs."""
-    if approval.status != _S.CONFLICT or not approval.details:
-        return []
-    current = approval.details.get("current", approval.details)
-    if isinstance(current, dict):
-        return [(str(k), show_value(v)) for k, v in current.items()]
-    return [("value", show_value(current))]
 
 
 # -- queue items ----------------------------------------------------------------------------
@@ -504,7 +336,7 @@ def outcome_lines(approval: Approval, names: RecordNames | None = None) -> list[
     if approval.decision_rationale:
         lines.append(f"Reason: {approval.decision_rationale}")
     if approval.status == _S.EXECUTED:
-        module = _MODULE[plan_write(approval).method]
+        module = WRITE_MODULE[plan_write(approval).method]
         record = approval.result_record_id
         where = (names or RecordNames()).account(approval.account_id)
         made = f"{module_word(module).lower()} {short_id(record)}" if record else module
@@ -554,154 +386,6 @@ def refusal(item: QueueItem, verb: Verb) -> str | None:
     if status in UNDOABLE:
         return f"This write is already {status}; press u to undo that first."
     return f"This write is {status}; it can no longer be {verb}d."
-
-
-# -- the adjust form ------------------------------------------------------------------------
-
-FieldKind = Literal["line", "text"]
-
-
-@dataclass(frozen=True)
-class FormField:
-    """One input of the adjust form: ``name`` is the payload key (or ``new:<field>``)."""
-
-    name: str
-    label: str
-    value: str
-    kind: FieldKind = "line"
-    hint: str = ""
-
-
-def _text(value: JsonValue) -> str:
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
-def form_fields(approval: Approval) -> list[FormField]:
-    """The editable fields of ``approval``'s payload, in the order the form shows them."""
-    action = approval.payload
-    if isinstance(action, FollowUpEmailAction):
-        return [
-            FormField("recipient", "To", action.recipient or "", hint="e-mail address"),
-            FormField("subject", "Subject", action.subject),
-            FormField("draft_body", "Body", action.draft_body, "text"),
-            FormField(
-                "next_steps", "Next steps", "\n".join(action.next_steps), "text", "one a line"
-            ),
-        ]
-    if isinstance(action, CreateTaskAction):
-        return [
-            FormField("subject", "Subject", action.subject),
-            FormField(
-                "due_date",
-                "Due date",
-                action.due_date.isoformat() if action.due_date else "",
-                hint="YYYY-MM-DD, or empty",
-            ),
-            FormField(
-                "priority", "Priority", action.priority or "", hint=" / ".join(TASK_PRIORITIES)
-            ),
-            FormField("description", "Description", action.description or "", "text"),
-        ]
-    if isinstance(action, AddNoteAction):
-        return [
-            FormField("title", "Title", action.title),
-            FormField("content", "Content", action.content, "text"),
-        ]
-    if isinstance(action, EscalationAction):
-        return [
-            FormField("escalate_to", "Escalate to", action.escalate_to),
-            FormField("reason", "Reason", action.reason, "text"),
-        ]
-    return [
-        FormField(f"new:{c.field}", c.field, _text(c.new), hint=f"now {show_value(c.old)}")
-        for c in action.field_changes
-    ]
-
-
-def _typed_like(original: JsonValue, text: str) -> JsonValue:
-    """An update's new value: empty is null; non-string originals are parsed as JSON."""
-    if text.strip() == "":
-        return None
-    if isinstance(original, str) or original is None:
-        return text
-    try:
-        parsed: JsonValue = json.loads(text)
-    except json.JSONDecodeError:
-        return text
-    return parsed
-
-
-def payload_from_form(approval: Approval, values: Mapping[str, str]) -> dict[str, Any]:
-    """The edited payload (as a dict for ``ApprovalService.adjust``) from the form's texts."""
-    action = approval.payload
-    if isinstance(action, UpdateAccountAction):
-        changes = [
-            {
-                "field": c.field,
-                "old": c.old,
-                "new": _typed_like(c.new, values.get(f"new:{c.field}", _text(c.new))),
-            }
-            for c in action.field_changes
-        ]
-        return {"field_changes": changes}
-    payload: dict[str, Any] = action.model_dump(mode="json")
-    for name, text in values.items():
-        if name == "next_steps":
-            payload[name] = [line.strip() for line in text.splitlines() if line.strip()]
-        elif name in ("recipient", "due_date", "priority", "description"):
-            payload[name] = text.strip() or None
-        else:
-            payload[name] = text
-    return payload
-
-
-def form_problems(
-    approval: Approval, values: Mapping[str, str], *, today: dt.date | None = None
-) -> list[str]:
-    """What is wrong with the edited form, one line per problem (empty when it can be saved).
-
-    The service's own check (:func:`payload_problems`: required texts, Zoho's priority
-    picklist, field sizes, dates not in the past) on the payload the form makes. ``today``
-    defaults to the day the approval was proposed (the service checks against its clock again
-    when saving).
-    """
-    day = today or approval.created_at.astimezone().date()
-    return payload_problems(approval, payload_from_form(approval, values), today=day)
-
-
-# -- the undo window ------------------------------------------------------------------------
-
-
-@dataclass
-class Countdowns:
-    """When each approved write is due (monotonic seconds): the undo window before writing."""
-
-    deadlines: dict[str, float] = field(default_factory=dict)
-
-    def start(self, approval_id: str, now: float, delay: float) -> None:
-        self.deadlines[approval_id] = now + delay
-
-    def cancel(self, approval_id: str) -> bool:
-        """Stop the countdown; False when there was none (the write may have started)."""
-        return self.deadlines.pop(approval_id, None) is not None
-
-    def seconds_left(self, approval_id: str, now: float) -> int | None:
-        deadline = self.deadlines.get(approval_id)
-        if deadline is None:
-            return None
-        return max(int(-(-(deadline - now) // 1)), 0)
-
-    def pop_due(self, now: float) -> list[str]:
-        """The ids whose time has come, removed from the countdown."""
-        due = [ident for ident, deadline in self.deadlines.items() if deadline <= now]
-        for ident in due:
-            del self.deadlines[ident]
-        return due
-
-    def __bool__(self) -> bool:
-        return bool(self.deadlines)
 
 
 def ids_of(items: Sequence[QueueItem]) -> list[str]:

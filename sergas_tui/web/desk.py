@@ -39,7 +39,7 @@ from sergas_tui.logs import get_logger
 from sergas_tui.notify.links import Link, LinkStore, token_hash, well_formed
 from sergas_tui.notify.names import directory
 from sergas_tui.services import Services
-from sergas_tui.viewmodels.approvals import FormField, form_fields, payload_from_form
+from sergas_tui.viewmodels.approval_form import FormField, form_fields, payload_from_form
 from sergas_tui.viewmodels.names import add_memory
 from sergas_tui.web import pages
 from sergas_tui.web.nonce import Nonces

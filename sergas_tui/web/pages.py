@@ -19,7 +19,7 @@ from sergas_tui.approvals.executor import ExecutionResult
 from sergas_tui.domain import Approval, Recommendation
 from sergas_tui.domain.names import RecordNames
 from sergas_tui.notify.links import Link
-from sergas_tui.viewmodels.approvals import FormField
+from sergas_tui.viewmodels.approval_form import FormField
 
 HERE = Path(__file__).parent
 STYLESHEET = (HERE / "templates" / "page.css").read_text(encoding="utf-8")

@@ -13,12 +13,8 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from sergas_tui.viewmodels.approvals import (
-    QueueItem,
-    conflict_values,
-    outcome_lines,
-    status_sentence,
-)
+from sergas_tui.viewmodels.approval_preview import conflict_values
+from sergas_tui.viewmodels.approvals import QueueItem, outcome_lines, status_sentence
 from sergas_tui.widgets.text import clean
 
 _INDENT = "  "

@@ -1,4 +1,6 @@
-"""Helpers shared by the simulator tests: a demo org, fake clocks, an authenticated client."""
+"""Helpers shared by the simulator tests: a demo org, a hand-moved monotonic clock, an
+authenticated client. (The wall clock the simulator is given is the project's FixedClock.)
+"""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,19 +65,6 @@ def copy_org(source: Path, directory: Path) -> Path:
     src.close()
     dst.close()
     return target
-
-
-class Clock:
-    """A wall clock tests move by hand."""
-
-    def __init__(self, now: datetime = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 class Ticker:

@@ -17,6 +17,7 @@ from psycopg.conninfo import make_conninfo
 
 from sergas_tui.audit.central.conn import CentralTarget
 from sergas_tui.audit.central.grants import CentralGrantStore
+from sergas_tui.clock import FixedClock
 from sergas_tui.crm.approval_gate import (
     CLAIM_LEASE,
     ApprovalGate,
@@ -176,7 +177,7 @@ def store(request: pytest.FixtureRequest) -> GrantStore:
 
 def gate_on(store: GrantStore, events: list[AuditEvent] | None = None) -> ApprovalGate:
     return ApprovalGate(
-        store, clock=lambda: NOW, audit=events.append if events is not None else None
+        store, clock=FixedClock(NOW), audit=events.append if events is not None else None
     )
 
 
@@ -258,7 +259,7 @@ class _Racing:
 @pytest.mark.parametrize("callers", [2, 6])
 def test_concurrent_calls_with_one_token_write_once(store: GrantStore, callers: int) -> None:
     store.publish_grant(granted())
-    gate = ApprovalGate(_Racing(store, callers), clock=lambda: NOW)  # type: ignore[arg-type]
+    gate = ApprovalGate(_Racing(store, callers), clock=FixedClock(NOW))  # type: ignore[arg-type]
 
     def attempt() -> object:
         try:
@@ -274,7 +275,7 @@ def test_concurrent_calls_with_one_token_write_once(store: GrantStore, callers: 
 
 
 def test_a_central_gate_refuses_registration(store: GrantStore) -> None:
-    gate = ApprovalGate(store, clock=lambda: NOW, accepts_registration=False)
+    gate = ApprovalGate(store, clock=FixedClock(NOW), accepts_registration=False)
     with pytest.raises(ApprovalRefusedError) as refused:
         gate.register(granted())
     assert "central" in refused.value.message

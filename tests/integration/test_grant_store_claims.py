@@ -20,6 +20,7 @@ from psycopg.conninfo import make_conninfo
 
 from sergas_tui.audit.central.conn import CentralTarget
 from sergas_tui.audit.central.grants import CentralGrantStore
+from sergas_tui.clock import FixedClock
 from sergas_tui.crm import claimers
 from sergas_tui.crm.approval_gate import (
     ApprovalGate,
@@ -147,7 +148,7 @@ def test_a_stopped_holders_claim_is_taken_over_once(store: GrantStore, callers: 
             barrier.wait()
             return found
 
-    gate = ApprovalGate(Racing(), clock=lambda: NOW)  # type: ignore[arg-type]
+    gate = ApprovalGate(Racing(), clock=FixedClock(NOW))  # type: ignore[arg-type]
 
     def attempt() -> object:
         try:

@@ -51,7 +51,7 @@ class World:
 
     def simulator(self) -> Simulator:
         return create_simulator(
-            self.org, SimulatorConfig(api_domain=SIMULATOR_URL, clock=self.clock.now)
+            self.org, SimulatorConfig(api_domain=SIMULATOR_URL, clock=self.clock)
         )
 
     def services(self, **orchestrator: Any) -> Services:

@@ -78,7 +78,7 @@ def repo(tmp_path: Path) -> Any:
 
 
 def server_for(gateway: FakeGateway, repo: Repository) -> Any:
-    gate = ApprovalGate(LocalGrantStore(repo), clock=lambda: NOW, audit=lambda _e: None)
+    gate = ApprovalGate(LocalGrantStore(repo), clock=FixedClock(NOW), audit=lambda _e: None)
     return build_zoho_server(gateway, gate)
 
 

@@ -80,7 +80,7 @@ def audit() -> list[AuditEvent]:
 
 @pytest.fixture
 def gate(repo: Repository, audit: list[AuditEvent]) -> ApprovalGate:
-    return ApprovalGate(LocalGrantStore(repo), clock=lambda: NOW, audit=audit.append)
+    return ApprovalGate(LocalGrantStore(repo), clock=FixedClock(NOW), audit=audit.append)
 
 
 @pytest.fixture
@@ -379,11 +379,11 @@ async def test_registration_checks_the_marker_and_is_refused_when_grants_are_cen
         "expires_at": "2026-11-05T09:30:00Z",
         "write": {"op": "add_note", "parent_id": "1001", "content": "no marker"},
     }
-    local = build_zoho_server(fake, ApprovalGate(LocalGrantStore(repo), clock=lambda: NOW))
+    local = build_zoho_server(fake, ApprovalGate(LocalGrantStore(repo), clock=FixedClock(NOW)))
     async with connected(local) as session:
         refused = await call(session, REGISTER_TOOL, **register)
     assert "marker" in error_of(refused)["message"]
-    central = ApprovalGate(LocalGrantStore(repo), clock=lambda: NOW, accepts_registration=False)
+    central = ApprovalGate(LocalGrantStore(repo), clock=FixedClock(NOW), accepts_registration=False)
     async with connected(build_zoho_server(fake, central)) as session:
         names = {tool.name for tool in (await session.list_tools()).tools}
         with pytest.raises(MCPError, match="Unknown tool"):

@@ -72,7 +72,7 @@ async def rest(
 
 async def test_rest_reads_fields_once_a_day_and_a_304_keeps_them(org: Path, tmp_path: Path) -> None:
     clock = FixedClock(NOW)
-    sim = create_simulator(org, SimulatorConfig(api_domain=BASE_URL, clock=clock.now))
+    sim = create_simulator(org, SimulatorConfig(api_domain=BASE_URL, clock=clock))
     directory = tmp_path / "zoho-metadata"
     try:
         async with rest(sim, clock) as gateway:
@@ -118,9 +118,7 @@ async def test_a_token_without_the_settings_scope_leaves_the_metadata_unknown(
     org: Path, tmp_path: Path
 ) -> None:
     clock = FixedClock(NOW)
-    config = SimulatorConfig(
-        api_domain=BASE_URL, clock=clock.now, clients=(DEMO_CLIENT, NO_SETTINGS)
-    )
+    config = SimulatorConfig(api_domain=BASE_URL, clock=clock, clients=(DEMO_CLIENT, NO_SETTINGS))
     sim = create_simulator(org, config)
     limited = ZohoCredentials(
         client_id=NO_SETTINGS.client_id,

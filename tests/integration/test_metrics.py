@@ -87,7 +87,7 @@ def open_demo(locations: Locations) -> Services:
     )
     services.simulator = create_simulator(
         locations.demo_crm_file("demo"),
-        SimulatorConfig(api_domain=SIMULATOR_URL, clock=lambda: NOW),
+        SimulatorConfig(api_domain=SIMULATOR_URL, clock=FixedClock(NOW)),
     )
     return services
 

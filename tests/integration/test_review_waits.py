@@ -19,7 +19,7 @@ async def test_429s_during_the_sync_are_waited_out_and_shown(tmp_path: Path) -> 
     services = demo_services(retry_max_attempts=0, retry_initial_delay_ms=0)
     clock = services.clock
     org = Locations.from_env().demo_crm_file("demo")
-    simulator = create_simulator(org, SimulatorConfig(api_domain=SIMULATOR_URL, clock=clock.now))
+    simulator = create_simulator(org, SimulatorConfig(api_domain=SIMULATOR_URL, clock=clock))
     simulator.faults = FaultPlan(schedule={2: "rate_limit", 3: "rate_limit", 6: "rate_limit"})
     services.simulator = simulator
     events = []

@@ -62,7 +62,7 @@ class Scouted:
 
 
 def gateway_for(org: Path) -> tuple[ZohoRestGateway, object]:
-    sim = create_simulator(org, SimulatorConfig(clock=lambda: NOW))
+    sim = create_simulator(org, SimulatorConfig(clock=FixedClock(NOW)))
     sim.config.api_domain = "http://sim.invalid"
     # A high rate limit: the test measures calls, not the limiter's pacing.
     settings = ZohoSettings(accounts_url="http://sim.invalid", requests_per_minute=10_000)

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sergas_tui.clock import FixedClock
 from sergas_tui.crm.simulator import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
@@ -19,8 +20,8 @@ from sergas_tui.crm.simulator import (
 )
 from tests.integration.simkit import (
     BASE_URL,
+    NOW,
     Api,
-    Clock,
     api_for,
     error_code,
     make_org,
@@ -41,12 +42,12 @@ def org(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FixedClock:
+    return FixedClock(NOW)
 
 
 @pytest.fixture
-async def api(org: Path, clock: Clock) -> AsyncIterator[Api]:
+async def api(org: Path, clock: FixedClock) -> AsyncIterator[Api]:
     config = SimulatorConfig(clock=clock, clients=(*SimulatorConfig().clients, LIMITED))
     sim = create_simulator(org, config)
     async with api_for(sim, authenticate=False) as client:
@@ -176,13 +177,15 @@ async def test_an_unknown_token_is_invalid(api: Api) -> None:
     assert response.json()["message"] == "invalid oauth token"
 
 
-async def test_tokens_expire_after_an_hour_by_the_injected_clock(api: Api, clock: Clock) -> None:
+async def test_tokens_expire_after_an_hour_by_the_injected_clock(
+    api: Api, clock: FixedClock
+) -> None:
     await api.refresh()
     assert (await api.get("/crm/v8/users")).status_code == 200
 
-    clock.advance(seconds=3599)
+    clock.advance(timedelta(seconds=3599))
     assert (await api.get("/crm/v8/users")).status_code == 200
-    clock.advance(seconds=1)
+    clock.advance(timedelta(seconds=1))
     expired = await api.get("/crm/v8/users")
     assert expired.status_code == 401
     assert error_code(expired) == "INVALID_TOKEN"

@@ -33,7 +33,6 @@ from sergas_tui.errors import CrmRateLimitedError
 from tests.integration.simkit import (
     NOW,
     Api,
-    Clock,
     Ticker,
     api_for,
     copy_org,
@@ -51,8 +50,8 @@ def org(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FixedClock:
+    return FixedClock(NOW)
 
 
 @pytest.fixture
@@ -61,7 +60,7 @@ def ticker() -> Ticker:
 
 
 @pytest.fixture
-def sim(org: Path, clock: Clock, ticker: Ticker) -> Iterator[Simulator]:
+def sim(org: Path, clock: FixedClock, ticker: Ticker) -> Iterator[Simulator]:
     config = SimulatorConfig(clock=clock, monotonic=ticker, token_lifetime=timedelta(days=30))
     simulator = create_simulator(org, config)
     yield simulator
@@ -164,7 +163,7 @@ async def test_heavy_and_plain_calls_together(api: Api, sim: Simulator) -> None:
 
 
 async def test_writes_of_more_than_ten_records_are_heavy(
-    org: Path, tmp_path: Path, clock: Clock, ticker: Ticker
+    org: Path, tmp_path: Path, clock: FixedClock, ticker: Ticker
 ) -> None:
     config = SimulatorConfig(clock=clock, monotonic=ticker, token_lifetime=timedelta(days=30))
     sim = create_simulator(copy_org(org, tmp_path), config)
@@ -216,7 +215,7 @@ async def test_no_per_minute_limit_by_default(api: Api, sim: Simulator) -> None:
 
 
 async def test_credits_run_out_and_the_header_shows_at_half(
-    api: Api, sim: Simulator, clock: Clock
+    api: Api, sim: Simulator, clock: FixedClock
 ) -> None:
     sim.config.daily_credits = 4
     headers = []
@@ -230,7 +229,7 @@ async def test_credits_run_out_and_the_header_shows_at_half(
     assert headers == [None, "2", "1", "0", "0"]
     assert sim.credits_used == 4
     assert sim.counters.limits_hit == {"credits": 1}
-    clock.advance(hours=24)
+    clock.advance(timedelta(hours=24))
     assert await statuses(api, 1) == [200]
 
 
@@ -243,10 +242,10 @@ async def test_enterprise_default_allowance_counts_the_orgs_users(api: Api, sim:
 
 
 async def test_free_edition_credits_run_out_with_zohos_429(
-    api: Api, sim: Simulator, clock: Clock
+    api: Api, sim: Simulator, clock: FixedClock
 ) -> None:
     sim.config.edition = "free"
-    sim.env.ledger.try_spend(4_999, 5_000, clock())
+    sim.env.ledger.try_spend(4_999, 5_000, clock.now())
 
     last = await api.get(USERS)
     refused = await api.get(USERS)
@@ -260,17 +259,17 @@ async def test_free_edition_credits_run_out_with_zohos_429(
     assert "5,000 API credits" in message
     _no_rate_headers(refused)
     assert refused.headers["X-API-CREDITS-REMAINING"] == "0"
-    clock.advance(hours=24)
+    clock.advance(timedelta(hours=24))
     assert await statuses(api, 1) == [200]
 
 
 async def test_header_appears_at_half_the_editions_credits(
-    api: Api, sim: Simulator, clock: Clock
+    api: Api, sim: Simulator, clock: FixedClock
 ) -> None:
     sim.config.edition = "standard"
     sim.config.licences = 10  # 52,500 credits
     sim.config.add_on_credits = 10_000  # 62,500, but the header still starts at 26,250 used
-    sim.env.ledger.try_spend(26_248, 62_500, clock())
+    sim.env.ledger.try_spend(26_248, 62_500, clock.now())
 
     before = await api.get(USERS)
     at_half = await api.get(USERS)

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from sergas_tui.clock import FixedClock
 from sergas_tui.crm.simulator import SimulatorConfig, create_simulator
 from sergas_tui.demo import DemoStore
-from tests.integration.simkit import HARBOR_POINT, Api, Clock, api_for, error_code, make_org
+from tests.integration.simkit import HARBOR_POINT, NOW, Api, api_for, error_code, make_org
 
 
 @pytest.fixture(scope="module")
@@ -19,12 +20,12 @@ def org(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FixedClock:
+    return FixedClock(NOW)
 
 
 @pytest.fixture
-def config(clock: Clock) -> SimulatorConfig:
+def config(clock: FixedClock) -> SimulatorConfig:
     return SimulatorConfig(clock=clock, token_lifetime=timedelta(days=30))
 
 
@@ -151,7 +152,7 @@ async def test_page_tokens_reach_records_beyond_the_page_cap(
     assert set(seen) == all_ids(org, "Contacts")
 
 
-async def test_page_token_errors(api: Api, config: SimulatorConfig, clock: Clock) -> None:
+async def test_page_token_errors(api: Api, config: SimulatorConfig, clock: FixedClock) -> None:
     params = {"fields": "Full_Name", "per_page": 50}
     token = (await api.get("/crm/v8/Contacts", params=params)).json()["info"]["next_page_token"]
 
@@ -167,7 +168,7 @@ async def test_page_token_errors(api: Api, config: SimulatorConfig, clock: Clock
         assert response.status_code == 400, query
         assert error_code(response) == code, query
 
-    clock.advance(hours=24, seconds=1)
+    clock.advance(timedelta(hours=24, seconds=1))
     expired = await api.get("/crm/v8/Contacts", params={**params, "page_token": token})
     assert error_code(expired) == "EXPIRED_VALUE"
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from sergas_tui.clock import FixedClock
 from sergas_tui.crm.simulator import Simulator, SimulatorConfig, create_simulator
 from sergas_tui.crm.simulator.config import OAuthClient
 from sergas_tui.demo import DemoStore
@@ -21,7 +23,6 @@ from tests.integration.simkit import (
     HARBOR_POINT,
     NOW,
     Api,
-    Clock,
     api_for,
     copy_org,
     error_code,
@@ -44,12 +45,12 @@ def org(source: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FixedClock:
+    return FixedClock(NOW)
 
 
 @pytest.fixture
-def sim(org: Path, clock: Clock) -> Iterator[Simulator]:
+def sim(org: Path, clock: FixedClock) -> Iterator[Simulator]:
     simulator = create_simulator(org, SimulatorConfig(clock=clock))
     yield simulator
     simulator.close()
@@ -234,10 +235,10 @@ async def test_task_errors(api: Api, item: dict[str, Any], code: str, api_name: 
     assert error["details"]["api_name"] == api_name
 
 
-async def test_account_update_is_partial_and_audited(api: Api, clock: Clock) -> None:
+async def test_account_update_is_partial_and_audited(api: Api, clock: FixedClock) -> None:
     url = f"/crm/v8/Accounts/{HARBOR_POINT}"
     before = (await api.get(url)).json()["data"][0]
-    clock.advance(minutes=5)
+    clock.advance(timedelta(minutes=5))
 
     response = await api.put(
         url,
@@ -779,10 +780,10 @@ async def test_insert_scope_and_kind(api: Api, sim: Simulator) -> None:
 
 
 async def test_deal_stage_update_moves_probability_history_and_timeline(
-    api: Api, clock: Clock, sim: Simulator
+    api: Api, clock: FixedClock, sim: Simulator
 ) -> None:
     url = f"/crm/v8/Deals/{HARBOR_DEAL}"
-    clock.advance(minutes=30)
+    clock.advance(timedelta(minutes=30))
 
     response = await api.put(url, json={"data": [{"Stage": "Closed Won"}]})
 
@@ -881,7 +882,7 @@ async def test_a_deal_moving_account_takes_its_activities_notes_and_history(api:
     assert "5725767000001000020" in await related_ids(api, "Accounts", HARBOR_POINT, "Calls")
 
 
-async def test_activity_update_relinks_and_closes(api: Api, clock: Clock) -> None:
+async def test_activity_update_relinks_and_closes(api: Api, clock: FixedClock) -> None:
     task = await created(
         api,
         "Tasks",
@@ -894,7 +895,7 @@ async def test_activity_update_relinks_and_closes(api: Api, clock: Clock) -> Non
     )
     assert task.get("Closed_Time") is None
     task_url = f"/crm/v8/Tasks/{task['id']}"
-    clock.advance(minutes=5)
+    clock.advance(timedelta(minutes=5))
 
     response = await api.put(
         task_url,
@@ -1081,7 +1082,7 @@ async def test_deleting_a_deal_removes_its_stage_history_and_notes(api: Api, org
 
 
 async def test_a_deleted_id_is_never_handed_out_again(
-    api: Api, sim: Simulator, org: Path, clock: Clock
+    api: Api, sim: Simulator, org: Path, clock: FixedClock
 ) -> None:
     lead = await created(api, "Leads", {"Last_Name": "Last", "Company": "x"})
     await delete(api, f"/crm/v8/Leads/{lead['id']}")
@@ -1097,7 +1098,7 @@ async def test_a_deleted_id_is_never_handed_out_again(
     assert int(again["id"]) == int(lead["id"]) + 1
 
 
-async def test_delete_needs_the_delete_scope(org: Path, clock: Clock) -> None:
+async def test_delete_needs_the_delete_scope(org: Path, clock: FixedClock) -> None:
     client = OAuthClient(
         "1000.NODELETE",
         "secret",

@@ -72,7 +72,7 @@ async def full_sync(sim: Simulator) -> SyncBatch:
 
 
 async def test_faulty_full_sync_equals_clean_sync(big_org: Path) -> None:
-    config = SimulatorConfig(api_domain=BASE, clock=lambda: NOW)
+    config = SimulatorConfig(api_domain=BASE, clock=FixedClock(NOW))
     sim = create_simulator(big_org, config)
     try:
         clean = await full_sync(sim)

@@ -205,7 +205,7 @@ async def test_the_mcp_server_offers_no_way_to_decide_or_write_another_owners_it
         assert grants is not None
         gate = ApprovalGate(
             grants,
-            clock=services.clock.now,
+            clock=services.clock,
             audit=services.store.append_audit,
             accepts_registration=False,
         )

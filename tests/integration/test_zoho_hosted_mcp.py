@@ -80,7 +80,7 @@ from tests.integration.simkit import copy_org
 CREDENTIALS = ZohoCredentials(
     DEMO_CLIENT_ID, SecretStr(DEMO_CLIENT_SECRET), SecretStr(DEMO_REFRESH_TOKEN)
 )
-NO_LIMITS = SimulatorConfig(clock=lambda: FIXED_NOW, per_minute=None)
+NO_LIMITS = SimulatorConfig(clock=FixedClock(FIXED_NOW), per_minute=None)
 MISSING_ACCOUNT = "5725767000009999999"
 
 

@@ -52,7 +52,7 @@ def shared_org(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DemoInfo
 
 @pytest.fixture
 def sim(shared_org: tuple[Path, DemoInfo]) -> Iterator[Simulator]:
-    simulator = create_simulator(shared_org[0], SimulatorConfig(clock=lambda: FIXED_NOW))
+    simulator = create_simulator(shared_org[0], SimulatorConfig(clock=FixedClock(FIXED_NOW)))
     yield simulator
     simulator.close()
 
@@ -164,7 +164,7 @@ async def test_faults_are_retried_and_expired_tokens_refreshed(
 async def test_writes_and_the_412_conflict(tmp_path: Path, time: FakeTime) -> None:
     path = tmp_path / "org.db"
     info = _org(path)
-    sim = create_simulator(path, SimulatorConfig(clock=lambda: FIXED_NOW))
+    sim = create_simulator(path, SimulatorConfig(clock=FixedClock(FIXED_NOW)))
     try:
         async with _gateway(_asgi(sim), time) as gateway:
             account = (await gateway.get_accounts(info.current_user_email))[0]
@@ -200,7 +200,7 @@ async def test_writes_and_the_412_conflict(tmp_path: Path, time: FakeTime) -> No
 
 
 async def test_over_a_loopback_port(shared_org: tuple[Path, DemoInfo], time: FakeTime) -> None:
-    base_url, stop = start_in_thread(shared_org[0], SimulatorConfig(clock=lambda: FIXED_NOW))
+    base_url, stop = start_in_thread(shared_org[0], SimulatorConfig(clock=FixedClock(FIXED_NOW)))
     try:
         async with _gateway(httpx.AsyncHTTPTransport(), time, accounts_url=base_url) as gateway:
             me = await gateway.get_user_info()

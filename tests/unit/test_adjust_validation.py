@@ -35,7 +35,7 @@ from sergas_tui.domain.action_checks import (
     action_problems,
 )
 from sergas_tui.storage import Repository
-from sergas_tui.viewmodels.approvals import form_fields, form_problems
+from sergas_tui.viewmodels.approval_form import form_fields, form_problems
 
 TODAY = dt.date(2026, 11, 2)
 OWNER = "john.doe@sergas.com"

@@ -1,4 +1,5 @@
-"""The approvals queue's view model: the join, the exact-write preview, order, filter, wording."""
+"""The approvals queue's view model: the join, the exact-write preview, order, filter, wording,
+the adjust form and the undo countdown."""
 
 from __future__ import annotations
 
@@ -10,24 +11,24 @@ from pydantic import JsonValue
 
 from sergas_tui.domain import Approval, ApprovalStatus, Recommendation
 from sergas_tui.domain.names import RecordNames
-from sergas_tui.viewmodels.approvals import (
-    Countdowns,
+from sergas_tui.viewmodels.approval_form import form_fields, form_problems, payload_from_form
+from sergas_tui.viewmodels.approval_preview import (
     FieldDiff,
     PreviewField,
+    conflict_values,
+    write_preview,
+)
+from sergas_tui.viewmodels.approval_queue import Countdowns
+from sergas_tui.viewmodels.approvals import (
     QueueItem,
     bulk_summary,
-    conflict_values,
     filter_queue,
-    form_fields,
-    form_problems,
     join_queue,
     make_item,
-    payload_from_form,
     queue_status,
     refusal,
     sort_queue,
     status_text,
-    write_preview,
 )
 
 NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)

@@ -24,7 +24,7 @@ from sergas_tui.notify.channels import (
 )
 from sergas_tui.notify.links import new_token, token_hash, well_formed
 from sergas_tui.secrets import SecretStore
-from sergas_tui.viewmodels.approvals import form_fields
+from sergas_tui.viewmodels.approval_form import form_fields
 from sergas_tui.web import pages
 from sergas_tui.web.nonce import NONCE_TTL_SECONDS, Nonces
 

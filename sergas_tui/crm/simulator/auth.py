@@ -131,7 +131,7 @@ def grant(
     refresh = params.get("refresh_token", "")
     if refresh not in client.refresh_tokens or store.is_revoked(refresh):
         return _oauth_error("invalid_code")
-    now = config.clock()
+    now = config.clock.now()
     if store.throttled(refresh, config.tokens_per_refresh_window, now):
         return _oauth_error(
             "Access Denied",

@@ -9,8 +9,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
+from sergas_tui.clock import Clock, SystemClock
 from sergas_tui.crm.simulator.faults import FaultPlan
 from sergas_tui.crm.simulator.limits import (
     SUB_CONCURRENCY,
@@ -81,10 +82,6 @@ DEMO_CLIENT = OAuthClient(
 )
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass
 class SimulatorConfig:
     """Knobs of one simulator; defaults mimic a small Enterprise org."""
@@ -97,8 +94,8 @@ class SimulatorConfig:
     the token request was sent to (so a loopback simulator points clients at itself)."""
     default_dc: str = "US"
     """DC of tokens minted on a host that is not a Zoho accounts host."""
-    clock: Callable[[], datetime] = _utc_now
-    """Wall clock (aware datetimes): token expiry, credits window, write stamps."""
+    clock: Clock = field(default_factory=SystemClock)
+    """Wall clock: token expiry, credits window, write stamps (the project's ``Clock``)."""
     monotonic: Callable[[], float] = time.monotonic
     """Seconds clock for the opt-in per-minute test knob (``per_minute``)."""
     token_lifetime: timedelta = timedelta(hours=1)

@@ -50,7 +50,7 @@ class Env:
         self.active_users = len(self.db.users("ActiveUsers", 1_000_000, 0))
 
     def now(self) -> datetime:
-        return self.config.clock().astimezone(UTC)
+        return self.config.clock.now().astimezone(UTC)
 
     def allowance(self) -> Allowance:
         """The org's API credits per rolling 24 hours (read from the config on every call)."""
