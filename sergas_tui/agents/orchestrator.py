@@ -91,8 +91,8 @@ from sergas_tui.logs import get_logger
 from sergas_tui.memory.store import BatchingMemory, MemoryStore
 from sergas_tui.offload import run_inline
 from sergas_tui.storage import Repository
+from sergas_tui.storage.approvals import ReviewInputs
 from sergas_tui.storage.mutes import active_mutes, not_useful_counts
-from sergas_tui.storage.repository import ReviewInputs
 from sergas_tui.storage.writer import WriteBatch
 
 if TYPE_CHECKING:
