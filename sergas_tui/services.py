@@ -243,8 +243,9 @@ class Services:
         from sergas_tui.agents.analyst import MemoryAnalyst
         from sergas_tui.agents.author import AuthorPolicy, RuleAuthor
         from sergas_tui.agents.drafting import TemplateSet
-        from sergas_tui.agents.orchestrator import Orchestrator, ReviewEngine
+        from sergas_tui.agents.orchestrator import Orchestrator
         from sergas_tui.agents.rating_guard import RatingGuard
+        from sergas_tui.agents.review_engine import ReviewEngine
         from sergas_tui.agents.rules import RulesEngine
         from sergas_tui.agents.scout import DataScout
         from sergas_tui.domain.money import currency_code
