@@ -12,10 +12,10 @@ from urllib.parse import urlsplit
 from sergas_tui import __version__
 from sergas_tui.config import Settings, load_settings
 from sergas_tui.demo import DemoStore
+from sergas_tui.engine_choice import resolve_engine
 from sergas_tui.errors import SergasError
 from sergas_tui.locations import Locations
 from sergas_tui.secrets import SECRET_SPECS, SecretName, SecretStore
-from sergas_tui.services import resolve_engine
 from sergas_tui.storage import Repository
 
 if TYPE_CHECKING:
@@ -154,9 +154,9 @@ def _rating_checks(settings: Settings, locations: Locations, name: str) -> list[
     """The review's Rating value against the org's Accounts picklist, from the workspace's
     metadata cache (no CRM call: the next review reads the metadata when it is a day old)."""
     from sergas_tui.agents.author_rules import AuthorPolicy, rating_writes
+    from sergas_tui.agents.rating_guard import at_risk_rating_for, trusted_ratings
     from sergas_tui.crm.metadata_cache import FieldsCache, cached_state
     from sergas_tui.domain.metadata import ModuleFields
-    from sergas_tui.services import at_risk_rating_for, trusted_ratings
 
     group, label = "review", "at-risk rating"
     mode = settings.zoho.resolved_mode()
