@@ -6,7 +6,8 @@
   (:mod:`.schema` opens and migrates the file, :mod:`.queries` reads it);
 - :mod:`.derive` — pure rules: key events, commitments, relationship strength, scrubbing;
 - :mod:`.analysis` — local queries behind the graph, insight, context and dedup tools;
-- :mod:`.mcp_tools` / :mod:`.mcp_server` — the seed's six ``cognee_*`` tools over any store,
+- :mod:`.mcp_tools` / :mod:`.mcp_server` — the seed's six ``cognee_*`` tools over any store
+  (their arguments in :mod:`.tool_args`, calling and bounding them in :mod:`.tool_calls`),
   and our memory MCP server offering them (stdio or streamable HTTP; read-only on request);
   :mod:`.mcp_write_tools` adds the ``sergas_*`` tools a shared server needs so that the apps
   using it (:mod:`.remote`) can ingest, record decisions and outcomes, forget and count;

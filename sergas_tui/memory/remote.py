@@ -69,7 +69,6 @@ from sergas_tui.errors import StorageError
 from sergas_tui.mcp_paging import merge_page
 from sergas_tui.memory.derive import clip
 from sergas_tui.memory.local import MAX_NOTE_CHARS
-from sergas_tui.memory.mcp_tools import ERROR_META_KEY
 from sergas_tui.memory.mcp_write_tools import SERVER_TOOLS_BY_NAME
 from sergas_tui.memory.queries import MAX_COMMITMENTS, MAX_KEY_EVENTS, MAX_PRIOR
 from sergas_tui.memory.store import (
@@ -84,6 +83,7 @@ from sergas_tui.memory.store import (
     RelationshipGraph,
     decision_status,
 )
+from sergas_tui.memory.tool_calls import ERROR_META_KEY
 
 log = structlog.get_logger("sergas.memory.remote")
 
