@@ -10,7 +10,8 @@
   (their arguments in :mod:`.tool_args`, calling and bounding them in :mod:`.tool_calls`),
   and our memory MCP server offering them (stdio or streamable HTTP; read-only on request);
   :mod:`.mcp_write_tools` adds the ``sergas_*`` tools a shared server needs so that the apps
-  using it (:mod:`.remote`) can ingest, record decisions and outcomes, forget and count;
+  using it (:mod:`.remote`, over the session of :mod:`.remote_client`) can ingest, record
+  decisions and outcomes, forget and count;
 - :mod:`.cognee_backend` — :class:`CogneeMemory` (the ``sergas[cognee]`` extra, imported
   lazily); :mod:`.factory` — ``open_memory``: the store ``[memory]`` asks for.
 """

@@ -37,12 +37,11 @@ from sergas_tui.screens.signal_modals import SnoozeSignalModal, UnmuteSignalModa
 from sergas_tui.services import Services
 from sergas_tui.viewmodels.account import (
     AccountDetail,
-    NoteView,
-    RecommendationRow,
     current_recommendations,
     load_account,
     with_mutes,
 )
+from sergas_tui.viewmodels.account_rows import NoteView, RecommendationRow
 from sergas_tui.viewmodels.mutes import MuteRequest, default_until, save_mute, unmute
 from sergas_tui.viewmodels.names import no_web_page
 from sergas_tui.viewmodels.portfolio_rows import PortfolioRow
