@@ -1,4 +1,11 @@
-"""`sergas doctor`: what is configured, what is missing, what is reachable. Never prints secrets."""
+"""`sergas doctor`: what is configured, what is missing, what is reachable. Never prints secrets.
+
+Why one module: ``sergas doctor`` is one report, and :func:`run_checks` is its table of
+contents; each check below is a short function producing the rows of one section, in the order
+they print. Reading the module top to bottom is reading the report. The parts that need
+machinery of their own already live apart: the metrics summary (``doctor_metrics.py``) and the
+team's workers (``team/status.py``).
+"""
 
 from __future__ import annotations
 
