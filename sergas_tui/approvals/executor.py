@@ -80,10 +80,6 @@ from sergas_tui.approvals.write_plan import (
     refusal_of,
     write_approval,
 )
-
-# viewmodels/approvals.py (being changed on another branch) imports plan_write from here: point
-# it at sergas_tui.approvals.write_plan when merging, then drop this alias.
-from sergas_tui.approvals.write_plan import plan_write as plan_write
 from sergas_tui.clock import Clock
 from sergas_tui.crm.approval_gate import (
     ApprovalRefusedError,
