@@ -28,7 +28,7 @@ from sergas_tui.screens.commands import SERGAS_COMMANDS
 from sergas_tui.screens.help import HelpScreen, bindings_of
 from sergas_tui.screens.portfolio import PortfolioScreen
 from sergas_tui.viewmodels.data_loop import DataLoop
-from sergas_tui.viewmodels.shell import ShellStatus, shell_status
+from sergas_tui.viewmodels.shell import ShellStatus, header_label, shell_status
 from sergas_tui.viewmodels.view_cache import ViewCache
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ class SergasApp(App[None]):
         self._account_screen: AccountScreen | None = None
         self._stop_sync = threading.Event()
         self._sync_error: str | None = None
-        self.sub_title = services.header_label(ask_keyring=False)
+        self.sub_title = header_label(services, ask_keyring=False)
         if settings.ui.keymap:
             self.set_keymap(dict(settings.ui.keymap))
 
@@ -118,7 +118,7 @@ class SergasApp(App[None]):
         self._audit_retention()
 
     async def _label_engine(self) -> None:
-        self.sub_title = await asyncio.to_thread(self.services.header_label)
+        self.sub_title = await asyncio.to_thread(header_label, self.services)
 
     # -- the API screens use (ShellApi) -----------------------------------------------------------
 

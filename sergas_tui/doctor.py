@@ -1,4 +1,11 @@
-"""`sergas doctor`: what is configured, what is missing, what is reachable. Never prints secrets."""
+"""`sergas doctor`: what is configured, what is missing, what is reachable. Never prints secrets.
+
+Why one module: ``sergas doctor`` is one report, and :func:`run_checks` is its table of
+contents; each check below is a short function producing the rows of one section, in the order
+they print. Reading the module top to bottom is reading the report. The parts that need
+machinery of their own already live apart: the metrics summary (``doctor_metrics.py``) and the
+team's workers (``team/status.py``).
+"""
 
 from __future__ import annotations
 
@@ -12,10 +19,10 @@ from urllib.parse import urlsplit
 from sergas_tui import __version__
 from sergas_tui.config import Settings, load_settings
 from sergas_tui.demo import DemoStore
+from sergas_tui.engine_choice import resolve_engine
 from sergas_tui.errors import SergasError
 from sergas_tui.locations import Locations
 from sergas_tui.secrets import SECRET_SPECS, SecretName, SecretStore
-from sergas_tui.services import resolve_engine
 from sergas_tui.storage import Repository
 
 if TYPE_CHECKING:
@@ -154,9 +161,9 @@ def _rating_checks(settings: Settings, locations: Locations, name: str) -> list[
     """The review's Rating value against the org's Accounts picklist, from the workspace's
     metadata cache (no CRM call: the next review reads the metadata when it is a day old)."""
     from sergas_tui.agents.author.rules import AuthorPolicy, rating_writes
+    from sergas_tui.agents.rating_guard import at_risk_rating_for, trusted_ratings
     from sergas_tui.crm.metadata_cache import FieldsCache, cached_state
     from sergas_tui.domain.metadata import ModuleFields
-    from sergas_tui.services import at_risk_rating_for, trusted_ratings
 
     group, label = "review", "at-risk rating"
     mode = settings.zoho.resolved_mode()

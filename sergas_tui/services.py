@@ -5,6 +5,21 @@ database, the CRM (built by ``crm/factory.py``), the memory (``memory/factory.py
 central stores, secrets, and one clock that every one of them is given. What a ``Services``
 opens on first use it closes (``aclose``, then ``close``). Tests build ``Services`` with their
 own parts.
+
+What was logic here lives with its subject: which engine runs (``engine_choice.py``), building
+the review engine (``agents/factory.py``), the Rating policy (``agents/rating_guard.py``), what
+a CRM-serving process serves (``crm/factory.py``), the review screen's account rows
+(``viewmodels/owner_accounts.py``) and the header's wording (``viewmodels/shell.py``).
+
+Why one module: :class:`Services` is the composition root, and what it builds is read together
+with how it is cached and closed: each adapter is one field, opened on first use by one method
+and closed by one of the two exit stacks (``aclose`` for the CRM gateway and a non-local
+memory, ``close`` for the database, the local memory, the demo org, the simulator and the
+workspace registration). Split into parts (say, team mode's central stores apart from the CRM
+and the memory), each part would still reach into the same fields and stacks, and the closing
+order, which matters (the database first, the workspace registration last), would no longer be
+visible in one place. Opening a workspace (:func:`open_services`) stays beside it: it decides
+which of those fields are filled.
 """
 
 from __future__ import annotations
@@ -12,16 +27,15 @@ from __future__ import annotations
 import threading
 from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from sergas_tui import metrics
 from sergas_tui.clock import Clock, SystemClock
 from sergas_tui.config import Settings
 from sergas_tui.demo import DemoInfo, DemoStore
-from sergas_tui.demo.zoho import DEMO_AT_RISK_RATING
-from sergas_tui.errors import ConfigError, CrmError, WorkspaceError
+from sergas_tui.engine_choice import Engine, resolve_engine
+from sergas_tui.errors import WorkspaceError
 from sergas_tui.locations import Locations
 from sergas_tui.secrets import SecretName, SecretStore
 from sergas_tui.storage import SCHEMA_VERSION, Repository
@@ -48,51 +62,6 @@ if TYPE_CHECKING:  # the CRM stack (httpx, mcp, starlette) and psycopg load on f
     from sergas_tui.memory.local import LocalMemory
     from sergas_tui.memory.store import MemoryStore
 
-Engine = Literal["rules", "claude"]
-
-
-def resolve_engine(settings: Settings, secrets: SecretStore) -> tuple[Engine, str]:
-    """Which engine runs the subagents, and a sentence saying why.
-
-    'auto' picks Claude only when an API key is stored and the Claude Code CLI that
-    claude-agent-sdk bundles is present; the rules engine is the fallback.
-    """
-    choice = settings.anthropic.engine
-    if choice == "rules":
-        return "rules", "engine = 'rules' in the configuration"
-    has_key = secrets.get(SecretName.ANTHROPIC_API_KEY) is not None
-    if choice == "claude":
-        return "claude", "engine = 'claude' in the configuration"
-    if not has_key:
-        return "rules", "no Anthropic API key is stored (the offline rules engine runs instead)"
-    if not _claude_cli_available():
-        return "rules", "the Claude Code CLI bundled with claude-agent-sdk is missing"
-    return "claude", "an Anthropic API key is available"
-
-
-def known_engine(settings: Settings, secrets: SecretStore) -> Engine | None:
-    """The engine :func:`resolve_engine` picks when that is known without asking the OS keyring
-    (slow to load, and on some desktops it asks to be unlocked); None when only the keyring can
-    tell (``engine = 'auto'`` and no API key in the environment)."""
-    choice = settings.anthropic.engine
-    if choice in ("rules", "claude"):
-        return choice
-    if not secrets.in_environment(SecretName.ANTHROPIC_API_KEY):
-        return None
-    return "claude" if _claude_cli_available() else "rules"
-
-
-def _claude_cli_available() -> bool:
-    """Whether claude-agent-sdk and its bundled CLI are installed (without importing it)."""
-    import importlib.util
-    import shutil
-
-    spec = importlib.util.find_spec("claude_agent_sdk")
-    if spec is None or spec.origin is None:
-        return False
-    bundled = Path(spec.origin).parent / "_bundled" / "claude"
-    return bundled.exists() or shutil.which("claude") is not None
-
 
 def check_required_secrets(settings: Settings, secrets: SecretStore) -> None:
     """Fail early (SecretError, exit 2) when a configured service lacks its credential."""
@@ -118,36 +87,6 @@ def check_required_secrets(settings: Settings, secrets: SecretStore) -> None:
         secrets.require(SecretName.ZOHO_MCP_URL, "Zoho's hosted MCP server (mcp_flavour = 'zoho')")
     if settings.anthropic.engine == "claude":
         secrets.require(SecretName.ANTHROPIC_API_KEY, "The Claude engine (engine = 'claude')")
-
-
-def at_risk_rating_for(settings: Settings, *, demo: bool) -> str | None:
-    """``[review] at_risk_rating``, else the demo org's "At Risk" on a demo CRM, else None."""
-    configured = settings.review.at_risk_rating
-    if configured:
-        return configured
-    return DEMO_AT_RISK_RATING if demo else None
-
-
-def trusted_ratings(*, demo: bool) -> frozenset[str]:
-    """Rating values proposed even when the org's field metadata cannot be read: on the demo
-    CRM its own "At Risk" and Zoho's default "Active" (its generated picklist has both); none on
-    any other org, where an unchecked value could be refused or pollute the picklist."""
-    return frozenset({DEMO_AT_RISK_RATING, "Active"}) if demo else frozenset()
-
-
-@dataclass(frozen=True)
-class AccountRow:
-    """One of the current owner's accounts as :meth:`Services.portfolio_rows` reads it (the
-    review screen counts them; the portfolio screen has its own rows, ``viewmodels/``)."""
-
-    account_id: str
-    name: str
-    owner: str
-    industry: str | None
-    account_type: str | None
-    annual_revenue: float | None
-    last_activity: datetime | None
-    days_since_activity: int | None
 
 
 @dataclass
@@ -234,55 +173,35 @@ class Services:
         return env
 
     async def orchestrator(self) -> Orchestrator:
-        """The review orchestrator on the configured engine (see :func:`resolve_engine`).
-
-        The rules engine is always built: it is the deterministic pre-work of the Claude engine
-        and its fallback. The Claude engine's CLI processes start on first use and end with
-        each run (the orchestrator ends them, even when a run is cancelled).
-        """
-        from sergas_tui.agents.analyst import MemoryAnalyst
-        from sergas_tui.agents.author.core import AuthorPolicy, RuleAuthor
-        from sergas_tui.agents.drafting import TemplateSet
-        from sergas_tui.agents.orchestrator import Orchestrator, ReviewEngine
-        from sergas_tui.agents.rating_guard import RatingGuard
-        from sergas_tui.agents.rules import RulesEngine
-        from sergas_tui.agents.scout import DataScout
-        from sergas_tui.domain.money import currency_code
+        """The review orchestrator on the configured engine (see :func:`resolve_engine`), built
+        by ``agents/factory.py``: the rules engine always, the Claude engine over it when
+        configured (its CLI processes end with each run, even a cancelled one)."""
+        from sergas_tui.agents.factory import claude_engine, rules_engine
+        from sergas_tui.agents.orchestrator import Orchestrator
+        from sergas_tui.agents.rating_guard import trusted_ratings
+        from sergas_tui.agents.review_engine import ReviewEngine
 
         crm = await self.crm()
-        rules = RulesEngine(
-            scout=DataScout(
-                crm,
-                self.store,
-                self.settings.signals,
-                self.clock,
-                timeline_budget=self.settings.orchestrator.timeline_budget,
-            ),
-            analyst=MemoryAnalyst(self.memory()),
-            author=RuleAuthor(
-                TemplateSet.load(self.locations.templates_dir),
-                self.clock,
-                policy=AuthorPolicy(
-                    at_risk_rating=self.at_risk_rating(),
-                    currency=currency_code(self.settings.zoho.home_currency),
-                ),
-            ),
+        rules = rules_engine(
+            self.settings,
+            self.locations,
+            self.clock,
+            crm=crm,
             repository=self.store,
-            stage_history_budget=self.settings.orchestrator.stage_history_budget,
-            # The Rating values are checked against the org's Accounts picklist every run.
-            rating_guard=RatingGuard(crm, trusted=trusted_ratings(demo=self.is_demo)),
+            memory=self.memory(),
+            at_risk_rating=self.at_risk_rating(),
+            trusted_ratings=trusted_ratings(demo=self.is_demo),
         )
         engine: ReviewEngine = rules
         if self.engine()[0] == "claude":
-            from sergas_tui.agents.claude import ClaudeConfig, ClaudeEngine
-
-            config = ClaudeConfig.from_settings(
+            engine = claude_engine(
                 self.settings,
+                self.locations,
+                self.clock,
+                rules=rules,
+                crm=crm,
+                repository=self.store,
                 api_key=self.secrets.get(SecretName.ANTHROPIC_API_KEY),
-                prompts_dir=self.locations.prompts_dir,
-            )
-            engine = ClaudeEngine(
-                rules=rules, gateway=crm, repository=self.store, clock=self.clock, config=config
             )
         return Orchestrator(
             gateway=crm,
@@ -475,6 +394,8 @@ class Services:
         """The Rating value meaning "at risk": ``[review] at_risk_rating``, else the demo
         org's own "At Risk" on the demo CRM, else none (nothing proposed). Each review proposes
         it only if the org's Accounts Rating picklist has it (``agents/rating_guard.py``)."""
+        from sergas_tui.agents.rating_guard import at_risk_rating_for
+
         return at_risk_rating_for(self.settings, demo=self.is_demo)
 
     def current_user_email(self) -> str | None:
@@ -484,46 +405,6 @@ class Services:
 
     def owner_label(self) -> str:
         return f"owner {self.current_user_email() or 'unknown'}"
-
-    def header_label(self, *, ask_keyring: bool = True) -> str:
-        """'demo · demo CRM · engine: rules'; without ``ask_keyring``, 'engine: …' where only
-        the keyring can tell (the app's first frame; it asks later, off the start-up path)."""
-        if ask_keyring:
-            engine: str = self.engine()[0]
-        else:
-            engine = known_engine(self.settings, self.secrets) or "…"
-        kind = "demo CRM" if self.is_demo else "Zoho"
-        if self.settings.zoho.resolved_mode() == "mcp":
-            kind += " via MCP"
-        return f"{self.workspace} · {kind} · engine: {engine}"
-
-    async def portfolio_rows(self) -> list[AccountRow]:
-        """The current owner's accounts, read through the CRM gateway."""
-        owner = self.current_user_email()
-        if owner is None:
-            raise CrmError(
-                "Sergas does not know which Zoho user you are. Set [zoho] user_email in the "
-                "configuration (`sergas config path`).",
-                title="Who are you?",
-            )
-        crm = await self.crm()
-        now = self.clock.now()
-        rows = [
-            AccountRow(
-                account_id=account.id,
-                name=account.name or "(no name)",
-                owner=(account.owner.name or "") if account.owner else "",
-                industry=account.industry,
-                account_type=account.account_type,
-                annual_revenue=account.annual_revenue,
-                last_activity=account.last_activity_time,
-                days_since_activity=None
-                if account.last_activity_time is None
-                else max((now - account.last_activity_time).days, 0),
-            )
-            for account in await crm.get_accounts(owner)
-        ]
-        return sorted(rows, key=lambda row: row.name.casefold())
 
     def close(self) -> None:
         """Close the synchronous resources; call ``aclose()`` first when a gateway was used.
@@ -569,6 +450,8 @@ def open_services(
         enabled=monitoring.metrics_enabled, cost_tracking=monitoring.cost_tracking_enabled
     )
     if serving:
+        from sergas_tui.crm.factory import served_settings
+
         settings, demo_from = served_settings(settings, locations, name)
     check_required_secrets(settings, secrets)
     use = WorkspaceUse.register(locations.workspace_dir(name))
@@ -621,37 +504,6 @@ def _open_registered(
         demo_workspace=demo_from,
         workspace_use=use,
     )
-
-
-def served_settings(
-    settings: Settings, locations: Locations, name: str
-) -> tuple[Settings, str | None]:
-    """The settings a CRM-serving process runs with, and the workspace whose demo CRM it serves.
-
-    A server never reaches Zoho through MCP itself (with ``mcp_command = ["sergas", "mcp",
-    "zoho"]`` that would start itself over and over): in mode 'mcp' it serves Zoho REST when a
-    client_id is configured, otherwise the demo CRM of the workspace (or of the default demo
-    workspace); with neither it stops with a ConfigError.
-    """
-    zoho = settings.zoho
-    if zoho.resolved_mode() != "mcp":
-        return settings, None
-    if zoho.client_id:
-        served = "rest"
-        demo_from = None
-    else:
-        candidates = [name, "demo"]
-        found = [c for c in candidates if locations.demo_crm_file(c).exists()]
-        if not found:
-            raise ConfigError(
-                f"Workspace {name!r} reaches Zoho through MCP ([zoho] mode = 'mcp'), so `sergas "
-                "mcp zoho` has no CRM of its own to serve and would only start itself again. "
-                "Give the server a CRM: set [zoho] client_id for your Zoho org (REST), or create "
-                "the demo org with `sergas demo generate`, then start the server again."
-            )
-        served, demo_from = "demo", found[0]
-    update = {"mode": served, "mcp_endpoint": None, "mcp_command": None}
-    return settings.model_copy(update={"zoho": zoho.model_copy(update=update)}), demo_from
 
 
 def demo_workspace_missing(locations: Locations, workspace: str) -> bool:

@@ -19,7 +19,9 @@ from dataclasses import replace
 import structlog
 
 from sergas_tui.agents.author.rules import AuthorPolicy, RatingWrites, rating_writes
+from sergas_tui.config import Settings
 from sergas_tui.crm.gateway import CrmReader, fields_or_unknown
+from sergas_tui.demo.zoho import DEMO_AT_RISK_RATING
 
 log = structlog.get_logger("sergas.author")
 
@@ -51,4 +53,19 @@ class RatingGuard:
         return replace(policy, rating_values=decision.allowed)
 
 
-__all__ = ["RatingGuard"]
+def at_risk_rating_for(settings: Settings, *, demo: bool) -> str | None:
+    """``[review] at_risk_rating``, else the demo org's "At Risk" on a demo CRM, else None."""
+    configured = settings.review.at_risk_rating
+    if configured:
+        return configured
+    return DEMO_AT_RISK_RATING if demo else None
+
+
+def trusted_ratings(*, demo: bool) -> frozenset[str]:
+    """Rating values proposed even when the org's field metadata cannot be read: on the demo
+    CRM its own "At Risk" and Zoho's default "Active" (its generated picklist has both); none on
+    any other org, where an unchecked value could be refused or pollute the picklist."""
+    return frozenset({DEMO_AT_RISK_RATING, "Active"}) if demo else frozenset()
+
+
+__all__ = ["RatingGuard", "at_risk_rating_for", "trusted_ratings"]

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from pydantic import JsonValue
 from rich.cells import cell_len
 
-from sergas_tui.approvals.executor import plan_write
+from sergas_tui.approvals.write_plan import plan_write
 from sergas_tui.crm.writer import TaskDraft
 from sergas_tui.domain import (
     AddNoteAction,

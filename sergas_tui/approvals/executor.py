@@ -1,21 +1,18 @@
 """The executor: performs approved CRM writes, each exactly once, even across crashes.
 
 Only approvals a person approved (``approved``) or approved with edits (``adjusted``) are ever
-written; a ``failed`` one may be retried. The write for an approval is determined by its
-``action_type`` and (possibly edited) ``payload``:
-
-- ``create_task`` → :meth:`CrmWriter.create_task`;
-- ``add_note`` → :meth:`CrmWriter.add_note`;
-- ``follow_up_email`` → a task "Send email: <subject>" (Sergas never sends mail itself);
-- ``escalation`` → a task "Escalation: <reason>";
-- ``update_account`` → :meth:`CrmWriter.update_account` with ``if_unmodified_since`` set to
-  when the values were read (``approval.created_at``), so a record changed since then is never
-  overwritten: Zoho answers 412 and the approval goes to ``conflict`` with the current values.
-  Before it is sent, every value is checked against the org's Accounts field metadata (the
-  metadata cache, :func:`refusal_of`): a field the org lacks or keeps read-only, or a value its
-  picklist does not have (an owner may have adjusted it), fails the approval with a message
-  saying so, and nothing reaches Zoho. Unknown metadata (no scope, a failed read) lets the
-  write go, as approved, and is logged.
+written; a ``failed`` one may be retried. The writes for an approval are determined by its
+``action_type`` and (possibly edited) ``payload``: a task, a note or an account update
+(:mod:`~sergas_tui.approvals.write_plan`). An account update is sent with
+``if_unmodified_since`` set to when the values were read (``approval.created_at``), so a record
+changed since then is never overwritten: Zoho answers 412 and the approval goes to ``conflict``
+with the current values. Before it is sent, every value is checked against the org's Accounts
+field metadata (the metadata cache, :func:`~sergas_tui.approvals.write_plan.refusal_of`): a
+field the org lacks or keeps read-only, or a value its picklist does not have (an owner may
+have adjusted it), fails the approval with a message saying so, and nothing reaches Zoho.
+Unknown metadata (no scope, a failed read) lets the write go, as approved, and is logged. What
+an execution records besides the CRM record (audit event, outcome row, memory) is in
+:mod:`~sergas_tui.approvals.execution_records`.
 
 Every writer call names the approval it executes (:class:`WriteApproval`); a writer that
 checks approvals itself (our Zoho MCP server) verifies it against the published grant. With a
@@ -60,14 +57,29 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 
 from pydantic import JsonValue
 
+from sergas_tui.approvals.execution_records import (
+    ExecutionResult,
+    ExecutionStatus,
+    conflict_details,
+    execution_event,
+    remember_execution,
+    save_outcome,
+    write_outputs,
+)
 from sergas_tui.approvals.team import TeamRecords
+from sergas_tui.approvals.write_plan import (
+    PlannedWrite,
+    marker,
+    plan_writes,
+    refusal_of,
+    write_approval,
+)
 from sergas_tui.clock import Clock
 from sergas_tui.crm.approval_gate import (
     ApprovalRefusedError,
@@ -76,38 +88,9 @@ from sergas_tui.crm.approval_gate import (
     publish_decision,
 )
 from sergas_tui.crm.gateway import fields_or_unknown
-from sergas_tui.crm.writer import (
-    AccountUpdate,
-    CrmGateway,
-    NoteDraft,
-    TaskDraft,
-    WriteApproval,
-    WriteRequest,
-    WriteResult,
-    holds_changes,
-    same_value,
-    with_marker,
-)
-from sergas_tui.domain import (
-    Approval,
-    ApprovalStatus,
-    AuditAction,
-    AuditEvent,
-    RecommendationOutcome,
-    new_id,
-)
+from sergas_tui.crm.writer import CrmGateway, WriteResult, holds_changes, same_value
+from sergas_tui.domain import Approval, ApprovalStatus, AuditEvent, new_id
 from sergas_tui.domain.approval import APPROVED_STATUSES
-from sergas_tui.domain.grants import approval_marker
-from sergas_tui.domain.metadata import ModuleFields, check_changes
-from sergas_tui.domain.outputs import (
-    AddNoteAction,
-    CreateTaskAction,
-    EscalationAction,
-    FollowUpEmailAction,
-    SuggestedAction,
-    UpdateAccountAction,
-)
-from sergas_tui.domain.picklists import task_priority
 from sergas_tui.errors import (
     CrmConflictError,
     CrmConnectionError,
@@ -121,7 +104,6 @@ from sergas_tui.logs import get_logger
 from sergas_tui.memory.store import MemoryStore
 from sergas_tui.storage.repository import Repository
 
-AGENT_NAME = "executor"
 log = get_logger("sergas.executor")
 TRANSIENT_ERRORS: tuple[type[CrmError], ...] = (
     CrmConnectionError,
@@ -141,160 +123,6 @@ def _worth_another_attempt(err: CrmError) -> bool:
     return isinstance(err, TRANSIENT_ERRORS)
 
 
-"""Zoho field names whose Account attribute is not simply the lower-cased name."""
-
-ExecutionStatus = Literal["executed", "already_executed", "failed", "conflict", "skipped"]
-WriteMethod = Literal["create_task", "add_note", "update_account"]
-
-
-def marker(approval_id: str) -> str:
-    """The tag written into every record an approval creates: ``[sergas:<approval id>]``."""
-    return approval_marker(approval_id)
-
-
-def write_approval(approval: Approval, part: int = 0) -> WriteApproval:
-    """What the CRM writer is told about the approval a write (``part`` of its set) executes."""
-    return WriteApproval(
-        approval_id=part_id(approval.id, part),
-        token=approval.token,
-        account_id=approval.account_id,
-        owner_email=approval.owner_email,
-        action_type=str(approval.action_type),
-        decided_by=approval.decided_by,
-        expires_at=approval.expiry,
-    )
-
-
-def _with_marker(text: str | None, approval_id: str) -> str:
-    return with_marker(text, approval_id)
-
-
-@dataclass(frozen=True)
-class PlannedWrite:
-    """The gateway call an approval stands for."""
-
-    method: WriteMethod
-    task: TaskDraft | None = None
-    note: NoteDraft | None = None
-    changes: Mapping[str, JsonValue] | None = None
-    marker_id: str = ""
-    """The id in this write's marker: the approval's, or ``<approval id>/<n>`` for the n-th
-    further write of a write set."""
-
-    def request(self, approval: Approval) -> WriteRequest:
-        """The write exactly as the CRM writer will be asked to perform it."""
-        if self.task is not None:
-            return self.task
-        if self.note is not None:
-            return self.note
-        return AccountUpdate(approval.account_id, dict(self.changes or {}), approval.created_at)
-
-    def inputs(self) -> JsonValue:
-        """The call's arguments as JSON, for the audit log."""
-        if self.task is not None:
-            return {k: _jsonable(v) for k, v in vars(self.task).items()}
-        if self.note is not None:
-            return {k: _jsonable(v) for k, v in vars(self.note).items()}
-        return {"changes": dict(self.changes or {})}
-
-
-@dataclass(frozen=True)
-class ExecutionResult:
-    """What :class:`Executor` did with one approval.
-
-    ``status``: ``executed`` (written now), ``already_executed`` (found in the CRM or already
-    recorded; nothing written), ``failed``, ``conflict`` or ``skipped`` (not executable, or
-    another executor holds it). ``wrote`` is True only when this call made a CRM write.
-    """
-
-    approval_id: str
-    status: ExecutionStatus
-    record_id: str | None = None
-    wrote: bool = False
-    attempts: int = 0
-    error: str | None = None
-
-
-def _jsonable(value: object) -> JsonValue:
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
-
-
-def part_id(approval_id: str, part: int) -> str:
-    """The id a write of a write set goes by: the approval's for the main write (part 0),
-    ``<approval id>/<part>`` for the further ones (their markers and grants use it)."""
-    return approval_id if part == 0 else f"{approval_id}/{part}"
-
-
-def plan_write(approval: Approval) -> PlannedWrite:
-    """The main write an approval's payload calls for, with the idempotency marker embedded."""
-    return _plan(approval.payload, approval.account_id, approval.id)
-
-
-SUBJECT_LIMIT = 120
-"""Characters of a task subject we compose (Zoho's single-line text fields take 255); the full
-text stays in the description."""
-
-
-def subject_line(prefix: str, text: str, limit: int = SUBJECT_LIMIT) -> str:
-    """``prefix`` and the first line of ``text``, cut with an ellipsis to ``limit`` characters."""
-    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
-    whole = prefix + first
-    return whole if len(whole) <= limit else whole[: limit - 1].rstrip() + "…"
-
-
-def plan_writes(approval: Approval) -> list[PlannedWrite]:
-    """Every write of the approval's decision: the main one, then each ``also`` write."""
-    plans = [plan_write(approval)]
-    for n, extra in enumerate(approval.also, start=1):
-        plans.append(_plan(extra.action, approval.account_id, part_id(approval.id, n)))
-    return plans
-
-
-def _plan(payload: SuggestedAction, account: str, aid: str) -> PlannedWrite:
-    if isinstance(payload, CreateTaskAction):
-        task = TaskDraft(
-            account_id=account,
-            subject=payload.subject,
-            due_date=payload.due_date,
-            priority=task_priority(payload.priority),
-            description=_with_marker(payload.description, aid),
-        )
-        return PlannedWrite("create_task", task=task, marker_id=aid)
-    if isinstance(payload, FollowUpEmailAction):
-        lines = [f"To: {payload.recipient or '(recipient to confirm)'}"]
-        lines += [f"Subject: {payload.subject}", "", payload.draft_body]
-        if payload.next_steps:
-            lines += ["", "Next steps:", *(f"- {step}" for step in payload.next_steps)]
-        task = TaskDraft(
-            account_id=account,
-            subject=subject_line("Send email: ", payload.subject),
-            description=_with_marker("\n".join(lines), aid),
-        )
-        return PlannedWrite("create_task", task=task, marker_id=aid)
-    if isinstance(payload, EscalationAction):
-        text = f"Escalate to: {payload.escalate_to}\nReason: {payload.reason}"
-        task = TaskDraft(
-            account_id=account,
-            subject=subject_line("Escalation: ", payload.reason),
-            priority="High",
-            description=_with_marker(text, aid),
-        )
-        return PlannedWrite("create_task", task=task, marker_id=aid)
-    if isinstance(payload, AddNoteAction):
-        note = NoteDraft(
-            parent_id=account, title=payload.title, content=_with_marker(payload.content, aid)
-        )
-        return PlannedWrite("add_note", note=note, marker_id=aid)
-    if isinstance(payload, UpdateAccountAction):
-        changes = {change.field: change.new for change in payload.field_changes}
-        return PlannedWrite("update_account", changes=changes, marker_id=aid)
-    raise ValueError(f"no write is defined for {type(payload).__name__}")
-
-
 @dataclass(frozen=True)
 class _Landed:
     """One write of the set is in the CRM: written now (``wrote``) or found there."""
@@ -311,41 +139,9 @@ class _Failed:
     attempts: int
 
 
-def _outputs(result: WriteResult, wrote: bool, *, part: int = 0) -> JsonValue:
-    outputs: dict[str, JsonValue] = {
-        "module": result.module,
-        "record_id": result.record_id,
-        "action": result.action,
-        "modified_time": _jsonable(result.modified_time),
-        "found_existing": not wrote,
-    }
-    if part:
-        outputs["part"] = part
-    return outputs
-
-
-def _conflict_details(err: CrmConflictError) -> dict[str, JsonValue]:
-    if isinstance(err.details, dict):
-        return dict(err.details)
-    return {"zoho": _jsonable(err.details)}
-
-
-def refusal_of(fields: ModuleFields, changes: Mapping[str, JsonValue]) -> CrmError | None:
-    """Why the org's Accounts fields would not take ``changes`` (an error to fail the approval
-    with), or None when they would."""
-    problems = [check.reason for check in check_changes(fields, changes) if not check.ok]
-    if not problems:
-        return None
-    return CrmError(
-        f"Not sent to Zoho: {'; '.join(problems)}. Adjust the approval to a value the org has "
-        "(or add the value in Zoho's setup), then execute it again.",
-        title="Value not in the org's CRM",
-    )
-
-
 def _landed_already(plan: PlannedWrite, err: CrmConflictError) -> bool:
     """True when the account already holds every value the update sets (our write landed)."""
-    current = _conflict_details(err).get("current")
+    current = conflict_details(err).get("current")
     changes = plan.changes or {}
     return (
         isinstance(current, dict)
@@ -450,7 +246,7 @@ class Executor:
                 event = self._event(
                     approval,
                     plan,
-                    outputs=_outputs(outcome.result, outcome.wrote, part=index),
+                    outputs=write_outputs(outcome.result, outcome.wrote, part=index),
                     elapsed_ms=outcome.elapsed_ms,
                 )
                 await asyncio.to_thread(self._repo.append_audit, event)
@@ -549,7 +345,7 @@ class Executor:
     async def _conflict(
         self, approval: Approval, plan: PlannedWrite, err: CrmConflictError, attempts: int
     ) -> ExecutionResult:
-        details = _conflict_details(err)
+        details = conflict_details(err)
         stored = approval.model_copy(
             update={
                 "status": ApprovalStatus.CONFLICT,
@@ -595,13 +391,13 @@ class Executor:
         event = self._event(
             approval,
             plan,
-            outputs=_outputs(main.result, main.wrote),
+            outputs=write_outputs(main.result, main.wrote),
             elapsed_ms=main.elapsed_ms,
         )
         # The executed status and its audit row are stored in one transaction.
         await self._store(done, event)
-        await asyncio.to_thread(self._save_outcome, done, now)
-        await self._remember(done, now)
+        await asyncio.to_thread(save_outcome, self._repo, done, now)
+        await remember_execution(self._memory, done, now)
         wrote = any(part.wrote for part in landed)
         status: ExecutionStatus = "executed" if wrote else "already_executed"
         return ExecutionResult(
@@ -633,57 +429,12 @@ class Executor:
         error: str | None = None,
         elapsed_ms: int | None = None,
     ) -> AuditEvent:
-        return AuditEvent(
+        return execution_event(
+            approval,
+            plan,
             timestamp=self._now(),
             session_id=self._session_id,
-            agent_name=AGENT_NAME,
-            action_type=AuditAction.ACTION_EXECUTED,
-            account_id=approval.account_id,
-            owner_email=approval.owner_email,
-            tool_name=plan.method,
-            tool_inputs={"approval_id": approval.id, "write": plan.inputs()},
-            tool_outputs=outputs,
-            execution_time_ms=elapsed_ms,
-            error_message=error,
+            outputs=outputs,
+            error=error,
+            elapsed_ms=elapsed_ms,
         )
-
-    def _save_outcome(self, approval: Approval, now: datetime) -> None:
-        existing = next(
-            (
-                o
-                for o in self._repo.outcomes_for(approval.account_id)
-                if o.recommendation_id == approval.recommendation_id
-            ),
-            None,
-        )
-        base = existing or RecommendationOutcome(
-            recommendation_id=approval.recommendation_id,
-            account_id=approval.account_id,
-            created_at=approval.created_at,
-            recommendation_type=approval.action_type,
-        )
-        self._repo.save_outcome(
-            base.model_copy(
-                update={
-                    "status": "completed",
-                    "approved_by": base.approved_by or approval.decided_by,
-                    "approved_at": base.approved_at or approval.decided_at,
-                    "executed_at": now,
-                }
-            )
-        )
-
-    async def _remember(self, approval: Approval, now: datetime) -> None:
-        """Tell memory the recommendation was carried out (its effect is measured later)."""
-        if self._memory is None:
-            return
-        try:
-            await self._memory.record_decision(
-                approval.account_id,
-                approval.recommendation_id,
-                "executed",
-                decided_at=now,
-                actor=AGENT_NAME,
-            )
-        except SergasError as err:  # the write is recorded; memory catches up on re-ingest
-            log.warning("memory_execution_not_recorded", approval_id=approval.id, error=str(err))

@@ -26,8 +26,8 @@ from typing import Any, TypeVar
 from pydantic import JsonValue, ValidationError
 
 from sergas_tui import metrics
-from sergas_tui.approvals.executor import part_id, plan_write, plan_writes, write_approval
 from sergas_tui.approvals.team import PullReport, TeamRecords
+from sergas_tui.approvals.write_plan import part_id, plan_write, plan_writes, write_approval
 from sergas_tui.clock import Clock
 from sergas_tui.crm.approval_gate import (
     ApprovalRefusedError,

@@ -31,7 +31,7 @@ from pathlib import Path
 from sergas_tui.domain.audit_chain import AuditHead, Problem, short_hash
 from sergas_tui.errors import StorageError
 from sergas_tui.storage import Repository
-from sergas_tui.storage.repository import AuditChainState
+from sergas_tui.storage.audit_log import AuditChainState
 
 CHECKPOINT_SUFFIX = ".audit-head"
 """The checkpoint file is the database's name plus this suffix (``sergas.db.audit-head``)."""

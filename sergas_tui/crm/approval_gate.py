@@ -33,6 +33,11 @@ Exactly once (the executor's protocol, with the grant as the write-ahead record)
 
 The ``crm`` package knows only the :class:`GrantStore` protocol; ``storage`` and ``audit``
 implement it, and the CLI wires one in.
+
+Why one module: the gate is one protocol — the grant, the pure rule :func:`decide`, and the
+claim, reconcile and settle steps of exactly-once — and its safety argument is read across all
+of them at once; the stores are already apart (``storage/grants.py``, ``audit/central/grants.py``)
+and the claimers' liveness is :mod:`.claimers`.
 """
 
 from __future__ import annotations

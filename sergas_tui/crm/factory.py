@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from sergas_tui.clock import Clock
 from sergas_tui.config import Settings
+from sergas_tui.errors import ConfigError
 from sergas_tui.locations import Locations
 from sergas_tui.secrets import SecretName, SecretStore
 
@@ -166,3 +167,34 @@ async def _open_mcp(
         clock=clock,
         extra_fields=extra,
     )
+
+
+def served_settings(
+    settings: Settings, locations: Locations, name: str
+) -> tuple[Settings, str | None]:
+    """The settings a CRM-serving process runs with, and the workspace whose demo CRM it serves.
+
+    A server never reaches Zoho through MCP itself (with ``mcp_command = ["sergas", "mcp",
+    "zoho"]`` that would start itself over and over): in mode 'mcp' it serves Zoho REST when a
+    client_id is configured, otherwise the demo CRM of the workspace (or of the default demo
+    workspace); with neither it stops with a ConfigError.
+    """
+    zoho = settings.zoho
+    if zoho.resolved_mode() != "mcp":
+        return settings, None
+    if zoho.client_id:
+        served = "rest"
+        demo_from = None
+    else:
+        candidates = [name, "demo"]
+        found = [c for c in candidates if locations.demo_crm_file(c).exists()]
+        if not found:
+            raise ConfigError(
+                f"Workspace {name!r} reaches Zoho through MCP ([zoho] mode = 'mcp'), so `sergas "
+                "mcp zoho` has no CRM of its own to serve and would only start itself again. "
+                "Give the server a CRM: set [zoho] client_id for your Zoho org (REST), or create "
+                "the demo org with `sergas demo generate`, then start the server again."
+            )
+        served, demo_from = "demo", found[0]
+    update = {"mode": served, "mcp_endpoint": None, "mcp_command": None}
+    return settings.model_copy(update={"zoho": zoho.model_copy(update=update)}), demo_from

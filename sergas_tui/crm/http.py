@@ -29,6 +29,16 @@ review shows it as progress). The second is not retried but raised at once as
 :class:`~sergas_tui.errors.CrmRateLimitedError` saying so. The
 ``X-API-CREDITS-REMAINING`` header (sent once half the day's credits are used) is kept in
 :attr:`CrmStats.credits_remaining`.
+
+Why one module: everything here serves one decision, made for each attempt in
+:meth:`Sender.send`: whether to try again (:func:`should_retry`, :func:`backoff`), whether a 429
+is a passing limit or spent credits (:func:`rate_limit_kind`), how long to wait and who is told
+(:func:`watch_waits`), which slot the attempt takes (:class:`Limiter`, :class:`RateWindow`)
+and what is counted (:class:`CrmStats`, :func:`count_calls`). The defaults block at the top
+governs all of them, and the send loop is where they combine; split apart, the constants, the
+pure rules and the loop would have to be read side by side across files to see what one call
+does. What stands on its own already lives elsewhere: error decoding (``crm/errors_map.py``),
+the budget shared between processes (``crm/budget.py``) and the REST calls themselves.
 """
 
 from __future__ import annotations

@@ -30,6 +30,13 @@ there too. The names per key:
 
 Deal detectors live in :mod:`.signals_deals`; account-level ones (activity, people, sentiment)
 are here.
+
+Why one module: the catalog (:data:`SIGNALS`), the account-level detectors and the
+scoring read the same table: a detector's default severity is its catalog entry's,
+:func:`detect_all` orders signals by catalog position, and the risk level comes from the
+severity weights defined here. The deal detectors, which state their own severities and need no
+catalog lookup, live in :mod:`.signals_deals`; moving the account-level ones out as well would
+make them and the catalog import each other.
 """
 
 from __future__ import annotations

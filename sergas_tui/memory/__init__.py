@@ -6,10 +6,12 @@
   (:mod:`.schema` opens and migrates the file, :mod:`.queries` reads it);
 - :mod:`.derive` — pure rules: key events, commitments, relationship strength, scrubbing;
 - :mod:`.analysis` — local queries behind the graph, insight, context and dedup tools;
-- :mod:`.mcp_tools` / :mod:`.mcp_server` — the seed's six ``cognee_*`` tools over any store,
+- :mod:`.mcp_tools` / :mod:`.mcp_server` — the seed's six ``cognee_*`` tools over any store
+  (their arguments in :mod:`.tool_args`, calling and bounding them in :mod:`.tool_calls`),
   and our memory MCP server offering them (stdio or streamable HTTP; read-only on request);
   :mod:`.mcp_write_tools` adds the ``sergas_*`` tools a shared server needs so that the apps
-  using it (:mod:`.remote`) can ingest, record decisions and outcomes, forget and count;
+  using it (:mod:`.remote`, over the session of :mod:`.remote_client`) can ingest, record
+  decisions and outcomes, forget and count;
 - :mod:`.cognee` — the Cognee backend, :class:`CogneeMemory` in :mod:`.cognee.backend` (the
   ``sergas[cognee]`` extra, imported lazily); :mod:`.factory` — ``open_memory``: the store
   ``[memory]`` asks for.

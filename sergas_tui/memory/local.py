@@ -20,6 +20,14 @@ process sees them at the next commit. What is stored:
 Nothing from a sensitive field (the seed's ``REDACTED_FIELDS``) is stored, and ``forget`` wipes
 an account with ``secure_delete`` on, then optimises the index and checkpoints the WAL so the
 text does not linger in free pages.
+
+Why one module: :class:`LocalMemory` owns one SQLite connection and one transaction
+discipline (the lock, ``_tx`` and the review's batch of savepoints), and every method, read or
+write, runs through them; the writes also keep the search index (``documents``) in step with
+the rows they change. The parts without that state live beside it already: the schema and its
+migrations (:mod:`.schema`), the read queries (:mod:`.queries`), the pure derivations
+(:mod:`.derive`) and the graph, insight and dedup queries (:mod:`.analysis`). Splitting the
+class itself would pass its connection and batch state between modules.
 """
 
 from __future__ import annotations

@@ -46,13 +46,14 @@ from sergas_tui.mcp_transport import (  # re-exported: callers start servers fro
     run_stdio,
 )
 from sergas_tui.memory import mcp_tools as t
+from sergas_tui.memory import tool_calls as calls
 from sergas_tui.memory.mcp_write_tools import SERVER_TOOLS, SERVER_TOOLS_BY_NAME
 from sergas_tui.memory.store import MemoryStore
 
 log = structlog.get_logger("sergas.mcp.memory")
 
 SERVER_NAME = "sergas-memory"
-ERROR_META_KEY = t.ERROR_META_KEY
+ERROR_META_KEY = calls.ERROR_META_KEY
 
 INSTRUCTIONS = (
     "Long-term memory of Sergas account reviews: account history, relationships, risk signals "
@@ -99,7 +100,7 @@ def build_memory_server(
             raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {params.name}{hint}")
         started = time.perf_counter()
         try:
-            outcome = await t.call_tool(
+            outcome = await calls.call_tool(
                 params.name,
                 store,
                 params.arguments,
@@ -111,8 +112,9 @@ def build_memory_server(
             )
         except Exception:  # a bug in a tool: report it, keep the session
             log.exception("tool_failed", tool=params.name)
-            outcome = t.ToolOutcome(
-                t.error_data(f"{params.name} failed inside the memory MCP server."), is_error=True
+            outcome = calls.ToolOutcome(
+                calls.error_data(f"{params.name} failed inside the memory MCP server."),
+                is_error=True,
             )
         log.info(
             "tool_called",
@@ -133,7 +135,7 @@ def build_memory_server(
     )
 
 
-def result_of(outcome: t.ToolOutcome) -> types.CallToolResult:
+def result_of(outcome: calls.ToolOutcome) -> types.CallToolResult:
     """The wire form of a tool outcome: its JSON as text, once; an error as "<title>:
     <message>" with the error envelope in ``_meta`` (no structured content, so clients that
     validate results against schemas accept it)."""

@@ -35,14 +35,13 @@ from sergas_tui import __version__
 from sergas_tui.clock import Clock
 from sergas_tui.domain import AccountFacts, Outcome, Recommendation, Timestamp
 from sergas_tui.memory.mcp_tools import (
-    TOO_LARGE,
     TOOLS,
     MemoryToolError,
     MemoryToolSpec,
-    ToolArgs,
     unknown_recommendation,
 )
 from sergas_tui.memory.store import DECISION_STATUSES, MemoryStore, memory_ref
+from sergas_tui.memory.tool_args import TOO_LARGE, ToolArgs
 
 MAX_FACTS_CHARS = 2_000_000
 """The largest AccountFacts accepted, in characters of JSON. Memory keeps 20k characters of a

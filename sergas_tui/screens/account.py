@@ -10,6 +10,14 @@ account seen before is drawn from the app's view cache at once and refreshed beh
 refresh that brings the same detail redraws nothing, and the notes (widgets of their own) are
 mounted only when they changed. An account not seen before shows what its portfolio row says
 (``views`` kind ``account-row``: name, owner, risk, pipeline) until its detail arrives.
+
+Why one module: this is one Textual screen, and Textual finds its parts on the screen
+class: actions by name, ``@on`` handlers by message class, workers by method. Its state (the
+account shown, how fresh its detail is, the cached detail and preview) is read by nearly every
+method. What is not the screen's life cycle already lives elsewhere: the data and its wording in
+``viewmodels/account.py`` and ``viewmodels/account_rows.py``, the section widgets in
+``widgets/account_sections.py``; splitting the class into mixins would scatter one object's
+state across files.
 """
 
 from __future__ import annotations
@@ -37,12 +45,11 @@ from sergas_tui.screens.signal_modals import SnoozeSignalModal, UnmuteSignalModa
 from sergas_tui.services import Services
 from sergas_tui.viewmodels.account import (
     AccountDetail,
-    NoteView,
-    RecommendationRow,
     current_recommendations,
     load_account,
     with_mutes,
 )
+from sergas_tui.viewmodels.account_rows import NoteView, RecommendationRow
 from sergas_tui.viewmodels.mutes import MuteRequest, default_until, save_mute, unmute
 from sergas_tui.viewmodels.names import no_web_page
 from sergas_tui.viewmodels.portfolio_rows import PortfolioRow

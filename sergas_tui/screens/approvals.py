@@ -5,6 +5,11 @@ then waits ``[ui] execute_delay_seconds`` so `u` can take it back, and is writte
 executor in a worker, its result landing on the row. A decision never depends on the screen
 staying open: an approved write left unwritten (the app closed during the delay) is written
 the next time the queue opens, after the same delay.
+
+Why one module: this is the Textual wiring of one screen — its key bindings, workers, timers
+and the rendering of what :class:`~sergas_tui.viewmodels.approval_queue.ApprovalQueue` decides;
+the queue's state and rules, the write preview and the adjust form already live in view models
+and modals of their own.
 """
 
 from __future__ import annotations

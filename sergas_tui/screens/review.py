@@ -25,6 +25,7 @@ from sergas_tui.agents.events import ReviewEvent
 from sergas_tui.errors import ConfigError, SergasError
 from sergas_tui.screens.base import SergasScreen
 from sergas_tui.services import Services
+from sergas_tui.viewmodels.owner_accounts import owner_accounts
 from sergas_tui.viewmodels.review import LANES, LaneLine, ReviewProgress, idle_text
 from sergas_tui.widgets.agent_lane import AgentLane
 from sergas_tui.widgets.footer import ShellFooter
@@ -159,7 +160,7 @@ class ReviewScreen(SergasScreen):
         if self.services.current_user_email() is None:
             return
         try:
-            rows = await self.services.portfolio_rows()
+            rows = await owner_accounts(self.services)
         except SergasError:  # only the idle hint needs it; the portfolio reports CRM trouble
             self.post_message(self.Counted(None))
             return

@@ -14,7 +14,8 @@ from contextlib import closing
 from pathlib import Path
 
 from sergas_tui.errors import DatabaseCorruptError, StorageError
-from sergas_tui.storage.migrations import SCHEMA_VERSION, migrate, newer_version_error
+from sergas_tui.storage.migrations import migrate, newer_version_error
+from sergas_tui.storage.schema import SCHEMA_VERSION
 
 DEFAULT_BUSY_TIMEOUT_MS = 5_000
 """How long a statement waits for another process's lock before failing."""

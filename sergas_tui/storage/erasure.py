@@ -48,7 +48,8 @@ from sergas_tui.domain.audit_chain import (
 from sergas_tui.domain.mentions import ERASED_PLACEHOLDER, Mentions
 from sergas_tui.errors import StorageError
 from sergas_tui.storage import rows
-from sergas_tui.storage.repository import Repository, chain_start
+from sergas_tui.storage.audit_log import chain_start, insert_audit
+from sergas_tui.storage.repository import Repository
 
 BY_ACCOUNT: tuple[str, ...] = (
     "account_snapshots",
@@ -222,7 +223,7 @@ def erase_account(
             )
         report.audit_rows_erased = len(entries)
         built = event(erasure_id, entries, dict(report.deleted))
-        report.event = Repository._insert_audit(conn, built)
+        report.event = insert_audit(conn, built)
         if also is not None:
             also(conn)
     return report
@@ -327,7 +328,7 @@ def purge_audit(
             "9223372036854775807)"
         ).fetchone()[0]
         conn.execute("UPDATE meta SET value = ? WHERE key = ?", (str(int(legacy)), LEGACY_META_KEY))
-        appended = Repository._insert_audit(conn, event(deleted, start))
+        appended = insert_audit(conn, event(deleted, start))
     return PurgeResult(deleted, start, appended)
 
 

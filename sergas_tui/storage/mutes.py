@@ -28,6 +28,7 @@ from sergas_tui.domain.mutes import (
     signal_label,
 )
 from sergas_tui.storage import rows
+from sergas_tui.storage.audit_log import insert_audit
 from sergas_tui.storage.repository import Repository
 
 NOT_USEFUL = "not_useful"
@@ -121,7 +122,7 @@ def _event(
 def _audit(conn: sqlite3.Connection, event: AuditEvent) -> None:
     # The repository's own in-transaction append (seq, hash chain, redaction), so the audit row
     # commits or rolls back with the mute.
-    Repository._insert_audit(conn, event)
+    insert_audit(conn, event)
 
 
 def _lift(

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sergas_tui.errors import StorageError
 
 if TYPE_CHECKING:
-    from sergas_tui.storage.repository import Repository
+    from sergas_tui.storage.transactions import Transactions
 
 T = TypeVar("T")
 
@@ -38,7 +38,7 @@ _STOP = object()
 class WriteBatch:
     """One writer thread applying units of work in chunked transactions (see the module)."""
 
-    def __init__(self, repository: Repository, *, chunk: int = 64, max_delay: float = 1.0):
+    def __init__(self, repository: Transactions, *, chunk: int = 64, max_delay: float = 1.0):
         self._repo = repository
         self._chunk = max(1, chunk)
         self._max_delay = max(0.0, max_delay)

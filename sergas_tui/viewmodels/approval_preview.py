@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 from pydantic import JsonValue
 
-from sergas_tui.approvals.executor import plan_write
+from sergas_tui.approvals.write_plan import plan_write
 from sergas_tui.domain import (
     AddNoteAction,
     Approval,

@@ -19,7 +19,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sergas_tui.approvals.executor import plan_write
+from sergas_tui.approvals.write_plan import plan_write
 from sergas_tui.domain import Approval, ApprovalStatus, Recommendation
 from sergas_tui.domain.approval import DECIDABLE, OPEN, UNDOABLE, Verb
 from sergas_tui.domain.evidence import EvidenceItem, describe_evidence

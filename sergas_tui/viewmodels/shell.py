@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from sergas_tui.engine_choice import known_engine
+
 if TYPE_CHECKING:
     from sergas_tui.services import Services
 
@@ -110,3 +112,16 @@ def banner_visible(services: Services) -> bool:
 def remember_banner(services: Services, *, visible: bool) -> None:
     """Record the banner's state for the next start (blocking: call from a thread worker)."""
     services.store.set_meta(BANNER_DISMISSED, None if visible else "1")
+
+
+def header_label(services: Services, *, ask_keyring: bool = True) -> str:
+    """'demo · demo CRM · engine: rules'; without ``ask_keyring``, 'engine: …' where only
+    the keyring can tell (the app's first frame; it asks later, off the start-up path)."""
+    if ask_keyring:
+        engine: str = services.engine()[0]
+    else:
+        engine = known_engine(services.settings, services.secrets) or "…"
+    kind = "demo CRM" if services.is_demo else "Zoho"
+    if services.settings.zoho.resolved_mode() == "mcp":
+        kind += " via MCP"
+    return f"{services.workspace} · {kind} · engine: {engine}"

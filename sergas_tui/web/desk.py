@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sergas_tui.approvals.cli_support import describe_write, one_line, plain
-from sergas_tui.approvals.executor import ExecutionResult
+from sergas_tui.approvals.execution_records import ExecutionResult
 from sergas_tui.approvals.service import (
     InvalidAdjustmentError,
     NotAllowedError,

@@ -15,7 +15,7 @@ from pathlib import Path
 import jinja2
 
 from sergas_tui.approvals.cli_support import one_line
-from sergas_tui.approvals.executor import ExecutionResult
+from sergas_tui.approvals.execution_records import ExecutionResult
 from sergas_tui.domain import Approval, Recommendation
 from sergas_tui.domain.names import RecordNames
 from sergas_tui.notify.links import Link

@@ -10,8 +10,9 @@ from collections.abc import Iterable
 
 from rich.text import Text
 
-from sergas_tui.viewmodels.account import AccountDetail, ChangeRow
+from sergas_tui.viewmodels.account import AccountDetail
 from sergas_tui.viewmodels.account_format import risk_label
+from sergas_tui.viewmodels.account_rows import ChangeRow
 from sergas_tui.viewmodels.mutes import MutedRow
 from sergas_tui.viewmodels.portfolio_rows import PortfolioRow
 from sergas_tui.widgets.text import safe_text

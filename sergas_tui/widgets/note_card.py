@@ -9,7 +9,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Static
 
-from sergas_tui.viewmodels.account import NoteView
+from sergas_tui.viewmodels.account_rows import NoteView
 from sergas_tui.widgets.text import safe_text
 
 TITLE_LIMIT = 160

@@ -13,7 +13,8 @@ import pytest
 import pytest_asyncio
 from pydantic import JsonValue, SecretStr
 
-from sergas_tui.approvals.executor import Executor, marker, plan_writes
+from sergas_tui.approvals.executor import Executor
+from sergas_tui.approvals.write_plan import marker, plan_writes
 from sergas_tui.config import ZohoSettings
 from sergas_tui.crm.oauth import ZohoCredentials
 from sergas_tui.crm.rest.gateway import ZohoRestGateway

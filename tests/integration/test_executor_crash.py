@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from sergas_tui.approvals.executor import Executor, marker
+from sergas_tui.approvals.executor import Executor
+from sergas_tui.approvals.write_plan import marker
 from sergas_tui.clock import SystemClock
 from sergas_tui.config import ZohoSettings
 from sergas_tui.crm.oauth import ZohoCredentials

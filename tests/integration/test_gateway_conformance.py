@@ -38,7 +38,7 @@ from sergas_tui.crm.simulator import (
     SimulatorConfig,
     create_simulator,
 )
-from sergas_tui.crm.simulator.metadata import module_fields
+from sergas_tui.crm.simulator.metadata_json import module_fields
 from sergas_tui.crm.simulator.server import start_in_thread
 from sergas_tui.crm.writer import CrmGateway, NoteDraft, TaskDraft, WriteApproval, WriteResult
 from sergas_tui.demo import DemoStore, generate

@@ -17,7 +17,7 @@ import pytest
 from mcp.client.session import ClientSession
 from pydantic import JsonValue
 
-from sergas_tui.approvals.executor import _with_marker as executor_marker
+from sergas_tui.approvals.write_plan import _with_marker as executor_marker
 from sergas_tui.crm.approval_gate import ApprovalGate, GrantStore, grant_for
 from sergas_tui.crm.mcp import tools as t
 from sergas_tui.crm.mcp.server import build_zoho_server

@@ -40,7 +40,7 @@ from sergas_tui.domain import (
 )
 from sergas_tui.errors import ConfigError, StorageError
 from sergas_tui.mcp_paging import DEFAULT_PAGE_BYTES, merge_page
-from sergas_tui.memory import LocalMemory, mcp_tools
+from sergas_tui.memory import LocalMemory, mcp_tools, tool_calls
 from sergas_tui.memory.mcp_server import ERROR_META_KEY, build_memory_server, run_memory_server
 from sergas_tui.memory.remote import RemoteMemory, RemoteToolMissingError
 from tests.fakes.mcp_harness import connected
@@ -474,8 +474,8 @@ async def test_list_results_come_in_bounded_pages(
 ) -> None:
     aid = reviewed.scenarios["exec_sponsor_changed"]
     args = {"account_id": aid}
-    whole = await mcp_tools.call_tool("cognee_get_relationship_graph", memory, args, CLOCK)
-    history = await mcp_tools.call_tool("cognee_retrieve_history", memory, args, CLOCK)
+    whole = await tool_calls.call_tool("cognee_get_relationship_graph", memory, args, CLOCK)
+    history = await tool_calls.call_tool("cognee_retrieve_history", memory, args, CLOCK)
     assert "result_truncated" not in whole.data
     assert "result_truncated" not in history.data
     async with connected(build_memory_server(memory, clock=CLOCK, page_bytes=2_000)) as session:

@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 
 from sergas_tui.config import load_settings
+from sergas_tui.crm.factory import served_settings
 from sergas_tui.crm.gateway import ReadOnlyCrm
 from sergas_tui.crm.writer import CrmGateway, CrmWriter
 from sergas_tui.demo import generate
 from sergas_tui.errors import ConfigError
 from sergas_tui.locations import Locations
 from sergas_tui.secrets import SecretStore
-from sergas_tui.services import open_services, served_settings
+from sergas_tui.services import open_services
 
 NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 

@@ -189,7 +189,7 @@ def test_a_failed_audit_row_stores_no_mute(
     def broken(conn: sqlite3.Connection, event: AuditEvent) -> AuditEvent:
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(Repository, "_insert_audit", staticmethod(broken))
+    monkeypatch.setattr("sergas_tui.storage.mutes.insert_audit", broken)
     with pytest.raises(StorageError):
         add_mute(repo, mute(fixed_now))
     monkeypatch.undo()

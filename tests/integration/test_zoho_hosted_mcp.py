@@ -23,7 +23,8 @@ import pytest_asyncio
 from pydantic import SecretStr
 
 from sergas_tui.agents.events import RunFinished
-from sergas_tui.approvals.executor import Executor, marker
+from sergas_tui.approvals.executor import Executor
+from sergas_tui.approvals.write_plan import marker
 from sergas_tui.audit.gateway import AuditedGateway
 from sergas_tui.clock import FixedClock
 from sergas_tui.config import ZohoSettings, load_settings

@@ -13,6 +13,7 @@ from sergas_tui.config import Settings
 from sergas_tui.errors import SergasError
 from sergas_tui.screens.review import ReviewScreen
 from sergas_tui.services import Services
+from sergas_tui.viewmodels.owner_accounts import owner_accounts
 from sergas_tui.widgets.agent_lane import AgentLane
 from tests.tui.waiting import settle
 
@@ -82,7 +83,7 @@ def gate_author(
 async def test_r_reviews_the_current_owner_in_three_lanes(
     settings: Settings, services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    rows = await services.portfolio_rows()
+    rows = await owner_accounts(services)
     app = make_app(settings, services)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("2")
@@ -136,7 +137,7 @@ async def test_start_review_from_the_app(settings: Settings, services: Services)
 
 
 async def test_marked_accounts_only(settings: Settings, services: Services) -> None:
-    rows = await services.portfolio_rows()
+    rows = await owner_accounts(services)
     marked = [rows[0].account_id, rows[5].account_id]
     app = make_app(settings, services)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -187,7 +188,7 @@ async def test_escape_cancels_cleanly(
 async def test_one_failing_account_is_listed_while_the_others_complete(
     settings: Settings, services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    rows = await services.portfolio_rows()
+    rows = await owner_accounts(services)
     victim = "Square [bold]Bracket[/bold] Media"
     assert victim in {row.name for row in rows}
     gate_author(services, monkeypatch, fail_for=victim)

@@ -18,7 +18,16 @@ from sergas_tui.domain.outputs import (
 )
 from sergas_tui.domain.pipeline import StageStay
 from sergas_tui.domain.touches import account_last_touch
-from sergas_tui.viewmodels.account import (
+from sergas_tui.viewmodels.account_format import (
+    close_date_text,
+    days_in_stage_text,
+    fold_text,
+    money,
+    relative_days,
+    risk_label,
+    value_text,
+)
+from sergas_tui.viewmodels.account_rows import (
     activity_rows,
     brief_changes,
     brief_entry,
@@ -28,17 +37,8 @@ from sergas_tui.viewmodels.account import (
     overview_fields,
     recommendation_rows,
 )
-from sergas_tui.viewmodels.account import (
+from sergas_tui.viewmodels.account_rows import (
     change_rows as make_change_rows,
-)
-from sergas_tui.viewmodels.account_format import (
-    close_date_text,
-    days_in_stage_text,
-    fold_text,
-    money,
-    relative_days,
-    risk_label,
-    value_text,
 )
 
 NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)

@@ -31,10 +31,9 @@ from sergas_tui.viewmodels.audit import (
     next_action,
     pretty_json,
     status_line,
-    status_of,
-    summarize,
     verification_message,
 )
+from sergas_tui.viewmodels.audit_summary import status_of, summarize
 
 OWNER = "jordan@example.test"
 

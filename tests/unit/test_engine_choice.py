@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-import sergas_tui.services as services_module
+import sergas_tui.engine_choice as engine_choice_module
 from sergas_tui.config import Settings, load_settings
+from sergas_tui.engine_choice import known_engine, resolve_engine
 from sergas_tui.locations import Locations
 from sergas_tui.secrets import SecretName, SecretStore
-from sergas_tui.services import known_engine, resolve_engine
 from tests.fakes.keyring_backend import MemoryKeyring
 
 
@@ -18,7 +18,7 @@ def settings(engine: str) -> Settings:
 
 @pytest.fixture
 def cli_present(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(services_module, "_claude_cli_available", lambda: True)
+    monkeypatch.setattr(engine_choice_module, "_claude_cli_available", lambda: True)
 
 
 @pytest.mark.parametrize("engine", ["rules", "claude"])

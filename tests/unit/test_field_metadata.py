@@ -12,11 +12,11 @@ import pytest
 
 from sergas_tui.agents.author.rules import AuthorPolicy, rating_writes
 from sergas_tui.agents.rating_guard import RatingGuard
-from sergas_tui.approvals.executor import refusal_of
+from sergas_tui.approvals.write_plan import refusal_of
 from sergas_tui.crm.gateway import fields_or_unknown
 from sergas_tui.crm.metadata_cache import CachedFields, FieldsCache, cached_state
 from sergas_tui.crm.scopes import required_scopes
-from sergas_tui.crm.simulator.metadata import module_fields
+from sergas_tui.crm.simulator.metadata_json import module_fields
 from sergas_tui.domain.metadata import (
     FieldMeta,
     ModuleFields,

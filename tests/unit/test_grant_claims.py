@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sergas_tui.approvals.executor import _with_marker as executor_marker
+from sergas_tui.approvals.write_plan import _with_marker as executor_marker
 from sergas_tui.crm import claimers
 from sergas_tui.crm.approval_gate import CLAIM_LEASE, RefusalReason, decide, grant_for
 from sergas_tui.crm.writer import (

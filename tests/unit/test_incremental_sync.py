@@ -11,7 +11,9 @@ from typing import Any, cast
 import pytest
 
 from sergas_tui.agents.events import RunFinished, RunSummary
-from sergas_tui.agents.incremental import (
+from sergas_tui.agents.scout import DataScout
+from sergas_tui.agents.scout_fetch import contacts_needing_timeline
+from sergas_tui.agents.sync_merge import (
     WATERMARK_MARGIN,
     carry_deal,
     changed_ids,
@@ -19,8 +21,6 @@ from sergas_tui.agents.incremental import (
     merge_full,
     next_watermark,
 )
-from sergas_tui.agents.scout import DataScout
-from sergas_tui.agents.scout_fetch import contacts_needing_timeline
 from sergas_tui.clock import FixedClock
 from sergas_tui.config import SignalSettings
 from sergas_tui.crm.call_tally import ZohoCalls, add_calls, tally_calls

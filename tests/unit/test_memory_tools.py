@@ -29,21 +29,14 @@ from sergas_tui.domain import (
     ScoutReport,
 )
 from sergas_tui.memory import LocalMemory, schema
-from sergas_tui.memory.mcp_tools import (
-    MAX_RESULT_CHARS,
-    READ_TOOL_NAMES,
-    TOOLS,
-    WRITE_TOOL_NAMES,
-    bound,
-    call_tool,
-    to_text,
-)
+from sergas_tui.memory.mcp_tools import READ_TOOL_NAMES, TOOLS, WRITE_TOOL_NAMES
 from sergas_tui.memory.mcp_write_tools import (
     MAX_FACTS_CHARS,
     SERGAS_TOOL_NAMES,
     SERGAS_TOOLS,
     SERVER_TOOLS_BY_NAME,
 )
+from sergas_tui.memory.tool_calls import MAX_RESULT_CHARS, bound, call_tool, to_text
 from tests.fakes.reviewed_memory import NOW, ReviewedMemory, build_reviewed_memory
 
 CLOCK = FixedClock(NOW)

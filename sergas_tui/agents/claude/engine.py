@@ -22,6 +22,14 @@ Robustness: a request has a timeout and the run a time limit; API errors come ba
 asked for once more; whatever still fails goes to the rules engine for those accounts, and the
 run's events say so. A Scout or Analyst failure only removes that assessment; an Author
 failure, the budget or the time limit hands the account to the rules engine.
+
+Why one module: every part of :class:`ClaudeEngine` works on one run's state
+(``_Run``: budget, audit trail, session pool, the batchers per role and model, the stop reason):
+the ReviewEngine methods feed the role batchers, each batch ends in ``_ask``, and ``_ask``'s
+failures and usage move the stop state that the ReviewEngine methods read to hand accounts to
+the rules engine. What stands alone already lives beside it in this package (batching, budget,
+hooks, options, policy, routing, schemas, sessions, rendering, the in-process tools); splitting
+the class would pass the run's state between modules without making any part readable alone.
 """
 
 from __future__ import annotations

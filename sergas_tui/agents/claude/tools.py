@@ -30,6 +30,7 @@ from sergas_tui.crm.mcp.wire import dump_result
 from sergas_tui.errors import SergasError
 from sergas_tui.memory import mcp_tools as memory_tools
 from sergas_tui.memory.store import MemoryStore
+from sergas_tui.memory.tool_calls import call_tool as call_memory_tool
 
 MAX_RESULT_CHARS = 12_000
 """A tool result's text is cut to this size (about 3k tokens)."""
@@ -130,9 +131,7 @@ def memory_read_server(store: MemoryStore, clock: Clock) -> McpSdkServerConfig:
 
     def make(spec: memory_tools.MemoryToolSpec) -> SdkMcpTool[Any]:
         async def handler(arguments: dict[str, Any]) -> ToolResult:
-            outcome = await memory_tools.call_tool(
-                spec.name, store, arguments, clock, allowed=allowed
-            )
+            outcome = await call_memory_tool(spec.name, store, arguments, clock, allowed=allowed)
             return _text(outcome.text, is_error=outcome.is_error)
 
         return SdkMcpTool(

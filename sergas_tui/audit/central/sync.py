@@ -63,7 +63,7 @@ from sergas_tui.domain import utc_now
 from sergas_tui.domain.audit_chain import canonical_json
 from sergas_tui.errors import StorageError
 from sergas_tui.storage import Repository
-from sergas_tui.storage.repository import OUTBOX_AUDIT_COLUMNS
+from sergas_tui.storage.outbox import OUTBOX_AUDIT_COLUMNS
 
 DEFAULT_BATCH_SIZE = 5000
 

@@ -4,6 +4,16 @@ Nothing is loaded into memory up front: every request queries SQLite. Reads use 
 per worker thread (the file is in WAL mode, so readers never wait for the writer); writes use
 one connection behind a lock, each batch in one ``BEGIN IMMEDIATE`` transaction. The demo
 file's schema is left as it is, so :class:`~sergas_tui.demo.store.DemoStore` still opens it.
+
+Why one module: this is the one home of the SQL the simulator runs on a demo org file,
+reads (:class:`OrgDb`) and writes (:class:`Writer`, inside :meth:`OrgDb.write`'s transaction)
+alike. Both rely on the same conventions: the ``records`` table's JSON columns decoded by
+``json_type`` (:func:`_json_value`, ``strip_hidden``), the ``sim_digits`` function every
+connection registers, and the id allocation that only a write transaction may advance. Kept
+together, a change to the file's layout is made and checked in one place; the endpoints (records,
+related lists, writes, COQL, search) execute no statement of their own: they hand their
+conditions and expressions (a :class:`Select`, or a COQL plan built with :mod:`.sqlexpr`) to
+these two classes.
 """
 
 from __future__ import annotations

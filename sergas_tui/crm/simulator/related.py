@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 
 from sergas_tui.crm.simulator.context import Ctx
 from sergas_tui.crm.simulator.errors import ZohoError, invalid_data
-from sergas_tui.crm.simulator.metadata import user_json
+from sergas_tui.crm.simulator.metadata_json import user_json
 from sergas_tui.crm.simulator.orgdb import RELATED_LISTS, Select, modified_after, related_filter
 from sergas_tui.crm.simulator.paging import (
     bound_digest,
