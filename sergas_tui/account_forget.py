@@ -459,6 +459,11 @@ async def _forget(
     report = ForgetReport(account_id=account_id, name=pending.name, resumed=resumed)
     files = workspace_files(services, mentions)
     await _forget_memory(services, account_id, report)
+    # The erasure event carries the record's erasure id: when it is in the log, the database
+    # step committed even if the run stopped before the record could say so.
+    if not pending.database_done and services.store.has_audit_event(pending.erasure_id):
+        pending = replace(pending, database_done=True)
+        pending.write(services)
     if not pending.database_done:
         report.database = erase_account_locally(
             services.store,

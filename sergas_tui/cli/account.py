@@ -21,6 +21,7 @@ from rich.text import Text
 
 from sergas_tui.cli.common import State, state_of
 from sergas_tui.errors import UnknownAccountError as UnknownAccountError
+from sergas_tui.errors import WorkspaceError
 
 if TYPE_CHECKING:
     from sergas_tui.services import Services
@@ -141,11 +142,24 @@ def forget_command(state: State, console: Console, *, account: str, yes: bool) -
             # An earlier run began and stopped; the database may no longer name the account.
             account_id, name, owner = pending.account_id, pending.name, pending.owner
         else:
-            pending = None
+            unfinished = (
+                ""
+                if pending is None
+                else f" An earlier `sergas account forget` of {pending.name} "
+                f"({pending.account_id}) did not finish: run `sergas account forget "
+                f"{pending.account_id}` to finish it."
+            )
             try:
                 account_id, name, owner = find_account(services, account)
             except MuteError as err:
-                raise UnknownAccountError(err.message) from err
+                raise UnknownAccountError(err.message + unfinished) from err
+            if pending is not None and pending.account_id != account_id:
+                raise WorkspaceError(
+                    f"An earlier `sergas account forget` of {pending.name} "
+                    f"({pending.account_id}) did not finish. Run `sergas account forget "
+                    f"{pending.account_id}` to finish it first; nothing was changed for {name}."
+                )
+            pending = None if pending is None or pending.account_id != account_id else pending
         # Team mode: only the owner and their managers may erase an account's data.
         require_may(services.identity(), owner, "forget the data and")
         if pending is not None:

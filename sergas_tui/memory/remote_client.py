@@ -28,9 +28,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from sergas_tui import __version__
-from sergas_tui.errors import RemoteToolError as RemoteToolError
-from sergas_tui.errors import RemoteToolMissingError as RemoteToolMissingError
-from sergas_tui.errors import StorageError
+from sergas_tui.errors import RemoteToolError, RemoteToolMissingError, StorageError
 from sergas_tui.mcp_paging import merge_page
 from sergas_tui.memory.mcp_write_tools import SERVER_TOOLS_BY_NAME
 from sergas_tui.memory.tool_calls import ERROR_META_KEY

@@ -68,6 +68,12 @@ class AuditLog(Transactions):
             found = conn.execute(sql, params).fetchall()
         return [rows.as_dict(row) for row in found]
 
+    def has_audit_event(self, event_id: str) -> bool:
+        """Whether an event with this id is in the log (a step that records one committed)."""
+        with self._read("read the audit log") as conn:
+            found = conn.execute("SELECT 1 FROM audit_logs WHERE id = ?", (event_id,)).fetchone()
+        return found is not None
+
     def audit_rows_for(self, account_id: str) -> list[dict[str, Any]]:
         """The stored audit rows about one account, by seq, as :meth:`audit_rows` gives them."""
         with self._read("read the audit log") as conn:

@@ -172,3 +172,35 @@ def test_the_record_round_trips_and_matches_by_id_or_name_in_any_case() -> None:
     assert record.mentions.replace("Acme Corp and Acme Corp Logistics") == (
         "[erased] and Acme Corp Logistics"
     )
+
+
+async def test_a_run_stopped_before_its_record_said_the_database_committed_is_finished(
+    reviewed: tuple[str, str],
+) -> None:
+    """Killed between the database commit and the record's update: the erasure event in the
+    log tells the next run that the database step is done (no second erasure)."""
+    account_id, name = reviewed
+    await _forget_failing_compaction(account_id, name)
+    record = json.loads(_pending_path().read_text(encoding="utf-8"))
+    _pending_path().write_text(json.dumps({**record, "database_done": False}), encoding="utf-8")
+
+    finished = run_cli("account", "forget", account_id, "--yes")
+    assert finished.returncode == 0, finished.stderr
+    assert "erased by the earlier run" in " ".join(finished.stderr.split())
+    assert not _pending_path().exists()
+    assert _erasure_events() == 1
+    assert name not in Locations.from_env().log_file.read_text(encoding="utf-8")
+
+
+async def test_a_partial_name_that_finds_no_account_points_at_the_unfinished_forget(
+    reviewed: tuple[str, str],
+) -> None:
+    account_id, name = reviewed
+    await _forget_failing_compaction(account_id, name)
+    partial = name.split()[0]
+    refused = run_cli("account", "forget", partial, "--yes")
+    said = " ".join(refused.stderr.split())
+    assert refused.returncode == 2
+    assert f"Run `sergas account forget {account_id}` to finish it" in said.replace(
+        "run `", "Run `"
+    )
