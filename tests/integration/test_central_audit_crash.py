@@ -31,6 +31,7 @@ pytestmark = pytest.mark.slow
 TRIALS = 24
 BATCH = 10
 DROPS = 5
+KILLS_PER_ROUND = 10
 """Connections dropped under a running sync before the test judges it."""
 MAX_ROUNDS = 40
 ROOT = Path(__file__).resolve().parents[2]
@@ -126,10 +127,16 @@ def test_connections_dropped_mid_transaction_are_retried(central: Central, tmp_p
             stop = threading.Event()
 
             def killer(stop: threading.Event = stop) -> None:
+                # At most KILLS_PER_ROUND drops a round, well under the sync's 50 attempts: on
+                # a loaded machine one attempt can outlast several kill intervals, and an
+                # unbounded killer would then exhaust every attempt instead of testing them.
                 rng = random.Random(3 + len(terminated))
-                while not stop.is_set():
+                dropped = 0
+                while not stop.is_set() and dropped < KILLS_PER_ROUND:
                     time.sleep(rng.uniform(0.01, 0.06))
-                    terminated.append(terminate_sync_backends(central))
+                    count = terminate_sync_backends(central)
+                    terminated.append(count)
+                    dropped += count
 
             thread = threading.Thread(target=killer)
             thread.start()
