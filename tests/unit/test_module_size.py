@@ -3,18 +3,12 @@
 A module may be longer when its docstring holds a paragraph starting with :data:`MARKER`
 (``Why one module:``) that says what single thing it holds and why splitting it would scatter
 that thing. Lines are counted as ``wc -l`` counts them.
-
-:data:`BEING_MOVED` lists the modules over the limit that other branches are restructuring; an
-entry for a module that is no longer over the limit (or now has its reason) fails the test, so
-the list only ever shrinks and cannot hide a module that was put right.
 """
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
-
-import pytest
 
 import sergas_tui
 
@@ -24,9 +18,6 @@ MAX_LINES = 450
 MARKER = "Why one module:"
 MIN_REASON_WORDS = 25
 """A reason is a sentence or two, not the marker alone."""
-
-BEING_MOVED: dict[str, str] = {}
-"""Module → why it is over the limit for now. Empty this as those branches are merged."""
 
 
 def _modules() -> list[Path]:
@@ -67,21 +58,10 @@ def _over_without_reason() -> dict[str, int]:
 
 
 def test_every_long_module_says_why_it_is_one() -> None:
-    unexplained = {
-        name: lines for name, lines in _over_without_reason().items() if name not in BEING_MOVED
-    }
-    assert unexplained == {}, (
+    assert _over_without_reason() == {}, (
         f"over {MAX_LINES} lines: split each along a real seam, or write a paragraph starting "
         f"with {MARKER!r} in its module docstring saying why it is one module"
     )
-
-
-@pytest.mark.parametrize("name", sorted(BEING_MOVED))
-def test_the_allowlist_holds_only_long_modules_without_a_reason(name: str) -> None:
-    path = ROOT / name
-    assert path.exists(), f"{name} is gone: remove it from BEING_MOVED"
-    assert _lines(path) > MAX_LINES, f"{name} is within the limit now: remove it from BEING_MOVED"
-    assert _reason(path) is None, f"{name} states its reason now: remove it from BEING_MOVED"
 
 
 def test_every_reason_says_something() -> None:
