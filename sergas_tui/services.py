@@ -40,7 +40,7 @@ from sergas_tui.locations import Locations
 from sergas_tui.secrets import SecretName, SecretStore
 from sergas_tui.storage import SCHEMA_VERSION, Repository
 from sergas_tui.storage.database import database_version
-from sergas_tui.storage.workspace_lock import WorkspaceUse, exclusive_use
+from sergas_tui.storage.workspace_lock import WorkspaceUse, exclusive_use, opening
 
 if TYPE_CHECKING:  # the CRM stack (httpx, mcp, starlette) and psycopg load on first use
     from collections.abc import Mapping
@@ -454,12 +454,15 @@ def open_services(
 
         settings, demo_from = served_settings(settings, locations, name)
     check_required_secrets(settings, secrets)
-    use = WorkspaceUse.register(locations.workspace_dir(name))
-    try:
-        return _open_registered(settings, locations, name, demo_from, secrets, clock, use)
-    except BaseException:
-        use.release()
-        raise
+    # One process at a time registers and opens: one that starts while another creates or
+    # upgrades the database waits for it, then finds the database current.
+    with opening(locations.workspace_dir(name)):
+        use = WorkspaceUse.register(locations.workspace_dir(name))
+        try:
+            return _open_registered(settings, locations, name, demo_from, secrets, clock, use)
+        except BaseException:
+            use.release()
+            raise
 
 
 def _open_registered(

@@ -10,7 +10,12 @@ reset`) or upgrading the database schema while another process has it open. So:
   (``flock``) until it closes the workspace; a crashed process's file is unlocked and is swept;
 - an operation that replaces files (:func:`exclusive_use`) first takes ``.users.lock``
   exclusively (so nobody registers meanwhile), then refuses, naming them, if any other process
-  still holds its file.
+  still holds its file;
+- opening is one at a time (:func:`opening`, ``.open.lock``): registering, creating or upgrading
+  the database and opening it happen under an exclusive lock, so a process that starts while
+  another is creating or upgrading the database waits for it and then finds it current, instead
+  of taking the half-made file for an old one (two `sergas schedule` started together on a new
+  workspace), and a process still waiting to open is not counted as a user by one upgrading.
 
 ``flock`` locks belong to an open file description, so unlike SQLite's POSIX locks they are not
 dropped when some other descriptor of the same file is closed.
@@ -32,6 +37,7 @@ from sergas_tui.errors import WorkspaceError
 
 USERS_DIR = ".users"
 GATE_FILE = ".users.lock"
+OPEN_FILE = ".open.lock"
 
 
 def _gate(workspace: Path, mode: int) -> IO[bytes]:
@@ -39,6 +45,16 @@ def _gate(workspace: Path, mode: int) -> IO[bytes]:
     handle = (workspace / GATE_FILE).open("ab")
     fcntl.flock(handle.fileno(), mode)
     return handle
+
+
+@contextlib.contextmanager
+def opening(workspace: Path) -> Iterator[None]:
+    """Hold the workspace's open lock: one process at a time registers and opens (and, when it
+    must, creates or upgrades) the workspace. Held for the open only, never while working."""
+    workspace.mkdir(parents=True, exist_ok=True)
+    with (workspace / OPEN_FILE).open("ab") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        yield
 
 
 class WorkspaceUse:
