@@ -70,6 +70,10 @@ def clean(value: object, limit: int = SNIPPET_LIMIT) -> str:
         return ""
     text = str(value)
     text = text[: limit * 4 + 256]  # bounded work for megabyte notes
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        # Already inert (the common case): printable means no escape, control, bidi or
+        # separator character and no whitespace but single inner spaces.
+        return text if len(text) <= limit else text[: max(limit - 1, 0)].rstrip() + "…"
     text = _ANSI.sub(" ", text)
     text = _INVISIBLE.sub(" ", text)
     text = " ".join(text.split())
