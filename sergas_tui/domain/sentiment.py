@@ -69,8 +69,17 @@ _SUFFIXES = ("ing", "ed", "es", "s", "ly")
 _TOKEN = re.compile(r"n't|[^\W\d_]+(?:'[^\W\d_]+)?")
 
 
+_ASCII_BLANKS = {**dict.fromkeys(range(0x20), " "), 0x7F: " "}
+"""The ASCII characters of Unicode's C (control) category, as spaces (ASCII's only Z is one)."""
+_PHRASE_PATTERNS = tuple(
+    (phrase, re.compile(rf"\b{re.escape(phrase)}\b"), weight) for phrase, weight in _PHRASES.items()
+)
+
+
 def _clean(text: str) -> str:
     head = unicodedata.normalize("NFKC", text[:MAX_CHARS]).casefold()
+    if head.isascii():  # most CRM text: no per-character category lookups
+        return head.translate(_ASCII_BLANKS)
     return "".join(" " if unicodedata.category(ch)[0] in "CZ" else ch for ch in head)
 
 
@@ -117,8 +126,9 @@ def raw_score(text: str) -> float:
         total += weight
         boost = 1.0
     joined = " ".join(tokens)
-    for phrase, weight in _PHRASES.items():
-        total += weight * len(re.findall(rf"\b{re.escape(phrase)}\b", joined))
+    for phrase, pattern, weight in _PHRASE_PATTERNS:
+        if phrase in joined:
+            total += weight * len(pattern.findall(joined))
     return total
 
 
