@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -65,6 +65,7 @@ from sergas_tui.config import Settings
 from sergas_tui.crm.call_tally import add_calls
 from sergas_tui.crm.gateway import CrmReader
 from sergas_tui.domain import (
+    Account,
     AccountFacts,
     AccountReview,
     AuditAction,
@@ -105,6 +106,17 @@ class _Accounts:
     recommendations: int
     landed: int
     """Critical recommendations that landed at once as pending approvals."""
+
+
+def crm_spelling(owner_email: str, accounts: Iterable[Account]) -> str:
+    """``owner_email`` as the CRM spells it on the owner's accounts (emails compare without
+    case), or as given when no account names it."""
+    wanted = owner_email.strip().casefold()
+    for account in accounts:
+        email = account.owner.email if account.owner else None
+        if email and email.casefold() == wanted:
+            return email
+    return owner_email
 
 
 class Orchestrator:
@@ -152,6 +164,8 @@ class Orchestrator:
         """Review one owner's accounts (or everyone's, or just ``account_ids``)."""
         repo = self.repository
         started = time.perf_counter()
+        if owner_email is not None:  # as the CRM spells it, whatever case a person typed
+            owner_email = await asyncio.to_thread(repo.owner_spelling, owner_email) or owner_email
         run = await asyncio.to_thread(repo.start_sync_run, owner_email or "*")
         now = self.clock.now()
         yield RunStarted(run.id, owner_email, self.engine.name, now)
@@ -178,6 +192,8 @@ class Orchestrator:
                         yield event
                     synced = fetching.result()
                     batch = synced.batch
+                    if owner_email is not None:  # a first review of an owner typed in any case
+                        owner_email = crm_spelling(owner_email, batch.accounts)
                     add_calls("sync", batch.calls)
                     yield Synced(run.id, len(batch.accounts), batch.calls, batch.full)
                     previous = await asyncio.to_thread(repo.latest_snapshots, owner_email)

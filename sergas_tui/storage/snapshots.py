@@ -57,6 +57,22 @@ class Snapshots(Transactions):
             ).fetchone()
         return None if row is None else rows.snapshot(row)
 
+    def owner_spelling(self, owner_email: str) -> str | None:
+        """How the CRM spells ``owner_email`` (any letter case) in the stored snapshots, or None
+        when no snapshot has that owner: emails are compared without case, stored as Zoho
+        writes them."""
+        wanted = owner_email.strip().casefold()
+        with self._read("read snapshot owners") as conn:
+            found = conn.execute(
+                "SELECT DISTINCT owner_email FROM account_snapshots WHERE owner_email = ? "
+                "COLLATE NOCASE",
+                (owner_email.strip(),),
+            ).fetchall()
+        for row in found:
+            if str(row["owner_email"]).casefold() == wanted:
+                return str(row["owner_email"])
+        return None
+
     def latest_snapshots(self, owner_email: str | None = None) -> dict[str, Snapshot]:
         """The latest snapshot of every account (whose latest owner is ``owner_email``)."""
         sql = (
