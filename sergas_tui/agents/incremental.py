@@ -169,6 +169,8 @@ class ReviewSync:
             return "full sync (no workspace to keep it in)"
         if state is None:
             return "full sync (the first review of these accounts)"
+        if state.full_due:
+            return f"full sync ({state.full_due})"
         if self._full_sync_days <= 0:
             return "full sync ([orchestrator] full_sync_days = 0)"
         if state.history_days != self._history_days:

@@ -50,6 +50,10 @@ from sergas_tui.errors import StorageError
 from sergas_tui.storage import rows
 from sergas_tui.storage.audit_log import chain_start, insert_audit
 from sergas_tui.storage.repository import Repository
+from sergas_tui.storage.sync_mirror import mark_full_sync_due
+
+FORGOTTEN_REASON = "an account was forgotten here: the CRM's records are read again"
+"""Why the review after a forget syncs in full (shown in its summary)."""
 
 BY_ACCOUNT: tuple[str, ...] = (
     "account_snapshots",
@@ -206,6 +210,9 @@ def erase_account(
         report.deleted["crm_read_cache"] = len(gone)
         report.briefs_rewritten = _scrub_briefs(conn, mentions)
         report.deleted["meta"] = _scrub_meta(conn, mentions)
+        # Its stored CRM records are gone: the next review reads the CRM in full, so an account
+        # that is still there comes back instead of waiting for its next change.
+        mark_full_sync_due(conn, FORGOTTEN_REASON)
         entries: list[ErasedEntry] = []
         for row, _ in list(_audit_rows_about(conn, mentions)):
             values = erased_form(row, erasure_id)

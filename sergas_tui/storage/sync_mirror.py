@@ -17,6 +17,7 @@ old watermark. Nothing here needs a schema change: both tables exist since versi
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -55,6 +56,27 @@ class SyncState(BaseModel):
     history_days: int
     """The activity and note window of the stored records."""
     accounts: int = 0
+    full_due: str | None = None
+    """Why the next sync must be a full one, said by something other than the sync (an
+    account forgotten here: the CRM's records of it are read again); cleared by that sync."""
+
+
+def mark_full_sync_due(conn: sqlite3.Connection, reason: str) -> int:
+    """Make the next review of every stored scope sync in full, saying ``reason`` (inside the
+    caller's transaction). Returns how many scopes were marked."""
+    marked = 0
+    found = conn.execute(
+        "SELECT key, value FROM meta WHERE key LIKE ?", (_STATE_PREFIX + "%",)
+    ).fetchall()
+    for key, value in found:
+        try:
+            state = SyncState.model_validate_json(str(value))
+        except ValidationError:
+            continue  # unreadable: the next review syncs in full anyway
+        due = state.model_copy(update={"full_due": reason})
+        conn.execute("UPDATE meta SET value = ? WHERE key = ?", (due.model_dump_json(), str(key)))
+        marked += 1
+    return marked
 
 
 class StoredBundle(BaseModel):
