@@ -7,7 +7,9 @@ each command group (a Typer app of its own module) and each top-level command, i
 :data:`LAZY_GROUPS` are named here too, but their modules load only when the group runs.
 
 Every ``SergasError`` is printed as one paragraph on stderr and turned into its exit code (2 for
-configuration, secrets and storage problems); nothing prints a traceback at a user.
+configuration, secrets and storage problems); nothing prints a traceback at a user. A
+configuration that does not load stops every command but those of :data:`WITHOUT_SETTINGS`,
+which are how a person finds, replaces or diagnoses it.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from sergas_tui.cli import (
     worker,
 )
 from sergas_tui.cli.common import State, err_console, log, out
-from sergas_tui.errors import SergasError
+from sergas_tui.errors import ConfigError, SergasError
 from sergas_tui.locations import Locations, validate_workspace_name
 from sergas_tui.logs import configure_logging
 from sergas_tui.user_files import check_arguments
@@ -94,6 +96,14 @@ def lazy_group(name: str) -> Any:
     return group
 
 
+WITHOUT_SETTINGS = frozenset({"config", "doctor"})
+"""Commands that still run when the settings do not load, because they are how a person finds,
+replaces or diagnoses a broken configuration: `config path` prints where the file is,
+`config init --force` overwrites it and `doctor` reports the error as its failed configuration
+check (exit 1). `config show` loads the settings itself and stops on the error like any other
+command."""
+
+
 def _version(value: bool) -> None:
     if value:
         out.print(f"sergas {__version__}", markup=False)
@@ -116,7 +126,14 @@ def root(
         validate_workspace_name(workspace)
     state = State(workspace)
     ctx.obj = state
-    settings = state.settings()
+    try:
+        settings = state.settings()
+    except ConfigError:
+        if ctx.invoked_subcommand not in WITHOUT_SETTINGS:
+            raise
+        configure_logging(state.locations.log_file)  # the default level: the file's is unread
+        log.warning("configuration_invalid", command=ctx.invoked_subcommand)
+        return
     configure_logging(state.locations.log_file, settings.auditing.log_level)
     for note in settings.deprecations():  # stderr: stdout may be a protocol (MCP over stdio)
         err_console.print(f"Warning: {note}", markup=False, highlight=False)

@@ -5,7 +5,9 @@ uses. Secrets never live here: they are in the OS keyring (see ``secrets.py``). 
 overridden from the environment with a double underscore, e.g. ``SERGAS_ZOHO__DATA_CENTRE=eu``.
 
 An invalid file is reported once, naming the file, the key and what was expected
-(``ConfigError``, exit code 2).
+(``ConfigError``, exit code 2). `sergas config path` and `sergas config init --force` work
+whatever the file holds, and `sergas doctor` reports the error as a failed check, so the advice
+in the error can be followed.
 
 The package holds the section models (:mod:`~sergas_tui.config.sections`), the
 :class:`Settings` model and its loading (:mod:`~sergas_tui.config.settings`), and the text
