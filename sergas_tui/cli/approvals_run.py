@@ -24,6 +24,7 @@ from sergas_tui.approvals.executor import Executor
 from sergas_tui.approvals.service import ApprovalService
 from sergas_tui.audit.export import export_jsonl, export_to_file
 from sergas_tui.audit.verify import verify_database
+from sergas_tui.cli.common import warn
 from sergas_tui.config import Settings
 from sergas_tui.domain import Recommendation
 from sergas_tui.domain.mutes import signal_label
@@ -100,8 +101,19 @@ def list_command(
             return join_queue(pending, recommendations_of(services, pending, owners), names)
 
         items = await asyncio.to_thread(read)
-        title = f"{len(pending)} approvals pending"
-        console.print(approvals_table(items, title=title, width=console.width))
+        if len(owners) > 1:  # whose is which: one table per owner, each under their name
+            names = items[0].names if items else None
+            console.print(Text(f"{len(pending)} approvals pending for {len(owners)} owners"))
+            for who in owners:
+                theirs = [i for i in items if i.approval.owner_email == who]
+                label = names.user(who) if names is not None else who
+                title = f"{label}: {len(theirs)} approvals pending"
+                console.print(approvals_table(theirs, title=title, width=console.width))
+        else:
+            title = f"{len(pending)} approvals pending"
+            console.print(approvals_table(items, title=title, width=console.width))
+        if owner and not pending:
+            await asyncio.to_thread(_say_unknown_owner, services, owner)
         more = await asyncio.to_thread(services.store.queued_recommendations, email)
         if more:
             console.print(
@@ -114,6 +126,18 @@ def list_command(
         return 0
 
     return run_with_services(settings, locations, workspace, body)
+
+
+def _say_unknown_owner(services: Services, owner: str) -> None:
+    """Warn when ``--owner`` names nobody whose accounts this workspace has reviewed (a typo,
+    a name instead of an email): "0 approvals pending" alone would read as good news."""
+    if services.store.owner_spelling(owner) is not None:
+        return
+    known = sorted({s.owner_email for s in services.store.latest_snapshots().values()})
+    listed = ", ".join(known[:5]) + (f" and {len(known) - 5} more" if len(known) > 5 else "")
+    hint = "" if "@" in owner else " --owner takes the owner's email."
+    where = f" Owners here: {listed}." if known else " Nothing has been reviewed here yet."
+    warn(f"No account in this workspace is owned by {owner!r}.{hint}{where}")
 
 
 COLUMN_GAP = 2
