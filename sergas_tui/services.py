@@ -454,6 +454,11 @@ def open_services(
 
         settings, demo_from = served_settings(settings, locations, name)
     check_required_secrets(settings, secrets)
+    if (
+        settings.zoho.resolved_mode() == "demo"
+        and not locations.demo_crm_file(demo_from or name).exists()
+    ):
+        raise WorkspaceError(no_demo_workspace(locations, demo_from or name))
     # One process at a time registers and opens: one that starts while another creates or
     # upgrades the database waits for it, then finds the database current.
     with opening(locations.workspace_dir(name)):
@@ -506,6 +511,22 @@ def _open_registered(
         demo=demo,
         demo_workspace=demo_from,
         workspace_use=use,
+    )
+
+
+def no_demo_workspace(locations: Locations, name: str) -> str:
+    """Why a demo workspace cannot open (it was never generated here), with the command that
+    makes it and the workspaces there are (``-w`` may be a typo)."""
+    others = [w for w in locations.workspaces() if locations.demo_crm_file(w).exists()]
+    option = "" if name == "demo" else f"-w {name} "
+    there = (
+        f" Workspaces here: {', '.join(others)} (pick one with -w NAME)."
+        if others
+        else " There is no workspace here yet."
+    )
+    return (
+        f"There is no demo workspace {name!r} (no demo CRM at "
+        f"{locations.demo_crm_file(name)}). Create it with `sergas {option}demo generate`.{there}"
     )
 
 
