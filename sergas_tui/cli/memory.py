@@ -1,24 +1,34 @@
-"""`sergas memory search|forget|ingest|reindex|stats`: the workspace's account memory."""
+"""`sergas memory search|forget|ingest|reindex|stats`: the workspace's account memory.
+
+ACCOUNT (`forget`, `search --account`) is the account's id or enough of its name to name one
+account, as `sergas signals` and `sergas account` take it; an id that only memory still holds
+(its account gone from the workspace) names that account too. Accounts show by name, from the
+workspace's snapshots or, for those only memory holds, from memory (no CRM call).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.text import Text
 
 from sergas_tui.cli.common import out, state_of
+from sergas_tui.errors import UnknownAccountError
 from sergas_tui.widgets.text import clean
 
 if TYPE_CHECKING:
     from sergas_tui.memory.store import MemoryStore
+    from sergas_tui.services import Services
 
 memory_app = typer.Typer(help="The workspace's account memory.", no_args_is_help=True)
 
+_ACCOUNT_HELP = "The account: its id, or enough of its name to name one account."
+
 
 def _with_memory(
-    ctx: typer.Context, use: Callable[[MemoryStore], Coroutine[Any, Any, None]]
+    ctx: typer.Context, use: Callable[[Services, MemoryStore], Coroutine[Any, Any, None]]
 ) -> None:
     import asyncio
 
@@ -29,7 +39,7 @@ def _with_memory(
 
     async def run() -> None:
         try:
-            await use(services.memory())
+            await use(services, services.memory())
         finally:
             await services.aclose()
 
@@ -39,30 +49,88 @@ def _with_memory(
         services.close()
 
 
+async def _remembered(services: Services, memory: MemoryStore, account_id: str) -> str | None:
+    """The account's name as memory holds it (empty when it holds none); None when memory
+    knows no account ``account_id``."""
+    now = services.clock.now()
+    found = await memory.history(account_id, since=now, until=now)
+    return None if found is None else (found.account_name or "").strip()
+
+
+async def _account_of(services: Services, memory: MemoryStore, text: str) -> tuple[str, str]:
+    """(id, name) of the one account ``text`` names: in the workspace (its id, or enough of
+    its name), else an id memory still holds. :class:`UnknownAccountError` otherwise, listing
+    the accounts a name matches when it matches several."""
+    from sergas_tui.domain.mutes import MuteError
+    from sergas_tui.domain.names import short_id
+    from sergas_tui.viewmodels.mutes import find_account
+
+    try:
+        account_id, name, _owner = find_account(services, text)
+    except MuteError as err:
+        wanted = text.strip()
+        remembered = await _remembered(services, memory, wanted) if wanted else None
+        if remembered is None:
+            raise UnknownAccountError(err.message) from err
+        return wanted, remembered or f"Account {short_id(wanted)}"
+    return account_id, name
+
+
+async def _account_labels(
+    services: Services, memory: MemoryStore, account_ids: Iterable[str]
+) -> dict[str, str]:
+    """``Name (…7306)`` per account: the workspace's name, else memory's (no CRM call);
+    ``Account …7306`` when neither names it."""
+    from sergas_tui.domain.names import short_id
+    from sergas_tui.viewmodels.names import load_names
+
+    wanted = list(dict.fromkeys(account_ids))
+    if not wanted:
+        return {}
+    names = load_names(services)
+    labels: dict[str, str] = {}
+    for account_id in wanted:
+        name = names.name("Accounts", account_id) or await _remembered(services, memory, account_id)
+        labels[account_id] = (
+            f"{name} ({short_id(account_id)})" if name else names.account(account_id)
+        )
+    return labels
+
+
 @memory_app.command("search")
 def memory_search(
     ctx: typer.Context,
     query: Annotated[str, typer.Argument(help="Words to look for.")],
-    account: Annotated[str | None, typer.Option(help="Only this account id.")] = None,
+    account: Annotated[
+        str | None,
+        typer.Option(help="Only this account: its id, or enough of its name to name one account."),
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=200)] = 20,
 ) -> None:
     """Ranked full-text search over notes, key events, commitments and recommendations."""
     from rich.table import Table
 
-    async def use(memory: MemoryStore) -> None:
-        hits = await memory.search(query, account_id=account, limit=limit)
+    async def use(services: Services, memory: MemoryStore) -> None:
+        account_id, where = None, ""
+        if account is not None:
+            account_id, name = await _account_of(services, memory, account)
+            where = f" in what memory holds about {name} ({account_id})"
+        hits = await memory.search(query, account_id=account_id, limit=limit)
+        if not hits:
+            out.print(Text(clean(f"No matches{where}.", single_line=True)), soft_wrap=True)
+            return
+        labels = await _account_labels(services, memory, (hit.account_id for hit in hits))
         table = Table("score", "account", "kind", "date", "what")
-        table.columns[1].no_wrap = True
-        table.columns[1].min_width = 19
+        table.columns[1].min_width = 16
         for hit in hits:
             table.add_row(
                 Text(f"{hit.score:.2f}"),
-                Text(hit.account_id),
+                Text(clean(labels[hit.account_id], single_line=True)),
                 Text(hit.kind),
                 Text(str(hit.date or "")),
                 Text(clean(f"{hit.title}: {hit.snippet}", single_line=True, limit=120)),
             )
-        out.print(table if hits else Text("No matches."))
+        out.print(table)
 
     _with_memory(ctx, use)
 
@@ -70,13 +138,23 @@ def memory_search(
 @memory_app.command("forget")
 def memory_forget(
     ctx: typer.Context,
-    account_id: Annotated[str, typer.Argument(help="The Zoho account id to forget.")],
+    account: Annotated[str, typer.Argument(help=_ACCOUNT_HELP)],
 ) -> None:
-    """Remove everything memory holds about one account (right to be forgotten)."""
+    """Remove everything memory holds about one account (right to be forgotten).
 
-    async def use(memory: MemoryStore) -> None:
+    Only memory: the account's records, briefs and audit rows stay (`sergas account forget`
+    removes those too)."""
+
+    async def use(services: Services, memory: MemoryStore) -> None:
+        account_id, name = await _account_of(services, memory, account)
         removed = await memory.forget(account_id)
-        out.print(f"Forgot account {account_id}: {removed} items removed.", markup=False)
+        said = (
+            f"Forgot {name} ({account_id}) from memory: {removed} "
+            f"{'item' if removed == 1 else 'items'} removed."
+            if removed
+            else f"Memory held nothing about {name} ({account_id}); nothing was removed."
+        )
+        out.print(Text(clean(said, single_line=True)), soft_wrap=True)
 
     _with_memory(ctx, use)
 
@@ -150,7 +228,7 @@ def memory_stats(ctx: typer.Context) -> None:
     """What memory holds: items per kind and the newest ingest."""
     from rich.table import Table
 
-    async def use(memory: MemoryStore) -> None:
+    async def use(_services: Services, memory: MemoryStore) -> None:
         table = Table("what", "count")
         for key, value in (await memory.stats()).items():
             table.add_row(Text(str(key)), Text(str(value)))

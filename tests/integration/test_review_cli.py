@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from sergas_tui.domain import OwnerBrief
 from tests.helpers.cli import assert_one_paragraph_error, run_cli
 
@@ -78,7 +80,8 @@ def test_export_without_a_review_says_what_to_do(tmp_path: Path) -> None:
     assert "sergas review" in result.stderr
 
 
-def test_memory_search_and_forget(tmp_path: Path) -> None:
+def test_memory_search_and_forget(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # table cells on one line: names read whole
     assert run_cli("demo", "generate", *SMALL).returncode == 0
     assert run_cli("review").returncode == 0
     found = run_cli("memory", "search", "executive sponsor", "--limit", "5")
@@ -89,12 +92,17 @@ def test_memory_search_and_forget(tmp_path: Path) -> None:
 
     store = DemoStore.open(Locations.from_env().demo_crm_file("demo"))
     meridian = next(s.account_id for s in store.scenarios() if s.key == "exec_sponsor_changed")
+    account = store.account(meridian)
     store.close()
-    assert meridian in found.stdout
+    assert account is not None
+    name = str(account["Account_Name"])
+    assert name in found.stdout  # the account by name, not its raw id
+    assert meridian not in found.stdout
     forgot = run_cli("memory", "forget", meridian)
     assert forgot.returncode == 0
+    assert f"Forgot {name} ({meridian})" in forgot.stdout
     assert "items removed" in forgot.stdout
     again = run_cli("memory", "search", "executive sponsor", "--account", meridian)
-    assert "No matches." in again.stdout
+    assert "No matches" in again.stdout
     stats = run_cli("memory", "stats")
     assert "accounts" in stats.stdout
