@@ -15,7 +15,7 @@ import typer
 from rich.text import Text
 
 from sergas_tui.cli.common import out, state_of
-from sergas_tui.errors import UnknownAccountError
+from sergas_tui.errors import ConfigError, UnknownAccountError
 from sergas_tui.widgets.text import clean
 
 if TYPE_CHECKING:
@@ -139,14 +139,18 @@ def memory_search(
 def memory_forget(
     ctx: typer.Context,
     account: Annotated[str, typer.Argument(help=_ACCOUNT_HELP)],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Remove everything memory holds about one account (right to be forgotten).
 
     Only memory: the account's records, briefs and audit rows stay (`sergas account forget`
-    removes those too)."""
+    removes those too). Asks first (part of a name is enough to find an account), unless
+    --yes."""
 
     async def use(services: Services, memory: MemoryStore) -> None:
         account_id, name = await _account_of(services, memory, account)
+        if not yes:
+            _confirm_forget(name, account_id)
         removed = await memory.forget(account_id)
         said = (
             f"Forgot {name} ({account_id}) from memory: {removed} "
@@ -157,6 +161,21 @@ def memory_forget(
         out.print(Text(clean(said, single_line=True)), soft_wrap=True)
 
     _with_memory(ctx, use)
+
+
+def _confirm_forget(name: str, account_id: str) -> None:
+    """Ask before forgetting; without a terminal to ask on, refuse (``--yes`` says it)."""
+    import sys
+
+    if not sys.stdin.isatty():
+        raise ConfigError(
+            f"Forgetting what memory holds about {name} ({account_id}) cannot be undone: run "
+            "it in a terminal to confirm, or pass --yes. Nothing was removed.",
+            title="Not confirmed",
+        )
+    if not typer.confirm(f"Forget everything memory holds about {name} ({account_id})?"):
+        out.print(Text("Nothing was removed."))
+        raise typer.Exit(1)
 
 
 @memory_app.command("ingest")

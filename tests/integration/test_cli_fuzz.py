@@ -198,7 +198,7 @@ TEXT_ARGUMENTS: dict[str, Steps] = {
     "approvals more --owner": lambda ws, x: [["approvals", "more", "--owner", x]],
     "memory search QUERY": lambda ws, x: [["memory", "search", x]],
     "memory search --account": lambda ws, x: [["memory", "search", "renewal", "--account", x]],
-    "memory forget ID": lambda ws, x: [["memory", "forget", x]],
+    "memory forget ID": lambda ws, x: [["memory", "forget", x, "--yes"]],
     "export brief --owner": lambda ws, x: [["export", "brief", "--out", "b.md", "--owner", x]],
     "audit export --since": lambda ws, x: [["audit", "export", "--since", x, "--out", "a.jsonl"]],
     "review --owner": lambda ws, x: [["review", "--owner", x]],

@@ -131,7 +131,11 @@ def item_total() -> int:
 def test_forget_takes_the_account_name_and_says_whom_it_forgot(remembered: None) -> None:
     (account_id, name), (other_id, other_name) = two_accounts()
     before = remembered_items()
-    forgot = run_cli("memory", "forget", name)
+    # Without a terminal to confirm on, nothing is removed unless --yes says so.
+    unconfirmed = run_cli("memory", "forget", name)
+    assert_one_paragraph_error(unconfirmed, "cannot be undone", "--yes", "Nothing was removed")
+    assert remembered_items() == before
+    forgot = run_cli("memory", "forget", name, "--yes")
     assert forgot.returncode == 0, forgot.stderr
     said = " ".join(forgot.stdout.split())
     assert f"Forgot {name} ({account_id})" in said, said
@@ -140,25 +144,25 @@ def test_forget_takes_the_account_name_and_says_whom_it_forgot(remembered: None)
     assert account_id not in after
     assert after[other_id] == before[other_id]  # nothing else was touched
     # Its id works as well, and names the account.
-    by_id = run_cli("memory", "forget", other_id)
+    by_id = run_cli("memory", "forget", other_id, "--yes")
     assert by_id.returncode == 0, by_id.stderr
     assert f"Forgot {other_name} ({other_id})" in " ".join(by_id.stdout.split())
     assert other_id not in remembered_items()
     # Still in the workspace: forgetting it again finds nothing to remove, and says so.
-    again = run_cli("memory", "forget", name)
+    again = run_cli("memory", "forget", name, "--yes")
     assert again.returncode == 0, again.stderr
     assert f"Memory held nothing about {name} ({account_id})" in " ".join(again.stdout.split())
 
 
 def test_forget_of_an_unknown_or_ambiguous_account_changes_nothing(remembered: None) -> None:
     total = item_total()
-    unknown = run_cli("memory", "forget", "123")
+    unknown = run_cli("memory", "forget", "123", "--yes")
     assert_one_paragraph_error(unknown, "Unknown account", "'123'", "Nothing was changed")
     assert "Forgot" not in unknown.stdout
-    nobody = run_cli("memory", "forget", "Nonexistent Holdings Zzq")
+    nobody = run_cli("memory", "forget", "Nonexistent Holdings Zzq", "--yes")
     assert_one_paragraph_error(nobody, "Unknown account", "Nonexistent Holdings Zzq")
     word = shared_word()
-    ambiguous = run_cli("memory", "forget", word)
+    ambiguous = run_cli("memory", "forget", word, "--yes")
     assert_one_paragraph_error(ambiguous, "accounts match", "Nothing was changed")
     listed = [n for n in workspace_names().values() if n in " ".join(ambiguous.stderr.split())]
     assert len(listed) >= 2, ambiguous.stderr
@@ -178,12 +182,12 @@ def test_an_id_only_memory_still_holds_is_forgotten_by_its_remembered_name(
     assert found.returncode == 0, found.stderr
     assert name in found.stdout, found.stdout
     assert not ZOHO_ID.search(found.stdout), found.stdout
-    forgot = run_cli("memory", "forget", account_id)
+    forgot = run_cli("memory", "forget", account_id, "--yes")
     assert forgot.returncode == 0, forgot.stderr
     assert f"Forgot {name} ({account_id})" in " ".join(forgot.stdout.split())
     assert account_id not in remembered_items()
     # Now neither the workspace nor memory knows it.
-    again = run_cli("memory", "forget", account_id)
+    again = run_cli("memory", "forget", account_id, "--yes")
     assert_one_paragraph_error(again, "Unknown account", account_id, "Nothing was changed")
 
 
@@ -212,7 +216,7 @@ def test_search_names_accounts_and_takes_an_account_by_name(remembered: None) ->
     assert_one_paragraph_error(ambiguous, "accounts match")
 
     # An account with nothing matching: said so, by name.
-    forgotten = run_cli("memory", "forget", account_id)
+    forgotten = run_cli("memory", "forget", account_id, "--yes")
     assert forgotten.returncode == 0, forgotten.stderr
     none = run_cli("memory", "search", word, "--account", name)
     assert none.returncode == 0, none.stderr

@@ -98,7 +98,7 @@ def test_memory_search_and_forget(monkeypatch: pytest.MonkeyPatch) -> None:
     name = str(account["Account_Name"])
     assert name in found.stdout  # the account by name, not its raw id
     assert meridian not in found.stdout
-    forgot = run_cli("memory", "forget", meridian)
+    forgot = run_cli("memory", "forget", meridian, "--yes")
     assert forgot.returncode == 0
     assert f"Forgot {name} ({meridian})" in forgot.stdout
     assert "items removed" in forgot.stdout
