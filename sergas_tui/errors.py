@@ -36,6 +36,7 @@ The errors of one layer follow, each defined here and imported by the module nam
     │   ├── RemoteToolError              memory/remote.py: the memory server refused a call
     │   └── RemoteToolMissingError       memory/remote.py: ... or lacks a tool
     ├── ApprovalError                    approvals/errors.py, approvals/service.py
+    │   ├── UnknownApprovalError         approvals/service.py
     │   ├── NotAllowedError              approvals/service.py
     │   ├── InvalidAdjustmentError       approvals/service.py
     │   ├── DecidedElsewhereError        approvals/team.py
@@ -236,6 +237,10 @@ class ApprovalError(SergasError):
 
     title = "Approval"
     exit_code = 1
+
+
+class UnknownApprovalError(ApprovalError):
+    """No approval has this id (or id prefix)."""
 
 
 class NotAllowedError(ApprovalError):

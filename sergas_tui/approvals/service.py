@@ -54,6 +54,7 @@ from sergas_tui.domain.people import Identity
 from sergas_tui.errors import ApprovalError, SergasError
 from sergas_tui.errors import InvalidAdjustmentError as InvalidAdjustmentError
 from sergas_tui.errors import NotAllowedError as NotAllowedError
+from sergas_tui.errors import UnknownApprovalError as UnknownApprovalError
 from sergas_tui.logs import get_logger
 from sergas_tui.memory.store import MemoryStore
 from sergas_tui.storage import Repository
@@ -294,7 +295,9 @@ class ApprovalService:
                 if again is not None:
                     self._may(again.owner_email, "see")
                     return again
-        raise ApprovalError(f"There is no approval {approval_id!r}. List them with their ids.")
+        raise UnknownApprovalError(
+            f"There is no approval {approval_id!r}. `sergas approvals list` shows their ids."
+        )
 
     # -- deciding -----------------------------------------------------------------------------
 

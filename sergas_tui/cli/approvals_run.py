@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,8 @@ from rich.text import Text
 
 from sergas_tui.approvals.cli_support import ROW_HEADERS, approval_row, describe_write
 from sergas_tui.approvals.executor import Executor
-from sergas_tui.approvals.service import ApprovalService
+from sergas_tui.approvals.queue import approval_for, owner_of, resolve_queued
+from sergas_tui.approvals.service import ApprovalService, require_may
 from sergas_tui.audit.export import export_jsonl, export_to_file
 from sergas_tui.audit.verify import verify_database
 from sergas_tui.cli.common import warn
@@ -29,7 +30,7 @@ from sergas_tui.config import Settings
 from sergas_tui.domain import Recommendation
 from sergas_tui.domain.mutes import signal_label
 from sergas_tui.domain.names import RecordNames
-from sergas_tui.errors import ConfigError
+from sergas_tui.errors import ApprovalError, ConfigError, QueueError, UnknownApprovalError
 from sergas_tui.locations import Locations
 from sergas_tui.services import Services, open_services
 from sergas_tui.user_files import output_file, read_json_file, writing_failed
@@ -199,7 +200,21 @@ def show_command(
     settings: Settings, locations: Locations, console: Console, *, workspace: str | None, ident: str
 ) -> int:
     async def body(services: Services) -> int:
-        approval = await _service(services).get(ident)
+        waiting: Recommendation | None = None
+        try:
+            approval = await _service(services).get(ident)
+        except UnknownApprovalError as err:
+            # Not an approval: perhaps an item of "more, lower priority" (`approvals more`).
+            waiting = await asyncio.to_thread(_queued_or_none, services, ident)
+            if waiting is None:
+                raise ApprovalError(
+                    f'There is no approval {ident!r}, nor an item waiting in "more, lower '
+                    'priority" with that id: `sergas approvals list` and `sergas approvals '
+                    "more` show the ids.",
+                    title=err.title,
+                ) from err
+            owner = await asyncio.to_thread(owner_of, services.store, waiting)
+            approval = approval_for(waiting, owner, services.clock.now(), timedelta(0))
         owners = [approval.owner_email]
 
         def read() -> tuple[RecordNames, Recommendation | None]:
@@ -208,12 +223,32 @@ def show_command(
 
         names, recommendation = await asyncio.to_thread(read)
         await add_memory(services, names, [approval.account_id])
-        for line in describe_write(approval, names, recommendation):
+        lines = describe_write(approval, names, recommendation)
+        if waiting is not None:
+            short = waiting.id[:8]
+            lines[0] = (
+                f'Waiting in "more, lower priority" ({short}), not an approval yet: '
+                f"`sergas approvals pull {short}` takes it into the queue to decide."
+            )
+            lines = [line for line in lines if not line.startswith("Expires:")]  # not yet
+        for line in lines:
             for folded in fold(line, console):
                 console.print(folded, soft_wrap=True)
         return 0
 
     return run_with_services(settings, locations, workspace, body)
+
+
+def _queued_or_none(services: Services, ident: str) -> Recommendation | None:
+    """The item of "more, lower priority" with this id or id prefix, if the person may see it."""
+    try:
+        found = resolve_queued(services.store, ident)
+    except QueueError:
+        return None
+    me = services.identity()
+    if me is not None:
+        require_may(me, owner_of(services.store, found), "see")
+    return found
 
 
 def decide_command(

@@ -47,3 +47,27 @@ def test_an_owner_nobody_here_is_named_with_the_owners_there_are() -> None:
     mine = run_cli("approvals", "list", "--owner", sorted(counts)[0].upper())
     assert mine.returncode == 0
     assert mine.stderr == ""
+
+
+def test_show_previews_an_item_of_more_lower_priority() -> None:
+    # One owner with many accounts: more is proposed than today's budget lands.
+    assert run_cli("demo", "generate", "--accounts", "80", "--owners", "1").returncode == 0
+    assert run_cli("review").returncode == 0
+    with Repository.open(Locations.from_env().database_file("demo")) as repo:
+        waiting = repo.queued_recommendations()
+    assert waiting, "the review queued items beyond the budget"
+    short = waiting[0].id[:8]
+    shown = run_cli("approvals", "show", short)
+    assert shown.returncode == 0, shown.stderr
+    text = " ".join(shown.stdout.split())
+    assert f'Waiting in "more, lower priority" ({short}), not an approval yet' in text
+    assert f"`sergas approvals pull {short}`" in text
+    assert "Write:" in text
+    assert "Expires:" not in text
+    with Repository.open(Locations.from_env().database_file("demo")) as repo:
+        still = repo.get_recommendation(waiting[0].id)
+    assert still is not None
+    assert still.status == "queued"  # nothing changed
+    unknown = run_cli("approvals", "show", "zzzzzzzz")
+    assert unknown.returncode == 1
+    assert "`sergas approvals more`" in " ".join(unknown.stderr.split())
