@@ -1,4 +1,5 @@
-"""Plain-text views of an approval for the command line: the exact write, and a table row.
+"""Plain-text views of an approval for the command line: the exact write, a table row, and
+what executing it did.
 
 Records and people are named through :class:`~sergas_tui.domain.names.RecordNames` (the id short
 and secondary), amounts carry their currency and evidence is in words.
@@ -17,6 +18,7 @@ from collections.abc import Iterable
 from pydantic import JsonValue
 from rich.cells import cell_len
 
+from sergas_tui.approvals.execution_records import ExecutionResult
 from sergas_tui.approvals.write_plan import plan_write
 from sergas_tui.crm.writer import TaskDraft
 from sergas_tui.domain import (
@@ -32,7 +34,7 @@ from sergas_tui.domain import (
 from sergas_tui.domain.evidence import describe_evidence
 from sergas_tui.domain.money import is_amount_field
 from sergas_tui.domain.names import RecordNames, short_id
-from sergas_tui.domain.write_summary import also_lines
+from sergas_tui.domain.write_summary import action_line, also_lines
 
 # Whole escape sequences first (CSI, OSC, other two-byte ESC forms), then stray controls.
 _ESCAPE = re.compile(
@@ -211,6 +213,65 @@ def _footer(approval: Approval, names: RecordNames) -> list[str]:
     if approval.error_message:
         lines.append(f"Last error: {one_line(approval.error_message)}")
     return lines
+
+
+def _result_subject(approval: Approval | None, names: RecordNames) -> tuple[str, str]:
+    """(the account's label, the write in words) of the approval a result is about."""
+    if approval is None:  # gone from the store (the account was forgotten, say)
+        return "the account", "the approved write"
+    action = approval.payload
+    account = one_line(names.account(approval.account_id))
+    return account, one_line(action_line(action, names, approval.account_id, approval.owner_email))
+
+
+def describe_result(
+    result: ExecutionResult, approval: Approval | None, names: RecordNames | None = None
+) -> str:
+    """What executing ``approval`` did, as one sentence (or a short paragraph for a write that
+    did not land: what failed and what to do).
+
+    E.g. ``Written to Zoho for Acme Corp (…1091) as record 5725767000001001136: Task 'Call
+    Dana' (2026-12-20, priority High).`` The record's whole id, so it can be found in Zoho; an
+    account update names none (the record is the account). CRM text is :func:`one_line`;
+    print the sentence as literal text, never as markup.
+    """
+    names = names or RecordNames()
+    account, what = _result_subject(approval, names)
+    record = ""
+    if result.record_id and not isinstance(
+        approval.payload if approval else None, UpdateAccountAction
+    ):
+        record = f" as record {one_line(result.record_id)}"
+    further = len(approval.also) if approval is not None else 0
+    also = ""
+    if further:
+        also = (
+            f" With it, {further} further write{'s' if further > 1 else ''} of the same decision."
+        )
+    ident = result.approval_id[:SHORT_ID]
+    error = one_line(result.error or "").rstrip(".")
+    if result.status == "executed":
+        return f"Written to Zoho for {account}{record}: {what}.{also}"
+    if result.status == "already_executed":
+        return f"Already in Zoho for {account}{record}: {what}. Nothing was written again.{also}"
+    if result.status == "conflict":
+        return (
+            f"Not written for {account}: {what}. The CRM record changed since Sergas read it, "
+            "so nothing was overwritten. `sergas approvals show "
+            f"{ident}` lists its current values; approve, adjust or reject it again."
+        )
+    if result.status == "failed":
+        return (
+            f"Not written for {account}: {what}. {error or 'The write did not complete'}. Your "
+            "approval stands; once the cause is fixed, retry it from the approvals queue of "
+            "the app (run `sergas`, select it and press R)."
+        )
+    status = approval.status if approval is not None else None
+    if status is not None and not (status.is_approved or status == ApprovalStatus.FAILED):
+        why = f"it is {status}, so there is nothing to write"
+    else:
+        why = error or "another Sergas is writing it"
+    return f"Not written now for {account}: {what}: {why}. Nothing was changed."
 
 
 PRIORITY_SHORT = {"critical": "crit", "high": "high", "medium": "med", "low": "low"}

@@ -19,7 +19,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from sergas_tui.approvals.cli_support import ROW_HEADERS, approval_row, describe_write
+from sergas_tui.approvals.cli_support import (
+    ROW_HEADERS,
+    approval_row,
+    describe_result,
+    describe_write,
+)
+from sergas_tui.approvals.execution_records import ExecutionResult
 from sergas_tui.approvals.executor import Executor
 from sergas_tui.approvals.queue import approval_for, owner_of, resolve_queued
 from sergas_tui.approvals.service import ApprovalService, require_may
@@ -27,7 +33,7 @@ from sergas_tui.audit.export import export_jsonl, export_to_file
 from sergas_tui.audit.verify import verify_database
 from sergas_tui.cli.common import warn
 from sergas_tui.config import Settings
-from sergas_tui.domain import Recommendation
+from sergas_tui.domain import Approval, Recommendation
 from sergas_tui.domain.mutes import signal_label
 from sergas_tui.domain.names import RecordNames
 from sergas_tui.errors import ApprovalError, ConfigError, QueueError, UnknownApprovalError
@@ -61,6 +67,22 @@ def actor_for(services: Services, given: str | None) -> str:
 
 async def _executor(services: Services) -> Executor:
     return await services.executor()
+
+
+async def print_results(
+    services: Services, console: Console, results: list[ExecutionResult]
+) -> None:
+    """Each execution result as a sentence: what was written, for which account, which record
+    (or what failed and what to do)."""
+
+    def read() -> tuple[list[Approval | None], RecordNames]:
+        approvals = [services.store.get_approval(r.approval_id) for r in results]
+        owners = sorted({a.owner_email for a in approvals if a is not None})
+        return approvals, load_names(services, owners)
+
+    approvals, names = await asyncio.to_thread(read)
+    for result, approval in zip(results, approvals, strict=True):
+        console.print(Text(describe_result(result, approval, names)))
 
 
 def run_with_services(
@@ -294,7 +316,7 @@ def decide_command(
             console.print(Text(f"Noted as not useful: later reviews show you less of {shown}."))
         if execute and decision in ("approve", "adjust"):
             result = await (await _executor(services)).execute(approval.id)
-            console.print(Text(f"executed: {result}"))
+            await print_results(services, console, [result])
         return 0
 
     return run_with_services(settings, locations, workspace, body)
@@ -306,9 +328,10 @@ def execute_command(
     async def body(services: Services) -> int:
         executor = await _executor(services)
         results = [*await executor.reconcile(), *await executor.execute_pending()]
-        for result in results:
-            console.print(Text(str(result)))
-        console.print(Text(f"{len(results)} approved actions processed."))
+        await print_results(services, console, results)
+        count = len(results)
+        done = f"{count} approved write{'' if count == 1 else 's'} processed."
+        console.print(Text(done if count else "No approved write was waiting to be written."))
         return 0
 
     return run_with_services(settings, locations, workspace, body)

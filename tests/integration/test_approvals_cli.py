@@ -33,7 +33,7 @@ def test_review_then_approve_reject_and_audit(tmp_path: Path) -> None:
 
     approved = run_cli("approvals", "approve", task_id, "--as", "jordan", "--reason", "yes")
     assert approved.returncode == 0, approved.stderr + approved.stdout
-    assert "executed" in approved.stdout
+    assert "Written to Zoho for " in approved.stdout
     # The task is in the CRM exactly once, carrying the approval's marker.
     org = Locations.from_env().demo_crm_file("demo")
     with sqlite3.connect(org) as db:

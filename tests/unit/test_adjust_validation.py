@@ -241,3 +241,133 @@ def test_the_form_takes_today_when_given() -> None:
         "due_date: 2026-11-09 is in the past (today is 2026-12-01); use today or a later "
         "date, or leave it empty"
     ]
+
+
+# -- control, escape and bidirectional-text characters ------------------------------------------
+
+ESC_SUBJECT = "[bold red]Hi[/] \x1b[2J x \x1b]0;pwn\x07"
+
+
+@pytest.mark.parametrize(
+    ("char", "named"),
+    [
+        ("\x1b", "an escape character (U+001B)"),
+        ("\x07", "a bell character (U+0007)"),
+        ("\x00", "a NUL character (U+0000)"),
+        ("\x08", "a control character (U+0008)"),
+        ("\r", "a carriage return (U+000D)"),
+        ("\x7f", "a control character (U+007F)"),
+        ("\x85", "a control character (U+0085)"),
+        ("\x9b", "a control sequence introducer (U+009B)"),
+        ("\u202e", "a bidirectional-text control (U+202E"),
+        ("\u2066", "a bidirectional-text control (U+2066"),
+        ("\u200f", "a bidirectional-text control (U+200F"),
+        ("\u061c", "a bidirectional-text control (U+061C"),
+    ],
+)
+def test_control_escape_and_bidi_characters_are_refused_in_every_text(
+    char: str, named: str
+) -> None:
+    text = f"ab{char}c"
+    actions: list[tuple[Any, str]] = [
+        (CreateTaskAction(subject=text), "subject"),
+        (CreateTaskAction(subject="Call", description=f"x\n{text}"), "description"),
+        (FollowUpEmailAction(subject="Hi", draft_body=text), "draft_body"),
+        (FollowUpEmailAction(subject="Hi", draft_body="b", recipient=text), "recipient"),
+        (FollowUpEmailAction(subject="Hi", draft_body="b", next_steps=[text]), "next_steps[0]"),
+        (AddNoteAction(title=text, content="c"), "title"),
+        (AddNoteAction(title="t", content=text), "content"),
+        (EscalationAction(escalate_to=text, reason="r"), "escalate_to"),
+        (EscalationAction(escalate_to="Dana", reason=text), "reason"),
+        (
+            UpdateAccountAction.model_validate(
+                {"field_changes": [{"field": "Rating", "new": text}]}
+            ),
+            "Rating (new value)",
+        ),
+        (
+            UpdateAccountAction.model_validate(
+                {"field_changes": [{"field": "Description", "new": text}]}
+            ),
+            "Description (new value)",
+        ),
+        (
+            UpdateAccountAction.model_validate(
+                {"field_changes": [{"field": "Regions__c", "new": ["EMEA", text]}]}
+            ),
+            "Regions__c (new value)",
+        ),
+    ]
+    for action, field in actions:
+        problems = action_problems(action, today=TODAY)
+        assert len(problems) == 1, (field, problems)
+        assert problems[0].startswith(f"{field}: contains {named}"), problems
+        assert "cannot be written to the CRM, remove them" in problems[0]
+        assert char not in problems[0]  # the message never carries the character itself
+
+
+def test_the_position_of_the_first_control_character_is_named() -> None:
+    problems = action_problems(CreateTaskAction(subject=ESC_SUBJECT), today=TODAY)
+    assert problems == [
+        "subject: contains an escape character (U+001B) at character 17; control, escape and "
+        "bidirectional-text characters cannot be written to the CRM, remove them"
+    ]
+
+
+def test_line_breaks_and_tabs_are_text_in_bodies_only() -> None:
+    body = "Hi Dana,\n\n\tthe renewal:\r\n- price\r\n- terms\n"
+    assert action_problems(CreateTaskAction(subject="Call", description=body), today=TODAY) == []
+    assert action_problems(FollowUpEmailAction(subject="Hi", draft_body=body), today=TODAY) == []
+    assert action_problems(AddNoteAction(title="Risk", content=body), today=TODAY) == []
+    assert action_problems(EscalationAction(escalate_to="Dana", reason=body), today=TODAY) == []
+    update = UpdateAccountAction.model_validate(
+        {"field_changes": [{"field": "Description", "new": body}]}
+    )
+    assert action_problems(update, today=TODAY) == []
+    for char, named in (("\n", "a line break (U+000A)"), ("\t", "a tab (U+0009)")):
+        problems = action_problems(CreateTaskAction(subject=f"Call{char}Dana"), today=TODAY)
+        assert problems == [
+            f"subject: contains {named} at character 5; this field is one line, remove it"
+        ]
+        problems = action_problems(AddNoteAction(title=f"A{char}B", content="c"), today=TODAY)
+        assert problems
+        assert problems[0].startswith(f"title: contains {named}")
+    # A lone carriage return (it rewrites the line on a terminal) is no line break.
+    problems = action_problems(AddNoteAction(title="t", content="ok\rforged"), today=TODAY)
+    assert problems
+    assert problems[0].startswith("content: contains a carriage return")
+
+
+def test_markup_looking_text_is_ordinary_text() -> None:
+    action = CreateTaskAction(
+        subject="[bold red]Hi[/] [link=https://x.test]y[/link]", description="[b]ok[/b] :smile:"
+    )
+    assert action_problems(action, today=TODAY) == []
+
+
+async def test_the_service_refuses_an_escape_sequence_and_saves_nothing(
+    service: ApprovalService, repo: Repository, fixed_now: datetime
+) -> None:
+    proposed = _add(repo, fixed_now)
+    payload = {"subject": ESC_SUBJECT, "priority": "Highest", "due_date": "2026-12-20"}
+    with pytest.raises(InvalidAdjustmentError) as info:
+        await service.adjust(proposed.id, payload, actor="jdoe")
+    message = info.value.message
+    assert "subject: contains an escape character (U+001B)" in message
+    assert message.endswith("Nothing was saved.")
+    assert "\x1b" not in message
+    assert "\x07" not in message
+    stored = repo.get_approval(proposed.id)
+    assert stored is not None
+    assert stored.status is ApprovalStatus.PENDING
+    assert stored.payload == proposed.payload
+    assert repo.audit_events() == []
+
+
+def test_the_form_and_the_web_page_refuse_it_too() -> None:
+    original = approval()
+    values = {f.name: f.value for f in form_fields(original)}
+    values |= {"subject": "Call \u202eevil", "description": "line 1\r\nline 2"}
+    problems = form_problems(original, values, today=TODAY)
+    assert len(problems) == 1
+    assert problems[0].startswith("subject: contains a bidirectional-text control (U+202E")

@@ -1,4 +1,5 @@
-"""The command line's plain-text views of approvals: the exact write, and table rows."""
+"""The command line's plain-text views of approvals: the exact write, table rows, and what
+executing one did."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from rich.cells import cell_len
 
 from sergas_tui.approvals.cli_support import (
     approval_row,
+    describe_result,
     describe_write,
     fit_label,
     plain,
 )
+from sergas_tui.approvals.execution_records import ExecutionResult
 from sergas_tui.domain import Approval, Recommendation
 from sergas_tui.domain.names import CrmUser, RecordNames
 
@@ -226,3 +229,118 @@ def test_the_further_writes_of_a_decision_are_listed() -> None:
         "    - Account update: Annual revenue USD 1 → USD 2",
         "    - Escalation to Dana Whitfield <dana@x> (sales manager): Late",
     ]
+
+
+# -- what executing an approval did ---------------------------------------------------------
+
+RECORD = "5725767000001001136"
+
+
+def _task(**overrides: Any) -> Approval:
+    payload = {"subject": "Follow up on the renewal", "due_date": "2026-12-20", "priority": "High"}
+    return _approval("create_task", payload, account_id=ACCOUNT, **overrides)
+
+
+def test_a_written_task_is_a_sentence_with_the_account_and_the_record() -> None:
+    result = ExecutionResult("0123456789abcdef", "executed", RECORD, wrote=True, attempts=1)
+    text = describe_result(result, _task(status="executed"), _names())
+    assert text == (
+        "Written to Zoho for Quarry Ridge Materials (…7306) as record 5725767000001001136: "
+        "Task 'Follow up on the renewal' (2026-12-20, priority High)."
+    )
+    assert "ExecutionResult" not in text
+    assert "approval_id" not in text
+
+
+@pytest.mark.parametrize(
+    ("action_type", "payload", "what"),
+    [
+        ("add_note", {"title": "Risk", "content": "Quiet."}, "Note 'Risk' — Quiet."),
+        (
+            "follow_up_email",
+            {"subject": "Renewal", "draft_body": "Hi", "recipient": "ines@x"},
+            "Email draft to ines@x: 'Renewal' (logged as a task, not sent)",
+        ),
+        (
+            "escalation",
+            {"escalate_to": "sales_manager", "reason": "Late"},
+            "Escalation to Dana Whitfield <dana@x> (sales manager): Late",
+        ),
+    ],
+)
+def test_every_kind_of_write_is_named(action_type: str, payload: dict[str, Any], what: str) -> None:
+    approval = _approval(action_type, payload, account_id=ACCOUNT, status="executed")
+    result = ExecutionResult(approval.id, "executed", RECORD, wrote=True, attempts=1)
+    assert describe_result(result, approval, _names()) == (
+        f"Written to Zoho for Quarry Ridge Materials (…7306) as record {RECORD}: {what}."
+    )
+
+
+def test_an_account_update_names_no_record_and_further_writes_are_counted() -> None:
+    approval = _approval(
+        "update_account",
+        {"field_changes": [{"field": "Rating", "old": "Warm", "new": "Hot"}]},
+        account_id=ACCOUNT,
+        also=[{"type": "add_note", "action": {"title": "Why", "content": "Asked by Inês."}}],
+    )
+    result = ExecutionResult(approval.id, "executed", ACCOUNT, wrote=True, attempts=1)
+    assert describe_result(result, approval, _names()) == (
+        "Written to Zoho for Quarry Ridge Materials (…7306): Account update: Rating 'Warm' → "
+        "'Hot'. With it, 1 further write of the same decision."
+    )
+
+
+def test_an_already_written_item_says_nothing_was_written_again() -> None:
+    result = ExecutionResult("0123456789abcdef", "already_executed", RECORD)
+    text = describe_result(result, _task(status="executed"), _names())
+    assert text.startswith(f"Already in Zoho for Quarry Ridge Materials (…7306) as record {RECORD}")
+    assert text.endswith("Nothing was written again.")
+
+
+def test_a_failed_write_says_what_failed_and_what_to_do() -> None:
+    error = "CRM error: Zoho refused the request (INVALID_DATA)."
+    result = ExecutionResult("0123456789abcdef", "failed", attempts=3, error=error)
+    text = describe_result(result, _task(status="failed"), _names())
+    assert text.startswith(
+        "Not written for Quarry Ridge Materials (…7306): Task 'Follow up on the renewal' "
+        "(2026-12-20, priority High). CRM error: Zoho refused the request (INVALID_DATA). "
+        "Your approval stands;"
+    )
+    assert "press R" in text
+
+
+def test_a_conflict_says_how_to_see_the_current_values() -> None:
+    result = ExecutionResult("0123456789abcdef", "conflict", attempts=1, error="changed")
+    text = describe_result(result, _task(status="conflict"), _names())
+    assert "The CRM record changed since Sergas read it, so nothing was overwritten." in text
+    assert "`sergas approvals show 01234567`" in text
+
+
+def test_a_skipped_item_says_why_and_that_nothing_changed() -> None:
+    result = ExecutionResult("0123456789abcdef", "skipped", error="approval is rejected")
+    assert describe_result(result, _task(status="rejected"), _names()) == (
+        "Not written now for Quarry Ridge Materials (…7306): Task 'Follow up on the renewal' "
+        "(2026-12-20, priority High): it is rejected, so there is nothing to write. Nothing "
+        "was changed."
+    )
+    busy = ExecutionResult("0123456789abcdef", "skipped", error="another executor has it")
+    text = describe_result(busy, _task(status="approved"), _names())
+    assert text.endswith(": another executor has it. Nothing was changed.")
+
+
+def test_crm_text_in_a_result_loses_control_sequences() -> None:
+    subject = {"subject": "Hi\x1b[2J there\u202e"}
+    approval = _approval("create_task", subject, account_id=ACCOUNT, status="failed")
+    result = ExecutionResult(approval.id, "failed", error="Bad \x1b]0;pwn\x07 request")
+    text = describe_result(result, approval, _names())
+    assert "Task 'Hi there'" in text
+    assert "Bad  request" in text
+    assert "\x1b" not in text
+    assert "\u202e" not in text
+
+
+def test_a_result_without_its_approval_still_reads() -> None:
+    result = ExecutionResult("0123456789abcdef", "executed", RECORD, wrote=True, attempts=1)
+    assert describe_result(result, None) == (
+        f"Written to Zoho for the account as record {RECORD}: the approved write."
+    )
