@@ -78,6 +78,25 @@ def test_export_without_a_review_says_what_to_do(tmp_path: Path) -> None:
     assert "sergas review" in result.stderr
 
 
+def test_export_suggests_a_quoted_command_and_wants_an_email(tmp_path: Path) -> None:
+    assert run_cli("demo", "generate", *SMALL).returncode == 0
+    out = str(tmp_path / "x.md")
+    missing = run_cli("export", "brief", "--owner", "no one@demo.sergas.test", "--out", out)
+    assert missing.returncode == 1
+    assert "`sergas review --owner 'no one@demo.sergas.test'`" in " ".join(missing.stderr.split())
+    # A name, not an email: say that --owner takes the email, and whose it is when known.
+    by_name = run_cli("export", "brief", "--owner", " jordan  avery", "--out", out)
+    assert_one_paragraph_error(
+        by_name,
+        "--owner takes the owner's email, not a name",
+        "Jordan Avery is jordan.avery@demo.sergas.test: pass --owner jordan.avery@demo.sergas.test",
+        "Nothing was written.",
+    )
+    unknown = run_cli("review", "--owner", "Nobody Known")
+    assert_one_paragraph_error(unknown, "--owner takes the owner's email, not a name")
+    assert not (tmp_path / "x.md").exists()
+
+
 def test_memory_search_and_forget(tmp_path: Path) -> None:
     assert run_cli("demo", "generate", *SMALL).returncode == 0
     assert run_cli("review").returncode == 0
