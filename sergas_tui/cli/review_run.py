@@ -184,6 +184,12 @@ def review_command(
         output_file(metrics_file, "--metrics-file")
     elif configured and settings.monitoring.metrics_enabled:
         metrics_file = output_file(Path(configured).expanduser(), "[monitoring] metrics_file")
+    if engine == "claude":  # said before the configuration's check would blame the file
+        from sergas_tui.secrets import SecretName, SecretStore
+
+        SecretStore().require(
+            SecretName.ANTHROPIC_API_KEY, "The Claude engine, chosen with --engine claude,"
+        )
     if engine is not None:
         settings = settings.model_copy(
             update={"anthropic": settings.anthropic.model_copy(update={"engine": engine})}

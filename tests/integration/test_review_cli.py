@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from sergas_tui.domain import OwnerBrief
 from tests.helpers.cli import assert_one_paragraph_error, run_cli
 
@@ -69,6 +71,26 @@ def test_review_configuration_errors_exit_2() -> None:
     assert_one_paragraph_error(run_cli("review", "--engine", "claude"), "anthropic_api_key")
     assert_one_paragraph_error(run_cli("review", "--engine", "gpt"), "--engine")
     assert_one_paragraph_error(run_cli("review", "--owner", "a@b.test", "--all"), "--all")
+
+
+def test_a_missing_anthropic_key_says_where_the_claude_choice_came_from(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert run_cli("demo", "generate", *SMALL).returncode == 0
+    by_option = run_cli("review", "--engine", "claude")
+    assert_one_paragraph_error(
+        by_option,
+        "The Claude engine, chosen with --engine claude, needs the Anthropic API key, and none "
+        "is stored. Run `sergas auth set anthropic_api_key`",
+    )
+    assert "for the claude engine" not in by_option.stderr.casefold()
+    monkeypatch.setenv("SERGAS_ANTHROPIC__ENGINE", "claude")
+    by_config = run_cli("review")
+    assert_one_paragraph_error(
+        by_config,
+        "The Claude engine, chosen by [anthropic] engine = 'claude' in the configuration, needs "
+        "the Anthropic API key",
+    )
 
 
 def test_export_without_a_review_says_what_to_do(tmp_path: Path) -> None:
