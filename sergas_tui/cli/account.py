@@ -41,7 +41,7 @@ def export_command(state: State, console: Console, *, account: str, out: Path) -
     from sergas_tui.user_files import output_file
     from sergas_tui.viewmodels.mutes import find_account
 
-    output_file(out, "--out", special_ok=True)
+    output_file(out, "--out", special_ok=True, example="account.json")
     services = open_services(state.settings(), state.locations, workspace=state.workspace)
 
     async def run() -> dict[str, int]:

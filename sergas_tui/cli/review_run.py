@@ -176,14 +176,16 @@ def review_command(
     if owner and everyone:
         raise ConfigError("Use either --owner or --all, not both.", title="Bad arguments")
     if json_file is not None:
-        output_file(json_file, "--json", special_ok=True)
+        output_file(json_file, "--json", special_ok=True, example="brief.json")
     if markdown_dir is not None:
         output_dir(markdown_dir, "--markdown")
     configured = settings.monitoring.metrics_file
     if metrics_file is not None:
-        output_file(metrics_file, "--metrics-file")
+        output_file(metrics_file, "--metrics-file", example="sergas.prom")
     elif configured and settings.monitoring.metrics_enabled:
-        metrics_file = output_file(Path(configured).expanduser(), "[monitoring] metrics_file")
+        metrics_file = output_file(
+            Path(configured).expanduser(), "[monitoring] metrics_file", example="sergas.prom"
+        )
     if engine == "claude":  # said before the configuration's check would blame the file
         from sergas_tui.secrets import SecretName, SecretStore
 

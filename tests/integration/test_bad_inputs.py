@@ -61,6 +61,26 @@ def test_audit_export_to_a_bad_place() -> None:
     assert_one_paragraph_error(result, "/proc/x.jsonl", "nothing was written")
 
 
+def test_a_directory_given_for_a_file_suggests_a_name_in_the_commands_format(
+    tmp_path: Path,
+) -> None:
+    assert run_cli("demo", "generate", *SMALL).returncode == 0
+    folder = tmp_path / "mdout"
+    folder.mkdir()
+    cases = [
+        (("account", "export", "Anything", "--out", "."), "e.g. --out account.json."),
+        (("account", "export", "Anything", "--out", str(folder)), f"--out {folder}/account.json."),
+        (("review", "--json", str(folder)), f"e.g. --json {folder}/brief.json."),
+        (("audit", "export", "--out", str(folder)), f"e.g. --out {folder}/audit.jsonl."),
+        (("export", "brief", "--out", str(folder)), f"e.g. --out {folder}/brief.md."),
+    ]
+    for args, fragment in cases:
+        result = run_cli(*args)
+        no_unexpected(result)
+        assert_one_paragraph_error(result, fragment)
+    assert list(folder.iterdir()) == []
+
+
 def test_review_checks_its_output_paths_before_it_runs(tmp_path: Path) -> None:
     assert run_cli("demo", "generate", *SMALL).returncode == 0
     result = run_cli("review", "--all", "--markdown", "/proc/sys/x")
