@@ -45,6 +45,8 @@ class SecretSpec:
     name: SecretName
     description: str
     env_vars: tuple[str, ...]
+    noun: str = ""
+    """What an error calls it after "needs the" (default: the description)."""
 
 
 SECRET_SPECS: dict[SecretName, SecretSpec] = {
@@ -54,6 +56,7 @@ SECRET_SPECS: dict[SecretName, SecretSpec] = {
             SecretName.ZOHO_REFRESH_TOKEN,
             "Zoho OAuth refresh token (from a Self Client grant)",
             ("SERGAS_ZOHO_REFRESH_TOKEN",),
+            noun="Zoho OAuth refresh token",
         ),
         SecretSpec(
             SecretName.ZOHO_CLIENT_SECRET,
@@ -64,36 +67,43 @@ SECRET_SPECS: dict[SecretName, SecretSpec] = {
             SecretName.ANTHROPIC_API_KEY,
             "Anthropic API key for the Claude engine",
             ("SERGAS_ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY"),
+            noun="Anthropic API key",
         ),
         SecretSpec(
             SecretName.POSTGRES_PASSWORD,
             "Password of the central audit PostgreSQL role",
             ("SERGAS_POSTGRES_PASSWORD", "PGPASSWORD"),
+            noun="password of the central audit PostgreSQL role",
         ),
         SecretSpec(
             SecretName.ZOHO_MCP_TOKEN,
             "Bearer token for the Zoho MCP endpoint (mcp_endpoint, or Zoho's hosted server)",
             ("SERGAS_ZOHO_MCP_TOKEN",),
+            noun="bearer token for the Zoho MCP endpoint",
         ),
         SecretSpec(
             SecretName.MCP_SERVER_TOKEN,
             "Bearer token clients must present to `sergas mcp zoho --http`",
             ("SERGAS_MCP_SERVER_TOKEN",),
+            noun="bearer token clients must present to `sergas mcp zoho --http`",
         ),
         SecretSpec(
             SecretName.ZOHO_MCP_URL,
             "URL of Zoho's hosted MCP server, with its secret key ([zoho] mcp_flavour = 'zoho')",
             ("SERGAS_ZOHO_MCP_URL",),
+            noun="URL of Zoho's hosted MCP server, with its secret key",
         ),
         SecretSpec(
             SecretName.SMTP_PASSWORD,
             "Password of the SMTP login that sends digests ([notifications] smtp_username)",
             ("SERGAS_SMTP_PASSWORD",),
+            noun="password of the SMTP login that sends digests",
         ),
         SecretSpec(
             SecretName.NOTIFY_WEBHOOK_URL,
             "Slack-compatible incoming webhook URL for digests ([notifications] webhook)",
             ("SERGAS_NOTIFY_WEBHOOK_URL",),
+            noun="incoming webhook URL for digests",
         ),
     )
 }
@@ -292,7 +302,7 @@ class SecretStore:
             if name == SecretName.MCP_SERVER_TOKEN:
                 how = f"`{GENERATE_COMMAND}`"
             raise SecretError(
-                f"{purpose} needs the {spec.description.lower()}, and none is stored. Run "
+                f"{purpose} needs the {spec.noun or spec.description}, and none is stored. Run "
                 f"{how} to put it in the OS keyring, or set "
                 f"{' or '.join(spec.env_vars)} for headless use."
             )

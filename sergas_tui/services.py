@@ -86,7 +86,10 @@ def check_required_secrets(settings: Settings, secrets: SecretStore) -> None:
     ):
         secrets.require(SecretName.ZOHO_MCP_URL, "Zoho's hosted MCP server (mcp_flavour = 'zoho')")
     if settings.anthropic.engine == "claude":
-        secrets.require(SecretName.ANTHROPIC_API_KEY, "The Claude engine (engine = 'claude')")
+        secrets.require(
+            SecretName.ANTHROPIC_API_KEY,
+            "The Claude engine, chosen by [anthropic] engine = 'claude' in the configuration,",
+        )
 
 
 @dataclass

@@ -98,8 +98,11 @@ def _probe(directory: Path, target: Path, option: str) -> None:
         ) from err
 
 
-def output_file(path: Path, option: str = "--out", *, special_ok: bool = False) -> Path:
-    """Check that ``path`` can be written as a file, before any work; returns it.
+def output_file(
+    path: Path, option: str = "--out", *, special_ok: bool = False, example: str = "brief.md"
+) -> Path:
+    """Check that ``path`` can be written as a file, before any work; returns it. ``example``
+    is the file name an error suggests (its extension the format the command writes).
 
     Its directory must exist (nothing is created) and accept files; ``path`` itself must not be
     a directory, nor — unless ``special_ok`` (a stream such as ``/dev/stdout``) — anything but
@@ -109,14 +112,14 @@ def output_file(path: Path, option: str = "--out", *, special_ok: bool = False) 
     if not text or text.endswith(os.sep) or path.name in ("", ".", ".."):
         raise UserInputError(
             f"{option} {_shown(text or '(empty)')} names a directory, not a file; give a file "
-            f"name, e.g. {option} {_shown(path / 'brief.md') if text else 'brief.md'}.",
+            f"name, e.g. {option} {_shown(path / example) if text else example}.",
             title="Not a file name",
         )
     mode = _mode(path, option)
     if mode is not None and stat.S_ISDIR(mode):
         raise UserInputError(
             f"{option} {_shown(path)} is a directory; give a file name inside it, e.g. "
-            f"{option} {_shown(path / 'brief.md')}.",
+            f"{option} {_shown(path / example)}.",
             title="Not a file name",
         )
     if mode is not None and not stat.S_ISREG(mode) and not special_ok:

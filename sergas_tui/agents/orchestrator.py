@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Iterable
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -49,6 +49,7 @@ from sergas_tui.agents.review_engine import ReviewEngine, RunAware
 from sergas_tui.agents.review_steps import (
     assess_outcomes,
     briefs_by_owner,
+    crm_spelling,
     fill_queues,
     owner_histories,
     persist_account,
@@ -65,7 +66,6 @@ from sergas_tui.config import Settings
 from sergas_tui.crm.call_tally import add_calls
 from sergas_tui.crm.gateway import CrmReader
 from sergas_tui.domain import (
-    Account,
     AccountFacts,
     AccountReview,
     AuditAction,
@@ -106,17 +106,6 @@ class _Accounts:
     recommendations: int
     landed: int
     """Critical recommendations that landed at once as pending approvals."""
-
-
-def crm_spelling(owner_email: str, accounts: Iterable[Account]) -> str:
-    """``owner_email`` as the CRM spells it on the owner's accounts (emails compare without
-    case), or as given when no account names it."""
-    wanted = owner_email.strip().casefold()
-    for account in accounts:
-        email = account.owner.email if account.owner else None
-        if email and email.casefold() == wanted:
-            return email
-    return owner_email
 
 
 class Orchestrator:

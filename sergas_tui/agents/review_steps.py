@@ -12,7 +12,7 @@ of ``approvals/queue.py`` and ``domain/queue.py``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
 from sergas_tui.agents.author.problems import problem_of
@@ -21,6 +21,7 @@ from sergas_tui.approvals.queue import fill_queue, land, supersede_queued
 from sergas_tui.briefs.compile import compile_brief
 from sergas_tui.clock import Clock
 from sergas_tui.domain import (
+    Account,
     AccountFacts,
     AccountReview,
     ApprovalStatus,
@@ -244,3 +245,14 @@ def save_briefs(
             repository.save_brief(brief, run_id=run_id)
             briefs.append(brief)
     return tuple(briefs)
+
+
+def crm_spelling(owner_email: str, accounts: Iterable[Account]) -> str:
+    """``owner_email`` as the CRM spells it on the owner's accounts (emails compare without
+    case), or as given when no account names it."""
+    wanted = owner_email.strip().casefold()
+    for account in accounts:
+        email = account.owner.email if account.owner else None
+        if email and email.casefold() == wanted:
+            return email
+    return owner_email

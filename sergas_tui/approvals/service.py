@@ -75,6 +75,7 @@ MIN_PREFIX = 4
 
 _S = ApprovalStatus
 _VERB = {_S.APPROVED: "approve", _S.ADJUSTED: "adjust", _S.REJECTED: "reject"}
+_DONE = {_S.APPROVED: "approved", _S.ADJUSTED: "adjusted", _S.REJECTED: "rejected"}
 _ORIGINAL_PAYLOAD = "original_payload"
 """Key in ``Approval.details`` keeping the proposed payload while an adjusted one replaces it."""
 _FEEDBACK_KEYS = ("feedback", FEEDBACK_SIGNALS)
@@ -350,7 +351,7 @@ class ApprovalService:
         self._may(approval.owner_email, "decide")
         old = approval.status
         if old not in UNDOABLE or not can_transition(old, _S.PENDING):
-            raise ApprovalError(self._undo_refusal(approval))
+            raise ApprovalError(self._undo_refusal(approval), title="Cannot undo")
         details = dict(approval.details or {})
         for key in _FEEDBACK_KEYS:  # the feedback went with the decision
             details.pop(key, None)
@@ -421,7 +422,8 @@ class ApprovalService:
             approval = approval.model_copy(update={"status": _S.EXPIRED})
         old = approval.status
         if not can_transition(old, new):
-            raise ApprovalError(self._refusal(approval, new))
+            verb = _VERB.get(new, str(new))
+            raise ApprovalError(self._refusal(approval, new), title=f"Cannot {verb}")
         update: dict[str, Any] = {
             "status": new,
             "decided_by": who,
@@ -611,35 +613,39 @@ class ApprovalService:
 
     @staticmethod
     def _refusal(approval: Approval, new: ApprovalStatus) -> str:
+        """Why ``approval`` cannot take the decision ``new`` (the title names the decision)."""
         short = approval.id[:8]
-        verb = _VERB.get(new, str(new))
         status = approval.status
         if status == _S.EXPIRED:
             return (
-                f"Approval {short} expired on {approval.expiry:%Y-%m-%d %H:%M} UTC and can no "
-                "longer be decided; the next review will propose it again if it still applies."
+                f"Approval {short} expired on {approval.expiry:%Y-%m-%d %H:%M} UTC; the next "
+                "review will propose it again if it still applies."
             )
         by = f" (decided by {approval.decided_by})" if approval.decided_by else ""
         if status in (_S.EXECUTING, _S.EXECUTED):
-            return f"Approval {short} is already {status}{by}; it cannot be {verb}d any more."
+            return (
+                f"Approval {short} is already {status}{by}: its CRM write has started, so no "
+                "decision can change it now."
+            )
         if status == _S.FAILED:
             return (
                 f"Approval {short} was approved but its write failed; retry the execution "
                 f"instead of deciding again."
             )
-        return f"Approval {short} is already {status}{by}; undo that decision first to {verb} it."
+        return f"Approval {short} is already {status}{by}; undo that decision first."
 
     @staticmethod
     def _undo_refusal(approval: Approval) -> str:
+        """Why ``approval``'s decision cannot be taken back (the title says "Cannot undo")."""
         short = approval.id[:8]
         status = approval.status
         if status == _S.PENDING:
-            return f"Approval {short} has no decision to undo: it is pending."
+            return f"Approval {short} is pending: nothing has been decided on it yet."
         if status == _S.EXPIRED:
-            return f"Approval {short} expired; there is no decision to undo."
+            return f"Approval {short} expired before anyone decided it."
         return (
             f"Approval {short} is {status}: its CRM write has already started, so the decision "
-            "can no longer be undone."
+            "stands."
         )
 
     @staticmethod

@@ -19,9 +19,9 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from sergas_tui.cli.common import State, state_of
+from sergas_tui.cli.common import State, can_confirm, state_of
+from sergas_tui.errors import ConfigError, WorkspaceError
 from sergas_tui.errors import UnknownAccountError as UnknownAccountError
-from sergas_tui.errors import WorkspaceError
 
 if TYPE_CHECKING:
     from sergas_tui.services import Services
@@ -41,7 +41,7 @@ def export_command(state: State, console: Console, *, account: str, out: Path) -
     from sergas_tui.user_files import output_file
     from sergas_tui.viewmodels.mutes import find_account
 
-    output_file(out, "--out", special_ok=True)
+    output_file(out, "--out", special_ok=True, example="account.json")
     services = open_services(state.settings(), state.locations, workspace=state.workspace)
 
     async def run() -> dict[str, int]:
@@ -171,6 +171,12 @@ def forget_command(state: State, console: Console, *, account: str, yes: bool) -
                 soft_wrap=True,
             )
         elif not yes:
+            if not can_confirm():
+                raise ConfigError(
+                    f"Forgetting {name} asks for a confirmation, and there is no terminal to ask "
+                    "it on; pass --yes to forget without a confirmation. Nothing was changed.",
+                    title="No confirmation",
+                )
             console.print(
                 Text(
                     f"Forget {name} ({account_id}) in workspace {services.workspace}: its "
@@ -182,7 +188,7 @@ def forget_command(state: State, console: Console, *, account: str, yes: bool) -
                 soft_wrap=True,
             )
             if not typer.confirm(f"Forget {name}?", default=False, err=True):
-                console.print(Text(f"Nothing was changed; {name} is kept."))
+                console.print(Text(f"Nothing was forgotten: {name} is kept."))
                 return 1
 
         async def run() -> ForgetReport:

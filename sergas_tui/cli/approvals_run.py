@@ -372,7 +372,7 @@ def export_command(
     out: Path | None,
 ) -> int:
     if out is not None:
-        output_file(out, "--out", special_ok=True)
+        output_file(out, "--out", special_ok=True, example="audit.jsonl")
     services = open_services(settings, locations, workspace=workspace)
     try:
         if out is None:

@@ -188,7 +188,11 @@ def _purge_local(state: State, settings: Settings, *, yes: bool) -> None:
 def audit_export(
     ctx: typer.Context,
     since: Annotated[
-        datetime | None, typer.Option(help="Only rows at or after this date/time (UTC).")
+        str | None,
+        typer.Option(
+            help="Only rows at or after this date or time (UTC unless it says): YYYY-MM-DD or "
+            "YYYY-MM-DDTHH:MM[:SS][±HH:MM]."
+        ),
     ] = None,
     out_file: Annotated[Path | None, typer.Option("--out", help="File (default: stdout).")] = None,
 ) -> None:
@@ -196,7 +200,7 @@ def audit_export(
     from sergas_tui.cli.approvals_run import export_command
 
     state = state_of(ctx)
-    when = since.replace(tzinfo=UTC) if since is not None and since.tzinfo is None else since
+    when = None if since is None else since_of(since)
     raise typer.Exit(
         export_command(
             **body_arguments(state),
@@ -204,3 +208,23 @@ def audit_export(
             out=out_file,
         )
     )
+
+
+def since_of(text: str) -> datetime:
+    """``--since`` as an aware datetime: an ISO 8601 date (midnight UTC) or date and time (UTC
+    unless it carries an offset), or a UserInputError naming the formats."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from sergas_tui.errors import UserInputError
+
+    try:
+        when = TypeAdapter(datetime).validate_python(text.strip())
+    except ValidationError:
+        raise UserInputError(
+            f"--since {text!r} is not a date or time. Give a date, YYYY-MM-DD (from midnight "
+            "UTC), or a date and time, YYYY-MM-DDTHH:MM[:SS] (UTC, or with an offset such as "
+            "+02:00); e.g. --since 2025-06-30 or --since 2025-06-30T14:00. Nothing was "
+            "exported.",
+            title="Bad --since",
+        ) from None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when

@@ -54,6 +54,14 @@ def warn(message: str) -> None:
     err_console.print(Text(message, style="yellow"), soft_wrap=True)
 
 
+def can_confirm() -> bool:
+    """Whether a confirmation can be asked: standard input is a terminal (not a pipe, a file or
+    /dev/null, where the question would fail or read an answer nobody gave)."""
+    import sys
+
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
 def metrics_served(settings: Settings) -> AbstractContextManager[Exporter | None]:
     """Serve this process's Prometheus metrics while the block runs, when ``[monitoring]
     prometheus_port`` is set (for `sergas review`, `sergas worker`, `sergas serve` and the MCP

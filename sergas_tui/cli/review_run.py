@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shlex
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ from sergas_tui.locations import Locations
 from sergas_tui.services import Services, open_services
 from sergas_tui.user_files import make_output_dir, output_dir, output_file, write_text_file
 from sergas_tui.viewmodels.brief import current_brief
-from sergas_tui.viewmodels.names import names_for_brief
+from sergas_tui.viewmodels.names import demo_users, names_for_brief
 
 
 def usage_text(usage: Usage) -> str:
@@ -175,21 +176,33 @@ def review_command(
     if owner and everyone:
         raise ConfigError("Use either --owner or --all, not both.", title="Bad arguments")
     if json_file is not None:
-        output_file(json_file, "--json", special_ok=True)
+        output_file(json_file, "--json", special_ok=True, example="brief.json")
     if markdown_dir is not None:
         output_dir(markdown_dir, "--markdown")
     configured = settings.monitoring.metrics_file
     if metrics_file is not None:
-        output_file(metrics_file, "--metrics-file")
+        output_file(metrics_file, "--metrics-file", example="sergas.prom")
     elif configured and settings.monitoring.metrics_enabled:
-        metrics_file = output_file(Path(configured).expanduser(), "[monitoring] metrics_file")
+        metrics_file = output_file(
+            Path(configured).expanduser(), "[monitoring] metrics_file", example="sergas.prom"
+        )
+    if engine == "claude":  # said before the configuration's check would blame the file
+        from sergas_tui.secrets import SecretName, SecretStore
+
+        SecretStore().require(
+            SecretName.ANTHROPIC_API_KEY, "The Claude engine, chosen with --engine claude,"
+        )
     if engine is not None:
         settings = settings.model_copy(
             update={"anthropic": settings.anthropic.model_copy(update={"engine": engine})}
         )
     services = open_services(settings, locations, workspace=workspace)
     try:
-        target = None if everyone else (owner or services.current_user_email())
+        target: str | None = None
+        if owner:
+            target = owner_email(services, owner)
+        elif not everyone:
+            target = services.current_user_email()
         if not everyone and target is None:
             raise ConfigError(
                 "Whose accounts? Pass --owner EMAIL or --all, or set [zoho] user_email.",
@@ -244,14 +257,14 @@ def export_brief_command(
     output_file(out, "--out", special_ok=True)
     services = open_services(settings, locations, workspace=workspace)
     try:
-        email = owner or services.current_user_email()
+        email = owner_email(services, owner) if owner else services.current_user_email()
         if email is None:
             raise ConfigError("Pass --owner EMAIL (or set [zoho] user_email).", title="No owner")
         brief = current_brief(services, email)
         if brief is None:
             raise SergasError(
                 f"There is no review of {email} in workspace {services.workspace!r} yet. Run "
-                f"`sergas review --owner {email}` first.",
+                f"`{sergas_command(workspace, 'review', '--owner', email)}` first.",
                 title="Nothing to export",
             )
         found = brief
@@ -269,3 +282,32 @@ def export_brief_command(
         return 0
     finally:
         services.close()
+
+
+def sergas_command(workspace: str | None, *args: str) -> str:
+    """A command to suggest, quoted for a shell: `sergas review --owner 'a b'` (with the
+    workspace option when the user chose one)."""
+    words = ["sergas", *(["--workspace", workspace] if workspace else []), *args]
+    return shlex.join(words)
+
+
+def owner_email(services: Services, owner: str) -> str:
+    """``--owner`` as given when it is an email; a name is refused, with the email of the owner
+    so named when the workspace knows one (the demo org's users)."""
+    if "@" in owner:
+        return owner
+    wanted = " ".join(owner.split()).casefold()
+    known = {
+        user.email: user.name
+        for user in demo_users(services)
+        if user.email and user.name and " ".join(user.name.split()).casefold() == wanted
+    }
+    if len(known) == 1:
+        [(email, name)] = known.items()
+        hint = f"{name} is {email}: pass --owner {shlex.quote(email)}"
+    else:
+        hint = "pass the email they sign in to Zoho CRM with, e.g. --owner name@example.com"
+    raise ConfigError(
+        f"--owner takes the owner's email, not a name ({owner!r}); {hint}. Nothing was written.",
+        title="Bad arguments",
+    )

@@ -8,6 +8,9 @@ or by an unambiguous part of their name; signals by key (`no_activity_critical`)
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Annotated
 
@@ -42,6 +45,17 @@ _SIGNAL_HELP = "The signal: its key (no_activity_critical, stalled_in_stage…) 
 _REASON_HELP = "Why (required; recorded and shown with the mute)."
 INDENT = 10
 """Where a listed mute's second line starts (under the account name, after the id)."""
+
+
+@contextmanager
+def _titled(title: str) -> Iterator[None]:
+    """This command's title on its errors (a MuteError's own title names snooze and dismiss)."""
+    try:
+        yield
+    except MuteError as err:
+        if err.title == MuteError.title:
+            err.title = title
+        raise
 
 
 def _services(state: State) -> Services:
@@ -203,7 +217,10 @@ def unmute_command(
     try:
         who = _actor(actor)
         if key is None:
-            mute = find_mute(services, target)
+            try:
+                mute = find_mute(services, target)
+            except MuteError as err:
+                raise _signal_missing(services, target) or err from None
             lifted = [unmute(services, mute.id, actor=who)]
         else:
             account_id, _name, _owner = find_account(services, target)
@@ -222,6 +239,32 @@ def unmute_command(
         services.close()
 
 
+def _signal_missing(services: Services, target: str) -> MuteError | None:
+    """When ``target`` names an account rather than a mute: the error saying SIGNAL is missing,
+    with the account's mutes in force (None when it names no account either)."""
+    from sergas_tui.viewmodels.mutes import account_mutes, find_account
+
+    try:
+        account_id, name, _owner = find_account(services, target)
+    except MuteError:
+        return None
+    mutes = account_mutes(services, account_id)
+    if not mutes:
+        return MuteError(
+            "`sergas signals unmute` takes a mute id, or an account and a SIGNAL; "
+            f"{name} is an account and has no snoozed or dismissed signal, so there is nothing "
+            "to unmute. Nothing was changed."
+        )
+    listed = "; ".join(
+        f"{m.signal_key} ({signal_label(m.signal_key)!r}, mute {m.id[:8]})" for m in mutes
+    )
+    command = shlex.join(["sergas", "signals", "unmute", name, mutes[0].signal_key])
+    return MuteError(
+        f"{name} is an account: give the SIGNAL to unmute after it, e.g. `{command}`, or a "
+        f"mute id alone. Its muted signals: {listed}. Nothing was changed."
+    )
+
+
 # -- the Typer commands -------------------------------------------------------------------------
 
 
@@ -238,7 +281,9 @@ def signals_list(
 ) -> None:
     """List snoozed and dismissed signals, with why and who."""
     state = state_of(ctx)
-    raise typer.Exit(list_command(state, out, account=account, owner=owner, everything=everything))
+    with _titled("Signal mutes"):
+        code = list_command(state, out, account=account, owner=owner, everything=everything)
+    raise typer.Exit(code)
 
 
 @signals_app.command("snooze")
@@ -254,8 +299,8 @@ def signals_snooze(
     actor: Annotated[str | None, typer.Option("--as", help=_AS_HELP)] = None,
 ) -> None:
     """Snooze a signal until a date (say, the customer is on holiday)."""
-    raise typer.Exit(
-        mute_command(
+    with _titled("Snooze"):
+        code = mute_command(
             state_of(ctx),
             out,
             kind="snooze",
@@ -266,7 +311,7 @@ def signals_snooze(
             days=days,
             actor=actor,
         )
-    )
+    raise typer.Exit(code)
 
 
 @signals_app.command("dismiss")
@@ -282,8 +327,8 @@ def signals_dismiss(
     actor: Annotated[str | None, typer.Option("--as", help=_AS_HELP)] = None,
 ) -> None:
     """Dismiss a signal until you unmute it (it does not apply)."""
-    raise typer.Exit(
-        mute_command(
+    with _titled("Dismiss"):
+        code = mute_command(
             state_of(ctx),
             out,
             kind="dismiss",
@@ -294,7 +339,7 @@ def signals_dismiss(
             days=None,
             actor=actor,
         )
-    )
+    raise typer.Exit(code)
 
 
 @signals_app.command("unmute")
@@ -307,4 +352,6 @@ def signals_unmute(
     actor: Annotated[str | None, typer.Option("--as", help=_AS_HELP)] = None,
 ) -> None:
     """Unmute a signal: the next review counts it again."""
-    raise typer.Exit(unmute_command(state_of(ctx), out, target=target, signal=signal, actor=actor))
+    with _titled("Unmute"):
+        code = unmute_command(state_of(ctx), out, target=target, signal=signal, actor=actor)
+    raise typer.Exit(code)

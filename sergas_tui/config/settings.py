@@ -183,23 +183,52 @@ def describe_validation_error(
 ) -> str:
     """One paragraph naming where each bad value came from, the key and what was expected."""
     parts: list[str] = []
+    from_environment = False
     for error in err.errors():
         loc = tuple(error["loc"])
         env_name = ENV_PREFIX + ENV_NESTED_DELIMITER.join(str(p) for p in loc).upper()
-        shown = repr(error.get("input"))
+        value = error.get("input")
+        shown = _toml_text(value)
         if len(shown) > 60:
             shown = shown[:57] + "..."
         if env_name in environ and not _lookup(data, loc):
-            where = f"environment variable {env_name}"
-        else:
-            section = ".".join(str(p) for p in loc[:-1])
-            key = str(loc[-1]) if loc else "?"
-            where = f"[{section}] {key}" if section else key
-            where = f"{where} in {path}"
-        parts.append(f"{where} = {shown}: expected {_expected(error)}")
+            from_environment = True
+            parts.append(f"environment variable {env_name} = {shown}: expected {_expected(error)}")
+            continue
+        section = ".".join(str(p) for p in loc[:-1])
+        key = str(loc[-1]) if loc else "?"
+        if not section and isinstance(value, Mapping):  # a whole [section] of the file
+            held = f" {shown[1:-1].strip()}" if value else ""
+            expected = _expected(error).replace("no such setting", "no such section", 1)
+            parts.append(f"[{key}]{held} in {path}: expected {expected}")
+            continue
+        where = f"[{section}] {key}" if section else key
+        parts.append(f"{where} = {shown} in {path}: expected {_expected(error)}")
     noun = "setting is" if len(parts) == 1 else "settings are"
+    fix = "Edit the file (`sergas config path` shows it)" + (
+        " or fix the variable" if from_environment else ""
+    )
     return (
         f"Invalid configuration ({len(parts)} {noun} wrong): "
         + "; ".join(parts)
-        + ". Edit the file (`sergas config path` shows it) or fix the variable, then try again."
+        + (f". {fix}, then try again.")
     )
+
+
+def _toml_text(value: Any) -> str:
+    """A value as a TOML file spells it (``"text"``, ``true``, ``[1, 2]``, ``{ x = 1 }``), for
+    error messages: a person wrote TOML, not Python."""
+    import json
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, Mapping):
+        inner = ", ".join(f"{k} = {_toml_text(v)}" for k, v in value.items())
+        return f"{{ {inner} }}" if inner else "{}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_text(v) for v in value) + "]"
+    return str(value)

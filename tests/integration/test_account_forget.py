@@ -146,9 +146,9 @@ def test_forget_leaves_no_byte_of_the_account(workspace: tuple[str, str], tmp_pa
     other_before = _export(other_id, tmp_path / "other-before.json")
     assert any(name.encode() in p.read_bytes() for p in _scanned_files())
 
-    refused = run_cli("account", "forget", name, stdin="n\n")
-    assert refused.returncode == 1
-    assert f"Forget {name}" in refused.stderr
+    refused = run_cli("account", "forget", name, stdin="n\n")  # no terminal to confirm at
+    assert refused.returncode == 2
+    assert "pass --yes" in refused.stderr
     assert "Nothing was changed" in refused.stderr
 
     # With the app open on the workspace, forgetting refuses before changing anything (it

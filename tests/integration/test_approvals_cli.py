@@ -44,6 +44,20 @@ def test_review_then_approve_reject_and_audit(tmp_path: Path) -> None:
     assert hits == 1
     again = run_cli("approvals", "approve", task_id, "--as", "jordan")
     assert again.returncode == 1  # already decided: refused, nothing written twice
+    # The title names the refused decision; the text says why, without repeating either.
+    said = " ".join(again.stderr.split())
+    assert said.startswith(f"Cannot approve: Approval {task_id} is already executed"), said
+    assert "Approval: Approval" not in said
+    assert "cannot be approved" not in said
+    late = run_cli("approvals", "reject", task_id, "--as", "jordan", "--reason", "late")
+    assert " ".join(late.stderr.split()).startswith(f"Cannot reject: Approval {task_id} is"), late
+    assert "rejectd" not in late.stderr
+    undone = run_cli("approvals", "undo", task_id, "--as", "jordan")
+    assert undone.returncode == 1
+    assert " ".join(undone.stderr.split()) == (
+        f"Cannot undo: Approval {task_id} is executed: its CRM write has already started, so "
+        "the decision stands."
+    )
 
     other = next(i for i, _ in rows if i != task_id)
     rejected = run_cli("approvals", "reject", other, "--as", "jordan", "--reason", "not now")

@@ -61,6 +61,49 @@ def test_audit_export_to_a_bad_place() -> None:
     assert_one_paragraph_error(result, "/proc/x.jsonl", "nothing was written")
 
 
+def test_a_directory_given_for_a_file_suggests_a_name_in_the_commands_format(
+    tmp_path: Path,
+) -> None:
+    assert run_cli("demo", "generate", *SMALL).returncode == 0
+    folder = tmp_path / "mdout"
+    folder.mkdir()
+    cases = [
+        (("account", "export", "Anything", "--out", "."), "e.g. --out account.json."),
+        (("account", "export", "Anything", "--out", str(folder)), f"--out {folder}/account.json."),
+        (("review", "--json", str(folder)), f"e.g. --json {folder}/brief.json."),
+        (("audit", "export", "--out", str(folder)), f"e.g. --out {folder}/audit.jsonl."),
+        (("export", "brief", "--out", str(folder)), f"e.g. --out {folder}/brief.md."),
+    ]
+    for args, fragment in cases:
+        result = run_cli(*args)
+        no_unexpected(result)
+        assert_one_paragraph_error(result, fragment)
+    assert list(folder.iterdir()) == []
+
+
+@pytest.mark.usefixtures("reviewed")
+def test_audit_export_since_says_which_formats_it_takes(tmp_path: Path) -> None:
+    out = tmp_path / "audit.jsonl"
+    for text in ("yesterday", "", "31/12/2025"):
+        result = run_cli("audit", "export", "--since", text, "--out", str(out))
+        no_unexpected(result)
+        assert_one_paragraph_error(
+            result,
+            f"--since {text!r} is not a date or time. Give a date, YYYY-MM-DD",
+            "YYYY-MM-DDTHH:MM[:SS]",
+            "e.g. --since 2025-06-30",
+            "Nothing was exported.",
+        )
+        assert "input is too short" not in result.stderr
+    assert not out.exists()
+    every = run_cli("audit", "export", "--since", "2000-01-01", "--out", str(out))
+    assert every.returncode == 0, every.stderr
+    assert out.read_text().count("\n") > 0
+    later = run_cli("audit", "export", "--since", "2999-01-01T10:00+02:00")
+    assert later.returncode == 0, later.stderr
+    assert later.stdout == ""
+
+
 def test_review_checks_its_output_paths_before_it_runs(tmp_path: Path) -> None:
     assert run_cli("demo", "generate", *SMALL).returncode == 0
     result = run_cli("review", "--all", "--markdown", "/proc/sys/x")

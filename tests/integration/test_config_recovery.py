@@ -16,11 +16,11 @@ BROKEN = {
     "invalid TOML": ('workspace = "demo\n', ["is not valid TOML", "line 1", "sergas config init"]),
     "invalid value": (
         '[zoho]\nconcurrent_requests = "many"\n',
-        ["concurrent_requests", "'many'", "sergas config path"],
+        ['[zoho] concurrent_requests = "many"', "sergas config path"],
     ),
     "unknown section": (
         '[zoho_crm]\nmode = "demo"\n',
-        ["zoho_crm", "no such setting", "sergas config path"],
+        ['[zoho_crm] mode = "demo" in', "no such section", "sergas config path"],
     ),
 }
 """What the file holds → what the error says about it (the same words wherever it shows)."""

@@ -73,11 +73,50 @@ def test_review_configuration_errors_exit_2() -> None:
     assert_one_paragraph_error(run_cli("review", "--owner", "a@b.test", "--all"), "--all")
 
 
+def test_a_missing_anthropic_key_says_where_the_claude_choice_came_from(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert run_cli("demo", "generate", *SMALL).returncode == 0
+    by_option = run_cli("review", "--engine", "claude")
+    assert_one_paragraph_error(
+        by_option,
+        "The Claude engine, chosen with --engine claude, needs the Anthropic API key, and none "
+        "is stored. Run `sergas auth set anthropic_api_key`",
+    )
+    assert "for the claude engine" not in by_option.stderr.casefold()
+    monkeypatch.setenv("SERGAS_ANTHROPIC__ENGINE", "claude")
+    by_config = run_cli("review")
+    assert_one_paragraph_error(
+        by_config,
+        "The Claude engine, chosen by [anthropic] engine = 'claude' in the configuration, needs "
+        "the Anthropic API key",
+    )
+
+
 def test_export_without_a_review_says_what_to_do(tmp_path: Path) -> None:
     assert run_cli("demo", "generate", *SMALL).returncode == 0
     result = run_cli("export", "brief", "--out", str(tmp_path / "x.md"))
     assert result.returncode == 1
     assert "sergas review" in result.stderr
+
+
+def test_export_suggests_a_quoted_command_and_wants_an_email(tmp_path: Path) -> None:
+    assert run_cli("demo", "generate", *SMALL).returncode == 0
+    out = str(tmp_path / "x.md")
+    missing = run_cli("export", "brief", "--owner", "no one@demo.sergas.test", "--out", out)
+    assert missing.returncode == 1
+    assert "`sergas review --owner 'no one@demo.sergas.test'`" in " ".join(missing.stderr.split())
+    # A name, not an email: say that --owner takes the email, and whose it is when known.
+    by_name = run_cli("export", "brief", "--owner", " jordan  avery", "--out", out)
+    assert_one_paragraph_error(
+        by_name,
+        "--owner takes the owner's email, not a name",
+        "Jordan Avery is jordan.avery@demo.sergas.test: pass --owner jordan.avery@demo.sergas.test",
+        "Nothing was written.",
+    )
+    unknown = run_cli("review", "--owner", "Nobody Known")
+    assert_one_paragraph_error(unknown, "--owner takes the owner's email, not a name")
+    assert not (tmp_path / "x.md").exists()
 
 
 def test_memory_search_and_forget(monkeypatch: pytest.MonkeyPatch) -> None:

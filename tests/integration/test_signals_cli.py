@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 from collections import Counter
 
@@ -150,6 +151,46 @@ def test_bad_input_is_one_paragraph_and_changes_nothing(reviewed: None) -> None:
     assert missing.returncode == 2
     assert "--reason" in missing.stderr
     assert mute_count() == 0
+
+
+def test_each_command_titles_its_errors_and_unmute_asks_for_the_signal(
+    reviewed: None,
+) -> None:
+    account_id, name, key = signalled_account()
+    titles = [
+        (("list", "--account", "No Such Account Ltd"), "Signal mutes:"),
+        (("unmute", "ffffffff"), "Unmute:"),
+        (("snooze", "No Such Account Ltd", key, "--days", "3", "--reason", "x"), "Snooze:"),
+        (("dismiss", "No Such Account Ltd", key, "--reason", "x"), "Dismiss:"),
+    ]
+    for args, title in titles:
+        result = run_cli("signals", *args)
+        assert_one_paragraph(result, "Nothing was changed" if args[0] != "unmute" else "no mute")
+        assert result.stderr.startswith(title), result.stderr
+        assert "Snooze or dismiss" not in result.stderr
+
+    # An account without a SIGNAL: say that SIGNAL is missing, and what is muted there.
+    nothing = run_cli("signals", "unmute", account_id)
+    assert_one_paragraph(
+        nothing,
+        "`sergas signals unmute` takes a mute id, or an account and a SIGNAL;",
+        f"{name} is an account and has no snoozed or dismissed signal",
+        "Nothing was changed.",
+    )
+    snoozed = run_cli("signals", "snooze", account_id, key, "--days", "3", "--reason", "x")
+    assert snoozed.returncode == 0, snoozed.stderr
+    [short] = MUTE_ID.findall(run_cli("signals", "list").stdout)
+    muted = run_cli("signals", "unmute", account_id)
+    assert_one_paragraph(
+        muted,
+        f"{name} is an account: give the SIGNAL to unmute after it, e.g. "
+        f"`sergas signals unmute {shlex.quote(name)} {key}`",
+        f"Its muted signals: {key} (",
+        f"mute {short})",
+        "Nothing was changed.",
+    )
+    assert muted.stderr.startswith("Unmute:")
+    assert mute_count() == 1
 
 
 def test_reject_not_useful_is_recorded(reviewed: None) -> None:

@@ -363,7 +363,7 @@ async def test_wrong_state_is_refused(
     with pytest.raises(ApprovalError, match="already approved"):
         await service.approve(approval.id, actor="jdoe")
     other = _add(repo, fixed_now, recommendation_id="rec-2")
-    with pytest.raises(ApprovalError, match="no decision to undo"):
+    with pytest.raises(ApprovalError, match="is pending: nothing has been decided on it yet"):
         await service.undo(other.id, actor="jdoe")
 
 
@@ -372,7 +372,7 @@ async def test_undo_and_decisions_refused_once_execution_started(
     service: ApprovalService, repo: Repository, fixed_now: datetime, status: ApprovalStatus
 ) -> None:
     approval = _add(repo, fixed_now, status=status, decided_by="jdoe", decided_at=fixed_now)
-    with pytest.raises(ApprovalError, match="can no longer be undone"):
+    with pytest.raises(ApprovalError, match="already started, so the decision stands"):
         await service.undo(approval.id, actor="jdoe")
     with pytest.raises(ApprovalError, match=str(status)):
         await service.approve(approval.id, actor="jdoe")

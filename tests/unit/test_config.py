@@ -54,11 +54,11 @@ def test_environment_overrides_file(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         (
             '[zoho]\nrequests_per_minute = "fast"\n',
-            ["[zoho] requests_per_minute", "'fast'", "integer"],
+            ['[zoho] requests_per_minute = "fast"', "integer"],
         ),
         ('[zoho]\ndata_centre = "mars"\n', ["[zoho] data_centre", "'us'", "'eu'"]),
         ("[zoho]\nclinet_id = 1\n", ["[zoho] clinet_id", "no such setting"]),
-        ("[nonsense]\nx = 1\n", ["nonsense", "no such setting"]),
+        ("[nonsense]\nx = 1\n", ["[nonsense] x = 1 in", "no such section"]),
         ("[signals]\nno_activity_critical_days = 3\n", ["no_activity_critical_days"]),
         ('workspace = "../etc"\n', ["workspace", "not a valid workspace name"]),
         ("[orchestrator]\nmax_parallel_subagents = 0\n", ["max_parallel_subagents", "1"]),
@@ -75,6 +75,7 @@ def test_invalid_values_name_file_key_and_expectation(
     for fragment in expected_fragments:
         assert fragment in message
     assert "\n" not in message
+    assert "{'" not in message  # TOML as the person wrote it, not a Python dict
     assert info.value.exit_code == 2
 
 
