@@ -11,7 +11,7 @@ import typer
 from rich.text import Text
 
 from sergas_tui.cli.audit_upkeep import open_central, purged_text, run_sync, sync_quietly
-from sergas_tui.cli.common import State, body_arguments, out, state_of
+from sergas_tui.cli.common import State, body_arguments, confirmed, out, state_of
 
 if TYPE_CHECKING:
     from sergas_tui.config import Settings
@@ -132,10 +132,12 @@ def audit_purge(
         return
     repository, target, _ = open_central(state, settings)
     try:
-        if not yes and not typer.confirm(
-            f"Delete central audit rows older than {days} days from {target.describe()}?"
+        if not yes and not confirmed(
+            f"Delete central audit rows older than {days} days from {target.describe()}?",
+            what="Purging the central audit",
         ):
-            raise typer.Abort()
+            out.print("Nothing was deleted.", markup=False)
+            raise typer.Exit(1)
         if pending_erasures(repository):
             erased = apply_central_erasures(repository, target)
             out.print(
@@ -163,10 +165,12 @@ def _purge_local(state: State, settings: Settings, *, yes: bool) -> None:
 
     days = settings.auditing.retention_days
     database = state.locations.database_file(state.workspace_name(settings))
-    if not yes and not typer.confirm(
-        f"Delete local audit rows older than {days} days from {database}?"
+    if not yes and not confirmed(
+        f"Delete local audit rows older than {days} days from {database}?",
+        what="Purging the local audit log",
     ):
-        raise typer.Abort()
+        out.print("Nothing was deleted.", markup=False)
+        raise typer.Exit(1)
     with Repository.open(database) as repository:
         report = purge_local(
             repository,

@@ -62,6 +62,22 @@ def can_confirm() -> bool:
     return sys.stdin is not None and sys.stdin.isatty()
 
 
+def confirmed(question: str, *, what: str) -> bool:
+    """Ask ``question`` (yes/no, default no). Without a terminal to ask on, refuse with a clear
+    error instead of reading an answer nobody gave: ``what`` cannot be undone, pass --yes."""
+    from sergas_tui.errors import ConfigError
+
+    if not can_confirm():
+        raise ConfigError(
+            f"{what} cannot be undone and asks for a confirmation, and there is no terminal to "
+            "ask it on; pass --yes to go ahead without one. Nothing was changed.",
+            title="No confirmation",
+        )
+    import typer
+
+    return typer.confirm(question, default=False)
+
+
 def metrics_served(settings: Settings) -> AbstractContextManager[Exporter | None]:
     """Serve this process's Prometheus metrics while the block runs, when ``[monitoring]
     prometheus_port`` is set (for `sergas review`, `sergas worker`, `sergas serve` and the MCP

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.text import Text
 
-from sergas_tui.cli.common import out, state_of
+from sergas_tui.cli.common import can_confirm, out, state_of
 from sergas_tui.errors import ConfigError, UnknownAccountError
 from sergas_tui.widgets.text import clean
 
@@ -165,9 +165,7 @@ def memory_forget(
 
 def _confirm_forget(name: str, account_id: str) -> None:
     """Ask before forgetting; without a terminal to ask on, refuse (``--yes`` says it)."""
-    import sys
-
-    if not sys.stdin.isatty():
+    if not can_confirm():
         raise ConfigError(
             f"Forgetting what memory holds about {name} ({account_id}) cannot be undone: run "
             "it in a terminal to confirm, or pass --yes. Nothing was removed.",

@@ -37,7 +37,7 @@ from tests.helpers.central_audit import (
     outcome,
     terminate_sync_backends,
 )
-from tests.helpers.cli import run_cli
+from tests.helpers.cli import assert_one_paragraph_error, run_cli
 
 
 @pytest.fixture
@@ -347,8 +347,10 @@ def test_headless_review_syncs_and_a_failed_sync_only_warns(
 
 def test_purge_from_the_cli_needs_confirmation(configured: Central) -> None:
     assert run_cli("audit", "sync", "--migrate-only").returncode == 0
-    declined = run_cli("audit", "purge", stdin="n\n")
-    assert declined.returncode != 0
+    declined = run_cli("audit", "purge", stdin="n\n")  # no terminal: not an answer
+    assert_one_paragraph_error(declined, "Purging the central audit", "pass --yes")
+    local = run_cli("audit", "purge", "--local")
+    assert_one_paragraph_error(local, "Purging the local audit log", "Nothing was changed")
     purged = run_cli("audit", "purge", "--yes")
     assert purged.returncode == 0, purged.stderr
     assert "recorded as audit event" in purged.stdout
