@@ -193,6 +193,11 @@ def match_accounts(accounts: Mapping[str, str | None], text: str) -> list[str]:
         return []
     if wanted in accounts:
         return [wanted]
+    digits = wanted.lstrip("…").lstrip(".")
+    if digits.isdigit() and len(digits) >= 4:  # the end of an id, as lists show it (…0309)
+        ending = sorted(i for i in accounts if i.endswith(digits))
+        if ending:
+            return ending
     words = _words(wanted)
     if not words:
         return []
@@ -223,12 +228,15 @@ def find_account(services: Services, text: str) -> tuple[str, str, str | None]:
             "in the app. Nothing was changed."
         )
     if len(found) > 1:
-        shown = ", ".join(f"{accounts[i] or 'Account'} ({short_id(i)})" for i in found[:5]) + (
-            f" and {len(found) - 5} more" if len(found) > 5 else ""
-        )
+        names = [accounts[i] for i in found]
+        # Two accounts of one name are told apart by their whole id (the short one may clash).
+        shown = ", ".join(
+            f"{accounts[i] or 'Account'} ({i if names.count(accounts[i]) > 1 else short_id(i)})"
+            for i in found[:5]
+        ) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
         raise MuteError(
             f"{len(found)} accounts match {text.strip()!r}: {shown}. Give more of the name, "
-            "or the account's id. Nothing was changed."
+            "or the account's id (the end of it is enough: …1234). Nothing was changed."
         )
     account_id = found[0]
     return (

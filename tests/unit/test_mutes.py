@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from sergas_tui.domain import Account, AccountFacts, RiskSignal, ScoutReport
+from sergas_tui.domain import Account, AccountFacts, RiskSignal, ScoutReport, Snapshot
 from sergas_tui.domain.mutes import (
     MuteError,
     SignalMute,
@@ -25,6 +26,7 @@ from sergas_tui.domain.mutes import (
 from sergas_tui.domain.names import CrmUser, RecordNames
 from sergas_tui.viewmodels.mutes import (
     default_until,
+    find_account,
     form_problems,
     match_accounts,
     mute_text,
@@ -293,7 +295,41 @@ ACCOUNTS = {
         ("societe generale cafe", ["4471000000003"]),
         ("nothing like it", []),
         ("   ", []),
+        ("…0003", ["4471000000003"]),  # the end of an id, as lists show it
+        ("...0004", ["4471000000004"]),
+        ("00000004", ["4471000000004"]),
+        ("0005", []),
+        ("003", []),  # fewer than four digits is not an id's end
     ],
 )
 def test_match_accounts(text: str, found: list[str]) -> None:
     assert match_accounts(ACCOUNTS, text) == found
+
+
+class _Store:
+    def __init__(self, names: dict[str, str]) -> None:
+        self._names = names
+
+    def latest_snapshots(self) -> dict[str, Snapshot]:
+        at = datetime(2026, 12, 1, tzinfo=UTC)
+        return {
+            i: Snapshot(
+                account_id=i,
+                owner_email="o@x.test",
+                taken_at=at,
+                content_hash="h",
+                data={"Account_Name": name},
+            )
+            for i, name in self._names.items()
+        }
+
+
+def test_two_accounts_of_one_name_are_listed_with_their_whole_ids() -> None:
+    services: Any = SimpleNamespace(
+        store=_Store({"4471000010309": "Thistle Farms", "4471000011327": "Thistle Farms"})
+    )
+    with pytest.raises(MuteError) as raised:
+        find_account(services, "Thistle Farms")
+    assert "(4471000010309)" in raised.value.message
+    assert "(4471000011327)" in raised.value.message
+    assert find_account(services, "…1327")[0] == "4471000011327"
