@@ -54,24 +54,36 @@ def _export(name: str, path: Path) -> dict[str, Any]:
     return document
 
 
+def _two_approvals(seed: str) -> bool:
+    """Generate and review the demo org of ``seed``; whether an account has two approvals."""
+    shutil.rmtree(Locations.from_env().workspace_dir("demo"), ignore_errors=True)
+    generated = run_cli("demo", "generate", *SMALL[:-1], seed)
+    assert generated.returncode == 0, generated.stderr
+    reviewed = run_cli("review")
+    assert reviewed.returncode == 0, reviewed.stderr
+    return has_account(min_approvals=2)
+
+
 @pytest.fixture
 def workspace(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[str, str]:
     """A reviewed demo workspace on Cognee where the chosen account has every kind of record:
     snapshots, recommendations, approvals (one approved and executed, one rejected), an
     outcome, a snooze, memory, audit rows, an exported Markdown brief and a log line."""
-    monkeypatch.setenv("SERGAS_MEMORY__BACKEND", "cognee")
-    monkeypatch.setenv("SERGAS_MEMORY__EMBEDDING_PROVIDER", "offline")
     # The demo org is generated around the present moment, so which accounts it holds depends
-    # on the time of day as well as the seed; a few seeds make sure one account has the two
-    # approvals this test decides.
-    for seed in ("5", "6", "7", "8", "9", "10"):
-        shutil.rmtree(Locations.from_env().workspace_dir("demo"), ignore_errors=True)
-        generated = run_cli("demo", "generate", *SMALL[:-1], seed)
-        assert generated.returncode == 0, generated.stderr
-        reviewed = run_cli("review")
-        assert reviewed.returncode == 0, reviewed.stderr
-        if has_account(min_approvals=2):
+    # on the time of day as well as the seed, and an account with two approvals (the two this
+    # test decides) is rare. Seeds are tried on the quick local memory first; the first that
+    # gives one is then reviewed on Cognee (a seed that does not, there, means the next).
+    for seed in map(str, range(5, 105)):
+        monkeypatch.delenv("SERGAS_MEMORY__BACKEND", raising=False)
+        monkeypatch.delenv("SERGAS_MEMORY__EMBEDDING_PROVIDER", raising=False)
+        if not _two_approvals(seed):
+            continue
+        monkeypatch.setenv("SERGAS_MEMORY__BACKEND", "cognee")
+        monkeypatch.setenv("SERGAS_MEMORY__EMBEDDING_PROVIDER", "offline")
+        if _two_approvals(seed):
             break
+    else:
+        pytest.fail("no seed from 5 to 104 gave an account with two approvals")
     account_id, name = _account(min_approvals=2)
     with Repository.open(_database()) as repo:
         approvals = repo.approvals_for(account_id)
