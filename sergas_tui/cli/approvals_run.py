@@ -156,7 +156,7 @@ def _say_unknown_owner(services: Services, owner: str) -> None:
     a name instead of an email): "0 approvals pending" alone would read as good news."""
     if services.store.owner_spelling(owner) is not None:
         return
-    known = sorted({s.owner_email for s in services.store.latest_snapshots().values()})
+    known = services.store.owner_emails()
     listed = ", ".join(known[:5]) + (f" and {len(known) - 5} more" if len(known) > 5 else "")
     hint = "" if "@" in owner else " --owner takes the owner's email."
     where = f" Owners here: {listed}." if known else " Nothing has been reviewed here yet."

@@ -62,15 +62,16 @@ def can_confirm() -> bool:
     return sys.stdin is not None and sys.stdin.isatty()
 
 
-def confirmed(question: str, *, what: str) -> bool:
+def confirmed(question: str, *, what: str, unchanged: str = "Nothing was changed.") -> bool:
     """Ask ``question`` (yes/no, default no). Without a terminal to ask on, refuse with a clear
-    error instead of reading an answer nobody gave: ``what`` cannot be undone, pass --yes."""
+    error instead of reading an answer nobody gave: ``what`` cannot be undone, pass --yes
+    (``unchanged`` ends the message)."""
     from sergas_tui.errors import ConfigError
 
     if not can_confirm():
         raise ConfigError(
             f"{what} cannot be undone and asks for a confirmation, and there is no terminal to "
-            "ask it on; pass --yes to go ahead without one. Nothing was changed.",
+            f"ask it on; pass --yes to go ahead without one. {unchanged}",
             title="No confirmation",
         )
     import typer

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.text import Text
 
-from sergas_tui.cli.common import can_confirm, out, state_of
-from sergas_tui.errors import ConfigError, UnknownAccountError
+from sergas_tui.cli.common import confirmed, out, state_of
+from sergas_tui.errors import UnknownAccountError
 from sergas_tui.widgets.text import clean
 
 if TYPE_CHECKING:
@@ -164,14 +164,12 @@ def memory_forget(
 
 
 def _confirm_forget(name: str, account_id: str) -> None:
-    """Ask before forgetting; without a terminal to ask on, refuse (``--yes`` says it)."""
-    if not can_confirm():
-        raise ConfigError(
-            f"Forgetting what memory holds about {name} ({account_id}) cannot be undone: run "
-            "it in a terminal to confirm, or pass --yes. Nothing was removed.",
-            title="Not confirmed",
-        )
-    if not typer.confirm(f"Forget everything memory holds about {name} ({account_id})?"):
+    """Ask before forgetting (refused without a terminal, see :func:`confirmed`)."""
+    if not confirmed(
+        f"Forget everything memory holds about {name} ({account_id})?",
+        what=f"Forgetting what memory holds about {name} ({account_id})",
+        unchanged="Nothing was removed.",
+    ):
         out.print(Text("Nothing was removed."))
         raise typer.Exit(1)
 

@@ -73,6 +73,14 @@ class Snapshots(Transactions):
                 return str(row["owner_email"])
         return None
 
+    def owner_emails(self) -> list[str]:
+        """Every owner the stored snapshots name, sorted (an index read, no snapshot data)."""
+        with self._read("read snapshot owners") as conn:
+            found = conn.execute(
+                "SELECT DISTINCT owner_email FROM account_snapshots ORDER BY owner_email"
+            ).fetchall()
+        return [str(row["owner_email"]) for row in found]
+
     def latest_snapshots(self, owner_email: str | None = None) -> dict[str, Snapshot]:
         """The latest snapshot of every account (whose latest owner is ``owner_email``)."""
         sql = (
