@@ -8,10 +8,15 @@ workspace, then runs the review alone in a child process, so no figure includes 
 
 - wall time of ``Orchestrator.review(None)`` (every owner), and the cost per thousand accounts;
 - peak RSS of the review process (interpreter, imports and the review; nothing else runs in it)
-  next to its RSS just before the review started;
-- bytes the review wrote: ``wchar`` (handed to ``write()``/``pwrite()``) and ``write_bytes``
-  (sent to the storage layer) from ``/proc/self/io``, against the final sizes of the workspace
-  databases it writes (``sergas.db`` and ``memory.db``, WAL files included) after closing;
+  next to its RSS just before the review started, the peak of the memory process a large
+  review starts (``memory/worker.py``), and the peak of the two together (sampled ten times a
+  second);
+- CPU seconds of the review process and of the memory process;
+- bytes the review wrote: ``wchar`` (handed to ``write()``/``pwrite()``, the memory process's
+  pipe included) and ``write_bytes`` (sent to the storage layer) from ``/proc/self/io``, which
+  also counts the memory process once it has ended (the kernel adds a reaped child's I/O to
+  its parent's), against the final sizes of the workspace databases it writes (``sergas.db``
+  and ``memory.db``, WAL files included) after closing;
 - the machine's load (``os.getloadavg()``) before and after, since this is a shared machine.
 
 Owners scale with the accounts (10 per thousand: 50 at 5,000). ``--rpm`` is the client's
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import resource
@@ -34,6 +40,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,15 +61,52 @@ def _io() -> dict[str, int]:
     return {k: int(values.get(k, 0)) for k in ("wchar", "write_bytes")}
 
 
-def _rss_mib() -> float:
-    """Resident set size now (``/proc/self/status`` VmRSS), MiB."""
+def _rss_mib(pid: int | str = "self") -> float:
+    """Resident set size now (``/proc/PID/status`` VmRSS), MiB."""
     try:
-        for line in Path("/proc/self/status").read_text().splitlines():
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
     return 0.0
+
+
+def _children() -> list[int]:
+    """This process's child processes (``/proc/self/task/*/children``)."""
+    found: list[int] = []
+    try:
+        for task in Path("/proc/self/task").iterdir():
+            with contextlib.suppress(OSError):
+                found += [int(p) for p in (task / "children").read_text().split()]
+    except OSError:
+        pass
+    return found
+
+
+class RssSampler:
+    """Samples this process's RSS plus its children's (the memory process of a large review)
+    ten times a second: the peak of the sum is the review's memory as the machine sees it."""
+
+    def __init__(self) -> None:
+        self.peak_total = 0.0
+        self.peak_children = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            children = sum(_rss_mib(pid) for pid in _children())
+            self.peak_children = max(self.peak_children, children)
+            self.peak_total = max(self.peak_total, _rss_mib() + children)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def _db_bytes(folder: Path) -> dict[str, int]:
@@ -84,6 +128,12 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _children_cpu() -> float:
+    """CPU seconds of this process's ended children (the memory process of a large review)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _load() -> float:
     return os.getloadavg()[0]
 
@@ -92,7 +142,13 @@ def _load() -> float:
 
 
 async def _review(root: Path, rpm: int) -> dict[str, Any]:
-    from sergas_tui.agents.events import AccountAuthored, AccountScouted, RunFinished, Synced
+    from sergas_tui.agents.events import (
+        AccountAuthored,
+        AccountFailed,
+        AccountScouted,
+        RunFinished,
+        Synced,
+    )
     from sergas_tui.clock import FixedClock
     from sergas_tui.config import load_settings
     from sergas_tui.locations import Locations
@@ -106,6 +162,7 @@ async def _review(root: Path, rpm: int) -> dict[str, Any]:
     io_before = _io()
     cpu_before = _cpu()
     started = time.perf_counter()
+    sampler = RssSampler().__enter__()
     services = open_services(
         settings, locations, secrets=SecretStore(environ={}), clock=FixedClock(ANCHOR)
     )
@@ -120,8 +177,10 @@ async def _review(root: Path, rpm: int) -> dict[str, Any]:
                 marks["sync"] = (time.perf_counter(), _rss_mib())
             elif isinstance(event, AccountScouted) and "scout" not in marks:
                 marks["scout"] = (time.perf_counter(), _rss_mib())
-            elif isinstance(event, AccountAuthored):
-                marks["accounts"] = (time.perf_counter(), _rss_mib())
+            elif isinstance(event, AccountAuthored | AccountFailed):
+                # RSS read once (at the last account): reading it costs ~0.1 ms a time.
+                rss = _rss_mib() if event.done == event.total else 0.0
+                marks["accounts"] = (time.perf_counter(), rss)
             elif isinstance(event, RunFinished):
                 marks["finish"] = (time.perf_counter(), _rss_mib())
                 finished = event
@@ -131,7 +190,9 @@ async def _review(root: Path, rpm: int) -> dict[str, Any]:
     finally:
         await services.aclose()
         services.close()
+        sampler.__exit__()
     seconds = time.perf_counter() - started
+    own_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     cpu = _cpu() - cpu_before
     io_after = _io()
     folder = locations.workspace_dir("demo")
@@ -145,7 +206,12 @@ async def _review(root: Path, rpm: int) -> dict[str, Any]:
         "seconds": seconds,
         "cpu_seconds": cpu,
         "rss_before_mib": rss_before,
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mib": own_peak,
+        "children_cpu_seconds": _children_cpu(),
+        "children_peak_rss_mib": sampler.peak_children,
+        "peak_total_rss_mib": max(sampler.peak_total, own_peak),
+        # The memory process's counters are in these already: the kernel adds a reaped child's
+        # I/O to its parent's /proc/self/io (and the review waits for it to exit).
         "wchar": io_after["wchar"] - io_before["wchar"],
         "write_bytes": io_after["write_bytes"] - io_before["write_bytes"],
         "db_bytes": _db_bytes(folder),
@@ -212,8 +278,10 @@ def _line(size: int, owners: int, r: dict[str, Any]) -> str:
     per_k = r["seconds"] / (size / 1000)
     return (
         f"{size:>6,} / {owners:<3} {r['seconds']:6.1f} s  {per_k:5.2f} s/1k  "
-        f"CPU {r['cpu_seconds']:5.1f} s  "
-        f"peak {r['peak_rss_mib']:4.0f} MiB (before {r['rss_before_mib']:3.0f})  "
+        f"CPU {r['cpu_seconds']:5.1f} s + {r['children_cpu_seconds']:4.1f} s in the memory "
+        f"process  peak {r['peak_rss_mib']:4.0f} MiB (before {r['rss_before_mib']:3.0f}; "
+        f"memory process {r['children_peak_rss_mib']:3.0f} MiB; together "
+        f"{r['peak_total_rss_mib']:4.0f} MiB)  "
         f"written {r['write_bytes'] / MIB:6.0f} MiB to disk, {r['wchar'] / MIB:6.0f} MiB "
         f"write()  final {final / MIB:5.1f} MiB "
         f"(x{r['write_bytes'] / max(final, 1):4.1f} / x{r['wchar'] / max(final, 1):4.1f})  "

@@ -14,30 +14,24 @@ An engine (:class:`~sergas_tui.agents.review_engine.ReviewEngine`) may also impl
 way to add its own events, e.g. streamed model text, to the run's stream) and ends (so it can
 end its CLI processes, even when the run is cancelled), and reports the run's model usage.
 
-This module holds the run's sequence and its account loop; the run's frame and live event
-stream are in :mod:`~sergas_tui.agents.run_stream`, and the steps around the engine's work
-(valuing, storing, queues, briefs, outcomes, team records) in
-:mod:`~sergas_tui.agents.review_steps`.
+This module holds the run's sequence; its account loop is in
+:mod:`~sergas_tui.agents.account_loop`, the run's frame and live event stream in
+:mod:`~sergas_tui.agents.run_stream`, and the steps around the engine's work (valuing, storing,
+queues, briefs, outcomes, team records) in :mod:`~sergas_tui.agents.review_steps`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import time
-from collections.abc import AsyncIterator, Callable, Collection
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Collection
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sergas_tui import metrics
+from sergas_tui.agents.account_loop import AccountLoop
 from sergas_tui.agents.events import (
-    AccountAuthored,
-    AccountFailed,
-    AccountRecalled,
-    AccountScouted,
     AgentText,
-    RecommendationProposed,
     ReviewEvent,
     RunFinished,
     RunStarted,
@@ -47,42 +41,29 @@ from sergas_tui.agents.events import (
 from sergas_tui.agents.incremental import ReviewSync
 from sergas_tui.agents.review_engine import ReviewEngine, RunAware
 from sergas_tui.agents.review_steps import (
-    assess_outcomes,
     briefs_by_owner,
     crm_spelling,
     fill_queues,
     owner_histories,
-    persist_account,
     queued_count,
-    refresh_queued,
     save_briefs,
     team_step,
-    valued,
 )
 from sergas_tui.agents.run_stream import EventSink, live_events, metered, run_scope
-from sergas_tui.briefs.compile import review_order
 from sergas_tui.clock import Clock
 from sergas_tui.config import Settings
 from sergas_tui.crm.call_tally import add_calls
 from sergas_tui.crm.gateway import CrmReader
 from sergas_tui.domain import (
-    AccountFacts,
-    AccountReview,
     AuditAction,
     AuditEvent,
-    HistoricalContext,
-    HistoryDetails,
     SyncStatus,
 )
 from sergas_tui.domain.mutes import without_muted
-from sergas_tui.domain.queue import OwnerHistory
-from sergas_tui.errors import SergasError
 from sergas_tui.logs import get_logger
-from sergas_tui.memory.store import BatchingMemory, MemoryStore
+from sergas_tui.memory.store import MemoryStore
 from sergas_tui.storage import Repository
-from sergas_tui.storage.approvals import ReviewInputs
 from sergas_tui.storage.mutes import active_mutes
-from sergas_tui.storage.writer import WriteBatch
 
 if TYPE_CHECKING:
     from sergas_tui.approvals.team import TeamRecords
@@ -93,19 +74,9 @@ PERSIST_CHUNK = 256
 """Accounts per transaction of a review's writer (a crash loses at most one open chunk)."""
 PERSIST_DELAY = 2.0
 """Seconds after which the writer commits its open chunk, however few accounts it holds."""
-
-
-@dataclass(frozen=True)
-class _Accounts:
-    """What the review of a run's accounts returns."""
-
-    reviews: list[AccountReview]
-    """The accounts reviewed, in the order they finished."""
-    failures: list[tuple[str, str]]
-    """Each failed account's id and why."""
-    recommendations: int
-    landed: int
-    """Critical recommendations that landed at once as pending approvals."""
+STORING_IN_FLIGHT = 64
+"""Authored accounts waiting for the writer at most (their authoring no longer holds a place
+among the accounts in flight, so the writer's waits overlap the next accounts' work)."""
 
 
 class Orchestrator:
@@ -131,14 +102,6 @@ class Orchestrator:
         engine_memory = getattr(engine, "memory", None)
         self.memory = memory or (engine_memory if isinstance(engine_memory, MemoryStore) else None)
         """Where assessed outcomes are remembered: given, or the engine's ``memory`` if any."""
-        self._histories: dict[str, OwnerHistory] = {}
-        """Each owner's recent decisions, read once per run (ranking)."""
-        self._unmuted: dict[str, AccountFacts] = {}
-        """This run's facts before snoozed and dismissed signals were taken out."""
-        self._inputs = ReviewInputs()
-        """What the run's accounts had stored (approvals, queued recommendations), read once."""
-        self._writer: WriteBatch | None = None
-        """The run's writer thread while its accounts are reviewed."""
         self.syncer = ReviewSync(
             gateway,
             repository,
@@ -200,10 +163,12 @@ class Orchestrator:
                     # Snoozed and dismissed signals leave the review here, for every engine;
                     # outcomes are still judged on everything the CRM shows.
                     mutes = await asyncio.to_thread(active_mutes, repo, now)
-                    self._unmuted = {f.account_id: f for f in facts}
+                    accounts = AccountLoop(
+                        self, run.id, sink, unmuted={f.account_id: f for f in facts}
+                    )
                     facts = [without_muted(f, mutes, now) for f in facts]
-                    self._histories = await asyncio.to_thread(owner_histories, repo, facts, now)
-                    reviewing = asyncio.ensure_future(self._review_accounts(run.id, facts, sink))
+                    accounts.histories = await asyncio.to_thread(owner_histories, repo, facts, now)
+                    reviewing = asyncio.ensure_future(accounts.review(facts))
                     async for event in live_events(reviewing, sink):
                         yield event
                     done = reviewing.result()
@@ -279,156 +244,9 @@ class Orchestrator:
                 asyncio.to_thread(repo.finish_sync_run, run.id, status=status, calls=calls)
             )
 
-    async def _review_accounts(
-        self, run_id: str, facts: list[AccountFacts], sink: EventSink
-    ) -> _Accounts:
-        """Review every account, riskiest first, with bounded concurrency; their events go to
-        ``sink`` as they happen. A failed account is recorded and the others go on."""
-        ordered = sorted(
-            facts,
-            key=lambda f: review_order(
-                AccountReview(facts=f, context=HistoricalContext(account_id=f.account_id))
-            ),
-        )
-        total = len(ordered)
-        # One read for every account's approvals, queued recommendations and due outcomes,
-        # and one writer thread storing each account's results in one hop, committed in
-        # chunks of whole accounts (storage/writer.py).
-        self._inputs = await asyncio.to_thread(
-            self.repository.review_inputs, [f.account_id for f in ordered]
-        )
-        memory = self.memory if isinstance(self.memory, BatchingMemory) else None
-        if memory is not None:  # the memory's writes too, in shared transactions
-            await memory.begin_batch()
-        # An engine that batches accounts per model request (the Claude engine) asks for
-        # more accounts in flight than it has subagent sessions; the rules engine does not.
-        wanted = getattr(self.engine, "accounts_in_flight", None)
-        parallel = self.settings.orchestrator.max_parallel_subagents
-        limit = asyncio.Semaphore(max(parallel, wanted) if isinstance(wanted, int) else parallel)
-        reviews: list[AccountReview] = []
-        failures: list[tuple[str, str]] = []
-        finished = 0
-
-        async def one(f: AccountFacts) -> None:
-            nonlocal finished
-            async with limit:
-                try:
-                    review = await self._review_account(run_id, f, sink, total)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as err:  # one account never stops the run
-                    message = err.message if isinstance(err, SergasError) else repr(err)
-                    log.warning("account_failed", account_id=f.account_id, error=repr(err))
-                    finished += 1
-                    failures.append((f.account_id, message))
-                    sink.put(
-                        AccountFailed(
-                            run_id, f.account_id, f.account.name, message, finished, total
-                        )
-                    )
-                    return
-                reviews.append(review)
-                metrics.account_processed()
-                finished += 1
-                sink.put(
-                    AccountAuthored(
-                        run_id, f.account_id, len(review.recommendations), finished, total
-                    )
-                )
-
-        # No await from here to the try below, which always closes the writer.
-        writer = self.repository.write_batch(chunk=PERSIST_CHUNK, max_delay=PERSIST_DELAY)
-        self._writer = writer
-        try:
-            await asyncio.gather(*(one(f) for f in ordered))
-        finally:
-            # Whatever happened, what was handed over is stored whole and committed.
-            self._writer = None
-            try:
-                await asyncio.shield(asyncio.to_thread(writer.close))
-            finally:
-                if memory is not None:
-                    await asyncio.shield(memory.end_batch())
-        recommendations = [r for review in reviews for r in review.recommendations]
-        return _Accounts(
-            reviews=reviews,
-            failures=failures,
-            recommendations=len(recommendations),
-            landed=sum(1 for r in recommendations if r.status == "pending"),
-        )
-
-    async def _review_account(
-        self, run_id: str, facts: AccountFacts, sink: EventSink, total: int
-    ) -> AccountReview:
-        account = facts.account
-        owner = account.owner.email if account.owner and account.owner.email else "*"
-        sink.put(
-            AccountScouted(
-                run_id, account.id, account.name, tuple(facts.signals), len(facts.changes), total
-            )
-        )
-        now = self.clock.now()
-        if facts.account_id in self._inputs.outcomes_due:  # read once for the run
-            unmuted = self._unmuted.get(facts.account_id, facts)
-            await assess_outcomes(self.repository, self.memory, unmuted, now)
-        with metrics.subagent("memory_analyst"):
-            context, memory_refs = await self.engine.recall(facts, now)
-        sink.put(
-            AccountRecalled(
-                run_id,
-                account.id,
-                context.historical_context.sentiment_trend,
-                context.memory_stale,
-            )
-        )
-        prior = self._inputs.approvals.get(account.id, [])
-        with metrics.subagent("recommendation_author"):
-            recommendations = await self.engine.author(facts, context, memory_refs, prior)
-        history = self._histories.get(owner) or OwnerHistory()
-        recommendations = [valued(r, facts, history, now) for r in recommendations]
-        waiting = self._inputs.queued.get(account.id, [])
-        recommendations, new = refresh_queued(recommendations, waiting)
-        landed = await self._store(
-            functools.partial(
-                persist_account,
-                self.repository,
-                self.clock,
-                self._ttl,
-                run_id,
-                facts,
-                owner,
-                recommendations,
-                now,
-            )
-        )
-        fresh = [r for r in recommendations if r.id in new]
-        await self.engine.remember(account.id, fresh)
-        for rec in fresh:
-            metrics.recommendation_generated(rec.type)
-            approval_id = landed.get(rec.id)
-            sink.put(RecommendationProposed(run_id, account.id, rec, approval_id))
-        # The run keeps every account's review until its briefs are compiled: only what they
-        # read of the memory's answer (its history's lists stay with the memory).
-        kept = HistoricalContext(
-            account_id=context.account_id,
-            historical_context=HistoryDetails(
-                sentiment_trend=context.historical_context.sentiment_trend,
-                relationship_strength=context.historical_context.relationship_strength,
-            ),
-            memory_stale=context.memory_stale,
-        )
-        return AccountReview(facts=facts, context=kept, recommendations=fresh)
-
     @property
     def _ttl(self) -> timedelta:
         return timedelta(hours=self.settings.orchestrator.approval_timeout_hours)
-
-    async def _store(self, unit: Callable[[], dict[str, str]]) -> dict[str, str]:
-        """One account's results (``unit``, a ``persist_account`` call), in one hop to the run's
-        writer: one unit of its transaction, all or nothing."""
-        if self._writer is None:  # outside a run's account loop
-            return await asyncio.to_thread(unit)
-        return await self._writer.run(unit)
 
     async def _audit(
         self,

@@ -409,7 +409,9 @@ class BatchingMemory(Protocol):
     """A store that can group many writes into fewer transactions for a while (a review's
     accounts): fewer commits, far less written to disk; its own reads see the writes at once."""
 
-    async def begin_batch(self) -> None: ...
+    async def begin_batch(self, accounts: int | None = None) -> None:
+        """Start batching; ``accounts``: how many accounts the batch will cover, if known."""
+        ...
 
     async def end_batch(self) -> None:
         """Commit what the batch holds; writes are their own transactions again."""

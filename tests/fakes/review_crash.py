@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 
-from sergas_tui.agents import orchestrator as orchestrator_module
+from sergas_tui.agents import account_loop
 from sergas_tui.agents.events import AccountAuthored, RunStarted
 from sergas_tui.clock import FixedClock
 from sergas_tui.config import load_settings
@@ -42,6 +42,6 @@ async def main(kill_after: int) -> None:
 
 
 if __name__ == "__main__":
-    orchestrator_module.PERSIST_CHUNK = int(sys.argv[2])
-    orchestrator_module.PERSIST_DELAY = 3600.0
+    account_loop.PERSIST_CHUNK = int(sys.argv[2])
+    account_loop.PERSIST_DELAY = 3600.0
     asyncio.run(main(int(sys.argv[1])))

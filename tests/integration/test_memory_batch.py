@@ -1,5 +1,6 @@
 """The local memory's write batches (a review's accounts): shared transactions that its own
-reads see at once, other connections at each commit, and nothing half-written."""
+reads see at once, other connections at each commit, and nothing half-written — in this
+process (a small batch) and in the memory process a large batch runs in."""
 
 from __future__ import annotations
 
@@ -12,15 +13,28 @@ import pytest
 
 from sergas_tui.clock import FixedClock
 from sergas_tui.errors import StorageError
-from sergas_tui.memory import LocalMemory
-from sergas_tui.memory import local as local_module
+from sergas_tui.memory import LocalMemory, memory_file
 from sergas_tui.memory.store import BatchingMemory
 from tests.helpers.memory import NOW, STABLE, make_facts, recommendation
 
+MODES = ["here", "process"]
 
-@pytest.fixture
-async def memory(tmp_path: Path) -> AsyncIterator[LocalMemory]:
-    store = LocalMemory(tmp_path / "ws" / "memory.db", clock=FixedClock(NOW))
+
+class Batching(LocalMemory):
+    """A local memory whose batches run here, or always in a memory process."""
+
+    def __init__(self, path: Path, mode: str) -> None:
+        super().__init__(path, clock=FixedClock(NOW), process_from=1 if mode == "process" else None)
+        self.mode = mode
+
+    async def begin_batch(self, accounts: int | None = None) -> None:
+        await super().begin_batch(1 if accounts is None else accounts)
+        assert self.in_process == (self.mode == "process")
+
+
+@pytest.fixture(params=MODES)
+async def memory(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[LocalMemory]:
+    store = Batching(tmp_path / "ws" / "memory.db", request.param)
     yield store
     await store.close()
 
@@ -54,7 +68,7 @@ async def test_batched_writes_are_read_at_once_here_and_elsewhere_at_the_commit(
 async def test_a_batch_commits_every_so_many_writes(
     memory: LocalMemory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(local_module, "BATCH_WRITES", 2)
+    monkeypatch.setattr(memory_file, "BATCH_WRITES", 2)
     await memory.begin_batch()
     for i in range(5):
         await memory.ingest(make_facts(f"a{i}", notes=STABLE))
@@ -84,8 +98,9 @@ async def test_a_failed_write_in_a_batch_is_undone_alone(memory: LocalMemory) ->
     assert _accounts_seen_elsewhere(memory.path) == {"a1", "a3"}
 
 
-async def test_closing_commits_an_open_batch(tmp_path: Path) -> None:
-    store = LocalMemory(tmp_path / "ws" / "memory.db", clock=FixedClock(NOW))
+@pytest.mark.parametrize("mode", MODES)
+async def test_closing_commits_an_open_batch(tmp_path: Path, mode: str) -> None:
+    store = Batching(tmp_path / "ws" / "memory.db", mode)
     await store.begin_batch()
     await store.ingest(make_facts("a1", notes=STABLE))
     await store.close()

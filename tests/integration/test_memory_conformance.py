@@ -1,4 +1,5 @@
-"""One conformance suite for every MemoryStore: local SQLite, Cognee, and a remote MCP server.
+"""One conformance suite for every MemoryStore: local SQLite (in this process, and in the
+memory process a large review's batch runs in), Cognee, and a remote MCP server.
 
 A rules review of a small demo org fills a local memory while recording every write it makes;
 the same writes are replayed into a Cognee store (through ``CogneeMemory.ingest`` and friends,
@@ -41,7 +42,7 @@ from tests.fakes.reviewed_memory import FAST, NOW
 
 CLOCK = FixedClock(NOW)
 TOKEN = "conformance-token-0123456789-XyZqW"
-BACKENDS = ["local", "cognee", "remote"]
+BACKENDS = ["local", "local-process", "cognee", "remote"]
 needs_cognee = pytest.mark.skipif(
     not cognee_available(), reason="cognee is not installed (pip install 'sergas[cognee]')"
 )
@@ -202,6 +203,16 @@ async def store(
     kind = request.param
     if kind == "local":
         local = LocalMemory(_copy_local(reviewed, tmp_path / "memory.db"), clock=CLOCK)
+        yield local
+        await local.close()
+        return
+    if kind == "local-process":
+        # The review's writes replayed through a batch in a memory process (a large review's
+        # path); each test's operations then run there too, the batch still open.
+        local = LocalMemory(tmp_path / "memory.db", clock=CLOCK, process_from=1)
+        await local.begin_batch(len(reviewed.writes))
+        assert local.in_process
+        await _replay(local, reviewed.writes)
         yield local
         await local.close()
         return

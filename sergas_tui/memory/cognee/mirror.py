@@ -22,6 +22,7 @@ from pathlib import Path
 from sergas_tui.clock import Clock
 from sergas_tui.memory.cognee.points import NODE_TYPES, SEARCHABLE, Row, Snapshot, row_key
 from sergas_tui.memory.local import LocalMemory
+from sergas_tui.memory.memory_file import MemoryFile
 
 _KIND_TABLE = {kind: table for table, kind in SEARCHABLE.items()}
 
@@ -30,7 +31,9 @@ class MirrorMemory(LocalMemory):
     """LocalMemory on a private in-memory database, loaded and dumped per operation."""
 
     def __init__(self, *, stale_after_days: int, clock: Clock) -> None:
-        super().__init__(Path(":memory:"), stale_after_days=stale_after_days, clock=clock)
+        super().__init__(
+            Path(":memory:"), stale_after_days=stale_after_days, clock=clock, process_from=None
+        )
         self._columns: dict[str, list[str]] = {}
         self._seqs: dict[str, dict[int, int]] = {}
 
@@ -46,9 +49,9 @@ class MirrorMemory(LocalMemory):
         inserted in (account, seq) order and :meth:`dump` maps rowids back to seqs.
         """
 
-        def run(conn: sqlite3.Connection) -> None:
+        def run(file: MemoryFile) -> None:
             self._seqs = {}
-            with self._tx(conn):
+            with file.tx() as conn:
                 for table in (*NODE_TYPES, "documents"):
                     conn.execute(f"DELETE FROM {table}")
                 for table in NODE_TYPES:
@@ -80,7 +83,8 @@ class MirrorMemory(LocalMemory):
     async def dump(self, before: Snapshot) -> Snapshot:
         """The mirror's rows now, and ``before``'s documents updated with those written since."""
 
-        def run(conn: sqlite3.Connection) -> Snapshot:
+        def run(file: MemoryFile) -> Snapshot:
+            conn = file.conn
             result = Snapshot()
             for table in NODE_TYPES:
                 mapping = self._seqs.get(table, {})
