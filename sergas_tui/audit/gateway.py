@@ -116,6 +116,46 @@ def _inputs(arguments: Mapping[str, object]) -> dict[str, JsonValue]:
     return result
 
 
+class GroupAppender:
+    """Appends audit events in groups, each caller returning once its own event is committed.
+
+    Concurrent CRM calls (a review's scout reads eight deals' histories at a time) would each
+    cost a thread hop and a transaction. Here the first event starts a write; events that
+    arrive while it runs wait and are written together next, in arrival order, in one
+    transaction (``Repository.append_audit_batch``: the same rows, chain and head as one by
+    one). Nothing is acknowledged before it is committed.
+    """
+
+    def __init__(self, repository: Repository) -> None:
+        self._repository = repository
+        self._waiting: list[tuple[AuditEvent, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def append(self, event: AuditEvent) -> None:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._waiting.append((event, done))
+        if self._writer is None or self._writer.done():
+            self._writer = loop.create_task(self._write())
+        await asyncio.shield(done)  # a cancelled caller's event is still written
+
+    async def _write(self) -> None:
+        while self._waiting:
+            group, self._waiting = self._waiting, []
+            try:
+                await asyncio.to_thread(
+                    self._repository.append_audit_batch, [event for event, _ in group]
+                )
+            except Exception as err:
+                for _, done in group:
+                    if not done.done():
+                        done.set_exception(err)
+            else:
+                for _, done in group:
+                    if not done.done():
+                        done.set_result(None)
+
+
 class AuditedGateway:
     """A :class:`CrmGateway` that records every call in the workspace's audit log."""
 
@@ -131,6 +171,7 @@ class AuditedGateway:
         self._repository = repository
         self._default_agent = default_agent
         self._clock = clock
+        self._appender = GroupAppender(repository)
 
     async def _call(
         self, tool: str, arguments: Mapping[str, object], call: Callable[[], Awaitable[T]]
@@ -164,7 +205,7 @@ class AuditedGateway:
                 error_message=None if error is None else f"{type(error).__name__}: {error}"[:500],
             )
             try:
-                await asyncio.shield(asyncio.to_thread(self._repository.append_audit, event))
+                await self._appender.append(event)
             except Exception as err:  # auditing must never hide the call's own outcome
                 log.error("audit_append_failed", tool=tool, error=repr(err))
 
