@@ -135,7 +135,9 @@ class GroupAppender:
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
         self._waiting.append((event, done))
-        if self._writer is None or self._writer.done():
+        writer = self._writer
+        if writer is None or writer.done() or writer.get_loop() is not loop:
+            # (a writer of an earlier event loop, ended with it, left its events here)
             self._writer = loop.create_task(self._write())
         await asyncio.shield(done)  # a cancelled caller's event is still written
 
@@ -147,13 +149,20 @@ class GroupAppender:
                     self._repository.append_audit_batch, [event for event, _ in group]
                 )
             except Exception as err:
-                for _, done in group:
-                    if not done.done():
-                        done.set_exception(err)
+                _settle(group, err)
             else:
-                for _, done in group:
-                    if not done.done():
-                        done.set_result(None)
+                _settle(group, None)
+
+
+def _settle(group: list[tuple[AuditEvent, asyncio.Future[None]]], error: Exception | None) -> None:
+    """Tell a group's callers how their write went (not those of an event loop now closed)."""
+    for _, done in group:
+        if done.done() or done.get_loop().is_closed():
+            continue
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
 
 
 class AuditedGateway:

@@ -136,11 +136,14 @@ class LocalMemory:
         if wanted and not self._file.closed:
             from sergas_tui.memory.worker import MemoryProcess
 
+            process: MemoryProcess | None = None
             try:
                 process = await MemoryProcess.start(self.path)
                 await process.call(memory_file.begin_batch.__name__, *self._batch_limits())
             except StorageError as err:  # the batch runs here instead
                 log.warning("memory_process_unavailable", error=err.message)
+                if process is not None:
+                    await process.abort()
             else:
                 self._process = process
                 return

@@ -140,9 +140,7 @@ class MemoryProcess:
                 f"Cannot start the memory process for {path}: {err.strerror or err}.",
                 title="Memory error",
             ) from err
-        handle = cls(path, process)
-        handle._pending.append(asyncio.get_running_loop().create_future())  # the greeting
-        return handle
+        return cls(path, process)
 
     @property
     def alive(self) -> bool:
@@ -169,18 +167,19 @@ class MemoryProcess:
         stdout = self._process.stdout
         assert stdout is not None
         try:
+            greeting = await self._frame(stdout)
+            if greeting[0] == "error":  # it could not open the file
+                self._fail(StorageError(greeting[1], title=greeting[2]))
+                await self._ended()
+                return
             while True:
-                head = await stdout.readexactly(_LENGTH.size)
-                (size,) = _LENGTH.unpack(head)
-                answer = pickle.loads(await stdout.readexactly(size))  # from our own child
+                answer = await self._frame(stdout)
                 waiter = self._pending.popleft() if self._pending else None
                 if waiter is None or waiter.done():  # its caller was cancelled
                     continue
                 kind = answer[0]
                 if kind == "ok":
                     waiter.set_result(answer[1])
-                elif kind == "ready":
-                    waiter.set_result(None)
                 elif kind == "error":
                     waiter.set_exception(StorageError(answer[1], title=answer[2]))
                 else:
@@ -190,6 +189,12 @@ class MemoryProcess:
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         self._fail(await self._ended())
+
+    @staticmethod
+    async def _frame(stdout: asyncio.StreamReader) -> tuple[Any, ...]:
+        (size,) = _LENGTH.unpack(await stdout.readexactly(_LENGTH.size))
+        answer: tuple[Any, ...] = pickle.loads(await stdout.readexactly(size))  # our own child
+        return answer
 
     async def _ended(self) -> StorageError:
         """Why the process stopped answering (its exit code and the end of its errors)."""
@@ -240,12 +245,20 @@ class MemoryProcess:
         """End the process's input without waiting: it commits what it received and exits."""
         stdin = self._process.stdin
         if stdin is not None and not stdin.is_closing():
-            stdin.close()
+            # (with its event loop closed, the pipe closes when this process ends)
+            with contextlib.suppress(RuntimeError):
+                stdin.close()
 
     def kill(self) -> None:
         """Stop the process at once (what it had not committed is lost)."""
         with contextlib.suppress(ProcessLookupError):
             self._process.kill()
+
+    async def abort(self) -> None:
+        """Kill the process and wait until it is gone (nothing raised)."""
+        self.kill()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.shield(self._reader), STOP_TIMEOUT)
 
 
 if __name__ == "__main__":

@@ -110,3 +110,10 @@ async def test_a_cancelled_callers_event_is_still_written(repo: Repository) -> N
     counting.hold.set()
     await appender.append(_event(1))  # written after the cancelled caller's
     assert _inputs(repo) == [{"deal_id": "d0"}, {"deal_id": "d1"}]
+
+
+def test_one_appender_serves_one_event_loop_after_another(repo: Repository) -> None:
+    appender = GroupAppender(repo)
+    for i in range(3):  # as CLI commands run asyncio.run more than once
+        asyncio.run(appender.append(_event(i)))
+    assert _inputs(repo) == [{"deal_id": f"d{i}"} for i in range(3)]

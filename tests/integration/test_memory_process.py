@@ -266,3 +266,16 @@ async def test_small_batches_and_a_single_core_stay_here(
     assert not memory.in_process
     await memory.end_batch()
     await memory.close()
+
+
+async def test_a_process_that_cannot_open_the_file_says_why(tmp_path: Path) -> None:
+    from sergas_tui.memory.worker import MemoryProcess
+
+    broken = tmp_path / "memory.db"
+    broken.write_bytes(b"not a database at all" * 100)
+    process = await MemoryProcess.start(broken)
+    with pytest.raises(StorageError) as caught:
+        await process.call("stats")
+    assert "not an SQLite database" in caught.value.message
+    await asyncio.wait_for(process.stop(), DEADLINE)  # already said: no second error
+    assert not process.alive
