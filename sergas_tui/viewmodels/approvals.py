@@ -370,6 +370,24 @@ def bulk_summary(marked_ids: Iterable[str], visible_ids: Iterable[str]) -> str:
     return text + "?"
 
 
+def _undo_refusal(status: _S) -> str:
+    """Why a write in ``status`` has no decision to take back (the title says "Cannot undo")."""
+    if status == _S.PENDING:
+        return "This write is pending: nothing has been decided on it yet."
+    if status == _S.CONFLICT:
+        return (
+            "The CRM record changed after this write was approved, so it waits for a new "
+            "decision: approve, adjust or reject it."
+        )
+    if status == _S.EXPIRED:
+        return "This write expired before anyone decided it."
+    if status == _S.EXECUTING:
+        return "This write is being written to the CRM now, so its approval stands."
+    if status == _S.FAILED:
+        return "This write was tried and failed, so its approval stands; press R to retry it."
+    return f"This write is {status}: it is in the CRM, so its approval stands."
+
+
 def refusal(item: QueueItem, verb: Verb) -> str | None:
     """Why ``verb`` cannot apply to ``item`` right now (None when it can)."""
     status = item.status
@@ -378,9 +396,7 @@ def refusal(item: QueueItem, verb: Verb) -> str | None:
             return None
         return f"Only a failed or approved write can be written now; this one is {status}."
     if verb == "undo":
-        if status in UNDOABLE:
-            return None
-        return f"There is no decision to undo: this write is {status}."
+        return None if status in UNDOABLE else _undo_refusal(status)
     if status in DECIDABLE:
         return None
     if status in UNDOABLE:

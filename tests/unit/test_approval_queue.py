@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from sergas_tui.domain import Approval, ApprovalStatus, Recommendation
 from sergas_tui.domain.names import RecordNames
 from sergas_tui.domain.people import Identity, Person
@@ -141,7 +143,7 @@ def test_a_verb_that_does_not_apply_is_refused_with_the_reason() -> None:
     assert isinstance(refused, Refused)
     assert refused.title == "Cannot undo"
     assert refused.severity == "warning"
-    assert "no decision to undo" in refused.message
+    assert refused.message == "This write is pending: nothing has been decided on it yet."
     again = queue.target(1, "approve")
     assert isinstance(again, Refused)
     assert "press u to undo that first" in again.message
@@ -348,3 +350,24 @@ def test_the_team_view_reads_the_team_and_names_whose_each_item_is() -> None:
     queue.toggle_team_view()
     assert queue.status_line(2) == "3 waiting for you"
     assert queue.owners_to_read(manager) is None
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        (S.PENDING, "nothing has been decided on it yet"),
+        (S.CONFLICT, "waits for a new decision: approve, adjust or reject it"),
+        (S.EXPIRED, "expired before anyone decided it"),
+        (S.EXECUTING, "being written to the CRM now, so its approval stands"),
+        (S.EXECUTED, "it is in the CRM, so its approval stands"),
+        (S.FAILED, "tried and failed, so its approval stands; press R to retry it"),
+    ],
+)
+def test_undo_refused_says_why_without_repeating_its_title(
+    status: ApprovalStatus, reason: str
+) -> None:
+    refused = loaded_queue(entry("a", "high", status=status)).target(0, "undo")
+    assert isinstance(refused, Refused)
+    assert refused.title == "Cannot undo"
+    assert reason in refused.message
+    assert "undo" not in refused.message.casefold()
