@@ -70,14 +70,6 @@ if TYPE_CHECKING:
 
 log = get_logger("sergas.orchestrator")
 
-PERSIST_CHUNK = 256
-"""Accounts per transaction of a review's writer (a crash loses at most one open chunk)."""
-PERSIST_DELAY = 2.0
-"""Seconds after which the writer commits its open chunk, however few accounts it holds."""
-STORING_IN_FLIGHT = 64
-"""Authored accounts waiting for the writer at most (their authoring no longer holds a place
-among the accounts in flight, so the writer's waits overlap the next accounts' work)."""
-
 
 class Orchestrator:
     def __init__(

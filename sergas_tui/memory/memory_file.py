@@ -28,6 +28,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sergas_tui.errors import StorageError
 from sergas_tui.memory import analysis, derive, queries
+from sergas_tui.memory.queries import upsert_document
 from sergas_tui.memory.schema import ITEM_TABLES, open_memory_database, storage_error
 from sergas_tui.memory.store import (
     AccountHistory,
@@ -35,7 +36,6 @@ from sergas_tui.memory.store import (
     DedupReport,
     MemoryHit,
     MemoryInsights,
-    MemoryKind,
     PriorRecord,
     Recollection,
     RelationshipGraph,
@@ -175,18 +175,6 @@ def end_batch(file: MemoryFile) -> None:
 # -- writes --------------------------------------------------------------------------------
 
 
-def _document(
-    conn: sqlite3.Connection,
-    account_id: str,
-    kind: MemoryKind,
-    item_id: str,
-    title: str,
-    body: str,
-    day: str | None,
-) -> None:
-    queries.upsert_document(conn, account_id, kind, item_id, title, body, day)
-
-
 def ingest(
     file: MemoryFile,
     account: tuple[str, str, str | None, str, str],
@@ -246,12 +234,16 @@ def ingest(
             rows["commitments"],
         )
         for _, nid, title, content, written, _score in rows["notes"]:
-            _document(conn, aid, "notes", nid, title, content, written and written[:10])
+            queries.upsert_document(
+                conn, aid, "notes", nid, title, content, written and written[:10]
+            )
         for eid, _, _day, event, impact, _topic, _source in events:
             stored = conn.execute("SELECT day FROM key_events WHERE id = ?", (eid,)).fetchone()
-            _document(conn, aid, "key_events", eid, event, impact or "", stored["day"])
+            queries.upsert_document(
+                conn, aid, "key_events", eid, event, impact or "", stored["day"]
+            )
         for cid, _, day, text, _note in rows["commitments"]:
-            _document(conn, aid, "commitments", cid, text, "", day)
+            upsert_document(conn, aid, "commitments", cid, text, "", day)
 
 
 def _told(conn: sqlite3.Connection, aid: str, event: tuple[Any, ...], since: str) -> bool:
@@ -283,7 +275,9 @@ def record_recommendation(file: MemoryFile, row: tuple[Any, ...], day: str) -> N
             row,
         ).rowcount
         if changed:  # not when the id belongs to another account's recommendation
-            _document(conn, account_id, "recommendations", rec_id, summary, rationale, day)
+            queries.upsert_document(
+                conn, account_id, "recommendations", rec_id, summary, rationale, day
+            )
 
 
 def update(file: MemoryFile, sql: str, params: tuple[Any, ...]) -> bool:
